@@ -1,0 +1,206 @@
+"""The one command-line implementation behind ``livecd-creator`` and ``image-creator``.
+
+Both commands take the options of upstream livecd-tools with their meaning.  Every error a user can cause
+ends in one paragraph on stderr and a non-zero exit, never a traceback; SIGTERM and SIGHUP unwind the build
+like Ctrl-C does, so nothing is left mounted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+from imgcreate import kickstart
+from imgcreate.errors import CreatorError, Interrupted
+
+log = logging.getLogger("imgcreate")
+
+COMPRESSORS = ("xz", "zstd", "lz4", "lzo", "gzip", "lzma")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kscfg_pos", nargs="?", metavar="KICKSTART", help="the kickstart file (same as -c)")
+    img = parser.add_argument_group("Image options")
+    img.add_argument("-c", "--config", dest="kscfg", help="path to the kickstart file")
+    img.add_argument("-f", "--fslabel", help="the filesystem label (and image name); default from the kickstart name")
+    img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
+    img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
+    img.add_argument("-o", "--output", default=".", help="directory the finished image is written to (default: .)")
+    img.add_argument("--repo", action="append", default=[], metavar="NAME,URL",
+                     help="an extra repository, as NAME,URL or just URL (may be repeated)")
+    img.add_argument("--pkgverify-level", choices=("all", "none", "signature", "digest"), default="none",
+                     help="package verification (kept for compatibility; packages are checked by rpm's digests)")
+    sys_ = parser.add_argument_group("System directory options")
+    sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (default /var/tmp)")
+    sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
+    sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
+    dbg = parser.add_argument_group("Debugging options")
+    dbg.add_argument("-l", "--shell", action="store_true", help="open a shell in the image before it is packaged")
+    dbg.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts everything)")
+    dbg.add_argument("--logfile", help="write a complete debug log to this file")
+    dbg.add_argument("-v", "--verbose", action="store_true", help="more output")
+    dbg.add_argument("-d", "--debug", action="store_true", help="debug output (every command run)")
+    dbg.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+
+
+def build_parser(live: bool) -> argparse.ArgumentParser:
+    prog = "livecd-creator" if live else "image-creator"
+    desc = "Build a live CD/USB ISO from a kickstart file." if live else "Build a filesystem image from a kickstart."
+    parser = argparse.ArgumentParser(prog=prog, description=desc)
+    _add_common(parser)
+    if live:
+        liv = parser.add_argument_group("Live image options")
+        liv.add_argument("-b", "--base-on", help="start from this existing live ISO's root filesystem")
+        liv.add_argument("--title", help="title shown in the boot menu (default: the product name)")
+        liv.add_argument("--product", help="product name in the boot menu (default: 'Linux')")
+        liv.add_argument("--compression-type", default="xz",
+                         help="squashfs compressor and options, e.g. 'xz', 'zstd', \"xz -Xbcj x86\" (default xz)")
+        liv.add_argument("--skip-compression", action="store_true", help="do not compress the squashfs")
+        liv.add_argument("--flat-squashfs", action="store_true",
+                         help="put the root tree itself in the squashfs (no ext4 rootfs.img inside)")
+        liv.add_argument("--skip-minimize", action="store_true", help="do not shrink the ext4 image to its minimum")
+        liv.add_argument("--syslinux", action="store_true", help="BIOS boot with isolinux instead of GRUB 2")
+        liv.add_argument("--nomacboot", action="store_true", help="do not make Mac EFI boot files (accepted; no-op)")
+        liv.add_argument("--dracut-conf-args", default="",
+                         help="extra text for the dracut configuration written into the image")
+    else:
+        parser.add_argument("-n", "--name", help="image name (default: from --fslabel or the kickstart name)")
+    return parser
+
+
+def _setup_logging(opts: argparse.Namespace) -> None:
+    level = logging.DEBUG if opts.debug else logging.WARNING if opts.quiet else logging.INFO
+    root = logging.getLogger("imgcreate")
+    root.setLevel(logging.DEBUG)
+    root.handlers.clear()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter("%(message)s" if not opts.debug else "%(asctime)s %(message)s"))
+    root.addHandler(console)
+    if opts.logfile:
+        try:
+            handler = logging.FileHandler(opts.logfile)
+        except OSError as exc:
+            raise CreatorError(f"Cannot write the log file '{opts.logfile}': {exc.strerror}.") from exc
+        handler.setLevel(logging.DEBUG)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(f"Stopped by {signal.Signals(signum).name}; the build was cleaned up.")
+
+
+def _parse_repos(values: Sequence[str]) -> dict[str, str]:
+    repos: dict[str, str] = {}
+    for i, value in enumerate(values):
+        if "," in value and "://" not in value.split(",", 1)[0]:
+            name, url = value.split(",", 1)
+        else:
+            name, url = f"cmdline-{i}", value
+        repos[name] = url
+    return repos
+
+
+def _make_creator(opts: argparse.Namespace, live: bool, ks: Any) -> Any:
+    common: dict[str, Any] = dict(
+        releasever=opts.releasever, tmpdir=opts.tmpdir, cacheonly=opts.cacheonly, docleanup=not opts.nocleanup
+    )
+    if live:
+        from imgcreate.live import LiveImageCreator
+
+        if opts.fslabel:
+            fslabel = kickstart.check_fslabel(opts.fslabel)
+        else:
+            fslabel = kickstart.build_name(opts.kscfg, "livecd-", maxlen=kickstart.FSLABEL_MAX)
+            fslabel = "".join(c if c in kickstart._LABEL_CHARS else "_" for c in fslabel)
+        creator = LiveImageCreator(
+            ks,
+            fslabel,
+            fslabel=fslabel,
+            title=opts.title,
+            product=opts.product,
+            compression_type=None if opts.skip_compression else opts.compression_type,
+            flat_squashfs=opts.flat_squashfs,
+            skip_minimize=opts.skip_minimize,
+            syslinux=opts.syslinux,
+            dracut_conf_args=opts.dracut_conf_args,
+            **common,
+        )
+        return creator
+    from imgcreate.creator import LoopImageCreator
+
+    if opts.fslabel:
+        kickstart.check_fslabel(opts.fslabel)
+    name = opts.name or opts.fslabel or kickstart.build_name(opts.kscfg)
+    return LoopImageCreator(ks, name, fslabel=opts.fslabel or None, **common)
+
+
+def _check_host() -> None:
+    if os.geteuid() != 0:
+        raise CreatorError(
+            "You must run this as root: building an image needs loop devices, mounts and chroot."
+        )
+
+
+def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
+    parser = build_parser(live)
+    opts = parser.parse_args(argv)
+    opts.kscfg = opts.kscfg or opts.kscfg_pos
+    prog = parser.prog
+    if not opts.kscfg:
+        parser.error("a kickstart file is required (-c/--config KICKSTART)")
+    old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
+    creator = None
+    try:
+        _setup_logging(opts)
+        _check_host()
+        ks = kickstart.read_kickstart(opts.kscfg, opts.ksversion)
+        creator = _make_creator(opts, live, ks)
+        with creator:
+            if hasattr(creator, "check_host_tools"):
+                creator.check_host_tools()
+            try:
+                creator.mount(base_on=getattr(opts, "base_on", None), cachedir=opts.cache)
+                creator.install(repo_urls=_parse_repos(opts.repo))
+                creator.configure()
+                if opts.shell:
+                    print("Launching a shell in the image; exit it to continue.", file=sys.stderr)
+                    creator.launch_shell()
+                creator.unmount()
+                creator.package(opts.output)
+            except BaseException:
+                creator.run_onerror_scripts()
+                raise
+        _report_timings(creator)
+        return 0
+    except CreatorError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        log.debug("error details", exc_info=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; the build was cleaned up.", file=sys.stderr)
+        return 130
+    finally:
+        for s, handler in old_handlers.items():
+            signal.signal(s, handler)
+
+
+def _report_timings(creator: Any) -> None:
+    timings = getattr(creator, "timings", {})
+    if timings:
+        log.info("phase timings: %s", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+
+
+def livecd_main() -> None:
+    sys.exit(main(sys.argv[1:], live=True))
+
+
+def image_main() -> None:
+    sys.exit(main(sys.argv[1:], live=False))

@@ -1,0 +1,443 @@
+"""ImageCreator and LoopImageCreator: the build pipeline and its hooks.
+
+A build is a flat sequence of named phases (mount, install, configure, unmount, package), each timed and logged.
+Every resource is registered for release the moment it is acquired, on one of two stacks:
+
+* ``_mounts``: the install root's filesystem, the API filesystems in it, and the processes started in it.
+  ``unmount()`` unwinds it (the image stays in the build directory for ``package()``).
+* ``_resources``: the build directory itself.  ``cleanup()`` unwinds both, also when the creator is used as a
+  context manager, whatever the exit (exception, Ctrl-C, or a signal the CLI turns into an exception).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from imgcreate import config, fs, kickstart, rootfs
+from imgcreate.errors import CommandError, CreatorError, ImageError, ScriptError
+from imgcreate.kickstart import RepoSpec
+from imgcreate.run import run
+
+log = logging.getLogger("imgcreate")
+
+
+def host_releasever() -> str | None:
+    """The host's release version, the default for $releasever (as yum used the running system's)."""
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("VERSION_ID="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return None
+
+
+class ImageCreator:
+    """Installs a system image from a kickstart into an install root.
+
+    ``ks`` is a pykickstart handler (see :func:`imgcreate.read_kickstart`), ``name`` the image's name.  On its
+    own this class installs into a plain directory; subclasses decide where the install root lives
+    (``_mount_instroot``) and what the result is (``_stage_final_image``).
+    """
+
+    def __init__(
+        self,
+        ks: Any,
+        name: str,
+        releasever: str | None = None,
+        tmpdir: str | os.PathLike[str] = "/var/tmp",
+        cacheonly: bool = False,
+        docleanup: bool = True,
+    ) -> None:
+        if not name or "/" in name or name in (".", ".."):
+            raise CreatorError(f"Invalid image name '{name}': it must be a non-empty file name without '/'.")
+        self.ks = ks
+        self.name = name
+        self.releasever = releasever or host_releasever()
+        self.tmpdir = Path(tmpdir)
+        self.cacheonly = cacheonly
+        self.docleanup = docleanup
+        self.timings: dict[str, float] = {}
+        self.install_result: Any = None
+        self.extra_repos: list[RepoSpec] = []
+        self._builddir: Path | None = None
+        self._cachedir: Path | None = None
+        self._mounts = contextlib.ExitStack()
+        self._resources = contextlib.ExitStack()
+        self._mounted = False
+
+    # -- paths -----------------------------------------------------------------------------------------------
+    @property
+    def _instroot(self) -> Path:
+        return self._require_builddir() / "install_root"
+
+    @property
+    def _outdir(self) -> Path:
+        return self._require_builddir() / "out"
+
+    @property
+    def builddir(self) -> Path | None:
+        return self._builddir
+
+    def _require_builddir(self) -> Path:
+        if self._builddir is None:
+            raise CreatorError("The image is not set up yet: call mount() first.")
+        return self._builddir
+
+    # -- context manager --------------------------------------------------------------------------------------
+    def __enter__(self) -> ImageCreator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+    # -- hooks for subclasses -----------------------------------------------------------------------------------
+    def _mount_instroot(self, base_on: str | None = None) -> None:
+        """Make the filesystem the install root lives on, mounted at ``self._instroot``.  Default: a directory."""
+        self._instroot.mkdir(parents=True, exist_ok=True)
+
+    def _unmount_instroot(self) -> None:
+        """Undo ``_mount_instroot``.  Called when ``_mounts`` unwinds, even if mounting failed half-way."""
+
+    def _create_bootconfig(self) -> None:
+        """Set up what the image needs to boot (initramfs, boot loader configuration).  Root is still mounted."""
+
+    def _stage_final_image(self) -> None:
+        """Turn the unmounted image into its final form in ``self._outdir`` (e.g. an ISO)."""
+
+    def _get_required_packages(self) -> list[str]:
+        """Packages this kind of image always needs, on top of %packages."""
+        return []
+
+    def _get_excluded_packages(self) -> list[str]:
+        """Packages this kind of image must never contain."""
+        return []
+
+    def _get_fstab(self) -> str:
+        return _PSEUDO_FSTAB
+
+    def _get_kernel_options(self) -> str:
+        """Kernel command line arguments: ``bootloader --append`` from the kickstart."""
+        return kickstart.get_kernel_args(self.ks)
+
+    def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
+        """Extra environment variables for %post scripts."""
+        return {}
+
+    # -- phases ---------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        log.info("== %s", name)
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            took = time.monotonic() - start
+            self.timings[name] = self.timings.get(name, 0.0) + took
+            log.info("== %s took %.1f s", name, took)
+
+    def create(self) -> None:
+        """Run the whole pipeline: mount, install, configure, unmount, package (to the current directory)."""
+        try:
+            self.mount()
+            self.install()
+            self.configure()
+            self.unmount()
+            self.package()
+        except BaseException:
+            self.run_onerror_scripts()
+            raise
+
+    def mount(self, base_on: str | None = None, cachedir: str | os.PathLike[str] | None = None) -> None:
+        """Create the build directory and the install root, and mount /proc, /sys, /dev in it."""
+        if self._mounted:
+            return
+        if self._builddir is None:
+            self.tmpdir.mkdir(parents=True, exist_ok=True)
+            self._builddir = Path(tempfile.mkdtemp(prefix="imgcreate-", dir=self.tmpdir))
+            if self.docleanup:
+                self._resources.callback(shutil.rmtree, self._builddir, ignore_errors=True)
+            else:
+                self._resources.callback(log.info, "keeping the build directory %s (--nocleanup)", self._builddir)
+            self._outdir.mkdir()
+        if cachedir is not None:
+            self._cachedir = Path(cachedir).resolve()
+        with self._phase("mount"):
+            self._mounted = True
+            self._mounts.callback(self._unmount_instroot)
+            self._mount_instroot(base_on)
+            self._instroot.mkdir(exist_ok=True)
+            rootfs.mount_api_filesystems(self._mounts, self._instroot)
+            # Registered last, so it runs first on the way out: nothing may keep the root busy.
+            self._mounts.callback(fs.kill_processes_in, self._instroot)
+
+    def install(self, repo_urls: dict[str, str] | None = None) -> None:
+        """Install %packages (plus the image type's required packages) from the kickstart's repositories."""
+        from imgcreate.dnfbackend import DnfInstaller  # dnf is heavy; import it only when installing
+
+        self._require_mounted()
+        self.run_pre_scripts()
+        builddir = self._require_builddir()
+        cachedir = self._cachedir or builddir / "cache"
+        repos = kickstart.get_repos(self.ks) + list(self.extra_repos)
+        for name, url in (repo_urls or {}).items():
+            repos.append(RepoSpec(name=name, baseurl=[url]))
+        spec = kickstart.get_packages(self.ks, self._get_required_packages(), self._get_excluded_packages())
+        with self._phase("install"), DnfInstaller(
+            self._instroot, self.releasever or "", cachedir, builddir / "dnf-log", cacheonly=self.cacheonly
+        ) as dnfi:
+            for repo in repos:
+                dnfi.add_repo(repo)
+            self.install_result = dnfi.run(spec)
+            for key, value in dnfi.timings.items():
+                self.timings[f"install.{key}"] = value
+
+    def configure(self) -> None:
+        """Apply kickstart configuration, the boot configuration, then %post scripts, as upstream does."""
+        self._require_mounted()
+        root = self._instroot
+        with self._phase("configure"):
+            config.write_fstab(root, self._get_fstab())
+            config.apply_before_post(root, self.ks)
+            self._create_bootconfig()
+        with self._phase("post"):
+            self.run_post_scripts()
+        with self._phase("configure-final"):
+            config.apply_after_post(root, self.ks)
+
+    def unmount(self) -> None:
+        """Stop what runs in the root, unmount everything and detach loop devices; the build directory stays."""
+        if not self._mounted:
+            return
+        with self._phase("unmount"):
+            try:
+                self._mounts.close()
+            finally:
+                self._mounted = False
+
+    def package(self, destdir: str | os.PathLike[str] = ".") -> list[Path]:
+        """Make the final image and move it to *destdir*.  *destdir* receives complete files or nothing."""
+        if self._mounted:
+            self.unmount()
+        builddir = self._require_builddir()
+        with self._phase("package"):
+            self._stage_final_image()
+        dest = Path(destdir)
+        dest.mkdir(parents=True, exist_ok=True)
+        moved: list[Path] = []
+        try:
+            for item in sorted(self._outdir.iterdir()):
+                moved.append(_move_atomically(item, dest / item.name, builddir))
+        except BaseException:
+            for path in moved:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
+        for path in moved:
+            log.info("wrote %s", path)
+        return moved
+
+    def cleanup(self) -> None:
+        """Unmount everything and remove the build directory (kept with docleanup=False, but still unmounted)."""
+        with _signals_deferred():
+            try:
+                self.unmount()
+            finally:
+                self._resources.close()
+                self._builddir = None
+
+    def launch_shell(self, launch: bool = True) -> None:
+        """Start an interactive shell chrooted into the install root."""
+        from imgcreate.run import run_interactive
+
+        self._require_mounted()
+        if launch:
+            run_interactive(["/bin/sh", "-i"], root=self._instroot)
+
+    # -- scripts --------------------------------------------------------------------------------------------
+    def _require_mounted(self) -> None:
+        if not self._mounted:
+            raise CreatorError("The install root is not mounted: call mount() first.")
+
+    def run_pre_scripts(self) -> None:
+        for script in kickstart.get_pre_scripts(self.ks):
+            self._run_script(script, "%pre", in_chroot=False)
+
+    def run_post_scripts(self) -> None:
+        for script in kickstart.get_post_scripts(self.ks):
+            self._run_script(script, "%post", in_chroot=bool(script.inChroot))
+
+    def run_onerror_scripts(self) -> None:
+        """Run %onerror scripts on the host after a failure; their own failures are only logged."""
+        for script in kickstart.get_onerror_scripts(self.ks):
+            try:
+                self._run_script(script, "%onerror", in_chroot=False)
+            except Exception as exc:  # a failing %onerror must not hide the original error
+                log.warning("%%onerror script failed: %s", exc)
+
+    def _run_script(self, script: Any, kind: str, in_chroot: bool) -> None:
+        interp = script.interp or "/bin/sh"
+        where = f"{kind} script (kickstart line {script.lineno})"
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "HOME": "/root", "TERM": "dumb"}
+        if in_chroot:
+            rel = f"/tmp/ks-script-{os.getpid()}-{script.lineno}"
+            path = rootfs.write_file(self._instroot, rel, script.script, mode=0o700)
+            argv = [interp, rel]
+            root: Path | None = self._instroot
+        else:
+            builddir = self._require_builddir()
+            path = builddir / f"ks-script-{kind.strip('%')}-{script.lineno}"
+            path.write_text(script.script)
+            path.chmod(0o700)
+            argv = [interp, str(path)]
+            root = None
+            env["INSTALL_ROOT"] = str(self._instroot)
+            env["IMG_NAME"] = self.name
+        env.update(self._get_post_scripts_env(in_chroot))
+        log.info("running %s%s", where, " in the install root" if in_chroot else " on the host")
+        try:
+            result = run(argv, root=root, env=env, check=False, stream=True, cwd="/")
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if script.logfile:
+            target = (
+                rootfs.write_file(self._instroot, script.logfile, result.stdout)
+                if in_chroot
+                else Path(script.logfile)
+            )
+            if not in_chroot:
+                target.write_text(result.stdout)
+        if result.returncode != 0:
+            tail = "\n".join(result.stdout.strip().splitlines()[-10:])
+            msg = f"{where} failed with exit status {result.returncode}" + (f":\n{tail}" if tail else "")
+            if getattr(script, "errorOnFail", False):
+                raise ScriptError(msg)
+            log.warning("%s (continuing: the script has no --erroronfail)", msg)
+
+
+_PSEUDO_FSTAB = (
+    "devpts     /dev/pts  devpts  gid=5,mode=620  0 0\n"
+    "tmpfs      /dev/shm  tmpfs   defaults        0 0\n"
+    "proc       /proc     proc    defaults        0 0\n"
+    "sysfs      /sys      sysfs   defaults        0 0\n"
+)
+
+
+def _move_atomically(src: Path, dest: Path, scratch: Path) -> Path:
+    """Move *src* to *dest* so that *dest* appears complete or not at all (rename, or copy to a hidden temp)."""
+    try:
+        os.rename(src, dest)
+        return dest
+    except OSError:
+        pass
+    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
+    try:
+        if src.is_dir():
+            shutil.copytree(src, tmp, symlinks=True)
+        else:
+            shutil.copy2(src, tmp)
+        os.rename(tmp, dest)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+    return dest
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP while cleaning up, so a second Ctrl-C cannot leave a mount behind."""
+    sigs = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class LoopImageCreator(ImageCreator):
+    """An ext2/3/4 filesystem image in a sparse loopback file, ``<name>.img``.
+
+    Size and type come from ``part / --size N --fstype T`` (default 4096 MiB, ext4); the filesystem label from
+    ``fslabel`` (default: the name; ext labels hold 16 characters).  The result is checked, shrunk to its
+    minimal size and grown back sparsely to its nominal size, as upstream does.
+    """
+
+    def __init__(self, ks: Any, name: str, fslabel: str | None = None, **kwargs: Any) -> None:
+        super().__init__(ks, name, **kwargs)
+        self.fslabel = fslabel or kickstart.get_image_fslabel(ks) or name
+        self._image_size = kickstart.get_image_size(ks)
+        self._fstype = kickstart.get_image_fstype(ks)
+        if self._fstype not in fs.EXT_TYPES:
+            raise ImageError(
+                f"The kickstart asks for a '{self._fstype}' root filesystem (part / --fstype); "
+                f"image-creator makes {', '.join(fs.EXT_TYPES)}."
+            )
+        self._loop = contextlib.ExitStack()
+        self.minimal_size: int | None = None
+
+    @property
+    def _image(self) -> Path:
+        return self._require_builddir() / "image" / f"{self.name}.img"
+
+    @property
+    def fstype(self) -> str:
+        return self._fstype
+
+    @property
+    def image_size(self) -> int:
+        return self._image_size
+
+    def _mount_instroot(self, base_on: str | None = None) -> None:
+        image = self._image
+        image.parent.mkdir(exist_ok=True)
+        if base_on:
+            log.info("starting from the existing image %s", base_on)
+            shutil.copyfile(base_on, image)
+            fs.make_sparse(image, max(self._image_size, os.path.getsize(image)))
+        else:
+            fs.make_sparse(image, self._image_size)
+        device = fs.attach_loop(self._loop, image)
+        if base_on:
+            fs.fsck(Path(device))
+            run(["resize2fs", device], what="Growing the base image")
+        else:
+            fs.mkfs_ext(device, self._fstype, self.fslabel)
+        self._instroot.mkdir(exist_ok=True)
+        fs.mount(self._loop, device, self._instroot, fstype=self._fstype)
+
+    def _unmount_instroot(self) -> None:
+        self._loop.close()
+
+    def _get_fstab(self) -> str:
+        return f"LABEL={self.fslabel[:16]}  /  {self._fstype}  defaults,noatime  0 0\n" + _PSEUDO_FSTAB
+
+    def _shrink_image(self, keep_nominal: bool) -> None:
+        try:
+            self.minimal_size = fs.resparse(self._image, self._image_size if keep_nominal else None)
+        except CommandError as exc:
+            raise ImageError(f"Could not check and shrink the image {self._image}: {exc}") from exc
+
+    def _stage_final_image(self) -> None:
+        self._shrink_image(keep_nominal=True)
+        os.rename(self._image, self._outdir / self._image.name)

@@ -1,0 +1,331 @@
+"""Installing packages into the install root with the dnf Python API.
+
+Why this is careful: the dnf API, unlike the dnf command, does not put its cache, logs and state under the
+install root, and on a Debian host rpm's database path points into $HOME.  Every path is therefore set
+explicitly, host repository files and variables are never read, and the host's rpm database, dnf history and
+logs are never opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import dnf
+import dnf.callback
+import dnf.exceptions
+import rpm
+
+from imgcreate.errors import ImageError, PackageError, RepoError
+from imgcreate.kickstart import PackageSpec, RepoSpec
+
+log = logging.getLogger("imgcreate")
+
+_GROUP_TYPES = {
+    "required": ("mandatory",),
+    "default": ("mandatory", "default"),
+    "all": ("mandatory", "default", "optional"),
+}
+
+
+@dataclass
+class InstallResult:
+    installed: list[str] = field(default_factory=list)
+    downloaded: list[str] = field(default_factory=list)  # packages fetched from a remote repo in this build
+    download_bytes: int = 0
+
+
+class _DownloadProgress(dnf.callback.DownloadProgress):  # type: ignore[misc]
+    """Logs each finished download, so a long fetch shows progress and the log says what was fetched."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+
+    def start(self, total_files: int, total_size: int, total_drpms: int = 0) -> None:
+        self.total = total_files
+        if total_files:
+            log.info("Downloading %d packages (%.1f MiB)", total_files, total_size / 1048576)
+
+    def end(self, payload: Any, status: int, msg: str | None) -> None:
+        self.done += 1
+        if status == dnf.callback.STATUS_FAILED:
+            log.error("download of %s failed: %s", payload, msg)
+        else:
+            log.debug("(%d/%d) downloaded %s", self.done, self.total, payload)
+
+
+class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[misc]
+    """Logs one line per package installed, and every line a scriptlet prints."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def progress(self, package: Any, action: int, ti_done: int, ti_total: int, ts_done: int, ts_total: int) -> None:
+        if package is None or action not in dnf.callback.ACTIVE_ACTIONS:
+            return
+        key = str(package)
+        if key not in self.seen:
+            self.seen.add(key)
+            log.info("Installing %s (%d/%d)", package, ts_done, ts_total)
+
+    def scriptout(self, msgs: Any) -> None:
+        if msgs:
+            text = msgs.decode(errors="replace") if isinstance(msgs, bytes) else str(msgs)
+            for line in text.splitlines():
+                log.info("scriptlet: %s", line)
+
+    def error(self, message: str) -> None:
+        log.error("rpm: %s", message)
+
+
+class DnfInstaller:
+    """One package transaction into *instroot*.  Use it as a context manager: exit closes the rpm database.
+
+    ``cachedir`` is where repository metadata and downloaded packages are kept; a persistent one (``--cache``)
+    is reused by the next build without fetching again.  ``logdir`` keeps dnf's own logs out of the image and
+    off the host.
+    """
+
+    def __init__(
+        self,
+        instroot: Path,
+        releasever: str,
+        cachedir: Path,
+        logdir: Path,
+        cacheonly: bool = False,
+    ) -> None:
+        self.instroot = instroot
+        self.cachedir = cachedir
+        cachedir.mkdir(parents=True, exist_ok=True)
+        logdir.mkdir(parents=True, exist_ok=True)
+        conf = dnf.conf.Conf()
+        conf.installroot = str(instroot)
+        conf.releasever = releasever
+        conf.cachedir = str(cachedir)
+        conf.logdir = str(logdir)
+        conf.persistdir = str(instroot / "var/lib/dnf")
+        conf.reposdir = []
+        conf.varsdir = []
+        conf.keepcache = True
+        conf.cacheonly = cacheonly
+        conf.skip_if_unavailable = False
+        conf.gpgcheck = False
+        conf.assumeyes = True
+        conf.debuglevel = 0
+        (instroot / "var/lib/dnf").mkdir(parents=True, exist_ok=True)
+        self.conf = conf
+        self.base = dnf.Base(conf)
+        # libdnf re-reads rpm's configuration when the Base is made, so these must come after it (see the
+        # test-distro notes): Debian's rpm would otherwise put the image's database under $HOME.
+        rpm.addMacro("_dbpath", "/var/lib/rpm")
+        self._lockfile: Any = None
+        self.timings: dict[str, float] = {}
+
+    # -- context management --------------------------------------------------------------------------------
+    def __enter__(self) -> DnfInstaller:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.base.close()
+        rpm.delMacro("_install_langs")
+        self._unlock()
+
+    def _lock(self) -> None:
+        """Serialize use of a shared package cache between concurrent builds."""
+        self._lockfile = open(self.cachedir / ".imgcreate.lock", "w")  # noqa: SIM115 (held until close)
+        fcntl.flock(self._lockfile, fcntl.LOCK_EX)
+
+    def _unlock(self) -> None:
+        if self._lockfile is not None:
+            fcntl.flock(self._lockfile, fcntl.LOCK_UN)
+            self._lockfile.close()
+            self._lockfile = None
+
+    # -- repositories --------------------------------------------------------------------------------------
+    def add_repo(self, spec: RepoSpec) -> None:
+        if not (spec.baseurl or spec.mirrorlist or spec.metalink):
+            raise RepoError(f"Repository '{spec.name}' has no --baseurl, --mirrorlist or --metalink.")
+        kwargs: dict[str, Any] = {}
+        if spec.mirrorlist:
+            kwargs["mirrorlist"] = spec.mirrorlist
+        if spec.metalink:
+            kwargs["metalink"] = spec.metalink
+        if spec.includepkgs:
+            kwargs["includepkgs"] = spec.includepkgs
+        if spec.excludepkgs:
+            kwargs["excludepkgs"] = spec.excludepkgs
+        if spec.cost is not None:
+            kwargs["cost"] = spec.cost
+        if spec.proxy:
+            kwargs["proxy"] = spec.proxy
+        if spec.noverifyssl:
+            kwargs["sslverify"] = False
+        for opt in ("sslcacert", "sslclientcert", "sslclientkey"):
+            if getattr(spec, opt):
+                kwargs[opt] = getattr(spec, opt)
+        repoid = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in spec.name)
+        try:
+            self.base.repos.add_new_repo(repoid, self.conf, baseurl=spec.baseurl, **kwargs)
+        except dnf.exceptions.ConfigError as exc:
+            raise RepoError(f"Repository '{spec.name}' is not valid: {exc}") from exc
+
+    def repo_urls(self) -> dict[str, str]:
+        out = {}
+        for repo in self.base.repos.values():
+            out[repo.id] = ", ".join(repo.baseurl) or repo.mirrorlist or repo.metalink or "?"
+        return out
+
+    # -- the transaction -----------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load repository metadata (downloading it unless cached), comps groups and the image's rpm database."""
+        if not self.base.repos:
+            raise RepoError("The kickstart names no repository: add a 'repo --name=... --baseurl=...' line.")
+        self._lock()
+        for repo in self.base.repos.values():
+            try:
+                repo.load()
+            except dnf.exceptions.RepoError as exc:
+                url = self.repo_urls().get(repo.id, "?")
+                extra = " (--cacheonly is set and it is not in the cache)" if self.conf.cacheonly else ""
+                raise RepoError(f"Cannot load repository '{repo.id}' from {url}{extra}: {exc}") from exc
+        try:
+            self.base.fill_sack(load_system_repo=True, load_available_repos=True)
+        except dnf.exceptions.RepoError as exc:
+            raise RepoError(f"Cannot load repository metadata: {exc}") from exc
+        try:
+            self.base.read_comps(arch_filter=True)
+        except dnf.exceptions.Error as exc:
+            log.warning("no usable comps (group) data in the repositories: %s", exc)
+
+    def select(self, spec: PackageSpec) -> None:
+        """Mark what %packages asks for.  Every missing package or group is named in one error."""
+        base = self.base
+        missing: list[str] = []
+        comps = base.comps
+        excluded_by_group: set[str] = set()
+        for gname in spec.excluded_groups:
+            group = comps.group_by_pattern(gname) if comps else None
+            if group is None:
+                log.warning("excluded group '@%s' does not exist in the repositories", gname)
+                continue
+            for pkg in group.packages_iter():
+                excluded_by_group.add(pkg.name)
+        explicit = set(spec.packages)
+        group_exclude = sorted((excluded_by_group | set(spec.excluded)) - explicit)
+
+        groups = list(spec.groups)
+        if not spec.nocore and not any(g[0] == "core" for g in groups):
+            if comps is not None and comps.group_by_pattern("core") is not None:
+                groups.insert(0, ("core", "default"))
+            else:
+                log.warning("the repositories have no 'core' group; nothing installed for it")
+        if spec.environment:
+            env = comps.environment_by_pattern(spec.environment) if comps else None
+            if env is None:
+                missing.append(f"@^{spec.environment}")
+            else:
+                base.environment_install(env.id, _GROUP_TYPES["default"], exclude=group_exclude)
+        for gname, include in groups:
+            if gname in spec.excluded_groups:
+                continue
+            group = comps.group_by_pattern(gname) if comps else None
+            if group is None:
+                missing.append(f"@{gname}")
+                continue
+            try:
+                base.group_install(group.id, _GROUP_TYPES[include], exclude=group_exclude, strict=False)
+            except dnf.exceptions.Error as exc:
+                raise PackageError(f"Cannot install group '@{gname}': {exc}") from exc
+        for name in spec.packages:
+            try:
+                base.install(name)
+            except dnf.exceptions.MarkingError:
+                missing.append(name)
+        if missing and not spec.ignore_missing:
+            raise PackageError(
+                "These packages or groups from %packages were not found in the repositories "
+                f"({', '.join(self.repo_urls())}): {', '.join(missing)}. Check their names, or add "
+                "--ignoremissing to %packages to skip them."
+            )
+        for name in missing:
+            log.warning("skipping missing package or group '%s' (--ignoremissing)", name)
+
+    def run(self, spec: PackageSpec) -> InstallResult:
+        """Resolve, download and install.  Returns what was installed and what had to be downloaded."""
+        conf = self.conf
+        if spec.excludedocs:
+            conf.tsflags = [*conf.tsflags, "nodocs"]
+        conf.install_weak_deps = not spec.exclude_weakdeps
+        if spec.excluded:
+            conf.excludepkgs = list(spec.excluded)
+        if spec.inst_langs is not None:
+            langs = ":".join(x for x in spec.inst_langs.replace(",", ":").split(":") if x) or "none"
+            rpm.addMacro("_install_langs", langs)
+        start = time.monotonic()
+        self.load()
+        self.select(spec)
+        try:
+            self.base.resolve(allow_erasing=False)
+        except dnf.exceptions.DepsolveError as exc:
+            raise PackageError(f"Package dependencies cannot be resolved: {exc}") from exc
+        self.timings["resolve"] = time.monotonic() - start
+        install_set = list(self.base.transaction.install_set)
+        result = InstallResult(installed=sorted(str(p) for p in install_set))
+        remote = [p for p in install_set if not p._is_local_pkg()]
+        to_fetch = [p for p in remote if not _is_cached(p)]
+        result.downloaded = sorted(str(p) for p in to_fetch)
+        result.download_bytes = sum(p.downloadsize or 0 for p in to_fetch)
+        log.info(
+            "%d packages to install; %d to download (%.1f MiB), %d already in the cache",
+            len(install_set),
+            len(to_fetch),
+            result.download_bytes / 1048576,
+            len(remote) - len(to_fetch),
+        )
+        start = time.monotonic()
+        try:
+            self.base.download_packages(install_set, _DownloadProgress())
+        except dnf.exceptions.DownloadError as exc:
+            raise PackageError(f"Downloading packages failed: {exc}") from exc
+        except dnf.exceptions.Error as exc:
+            raise PackageError(f"Downloading packages failed: {exc}") from exc
+        self.timings["download"] = time.monotonic() - start
+        self._unlock()
+        start = time.monotonic()
+        try:
+            self.base.do_transaction(display=_TransactionProgress())
+        except dnf.exceptions.TransactionCheckError as exc:
+            raise _transaction_error(exc) from exc
+        except dnf.exceptions.Error as exc:
+            raise _transaction_error(exc) from exc
+        self.timings["transaction"] = time.monotonic() - start
+        return result
+
+
+def _is_cached(pkg: Any) -> bool:
+    path = pkg.localPkg()
+    return bool(path) and os.path.exists(path) and os.path.getsize(path) == (pkg.downloadsize or os.path.getsize(path))
+
+
+def _transaction_error(exc: Exception) -> Exception:
+    text = str(exc)
+    if "needs" in text and ("space" in text or "inodes" in text):
+        return ImageError(
+            "The root filesystem is too small for the packages: "
+            f"{' '.join(text.split())[:600]}. Make it larger in the kickstart, e.g. 'part / --size <MiB>'."
+        )
+    return PackageError(f"The package transaction failed: {text}")

@@ -1,0 +1,226 @@
+"""Sparse files, loop devices, mounts and ext filesystems.
+
+Every function that acquires something (a loop device, a mount) takes the ExitStack that must release it and
+registers the release at the moment of acquisition, so any error or signal afterwards unwinds it in reverse
+order.  Nothing here relies on ``__del__``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from imgcreate.errors import CommandError, ImageError, MountError
+from imgcreate.run import run
+
+log = logging.getLogger("imgcreate")
+
+EXT_TYPES = ("ext2", "ext3", "ext4")
+
+
+def make_sparse(path: Path, size: int) -> None:
+    """Create (or extend) *path* as a sparse file of *size* bytes."""
+    with open(path, "ab") as f:
+        f.truncate(size)
+
+
+def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False) -> str:
+    """Attach *image* to a free loop device atomically (``losetup --find --show``) and register the detach."""
+    args = ["losetup", "--find", "--show"]
+    if readonly:
+        args.append("--read-only")
+    dev = run([*args, str(image)], what=f"Attaching {image} to a loop device").stdout.strip()
+    stack.callback(detach_loop, dev)
+    log.debug("attached %s to %s", image, dev)
+    return dev
+
+
+def detach_loop(dev: str) -> None:
+    for attempt in range(10):
+        try:
+            run(["losetup", "-d", dev], what=f"Detaching {dev}")
+            return
+        except CommandError:
+            if attempt == 9:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def mount(
+    stack: contextlib.ExitStack,
+    source: str,
+    target: Path,
+    fstype: str | None = None,
+    options: str | None = None,
+    bind: bool = False,
+) -> None:
+    """Mount and register the unmount."""
+    args = ["mount"]
+    if bind:
+        args.append("--bind")
+    if fstype:
+        args += ["-t", fstype]
+    if options:
+        args += ["-o", options]
+    args += [source, str(target)]
+    try:
+        run(args, what=f"Mounting {source} on {target}")
+    except CommandError as exc:
+        raise MountError(str(exc)) from exc
+    stack.callback(umount, target)
+
+
+def holders_of(path: Path) -> list[str]:
+    """Describe the processes that keep *path* busy (cwd, root, open files or mapped files under it)."""
+    prefix = str(path.resolve())
+    found = []
+    for pid in _pids():
+        if pid == os.getpid():
+            continue
+        try:
+            links = [os.readlink(f"/proc/{pid}/{n}") for n in ("root", "cwd")]
+            with contextlib.suppress(OSError):
+                fd_dir = f"/proc/{pid}/fd"
+                links += [os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir)]
+            if any(link == prefix or link.startswith(prefix + "/") for link in links):
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                found.append(f"{comm} (pid {pid})")
+        except OSError:
+            continue
+    return found
+
+
+def umount(target: Path) -> None:
+    """Unmount *target*; retry while busy and, as a last resort, detach lazily with a warning naming the holders.
+
+    A busy mount is never silently leaked: either it is gone, or it is lazily detached and the log says who held it.
+    """
+    if not os.path.ismount(target):
+        return
+    last = ""
+    for attempt in range(5):
+        try:
+            run(["umount", str(target)], what=f"Unmounting {target}")
+            return
+        except CommandError as exc:
+            last = exc.output.strip()
+            time.sleep(0.2 * (attempt + 1))
+    holders = holders_of(target)
+    log.warning(
+        "%s is still busy (%s; held by: %s); detaching it lazily", target, last, ", ".join(holders) or "unknown"
+    )
+    try:
+        run(["umount", "--lazy", str(target)], what=f"Lazily unmounting {target}")
+    except CommandError as exc:
+        raise MountError(str(exc)) from exc
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def processes_in_root(root: Path) -> list[int]:
+    """PIDs of processes whose root directory is *root* or below it (daemons a scriptlet or %post started)."""
+    prefix = str(root.resolve())
+    pids = []
+    for pid in _pids():
+        try:
+            link = os.readlink(f"/proc/{pid}/root")
+        except OSError:
+            continue
+        if link == prefix or link.startswith(prefix + "/"):
+            pids.append(pid)
+    return pids
+
+
+def kill_processes_in(root: Path, grace: float = 3.0) -> None:
+    """Stop every process still running inside the install root: SIGTERM, a grace period, then SIGKILL."""
+    pids = processes_in_root(root)
+    if not pids:
+        return
+    for pid in pids:
+        log.warning("stopping process %d (%s) still running in %s", pid, _comm(pid), root)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and processes_in_root(root):
+        time.sleep(0.1)
+    for pid in processes_in_root(root):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and processes_in_root(root):
+        time.sleep(0.1)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def mkfs_ext(device: str, fstype: str, label: str, extra: list[str] | None = None) -> None:
+    if fstype not in EXT_TYPES:
+        raise ImageError(f"Unsupported filesystem type '{fstype}' for the image: use one of {', '.join(EXT_TYPES)}.")
+    run(
+        [f"mkfs.{fstype}", "-F", "-q", "-L", label[:16], "-m", "1", "-b", "4096", *(extra or []), device],
+        what="Creating the filesystem",
+    )
+
+
+def fsck(image: Path) -> None:
+    """Force a full check; exit status 1 means errors were corrected, which is fine for a fresh image."""
+    res = run(["e2fsck", "-f", "-y", str(image)], check=False, what="Checking the filesystem")
+    if res.returncode not in (0, 1):
+        raise CommandError(res.args, res.returncode, res.stdout, "Checking the filesystem")
+
+
+def minimal_size(image: Path) -> int:
+    """Shrink the filesystem in *image* to its minimal size (``resize2fs -M``) and return that size in bytes."""
+    run(["resize2fs", "-M", str(image)], what="Shrinking the filesystem")
+    return block_count(image) * block_size(image)
+
+
+def resize(image: Path, size: int) -> None:
+    run(["resize2fs", str(image), f"{size // 1024}K"], what="Resizing the filesystem")
+
+
+def _dumpe2fs_field(image: Path, field: str) -> int:
+    out = run(["dumpe2fs", "-h", str(image)], what="Reading the filesystem header").stdout
+    for line in out.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1].strip())
+    raise ImageError(f"dumpe2fs did not report '{field}' for {image}")
+
+
+def block_count(image: Path) -> int:
+    return _dumpe2fs_field(image, "Block count")
+
+
+def block_size(image: Path) -> int:
+    return _dumpe2fs_field(image, "Block size")
+
+
+def resparse(image: Path, nominal_size: int | None) -> int:
+    """Check, shrink to minimal, truncate, then (if *nominal_size*) grow back sparsely.  Returns the minimal size.
+
+    This is what upstream livecd-tools does: the file holds only what is needed, yet the filesystem keeps its
+    nominal size for whoever boots it.
+    """
+    fsck(image)
+    size = minimal_size(image)
+    os.truncate(image, size)
+    if nominal_size and nominal_size > size:
+        os.truncate(image, nominal_size)
+        resize(image, nominal_size)
+    return size
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes actually allocated to *path* (a sparse file counts only its written blocks)."""
+    return os.stat(path).st_blocks * 512

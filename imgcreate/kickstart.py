@@ -1,0 +1,276 @@
+"""Reading kickstart files (with pykickstart, never by hand) and the getters the creators use.
+
+The getters read values from ``ks.handler.<command>`` objects that pykickstart filled in, so every kickstart
+syntax version pykickstart knows keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pykickstart import constants as ksconstants
+from pykickstart import version as ksversion
+from pykickstart.errors import KickstartError as PyKickstartError
+from pykickstart.parser import KickstartParser
+
+from imgcreate.errors import KickstartError
+
+DEFAULT_IMAGE_SIZE_MB = 4096
+DEFAULT_FSTYPE = "ext4"
+
+
+class _TrackingParser(KickstartParser):
+    """A KickstartParser that remembers which file (main or %include) it was reading when an error happened."""
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.file_stack: list[str] = []
+        self.error_file: str | None = None
+
+    def readKickstart(self, f: str, reset: bool = True) -> None:  # noqa: N802 (pykickstart's name)
+        self.file_stack.append(f)
+        try:
+            super().readKickstart(f, reset=reset)
+        except PyKickstartError:
+            if self.error_file is None:
+                self.error_file = f
+            raise
+        finally:
+            self.file_stack.pop()
+
+
+def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> Any:
+    """Parse the kickstart file at *path* and return its pykickstart handler.
+
+    *version* is a pykickstart syntax version name such as "F38" or "RHEL9"; without it the version a
+    ``#version=`` comment in the file names is used, else the newest syntax.  Errors raise KickstartError with
+    the file name, the line number and pykickstart's own message.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise KickstartError(f"Kickstart file '{path}' does not exist or is not a regular file.")
+    if not os.access(path, os.R_OK):
+        raise KickstartError(f"Kickstart file '{path}' is not readable.")
+    try:
+        ver = ksversion.stringToVersion(version) if version else ksversion.versionFromFile(path)
+    except PyKickstartError as exc:
+        raise KickstartError(f"Unknown kickstart syntax version '{version}': {exc}") from exc
+    handler = ksversion.makeVersion(ver)
+    parser = _TrackingParser(handler)
+    try:
+        parser.readKickstart(path)
+    except PyKickstartError as exc:
+        where = parser.error_file or path
+        msg = " ".join(str(exc).split())
+        lineno = getattr(exc, "lineno", None)
+        line = f", line {lineno}" if lineno else ""
+        raise KickstartError(f"Failed to read kickstart file '{where}'{line}: {msg}") from exc
+    except OSError as exc:
+        raise KickstartError(f"Failed to read kickstart file '{path}': {exc}") from exc
+    return handler
+
+
+def build_name(kscfg: str, prefix: str | None = None, suffix: str | None = None, maxlen: int | None = None) -> str:
+    """Make an image name from a kickstart path, as upstream livecd-tools does.
+
+    The name is the kickstart's base name without extension, with *prefix* in front (unless it already starts
+    with it) and *suffix* (default: the current time as YYYYmmddHHMM; "" for none) behind a dash.  If *maxlen*
+    is given, the base part is cut so the whole name fits.
+    """
+    name = os.path.basename(kscfg)
+    idx = name.rfind(".")
+    if idx >= 0:
+        name = name[:idx]
+    if prefix is None:
+        prefix = ""
+    if suffix is None:
+        suffix = time.strftime("%Y%m%d%H%M")
+    if name.startswith(prefix):
+        name = name[len(prefix) :]
+    ret = prefix + name
+    if suffix:
+        ret += "-" + suffix
+    if maxlen is not None and len(ret) > maxlen:
+        keep = maxlen - len(prefix) - (len(suffix) + 1 if suffix else 0)
+        ret = prefix + name[: max(keep, 0)] + ("-" + suffix if suffix else "")
+        ret = ret[:maxlen]
+    return ret
+
+
+# ---- getters -------------------------------------------------------------------------------------------------
+
+
+def _root_partition(ks: Any) -> Any | None:
+    for part in getattr(ks.partition, "partitions", []):
+        if part.mountpoint == "/":
+            return part
+    return None
+
+
+def get_image_size(ks: Any, default: int = DEFAULT_IMAGE_SIZE_MB) -> int:
+    """Size of the root filesystem in bytes, from ``part / --size`` (MiB)."""
+    part = _root_partition(ks)
+    size = part.size if part is not None and part.size else default
+    return int(size) * 1024 * 1024
+
+
+def get_image_fstype(ks: Any, default: str = DEFAULT_FSTYPE) -> str:
+    part = _root_partition(ks)
+    return part.fstype if part is not None and part.fstype else default
+
+
+def get_image_fslabel(ks: Any) -> str | None:
+    part = _root_partition(ks)
+    return part.label if part is not None and getattr(part, "label", None) else None
+
+
+def get_kernel_args(ks: Any, default: str = "") -> str:
+    append = getattr(ks.bootloader, "appendLine", None)
+    return f"{default} {append}".strip() if append else default
+
+
+def get_timeout(ks: Any, default: int | None = None) -> int | None:
+    timeout = getattr(ks.bootloader, "timeout", None)
+    return timeout if timeout is not None else default
+
+
+@dataclass
+class RepoSpec:
+    """One repository the build installs from (a kickstart ``repo`` line, or ``url``)."""
+
+    name: str
+    baseurl: list[str] = field(default_factory=list)
+    mirrorlist: str | None = None
+    metalink: str | None = None
+    includepkgs: list[str] = field(default_factory=list)
+    excludepkgs: list[str] = field(default_factory=list)
+    cost: int | None = None
+    proxy: str | None = None
+    noverifyssl: bool = False
+    sslcacert: str | None = None
+    sslclientcert: str | None = None
+    sslclientkey: str | None = None
+
+
+def get_repos(ks: Any) -> list[RepoSpec]:
+    repos = []
+    url = getattr(ks, "url", None)
+    if url is not None and (url.url or url.mirrorlist or getattr(url, "metalink", None)):
+        repos.append(
+            RepoSpec(
+                name="install-tree",
+                baseurl=[url.url] if url.url else [],
+                mirrorlist=url.mirrorlist or None,
+                metalink=getattr(url, "metalink", None) or None,
+                proxy=getattr(url, "proxy", None) or None,
+                noverifyssl=bool(getattr(url, "noverifyssl", False)),
+            )
+        )
+    for r in ks.repo.repoList:
+        baseurl = [u for u in (r.baseurl or "").split(",") if u] if r.baseurl else []
+        metalink = r.metalink if isinstance(r.metalink, str) and r.metalink else None
+        repos.append(
+            RepoSpec(
+                name=r.name,
+                baseurl=baseurl,
+                mirrorlist=r.mirrorlist or None,
+                metalink=metalink,
+                includepkgs=list(r.includepkgs or []),
+                excludepkgs=list(r.excludepkgs or []),
+                cost=r.cost,
+                proxy=r.proxy or None,
+                noverifyssl=bool(r.noverifyssl),
+                sslcacert=getattr(r, "sslcacert", None),
+                sslclientcert=getattr(r, "sslclientcert", None),
+                sslclientkey=getattr(r, "sslclientkey", None),
+            )
+        )
+    return repos
+
+
+@dataclass
+class PackageSpec:
+    """What ``%packages`` asks for, in the terms the package backend needs."""
+
+    packages: list[str]
+    groups: list[tuple[str, str]]  # (group name or id, "required"|"default"|"all")
+    excluded: list[str]
+    excluded_groups: list[str]
+    environment: str | None
+    nocore: bool
+    excludedocs: bool
+    inst_langs: str | None
+    exclude_weakdeps: bool
+    ignore_missing: bool
+    default: bool
+
+
+_INCLUDE = {
+    ksconstants.GROUP_REQUIRED: "required",
+    ksconstants.GROUP_DEFAULT: "default",
+    ksconstants.GROUP_ALL: "all",
+}
+
+
+def get_packages(ks: Any, required: list[str] | None = None, excluded: list[str] | None = None) -> PackageSpec:
+    p = ks.packages
+    return PackageSpec(
+        packages=list(p.packageList) + list(required or []),
+        groups=[(g.name, _INCLUDE.get(g.include, "default")) for g in p.groupList],
+        excluded=list(p.excludedList) + list(excluded or []),
+        excluded_groups=[g.name for g in p.excludedGroupList],
+        environment=getattr(p, "environment", None),
+        nocore=bool(getattr(p, "nocore", False)),
+        excludedocs=bool(p.excludeDocs),
+        inst_langs=p.instLangs if p.instLangs is not None else None,
+        exclude_weakdeps=bool(getattr(p, "excludeWeakdeps", False)),
+        ignore_missing=p.handleMissing == ksconstants.KS_MISSING_IGNORE,
+        default=bool(getattr(p, "default", False)),
+    )
+
+
+def get_scripts(ks: Any, kind: int) -> list[Any]:
+    return [s for s in ks.scripts if s.type == kind]
+
+
+def get_post_scripts(ks: Any) -> list[Any]:
+    return get_scripts(ks, ksconstants.KS_SCRIPT_POST)
+
+
+def get_pre_scripts(ks: Any) -> list[Any]:
+    return get_scripts(ks, ksconstants.KS_SCRIPT_PRE)
+
+
+def get_onerror_scripts(ks: Any) -> list[Any]:
+    return get_scripts(ks, ksconstants.KS_SCRIPT_ONERROR)
+
+
+# ---- names and labels --------------------------------------------------------------------------------------
+
+FSLABEL_MAX = 32  # ISO 9660 volume identifiers hold 32 characters
+_LABEL_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def check_fslabel(label: str, maxlen: int = FSLABEL_MAX) -> str:
+    """Return *label* if it is usable as a volume label and on the kernel command line (CDLABEL=), else raise.
+
+    Spaces and other characters would have to be escaped for dracut's ``root=live:CDLABEL=`` and are not
+    allowed by ISO 9660 volume identifiers, so only letters, digits, '_', '-' and '.' are accepted.
+    """
+    if not label:
+        raise KickstartError("The filesystem label is empty: give one with --fslabel.")
+    if len(label) > maxlen:
+        raise KickstartError(
+            f"The filesystem label '{label}' is {len(label)} characters long; labels are limited to {maxlen}."
+        )
+    bad = sorted(set(label) - _LABEL_CHARS)
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        raise KickstartError(
+            f"The filesystem label '{label}' contains characters that cannot be used ({shown}): "
+            "use only letters, digits, '_', '-' and '.'."
+        )
+    return label

@@ -1,0 +1,161 @@
+"""The one helper through which every external command runs.
+
+Why one helper: every command is logged with its exact command line, its output is captured (stdout and stderr
+merged and read while the process runs, so a chatty tool can never deadlock on a full pipe), its exit status is
+always checked, and a failure raises :class:`CommandError` naming the command and the tail of its output.  A tool
+that is not installed raises :class:`MissingToolError` naming the package that provides it on Fedora/EL and on
+Debian.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from imgcreate.errors import CommandError, MissingToolError
+
+log = logging.getLogger("imgcreate")
+
+# tool -> (Fedora/EL package, Debian package)
+TOOL_PACKAGES: dict[str, tuple[str, str]] = {
+    "mkfs.ext2": ("e2fsprogs", "e2fsprogs"),
+    "mkfs.ext3": ("e2fsprogs", "e2fsprogs"),
+    "mkfs.ext4": ("e2fsprogs", "e2fsprogs"),
+    "e2fsck": ("e2fsprogs", "e2fsprogs"),
+    "resize2fs": ("e2fsprogs", "e2fsprogs"),
+    "dumpe2fs": ("e2fsprogs", "e2fsprogs"),
+    "tune2fs": ("e2fsprogs", "e2fsprogs"),
+    "losetup": ("util-linux", "mount"),
+    "mount": ("util-linux", "mount"),
+    "umount": ("util-linux", "mount"),
+    "findmnt": ("util-linux", "util-linux"),
+    "chroot": ("coreutils", "coreutils"),
+    "mksquashfs": ("squashfs-tools", "squashfs-tools"),
+    "xorriso": ("xorriso", "xorriso"),
+    "xorrisofs": ("xorriso", "xorriso"),
+    "implantisomd5": ("isomd5sum", "isomd5sum"),
+    "checkisomd5": ("isomd5sum", "isomd5sum"),
+    "mkfs.vfat": ("dosfstools", "dosfstools"),
+    "mmd": ("mtools", "mtools"),
+    "mcopy": ("mtools", "mtools"),
+    "grub2-mkimage": ("grub2-tools", "grub-common (as grub-mkimage)"),
+    "grub-mkimage": ("grub2-tools (as grub2-mkimage)", "grub-common"),
+    "systemctl": ("systemd", "systemd"),
+    "setfiles": ("policycoreutils", "policycoreutils"),
+    "openssl": ("openssl", "openssl"),
+    "qemu-system-x86_64": ("qemu-system-x86", "qemu-system-x86"),
+}
+
+
+def package_hint(tool: str) -> str | None:
+    """Say which package provides *tool*, for both families of distribution we support."""
+    pkgs = TOOL_PACKAGES.get(tool)
+    if pkgs is None:
+        return None
+    return f"'dnf install {pkgs[0]}' (Fedora/EL) or 'apt-get install {pkgs[1]}' (Debian/Ubuntu)"
+
+
+def find_tool(tool: str) -> str:
+    """Return the full path of a host tool, or raise MissingToolError naming its package."""
+    path = shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin")
+    if path is None:
+        raise MissingToolError(tool, package_hint(tool))
+    return path
+
+
+def find_any_tool(*tools: str) -> str:
+    """Return the first of several equivalent tools (e.g. grub2-mkimage on Fedora, grub-mkimage on Debian)."""
+    for tool in tools:
+        path = shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin")
+        if path:
+            return path
+    raise MissingToolError(" or ".join(tools), package_hint(tools[0]))
+
+
+def cmdline(argv: Sequence[str | os.PathLike[str]]) -> str:
+    return " ".join(shlex.quote(str(a)) for a in argv)
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    input: str | bytes | None = None,
+    check: bool = True,
+    stream: bool = False,
+    what: str | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command and return its result with the merged output in ``stdout``.
+
+    ``root``: run it chrooted into that directory (with the host's ``chroot``).  ``env``: the whole environment
+    (default: a clean one with PATH, so the host's locale and variables do not leak into the image).
+    ``stream``: also copy each output line to the log as it arrives (for long steps that report progress).
+    ``what``: a few words said in front of the error, e.g. "Creating the filesystem".
+    """
+    args = [str(a) for a in argv]
+    if not args:
+        raise ValueError("empty command")
+    if root is not None:
+        args = [find_tool("chroot"), str(root), *args]
+    elif "/" not in args[0]:
+        args[0] = find_tool(args[0])
+    if env is None:
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/root"}
+    log.debug("running: %s", cmdline(args))
+    data = input.encode() if isinstance(input, str) else input
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            cwd=cwd,
+        )
+    except FileNotFoundError as exc:
+        raise MissingToolError(args[0], package_hint(os.path.basename(args[0]))) from exc
+    chunks: list[bytes] = []
+    try:
+        if data is not None:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(data)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        assert proc.stdout is not None
+        for line in iter(proc.stdout.readline, b""):
+            chunks.append(line)
+            if stream:
+                log.info("%s", line.decode(errors="replace").rstrip())
+        proc.wait(timeout=timeout)
+    except BaseException:
+        # Never leave a child behind, whatever interrupted us (Ctrl-C included).
+        proc.kill()
+        proc.wait()
+        raise
+    output = b"".join(chunks).decode(errors="replace")
+    if not stream and output.strip():
+        log.debug("%s", output.rstrip())
+    if check and proc.returncode != 0:
+        log.error("command failed (%d): %s", proc.returncode, cmdline(args))
+        raise CommandError(args, proc.returncode, output, what)
+    return subprocess.CompletedProcess(args, proc.returncode, output, None)
+
+
+def run_interactive(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None = None) -> int:
+    """Run a command attached to the user's terminal (``launch_shell``); output is the user's, not captured."""
+    args = [str(a) for a in argv]
+    if root is not None:
+        args = [find_tool("chroot"), str(root), *args]
+    log.debug("running interactively: %s", cmdline(args))
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "TERM": os.environ.get("TERM", "vt100"),
+           "PS1": "[imgcreate chroot \\w]# "}
+    return subprocess.call(args, env=env)
