@@ -1,0 +1,181 @@
+"""Loopback filesystem images built for real: dnf installs from the test distribution into loop-mounted ext4."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import imgcreate
+from tests.conftest import RepoServer, run_tool
+
+pytestmark = pytest.mark.root
+
+POSTS = """
+%post
+echo "in chroot" > /etc/post-chroot
+test -f /var/lib/post-demo/ran && echo yes > /etc/post-saw-scriptlet
+%end
+%post --nochroot
+echo "on host $IMG_NAME" > "$INSTALL_ROOT/etc/post-nochroot"
+%end
+"""
+
+
+def build(make_ks, tmp_path: Path, body: str, *extra: str, label: str = "DEMO", check: bool = True):  # type: ignore[no-untyped-def]
+    ks = make_ks(body)
+    out = tmp_path / "out"
+    proc = run_tool("image-creator", "-c", str(ks), "--fslabel", label, "-o", str(out), "--tmpdir", str(tmp_path),
+                    *extra, check=check)
+    return proc, out / f"{label}.img"
+
+
+def test_image_creator_builds_a_checked_sparse_image(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+    body = "%packages\n@base\npost-demo\n%end\n" + POSTS
+    _, image = build(make_ks, tmp_path, body)
+    assert sorted(p.name for p in image.parent.iterdir()) == ["DEMO.img"]
+    st = image.stat()
+    assert st.st_size == 512 * 1024 * 1024, "kept at its nominal size"
+    assert st.st_blocks * 512 < st.st_size / 2, "kept sparse"
+    fsck = subprocess.run(["e2fsck", "-fn", str(image)], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    label = subprocess.run(["e2label", str(image)], capture_output=True, text=True, check=True).stdout.strip()
+    assert label == "DEMO"
+    img = mount_image(image)
+    rpms = img.rpms()
+    assert {"filesystem", "busybox", "live-init", "demo-app", "libdemo", "post-demo"} <= rpms
+    assert (img / "var/lib/post-demo/ran").exists(), "the package's %post scriptlet ran"
+    assert (img / "etc/post-chroot").read_text() == "in chroot\n"
+    assert (img / "etc/post-saw-scriptlet").read_text() == "yes\n"
+    assert (img / "etc/post-nochroot").read_text() == "on host DEMO\n"
+    fstab = (img / "etc/fstab").read_text()
+    assert "LABEL=DEMO" in fstab and " / " in fstab and "ext4" in fstab
+    # nothing of the build machinery is left in the image
+    assert not list((img / "dev").iterdir())
+    assert not [p for p in (img / "tmp").iterdir() if p.name.startswith("ks-script")]
+
+
+def test_five_api_steps_in_order(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+    ks = imgcreate.read_kickstart(make_ks("part / --size 300 --fstype ext3\n%packages\ndemo-app\n%end\n"))
+    out = tmp_path / "out"
+    with imgcreate.LoopImageCreator(ks, "api-image", fslabel="APIIMG", tmpdir=tmp_path) as creator:
+        creator.mount()
+        creator.install()
+        creator.configure()
+        creator.unmount()
+        creator.package(out)
+        builddir = creator.builddir
+        assert builddir is not None and builddir.exists()
+    assert not builddir.exists(), "cleanup() ran when the with-block ended"
+    image = out / "api-image.img"
+    assert image.stat().st_size == 300 * 1024 * 1024
+    blkid = subprocess.run(["blkid", "-o", "export", str(image)], capture_output=True, text=True).stdout
+    assert "TYPE=ext3" in blkid and "LABEL=APIIMG" in blkid
+    assert {"demo-app", "libdemo", "busybox"} <= mount_image(image).rpms()
+
+
+def test_groups_and_excludes(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+    body = "%packages --nocore\nfilesystem\n@base --optional\n-@docs\n-demo-extras\n%end\n"
+    _, image = build(make_ks, tmp_path, body)
+    rpms = mount_image(image).rpms()
+    assert "demo-app" in rpms and "libdemo" in rpms, "group's mandatory package and its dependency"
+    assert "docs-demo" not in rpms, "-@docs removes the group's packages from the optional list"
+    assert "demo-extras" not in rpms, "-package excludes even a weak dependency"
+    assert "busybox" not in rpms and "live-init" not in rpms, "--nocore skips @core"
+
+
+def test_core_is_implied_and_optional_only_when_asked(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+    _, image = build(make_ks, tmp_path, "%packages\n@base\n%end\n")
+    rpms = mount_image(image).rpms()
+    assert {"busybox", "live-init", "filesystem"} <= rpms, "@core is installed without --nocore"
+    assert "docs-demo" not in rpms, "optional packages need --optional"
+    assert "demo-extras" in rpms, "weak dependencies are installed by default"
+
+
+def test_excludedocs_instlangs_excludeweakdeps(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+    body = "%packages --excludedocs --instLangs=de --excludeWeakdeps\ndocs-demo\ndemo-app\n%end\n"
+    _, image = build(make_ks, tmp_path, body)
+    img = mount_image(image)
+    assert (img / "usr/share/docs-demo/data").exists()
+    assert not (img / "usr/share/doc/docs-demo/README").exists()
+    assert (img / "usr/share/locale/de/LC_MESSAGES/docs-demo.mo").exists()
+    assert not (img / "usr/share/locale/fr/LC_MESSAGES/docs-demo.mo").exists()
+    assert "demo-extras" not in img.rpms()
+
+
+def test_docs_and_all_languages_by_default(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+    _, image = build(make_ks, tmp_path, "%packages\ndocs-demo\n%end\n")
+    img = mount_image(image)
+    assert (img / "usr/share/doc/docs-demo/README").exists()
+    for lang in ("de", "fr", "ja"):
+        assert (img / f"usr/share/locale/{lang}/LC_MESSAGES/docs-demo.mo").exists()
+
+
+@pytest.mark.parametrize("missing", ["no-such-package", "@no-such-group"])
+def test_missing_package_or_group_fails_with_its_name(make_ks, tmp_path: Path, missing: str) -> None:  # type: ignore[no-untyped-def]
+    proc, image = build(make_ks, tmp_path, f"%packages\ndemo-app\n{missing}\n%end\n", check=False)
+    assert proc.returncode != 0
+    assert missing in proc.stderr and "Traceback" not in proc.stderr
+    assert not image.parent.exists() or not list(image.parent.iterdir())
+    assert not list(tmp_path.glob("imgcreate-*")), "build directory removed"
+
+
+def test_ignoremissing(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+    _, image = build(make_ks, tmp_path, "%packages --ignoremissing\ndemo-app\nno-such-package\n%end\n")
+    assert "demo-app" in mount_image(image).rpms()
+
+
+def test_cache_is_reused_without_downloading(make_ks, tmp_path: Path, repo_server: RepoServer) -> None:  # type: ignore[no-untyped-def]
+    cache = tmp_path / "cache"
+    ks = make_ks("%packages\n@base\n%end\n", repo_url=repo_server.url)
+    for i in (1, 2):
+        run_tool("image-creator", "-c", str(ks), "--fslabel", f"C{i}", "-o", str(tmp_path / "out"),
+                 "--tmpdir", str(tmp_path), "--cache", str(cache))
+        if i == 1:
+            first = repo_server.rpm_requests()
+            assert any("demo-app" in r for r in first), "the first build downloads"
+            repo_server.requests.clear()
+    assert repo_server.rpm_requests() == [], "the second build downloads no package"
+    assert not [r for r in repo_server.requests if "primary" in r], "nor the repository metadata"
+    # --cacheonly works from the same cache with the server gone
+    repo_server.close()
+    run_tool("image-creator", "-c", str(ks), "--fslabel", "C3", "-o", str(tmp_path / "out"),
+             "--tmpdir", str(tmp_path), "--cache", str(cache), "--cacheonly")
+    assert (tmp_path / "out/C3.img").exists()
+
+
+def test_post_erroronfail_stops_the_build(make_ks, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    body = "%packages\n%end\n%post --erroronfail\necho about-to-fail\nexit 3\n%end\n"
+    proc, image = build(make_ks, tmp_path, body, check=False)
+    assert proc.returncode != 0
+    assert "%post" in proc.stderr and "exit status 3" in proc.stderr and "about-to-fail" in proc.stderr
+    assert not image.exists()
+
+
+def test_post_failure_without_erroronfail_continues(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+    body = "%packages\n%end\n%post\nexit 3\n%end\n%post --interpreter /usr/bin/sh --log /root/post.log\necho logged\n%end\n"
+    _, image = build(make_ks, tmp_path, body)
+    assert (mount_image(image) / "root/post.log").read_text() == "logged\n"
+
+
+def test_host_rpmdb_and_dnf_state_untouched(make_ks, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    watched = [Path(p) for p in ("/var/lib/rpm", "/var/lib/dnf", "/var/cache/dnf", "/var/log/dnf.log",
+                                 os.path.expanduser("~/.rpmdb"), "/etc/dnf", "/etc/yum.repos.d")]
+
+    def snap() -> dict[str, tuple[int, int]]:
+        out = {}
+        for top in watched:
+            if not top.exists():
+                continue
+            for dirpath, _dirs, files in os.walk(top):
+                for name in [*files, ""]:
+                    p = os.path.join(dirpath, name)
+                    st = os.lstat(p)
+                    out[p] = (st.st_size, st.st_mtime_ns)
+        return out
+
+    before = snap()
+    build(make_ks, tmp_path, "%packages\ndemo-app\n%end\n")
+    assert snap() == before
