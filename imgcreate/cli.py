@@ -187,6 +187,14 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; the build was cleaned up.", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours: still one paragraph, the details go to the debug log
+        log.debug("internal error", exc_info=True)
+        print(
+            f"{prog}: internal error: {type(exc).__name__}: {exc}. The build was cleaned up; run with --debug "
+            "or --logfile for details, and please report this.",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         for s, handler in old_handlers.items():
             signal.signal(s, handler)

@@ -21,6 +21,7 @@ from typing import Any
 import dnf
 import dnf.callback
 import dnf.exceptions
+import dnf.transaction
 import rpm
 
 from imgcreate.errors import ImageError, PackageError, RepoError
@@ -40,6 +41,14 @@ class InstallResult:
     installed: list[str] = field(default_factory=list)
     downloaded: list[str] = field(default_factory=list)  # packages fetched from a remote repo in this build
     download_bytes: int = 0
+
+
+_INSTALL_ACTIONS = (
+    dnf.transaction.PKG_INSTALL,
+    dnf.transaction.PKG_UPGRADE,
+    dnf.transaction.PKG_DOWNGRADE,
+    dnf.transaction.PKG_REINSTALL,
+)
 
 
 class _DownloadProgress(dnf.callback.DownloadProgress):  # type: ignore[misc]
@@ -69,7 +78,7 @@ class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[mi
         self.seen: set[str] = set()
 
     def progress(self, package: Any, action: int, ti_done: int, ti_total: int, ts_done: int, ts_total: int) -> None:
-        if package is None or action not in dnf.callback.ACTIVE_ACTIONS:
+        if package is None or action not in _INSTALL_ACTIONS:
             return
         key = str(package)
         if key not in self.seen:

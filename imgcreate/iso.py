@@ -1,0 +1,74 @@
+"""Mastering the ISO: the EFI boot image, xorrisofs (hybrid MBR + GPT), and the implanted md5 checksum."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from imgcreate.run import find_tool, run
+
+log = logging.getLogger("imgcreate")
+
+
+def make_efiboot(image: Path, files: dict[str, Path]) -> None:
+    """Make a FAT image holding *files* (path in the image, e.g. "EFI/BOOT/BOOTX64.EFI" -> source).
+
+    The image is sized from its content, with room for FAT structures, so it stays small.
+    """
+    total = sum(src.stat().st_size for src in files.values())
+    size_kib = max(2048, (total * 11 // 10) // 1024 + 1024)
+    size_kib += (-size_kib) % 1024
+    if image.exists():
+        image.unlink()
+    run(["mkfs.vfat", "-n", "ANACONDA", "-C", str(image), str(size_kib)], what="Creating the EFI boot image")
+    made: set[str] = set()
+    for dest in sorted(files):
+        parts = dest.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in made:
+                run(["mmd", "-i", str(image), f"::/{d}"], what="Creating a directory in the EFI boot image")
+                made.add(d)
+        run(["mcopy", "-i", str(image), str(files[dest]), f"::/{dest}"], what="Copying into the EFI boot image")
+
+
+def master_iso(
+    isodir: Path,
+    output: Path,
+    label: str,
+    bios: str,
+    bios_image: str | None,
+    mbr: Path | None,
+    efiboot: str | None,
+) -> None:
+    """Write *isodir* to *output* as a hybrid ISO (BIOS El Torito + UEFI El Torito, MBR and GPT for USB).
+
+    *bios* is "grub2" (images/eltorito.img, GRUB's boot_hybrid.img MBR) or "syslinux" (isolinux/isolinux.bin,
+    isohdpfx.bin MBR); *efiboot* the FAT image's path inside *isodir*.
+    """
+    args = ["xorrisofs", "-output", str(output), "-iso-level", "3", "-rational-rock", "-joliet",
+            "-joliet-long", "-volid", label, "-appid", label[:128], "-publisher", "livecd-tools"]
+    if bios_image:
+        catalog = "isolinux/boot.cat" if bios == "syslinux" else "boot.cat"
+        args += ["-eltorito-boot", bios_image, "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+                 "-eltorito-catalog", catalog]
+        if bios == "grub2":
+            args += ["--grub2-boot-info"]
+            if mbr:
+                args += ["--grub2-mbr", str(mbr)]
+        elif mbr:
+            args += ["-isohybrid-mbr", str(mbr)]
+    if efiboot:
+        if bios_image:
+            args += ["-eltorito-alt-boot"]
+        args += ["-e", efiboot, "-no-emul-boot", "-isohybrid-gpt-basdat"]
+    args.append(str(isodir))
+    find_tool("xorrisofs")
+    run(args, what="Mastering the ISO image")
+    os.chmod(output, 0o644)
+
+
+def implant_md5(iso: Path) -> None:
+    """Implant the md5 checksum that "Test this media" (rd.live.check / checkisomd5) verifies."""
+    run(["implantisomd5", str(iso)], what="Implanting the ISO checksum")

@@ -1,0 +1,366 @@
+"""LiveImageCreator: the live ISO that the distribution's dracut dmsquash-live boots, as Fedora's live media.
+
+Layout of the ISO (Fedora 37 and later; ``--syslinux`` gives the older isolinux/ layout)::
+
+    LiveOS/squashfs.img       LiveOS/rootfs.img inside (the ext4 image), or the root tree (--flat-squashfs)
+    images/pxeboot/vmlinuz    the kernel and initramfs found through the image's rpm database
+    images/pxeboot/initrd.img
+    images/eltorito.img       GRUB 2 core image for BIOS El Torito (made from the image's i386-pc modules)
+    images/efiboot.img        FAT image with EFI/BOOT for UEFI El Torito
+    boot/grub2/grub.cfg       BIOS GRUB menu;  EFI/BOOT/grub.cfg: the same menu for UEFI
+    EFI/BOOT/BOOTX64.EFI      shim (or GRUB) and grubx64.efi from the image's /boot/efi
+
+Boot loader files always come from the image being built, as the target distribution ships them; only
+``grub2-mkimage`` may come from the host when the image lacks it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from imgcreate import bootloader, fs, iso, kickstart, rootfs, squashfs
+from imgcreate.creator import ImageCreator, LoopImageCreator
+from imgcreate.errors import CreatorError, ImageError
+from imgcreate.run import find_any_tool, find_tool, run
+
+log = logging.getLogger("imgcreate")
+
+DRACUT_CONF = "/etc/dracut.conf.d/99-liveos.conf"
+_DRACUT_TEXT = """\
+# Written by livecd-creator while the live image is built, and removed again before it is packaged:
+# the kernel's initramfs must be generic and able to boot from live media.
+hostonly="no"
+add_dracutmodules+=" dmsquash-live "
+add_drivers+=" sr_mod sd_mod cdrom usb_storage uas virtio_blk virtio_scsi virtio_pci "
+filesystems+=" vfat msdos isofs ext4 squashfs overlay "
+"""
+
+_GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
+_SYSLINUX_DIRS = ("/usr/share/syslinux", "/usr/lib/syslinux", "/usr/lib/ISOLINUX")
+_SYSLINUX_FILES = ("isolinux.bin", "ldlinux.c32", "vesamenu.c32", "libcom32.c32", "libutil.c32")
+
+
+class LiveImageCreator(LoopImageCreator):
+    """Builds ``<name>.iso``: a hybrid live ISO booting on BIOS and UEFI, from CD or USB stick."""
+
+    def __init__(
+        self,
+        ks: Any,
+        name: str,
+        fslabel: str | None = None,
+        title: str | None = None,
+        product: str | None = None,
+        compression_type: str | None = "xz",
+        flat_squashfs: bool = False,
+        skip_minimize: bool = False,
+        syslinux: bool = False,
+        dracut_conf_args: str = "",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(ks, name, fslabel=fslabel, **kwargs)
+        self.fslabel = kickstart.check_fslabel(fslabel or name)
+        self.product = product or "Linux"
+        self.title = title or self.product
+        self.compression_type = compression_type
+        self.flat_squashfs = flat_squashfs
+        self.skip_minimize = skip_minimize
+        self.bios = "syslinux" if syslinux else "grub2"
+        self.dracut_conf_args = dracut_conf_args
+        self._efi = False
+
+    # -- paths -------------------------------------------------------------------------------------------------
+    @property
+    def _isodir(self) -> Path:
+        return self._require_builddir() / "iso"
+
+    @property
+    def _kernel_dir(self) -> str:
+        return "/isolinux" if self.bios == "syslinux" else "/images/pxeboot"
+
+    # -- checks ------------------------------------------------------------------------------------------------
+    def check_host_tools(self) -> None:
+        """Fail before building anything if a host tool the live build needs is missing."""
+        for tool in ("losetup", "mkfs.ext4", "e2fsck", "resize2fs", "mksquashfs", "xorrisofs", "implantisomd5",
+                     "mkfs.vfat", "mmd", "mcopy", "chroot"):
+            find_tool(tool)
+        squashfs.check_compression(self.compression_type)
+
+    # -- hooks -------------------------------------------------------------------------------------------------
+    def _get_required_packages(self) -> list[str]:
+        """The boot loader packages the chosen layout takes its files from (Fedora/EL names)."""
+        bios = ["syslinux"] if self.bios == "syslinux" else ["grub2-pc-modules"]
+        return [*bios, "grub2-efi-x64-cdboot", "shim-x64"]
+
+    def _get_kernel_options(self) -> str:
+        base = f"root=live:CDLABEL={self.fslabel} rootfstype=auto ro rd.live.image"
+        if self.flat_squashfs:
+            base += " rd.live.overlay.overlayfs=1"
+        return kickstart.get_kernel_args(self.ks, f"{base} quiet rhgb")
+
+    def _get_fstab(self) -> str:
+        fstype = "squashfs" if self.flat_squashfs else self.fstype
+        return f"/dev/root  /  {fstype}  defaults,noatime  0 0\n" + super()._get_fstab().split("\n", 1)[1]
+
+    def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
+        env = dict(super()._get_post_scripts_env(in_chroot))
+        if not in_chroot:
+            env["LIVE_ROOT"] = str(self._isodir)
+        return env
+
+    def _mount_instroot(self, base_on: str | None = None) -> None:
+        if base_on:
+            base_on = str(self._extract_base_image(Path(base_on)))
+        if self.flat_squashfs:
+            if base_on:
+                raise CreatorError("--base-on cannot be combined with --flat-squashfs.")
+            ImageCreator._mount_instroot(self)
+        else:
+            super()._mount_instroot(base_on)
+        self._isodir.mkdir(exist_ok=True)
+        text = _DRACUT_TEXT + (self.dracut_conf_args.strip() + "\n" if self.dracut_conf_args.strip() else "")
+        rootfs.write_file(self._instroot, DRACUT_CONF, text)
+        # Removed while the root is still mounted, whatever way the build ends.
+        self._loop.callback(self._remove_dracut_conf)
+
+    def _remove_dracut_conf(self) -> None:
+        path = rootfs.host_path(self._instroot, DRACUT_CONF)
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+
+    def _unmount_instroot(self) -> None:
+        self._loop.close()
+
+    def _extract_base_image(self, base_iso: Path) -> Path:
+        """The ext4 rootfs.img of an earlier live ISO, to start this build from (--base-on)."""
+        if not base_iso.is_file():
+            raise CreatorError(f"--base-on: '{base_iso}' is not a file.")
+        work = self._require_builddir() / "base"
+        work.mkdir(exist_ok=True)
+        run(["xorriso", "-osirrox", "on", "-indev", str(base_iso), "-extract", "/LiveOS/squashfs.img",
+             str(work / "squashfs.img")], what=f"Reading LiveOS/squashfs.img from {base_iso}")
+        run(["unsquashfs", "-d", str(work / "sq"), str(work / "squashfs.img"), "LiveOS/rootfs.img"],
+            what="Unpacking the base image's rootfs.img")
+        image = work / "sq/LiveOS/rootfs.img"
+        if not image.is_file():
+            raise CreatorError(f"--base-on: '{base_iso}' has no LiveOS/rootfs.img inside LiveOS/squashfs.img.")
+        (work / "squashfs.img").unlink()
+        return image
+
+    # -- boot configuration ----------------------------------------------------------------------------------------
+    def _create_bootconfig(self) -> None:
+        root = self._instroot
+        isodir = self._isodir
+        kver, vmlinuz, initrd = self._find_kernel()
+        kdir = isodir / self._kernel_dir.lstrip("/")
+        kdir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(vmlinuz, kdir / "vmlinuz")
+        shutil.copyfile(initrd, kdir / "initrd.img")
+        log.info("kernel %s: %s, %s", kver, vmlinuz, initrd)
+        menu = bootloader.BootMenu(
+            label=self.fslabel,
+            title=self.title,
+            product=self.product,
+            kernel=f"{self._kernel_dir}/vmlinuz",
+            initrd=f"{self._kernel_dir}/initrd.img",
+            kernel_args=self._get_kernel_options(),
+            timeout=kickstart.get_timeout(self.ks, 10) or 0,
+        )
+        if self.bios == "syslinux":
+            self._setup_isolinux(root, isodir, menu)
+        else:
+            self._setup_grub_bios(root, isodir, menu)
+        self._setup_efi(root, isodir, menu)
+        self._keep_mbr()
+
+    def _find_kernel(self) -> tuple[str, Path, Path]:
+        """The newest installed kernel, found through the image's rpm database, and its initramfs."""
+        files = _rpm_files_providing(self._instroot, ("kernel-core", "kernel"))
+        kernels = sorted(
+            {f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")},
+            key=_version_key,
+            reverse=True,
+        )
+        if not kernels:
+            raise ImageError(
+                "No kernel is installed in the image, so the live image cannot boot: add 'kernel' to the "
+                "kickstart's %packages."
+            )
+        if len(kernels) > 1:
+            log.info("several kernels installed (%s); the live media boots %s", ", ".join(kernels), kernels[0])
+        kver = kernels[0]
+        root = self._instroot
+        vmlinuz = rootfs.resolve_in_root(root, f"/boot/vmlinuz-{kver}")
+        initrd = rootfs.resolve_in_root(root, f"/boot/initramfs-{kver}.img")
+        if not initrd.exists():
+            if rootfs.exists(root, "/usr/bin/dracut") or rootfs.exists(root, "/usr/sbin/dracut"):
+                log.info("the kernel package made no initramfs; running dracut in the image")
+                run(["dracut", "--force", "--no-hostonly", f"/boot/initramfs-{kver}.img", kver], root=root,
+                    what="Creating the initramfs", stream=True)
+            else:
+                raise ImageError(
+                    f"The image has kernel {kver} but no /boot/initramfs-{kver}.img, and no dracut to make one: "
+                    "add 'dracut' and 'dracut-live' to %packages."
+                )
+        return kver, vmlinuz, initrd
+
+    def _setup_grub_bios(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
+        moddir = rootfs.resolve_in_root(root, _GRUB_PC_DIR)
+        if not (moddir / "kernel.img").exists():
+            raise ImageError(
+                f"The image has no GRUB 2 BIOS modules ({_GRUB_PC_DIR}): add 'grub2-pc-modules' to %packages, "
+                "or use --syslinux."
+            )
+        grubdir = isodir / "boot/grub2"
+        shutil.copytree(moddir, grubdir / "i386-pc", dirs_exist_ok=True)
+        (grubdir / "grub.cfg").write_text(bootloader.grub_cfg(menu))
+        images = isodir / "images"
+        images.mkdir(exist_ok=True)
+        mkimage = self._grub_mkimage()
+        run([*mkimage, "-O", "i386-pc-eltorito", "-d", str(moddir), "-p", "/boot/grub2",
+             "-o", str(images / "eltorito.img"), "iso9660", "biosdisk", "part_msdos", "part_gpt", "search",
+             "search_label", "configfile", "normal", "linux", "gzio", "echo", "test"],
+            what="Creating the GRUB El Torito image")
+
+    def _grub_mkimage(self) -> list[str]:
+        # grub2-mkimage only assembles the image's own modules; the host's tool is as good as the image's.
+        return [find_any_tool("grub2-mkimage", "grub-mkimage")]
+
+    def _setup_isolinux(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
+        src = next((rootfs.resolve_in_root(root, d) for d in _SYSLINUX_DIRS
+                    if rootfs.resolve_in_root(root, d).joinpath("isolinux.bin").exists()), None)
+        if src is None:
+            raise ImageError("The image has no isolinux.bin (/usr/share/syslinux): add 'syslinux' to %packages.")
+        isolinux = isodir / "isolinux"
+        isolinux.mkdir(parents=True, exist_ok=True)
+        for name in _SYSLINUX_FILES:
+            if not (src / name).exists():
+                raise ImageError(f"The image's syslinux has no {name} (in {src}): is 'syslinux' complete?")
+            shutil.copyfile(src / name, isolinux / name)
+        (isolinux / "isolinux.cfg").write_text(bootloader.isolinux_cfg(menu))
+        (isodir / "boot/grub2").mkdir(parents=True, exist_ok=True)
+
+    def _efi_files(self, root: Path) -> dict[str, Path]:
+        """EFI/BOOT's files from the image: shim as BOOTX64.EFI and GRUB (the CD build when there is one)."""
+        efi = rootfs.resolve_in_root(root, "/boot/efi/EFI")
+        if not efi.is_dir():
+            return {}
+        vendors = sorted(d for d in efi.iterdir() if d.is_dir() and d.name != "BOOT")
+
+        def first(*names: str) -> Path | None:
+            for name in names:
+                for d in vendors:
+                    if (d / name).is_file():
+                        return d / name
+            return None
+
+        shim = first("shimx64.efi") or (efi / "BOOT/BOOTX64.EFI" if (efi / "BOOT/BOOTX64.EFI").is_file() else None)
+        grub = first("gcdx64.efi", "grubx64.efi")
+        files: dict[str, Path] = {}
+        if shim is not None:
+            files["EFI/BOOT/BOOTX64.EFI"] = shim
+        if grub is not None:
+            files["EFI/BOOT/grubx64.efi"] = grub
+            files.setdefault("EFI/BOOT/BOOTX64.EFI", grub)
+        mm = first("mmx64.efi")
+        if mm is not None:
+            files["EFI/BOOT/mmx64.efi"] = mm
+        return files
+
+    def _setup_efi(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
+        files = self._efi_files(root)
+        if "EFI/BOOT/grubx64.efi" not in files:
+            log.warning(
+                "the image has no GRUB EFI binary in /boot/efi/EFI: the ISO will not boot on UEFI "
+                "(add 'grub2-efi-x64-cdboot' and 'shim-x64' to %%packages)"
+            )
+            self._efi = False
+            return
+        bootdir = isodir / "EFI/BOOT"
+        bootdir.mkdir(parents=True, exist_ok=True)
+        for dest, src in files.items():
+            shutil.copyfile(src, isodir / dest)
+        cfg = bootloader.grub_cfg(menu)
+        (bootdir / "grub.cfg").write_text(cfg)
+        files["EFI/BOOT/grub.cfg"] = bootdir / "grub.cfg"
+        images = isodir / "images"
+        images.mkdir(exist_ok=True)
+        iso.make_efiboot(images / "efiboot.img", files)
+        self._efi = True
+
+    # -- packaging -------------------------------------------------------------------------------------------------
+    def _stage_final_image(self) -> None:
+        isodir = self._isodir
+        builddir = self._require_builddir()
+        liveos = isodir / "LiveOS"
+        liveos.mkdir(exist_ok=True)
+        with self._phase("squashfs"):
+            if self.flat_squashfs:
+                squashfs.mksquashfs(self._instroot, liveos / "squashfs.img", self.compression_type)
+            else:
+                with self._phase("filesystem-finish"):
+                    if self.skip_minimize:
+                        fs.fsck(self._image)
+                    else:
+                        self._shrink_image(keep_nominal=False)
+                sqroot = builddir / "squashfs-root"
+                (sqroot / "LiveOS").mkdir(parents=True, exist_ok=True)
+                os.rename(self._image, sqroot / "LiveOS/rootfs.img")
+                try:
+                    squashfs.mksquashfs(sqroot, liveos / "squashfs.img", self.compression_type)
+                finally:
+                    os.rename(sqroot / "LiveOS/rootfs.img", self._image)
+        output = self._outdir / f"{self.name}.iso"
+        with self._phase("iso"):
+            bios_image = "isolinux/isolinux.bin" if self.bios == "syslinux" else "images/eltorito.img"
+            mbr = self._mbr_file()
+            iso.master_iso(isodir, output, self.fslabel, self.bios, bios_image, mbr,
+                           "images/efiboot.img" if self._efi else None)
+        with self._phase("checksum"):
+            iso.implant_md5(output)
+
+    def _mbr_file(self) -> Path | None:
+        """The hybrid MBR boot code, kept from the image when the boot configuration was made."""
+        path = self._require_builddir() / "mbr.bin"
+        return path if path.exists() else None
+
+    def _keep_mbr(self) -> None:
+        """Copy the MBR boot code for the hybrid ISO out of the image while it is still mounted."""
+        root = self._instroot
+        if self.bios == "syslinux":
+            candidates = [f"{d}/isohdpfx.bin" for d in _SYSLINUX_DIRS]
+        else:
+            candidates = [f"{_GRUB_PC_DIR}/boot_hybrid.img"]
+        for cand in candidates:
+            src = rootfs.resolve_in_root(root, cand)
+            if src.is_file():
+                shutil.copyfile(src, self._require_builddir() / "mbr.bin")
+                return
+        log.warning("the image has no hybrid MBR boot code (%s); the ISO will not boot from USB on BIOS",
+                    " or ".join(candidates))
+
+
+def _version_key(ver: str) -> list[Any]:
+    import re
+
+    return [int(p) if p.isdigit() else p for p in re.split(r"[.\-_+]", ver)]
+
+
+def _rpm_files_providing(root: Path, provides: tuple[str, ...]) -> list[str]:
+    """Files of the packages in the image's rpm database that provide any of *provides*."""
+    import rpm
+
+    rpm.addMacro("_dbpath", "/var/lib/rpm")
+    ts = rpm.TransactionSet(str(root))
+    files: list[str] = []
+    try:
+        for name in provides:
+            for hdr in ts.dbMatch("providename", name):
+                files += [f.decode() if isinstance(f, bytes) else f for f in hdr[rpm.RPMTAG_FILENAMES]]
+    finally:
+        ts.closeDB()
+        rpm.delMacro("_dbpath")
+    return files

@@ -1,0 +1,62 @@
+"""Compressing the live root with mksquashfs."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from pathlib import Path
+
+from imgcreate.errors import CreatorError
+from imgcreate.run import run
+
+log = logging.getLogger("imgcreate")
+
+
+def available_compressors() -> set[str]:
+    """The compressors this host's mksquashfs was built with (it lists them in its usage text)."""
+    out = run(["mksquashfs"], check=False, what="Asking mksquashfs for its compressors").stdout
+    names: set[str] = set()
+    inside = False
+    for line in out.splitlines():
+        if "Compressors available" in line:
+            inside = True
+            continue
+        if inside:
+            word = line.strip().split(" ")[0] if line.strip() else ""
+            if line.startswith("\t\t") and word.isalnum():
+                names.add(word)
+            elif names and not line.startswith("\t\t"):
+                break
+    return names
+
+
+def compression_args(compression: str | None) -> list[str]:
+    """mksquashfs arguments for a --compression-type value such as "xz", "zstd" or "xz -Xbcj x86".
+
+    ``None`` means --skip-compression: no compression of inodes, data, fragments or xattrs.
+    """
+    if compression is None:
+        return ["-noI", "-noD", "-noF", "-noX"]
+    words = shlex.split(compression)
+    if not words:
+        raise CreatorError("--compression-type is empty: use e.g. xz, zstd, lz4, lzo or gzip.")
+    return ["-comp", *words]
+
+
+def check_compression(compression: str | None) -> None:
+    if compression is None:
+        return
+    name = shlex.split(compression)[0] if compression.strip() else ""
+    known = available_compressors()
+    if known and name not in known:
+        raise CreatorError(
+            f"Compression type '{name}' is not supported by this host's mksquashfs; it supports "
+            f"{', '.join(sorted(known))}."
+        )
+
+
+def mksquashfs(source: Path, output: Path, compression: str | None) -> None:
+    """Compress *source* (a directory) into *output*, on every core (mksquashfs's default)."""
+    args = ["mksquashfs", str(source), str(output), "-noappend", *compression_args(compression)]
+    log.info("compressing %s with %s", source, compression or "no compression")
+    run(args, what="Creating the squashfs image", stream=False)
