@@ -128,7 +128,7 @@ def repo_server(testrepo: Path) -> Iterator[RepoServer]:
 
 
 @pytest.fixture
-def make_ks(tmp_path: Path, testrepo: Path):  # type: ignore[no-untyped-def]
+def make_ks(tmp_path: Path, testrepo: Path):
     """Write a kickstart using the test repository; returns its path.  ``repo_url`` overrides the file:// URL."""
 
     def make(body: str, name: str = "test.ks", repo_url: str | None = None, size: int = 512) -> Path:
@@ -173,7 +173,7 @@ class MountedImage:
 
 
 @pytest.fixture
-def mount_image(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+def mount_image(tmp_path: Path) -> Iterator:
     mounted: list[Path] = []
 
     def do(image: Path) -> MountedImage:

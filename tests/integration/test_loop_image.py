@@ -24,7 +24,7 @@ echo "on host $IMG_NAME" > "$INSTALL_ROOT/etc/post-nochroot"
 """
 
 
-def build(make_ks, tmp_path: Path, body: str, *extra: str, label: str = "DEMO", check: bool = True):  # type: ignore[no-untyped-def]
+def build(make_ks, tmp_path: Path, body: str, *extra: str, label: str = "DEMO", check: bool = True):
     ks = make_ks(body)
     out = tmp_path / "out"
     proc = run_tool("image-creator", "-c", str(ks), "--fslabel", label, "-o", str(out), "--tmpdir", str(tmp_path),
@@ -32,7 +32,7 @@ def build(make_ks, tmp_path: Path, body: str, *extra: str, label: str = "DEMO", 
     return proc, out / f"{label}.img"
 
 
-def test_image_creator_builds_a_checked_sparse_image(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+def test_image_creator_builds_a_checked_sparse_image(make_ks, tmp_path: Path, mount_image) -> None:
     body = "%packages\n@base\npost-demo\n%end\n" + POSTS
     _, image = build(make_ks, tmp_path, body)
     assert sorted(p.name for p in image.parent.iterdir()) == ["DEMO.img"]
@@ -57,7 +57,7 @@ def test_image_creator_builds_a_checked_sparse_image(make_ks, tmp_path: Path, mo
     assert not [p for p in (img / "tmp").iterdir() if p.name.startswith("ks-script")]
 
 
-def test_five_api_steps_in_order(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+def test_five_api_steps_in_order(make_ks, tmp_path: Path, mount_image) -> None:
     ks = imgcreate.read_kickstart(make_ks("part / --size 300 --fstype ext3\n%packages\ndemo-app\n%end\n"))
     out = tmp_path / "out"
     with imgcreate.LoopImageCreator(ks, "api-image", fslabel="APIIMG", tmpdir=tmp_path) as creator:
@@ -76,7 +76,7 @@ def test_five_api_steps_in_order(make_ks, tmp_path: Path, mount_image) -> None: 
     assert {"demo-app", "libdemo", "busybox"} <= mount_image(image).rpms()
 
 
-def test_groups_and_excludes(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+def test_groups_and_excludes(make_ks, tmp_path: Path, mount_image) -> None:
     body = "%packages --nocore\nfilesystem\n@base --optional\n-@docs\n-demo-extras\n%end\n"
     _, image = build(make_ks, tmp_path, body)
     rpms = mount_image(image).rpms()
@@ -86,7 +86,7 @@ def test_groups_and_excludes(make_ks, tmp_path: Path, mount_image) -> None:  # t
     assert "busybox" not in rpms and "live-init" not in rpms, "--nocore skips @core"
 
 
-def test_core_is_implied_and_optional_only_when_asked(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+def test_core_is_implied_and_optional_only_when_asked(make_ks, tmp_path: Path, mount_image) -> None:
     _, image = build(make_ks, tmp_path, "%packages\n@base\n%end\n")
     rpms = mount_image(image).rpms()
     assert {"busybox", "live-init", "filesystem"} <= rpms, "@core is installed without --nocore"
@@ -94,7 +94,7 @@ def test_core_is_implied_and_optional_only_when_asked(make_ks, tmp_path: Path, m
     assert "demo-extras" in rpms, "weak dependencies are installed by default"
 
 
-def test_excludedocs_instlangs_excludeweakdeps(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+def test_excludedocs_instlangs_excludeweakdeps(make_ks, tmp_path: Path, mount_image) -> None:
     body = "%packages --excludedocs --instLangs=de --excludeWeakdeps\ndocs-demo\ndemo-app\n%end\n"
     _, image = build(make_ks, tmp_path, body)
     img = mount_image(image)
@@ -105,7 +105,7 @@ def test_excludedocs_instlangs_excludeweakdeps(make_ks, tmp_path: Path, mount_im
     assert "demo-extras" not in img.rpms()
 
 
-def test_docs_and_all_languages_by_default(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+def test_docs_and_all_languages_by_default(make_ks, tmp_path: Path, mount_image) -> None:
     _, image = build(make_ks, tmp_path, "%packages\ndocs-demo\n%end\n")
     img = mount_image(image)
     assert (img / "usr/share/doc/docs-demo/README").exists()
@@ -114,7 +114,7 @@ def test_docs_and_all_languages_by_default(make_ks, tmp_path: Path, mount_image)
 
 
 @pytest.mark.parametrize("missing", ["no-such-package", "@no-such-group"])
-def test_missing_package_or_group_fails_with_its_name(make_ks, tmp_path: Path, missing: str) -> None:  # type: ignore[no-untyped-def]
+def test_missing_package_or_group_fails_with_its_name(make_ks, tmp_path: Path, missing: str) -> None:
     proc, image = build(make_ks, tmp_path, f"%packages\ndemo-app\n{missing}\n%end\n", check=False)
     assert proc.returncode != 0
     assert missing in proc.stderr and "Traceback" not in proc.stderr
@@ -122,12 +122,12 @@ def test_missing_package_or_group_fails_with_its_name(make_ks, tmp_path: Path, m
     assert not list(tmp_path.glob("imgcreate-*")), "build directory removed"
 
 
-def test_ignoremissing(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
+def test_ignoremissing(make_ks, tmp_path: Path, mount_image) -> None:
     _, image = build(make_ks, tmp_path, "%packages --ignoremissing\ndemo-app\nno-such-package\n%end\n")
     assert "demo-app" in mount_image(image).rpms()
 
 
-def test_cache_is_reused_without_downloading(make_ks, tmp_path: Path, repo_server: RepoServer) -> None:  # type: ignore[no-untyped-def]
+def test_cache_is_reused_without_downloading(make_ks, tmp_path: Path, repo_server: RepoServer) -> None:
     cache = tmp_path / "cache"
     ks = make_ks("%packages\n@base\n%end\n", repo_url=repo_server.url)
     for i in (1, 2):
@@ -146,7 +146,7 @@ def test_cache_is_reused_without_downloading(make_ks, tmp_path: Path, repo_serve
     assert (tmp_path / "out/C3.img").exists()
 
 
-def test_post_erroronfail_stops_the_build(make_ks, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_post_erroronfail_stops_the_build(make_ks, tmp_path: Path) -> None:
     body = "%packages\n%end\n%post --erroronfail\necho about-to-fail\nexit 3\n%end\n"
     proc, image = build(make_ks, tmp_path, body, check=False)
     assert proc.returncode != 0
@@ -154,13 +154,14 @@ def test_post_erroronfail_stops_the_build(make_ks, tmp_path: Path) -> None:  # t
     assert not image.exists()
 
 
-def test_post_failure_without_erroronfail_continues(make_ks, tmp_path: Path, mount_image) -> None:  # type: ignore[no-untyped-def]
-    body = "%packages\n%end\n%post\nexit 3\n%end\n%post --interpreter /usr/bin/sh --log /root/post.log\necho logged\n%end\n"
+def test_post_failure_without_erroronfail_continues(make_ks, tmp_path: Path, mount_image) -> None:
+    body = ("%packages\n%end\n%post\nexit 3\n%end\n"
+            "%post --interpreter /usr/bin/sh --log /root/post.log\necho logged\n%end\n")
     _, image = build(make_ks, tmp_path, body)
     assert (mount_image(image) / "root/post.log").read_text() == "logged\n"
 
 
-def test_host_rpmdb_and_dnf_state_untouched(make_ks, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_host_rpmdb_and_dnf_state_untouched(make_ks, tmp_path: Path) -> None:
     watched = [Path(p) for p in ("/var/lib/rpm", "/var/lib/dnf", "/var/cache/dnf", "/var/log/dnf.log",
                                  os.path.expanduser("~/.rpmdb"), "/etc/dnf", "/etc/yum.repos.d")]
 
