@@ -1,0 +1,175 @@
+"""Live ISOs built for real from the test distribution, inspected without mounting, then booted in QEMU.
+
+Each ISO is built once per module and booted in every way it must boot.  A failed boot prints the tail of
+the serial console.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import isoinspect
+from tests.boot.qemu import MARKER, boot
+from tests.conftest import run_tool
+
+pytestmark = pytest.mark.root
+
+KS = """
+lang en_US.UTF-8
+part / --size 400
+bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff"
+repo --name=testdistro --baseurl=file://{repo}
+%packages
+@core
+kernel
+%end
+%post
+echo live-post-ran > /etc/live-post
+%end
+%post --nochroot
+echo "from nochroot" > "$LIVE_ROOT/extra-file.txt"
+%end
+"""
+
+KERNEL_ARGS = "root=live:CDLABEL={label} rootfstype=auto ro rd.live.image"
+
+
+def build_iso(tmp: Path, repo: Path, label: str, *extra: str) -> Path:
+    ks = tmp / "live.ks"
+    ks.write_text(KS.format(repo=repo))
+    out = tmp / "out"
+    run_tool("livecd-creator", "--config", str(ks), "--fslabel", label, "--title", "Test Title",
+             "--product", "Testdistro", "--tmpdir", str(tmp), "--output", str(out), *extra)
+    assert sorted(p.name for p in out.iterdir()) == [f"{label}.iso"], "only the finished ISO in the output"
+    assert not list(tmp.glob("imgcreate-*")), "build directory removed"
+    return out / f"{label}.iso"
+
+
+@pytest.fixture(scope="module")
+def grub_iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
+    return build_iso(tmp_path_factory.mktemp("grub"), testrepo, "LIVE-GRUB")
+
+
+@pytest.fixture(scope="module")
+def syslinux_iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
+    return build_iso(tmp_path_factory.mktemp("syslinux"), testrepo, "LIVE-SYSLINUX", "--syslinux")
+
+
+@pytest.fixture(scope="module")
+def flat_iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
+    return build_iso(tmp_path_factory.mktemp("flat"), testrepo, "LIVE-FLAT", "--flat-squashfs",
+                     "--compression-type", "zstd")
+
+
+def assert_boots(iso: Path, mode: str, expect: str) -> None:
+    result = boot(iso, mode, timeout=300)
+    assert result.ok, f"{iso.name} did not boot ({mode}) to {MARKER}; serial console tail:\n{result.tail()}"
+    assert expect in result.line, f"expected {expect!r} in the marker line: {result.line}\n{result.tail()}"
+
+
+# -- inspection -------------------------------------------------------------------------------------------------
+
+def test_grub_iso_layout(grub_iso: Path) -> None:
+    assert isoinspect.volume_id(grub_iso) == "LIVE-GRUB"
+    names = isoinspect.files(grub_iso)
+    for path in ("/LiveOS/squashfs.img", "/images/pxeboot/vmlinuz", "/images/pxeboot/initrd.img",
+                 "/images/eltorito.img", "/images/efiboot.img", "/boot/grub2/grub.cfg",
+                 "/boot/grub2/i386-pc/normal.mod", "/EFI/BOOT/BOOTX64.EFI", "/EFI/BOOT/grubx64.efi",
+                 "/EFI/BOOT/grub.cfg", "/extra-file.txt"):
+        assert path in names, f"{path} missing from the ISO"
+    assert not any(n.startswith("/isolinux") for n in names)
+    catalog = isoinspect.el_torito(grub_iso)
+    assert "BIOS" in catalog and "UEFI" in catalog, catalog
+    assert "/images/eltorito.img" in catalog and "efiboot.img" in catalog or "UEFI" in catalog
+    table = isoinspect.partition_table(grub_iso)
+    assert "Disklabel type" in table, "hybrid: a partition table for USB sticks"
+
+
+def test_grub_iso_checksum(grub_iso: Path) -> None:
+    proc = subprocess.run(["checkisomd5", "--verbose", str(grub_iso)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_grub_iso_boot_configs(grub_iso: Path) -> None:
+    cfgs = {
+        "bios": isoinspect.read_text(grub_iso, "/boot/grub2/grub.cfg"),
+        "efi": isoinspect.read_text(grub_iso, "/EFI/BOOT/grub.cfg"),
+        "efiboot.img": isoinspect.efiboot_files(grub_iso)["EFI/BOOT/grub.cfg"].decode(),
+    }
+    for where, cfg in cfgs.items():
+        kernel_lines = [ln for ln in cfg.splitlines() if ln.strip().startswith("linux ")]
+        assert len(kernel_lines) == 3, where
+        for ln in kernel_lines:
+            assert KERNEL_ARGS.format(label="LIVE-GRUB") in ln, (where, ln)
+            assert "console=ttyS0,115200 rd.shell=0" in ln, "bootloader --append"
+        assert "menuentry 'Start Testdistro'" in cfg, where
+        assert "menuentry 'Test this media & start Testdistro'" in cfg and "rd.live.check" in cfg, where
+        assert "Troubleshooting" in cfg, where
+        assert "set timeout=1" in cfg, where
+    efi = isoinspect.efiboot_files(grub_iso)
+    assert {"EFI/BOOT/BOOTX64.EFI", "EFI/BOOT/grubx64.efi"} <= set(efi)
+
+
+def test_squashfs_holds_rootfs_img(grub_iso: Path, tmp_path: Path) -> None:
+    sq = tmp_path / "squashfs.img"
+    sq.write_bytes(isoinspect.read(grub_iso, "/LiveOS/squashfs.img"))
+    listing = subprocess.run(["unsquashfs", "-s", str(sq)], capture_output=True, text=True, check=True).stdout
+    assert "Compression xz" in listing
+    subprocess.run(["unsquashfs", "-d", str(tmp_path / "sq"), str(sq)], check=True, capture_output=True)
+    rootimg = tmp_path / "sq/LiveOS/rootfs.img"
+    fsck = subprocess.run(["e2fsck", "-fn", str(rootimg)], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stdout
+    files = subprocess.run(["debugfs", "-R", "ls -l /etc", str(rootimg)], capture_output=True, text=True).stdout
+    assert "live-post" in files, "%post ran in the image"
+    assert "99-liveos.conf" not in subprocess.run(
+        ["debugfs", "-R", "ls /etc/dracut.conf.d", str(rootimg)], capture_output=True, text=True
+    ).stdout, "the build's dracut configuration is removed before packaging"
+
+
+def test_syslinux_iso_layout(syslinux_iso: Path) -> None:
+    names = isoinspect.files(syslinux_iso)
+    for path in ("/isolinux/isolinux.bin", "/isolinux/ldlinux.c32", "/isolinux/vesamenu.c32",
+                 "/isolinux/isolinux.cfg", "/isolinux/vmlinuz", "/isolinux/initrd.img", "/LiveOS/squashfs.img",
+                 "/images/efiboot.img", "/EFI/BOOT/grub.cfg"):
+        assert path in names, f"{path} missing"
+    cfg = isoinspect.read_text(syslinux_iso, "/isolinux/isolinux.cfg")
+    appends = [ln for ln in cfg.splitlines() if ln.strip().startswith("append ")]
+    assert len(appends) == 3 and all(KERNEL_ARGS.format(label="LIVE-SYSLINUX") in a for a in appends)
+    assert "menu title Test Title" in cfg
+    assert "/isolinux/isolinux.bin" in isoinspect.el_torito(syslinux_iso)
+
+
+# -- boots ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.boot
+def test_boot_bios_grub(grub_iso: Path) -> None:
+    assert_boots(grub_iso, "bios", "root=/dev/mapper/live-rw")
+
+
+@pytest.mark.boot
+def test_boot_uefi(grub_iso: Path) -> None:
+    assert_boots(grub_iso, "uefi", "root=/dev/mapper/live-rw")
+
+
+@pytest.mark.boot
+def test_boot_hybrid_as_usb_disk(grub_iso: Path) -> None:
+    assert_boots(grub_iso, "usb", "root=/dev/mapper/live-rw")
+
+
+@pytest.mark.boot
+def test_boot_bios_syslinux(syslinux_iso: Path) -> None:
+    assert_boots(syslinux_iso, "bios", "root=/dev/mapper/live-rw")
+
+
+@pytest.mark.boot
+def test_boot_flat_squashfs_zstd(flat_iso: Path, tmp_path: Path) -> None:
+    sq = tmp_path / "squashfs.img"
+    sq.write_bytes(isoinspect.read(flat_iso, "/LiveOS/squashfs.img"))
+    info = subprocess.run(["unsquashfs", "-s", str(sq)], capture_output=True, text=True, check=True).stdout
+    assert "Compression zstd" in info
+    listing = subprocess.run(["unsquashfs", "-l", str(sq)], capture_output=True, text=True, check=True).stdout
+    assert "squashfs-root/usr/sbin/init" in listing and "rootfs.img" not in listing
+    assert_boots(flat_iso, "bios", "fstype=overlay")

@@ -1,0 +1,66 @@
+"""Reading an ISO without mounting it (this kernel has no iso9660 driver): xorriso and mtools."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def _xorriso(iso: Path, *args: str) -> str:
+    proc = subprocess.run(["xorriso", "-abort_on", "FAILURE", "-indev", str(iso), *args],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"xorriso {' '.join(args)} failed: {proc.stderr[-2000:]}")
+    return proc.stdout + proc.stderr
+
+
+def volume_id(iso: Path) -> str:
+    for line in _xorriso(iso, "-pvd_info").splitlines():
+        if line.startswith("Volume Id"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no Volume Id in xorriso -pvd_info")
+
+
+def files(iso: Path) -> set[str]:
+    out = _xorriso(iso, "-find", "/", "-type", "f", "-exec", "lsdl")
+    names = set()
+    for line in out.splitlines():
+        if line.startswith("-"):
+            names.add(line.split("'", 1)[1].rstrip("'"))
+    return names
+
+
+def el_torito(iso: Path) -> str:
+    return _xorriso(iso, "-report_el_torito", "plain")
+
+
+def read(iso: Path, path: str) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "f"
+        _xorriso(iso, "-osirrox", "on", "-extract", path, str(dest))
+        return dest.read_bytes()
+
+
+def read_text(iso: Path, path: str) -> str:
+    return read(iso, path).decode()
+
+
+def efiboot_files(iso: Path) -> dict[str, bytes]:
+    """The files inside images/efiboot.img (the FAT image UEFI firmware boots from)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        img = Path(tmp) / "efiboot.img"
+        img.write_bytes(read(iso, "/images/efiboot.img"))
+        out = subprocess.run(["mdir", "-i", str(img), "-/", "-b", "::/"], capture_output=True, text=True,
+                             check=True).stdout
+        result = {}
+        for name in out.split():
+            if name.endswith("/"):
+                continue
+            data = subprocess.run(["mtype", "-i", str(img), name], capture_output=True, check=True).stdout
+            result[name.replace("::/", "")] = data
+        return result
+
+
+def partition_table(iso: Path) -> str:
+    return subprocess.run(["fdisk", "-l", str(iso)], capture_output=True, text=True).stdout
