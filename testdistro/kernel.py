@@ -1,0 +1,275 @@
+"""The test distribution's kernel: Debian's linux-image package, repackaged in Fedora's layout.
+
+The .deb is fetched with ``apt-get download`` (never installed on the host) and kept in ``<cache>/debs``. The slow
+part (unpacking, depmod, dracut, picking the modules) is cached in ``<cache>/kernel-<key>`` keyed by the .deb's
+content, the host's dracut/systemd versions and this file, so repository rebuilds (filler, other packages) reuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+Log = Callable[[str], None]
+
+META_PACKAGE = "linux-image-amd64"
+APT_LISTS = Path("/var/lib/apt/lists")
+DEB_OVERRIDE_ENV = "LIVECD_TESTDISTRO_KERNEL_DEB"
+
+# The drivers a QEMU live boot needs (CD, virtio disk, USB stick, squashfs + dm snapshot or overlayfs root).
+INITRAMFS_DRIVERS = (
+    "squashfs loop isofs sr_mod cdrom ata_piix ata_generic ahci libata scsi_mod sd_mod "
+    "dm_mod dm_snapshot overlay ext4 crc32c_generic vfat nls_cp437 nls_iso8859_1 nls_utf8 "
+    "virtio_blk virtio_pci virtio_scsi usb_storage uas xhci_pci ehci_pci uhci_hcd"
+)
+INITRAMFS_OMIT = "plymouth crypt nvdimm resume lunmask virtiofs qemu terminfo usrmount"
+# Host packages whose files end up in the initramfs or shape it.
+INITRAMFS_HOST_PACKAGES = ("dracut", "dracut-core", "dracut-live", "systemd", "udev", "kmod", "libc6",
+                           "util-linux", "mount", "bash", "coreutils", "gzip", "cpio")
+
+
+@dataclass(frozen=True)
+class KernelPackage:
+    name: str  # e.g. linux-image-6.1.0-56-amd64
+    version: str  # the Debian package version, e.g. 6.1.192-2
+    deb: Path | None = None  # an explicit .deb (LIVECD_TESTDISTRO_KERNEL_DEB)
+
+    @property
+    def kver(self) -> str:
+        return self.name[len("linux-image-"):]
+
+    @property
+    def deb_name(self) -> str:
+        return f"{self.name}_{self.version.replace(':', '%3a')}_amd64.deb"
+
+    @property
+    def rpm_version(self) -> str:
+        """'6.1.0' from '6.1.0-56-amd64'."""
+        return self.kver.split("-", 1)[0]
+
+    @property
+    def rpm_release(self) -> str:
+        """The Debian ABI number: '56' from '6.1.0-56-amd64'."""
+        parts = self.kver.split("-")
+        return parts[1] if len(parts) > 2 and parts[1].isdigit() else "1"
+
+
+def _apt_lists_stamp() -> str:
+    """Cheap fingerprint of the apt package lists: apt-cache is slow (0.5 s) without a pkgcache."""
+    h = hashlib.sha256()
+    try:
+        names = sorted(os.listdir(APT_LISTS))
+    except OSError:
+        return "no-lists"
+    for name in names:
+        try:
+            st = os.stat(APT_LISTS / name)
+        except OSError:
+            continue
+        h.update(f"{name} {st.st_size} {st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _query_apt() -> KernelPackage:
+    proc = subprocess.run(["apt-cache", "show", "--no-all-versions", META_PACKAGE],
+                          capture_output=True, text=True, env=dict(os.environ, LC_ALL="C"))
+    if proc.returncode != 0:
+        raise RuntimeError(f"apt-cache show {META_PACKAGE} failed: {proc.stderr.strip()}")
+    version = None
+    name = None
+    for line in proc.stdout.splitlines():
+        if line.startswith("Version:") and version is None:
+            version = line.split(":", 1)[1].strip()
+        elif line.startswith("Depends:") and name is None:
+            m = re.search(r"\b(linux-image-\d[^\s,()]*)", line)
+            if m:
+                name = m.group(1)
+    if not name or not version:
+        raise RuntimeError(f"cannot find the kernel package behind {META_PACKAGE} in:\n{proc.stdout}")
+    return KernelPackage(name, version)
+
+
+def _from_deb(deb: Path) -> KernelPackage:
+    out = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version"], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    return KernelPackage(fields["Package"], fields["Version"], deb=deb)
+
+
+def resolve(cache: Path | None) -> KernelPackage:
+    """Which kernel package the test distribution uses (memoised in the cache against the apt lists)."""
+    override = os.environ.get(DEB_OVERRIDE_ENV)
+    if override:
+        return _from_deb(Path(override))
+    stamp = _apt_lists_stamp()
+    memo = cache / "kernel-resolve.json" if cache is not None else None
+    if memo is not None:
+        try:
+            data = json.loads(memo.read_text())
+            if data.get("stamp") == stamp:
+                return KernelPackage(data["name"], data["version"])
+        except (OSError, ValueError, KeyError):
+            pass
+    try:
+        kpkg = _query_apt()
+    except (OSError, RuntimeError):
+        # No apt (or no lists): fall back to a .deb we downloaded earlier.
+        cached = sorted((cache / "debs").glob("linux-image-*.deb"), key=lambda p: p.stat().st_mtime) \
+            if cache is not None and (cache / "debs").is_dir() else []
+        if not cached:
+            raise
+        return _from_deb(cached[-1])
+    if memo is not None:
+        try:
+            tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+            tmp.write_text(json.dumps({"stamp": stamp, "name": kpkg.name, "version": kpkg.version}))
+            os.replace(tmp, memo)
+        except OSError:
+            pass
+    return kpkg
+
+
+def deb_path(kpkg: KernelPackage, cache: Path) -> Path:
+    return kpkg.deb if kpkg.deb is not None else cache / "debs" / kpkg.deb_name
+
+
+def download(kpkg: KernelPackage, cache: Path, log: Log) -> Path:
+    """Fetch the kernel .deb into ``<cache>/debs`` (call with the cache lock held)."""
+    dest = deb_path(kpkg, cache)
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    log(f"testdistro: downloading {kpkg.name} {kpkg.version} with apt-get download")
+    tmp = Path(tempfile.mkdtemp(prefix="tmp-download-", dir=cache))
+    try:
+        os.chmod(tmp, 0o755)
+        proc = subprocess.run(["apt-get", "download", "-q", f"{kpkg.name}={kpkg.version}"], cwd=tmp,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        got = list(tmp.glob("*.deb"))
+        if proc.returncode != 0 or len(got) != 1:
+            raise RuntimeError(f"apt-get download {kpkg.name}={kpkg.version} failed:\n{proc.stdout}")
+        os.replace(got[0], dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def host_package_versions(names: tuple[str, ...]) -> str:
+    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\n", *names],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return "".join(sorted(proc.stdout.splitlines(keepends=True)))
+
+
+def tree_key(deb_digest: str) -> str:
+    h = hashlib.sha256()
+    h.update(b"kernel-tree v1\n")
+    h.update(deb_digest.encode() + b"\n")
+    h.update(Path(__file__).read_bytes())
+    h.update(host_package_versions(INITRAMFS_HOST_PACKAGES).encode())
+    return h.hexdigest()[:20]
+
+
+def _run(cmd: list[str], log: Log, **kw: object) -> str:
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)  # type: ignore
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}")
+    return proc.stdout
+
+
+def initramfs_modules(image: Path, kver: str) -> list[str]:
+    """Paths of the kernel modules inside an initramfs, relative to /lib/modules/KVER."""
+    out = subprocess.run(["lsinitrd", str(image)], check=True, stdout=subprocess.PIPE, text=True).stdout
+    prefix = f"lib/modules/{kver}/"
+    mods = set()
+    for line in out.splitlines():
+        path = line.split()[-1] if line.split() else ""
+        if ".ko" not in path or prefix not in path:
+            continue
+        rel = path.split(prefix, 1)[1]
+        if re.search(r"\.ko(\.(xz|gz|zst))?$", rel):
+            mods.add(rel)
+    return sorted(mods)
+
+
+def prepare_tree(cache: Path, deb: Path, kpkg: KernelPackage, key: str, log: Log) -> Path:
+    """Return ``<cache>/kernel-<key>/root``: boot/ and usr/lib/modules/KVER/ ready to package.
+
+    Call with the cache lock held.
+    """
+    final = cache / f"kernel-{key}"
+    if (final / "done").exists():
+        return final / "root"
+    kver = kpkg.kver
+    work = Path(tempfile.mkdtemp(prefix="tmp-kernel-", dir=cache))
+    try:
+        log(f"testdistro: unpacking {deb.name}")
+        full = work / "full"
+        _run(["dpkg-deb", "-x", str(deb), str(full)], log)
+        moddir_rel = f"lib/modules/{kver}"
+        if not (full / moddir_rel).is_dir():
+            moddir_rel = f"usr/lib/modules/{kver}"
+        full_moddir = full / moddir_rel
+        if not (full / "boot" / f"vmlinuz-{kver}").exists() or not full_moddir.is_dir():
+            raise RuntimeError(f"{deb} does not contain boot/vmlinuz-{kver} and lib/modules/{kver}")
+        _run(["depmod", "-b", str(full), kver], log)
+
+        log(f"testdistro: building the initramfs for {kver} with dracut (dmsquash-live)")
+        conf = work / "dracut.conf"
+        conf.write_text("# testdistro: no host dracut configuration\n")
+        confdir = work / "dracut.conf.d"
+        confdir.mkdir()
+        dtmp = work / "dracut-tmp"
+        dtmp.mkdir()
+        initramfs = work / "initramfs.img"
+        _run(["dracut", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", kver,
+              "--kmoddir", str(full_moddir), "--conf", str(conf), "--confdir", str(confdir),
+              "--tmpdir", str(dtmp), "--add", "dmsquash-live", "--omit", INITRAMFS_OMIT,
+              "--drivers", INITRAMFS_DRIVERS, "--gzip", "--force", str(initramfs)], log,
+             env=dict(os.environ, LC_ALL="C"))
+        mods = initramfs_modules(initramfs, kver)
+        if not any(m.endswith(("/squashfs.ko", "/squashfs.ko.xz")) for m in mods):
+            raise RuntimeError(f"the initramfs has no squashfs module: {mods}")
+
+        # The reduced module tree: only what the initramfs carries, plus fresh modules.* from depmod.
+        small = work / "small"
+        small_moddir = small / "lib" / "modules" / kver
+        small_moddir.mkdir(parents=True)
+        for rel in mods:
+            dest = small_moddir / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(full_moddir / rel, dest)
+        for meta in ("modules.builtin", "modules.builtin.modinfo"):
+            if (full_moddir / meta).exists():
+                shutil.copy2(full_moddir / meta, small_moddir / meta)
+        if (full_moddir / "modules.order").exists():
+            keep = set(mods)
+            lines = (full_moddir / "modules.order").read_text().splitlines()
+            (small_moddir / "modules.order").write_text("".join(f"{ln}\n" for ln in lines if ln in keep))
+        _run(["depmod", "-b", str(small), kver], log)
+
+        root = work / "root"
+        boot = root / "boot"
+        boot.mkdir(parents=True)
+        moddir = root / "usr" / "lib" / "modules" / kver
+        moddir.parent.mkdir(parents=True)
+        shutil.move(str(small_moddir), str(moddir))
+        shutil.copy2(full / "boot" / f"vmlinuz-{kver}", boot / f"vmlinuz-{kver}")
+        shutil.copy2(full / "boot" / f"config-{kver}", boot / f"config-{kver}")
+        shutil.copy2(initramfs, boot / f"initramfs-{kver}.img")
+        os.chmod(boot / f"initramfs-{kver}.img", 0o600)
+        (work / "modules.txt").write_text("".join(f"{m}\n" for m in mods))
+        shutil.rmtree(full)
+        (work / "done").write_text(f"{kver}\n")
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final / "root"

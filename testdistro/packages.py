@@ -1,0 +1,426 @@
+"""The packages of the test distribution, described as :class:`testdistro.rpmspec.Package` objects."""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from testdistro.rpmspec import Entry, Package, directory, file, symlink
+
+DATA = Path(__file__).resolve().parent / "data"
+MARKER = "LIVECD-TOOLS-BOOT-OK"
+
+# Host files that go into packages (Debian 12 locations).
+BUSYBOX = Path("/bin/busybox")
+ISOLINUX_DIR = Path("/usr/lib/ISOLINUX")
+SYSLINUX_BIOS_MODULES = Path("/usr/lib/syslinux/modules/bios")
+SYSLINUX_MBR_DIR = Path("/usr/lib/syslinux/mbr")
+SYSLINUX_MEMDISK = Path("/usr/lib/syslinux/memdisk")
+GRUB_PC_DIR = Path("/usr/lib/grub/i386-pc")
+GRUB_EFI_DIR = Path("/usr/lib/grub/x86_64-efi")
+GRUB_MKIMAGE = Path("/usr/bin/grub-mkimage")
+
+SYSLINUX_REQUIRED = ("isolinux.bin", "ldlinux.c32", "vesamenu.c32", "menu.c32", "libcom32.c32", "libutil.c32",
+                     "chain.c32", "isohdpfx.bin")
+
+# Modules embedded into the stand-in GRUB EFI image (missing ones are left out and reported).
+GRUB_EFI_MODULES = (
+    "iso9660", "udf", "part_gpt", "part_msdos", "fat", "ext2", "normal", "linux", "linuxefi", "search",
+    "search_label", "search_fs_uuid", "search_fs_file", "configfile", "serial", "terminal", "terminfo",
+    "gzio", "echo", "test", "all_video", "font", "gfxterm", "gfxmenu", "png", "loopback", "chain",
+    "efi_gop", "efi_uga", "video_bochs", "video_cirrus", "ls", "cat", "regexp", "reboot", "halt", "sleep",
+    "true", "minicmd", "probe", "squash4",
+)
+
+ROOT_DIRS = {
+    # path: mode (Fedora's filesystem package modes)
+    "/boot": 0o555, "/dev": 0o755, "/etc": 0o755, "/etc/sysconfig": 0o755, "/etc/opt": 0o755,
+    "/home": 0o755, "/media": 0o755, "/mnt": 0o755, "/opt": 0o755, "/proc": 0o555, "/root": 0o550,
+    "/run": 0o755, "/srv": 0o755, "/sys": 0o555, "/tmp": 0o1777,
+    "/usr": 0o755, "/usr/bin": 0o755, "/usr/sbin": 0o755, "/usr/lib": 0o755, "/usr/lib64": 0o755,
+    "/usr/libexec": 0o755, "/usr/include": 0o755, "/usr/src": 0o755,
+    "/usr/local": 0o755, "/usr/local/bin": 0o755, "/usr/local/sbin": 0o755, "/usr/local/lib": 0o755,
+    "/usr/local/lib64": 0o755, "/usr/local/share": 0o755,
+    "/usr/share": 0o755, "/usr/share/doc": 0o755, "/usr/share/info": 0o755, "/usr/share/licenses": 0o755,
+    "/usr/share/locale": 0o755, "/usr/share/man": 0o755, "/usr/share/man/man1": 0o755,
+    "/usr/share/man/man5": 0o755, "/usr/share/man/man8": 0o755,
+    "/var": 0o755, "/var/cache": 0o755, "/var/empty": 0o755, "/var/lib": 0o755, "/var/local": 0o755,
+    "/var/log": 0o755, "/var/opt": 0o755, "/var/spool": 0o755, "/var/tmp": 0o1777,
+}
+ROOT_SYMLINKS = {
+    "/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64",
+    "/var/run": "../run", "/var/lock": "../run/lock",
+}
+
+PASSWD = """\
+root:x:0:0:root:/root:/bin/sh
+bin:x:1:1:bin:/bin:/sbin/nologin
+daemon:x:2:2:daemon:/sbin:/sbin/nologin
+adm:x:3:4:adm:/var/adm:/sbin/nologin
+nobody:x:65534:65534:Kernel Overflow User:/:/sbin/nologin
+"""
+SHADOW = """\
+root:!::0:99999:7:::
+bin:*:19000:0:99999:7:::
+daemon:*:19000:0:99999:7:::
+adm:*:19000:0:99999:7:::
+nobody:*:19000:0:99999:7:::
+"""
+GROUPS = [("root", 0), ("bin", 1), ("daemon", 2), ("sys", 3), ("adm", 4), ("tty", 5), ("disk", 6), ("lp", 7),
+          ("mem", 8), ("kmem", 9), ("wheel", 10), ("cdrom", 11), ("mail", 12), ("man", 15), ("dialout", 18),
+          ("floppy", 19), ("games", 20), ("tape", 33), ("video", 39), ("ftp", 50), ("lock", 54),
+          ("audio", 63), ("users", 100), ("nobody", 65534)]
+OS_RELEASE = """\
+NAME="Testdistro"
+VERSION="1"
+ID=testdistro
+ID_LIKE=fedora
+VERSION_ID=1
+PRETTY_NAME="Testdistro 1"
+HOME_URL="https://github.com/livecd-tools/livecd-tools"
+"""
+HOSTS = "127.0.0.1   localhost localhost.localdomain\n::1         localhost localhost.localdomain\n"
+
+
+@dataclass
+class BuildContext:
+    kver: str
+    kernel_rpm_version: str
+    kernel_rpm_release: str
+    kernel_tree: Path  # <root> with boot/ and usr/lib/modules/KVER/
+    grub_efi_image: Path
+
+
+def _host_mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode) & 0o755 | 0o644
+
+
+def _tree_entries(host_dir: Path, dest_dir: str, skip: tuple[str, ...] = ()) -> list[Entry]:
+    """Entries copying a host directory tree (regular files and directories only)."""
+    entries: list[Entry] = [directory(dest_dir)]
+    for dirpath, dirnames, filenames in os.walk(host_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in skip)
+        rel = os.path.relpath(dirpath, host_dir)
+        base = dest_dir if rel == "." else f"{dest_dir}/{rel}"
+        if rel != ".":
+            entries.append(directory(base))
+        for name in sorted(filenames):
+            src = Path(dirpath) / name
+            if src.is_symlink() or not src.is_file():
+                continue
+            entries.append(file(f"{base}/{name}", src=src, mode=_host_mode(src)))
+    return entries
+
+
+def host_input_files() -> list[Path]:
+    """Every host file that ends up in a package (for the cache key)."""
+    paths = [BUSYBOX, GRUB_MKIMAGE, SYSLINUX_MEMDISK]
+    for d in (ISOLINUX_DIR, SYSLINUX_BIOS_MODULES, SYSLINUX_MBR_DIR, GRUB_PC_DIR, GRUB_EFI_DIR):
+        for dirpath, dirnames, filenames in os.walk(d):
+            dirnames[:] = sorted(x for x in dirnames if x != "monolithic")
+            paths += [Path(dirpath) / f for f in sorted(filenames)]
+    return [p for p in paths if p.is_file()]
+
+
+def _is_static_elf(path: Path) -> bool:
+    """True when an ELF64 executable has no PT_INTERP program header (it needs no dynamic loader)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:
+            return False
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    return all(struct.unpack_from("<I", table, i * phentsize)[0] != 3 for i in range(phnum))
+
+
+def busybox_applets() -> list[str]:
+    """Install paths of busybox applets, mapped into /usr (the root has usr-merge symlinks)."""
+    out = subprocess.run([str(BUSYBOX), "--list-full"], check=True, stdout=subprocess.PIPE, text=True).stdout
+    paths = set()
+    for line in out.split():
+        name = line.rsplit("/", 1)[-1]
+        if name in ("busybox", "linuxrc", "init") or not name:
+            continue
+        is_sbin = line.startswith(("sbin/", "usr/sbin/"))
+        paths.add(f"/usr/{'sbin' if is_sbin else 'bin'}/{name}")
+    # A handful that must exist whatever the busybox build is.
+    for must in ("/usr/bin/sh",):
+        if must not in paths:
+            raise RuntimeError(f"{BUSYBOX} has no applet for {must}")
+    return sorted(paths)
+
+
+def mo_file(messages: dict[str, str]) -> bytes:
+    """A valid GNU gettext .mo catalogue (little endian, no hash table)."""
+    keys = sorted(messages)
+    ids = [k.encode() for k in keys]
+    strs = [messages[k].encode() for k in keys]
+    n = len(keys)
+    orig_tab = 28
+    trans_tab = orig_tab + 8 * n
+    data_start = trans_tab + 8 * n
+    header = struct.pack("<7I", 0x950412DE, 0, n, orig_tab, trans_tab, 0, data_start)
+    blobs = b""
+    otab = b""
+    ttab = b""
+    offset = data_start
+    for s in ids:
+        otab += struct.pack("<II", len(s), offset)
+        blobs += s + b"\0"
+        offset += len(s) + 1
+    for s in strs:
+        ttab += struct.pack("<II", len(s), offset)
+        blobs += s + b"\0"
+        offset += len(s) + 1
+    return header + otab + ttab + blobs
+
+
+def build_grub_efi_image(out: Path) -> list[str]:
+    """Build the stand-in GRUB EFI binary; return the modules left out because this GRUB lacks them."""
+    present = [m for m in GRUB_EFI_MODULES if (GRUB_EFI_DIR / f"{m}.mod").exists()]
+    missing = [m for m in GRUB_EFI_MODULES if m not in present]
+    subprocess.run([str(GRUB_MKIMAGE), "-O", "x86_64-efi", "-d", str(GRUB_EFI_DIR), "-p", "/EFI/BOOT",
+                    "-o", str(out), *present], check=True)
+    return missing
+
+
+def _standin(tool_path: str) -> Entry:
+    return file(tool_path, src=DATA / "standin.sh", mode=0o755)
+
+
+def base_packages(ctx: BuildContext) -> list[Package]:
+    pkgs: list[Package] = []
+    req_fs = ["filesystem"]
+
+    # 1. filesystem
+    fs_entries: list[Entry] = [directory(p, m) for p, m in sorted(ROOT_DIRS.items())]
+    fs_entries += [symlink(p, t) for p, t in sorted(ROOT_SYMLINKS.items())]
+    cfg = "%config(noreplace) %verify(not md5 size mtime)"
+    group = "".join(f"{name}:x:{gid}:\n" for name, gid in GROUPS)
+    gshadow = "".join(f"{name}:::\n" for name, _ in GROUPS)
+    fs_entries += [
+        file("/etc/passwd", data=PASSWD, directive=cfg),
+        file("/etc/shadow", data=SHADOW, mode=0o000, directive=cfg),
+        file("/etc/group", data=group, directive=cfg),
+        file("/etc/gshadow", data=gshadow, mode=0o000, directive=cfg),
+        file("/etc/fstab", data="", directive=cfg),
+        file("/etc/hosts", data=HOSTS, directive=cfg),
+        file("/etc/shells", data="/bin/sh\n/usr/bin/sh\n", directive=cfg),
+        file("/etc/os-release", data=OS_RELEASE),
+        symlink("/usr/lib/os-release", "../../etc/os-release"),
+    ]
+    pkgs.append(Package(
+        "filesystem", "The basic directory layout, usr-merge symlinks and account files", arch="noarch",
+        description="Base directories, /bin /sbin /lib /lib64 -> usr symlinks, passwd/group/shadow, os-release.",
+        entries=fs_entries))
+
+    # 2. busybox
+    applets = busybox_applets()
+    if not _is_static_elf(BUSYBOX):
+        raise RuntimeError(f"{BUSYBOX} is not statically linked (install busybox-static)")
+    bb_entries: list[Entry] = [file("/usr/sbin/busybox", src=BUSYBOX, mode=0o755)]
+    bb_entries += [symlink(p, "busybox" if p.startswith("/usr/sbin/") else "../sbin/busybox") for p in applets]
+    pkgs.append(Package(
+        "busybox", "Static busybox with applet symlinks (the distribution's whole userland)",
+        requires=req_fs, provides=["/bin/sh", "/usr/bin/sh"], entries=bb_entries))
+
+    # 3. live-init
+    pkgs.append(Package(
+        "live-init", f"/sbin/init that prints {MARKER} to the console and powers off", arch="noarch",
+        requires=req_fs + ["busybox"],
+        entries=[file("/usr/sbin/init", src=DATA / "live-init.sh", mode=0o755)]))
+
+    # 4. kernel
+    kver = ctx.kver
+    tree = ctx.kernel_tree
+    k_entries: list[Entry] = [
+        file(f"/boot/vmlinuz-{kver}", src=tree / f"boot/vmlinuz-{kver}", mode=0o755),
+        file(f"/boot/initramfs-{kver}.img", src=tree / f"boot/initramfs-{kver}.img", mode=0o600),
+        file(f"/boot/config-{kver}", src=tree / f"boot/config-{kver}"),
+    ]
+    k_entries += _tree_entries(tree / "usr/lib/modules" / kver, f"/usr/lib/modules/{kver}")
+    k_entries += [
+        file(f"/usr/lib/modules/{kver}/vmlinuz", hardlink_of=f"/boot/vmlinuz-{kver}", mode=0o755),
+        file(f"/usr/lib/modules/{kver}/config", hardlink_of=f"/boot/config-{kver}"),
+    ]
+    evr = f"{ctx.kernel_rpm_version}-{ctx.kernel_rpm_release}"
+    pkgs.append(Package(
+        "kernel", f"The Linux kernel {kver} (Debian's build) with a live-boot initramfs",
+        version=ctx.kernel_rpm_version, release=ctx.kernel_rpm_release, license="GPL-2.0-only",
+        requires=req_fs,
+        provides=[f"kernel-core = {evr}", f"kernel-modules = {evr}",
+                  "installonlypkg(kernel)"],
+        entries=k_entries))
+
+    # 5. syslinux
+    sl: list[Entry] = [directory("/usr/share/syslinux")]
+    seen = set()
+    for src in sorted(SYSLINUX_BIOS_MODULES.glob("*.c32")):
+        sl.append(file(f"/usr/share/syslinux/{src.name}", src=src))
+        seen.add(src.name)
+    for name in ("isolinux.bin", "isohdpfx.bin", "isohdppx.bin"):
+        if (ISOLINUX_DIR / name).exists():
+            sl.append(file(f"/usr/share/syslinux/{name}", src=ISOLINUX_DIR / name))
+            seen.add(name)
+    for src in sorted(SYSLINUX_MBR_DIR.glob("*.bin")):
+        if src.name not in seen:
+            sl.append(file(f"/usr/share/syslinux/{src.name}", src=src))
+            seen.add(src.name)
+    if SYSLINUX_MEMDISK.exists():
+        sl.append(file("/usr/share/syslinux/memdisk", src=SYSLINUX_MEMDISK))
+    lacking = [n for n in SYSLINUX_REQUIRED if n not in seen]
+    if lacking:
+        raise RuntimeError(f"host syslinux/isolinux files missing: {lacking}")
+    pkgs.append(Package(
+        "syslinux", "ISOLINUX/SYSLINUX BIOS boot loader files in /usr/share/syslinux", requires=req_fs,
+        provides=["syslinux-nonlinux"], entries=sl))
+
+    # 6. grub2-pc-modules
+    pkgs.append(Package(
+        "grub2-pc-modules", "GRUB modules for BIOS (i386-pc)", arch="noarch", requires=req_fs,
+        entries=[directory("/usr/lib/grub")] + _tree_entries(GRUB_PC_DIR, "/usr/lib/grub/i386-pc")))
+
+    # 7. EFI boot loaders (one GRUB image standing in for shim, grub and the CD grub)
+    img = ctx.grub_efi_image
+    efi_dirs = [directory("/boot/efi", 0o700), directory("/boot/efi/EFI", 0o700)]
+    fedora = [directory("/boot/efi/EFI/fedora", 0o700)]
+    pkgs.append(Package(
+        "grub2-efi-x64", "GRUB EFI binary (stand-in for Fedora's signed grubx64.efi)", requires=req_fs,
+        provides=["grub2-efi = 2.06-1"],
+        entries=efi_dirs + fedora + [file("/boot/efi/EFI/fedora/grubx64.efi", src=img, mode=0o700)]))
+    pkgs.append(Package(
+        "grub2-efi-x64-cdboot", "GRUB EFI binary for CDs (stand-in for Fedora's gcdx64.efi)", requires=req_fs,
+        entries=efi_dirs + fedora + [file("/boot/efi/EFI/fedora/gcdx64.efi", src=img, mode=0o700)]))
+    pkgs.append(Package(
+        "shim-x64", "Stand-in for shim: BOOTX64.EFI, fbx64.efi and shimx64.efi are the same GRUB image",
+        requires=req_fs, provides=["shim = 15-1"],
+        entries=efi_dirs + fedora + [
+            directory("/boot/efi/EFI/BOOT", 0o700),
+            file("/boot/efi/EFI/fedora/shimx64.efi", src=img, mode=0o700),
+            file("/boot/efi/EFI/BOOT/BOOTX64.EFI", src=img, mode=0o700),
+            file("/boot/efi/EFI/BOOT/fbx64.efi", src=img, mode=0o700),
+        ]))
+    pkgs.append(Package(
+        "grub2-efi-x64-modules", "GRUB modules for x86_64 EFI", arch="noarch", requires=req_fs,
+        entries=[directory("/usr/lib/grub")]
+        + _tree_entries(GRUB_EFI_DIR, "/usr/lib/grub/x86_64-efi", skip=("monolithic",))))
+
+    # 8. small packages for kickstart tests
+    pkgs.append(Package(
+        "libdemo", "A demo shared library (dependency target of demo-app)", requires=req_fs,
+        entries=[file("/usr/lib64/libdemo.so.1", data="libdemo: not a real ELF library, a test fixture\n",
+                      mode=0o755)]))
+    pkgs.append(Package(
+        "demo-app", "A demo program: Requires libdemo, Recommends demo-extras", arch="noarch",
+        requires=req_fs + ["libdemo", "/bin/sh"], recommends=["demo-extras"],
+        entries=[file("/usr/bin/demo-app", data="#!/bin/sh\necho \"demo-app 1.0 from testdistro\"\n",
+                      mode=0o755)]))
+    pkgs.append(Package(
+        "demo-extras", "Optional extras for demo-app (a weak dependency target)", arch="noarch",
+        requires=req_fs,
+        entries=[directory("/usr/share/demo-extras"),
+                 file("/usr/share/demo-extras/extras.txt", data="demo-extras was installed\n")]))
+
+    man = (".TH DOCS-DEMO 1 \"2024\" \"testdistro\" \"User Commands\"\n.SH NAME\ndocs-demo \\- documentation "
+           "fixture\n.SH DESCRIPTION\nA package with documentation and translations for kickstart tests.\n")
+    docs: list[Entry] = [
+        directory("/usr/share/doc/docs-demo"),
+        file("/usr/share/doc/docs-demo/README", data="docs-demo: this file is %doc\n", directive="%doc"),
+        file("/usr/share/man/man1/docs-demo.1", data=man, directive="%doc"),
+        directory("/usr/share/docs-demo"),
+        file("/usr/share/docs-demo/data", data="docs-demo data: a plain file, always installed\n"),
+    ]
+    translations = {"de": "Hallo Welt", "fr": "Bonjour le monde", "ja": "こんにちは世界"}
+    for lang, text in translations.items():
+        base = f"/usr/share/locale/{lang}"
+        docs.append(file(f"{base}/LC_MESSAGES/docs-demo.mo", directive=f"%lang({lang})", data=mo_file({
+            "": f"Content-Type: text/plain; charset=UTF-8\nLanguage: {lang}\n", "Hello world": text})))
+    pkgs.append(Package(
+        "docs-demo", "Documentation and translation fixture (%doc, %lang(de/fr/ja))", arch="noarch",
+        requires=req_fs, entries=docs))
+
+    pkgs.append(Package(
+        "post-demo", "A package whose %post writes /var/lib/post-demo/ran", arch="noarch",
+        requires=req_fs, requires_post=["/bin/sh"],
+        post="mkdir -p /var/lib/post-demo\necho \"post-demo %%post ran\" > /var/lib/post-demo/ran\n",
+        entries=[directory("/var/lib/post-demo")]))
+    pkgs.append(Package(
+        "bad-post", "A package whose %post fails (exit 1)", arch="noarch",
+        requires=req_fs, requires_post=["/bin/sh"],
+        post="echo 'bad-post: failing on purpose' >&2\nexit 1\n",
+        entries=[directory("/usr/share/bad-post"),
+                 file("/usr/share/bad-post/README", data="bad-post's %post exits 1 on purpose\n")]))
+
+    unit = (DATA / "demo.service").read_text()
+    unit_off = (DATA / "demo-off.service").read_text()
+    pkgs.append(Package(
+        "demo-service", "systemd units demo.service (disabled) and demo-off.service (enabled)", arch="noarch",
+        requires=req_fs, entries=[
+            directory("/usr/lib/systemd"), directory("/usr/lib/systemd/system"),
+            file("/usr/lib/systemd/system/demo.service", data=unit),
+            file("/usr/lib/systemd/system/demo-off.service", data=unit_off),
+            directory("/etc/systemd"), directory("/etc/systemd/system"),
+            directory("/etc/systemd/system/multi-user.target.wants"),
+            symlink("/etc/systemd/system/multi-user.target.wants/demo-off.service",
+                    "/usr/lib/systemd/system/demo-off.service"),
+        ]))
+
+    pkgs.append(Package(
+        "firewalld", "Stand-in: firewall-offline-cmd logs its arguments", arch="noarch",
+        requires=req_fs + ["/bin/sh"], entries=[_standin("/usr/bin/firewall-offline-cmd")]))
+    pkgs.append(Package(
+        "authselect", "Stand-in: authselect logs its arguments", arch="noarch",
+        requires=req_fs + ["/bin/sh"], entries=[_standin("/usr/bin/authselect")]))
+    pkgs.append(Package(
+        "policycoreutils", "Stand-in: setfiles logs its arguments", arch="noarch",
+        requires=req_fs + ["/bin/sh"], entries=[_standin("/usr/sbin/setfiles")]))
+    pkgs.append(Package(
+        "selinux-policy-targeted", "Stand-in: a targeted policy's file_contexts (no real policy)",
+        arch="noarch", requires=req_fs, entries=[
+            directory("/etc/selinux"), directory("/etc/selinux/targeted"),
+            directory("/etc/selinux/targeted/contexts"), directory("/etc/selinux/targeted/contexts/files"),
+            file("/etc/selinux/targeted/contexts/files/file_contexts",
+                 data="/.*\tsystem_u:object_r:default_t:s0\n/tmp(/.*)?\tsystem_u:object_r:tmp_t:s0\n"),
+        ]))
+
+    pkgs.append(Package(
+        "hostile-links", "Symlinks out of the root at paths configuration writers touch", arch="noarch",
+        requires=req_fs, entries=[
+            directory("/etc/selinux"),
+            symlink("/etc/locale.conf", "/etc/passwd-HOSTILE-TARGET"),
+            symlink("/etc/vconsole.conf", "../../../../../../tmp/hostile-target-vconsole"),
+            symlink("/etc/hostname", "/tmp/hostile-target-hostname"),
+            symlink("/etc/sysconfig/desktop", "/tmp/hostile-target-desktop"),
+            symlink("/etc/selinux/config", "/tmp/hostile-target-selinux"),
+        ]))
+    return pkgs
+
+
+def check_conflicts(pkgs: list[Package]) -> None:
+    """No two packages may ship the same non-directory path (rpm would refuse the transaction)."""
+    owner: dict[str, str] = {}
+    for pkg in pkgs:
+        for e in pkg.entries:
+            if e.kind == "dir":
+                continue
+            if e.path in owner:
+                raise RuntimeError(f"{e.path} is in both {owner[e.path]} and {pkg.name}")
+            owner[e.path] = pkg.name
+
+
+def drop_applets_owned_elsewhere(pkgs: list[Package]) -> None:
+    """Remove busybox applet symlinks whose path another package ships (e.g. /usr/sbin/setfiles)."""
+    others = {e.path for p in pkgs if p.name != "busybox" for e in p.entries if e.kind != "dir"}
+    for p in pkgs:
+        if p.name == "busybox":
+            p.entries = [e for e in p.entries if e.kind != "symlink" or e.path not in others]
+
+
+def find(pkgs: list[Package], name: str) -> Package | None:
+    return next((p for p in pkgs if p.name == name), None)
