@@ -209,6 +209,7 @@ def prepare_tree(cache: Path, deb: Path, kpkg: KernelPackage, key: str, log: Log
         return final / "root"
     kver = kpkg.kver
     work = Path(tempfile.mkdtemp(prefix="tmp-kernel-", dir=cache))
+    os.chmod(work, 0o755)
     try:
         log(f"testdistro: unpacking {deb.name}")
         full = work / "full"

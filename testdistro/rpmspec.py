@@ -176,6 +176,7 @@ def spec_text(spec_name: str, packages: Sequence[Package]) -> str:
             f"Version: {pkg.version}",
             f"Release: {pkg.release}",
             f"License: {pkg.license}",
+            "AutoReqProv: no",
         ]
         if pkg.arch == "noarch":
             out.append("BuildArch: noarch")
