@@ -220,6 +220,33 @@ class DnfInstaller:
         except dnf.exceptions.Error as exc:
             log.warning("no usable comps (group) data in the repositories: %s", exc)
 
+    def apply_modules(self, modules: list[tuple[str, str | None, bool]]) -> None:
+        """Enable or disable module streams (kickstart ``module``) before %packages is resolved.
+
+        Their state is saved in the image's /etc/dnf/modules.d by the transaction, as anaconda leaves it.
+        Repositories without modules metadata make the lines meaningless: a warning, not a failure.
+        """
+        if not modules:
+            return
+        from dnf.module.module_base import ModuleBase
+
+        names = ", ".join(f"{n}:{s}" if s else n for n, s, _ in modules)
+        if not self.base._moduleContainer.getModulePackages():
+            log.warning("kickstart 'module' (%s): the repositories have no modules metadata; ignored", names)
+            return
+        module_base = ModuleBase(self.base)
+        for name, stream, enable in modules:
+            spec = f"{name}:{stream}" if stream else name
+            try:
+                if enable:
+                    module_base.enable([spec])
+                else:
+                    module_base.disable([name])
+            except dnf.exceptions.Error as exc:
+                action = "enable" if enable else "disable"
+                raise PackageError(f"Cannot {action} module '{spec}' (kickstart 'module'): {exc}") from exc
+            log.info("module %s %s", spec, "enabled" if enable else "disabled")
+
     def select(self, spec: PackageSpec) -> None:
         """Mark what %packages asks for.  Every missing package or group is named in one error."""
         base = self.base
@@ -242,10 +269,19 @@ class DnfInstaller:
                 groups.insert(0, ("core", "default"))
             else:
                 log.warning("the repositories have no 'core' group; nothing installed for it")
-        if spec.environment:
-            env = comps.environment_by_pattern(spec.environment) if comps else None
+        environment = spec.environment
+        if spec.default and not environment:
+            # %packages --default: the default package set, which anaconda takes to be the first environment.
+            envs = list(comps.environments) if comps is not None else []
+            if envs:
+                environment = envs[0].id
+                log.info("%%packages --default: installing the environment '@^%s'", environment)
+            else:
+                log.warning("%%packages --default: the repositories define no environment; installing @core only")
+        if environment:
+            env = comps.environment_by_pattern(environment) if comps else None
             if env is None:
-                missing.append(f"@^{spec.environment}")
+                missing.append(f"@^{environment}")
             else:
                 base.environment_install(env.id, _GROUP_TYPES["default"], exclude=group_exclude)
         for gname, include in groups:
@@ -286,6 +322,7 @@ class DnfInstaller:
             rpm.addMacro("_install_langs", langs)
         start = time.monotonic()
         self.load()
+        self.apply_modules(spec.modules)
         self.select(spec)
         try:
             self.base.resolve(allow_erasing=False)

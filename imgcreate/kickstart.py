@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ class _TrackingParser(KickstartParser):
         self.error_file: str | None = None
 
     def readKickstart(self, f: str, reset: bool = True) -> None:  # noqa: N802 (pykickstart's name)
+        f = self._locate(f)
         self.file_stack.append(f)
         try:
             super().readKickstart(f, reset=reset)
@@ -40,6 +42,23 @@ class _TrackingParser(KickstartParser):
             raise
         finally:
             self.file_stack.pop()
+
+    def _locate(self, f: str) -> str:
+        """Where an %include really is.
+
+        pykickstart's loader cannot read ``file://`` URLs, so they become paths.  A relative name is taken
+        relative to the file that includes it (pykickstart tries the current directory first, so a file of
+        the same name there would win), or joined to the including URL when that file came from one.
+        """
+        if f.startswith("file://"):
+            return urllib.parse.unquote(urllib.parse.urlsplit(f).path)
+        if not self.file_stack or "://" in f or os.path.isabs(f):
+            return f
+        parent = self.file_stack[-1]
+        if "://" in parent:
+            return urllib.parse.urljoin(parent, f)
+        candidate = os.path.join(os.path.dirname(os.path.abspath(parent)), f)
+        return candidate if os.path.exists(candidate) else f
 
 
 def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> Any:
@@ -206,6 +225,7 @@ class PackageSpec:
     exclude_weakdeps: bool
     ignore_missing: bool
     default: bool
+    modules: list[tuple[str, str | None, bool]] = field(default_factory=list)  # (name, stream, enable)
 
 
 _INCLUDE = {
@@ -229,7 +249,17 @@ def get_packages(ks: Any, required: list[str] | None = None, excluded: list[str]
         exclude_weakdeps=bool(getattr(p, "excludeWeakdeps", False)),
         ignore_missing=p.handleMissing == ksconstants.KS_MISSING_IGNORE,
         default=bool(getattr(p, "default", False)),
+        modules=get_modules(ks),
     )
+
+
+def get_modules(ks: Any) -> list[tuple[str, str | None, bool]]:
+    """``module --name --stream [--disable]`` lines (EL8/EL9 modularity) as (name, stream, enable)."""
+    cmd = getattr(ks, "module", None)
+    return [
+        (m.name, getattr(m, "stream", None) or None, bool(getattr(m, "enable", True)))
+        for m in (cmd.dataList() if cmd is not None else [])
+    ]
 
 
 def get_scripts(ks: Any, kind: int) -> list[Any]:
