@@ -20,6 +20,7 @@ from typing import Any
 
 import dnf
 import dnf.callback
+import dnf.comps
 import dnf.exceptions
 import dnf.transaction
 import rpm
@@ -42,6 +43,13 @@ class InstallResult:
     downloaded: list[str] = field(default_factory=list)  # packages fetched from a remote repo in this build
     download_bytes: int = 0
 
+
+_PKG_TYPE_NAMES = {
+    dnf.comps.MANDATORY: "mandatory",
+    dnf.comps.DEFAULT: "default",
+    dnf.comps.OPTIONAL: "optional",
+    dnf.comps.CONDITIONAL: "conditional",
+}
 
 _INSTALL_ACTIONS = (
     dnf.transaction.PKG_INSTALL,
@@ -291,10 +299,7 @@ class DnfInstaller:
             if group is None:
                 missing.append(f"@{gname}")
                 continue
-            try:
-                base.group_install(group.id, _GROUP_TYPES[include], exclude=group_exclude, strict=False)
-            except dnf.exceptions.Error as exc:
-                raise PackageError(f"Cannot install group '@{gname}': {exc}") from exc
+            self._install_group(group, include, set(group_exclude))
         for name in spec.packages:
             try:
                 base.install(name)
@@ -308,6 +313,29 @@ class DnfInstaller:
             )
         for name in missing:
             log.warning("skipping missing package or group '%s' (--ignoremissing)", name)
+
+    def _install_group(self, group: Any, include: str, exclude: set[str]) -> None:
+        """Install a comps group's packages of the wanted types, minus *exclude*.
+
+        dnf's own group_install() accepts an exclude list but ignores it, so when an exclusion touches the group
+        its packages are installed one by one (and the group is not recorded in the image's dnf history).
+        """
+        types = _GROUP_TYPES[include]
+        wanted = [p for p in group.packages_iter() if _PKG_TYPE_NAMES.get(p.option_type) in types]
+        if not exclude.intersection(p.name for p in wanted):
+            try:
+                self.base.group_install(group.id, types, strict=False)
+            except dnf.exceptions.Error as exc:
+                raise PackageError(f"Cannot install group '@{group.id}': {exc}") from exc
+            return
+        for pkg in wanted:
+            if pkg.name in exclude:
+                log.info("not installing %s from @%s (excluded)", pkg.name, group.id)
+                continue
+            try:
+                self.base.install(pkg.name, strict=False)
+            except dnf.exceptions.MarkingError:
+                log.warning("@%s lists %s, which no repository has", group.id, pkg.name)
 
     def run(self, spec: PackageSpec) -> InstallResult:
         """Resolve, download and install.  Returns what was installed and what had to be downloaded."""
