@@ -10,6 +10,9 @@ from imgcreate.run import find_tool, run
 
 log = logging.getLogger("imgcreate")
 
+_ESP_GUID = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+_BASIC_DATA_GUID = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+
 
 def make_efiboot(image: Path, files: dict[str, Path]) -> None:
     """Make a FAT image holding *files* (path in the image, e.g. "EFI/BOOT/BOOTX64.EFI" -> source).
@@ -49,20 +52,27 @@ def master_iso(
     """
     args = ["xorrisofs", "-output", str(output), "-iso-level", "3", "-rational-rock", "-joliet",
             "-joliet-long", "-volid", label, "-appid", label[:128], "-publisher", "livecd-tools"]
+    if bios == "grub2" and mbr:
+        # GRUB's hybrid MBR, and a GPT whose EFI System partition is the EFI boot image (as lorax does), so
+        # the ISO written to a USB stick boots on BIOS and UEFI.
+        args += ["--grub2-mbr", str(mbr), "-partition_offset", "16"]
+        if efiboot:
+            args += ["-appended_part_as_gpt", "-append_partition", "2", _ESP_GUID, str(isodir / efiboot),
+                     "-iso_mbr_part_type", _BASIC_DATA_GUID]
     if bios_image:
         catalog = "isolinux/boot.cat" if bios == "syslinux" else "boot.cat"
         args += ["-eltorito-boot", bios_image, "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
                  "-eltorito-catalog", catalog]
         if bios == "grub2":
             args += ["--grub2-boot-info"]
-            if mbr:
-                args += ["--grub2-mbr", str(mbr)]
         elif mbr:
             args += ["-isohybrid-mbr", str(mbr)]
     if efiboot:
         if bios_image:
             args += ["-eltorito-alt-boot"]
-        args += ["-e", efiboot, "-no-emul-boot", "-isohybrid-gpt-basdat"]
+        args += ["-e", efiboot, "-no-emul-boot"]
+        if bios == "syslinux":
+            args += ["-isohybrid-gpt-basdat"]
     args.append(str(isodir))
     find_tool("xorrisofs")
     run(args, what="Mastering the ISO image")

@@ -62,5 +62,10 @@ def efiboot_files(iso: Path) -> dict[str, bytes]:
         return result
 
 
-def partition_table(iso: Path) -> str:
-    return subprocess.run(["fdisk", "-l", str(iso)], capture_output=True, text=True).stdout
+def hybrid_tables(iso: Path) -> tuple[bool, bool]:
+    """(MBR with a partition, GPT header) at the start of the ISO: what makes it boot from a USB stick."""
+    with open(iso, "rb") as f:
+        head = f.read(1024)
+    mbr = head[510:512] == b"\x55\xaa" and any(head[446 + 16 * i + 4] != 0 for i in range(4))
+    gpt = head[512:520] == b"EFI PART"
+    return mbr, gpt

@@ -84,8 +84,7 @@ def test_grub_iso_layout(grub_iso: Path) -> None:
     catalog = isoinspect.el_torito(grub_iso)
     assert "BIOS" in catalog and "UEFI" in catalog, catalog
     assert "/images/eltorito.img" in catalog and "efiboot.img" in catalog or "UEFI" in catalog
-    table = isoinspect.partition_table(grub_iso)
-    assert "Disklabel type" in table, "hybrid: a partition table for USB sticks"
+    assert isoinspect.hybrid_tables(grub_iso) == (True, True), "hybrid: MBR and GPT for USB sticks"
 
 
 def test_grub_iso_checksum(grub_iso: Path) -> None:
@@ -140,6 +139,7 @@ def test_syslinux_iso_layout(syslinux_iso: Path) -> None:
     assert len(appends) == 3 and all(KERNEL_ARGS.format(label="LIVE-SYSLINUX") in a for a in appends)
     assert "menu title Test Title" in cfg
     assert "/isolinux/isolinux.bin" in isoinspect.el_torito(syslinux_iso)
+    assert isoinspect.hybrid_tables(syslinux_iso) == (True, True), "isohybrid MBR and GPT"
 
 
 # -- boots ---------------------------------------------------------------------------------------------------------
