@@ -149,7 +149,14 @@ def _check_host() -> None:
         )
 
 
+def _path_with_sbin() -> None:
+    """Tools like losetup and mkfs live in sbin, which a non-login root shell's PATH may lack."""
+    path = os.environ.get("PATH", "/usr/bin:/bin").split(":")
+    os.environ["PATH"] = ":".join(path + [d for d in ("/usr/sbin", "/sbin") if d not in path])
+
+
 def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
+    _path_with_sbin()
     parser = build_parser(live)
     opts = parser.parse_args(argv)
     opts.kscfg = opts.kscfg or opts.kscfg_pos
@@ -164,8 +171,7 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
         ks = kickstart.read_kickstart(opts.kscfg, opts.ksversion)
         creator = _make_creator(opts, live, ks)
         with creator:
-            if hasattr(creator, "check_host_tools"):
-                creator.check_host_tools()
+            creator.check_host_tools()
             try:
                 creator.mount(base_on=getattr(opts, "base_on", None), cachedir=opts.cache)
                 creator.install(repo_urls=_parse_repos(opts.repo))
@@ -181,9 +187,14 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
         _report_timings(creator)
         return 0
     except CreatorError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}{_full_disk_hint(str(exc), opts)}", file=sys.stderr)
         log.debug("error details", exc_info=True)
         return exc.exit_code
+    except OSError as exc:
+        log.debug("error details", exc_info=True)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{prog}: error: {exc.strerror or exc}{where}.{_full_disk_hint(str(exc), opts)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; the build was cleaned up.", file=sys.stderr)
         return 130
@@ -198,6 +209,15 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
     finally:
         for s, handler in old_handlers.items():
             signal.signal(s, handler)
+
+
+def _full_disk_hint(message: str, opts: argparse.Namespace) -> str:
+    if "No space left on device" not in message and "Disk quota exceeded" not in message:
+        return ""
+    return (
+        f" A filesystem is full: the build directory is in --tmpdir ({opts.tmpdir}) and the result goes to "
+        f"--output ({opts.output}). Free some space there or choose other directories."
+    )
 
 
 def _report_timings(creator: Any) -> None:

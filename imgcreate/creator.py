@@ -27,9 +27,11 @@ from typing import Any
 from imgcreate import config, fs, kickstart, rootfs
 from imgcreate.errors import CommandError, CreatorError, ImageError, ScriptError
 from imgcreate.kickstart import RepoSpec
-from imgcreate.run import run
+from imgcreate.run import find_tool, run
 
 log = logging.getLogger("imgcreate")
+
+MIN_TMPDIR_FREE = 100 * 1024 * 1024
 
 
 def host_releasever() -> str | None:
@@ -104,6 +106,14 @@ class ImageCreator:
     ) -> None:
         self.cleanup()
 
+    def check_host_tools(self) -> None:
+        """Fail before anything is built if a host tool this kind of image needs is missing."""
+        for tool in self._host_tools():
+            find_tool(tool)
+
+    def _host_tools(self) -> list[str]:
+        return ["chroot", "mount", "umount"]
+
     # -- hooks for subclasses -----------------------------------------------------------------------------------
     def _mount_instroot(self, base_on: str | None = None) -> None:
         """Make the filesystem the install root lives on, mounted at ``self._instroot``.  Default: a directory."""
@@ -142,8 +152,10 @@ class ImageCreator:
     def _phase(self, name: str) -> Iterator[None]:
         log.info("== %s", name)
         start = time.monotonic()
+        _inject_fault(name, "start")
         try:
             yield
+            _inject_fault(name, "end")
         finally:
             took = time.monotonic() - start
             self.timings[name] = self.timings.get(name, 0.0) + took
@@ -167,6 +179,13 @@ class ImageCreator:
             return
         if self._builddir is None:
             self.tmpdir.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(self.tmpdir).free
+            if free < MIN_TMPDIR_FREE:
+                raise ImageError(
+                    f"The temporary directory {self.tmpdir} has only {free // 1048576} MiB free; a build needs at "
+                    f"least {MIN_TMPDIR_FREE // 1048576} MiB there (more for large images). Free some space or "
+                    "choose another one with --tmpdir."
+                )
             self._builddir = Path(tempfile.mkdtemp(prefix="imgcreate-", dir=self.tmpdir))
             if self.docleanup:
                 self._resources.callback(shutil.rmtree, self._builddir, ignore_errors=True)
@@ -213,7 +232,7 @@ class ImageCreator:
             config.write_fstab(root, self._get_fstab())
             config.apply_before_post(root, self.ks)
             self._create_bootconfig()
-        with self._phase("post"):
+        with self._phase("post"), rootfs.host_resolv_conf(root):
             self.run_post_scripts()
         with self._phase("configure-final"):
             config.apply_after_post(root, self.ks)
@@ -329,6 +348,31 @@ class ImageCreator:
             log.warning("%s (continuing: the script has no --erroronfail)", msg)
 
 
+FAULT_ENV = "IMGCREATE_INJECT_FAULT"
+
+
+def _inject_fault(phase: str, when: str) -> None:
+    """A testing aid: ``IMGCREATE_INJECT_FAULT=<phase>:<start|end>:<exception|SIGINT|SIGTERM|SIGHUP>``.
+
+    The fault-injection tests use it to fail each phase of a real build at a known point, and then check from
+    outside that nothing is left behind.  Unset (always, in normal use), it does nothing.
+    """
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    try:
+        want_phase, want_when, kind = spec.split(":")
+    except ValueError:
+        return
+    if (want_phase, want_when) != (phase, when):
+        return
+    log.warning("injecting a fault (%s) at the %s of phase %s", kind, when, phase)
+    if kind == "exception":
+        raise CreatorError(f"Injected fault at the {when} of phase {phase} ({FAULT_ENV}).")
+    os.kill(os.getpid(), getattr(signal, kind))
+    time.sleep(1)  # the signal handler raises here
+
+
 _PSEUDO_FSTAB = (
     "devpts     /dev/pts  devpts  gid=5,mode=620  0 0\n"
     "tmpfs      /dev/shm  tmpfs   defaults        0 0\n"
@@ -407,6 +451,9 @@ class LoopImageCreator(ImageCreator):
     @property
     def image_size(self) -> int:
         return self._image_size
+
+    def _host_tools(self) -> list[str]:
+        return [*super()._host_tools(), "losetup", f"mkfs.{self._fstype}", "e2fsck", "resize2fs", "dumpe2fs"]
 
     def _mount_instroot(self, base_on: str | None = None) -> None:
         image = self._image

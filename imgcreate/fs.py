@@ -117,6 +117,11 @@ def umount(target: Path) -> None:
         run(["umount", "--lazy", str(target)], what=f"Lazily unmounting {target}")
     except CommandError as exc:
         raise MountError(str(exc)) from exc
+    # The filesystem may still be written to by whoever holds it: never build an image from it.
+    raise MountError(
+        f"{target} could not be unmounted because it was busy (held by: {', '.join(holders) or 'unknown'}); "
+        "it was detached lazily and the build stopped rather than package a filesystem still in use."
+    )
 
 
 def _pids() -> list[int]:

@@ -25,7 +25,7 @@ from typing import Any
 from imgcreate import bootloader, fs, iso, kickstart, rootfs, squashfs
 from imgcreate.creator import ImageCreator, LoopImageCreator
 from imgcreate.errors import CreatorError, ImageError
-from imgcreate.run import find_any_tool, find_tool, run
+from imgcreate.run import find_any_tool, run
 
 log = logging.getLogger("imgcreate")
 
@@ -83,11 +83,11 @@ class LiveImageCreator(LoopImageCreator):
 
     # -- checks ------------------------------------------------------------------------------------------------
     def check_host_tools(self) -> None:
-        """Fail before building anything if a host tool the live build needs is missing."""
-        for tool in ("losetup", "mkfs.ext4", "e2fsck", "resize2fs", "mksquashfs", "xorrisofs", "implantisomd5",
-                     "mkfs.vfat", "mmd", "mcopy", "chroot"):
-            find_tool(tool)
+        super().check_host_tools()
         squashfs.check_compression(self.compression_type)
+
+    def _host_tools(self) -> list[str]:
+        return [*super()._host_tools(), "mksquashfs", "xorrisofs", "implantisomd5", "mkfs.vfat", "mmd", "mcopy"]
 
     # -- hooks -------------------------------------------------------------------------------------------------
     def _get_required_packages(self) -> list[str]:

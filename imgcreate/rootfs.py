@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from imgcreate import fs
@@ -142,3 +143,33 @@ def mount_api_filesystems(stack: contextlib.ExitStack, root: Path) -> None:
     os.chmod(dev / "shm", 0o1777)
     fs.mount(stack, "devpts", dev / "pts", fstype="devpts", options="newinstance,ptmxmode=0666,mode=620,gid=5")
     fs.mount(stack, "shm", dev / "shm", fstype="tmpfs", options="mode=1777,nosuid,nodev")
+
+
+@contextlib.contextmanager
+def host_resolv_conf(root: Path) -> Iterator[None]:
+    """Give %post the host's DNS configuration, and give the image its own /etc/resolv.conf back afterwards.
+
+    Whatever the image has at /etc/resolv.conf (a file, or a symlink such as systemd-resolved's) is moved
+    aside (rename never follows a link) and restored exactly, even if a script fails.
+    """
+    etc = host_path(root, "/etc")
+    if not etc.is_dir():
+        yield
+        return
+    target = etc / "resolv.conf"
+    saved = etc / ".resolv.conf.imgcreate-saved"
+    had_own = target.is_symlink() or target.exists()
+    if had_own:
+        os.rename(target, saved)
+    try:
+        try:
+            content = Path("/etc/resolv.conf").read_bytes()
+        except OSError:
+            content = b""
+        write_file(root, "/etc/resolv.conf", content)
+        yield
+    finally:
+        if target.is_symlink() or target.is_file():
+            os.unlink(target)
+        if had_own:
+            os.rename(saved, target)

@@ -61,7 +61,7 @@ def package_hint(tool: str) -> str | None:
 
 def find_tool(tool: str) -> str:
     """Return the full path of a host tool, or raise MissingToolError naming its package."""
-    path = shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin")
+    path = shutil.which(tool)
     if path is None:
         raise MissingToolError(tool, package_hint(tool))
     return path
@@ -70,7 +70,7 @@ def find_tool(tool: str) -> str:
 def find_any_tool(*tools: str) -> str:
     """Return the first of several equivalent tools (e.g. grub2-mkimage on Fedora, grub-mkimage on Debian)."""
     for tool in tools:
-        path = shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin")
+        path = shutil.which(tool)
         if path:
             return path
     raise MissingToolError(" or ".join(tools), package_hint(tools[0]))

@@ -22,14 +22,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 
+# Leaks are looked for where our builds put things: the tests' temp dirs and the default --tmpdir.
+WATCHED = ["/var/tmp/imgcreate-"]
+
+
+def _watched(path: str) -> bool:
+    return any(path.startswith(w) for w in WATCHED)
+
+
 def _mounts() -> set[str]:
     out = subprocess.run(["findmnt", "-rn", "-o", "TARGET"], capture_output=True, text=True, check=True).stdout
-    return {line for line in out.splitlines() if "imgcreate" in line or "install_root" in line or "pytest" in line}
+    return {line for line in out.splitlines() if _watched(line)}
 
 
 def _loops() -> set[str]:
     out = subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True).stdout
-    return {line.split(":", 1)[0] for line in out.splitlines() if line.strip()}
+    return {line for line in out.splitlines() if any(w in line for w in WATCHED)}
 
 
 def _chrooted() -> set[str]:
@@ -41,7 +49,7 @@ def _chrooted() -> set[str]:
             root = os.readlink(f"/proc/{pid}/root")
         except OSError:
             continue
-        if "imgcreate-" in root or "install_root" in root:
+        if _watched(root):
             found.add(f"{pid}:{root}")
     return found
 
@@ -55,6 +63,11 @@ def assert_no_leaks(before: tuple[set[str], set[str], set[str]]) -> None:
     assert mounts - before[0] == set(), f"left mounted: {mounts - before[0]}"
     assert loops - before[1] == set(), f"loop devices left attached: {loops - before[1]}"
     assert procs - before[2] == set(), f"processes left in a build root: {procs - before[2]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _watch_basetemp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    WATCHED.append(str(tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture(autouse=True)
