@@ -20,6 +20,7 @@ import re
 import shlex
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -259,8 +260,8 @@ def _parse_group_spec(spec: str) -> tuple[str, int | None]:
     return m.group(1), int(m.group(2)) if m.group(2) else None
 
 
-def _chpasswd(root: Path, name: str, field: str) -> None:
-    run(["chpasswd", "-e"], root=root, input=f"{name}:{field}\n", what=f"Setting the password of '{name}'")
+def _chpasswd(root: Path, name: str, pwfield: str) -> None:
+    run(["chpasswd", "-e"], root=root, input=f"{name}:{pwfield}\n", what=f"Setting the password of '{name}'")
 
 
 def apply_groups(root: Path, ks: Any) -> None:
@@ -271,7 +272,7 @@ def apply_groups(root: Path, ks: Any) -> None:
     use_tools = _shadow_utils(root)
     accounts = passwords.AccountFiles(root)
     for g in groups:
-        gid = int(g.gid) if g.gid is not None else None
+        gid = int(g.gid) if getattr(g, "gid", None) is not None else None
         try:
             passwords.check_name(g.name, "group")
             if use_tools:
@@ -297,23 +298,58 @@ def apply_rootpw(root: Path, ks: Any) -> None:
     if not _seen(rp):
         return
     lock = bool(getattr(rp, "lock", False))
-    field = _password_field(rp.password or "", bool(rp.isCrypted), lock, getattr(rp, "lineno", None), "rootpw")
+    pwfield = _password_field(getattr(rp, "password", "") or "", bool(getattr(rp, "isCrypted", False)), lock,
+                            getattr(rp, "lineno", None), "rootpw")
     if _shadow_utils(root):
-        if field is not None:
-            _chpasswd(root, "root", field)
+        if pwfield is not None:
+            _chpasswd(root, "root", pwfield)
         elif lock:
             run(["usermod", "-L", "root"], root=root, what="Locking the root account")
     else:
         accounts = passwords.AccountFiles(root)
         accounts.ensure_root()
-        if field is None and lock:
-            field = passwords.locked(accounts.get_password("root") or "")
-        if field is not None:
-            accounts.set_password("root", field)
+        if pwfield is None and lock:
+            pwfield = passwords.locked(accounts.get_password("root") or "")
+        if pwfield is not None:
+            accounts.set_password("root", pwfield)
         accounts.save()
     if getattr(rp, "allow_ssh", False):
         rootfs.write_file(root, "/etc/ssh/sshd_config.d/01-permitrootlogin.conf",
                           "# Written from the kickstart 'rootpw --allow-ssh'\nPermitRootLogin yes\n")
+
+
+@dataclass
+class KsUser:
+    """One kickstart ``user`` line, every option read with its default (old syntax versions lack some)."""
+
+    name: str
+    lineno: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    groups: list[str] = field(default_factory=list)
+    homedir: str = ""
+    shell: str = ""
+    gecos: str = ""
+    password: str = ""
+    crypted: bool = False
+    lock: bool = False
+
+    @classmethod
+    def from_ks(cls, u: Any) -> KsUser:
+        uid, gid = getattr(u, "uid", None), getattr(u, "gid", None)
+        return cls(
+            name=u.name,
+            lineno=getattr(u, "lineno", None),
+            uid=int(uid) if uid is not None else None,
+            gid=int(gid) if gid is not None else None,
+            groups=[g for g in (getattr(u, "groups", None) or []) if g],
+            homedir=getattr(u, "homedir", "") or "",
+            shell=getattr(u, "shell", "") or "",
+            gecos=getattr(u, "gecos", "") or "",
+            password=getattr(u, "password", "") or "",
+            crypted=bool(getattr(u, "isCrypted", False)),
+            lock=bool(getattr(u, "lock", False)),
+        )
 
 
 def apply_users(root: Path, ks: Any) -> None:
@@ -323,7 +359,7 @@ def apply_users(root: Path, ks: Any) -> None:
     useradd/groupadd/chpasswd do the work; otherwise the account files are edited and the home directory is
     made from /etc/skel.
     """
-    users = list(getattr(getattr(ks, "user", None), "userList", []) or [])
+    users = [KsUser.from_ks(u) for u in (getattr(getattr(ks, "user", None), "userList", None) or [])]
     if not users:
         return
     use_tools = _shadow_utils(root)
@@ -337,15 +373,14 @@ def apply_users(root: Path, ks: Any) -> None:
             raise KickstartError(f"user --name={u.name} (kickstart line {u.lineno}): {exc}") from exc
 
 
-def _user_fields(u: Any) -> tuple[list[tuple[str, int | None]], str | None]:
-    groups = [_parse_group_spec(g) for g in (u.groups or []) if g]
-    field = _password_field(u.password or "", bool(u.isCrypted), bool(getattr(u, "lock", False)),
-                            u.lineno, f"user --name={u.name}")
-    return groups, field
+def _user_fields(u: KsUser) -> tuple[list[tuple[str, int | None]], str | None]:
+    groups = [_parse_group_spec(g) for g in u.groups]
+    pwfield = _password_field(u.password, u.crypted, u.lock, u.lineno, f"user --name={u.name}")
+    return groups, pwfield
 
 
-def _add_user_in_files(root: Path, u: Any) -> None:
-    groups, field = _user_fields(u)
+def _add_user_in_files(root: Path, u: KsUser) -> None:
+    groups, pwfield = _user_fields(u)
     accounts = passwords.AccountFiles(root)
     for gname, ggid in groups:
         if accounts.group_by_name(gname) is None:
@@ -354,20 +389,13 @@ def _add_user_in_files(root: Path, u: Any) -> None:
         log.warning("kickstart 'user --name=%s': the user already exists in the image; setting only its "
                     "password and groups", u.name)
     else:
-        home = u.homedir or f"/home/{u.name}"
-        uid, gid = accounts.add_user(
-            u.name,
-            uid=int(u.uid) if u.uid is not None else None,
-            gid=int(u.gid) if u.gid is not None else None,
-            gecos=getattr(u, "gecos", "") or "",
-            home=home,
-            shell=u.shell or "/bin/bash",
-        )
+        accounts.add_user(u.name, uid=u.uid, gid=u.gid, gecos=u.gecos, home=u.homedir or f"/home/{u.name}",
+                          shell=u.shell or "/bin/bash")
     for gname, _ in groups:
         accounts.add_member(gname, u.name)
-    if field is not None:
-        accounts.set_password(u.name, field)
-    elif getattr(u, "lock", False):
+    if pwfield is not None:
+        accounts.set_password(u.name, pwfield)
+    elif u.lock:
         accounts.set_password(u.name, passwords.locked(accounts.get_password(u.name) or ""))
     accounts.save()
     entry = accounts.user(u.name)
@@ -375,8 +403,8 @@ def _add_user_in_files(root: Path, u: Any) -> None:
         passwords.make_home(root, entry[5], int(entry[2]), int(entry[3]))
 
 
-def _add_user_with_tools(root: Path, u: Any) -> None:
-    groups, field = _user_fields(u)
+def _add_user_with_tools(root: Path, u: KsUser) -> None:
+    groups, pwfield = _user_fields(u)
     passwords.check_name(u.name)
     accounts = passwords.AccountFiles(root)
     for gname, ggid in groups:
@@ -393,7 +421,7 @@ def _add_user_with_tools(root: Path, u: Any) -> None:
     else:
         argv = ["useradd", "-m"]
         if u.gid is not None:
-            if accounts.group_by_gid(int(u.gid)) is None:
+            if accounts.group_by_gid(u.gid) is None:
                 run(["groupadd", "-g", str(u.gid), u.name], root=root, what=f"Creating group '{u.name}'")
             argv += ["-g", str(u.gid)]
         elif accounts.group_by_name(u.name) is not None:
@@ -408,12 +436,12 @@ def _add_user_with_tools(root: Path, u: Any) -> None:
             argv += ["-d", passwords.check_field(u.homedir, "home directory")]
         if u.shell:
             argv += ["-s", passwords.check_field(u.shell, "shell")]
-        if getattr(u, "gecos", ""):
+        if u.gecos:
             argv += ["-c", passwords.check_field(u.gecos, "GECOS field")]
         run([*argv, u.name], root=root, what=f"Creating user '{u.name}'")
-    if field is not None:
-        _chpasswd(root, u.name, field)
-    elif getattr(u, "lock", False):
+    if pwfield is not None:
+        _chpasswd(root, u.name, pwfield)
+    elif u.lock:
         run(["usermod", "-L", u.name], root=root, what=f"Locking '{u.name}'")
 
 
@@ -724,7 +752,7 @@ def apply_auth(root: Path, ks: Any) -> None:
     upstream livecd-tools did.
     """
     sel: Any = getattr(ks, "authselect", None)
-    if _seen(sel) and sel.authselect:
+    if _seen(sel) and getattr(sel, "authselect", None):
         args = shlex.split(sel.authselect)
         if args and args[0] == "select" and "--force" not in args:
             args.append("--force")
@@ -734,7 +762,7 @@ def apply_auth(root: Path, ks: Any) -> None:
         else:
             run([tool, *args], root=root, what="Selecting the authentication profile (kickstart 'authselect')")
     auth: Any = getattr(ks, "authconfig", None)
-    if _seen(auth) and auth.authconfig:
+    if _seen(auth) and getattr(auth, "authconfig", None):
         tool = image_tool(root, "authconfig")
         if tool is None:
             warn_missing_tool("auth", "authconfig", "the authentication settings were not applied")

@@ -232,14 +232,18 @@ class DnfInstaller:
         """Enable or disable module streams (kickstart ``module``) before %packages is resolved.
 
         Their state is saved in the image's /etc/dnf/modules.d by the transaction, as anaconda leaves it.
-        Repositories without modules metadata make the lines meaningless: a warning, not a failure.
+        Repositories without modules metadata make the lines meaningless: a warning, not a failure.  Called
+        also without module lines: default streams need the platform module too (see _set_module_platform).
         """
-        if not modules:
-            return
         from dnf.module.module_base import ModuleBase
 
-        names = ", ".join(f"{n}:{s}" if s else n for n, s, _ in modules)
-        if not self.base._moduleContainer.getModulePackages():
+        packages = self.base._moduleContainer.getModulePackages()
+        if packages:
+            self._set_module_platform(packages)
+        if not modules:
+            return
+        if not packages:
+            names = ", ".join(f"{n}:{s}" if s else n for n, s, _ in modules)
             log.warning("kickstart 'module' (%s): the repositories have no modules metadata; ignored", names)
             return
         module_base = ModuleBase(self.base)
@@ -254,6 +258,33 @@ class DnfInstaller:
                 action = "enable" if enable else "disable"
                 raise PackageError(f"Cannot {action} module '{spec}' (kickstart 'module'): {exc}") from exc
             log.info("module %s %s", spec, "enabled" if enable else "disabled")
+
+    def _set_module_platform(self, packages: Any) -> None:
+        """Give dnf the platform pseudo-module (e.g. ``platform:el9``) the repositories' streams require.
+
+        dnf reads it from the install root's os-release, which does not exist before the first package is
+        installed, and every EL module stream requires it.  When neither os-release nor configuration names it,
+        it is taken from the streams' own requirements.
+        """
+        if self.conf.module_platform_id:
+            return
+        for rel in ("etc/os-release", "usr/lib/os-release"):
+            path = self.instroot / rel
+            if path.is_file() and not path.is_symlink() and "PLATFORM_ID=" in path.read_text(errors="replace"):
+                return
+        wanted: dict[str, int] = {}
+        for pkg in packages:
+            for dep in pkg.getModuleDependencies():
+                for req in dep.getRequires():
+                    for stream in (list(req["platform"]) if req.has_key("platform") else []):
+                        if stream and not stream.startswith("-"):
+                            wanted[stream] = wanted.get(stream, 0) + 1
+        if not wanted:
+            return
+        stream = max(sorted(wanted), key=lambda s: wanted[s])
+        log.info("module streams require platform:%s; using it (the image has no os-release yet)", stream)
+        self.conf.module_platform_id = f"platform:{stream}"
+        self.base._setup_modular_excludes()
 
     def select(self, spec: PackageSpec) -> None:
         """Mark what %packages asks for.  Every missing package or group is named in one error."""

@@ -175,33 +175,40 @@ class RepoSpec:
 
 
 def get_repos(ks: Any) -> list[RepoSpec]:
+    """The ``url`` install tree and the ``repo`` lines.  Every option is read with a default, because older
+    syntax versions (RHEL7, F21, ...) lack some of them (metalink, cost, ...)."""
     repos = []
     url = getattr(ks, "url", None)
-    if url is not None and (url.url or url.mirrorlist or getattr(url, "metalink", None)):
+    url_url = getattr(url, "url", None)
+    url_mirrorlist = getattr(url, "mirrorlist", None)
+    url_metalink = getattr(url, "metalink", None)
+    if url is not None and (url_url or url_mirrorlist or url_metalink):
         repos.append(
             RepoSpec(
                 name="install-tree",
-                baseurl=[url.url] if url.url else [],
-                mirrorlist=url.mirrorlist or None,
-                metalink=getattr(url, "metalink", None) or None,
+                baseurl=[url_url] if url_url else [],
+                mirrorlist=url_mirrorlist or None,
+                metalink=url_metalink or None,
                 proxy=getattr(url, "proxy", None) or None,
                 noverifyssl=bool(getattr(url, "noverifyssl", False)),
             )
         )
-    for r in ks.repo.repoList:
-        baseurl = [u for u in (r.baseurl or "").split(",") if u] if r.baseurl else []
-        metalink = r.metalink if isinstance(r.metalink, str) and r.metalink else None
+    for r in getattr(getattr(ks, "repo", None), "repoList", None) or []:
+        raw_baseurl = getattr(r, "baseurl", None)
+        baseurl = [u for u in raw_baseurl.split(",") if u] if raw_baseurl else []
+        raw_metalink = getattr(r, "metalink", None)
+        metalink = raw_metalink if isinstance(raw_metalink, str) and raw_metalink else None
         repos.append(
             RepoSpec(
                 name=r.name,
                 baseurl=baseurl,
-                mirrorlist=r.mirrorlist or None,
+                mirrorlist=getattr(r, "mirrorlist", None) or None,
                 metalink=metalink,
-                includepkgs=list(r.includepkgs or []),
-                excludepkgs=list(r.excludepkgs or []),
-                cost=r.cost,
-                proxy=r.proxy or None,
-                noverifyssl=bool(r.noverifyssl),
+                includepkgs=list(getattr(r, "includepkgs", None) or []),
+                excludepkgs=list(getattr(r, "excludepkgs", None) or []),
+                cost=getattr(r, "cost", None),
+                proxy=getattr(r, "proxy", None) or None,
+                noverifyssl=bool(getattr(r, "noverifyssl", False)),
                 sslcacert=getattr(r, "sslcacert", None),
                 sslclientcert=getattr(r, "sslclientcert", None),
                 sslclientkey=getattr(r, "sslclientkey", None),

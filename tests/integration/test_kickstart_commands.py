@@ -24,7 +24,8 @@ pytestmark = pytest.mark.root
 CONFIG = REPO_ROOT / "config"
 
 # demo:2 is a non-default stream of demo-app (hidden unless enabled); legacy:1 is the default stream of
-# post-demo (available unless the module is disabled).
+# post-demo (available unless the module is disabled).  Both require platform:el9, as every EL stream does:
+# the install root has no os-release to say so before the first package is in.
 MODULES_YAML = """\
 ---
 document: modulemd
@@ -39,6 +40,9 @@ data:
   description: The demo application as a module stream.
   license:
     module: [MIT]
+  dependencies:
+  - requires:
+      platform: [el9]
   artifacts:
     rpms:
     - demo-app-0:1.0-1.noarch
@@ -56,6 +60,9 @@ data:
   description: post-demo as a module stream.
   license:
     module: [MIT]
+  dependencies:
+  - requires:
+      platform: [el9]
   artifacts:
     rpms:
     - post-demo-0:1.0-1.noarch

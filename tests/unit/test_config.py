@@ -6,6 +6,7 @@ files each writer reads.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -454,3 +455,50 @@ def test_line_breaks_in_values_are_refused(tmp_path: Path, root: Path) -> None:
         config._check_line("a\nb", "thing")
     with pytest.raises(passwords.AccountError):
         passwords.hash_password("a\nb")
+
+
+# ---- every syntax version -----------------------------------------------------------------------------------
+
+SWEEP_LINES = [
+    "lang de_DE.UTF-8", "keyboard de", "keyboard --vckeymap=de --xlayouts=de", "timezone --utc Europe/Berlin",
+    "timezone Europe/Berlin --utc", "rootpw --iscrypted $6$x$y", "rootpw --lock pw",
+    "user --name=u --password=p --groups=wheel", "group --name=g --gid=2000", 'sshkey --username=root "ssh-rsa AA"',
+    "services --enabled=a --disabled=b", "xconfig --startxonboot --defaultdesktop=GNOME",
+    "network --device=eth0 --bootproto=static --ip=1.2.3.4 --netmask=255.0.0.0 --gateway=1.1.1.1 "
+    "--nameserver=8.8.8.8 --hostname=h",
+    "selinux --permissive", "firewall --enabled --ssh --port=22:tcp --trust=eth0", "authselect select x",
+    "auth --useshadow", "bootloader --append=q --timeout=3", "module --name=a --stream=1",
+    "repo --name=r --baseurl=http://example.com/", "url --url=http://example.com/os", "part / --size 100",
+]
+
+
+def test_every_syntax_version_applies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old syntax versions lack options newer ones have: every writer and getter must cope with each version.
+
+    Each line is parsed on its own (a version that does not know it just skips it); external programs are
+    stubbed, since this is about reading pykickstart's objects.
+    """
+    from pykickstart.parser import KickstartParser
+    from pykickstart.version import makeVersion, versionMap
+
+    def fake_run(argv: list[str], **kw: Any) -> Any:
+        out = "$6$salt$hash\n" if argv[0] == "openssl" else ""
+        return subprocess.CompletedProcess(argv, 0, out, None)
+
+    monkeypatch.setattr(config, "run", fake_run)
+    monkeypatch.setattr(passwords, "run", fake_run)
+    monkeypatch.setattr(config, "find_tool", lambda tool: "/bin/true")
+    for name, version in sorted(versionMap.items()):
+        handler = makeVersion(version)
+        for line in SWEEP_LINES:
+            with contextlib.suppress(Exception):  # not in this version's syntax
+                KickstartParser(handler).readKickstartFromString(line + "\n", reset=False)
+        root = tmp_path / name
+        (root / "etc").mkdir(parents=True)
+        (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+        (root / "etc/group").write_text("wheel:x:10:\n")
+        config.apply_before_post(root, handler)
+        config.apply_after_post(root, handler)
+        kickstart.get_packages(handler)
+        kickstart.get_repos(handler)
+        assert (root / "etc/locale.conf").exists(), name
