@@ -710,6 +710,7 @@ def relabel(root: Path, ks: Any) -> None:
     if setfiles is None:
         warn_missing_tool(f"selinux --{mode or 'enforcing'}", "setfiles", "the image's files were not labelled")
         return
+    log.info("selinux: labelling the image's files with its own policy (%s)", contexts)
     run([setfiles, "-F", "-e", "/proc", "-e", "/sys", "-e", "/dev", contexts, "/"], root=root,
         what="Labelling the image's files for SELinux")
 
@@ -743,6 +744,7 @@ def apply_firewall(root: Path, ks: Any) -> None:
         warn_missing_tool("firewall", "firewall-offline-cmd", "the firewall settings were not applied")
         return
     run([tool, *args], root=root, what="Configuring the firewall (kickstart 'firewall')")
+    log.info("firewall: applied with the image's firewall-offline-cmd %s", " ".join(args))
 
 
 def apply_auth(root: Path, ks: Any) -> None:
@@ -761,6 +763,7 @@ def apply_auth(root: Path, ks: Any) -> None:
             warn_missing_tool("authselect", "authselect", "the authentication profile was not selected")
         else:
             run([tool, *args], root=root, what="Selecting the authentication profile (kickstart 'authselect')")
+            log.info("authselect: applied with the image's authselect %s", " ".join(args))
     auth: Any = getattr(ks, "authconfig", None)
     if _seen(auth) and getattr(auth, "authconfig", None):
         tool = image_tool(root, "authconfig")
@@ -812,6 +815,7 @@ def apply_services(root: Path, ks: Any) -> None:
                 continue
             run([systemctl, f"--root={root}", action, _unit_name(name)],
                 what=f"services --{action}d={name}")
+            log.info("services: %sd %s", action, _unit_name(name))
 
 
 def apply_xconfig(root: Path, ks: Any) -> None:
