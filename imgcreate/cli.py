@@ -94,7 +94,7 @@ def _setup_logging(opts: argparse.Namespace) -> None:
 
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(f"Stopped by {signal.Signals(signum).name}; the build was cleaned up.")
+    raise Interrupted(f"Stopped by {signal.Signals(signum).name}")
 
 
 def _parse_repos(values: Sequence[str]) -> dict[str, str]:
@@ -195,8 +195,9 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"{prog}: error: {exc.strerror or exc}{where}.{_full_disk_hint(str(exc), opts)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; the build was cleaned up.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        what = str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
+        print(f"{prog}: {what}; the build was cleaned up.", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug of ours: still one paragraph, the details go to the debug log
         log.debug("internal error", exc_info=True)

@@ -17,14 +17,13 @@ import os
 import shutil
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from imgcreate import config, fs, kickstart, rootfs
+from imgcreate import config, fs, kickstart, rootfs, signals
 from imgcreate.errors import CommandError, CreatorError, ImageError, ScriptError
 from imgcreate.kickstart import RepoSpec
 from imgcreate.run import find_tool, run
@@ -188,7 +187,7 @@ class ImageCreator:
                 )
             self._builddir = Path(tempfile.mkdtemp(prefix="imgcreate-", dir=self.tmpdir))
             if self.docleanup:
-                self._resources.callback(shutil.rmtree, self._builddir, ignore_errors=True)
+                self._resources.callback(fs.remove_tree, self._builddir)
             else:
                 self._resources.callback(log.info, "keeping the build directory %s (--nocleanup)", self._builddir)
             self._outdir.mkdir()
@@ -242,10 +241,14 @@ class ImageCreator:
         if not self._mounted:
             return
         with self._phase("unmount"):
-            try:
-                self._mounts.close()
-            finally:
-                self._mounted = False
+            self._release_mounts()
+
+    def _release_mounts(self) -> None:
+        """Unwind the mount stack: stop processes in the root, unmount, detach loop devices (reverse order)."""
+        try:
+            self._mounts.close()
+        finally:
+            self._mounted = False
 
     def package(self, destdir: str | os.PathLike[str] = ".") -> list[Path]:
         """Make the final image and move it to *destdir*.  *destdir* receives complete files or nothing."""
@@ -271,9 +274,9 @@ class ImageCreator:
 
     def cleanup(self) -> None:
         """Unmount everything and remove the build directory (kept with docleanup=False, but still unmounted)."""
-        with _signals_deferred():
+        with signals.deferred("cleaning up"):
             try:
-                self.unmount()
+                self._release_mounts()
             finally:
                 self._resources.close()
                 self._builddir = None
@@ -403,20 +406,6 @@ def _move_atomically(src: Path, dest: Path, scratch: Path) -> Path:
                 tmp.unlink()
         raise
     return dest
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM/SIGHUP while cleaning up, so a second Ctrl-C cannot leave a mount behind."""
-    sigs = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class LoopImageCreator(ImageCreator):

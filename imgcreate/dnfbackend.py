@@ -25,6 +25,7 @@ import dnf.exceptions
 import dnf.transaction
 import rpm
 
+from imgcreate import signals
 from imgcreate.errors import ImageError, PackageError, RepoError
 from imgcreate.kickstart import PackageSpec, RepoSpec
 
@@ -412,7 +413,8 @@ class DnfInstaller:
         self._unlock()
         start = time.monotonic()
         try:
-            self.base.do_transaction(display=_TransactionProgress())
+            with signals.deferred("the package transaction"):
+                self.base.do_transaction(display=_TransactionProgress())
         except dnf.exceptions.TransactionCheckError as exc:
             raise _transaction_error(exc) from exc
         except dnf.exceptions.Error as exc:

@@ -40,8 +40,12 @@ class ScriptError(CreatorError):
     """A kickstart %pre/%post script failed and asked for the build to stop (--erroronfail)."""
 
 
-class Interrupted(CreatorError):
-    """The build was stopped by a signal (SIGINT, SIGTERM or SIGHUP); everything has been released."""
+class Interrupted(KeyboardInterrupt):
+    """The build was stopped by SIGTERM or SIGHUP (Ctrl-C raises KeyboardInterrupt itself).
+
+    It derives from KeyboardInterrupt, not Exception, for the same reason Ctrl-C does: no ``except Exception``
+    on the way (logging's, dnf's) may swallow it, so the build really stops and unwinds.
+    """
 
     exit_code = 130
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -79,16 +80,17 @@ def holders_of(path: Path) -> list[str]:
     prefix = str(path.resolve())
     found = []
     for pid in _pids():
-        if pid == os.getpid():
-            continue
         try:
             links = [os.readlink(f"/proc/{pid}/{n}") for n in ("root", "cwd")]
             with contextlib.suppress(OSError):
                 fd_dir = f"/proc/{pid}/fd"
                 links += [os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir)]
-            if any(link == prefix or link.startswith(prefix + "/") for link in links):
-                comm = Path(f"/proc/{pid}/comm").read_text().strip()
-                found.append(f"{comm} (pid {pid})")
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/maps") as maps:
+                links += [line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6]
+            held = [link for link in links if link == prefix or link.startswith(prefix + "/")]
+            if held:
+                who = "this process" if pid == os.getpid() else Path(f"/proc/{pid}/comm").read_text().strip()
+                found.append(f"{who} (pid {pid}: {', '.join(sorted(set(held))[:3])})")
         except OSError:
             continue
     return found
@@ -122,6 +124,28 @@ def umount(target: Path) -> None:
         f"{target} could not be unmounted because it was busy (held by: {', '.join(holders) or 'unknown'}); "
         "it was detached lazily and the build stopped rather than package a filesystem still in use."
     )
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below *path*, from the kernel's own table (/proc/self/mountinfo)."""
+    prefix = str(Path(path).resolve())
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            target = line.split()[4].encode().decode("unicode_escape")
+            if target == prefix or target.startswith(prefix + "/"):
+                found.append(target)
+    return found
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a build directory, but never across a mount point: that would delete inside whatever is mounted."""
+    mounted = mounts_under(path)
+    if mounted:
+        raise MountError(
+            f"Not removing {path}: these are still mounted below it: {', '.join(mounted)}. Unmount them by hand."
+        )
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _pids() -> list[int]:

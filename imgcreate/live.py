@@ -297,22 +297,23 @@ class LiveImageCreator(LoopImageCreator):
         builddir = self._require_builddir()
         liveos = isodir / "LiveOS"
         liveos.mkdir(exist_ok=True)
-        with self._phase("squashfs"):
-            if self.flat_squashfs:
+        if self.flat_squashfs:
+            with self._phase("squashfs"):
                 squashfs.mksquashfs(self._instroot, liveos / "squashfs.img", self.compression_type)
-            else:
-                with self._phase("filesystem-finish"):
-                    if self.skip_minimize:
-                        fs.fsck(self._image)
-                    else:
-                        self._shrink_image(keep_nominal=False)
-                sqroot = builddir / "squashfs-root"
-                (sqroot / "LiveOS").mkdir(parents=True, exist_ok=True)
-                os.rename(self._image, sqroot / "LiveOS/rootfs.img")
-                try:
+        else:
+            with self._phase("filesystem-finish"):
+                if self.skip_minimize:
+                    fs.fsck(self._image)
+                else:
+                    self._shrink_image(keep_nominal=False)
+            sqroot = builddir / "squashfs-root"
+            (sqroot / "LiveOS").mkdir(parents=True, exist_ok=True)
+            os.rename(self._image, sqroot / "LiveOS/rootfs.img")
+            try:
+                with self._phase("squashfs"):
                     squashfs.mksquashfs(sqroot, liveos / "squashfs.img", self.compression_type)
-                finally:
-                    os.rename(sqroot / "LiveOS/rootfs.img", self._image)
+            finally:
+                os.rename(sqroot / "LiveOS/rootfs.img", self._image)
         output = self._outdir / f"{self.name}.iso"
         with self._phase("iso"):
             bios_image = "isolinux/isolinux.bin" if self.bios == "syslinux" else "images/eltorito.img"

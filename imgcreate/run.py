@@ -14,7 +14,9 @@ import os
 import shlex
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
+from typing import IO
 
 from imgcreate.errors import CommandError, MissingToolError
 
@@ -80,6 +82,40 @@ def cmdline(argv: Sequence[str | os.PathLike[str]]) -> str:
     return " ".join(shlex.quote(str(a)) for a in argv)
 
 
+class _OutputReader(threading.Thread):
+    """Reads a command's output while it runs, so a full pipe can never block the command."""
+
+    def __init__(self, pipe: IO[bytes], stream: bool) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe  # owned by this thread: closed here, never while it is being read
+        self.stream = stream
+        self.chunks: list[bytes] = []
+        self._partial = b""
+        self.start()
+
+    def run(self) -> None:
+        try:
+            while True:
+                data = os.read(self.pipe.fileno(), 65536)
+                if not data:
+                    break
+                self.chunks.append(data)
+                if self.stream:
+                    self._log_lines(data)
+        except OSError:
+            pass
+        finally:
+            self.pipe.close()
+        if self.stream and self._partial:
+            log.info("%s", self._partial.decode(errors="replace"))
+
+    def _log_lines(self, data: bytes) -> None:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            log.info("%s", line.decode(errors="replace").rstrip())
+
+
 def run(
     argv: Sequence[str | os.PathLike[str]],
     *,
@@ -121,7 +157,8 @@ def run(
         )
     except FileNotFoundError as exc:
         raise MissingToolError(args[0], package_hint(os.path.basename(args[0]))) from exc
-    chunks: list[bytes] = []
+    assert proc.stdout is not None
+    reader = _OutputReader(proc.stdout, stream)
     try:
         if data is not None:
             assert proc.stdin is not None
@@ -130,17 +167,16 @@ def run(
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
-        assert proc.stdout is not None
-        for line in iter(proc.stdout.readline, b""):
-            chunks.append(line)
-            if stream:
-                log.info("%s", line.decode(errors="replace").rstrip())
         proc.wait(timeout=timeout)
     except BaseException:
         # Never leave a child behind, whatever interrupted us (Ctrl-C included).
         proc.kill()
         proc.wait()
         raise
+    # A daemon the command started (e.g. in a %post) may hold the pipe open forever: drain what is there,
+    # but do not wait for it.  The daemon itself is stopped when the install root is unmounted.
+    reader.join(2.0)
+    chunks = list(reader.chunks)
     output = b"".join(chunks).decode(errors="replace")
     if not stream and output.strip():
         log.debug("%s", output.rstrip())

@@ -1,0 +1,45 @@
+"""Holding back SIGINT, SIGTERM and SIGHUP while a step must not be interrupted.
+
+Why: rpm's Python bindings abort the whole process ("FATAL ERROR: python callback ??? failed, aborting!")
+when a transaction callback raises, which is exactly what a signal handler that raises KeyboardInterrupt or
+Interrupted does.  The process would die with everything still mounted.  So during the rpm transaction (and
+while cleaning up) a signal is only recorded, and delivered again, to the handler that was there before,
+once the step is over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+log = logging.getLogger("imgcreate")
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def deferred(what: str) -> Iterator[None]:
+    """Record SIGINT/SIGTERM/SIGHUP during the block and re-deliver them after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        if not pending:
+            log.warning("%s received: stopping once %s is done", signal.Signals(signum).name, what)
+        pending.append(signum)
+
+    old = {s: signal.signal(s, record) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if pending:
+            os.kill(os.getpid(), pending[0])
