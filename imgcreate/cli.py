@@ -187,13 +187,16 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
         _report_timings(creator)
         return 0
     except CreatorError as exc:
-        print(f"{prog}: error: {exc}{_full_disk_hint(str(exc), opts)}", file=sys.stderr)
+        full = creator is not None and creator.full_disk is not None
+        print(f"{prog}: error: {exc}{_full_disk_hint(str(exc), opts, full)}", file=sys.stderr)
         log.debug("error details", exc_info=True)
         return exc.exit_code
     except OSError as exc:
         log.debug("error details", exc_info=True)
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"{prog}: error: {exc.strerror or exc}{where}.{_full_disk_hint(str(exc), opts)}", file=sys.stderr)
+        full = creator is not None and creator.full_disk is not None
+        print(f"{prog}: error: {exc.strerror or exc}{where}.{_full_disk_hint(str(exc), opts, full)}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         what = str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
@@ -212,11 +215,16 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
             signal.signal(s, handler)
 
 
-def _full_disk_hint(message: str, opts: argparse.Namespace) -> str:
+def _full_disk_hint(message: str, opts: argparse.Namespace, tmpdir_full: bool = False) -> str:
+    if tmpdir_full:
+        return (
+            f"\nThe filesystem of --tmpdir ({opts.tmpdir}) is full: that is where the image is built. Free some "
+            "space there or choose another directory with --tmpdir."
+        )
     if "No space left on device" not in message and "Disk quota exceeded" not in message:
         return ""
     return (
-        f" A filesystem is full: the build directory is in --tmpdir ({opts.tmpdir}) and the result goes to "
+        f"\nA filesystem is full: the build directory is in --tmpdir ({opts.tmpdir}) and the result goes to "
         f"--output ({opts.output}). Free some space there or choose other directories."
     )
 

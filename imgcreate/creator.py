@@ -31,6 +31,7 @@ from imgcreate.run import find_tool, run
 log = logging.getLogger("imgcreate")
 
 MIN_TMPDIR_FREE = 100 * 1024 * 1024
+FULL_DISK_FREE = 8 * 1024 * 1024
 
 
 def host_releasever() -> str | None:
@@ -70,6 +71,7 @@ class ImageCreator:
         self.cacheonly = cacheonly
         self.docleanup = docleanup
         self.timings: dict[str, float] = {}
+        self.full_disk: str | None = None  # set to --tmpdir if a phase failed while it was full
         self.install_result: Any = None
         self.extra_repos: list[RepoSpec] = []
         self._builddir: Path | None = None
@@ -155,10 +157,19 @@ class ImageCreator:
         try:
             yield
             _inject_fault(name, "end")
+        except BaseException:
+            self._note_full_disk()
+            raise
         finally:
             took = time.monotonic() - start
             self.timings[name] = self.timings.get(name, 0.0) + took
             log.info("== %s took %.1f s", name, took)
+
+    def _note_full_disk(self) -> None:
+        """Remember whether --tmpdir was full when a phase failed: tools report that in many different ways."""
+        with contextlib.suppress(OSError):
+            if self.full_disk is None and shutil.disk_usage(self.tmpdir).free < FULL_DISK_FREE:
+                self.full_disk = str(self.tmpdir)
 
     def create(self) -> None:
         """Run the whole pipeline: mount, install, configure, unmount, package (to the current directory)."""

@@ -1,0 +1,154 @@
+"""Bad input: one clear paragraph naming what is wrong, a non-zero exit, no traceback, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, leak_snapshot
+
+pytestmark = pytest.mark.root
+
+LIVE_KS = """
+part / --size {size}
+repo --name=testdistro --baseurl={url}
+%packages
+@core
+{kernel}
+%end
+"""
+
+
+def livecd(tmp_path: Path, *args: str, env: dict[str, str] | None = None, prefix: list[str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "work").mkdir(exist_ok=True)
+    cmd = [*(prefix or []), sys.executable, str(REPO_ROOT / "tools/livecd-creator"), "--tmpdir",
+           str(tmp_path / "work"), "--output", str(tmp_path / "out"), "--compression-type", "lz4", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def write_ks(tmp_path: Path, url: str, size: int = 300, kernel: str = "kernel") -> Path:
+    ks = tmp_path / "bad.ks"
+    ks.write_text(LIVE_KS.format(url=url, size=size, kernel=kernel))
+    return ks
+
+
+def assert_failed_cleanly(proc: subprocess.CompletedProcess[str], tmp_path: Path, *needles: str) -> None:
+    err = proc.stderr
+    assert proc.returncode != 0, err
+    assert "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in: {err}"
+    last = [ln for ln in err.splitlines() if "error" in ln.lower()][-1:]
+    assert last, err
+    out = tmp_path / "out"
+    assert not out.exists() or not list(out.iterdir())
+    assert not list((tmp_path / "work").glob("imgcreate-*")) if (tmp_path / "work").exists() else True
+    mounts, loops, _ = leak_snapshot()
+    assert not [m for m in mounts if str(tmp_path) in m and "imgcreate-" in m]
+    assert not [lo for lo in loops if str(tmp_path) in lo]
+
+
+def test_kickstart_missing(tmp_path: Path) -> None:
+    proc = livecd(tmp_path, "--config", str(tmp_path / "nope.ks"), "--fslabel", "X")
+    assert_failed_cleanly(proc, tmp_path, "nope.ks", "does not exist")
+
+
+def test_kickstart_not_a_file(tmp_path: Path) -> None:
+    proc = livecd(tmp_path, "--config", str(tmp_path), "--fslabel", "X")
+    assert_failed_cleanly(proc, tmp_path, str(tmp_path), "not a regular file")
+
+
+def test_kickstart_syntax_error(tmp_path: Path) -> None:
+    ks = tmp_path / "syntax.ks"
+    ks.write_text("lang en_US.UTF-8\nbogus-command --x\n")
+    proc = livecd(tmp_path, "--config", str(ks), "--fslabel", "X")
+    assert_failed_cleanly(proc, tmp_path, "syntax.ks", "line 2", "bogus-command")
+
+
+def test_repository_unreachable(tmp_path: Path) -> None:
+    proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, "http://127.0.0.1:9/nothing")), "--fslabel", "X")
+    assert_failed_cleanly(proc, tmp_path, "testdistro", "http://127.0.0.1:9/nothing")
+
+
+def test_repository_corrupt_metadata(tmp_path: Path, testrepo: Path) -> None:
+    bad = tmp_path / "badrepo"
+    shutil.copytree(testrepo, bad, symlinks=True)
+    for primary in (bad / "repodata").glob("*primary.xml*"):
+        primary.write_bytes(b"this is not compressed xml" * 10)
+    proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{bad}")), "--fslabel", "X")
+    assert_failed_cleanly(proc, tmp_path, "testdistro")
+
+
+def test_root_filesystem_too_small(tmp_path: Path, testrepo: Path) -> None:
+    proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}", size=40)), "--fslabel", "X")
+    assert_failed_cleanly(proc, tmp_path, "too small", "part / --size")
+
+
+def test_tmpdir_nearly_full_is_refused_up_front(tmp_path: Path, testrepo: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(small)], check=True)
+    try:
+        proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
+                      "--tmpdir", str(small))
+        assert_failed_cleanly(proc, tmp_path, str(small), "MiB free", "--tmpdir")
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_tmpdir_filling_up_during_the_build(tmp_path: Path, testrepo: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=130m", "tmpfs", str(small)], check=True)
+    try:
+        proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
+                      "--tmpdir", str(small), "--compression-type", "gzip")
+        assert_failed_cleanly(proc, tmp_path, "is full", "--tmpdir", str(small))
+        assert list(small.iterdir()) == [], "the build directory was removed"
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_host_tool_missing(tmp_path: Path, testrepo: Path) -> None:
+    fakebin = tmp_path / "bin"
+    fakebin.mkdir()
+    for d in ("/usr/bin", "/usr/sbin"):
+        for name in os.listdir(d):
+            if name != "mksquashfs" and not (fakebin / name).exists():
+                (fakebin / name).symlink_to(os.path.join(d, name))
+    proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
+                  env={"PATH": str(fakebin)})
+    assert_failed_cleanly(proc, tmp_path, "mksquashfs", "squashfs-tools")
+
+
+def test_not_root(tmp_path: Path) -> None:
+    proc = livecd(tmp_path, "--config", "/nonexistent.ks", "--fslabel", "X",
+                  prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+    assert_failed_cleanly(proc, tmp_path, "root")
+
+
+@pytest.mark.parametrize(
+    ("label", "needle"),
+    [("L" * 33, "limited to 32"), ("has space", "cannot be used"), ("a/b", "cannot be used")],
+)
+def test_invalid_fslabel(tmp_path: Path, testrepo: Path, label: str, needle: str) -> None:
+    proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", label)
+    assert_failed_cleanly(proc, tmp_path, needle)
+
+
+def test_live_build_without_kernel(tmp_path: Path, testrepo: Path) -> None:
+    proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}", kernel="")), "--fslabel", "X")
+    assert_failed_cleanly(proc, tmp_path, "No kernel", "'kernel'", "%packages")
+
+
+def test_unknown_compression_type(tmp_path: Path, testrepo: Path) -> None:
+    proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
+                  "--compression-type", "brotli")
+    assert_failed_cleanly(proc, tmp_path, "brotli", "not supported")
