@@ -132,13 +132,13 @@ def build_repo(cache_dir: Union[Path, str, None] = None, filler: int = 0, log: L
         inputs = Inputs(deb, filler_specs, n_filler)
         repo = cache / f"repo-{inputs.digest}"
         if _ready(repo):
-            return repo
+            return _link_current(cache, repo, n_filler)
     with _locked(cache / ".lock", log):
         deb = kernel.download(kpkg, cache, log)
         inputs = Inputs(deb, filler_specs, n_filler)
         repo = cache / f"repo-{inputs.digest}"
         if _ready(repo):
-            return repo
+            return _link_current(cache, repo, n_filler)
         _remove_stale_temps(cache)
         started = time.monotonic()
         log(f"testdistro: building repository {repo.name} (filler={n_filler})")
@@ -151,6 +151,24 @@ def build_repo(cache_dir: Union[Path, str, None] = None, filler: int = 0, log: L
         finally:
             shutil.rmtree(work, ignore_errors=True)
         log(f"testdistro: repository ready in {time.monotonic() - started:.1f}s: {repo}")
+    return _link_current(cache, repo, n_filler)
+
+
+def _link_current(cache: Path, repo: Path, n_filler: int) -> Path:
+    """Point ``<cache>/current`` (``current-filler-N`` with filler) at *repo*, so that sample kickstarts can
+    name a stable path (config/testdistro-*.ks use file:///var/cache/livecd-tools-testdistro/current)."""
+    name = "current" if n_filler == 0 else f"current-filler-{n_filler}"
+    link = cache / name
+    try:
+        if os.path.islink(link) and os.readlink(link) == repo.name:
+            return repo
+        tmp = cache / f".{name}.{os.getpid()}"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(repo.name, tmp)
+        os.replace(tmp, link)
+    except OSError:
+        pass
     return repo
 
 

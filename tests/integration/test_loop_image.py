@@ -180,3 +180,18 @@ def test_host_rpmdb_and_dnf_state_untouched(make_ks, tmp_path: Path) -> None:
     before = snap()
     build(make_ks, tmp_path, "%packages\ndemo-app\n%end\n")
     assert snap() == before
+
+
+def test_sample_kickstart_builds_as_the_readme_says(testrepo: Path, tmp_path: Path, mount_image) -> None:
+    """`image-creator -c config/testdistro-minimal.ks --fslabel DEMO` (its repo is the test distribution's)."""
+    assert (testrepo.parent / "current").resolve() == testrepo.resolve(), "build_repo links <cache>/current"
+    ks = tmp_path / "minimal.ks"
+    sample = (Path(__file__).parents[2] / "config/testdistro-minimal.ks").read_text()
+    ks.write_text(sample.replace("file:///var/cache/livecd-tools-testdistro/current", f"file://{testrepo}"))
+    run_tool("image-creator", "-c", str(ks), "--fslabel", "DEMO", "-o", str(tmp_path / "out"), "--tmpdir",
+             str(tmp_path))
+    img = mount_image(tmp_path / "out/DEMO.img")
+    assert {"busybox", "demo-app", "post-demo"} <= img.rpms()
+    assert (img / "etc/motd").read_text() == "built by image-creator\n"
+    assert (img / "var/lib/post-demo/ran").exists()
+    assert "LABEL=DEMO" in (img / "etc/fstab").read_text()
