@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,30 +92,28 @@ def test_root_filesystem_too_small(tmp_path: Path, testrepo: Path) -> None:
     assert_failed_cleanly(proc, tmp_path, "too small", "part / --size")
 
 
-def test_tmpdir_nearly_full_is_refused_up_front(tmp_path: Path, testrepo: Path) -> None:
+@contextlib.contextmanager
+def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
     small = tmp_path / "small"
     small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(small)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(small)], check=True)
     try:
-        proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
-                      "--tmpdir", str(small))
-        assert_failed_cleanly(proc, tmp_path, str(small), "MiB free", "--tmpdir")
-        assert list(small.iterdir()) == []
+        yield small
     finally:
         subprocess.run(["umount", str(small)], check=True)
 
 
-def test_tmpdir_filling_up_during_the_build(tmp_path: Path, testrepo: Path) -> None:
-    small = tmp_path / "small"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=130m", "tmpfs", str(small)], check=True)
-    try:
+@pytest.mark.parametrize(
+    ("size", "needles"),
+    [("20m", ["MiB free", "--tmpdir"]),  # refused up front
+     ("130m", ["is full", "--tmpdir"])],  # fills up while the ISO is made
+)
+def test_tmpdir_too_small(tmp_path: Path, testrepo: Path, size: str, needles: list[str]) -> None:
+    with small_tmpfs(tmp_path, size) as small:
         proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
                       "--tmpdir", str(small), "--compression-type", "gzip")
-        assert_failed_cleanly(proc, tmp_path, "is full", "--tmpdir", str(small))
+        assert_failed_cleanly(proc, tmp_path, str(small), *needles)
         assert list(small.iterdir()) == [], "the build directory was removed"
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def test_host_tool_missing(tmp_path: Path, testrepo: Path) -> None:
