@@ -77,7 +77,7 @@ class _DownloadProgress(dnf.callback.DownloadProgress):  # type: ignore[misc]
         if status == dnf.callback.STATUS_FAILED:
             log.error("download of %s failed: %s", payload, msg)
         else:
-            log.debug("(%d/%d) downloaded %s", self.done, self.total, payload)
+            log.info("Downloaded %s (%d/%d)", payload, self.done, self.total)
 
 
 class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[misc]
@@ -182,10 +182,12 @@ class DnfInstaller:
             kwargs["mirrorlist"] = spec.mirrorlist
         if spec.metalink:
             kwargs["metalink"] = spec.metalink
+        # As comma-separated strings: add_new_repo() substitutes variables in a list but keeps only its
+        # first item (dnf 4.14), while a string is split by the option itself.
         if spec.includepkgs:
-            kwargs["includepkgs"] = spec.includepkgs
+            kwargs["includepkgs"] = ",".join(spec.includepkgs)
         if spec.excludepkgs:
-            kwargs["excludepkgs"] = spec.excludepkgs
+            kwargs["excludepkgs"] = ",".join(spec.excludepkgs)
         if spec.cost is not None:
             kwargs["cost"] = spec.cost
         if spec.proxy:

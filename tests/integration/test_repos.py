@@ -1,0 +1,90 @@
+"""Kickstart repo lines: include/exclude lists, $releasever/$basearch, mirrorlists and metalinks, and the
+options that only configure dnf (cost, proxy, noverifyssl)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from imgcreate import kickstart
+from imgcreate.dnfbackend import DnfInstaller
+from tests.conftest import RepoServer, run_tool
+
+
+def build(tmp_path: Path, ks_text: str, *extra: str, check: bool = True):  # type: ignore[no-untyped-def]
+    ks = tmp_path / "repo.ks"
+    ks.write_text("part / --size 300\n" + ks_text)
+    return run_tool("image-creator", "-c", str(ks), "--fslabel", "REPO", "-o", str(tmp_path / "out"),
+                    "--tmpdir", str(tmp_path), *extra, check=check)
+
+
+@pytest.mark.root
+def test_releasever_and_basearch_are_substituted(tmp_path: Path, testrepo: Path, mount_image) -> None:
+    tree = tmp_path / "mirror/42/x86_64"
+    tree.parent.mkdir(parents=True)
+    tree.symlink_to(testrepo)
+    build(tmp_path, f"repo --name=sub --baseurl=file://{tmp_path}/mirror/$releasever/$basearch\n"
+                    "%packages\ndemo-app\n%end\n", "--releasever", "42")
+    assert "demo-app" in mount_image(tmp_path / "out/REPO.img").rpms()
+
+
+@pytest.mark.root
+def test_excludepkgs_and_includepkgs(tmp_path: Path, testrepo: Path) -> None:
+    proc = build(tmp_path, f"repo --name=t --baseurl=file://{testrepo} --excludepkgs=docs-demo\n"
+                           "%packages\ndocs-demo\n%end\n", check=False)
+    assert proc.returncode != 0 and "docs-demo" in proc.stderr
+    proc = build(tmp_path, f"repo --name=t --baseurl=file://{testrepo} --includepkgs=filesystem,busybox,live-init\n"
+                           "%packages\ndemo-app\n%end\n", check=False)
+    assert proc.returncode != 0 and "demo-app" in proc.stderr
+
+
+@pytest.mark.root
+def test_mirrorlist(tmp_path: Path, repo_server: RepoServer, mount_image) -> None:
+    mirrorlist = tmp_path / "mirrorlist"
+    mirrorlist.write_text(f"# a mirror list\n{repo_server.url}/\n")
+    build(tmp_path, f"repo --name=ml --mirrorlist=file://{mirrorlist}\n%packages\ndemo-app\n%end\n")
+    assert any("demo-app" in r for r in repo_server.rpm_requests())
+    assert "demo-app" in mount_image(tmp_path / "out/REPO.img").rpms()
+
+
+@pytest.mark.root
+def test_metalink(tmp_path: Path, repo_server: RepoServer, testrepo: Path, mount_image) -> None:
+    repomd = (testrepo / "repodata/repomd.xml").read_bytes()
+    metalink = tmp_path / "metalink.xml"
+    metalink.write_text(f"""<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/" type="dynamic">
+ <files>
+  <file name="repomd.xml">
+   <size>{len(repomd)}</size>
+   <verification><hash type="sha256">{hashlib.sha256(repomd).hexdigest()}</hash></verification>
+   <resources maxconnections="1">
+    <url protocol="http" type="http" location="XX" preference="100">{repo_server.url}/repodata/repomd.xml</url>
+   </resources>
+  </file>
+ </files>
+</metalink>
+""")
+    build(tmp_path, f"repo --name=ml --metalink=file://{metalink}\n%packages\ndemo-app\n%end\n")
+    assert "demo-app" in mount_image(tmp_path / "out/REPO.img").rpms()
+
+
+def test_repo_options_reach_dnf(tmp_path: Path) -> None:
+    """cost, proxy, noverifyssl, include/exclude lists: what dnf gets for each repo line (no root needed)."""
+    ks_path = tmp_path / "opts.ks"
+    ks_path.write_text(
+        "repo --name=a --baseurl=http://example.invalid/a --cost=7 --proxy=http://proxy.invalid:3128 "
+        "--noverifyssl --includepkgs=x,y --excludepkgs=z\n"
+        "repo --name=b --mirrorlist=http://example.invalid/ml\n"
+    )
+    ks = kickstart.read_kickstart(ks_path)
+    with DnfInstaller(tmp_path / "root", "1", tmp_path / "cache", tmp_path / "log") as dnfi:
+        for spec in kickstart.get_repos(ks):
+            dnfi.add_repo(spec)
+        a = dnfi.base.repos["a"]
+        assert a.cost == 7 and a.proxy == "http://proxy.invalid:3128" and a.sslverify is False
+        assert list(a.includepkgs) == ["x", "y"] and list(a.excludepkgs) == ["z"]
+        assert dnfi.base.repos["b"].mirrorlist == "http://example.invalid/ml"
+    assert not os.path.exists("/var/cache/dnf/a-" + "0" * 16)
