@@ -16,6 +16,8 @@ pytestmark = pytest.mark.root
 POSTS = """
 %post
 echo "in chroot" > /etc/post-chroot
+test -c /dev/null && test -c /dev/urandom && test -e /proc/self/status && test -d /sys/kernel \
+  && grep -q " /dev/pts devpts" /proc/mounts && grep -q " /dev/shm tmpfs" /proc/mounts && echo ok > /etc/api-fs
 test -f /var/lib/post-demo/ran && echo yes > /etc/post-saw-scriptlet
 %end
 %post --nochroot
@@ -49,6 +51,7 @@ def test_image_creator_builds_a_checked_sparse_image(make_ks, tmp_path: Path, mo
     assert (img / "var/lib/post-demo/ran").exists(), "the package's %post scriptlet ran"
     assert (img / "etc/post-chroot").read_text() == "in chroot\n"
     assert (img / "etc/post-saw-scriptlet").read_text() == "yes\n"
+    assert (img / "etc/api-fs").read_text() == "ok\n", "/proc, /sys, /dev nodes, /dev/pts, /dev/shm in the root"
     assert (img / "etc/post-nochroot").read_text() == "on host DEMO\n"
     fstab = (img / "etc/fstab").read_text()
     assert "LABEL=DEMO" in fstab and " / " in fstab and "ext4" in fstab
