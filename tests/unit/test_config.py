@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from imgcreate import config, kickstart, passwords
+from imgcreate.config import accounts, common, localization, security, services
 from imgcreate.errors import KickstartError
 
 
@@ -244,9 +245,9 @@ def test_users_with_the_images_shadow_utils(tmp_path: Path, root: Path, monkeypa
         assert root is not None, "account tools run inside the image"
         return subprocess.CompletedProcess(argv, 0, "", None)
 
-    monkeypatch.setattr(config, "run", fake_run)
+    monkeypatch.setattr(accounts, "run", fake_run)
     monkeypatch.setattr(passwords, "run", fake_run)
-    monkeypatch.setattr(config, "image_tool", lambda r, name: f"/usr/sbin/{name}")
+    monkeypatch.setattr(accounts, "image_tool", lambda r, name: f"/usr/sbin/{name}")
     ks = parse(tmp_path, "group --name=admins --gid=2000\nrootpw --lock pw\n"
                          "user --name=alice --groups=wheel,devs --password=pw --uid=1500 --gid=1600 "
                          "--homedir=/srv/a --shell=/bin/sh\n")
@@ -452,7 +453,7 @@ def test_update_assignments_keeps_other_lines() -> None:
 
 def test_line_breaks_in_values_are_refused(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError):
-        config._check_line("a\nb", "thing")
+        common._check_line("a\nb", "thing")
     with pytest.raises(passwords.AccountError):
         passwords.hash_password("a\nb")
 
@@ -485,9 +486,10 @@ def test_every_syntax_version_applies(tmp_path: Path, monkeypatch: pytest.Monkey
         out = "$6$salt$hash\n" if argv[0] == "openssl" else ""
         return subprocess.CompletedProcess(argv, 0, out, None)
 
-    monkeypatch.setattr(config, "run", fake_run)
-    monkeypatch.setattr(passwords, "run", fake_run)
-    monkeypatch.setattr(config, "find_tool", lambda tool: "/bin/true")
+    for module in (localization, accounts, security, services, passwords):
+        monkeypatch.setattr(module, "run", fake_run)
+    for module in (localization, services):
+        monkeypatch.setattr(module, "find_tool", lambda tool: "/bin/true")
     for name, version in sorted(versionMap.items()):
         handler = makeVersion(version)
         for line in SWEEP_LINES:

@@ -1,0 +1,39 @@
+"""Kickstart ``bootloader``: the kernel arguments and timeout in /etc/default/grub."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from imgcreate import rootfs
+from imgcreate.config.common import _check_line, _quote, _seen, update_assignments
+
+
+def apply_bootloader(root: Path, ks: Any) -> None:
+    """``bootloader --append --timeout`` -> GRUB_CMDLINE_LINUX and GRUB_TIMEOUT in /etc/default/grub.
+
+    The live boot menu takes them from the kickstart directly; this file is what grub2-mkconfig reads when
+    the image is installed to a disk, as anaconda writes it.  Arguments already there are kept.
+    """
+    bl: Any = getattr(ks, "bootloader", None)
+    if not _seen(bl):
+        return
+    append = (getattr(bl, "appendLine", "") or "").strip()
+    timeout = getattr(bl, "timeout", None)
+    if not append and timeout is None:
+        return
+    text = rootfs.read_file(root, "/etc/default/grub")
+    values: dict[str, str] = {}
+    if timeout is not None:
+        values["GRUB_TIMEOUT"] = str(int(timeout))
+    if append:
+        _check_line(append, "kernel arguments")
+        old = ""
+        for line in (text or "").splitlines():
+            if line.startswith("GRUB_CMDLINE_LINUX="):
+                old = line.split("=", 1)[1].strip().strip('"')
+        args = shlex.split(old)
+        args += [a for a in shlex.split(append) if a not in args]
+        values["GRUB_CMDLINE_LINUX"] = _quote(" ".join(args))
+    rootfs.write_file(root, "/etc/default/grub", update_assignments(text, values))
