@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,10 +407,13 @@ class DnfInstaller:
         )
         start = time.monotonic()
         try:
-            self.base.download_packages(install_set, _DownloadProgress())
-        except dnf.exceptions.DownloadError as exc:
-            raise PackageError(f"Downloading packages failed: {exc}") from exc
+            # librepo stops a download cleanly on SIGINT by itself; SIGTERM/SIGHUP raised inside its callbacks
+            # would turn into a garbled SWIG error, so those wait until the download ends.
+            with signals.deferred("the download", (signal.SIGTERM, signal.SIGHUP)):
+                self.base.download_packages(install_set, _DownloadProgress())
         except dnf.exceptions.Error as exc:
+            if "Interrupted by a SIGINT" in str(exc):
+                raise KeyboardInterrupt from exc
             raise PackageError(f"Downloading packages failed: {exc}") from exc
         self.timings["download"] = time.monotonic() - start
         self._unlock()

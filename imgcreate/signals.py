@@ -23,8 +23,8 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
-def deferred(what: str) -> Iterator[None]:
-    """Record SIGINT/SIGTERM/SIGHUP during the block and re-deliver them after it."""
+def deferred(what: str, which: tuple[int, ...] = SIGNALS) -> Iterator[None]:
+    """Record the signals *which* (default SIGINT, SIGTERM, SIGHUP) during the block; re-deliver them after it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -35,7 +35,7 @@ def deferred(what: str) -> Iterator[None]:
             log.warning("%s received: stopping once %s is done", signal.Signals(signum).name, what)
         pending.append(signum)
 
-    old = {s: signal.signal(s, record) for s in SIGNALS}
+    old = {s: signal.signal(s, record) for s in which}
     try:
         yield
     finally:

@@ -7,12 +7,14 @@ devices, and processes whose root is a build directory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,20 +101,24 @@ def testrepo() -> Path:
 
 class RecordingHandler(http.server.SimpleHTTPRequestHandler):
     requests: list[str]
+    rpm_delay: list[float]  # seconds to wait before serving each .rpm (to catch a build while downloading)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
 
     def do_GET(self) -> None:  # noqa: N802
         self.requests.append(self.path)
-        super().do_GET()
+        if self.path.endswith(".rpm") and self.rpm_delay[0]:
+            time.sleep(self.rpm_delay[0])
+        with contextlib.suppress(ConnectionError):
+            super().do_GET()
 
 
 class RepoServer:
     """The test repository served over HTTP on 127.0.0.1, recording every request (to see what is downloaded)."""
 
     def __init__(self, directory: Path) -> None:
-        handler = type("Handler", (RecordingHandler,), {"requests": []})
+        handler = type("Handler", (RecordingHandler,), {"requests": [], "rpm_delay": [0.0]})
         self.handler = handler
         self.httpd = http.server.ThreadingHTTPServer(
             ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
@@ -120,6 +126,9 @@ class RepoServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def slow_down(self, seconds: float) -> None:
+        self.handler.rpm_delay[0] = seconds
 
     @property
     def requests(self) -> list[str]:

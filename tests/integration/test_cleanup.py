@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, leak_snapshot
+from tests.conftest import REPO_ROOT, RepoServer, leak_snapshot
 
 pytestmark = pytest.mark.root
 
@@ -116,6 +116,28 @@ def test_external_signal(sig: signal.Signals, trigger: str, tmp_path: Path, test
     proc.wait(timeout=300)
     assert proc.returncode == 130, "".join(seen) + rest
     assert "Traceback" not in rest and "FATAL" not in rest, rest
+    assert_clean(tmp_path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_while_downloading(sig: signal.Signals, tmp_path: Path, repo_server: RepoServer) -> None:
+    """librepo stops on SIGINT by itself; SIGTERM waits for the download. Either way: exit 130, nothing left."""
+    repo_server.slow_down(0.7)
+    ks = tmp_path / "dl.ks"
+    ks.write_text(f"part / --size 300\nrepo --name=slow --baseurl={repo_server.url}\n%packages\n@core\nkernel\n%end\n")
+    (tmp_path / "work").mkdir()
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "tools/livecd-creator"), "-c", str(ks), "-f", "DL",
+                             "--tmpdir", str(tmp_path / "work"), "--cache", str(tmp_path / "cache"),
+                             "--output", str(tmp_path / "out")], stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("Downloading "):
+            proc.send_signal(sig)
+            break
+    rest = proc.stderr.read()
+    proc.wait(timeout=300)
+    assert proc.returncode == 130, rest
+    assert "Traceback" not in rest and "SWIG" not in rest, rest
     assert_clean(tmp_path)
 
 
