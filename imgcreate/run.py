@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import IO
@@ -127,6 +128,7 @@ def run(
     stream: bool = False,
     what: str | None = None,
     timeout: float | None = None,
+    tty: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command and return its result with the merged output in ``stdout``.
 
@@ -134,6 +136,8 @@ def run(
     (default: a clean one with PATH, so the host's locale and variables do not leak into the image).
     ``stream``: also copy each output line to the log as it arrives (for long steps that report progress).
     ``what``: a few words said in front of the error, e.g. "Creating the filesystem".
+    ``tty``: the command's stdout goes to our stderr, the user's terminal (for a progress bar, see
+    :func:`progress_on_terminal`); only its stderr is captured.
     """
     args = [str(a) for a in argv]
     if not args:
@@ -150,15 +154,16 @@ def run(
         proc = subprocess.Popen(
             args,
             stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
+            stderr=subprocess.PIPE if tty else subprocess.STDOUT,
             env=dict(env),
             cwd=cwd,
         )
     except FileNotFoundError as exc:
         raise MissingToolError(args[0], package_hint(os.path.basename(args[0]))) from exc
-    assert proc.stdout is not None
-    reader = _OutputReader(proc.stdout, stream)
+    pipe = proc.stderr if tty else proc.stdout
+    assert pipe is not None
+    reader = _OutputReader(pipe, stream)
     try:
         if data is not None:
             assert proc.stdin is not None
@@ -184,6 +189,20 @@ def run(
         log.error("command failed (%d): %s", proc.returncode, cmdline(args))
         raise CommandError(args, proc.returncode, output, what)
     return subprocess.CompletedProcess(args, proc.returncode, output, None)
+
+
+def progress_on_terminal() -> bool:
+    """Whether a long step should show a progress bar: our stderr is a terminal that shows the INFO log."""
+    if not (sys.stderr.isatty() and log.isEnabledFor(logging.INFO)):
+        return False
+    logger: logging.Logger | None = log
+    while logger is not None:
+        for handler in logger.handlers:
+            stream = getattr(handler, "stream", None)
+            if stream is sys.stderr and handler.level <= logging.INFO:
+                return True
+        logger = logger.parent if logger.propagate else None
+    return False
 
 
 def run_interactive(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None = None) -> int:

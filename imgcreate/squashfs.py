@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from imgcreate.errors import CreatorError
-from imgcreate.run import run
+from imgcreate.run import progress_on_terminal, run
 
 log = logging.getLogger("imgcreate")
 
@@ -55,8 +55,14 @@ def check_compression(compression: str | None) -> None:
         )
 
 
-def mksquashfs(source: Path, output: Path, compression: str | None) -> None:
-    """Compress *source* (a directory) into *output*, on every core (mksquashfs's default)."""
-    args = ["mksquashfs", str(source), str(output), "-noappend", *compression_args(compression)]
+def mksquashfs(source: Path, output: Path, compression: str | None, progress: bool | None = None) -> None:
+    """Compress *source* (a directory) into *output*, on every core (mksquashfs's default).
+
+    *progress*: show mksquashfs's progress bar on the terminal (default: when the log is shown on one).
+    """
+    if progress is None:
+        progress = progress_on_terminal()
+    args = ["mksquashfs", str(source), str(output), "-noappend", *compression_args(compression),
+            "-quiet" if progress else "-no-progress"]
     log.info("compressing %s with %s", source, compression or "no compression")
-    run(args, what="Creating the squashfs image", stream=False)
+    run(args, what="Creating the squashfs image", stream=False, tty=progress)
