@@ -331,13 +331,18 @@ class ImageCreator:
             argv = [interp, rel]
             root: Path | None = self._instroot
         else:
-            builddir = self._require_builddir()
-            path = builddir / f"ks-script-{kind.strip('%')}-{script.lineno}"
-            path.write_text(script.script)
+            # On the host: in the build directory, or (an %onerror before there was one) in --tmpdir.
+            scratch = self._builddir or self.tmpdir
+            scratch.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f"ks-script-{kind.strip('%')}-", dir=scratch)
+            with os.fdopen(fd, "w") as f:
+                f.write(script.script)
+            path = Path(name)
             path.chmod(0o700)
             argv = [interp, str(path)]
             root = None
-            env["INSTALL_ROOT"] = str(self._instroot)
+            if self._builddir is not None:
+                env["INSTALL_ROOT"] = str(self._instroot)
             env["IMG_NAME"] = self.name
         env.update(self._get_post_scripts_env(in_chroot))
         log.info("running %s%s", where, " in the install root" if in_chroot else " on the host")
@@ -346,14 +351,11 @@ class ImageCreator:
         finally:
             with contextlib.suppress(OSError):
                 path.unlink()
-        if script.logfile:
-            target = (
+        if script.logfile:  # --log: inside the image for chrooted scripts, on the host otherwise
+            if in_chroot:
                 rootfs.write_file(self._instroot, script.logfile, result.stdout)
-                if in_chroot
-                else Path(script.logfile)
-            )
-            if not in_chroot:
-                target.write_text(result.stdout)
+            else:
+                Path(script.logfile).write_text(result.stdout)
         if result.returncode != 0:
             tail = "\n".join(result.stdout.strip().splitlines()[-10:])
             msg = f"{where} failed with exit status {result.returncode}" + (f":\n{tail}" if tail else "")

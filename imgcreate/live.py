@@ -107,7 +107,7 @@ class LiveImageCreator(LoopImageCreator):
 
     def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
         env = dict(super()._get_post_scripts_env(in_chroot))
-        if not in_chroot:
+        if not in_chroot and self.builddir is not None:
             env["LIVE_ROOT"] = str(self._isodir)
         return env
 
