@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -179,11 +180,10 @@ class LiveImageCreator(LoopImageCreator):
     def _find_kernel(self) -> tuple[str, Path, Path]:
         """The newest installed kernel, found through the image's rpm database, and its initramfs."""
         files = _rpm_files_providing(self._instroot, ("kernel-core", "kernel"))
-        kernels = sorted(
-            {f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")},
-            key=_version_key,
-            reverse=True,
-        )
+        # /boot/vmlinuz-KVER (older kernels; a %ghost in current Fedora) or /usr/lib/modules/KVER/vmlinuz
+        found = {f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")}
+        found |= {f.split("/")[-2] for f in files if re.fullmatch(r"(/usr)?/lib/modules/[^/]+/vmlinuz", f)}
+        kernels = sorted(found, key=_version_key, reverse=True)
         if not kernels:
             raise ImageError(
                 "No kernel is installed in the image, so the live image cannot boot: add 'kernel' to the "
@@ -194,6 +194,8 @@ class LiveImageCreator(LoopImageCreator):
         kver = kernels[0]
         root = self._instroot
         vmlinuz = rootfs.resolve_in_root(root, f"/boot/vmlinuz-{kver}")
+        if not vmlinuz.is_file():
+            vmlinuz = rootfs.resolve_in_root(root, f"/usr/lib/modules/{kver}/vmlinuz")
         initrd = rootfs.resolve_in_root(root, f"/boot/initramfs-{kver}.img")
         if not initrd.exists():
             if rootfs.exists(root, "/usr/bin/dracut") or rootfs.exists(root, "/usr/sbin/dracut"):
@@ -344,10 +346,9 @@ class LiveImageCreator(LoopImageCreator):
                     " or ".join(candidates))
 
 
-def _version_key(ver: str) -> list[Any]:
-    import re
-
-    return [int(p) if p.isdigit() else p for p in re.split(r"[.\-_+]", ver)]
+def _version_key(ver: str) -> list[tuple[int, int, str]]:
+    """Sort key for kernel versions: numbers compare as numbers, other parts as text, never number to text."""
+    return [(1, int(p), "") if p.isdigit() else (0, 0, p) for p in re.split(r"[.\-_+]", ver)]
 
 
 def _rpm_files_providing(root: Path, provides: tuple[str, ...]) -> list[str]:
