@@ -202,9 +202,14 @@ def mkfs_ext(device: str, fstype: str, label: str, extra: list[str] | None = Non
     )
 
 
-def fsck(image: Path) -> None:
-    """Force a full check; exit status 1 means errors were corrected, which is fine for a fresh image."""
-    res = run(["e2fsck", "-f", "-y", str(image)], check=False, what="Checking the filesystem")
+def fsck(image: Path, discard: bool = False) -> None:
+    """Force a full check; exit status 1 means errors were corrected, which is fine for a fresh image.
+
+    *discard*: also punch out the free blocks of an image file, so that what deleted files left in them is
+    neither kept in the sparse file nor compressed into a squashfs.
+    """
+    extra = ["-E", "discard"] if discard else []
+    res = run(["e2fsck", "-f", "-y", *extra, str(image)], check=False, what="Checking the filesystem")
     if res.returncode not in (0, 1):
         raise CommandError(res.args, res.returncode, res.stdout, "Checking the filesystem")
 
@@ -241,7 +246,7 @@ def resparse(image: Path, nominal_size: int | None) -> int:
     This is what upstream livecd-tools does: the file holds only what is needed, yet the filesystem keeps its
     nominal size for whoever boots it.
     """
-    fsck(image)
+    fsck(image, discard=True)
     size = minimal_size(image)
     os.truncate(image, size)
     if nominal_size and nominal_size > size:
