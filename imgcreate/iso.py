@@ -50,10 +50,10 @@ def master_iso(
     *bios* is "grub2" (images/eltorito.img, GRUB's boot_hybrid.img MBR) or "syslinux" (isolinux/isolinux.bin,
     isohdpfx.bin MBR); *efiboot* the FAT image's path inside *isodir*.
     """
-    # xorrisofs, run as "xorriso -as mkisofs" to turn off -stdio_sync: by default xorriso fsyncs its output
-    # every 16 MiB, which makes mastering take several times as long as writing the ISO.  -no_rc: no host
-    # startup files.
-    args = ["xorriso", "-no_rc", "-stdio_sync", "off", "-as", "mkisofs",
+    # xorrisofs, run as "xorriso -as mkisofs" for two settings its emulation lacks: by default xorriso fsyncs
+    # its output every 16 MiB (-stdio_sync), and looks whether the write has ended only once a second
+    # (-pacifier), which made mastering take 0.9-1.3 s instead of 0.1 s.  -no_rc: no host startup files.
+    args = ["xorriso", "-no_rc", "-stdio_sync", "off", "-pacifier", "interval=0.1", "-as", "mkisofs",
             "-output", str(output), "-iso-level", "3", "-rational-rock", "-joliet",
             "-joliet-long", "-volid", label, "-appid", label[:128], "-publisher", "livecd-tools"]
     if bios == "grub2" and mbr:
