@@ -1,0 +1,353 @@
+"""The live ISO build benchmark: one command, a table on stdout, the numbers in JSON.
+
+    sudo .venv/bin/python bench/run.py [--quick] [--reps N] [--filler N] [--only NAME ...] [--json PATH]
+
+Builds, from the project's test distribution served over HTTP on 127.0.0.1:
+
+* ``minimal-cold``   config/testdistro-live.ks (xz) with an empty ``--cache``: everything is downloaded;
+* ``minimal-warm``   the same, with the cache the cold build left: nothing may be downloaded;
+* ``large-xz``       the same plus ``@filler`` (``--filler`` packages of ~1.5 MB each), xz, warm cache;
+* ``large-zstd``     the same with zstd.
+
+Every build runs in a fresh process (bench/runner.py, the ``livecd-creator`` steps through the API) and is
+repeated (``--reps``, default 3; ``--quick``: 1); the table shows medians.  Phase times are the library's own
+(``creator.timings``); wall time is measured around the process, so it includes Python's start-up and the
+clean-up of the build directory.  "GETs" counts the requests the HTTP server saw during the build (.rpm / all).
+"Peak RSS" is the build process's own peak (``ru_maxrss``, RUSAGE_SELF), not that of the commands it runs;
+"largest RSS incl. commands" is the largest of it and every process it waited for (mksquashfs, mostly).
+
+It ends with the targets (large-zstd: at most 10 % of the wall time outside the rpm transaction and
+mksquashfs; minimal-warm: nothing downloaded; peak RSS under 300 MiB) and exits 1 if one is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import http.server
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+MIB = 1048576
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    repo: str  # "minimal" or "large"
+    compression: str
+    cache: str  # "cold": an empty cache per build; "warm": a cache filled by an earlier build
+
+
+SCENARIOS = [
+    Scenario("minimal-cold", "minimal", "xz", "cold"),
+    Scenario("minimal-warm", "minimal", "xz", "warm"),
+    Scenario("large-xz", "large", "xz", "warm"),
+    Scenario("large-zstd", "large", "zstd", "warm"),
+]
+
+# (column, the library's phases it adds up); "install.setup" is the install phase minus download and transaction:
+# dnf's set-up, loading the repositories, resolving, and closing the rpm database.
+PHASES: list[tuple[str, tuple[str, ...]]] = [
+    ("setup+resolve", ("install.setup",)),
+    ("download", ("install.download",)),
+    ("rpm", ("install.transaction",)),
+    ("configure", ("configure", "configure-final")),
+    ("%post", ("post",)),
+    ("(un)mount", ("mount", "unmount")),
+    ("fs finish", ("filesystem-finish",)),
+    ("mksquashfs", ("squashfs",)),
+    ("ISO", ("iso",)),
+    ("checksum", ("checksum",)),
+]
+
+
+# -- the repository over HTTP ----------------------------------------------------------------------------------
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+        pass
+
+
+class RepoServer:
+    """Serves a repository directory on 127.0.0.1 and records every request path."""
+
+    def __init__(self, directory: Path) -> None:
+        self.handler = type("Handler", (_Handler,), {"requests": []})
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(self.handler, directory=str(directory))
+        )
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def take_requests(self) -> tuple[int, int]:
+        """(.rpm requests, all requests) since the last call."""
+        reqs = self.handler.requests
+        counts = sum(1 for r in reqs if r.endswith(".rpm")), len(reqs)
+        reqs.clear()
+        return counts
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# -- kickstarts ----------------------------------------------------------------------------------------------
+def write_kickstart(path: Path, url: str, large: bool) -> None:
+    text = (REPO_ROOT / "config/testdistro-live.ks").read_text()
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("repo "):
+            line = f"repo --name=testdistro --baseurl={url}"
+        elif line.startswith("part /") and large:
+            line = "part / --size 2048 --fstype ext4"
+        elif line.strip() == "kernel" and large:
+            lines.append("@filler")
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+
+
+# -- one build -----------------------------------------------------------------------------------------------
+def run_build(
+    work: Path, tag: str, ks: Path, compression: str | None, cache: Path, server: RepoServer
+) -> dict[str, Any]:
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    spec = {
+        "ks": str(ks),
+        "name": "BENCH-LIVE",
+        "compression": compression,
+        "cache": str(cache),
+        "tmpdir": str(work / "tmp"),
+        "output": str(work / "out"),
+        "logfile": str(logs / f"{tag}.log"),
+        "result": str(logs / f"{tag}.json"),
+    }
+    spec_path = logs / f"{tag}.spec.json"
+    spec_path.write_text(json.dumps(spec))
+    server.take_requests()
+    with open(logs / f"{tag}.stderr", "w") as err:
+        start = time.monotonic()
+        proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "bench/runner.py"), str(spec_path)],
+                                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        _, status, rusage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = (logs / f"{tag}.stderr").read_text()[-3000:]
+        raise SystemExit(f"bench: build {tag} failed ({proc.returncode}); see {logs}/{tag}.*\n{tail}")
+    result = json.loads(Path(spec["result"]).read_text())
+    t = result["timings"]
+    t["install.setup"] = t.get("install", 0.0) - t.get("install.download", 0.0) - t.get("install.transaction", 0.0)
+    result["wall"] = wall
+    result["rpm_requests"], result["http_requests"] = server.take_requests()
+    result["tree_maxrss_kib"] = rusage.ru_maxrss  # the largest of the process and everything it ran
+    return result
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    out: dict[str, Any] = {}
+    for col, keys in PHASES:
+        out[col] = med([sum(r["timings"].get(k, 0.0) for k in keys) for r in runs])
+    out["other"] = med([r["wall"] - sum(r["timings"].get(k, 0.0) for _, ks in PHASES for k in ks) for r in runs])
+    out["wall"] = med([r["wall"] for r in runs])
+    out["outside_pct"] = med([
+        100.0 * (r["wall"] - r["timings"].get("install.transaction", 0.0) - r["timings"].get("squashfs", 0.0))
+        / r["wall"] for r in runs
+    ])
+    out["rpm_requests"] = max(r["rpm_requests"] for r in runs)
+    out["http_requests"] = max(r["http_requests"] for r in runs)
+    out["downloaded"] = max(r["downloaded"] for r in runs)
+    out["installed"] = runs[0]["installed"]
+    out["peak_rss_mib"] = max(r["maxrss_kib"] for r in runs) / 1024
+    out["tree_peak_rss_mib"] = max(r["tree_maxrss_kib"] for r in runs) / 1024
+    for key in ("rootfs_bytes", "squashfs_bytes", "iso_bytes"):
+        out[key.replace("_bytes", "_mib")] = med([r[key] or 0 for r in runs]) / MIB
+    return out
+
+
+# -- the machine ---------------------------------------------------------------------------------------------
+def machine() -> dict[str, Any]:
+    def first(path: str, key: str) -> str:
+        try:
+            for line in Path(path).read_text().splitlines():
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip() if ":" in line else line.split("=", 1)[1].strip('"')
+        except OSError:
+            pass
+        return "?"
+
+    def cmd(*argv: str) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return "?"
+
+    return {
+        "cpu": first("/proc/cpuinfo", "model name"),
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(first("/proc/meminfo", "MemTotal").split()[0]) / 1048576, 1),
+        "os": first("/etc/os-release", "PRETTY_NAME="),
+        "kernel": platform.release(),
+        "virtualization": cmd("systemd-detect-virt") or "none",
+        "python": platform.python_version(),
+        "mksquashfs": cmd("mksquashfs", "-version").splitlines()[0] if cmd("mksquashfs", "-version") else "?",
+        "commit": cmd("git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"),
+    }
+
+
+# -- output --------------------------------------------------------------------------------------------------
+def _markdown(head: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    sep = "|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(head), sep, *(line(r) for r in rows)])
+
+
+def tables(summary: dict[str, dict[str, Any]]) -> str:
+    """Two markdown tables: seconds per phase, then the targets, downloads, memory and sizes."""
+    cols = [c for c, _ in PHASES] + ["other", "wall"]
+    times = [[name, *(f"{s[c]:.1f}" for c in cols)] for name, s in summary.items()]
+    facts = [[name, f"{s['outside_pct']:.1f} %", f"{s['downloaded']}", f"{s['rpm_requests']} / {s['http_requests']}",
+              f"{s['peak_rss_mib']:.0f} MiB", f"{s['tree_peak_rss_mib']:.0f} MiB", f"{s['installed']}",
+              f"{s['rootfs_mib']:.0f} MiB", f"{s['squashfs_mib']:.0f} MiB", f"{s['iso_mib']:.0f} MiB"]
+             for name, s in summary.items()]
+    return (_markdown(["build (s)", *cols], times) + "\n\n" + _markdown(
+        ["build", "outside rpm+mksquashfs", "downloaded", "GETs .rpm / all", "peak RSS", "largest RSS incl. commands",
+         "packages", "rootfs.img", "squashfs.img", "ISO"], facts))
+
+
+# -- main ----------------------------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one build per scenario instead of three")
+    parser.add_argument("--reps", type=int, default=3, help="builds per scenario (median); default 3")
+    parser.add_argument("--filler", type=int, default=300, help="filler packages in the large build (default 300)")
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in SCENARIOS], help="run only these scenarios")
+    parser.add_argument("--workdir", default="/var/tmp/livecd-bench",
+                        help="build, cache and log directory, emptied first (default /var/tmp/livecd-bench)")
+    parser.add_argument("--json", default=str(REPO_ROOT / "bench/results.json"), help="where to write the results")
+    opts = parser.parse_args()
+    if os.geteuid() != 0:
+        parser.error("run it as root: live builds need loop devices, mounts and chroot")
+    reps = 1 if opts.quick else opts.reps
+    scenarios = [s for s in SCENARIOS if not opts.only or s.name in opts.only]
+
+    import testdistro
+
+    def note(msg: str) -> None:
+        print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+    note("building the test distribution's repositories (cached by content)")
+    repos = {"minimal": testdistro.build_repo(log=lambda *a: None)}
+    if any(s.repo == "large" for s in scenarios):
+        repos["large"] = testdistro.build_repo(filler=opts.filler, log=lambda *a: None)
+    work = Path(opts.workdir)
+    if work.exists() and any(work.iterdir()) and not (work / ".livecd-bench").exists():
+        parser.error(f"{work} is not empty and not an earlier benchmark's directory; give another --workdir")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "tmp").mkdir(parents=True)
+    (work / ".livecd-bench").touch()
+    servers = {name: RepoServer(path) for name, path in repos.items()}
+    kickstarts = {}
+    for name, server in servers.items():
+        kickstarts[name] = work / f"{name}.ks"
+        write_kickstart(kickstarts[name], server.url + "/", large=name == "large")
+
+    warm_caches: dict[str, Path] = {}
+    results: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for sc in scenarios:
+            server, ks = servers[sc.repo], kickstarts[sc.repo]
+            if sc.cache == "warm" and sc.repo not in warm_caches:
+                cache = work / f"cache-{sc.repo}"
+                note(f"{sc.name}: filling the package cache with a first build (not counted; no compression)")
+                run_build(work, f"{sc.repo}-warmup", ks, None, cache, server)
+                warm_caches[sc.repo] = cache
+            runs = []
+            for rep in range(1, reps + 1):
+                if sc.cache == "cold":
+                    cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work))
+                else:
+                    cache = warm_caches[sc.repo]
+                r = run_build(work, f"{sc.name}-{rep}", ks, sc.compression, cache, server)
+                runs.append(r)
+                if sc.cache == "cold":
+                    if sc.repo in warm_caches:
+                        shutil.rmtree(cache)
+                    else:
+                        warm_caches[sc.repo] = cache  # what a user's second build starts from
+                t = r["timings"]
+                note(f"{sc.name} #{rep}: {r['wall']:.1f} s (rpm {t.get('install.transaction', 0):.1f} s, "
+                     f"mksquashfs {t.get('squashfs', 0):.1f} s, {r['rpm_requests']}/{r['http_requests']} GETs rpm/all, "
+                     f"peak RSS {r['maxrss_kib'] / 1024:.0f} MiB)")
+            results[sc.name] = runs
+    finally:
+        for server in servers.values():
+            server.close()
+
+    summary = {name: summarize(runs) for name, runs in results.items()}
+    info = machine()
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": info,
+        "reps": reps,
+        "filler": opts.filler,
+        "summary": summary,
+        "runs": results,
+    }
+    Path(opts.json).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, {info['os']}, "
+          f"kernel {info['kernel']} ({info['virtualization']}); {info['mksquashfs']}; commit {info['commit']}")
+    print(f"Median of {reps} build(s) per row; seconds; large = {opts.filler} filler packages.\n")
+    print(tables(summary))
+    note(f"wrote {opts.json}")
+    return 0 if check_targets(summary) else 1
+
+
+def check_targets(summary: dict[str, dict[str, Any]]) -> bool:
+    checks = []
+    if "large-zstd" in summary:
+        pct = summary["large-zstd"]["outside_pct"]
+        checks.append((f"large-zstd: {pct:.1f} % of the wall time outside rpm and mksquashfs (<= 10 %)", pct <= 10))
+    if "minimal-warm" in summary:
+        s = summary["minimal-warm"]
+        checks.append((f"minimal-warm: {s['downloaded']} packages downloaded, {s['http_requests']} HTTP requests "
+                       "(none)", s["downloaded"] == 0 and s["rpm_requests"] == 0))
+    rss = max(s["peak_rss_mib"] for s in summary.values())
+    checks.append((f"peak RSS of the build process: {rss:.0f} MiB (< 300 MiB)", rss < 300))
+    print()
+    for text, ok in checks:
+        print(f"{'ok  ' if ok else 'MISS'} {text}")
+    return all(ok for _, ok in checks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

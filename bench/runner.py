@@ -1,0 +1,74 @@
+"""One live ISO build through the imgcreate API, in its own process; the benchmark (bench/run.py) starts it.
+
+Usage: ``python bench/runner.py SPEC.json``.  SPEC holds ks, name, compression, cache, tmpdir, output, logfile,
+result.  The build runs the same five API steps as ``livecd-creator`` (mount, install, configure, unmount,
+package); the result file gets the library's own phase timings (``creator.timings``), what dnf downloaded
+(``creator.install_result``), the image sizes, and this process's peak memory (``ru_maxrss`` of RUSAGE_SELF:
+the Python process only, not mksquashfs or the other commands it runs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def _vm_hwm_kib() -> int | None:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def main() -> int:
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import imgcreate
+    from imgcreate.live import LiveImageCreator
+
+    log = logging.getLogger("imgcreate")
+    log.setLevel(logging.DEBUG)
+    handler = logging.FileHandler(spec["logfile"])
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+
+    start = time.monotonic()
+    ks = imgcreate.read_kickstart(spec["ks"])
+    result: dict[str, object] = {}
+    with LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
+                          tmpdir=spec["tmpdir"]) as creator:
+        creator.check_host_tools()
+        creator.mount(cachedir=spec["cache"])
+        creator.install()
+        creator.configure()
+        creator.unmount()
+        builddir = creator.builddir
+        assert builddir is not None
+        squashfs_img = builddir / "iso/LiveOS/squashfs.img"
+        files = creator.package(spec["output"])
+        result["squashfs_bytes"] = squashfs_img.stat().st_size if squashfs_img.exists() else None
+    iso = next(p for p in files if p.suffix == ".iso")
+    result.update(
+        api_seconds=time.monotonic() - start,
+        timings=creator.timings,
+        installed=len(creator.install_result.installed),
+        downloaded=len(creator.install_result.downloaded),
+        download_bytes=creator.install_result.download_bytes,
+        rootfs_bytes=creator.minimal_size,
+        iso_bytes=iso.stat().st_size,
+        maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        vmhwm_kib=_vm_hwm_kib(),
+    )
+    iso.unlink()
+    Path(spec["result"]).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    os.umask(0o022)
+    sys.exit(main())
