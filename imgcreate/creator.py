@@ -215,7 +215,7 @@ class ImageCreator:
 
     def install(self, repo_urls: dict[str, str] | None = None) -> None:
         """Install %packages (plus the image type's required packages) from the kickstart's repositories."""
-        from imgcreate.dnfbackend import DnfInstaller  # dnf is heavy; import it only when installing
+        from imgcreate.dnfbackend import DnfInstaller, cache_lock  # dnf is heavy: import it only to install
 
         self._require_mounted()
         self.run_pre_scripts()
@@ -225,9 +225,12 @@ class ImageCreator:
         for name, url in (repo_urls or {}).items():
             repos.append(RepoSpec(name=name, baseurl=[url]))
         spec = kickstart.get_packages(self.ks, self._get_required_packages(), self._get_excluded_packages())
-        with self._phase("install"), DnfInstaller(
-            self._instroot, self.releasever or "", cachedir, builddir / "dnf-log", cacheonly=self.cacheonly
-        ) as dnfi:
+        # libdnf and rpm call back into Python all the time, and an exception raised there by a signal handler
+        # becomes a garbled SWIG error or makes rpm abort the process: signals act once dnf is done (a SIGINT
+        # during a download still stops it at once, through librepo).
+        with self._phase("install"), cache_lock(cachedir), signals.deferred("the package installation"), \
+                DnfInstaller(self._instroot, self.releasever or "", cachedir, builddir / "dnf-log",
+                             cacheonly=self.cacheonly) as dnfi:
             for repo in repos:
                 dnfi.add_repo(repo)
             self.install_result = dnfi.run(spec)

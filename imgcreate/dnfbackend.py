@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +27,6 @@ import dnf.exceptions
 import dnf.transaction
 import rpm
 
-from imgcreate import signals
 from imgcreate.errors import ImageError, PackageError, RepoError
 from imgcreate.kickstart import PackageSpec, RepoSpec
 
@@ -147,7 +145,6 @@ class DnfInstaller:
         # libdnf re-reads rpm's configuration when the Base is made, so these must come after it (see the
         # test-distro notes): Debian's rpm would otherwise put the image's database under $HOME.
         rpm.addMacro("_dbpath", "/var/lib/rpm")
-        self._lockfile: Any = None
         self.timings: dict[str, float] = {}
 
     # -- context management --------------------------------------------------------------------------------
@@ -163,18 +160,6 @@ class DnfInstaller:
         with contextlib.suppress(Exception):
             self.base.close()
         rpm.delMacro("_install_langs")
-        self._unlock()
-
-    def _lock(self) -> None:
-        """Serialize use of a shared package cache between concurrent builds."""
-        self._lockfile = open(self.cachedir / ".imgcreate.lock", "w")  # noqa: SIM115 (held until close)
-        fcntl.flock(self._lockfile, fcntl.LOCK_EX)
-
-    def _unlock(self) -> None:
-        if self._lockfile is not None:
-            fcntl.flock(self._lockfile, fcntl.LOCK_UN)
-            self._lockfile.close()
-            self._lockfile = None
 
     # -- repositories --------------------------------------------------------------------------------------
     def add_repo(self, spec: RepoSpec) -> None:
@@ -217,16 +202,17 @@ class DnfInstaller:
         """Load repository metadata (downloading it unless cached), comps groups and the image's rpm database."""
         if not self.base.repos:
             raise RepoError("The kickstart names no repository: add a 'repo --name=... --baseurl=...' line.")
-        self._lock()
         for repo in self.base.repos.values():
             try:
-                repo.load()
+                with _sigint_from_librepo():
+                    repo.load()
             except dnf.exceptions.RepoError as exc:
                 url = self.repo_urls().get(repo.id, "?")
                 extra = " (--cacheonly is set and it is not in the cache)" if self.conf.cacheonly else ""
                 raise RepoError(f"Cannot load repository '{repo.id}' from {url}{extra}: {exc}") from exc
         try:
-            self.base.fill_sack(load_system_repo=True, load_available_repos=True)
+            with _sigint_from_librepo():
+                self.base.fill_sack(load_system_repo=True, load_available_repos=True)
         except dnf.exceptions.RepoError as exc:
             raise RepoError(f"Cannot load repository metadata: {exc}") from exc
         try:
@@ -409,19 +395,14 @@ class DnfInstaller:
         )
         start = time.monotonic()
         try:
-            # librepo stops a download cleanly on SIGINT by itself; SIGTERM/SIGHUP raised inside its callbacks
-            # would turn into a garbled SWIG error, so those wait until the download ends.
-            with signals.deferred("the download", (signal.SIGTERM, signal.SIGHUP)):
+            with _sigint_from_librepo():
                 self.base.download_packages(install_set, _DownloadProgress())
         except dnf.exceptions.Error as exc:
-            if "Interrupted by a SIGINT" in str(exc):
-                raise KeyboardInterrupt from exc
             raise PackageError(f"Downloading packages failed: {exc}") from exc
         self.timings["download"] = time.monotonic() - start
-        self._unlock()
         start = time.monotonic()
         try:
-            with signals.deferred("the package transaction"), _writeback(self.instroot):
+            with _writeback(self.instroot):
                 self.base.do_transaction(display=_TransactionProgress())
         except dnf.exceptions.TransactionCheckError as exc:
             raise _transaction_error(exc) from exc
@@ -429,6 +410,37 @@ class DnfInstaller:
             raise _transaction_error(exc) from exc
         self.timings["transaction"] = time.monotonic() - start
         return result
+
+
+@contextlib.contextmanager
+def cache_lock(cachedir: Path) -> Iterator[None]:
+    """Hold the package cache for one build at a time, so concurrent builds can share a --cache.
+
+    Taken before dnf is started (and before signals are held back for it), so waiting for the lock can still
+    be interrupted.
+    """
+    cachedir.mkdir(parents=True, exist_ok=True)
+    with open(cachedir / ".imgcreate.lock", "w") as lockfile:
+        try:
+            fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another build using the package cache %s", cachedir)
+            fcntl.flock(lockfile, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lockfile, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _sigint_from_librepo() -> Iterator[None]:
+    """librepo stops a transfer on SIGINT by itself, and dnf then raises an error saying so: Ctrl-C again."""
+    try:
+        yield
+    except dnf.exceptions.Error as exc:
+        if "Interrupted by a SIGINT" in str(exc):
+            raise KeyboardInterrupt(str(exc)) from exc
+        raise
 
 
 @contextlib.contextmanager

@@ -2,9 +2,10 @@
 
 Why: rpm's Python bindings abort the whole process ("FATAL ERROR: python callback ??? failed, aborting!")
 when a transaction callback raises, which is exactly what a signal handler that raises KeyboardInterrupt or
-Interrupted does.  The process would die with everything still mounted.  So during the rpm transaction (and
-while cleaning up) a signal is only recorded, and delivered again, to the handler that was there before,
-once the step is over.
+Interrupted does.  The process would die with everything still mounted.  libdnf's callbacks (its logger,
+librepo's progress) turn such an exception into a garbled SWIG error.  So while dnf works (and while cleaning
+up) a signal is only recorded, and delivered again, to the handler that was there before, once the step is
+over.
 """
 
 from __future__ import annotations
