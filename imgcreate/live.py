@@ -88,7 +88,7 @@ class LiveImageCreator(LoopImageCreator):
         squashfs.check_compression(self.compression_type)
 
     def _host_tools(self) -> list[str]:
-        return [*super()._host_tools(), "mksquashfs", "xorrisofs", "implantisomd5", "mkfs.vfat", "mmd", "mcopy"]
+        return [*super()._host_tools(), "mksquashfs", "xorriso", "implantisomd5", "mkfs.vfat", "mmd", "mcopy"]
 
     # -- hooks -------------------------------------------------------------------------------------------------
     def _get_required_packages(self) -> list[str]:
