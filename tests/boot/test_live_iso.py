@@ -145,23 +145,13 @@ def test_syslinux_iso_layout(syslinux_iso: Path) -> None:
 # -- boots ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.boot
-def test_boot_bios_grub(grub_iso: Path) -> None:
-    assert_boots(grub_iso, "bios", "root=/dev/mapper/live-rw")
-
-
-@pytest.mark.boot
-def test_boot_uefi(grub_iso: Path) -> None:
-    assert_boots(grub_iso, "uefi", "root=/dev/mapper/live-rw")
-
-
-@pytest.mark.boot
-def test_boot_hybrid_as_usb_disk(grub_iso: Path) -> None:
-    assert_boots(grub_iso, "usb", "root=/dev/mapper/live-rw")
-
-
-@pytest.mark.boot
-def test_boot_bios_syslinux(syslinux_iso: Path) -> None:
-    assert_boots(syslinux_iso, "bios", "root=/dev/mapper/live-rw")
+@pytest.mark.parametrize(
+    ("iso", "mode"),
+    [("grub_iso", "bios"), ("grub_iso", "uefi"), ("grub_iso", "usb"), ("syslinux_iso", "bios")],
+    ids=["bios-grub", "uefi", "hybrid-as-usb-disk", "bios-syslinux"],
+)
+def test_boot(iso: str, mode: str, request: pytest.FixtureRequest) -> None:
+    assert_boots(request.getfixturevalue(iso), mode, "root=/dev/mapper/live-rw")
 
 
 @pytest.mark.boot
