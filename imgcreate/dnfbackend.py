@@ -203,6 +203,11 @@ class DnfInstaller:
         if not self.base.repos:
             raise RepoError("The kickstart names no repository: add a 'repo --name=... --baseurl=...' line.")
         for repo in self.base.repos.values():
+            if repo.baseurl and all(u.startswith("file:") for u in repo.baseurl) and not self.conf.cacheonly:
+                # A local repository is re-read every time (that costs nothing): cached metadata of a tree that
+                # was rebuilt since would name packages whose checksums no longer match.  dnf's own --refresh
+                # does it this way.
+                repo._repo.expire()
             try:
                 with _sigint_from_librepo():
                     repo.load()

@@ -88,3 +88,21 @@ def test_repo_options_reach_dnf(tmp_path: Path) -> None:
         assert list(a.includepkgs) == ["x", "y"] and list(a.excludepkgs) == ["z"]
         assert dnfi.base.repos["b"].mirrorlist == "http://example.invalid/ml"
     assert not os.path.exists("/var/cache/dnf/a-" + "0" * 16)
+
+
+@pytest.mark.root
+def test_local_repository_changed_since_the_cache_was_filled(tmp_path: Path, testrepo: Path) -> None:
+    """A file:// repository rebuilt at the same path: the cached metadata must not be trusted."""
+    import testdistro
+
+    other = testdistro.build_repo(filler=1)  # the same packages, built again: other checksums
+    link = tmp_path / "repo"
+    link.symlink_to(testrepo)
+    ks = tmp_path / "local.ks"
+    ks.write_text(f"part / --size 300\nrepo --name=t --baseurl=file://{link}\n%packages\ndemo-app\nshim-x64\n%end\n")
+    for label in ("FIRST", "SECOND"):
+        run_tool("image-creator", "-c", str(ks), "--fslabel", label, "-o", str(tmp_path / "out"),
+                 "--tmpdir", str(tmp_path), "--cache", str(tmp_path / "cache"))
+        link.unlink()
+        link.symlink_to(other)
+    assert (tmp_path / "out/SECOND.img").exists()
