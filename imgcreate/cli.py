@@ -118,8 +118,8 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: Any) -> Any:
         if opts.fslabel:
             fslabel = kickstart.check_fslabel(opts.fslabel)
         else:
-            fslabel = kickstart.build_name(opts.kscfg, "livecd-", maxlen=kickstart.FSLABEL_MAX)
-            fslabel = "".join(c if c in kickstart._LABEL_CHARS else "_" for c in fslabel)
+            name = kickstart.build_name(opts.kscfg, "livecd-", maxlen=kickstart.FSLABEL_MAX)
+            fslabel = kickstart.label_from_name(name)
         creator = LiveImageCreator(
             ks,
             fslabel,

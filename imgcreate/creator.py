@@ -268,7 +268,7 @@ class ImageCreator:
         """Make the final image and move it to *destdir*.  *destdir* receives complete files or nothing."""
         if self._mounted:
             self.unmount()
-        builddir = self._require_builddir()
+        self._require_builddir()
         with self._phase("package"):
             self._stage_final_image()
         dest = Path(destdir)
@@ -276,7 +276,7 @@ class ImageCreator:
         moved: list[Path] = []
         try:
             for item in sorted(self._outdir.iterdir()):
-                moved.append(_move_atomically(item, dest / item.name, builddir))
+                moved.append(_move_atomically(item, dest / item.name))
         except BaseException:
             for path in moved:
                 with contextlib.suppress(OSError):
@@ -400,7 +400,7 @@ _PSEUDO_FSTAB = (
 )
 
 
-def _move_atomically(src: Path, dest: Path, scratch: Path) -> Path:
+def _move_atomically(src: Path, dest: Path) -> Path:
     """Move *src* to *dest* so that *dest* appears complete or not at all (rename, or copy to a hidden temp)."""
     try:
         os.rename(src, dest)

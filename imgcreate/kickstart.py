@@ -291,6 +291,11 @@ FSLABEL_MAX = 32  # ISO 9660 volume identifiers hold 32 characters
 _LABEL_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
+def label_from_name(name: str, maxlen: int = FSLABEL_MAX) -> str:
+    """A usable label made from an image name: characters labels cannot hold become '_'."""
+    return "".join(c if c in _LABEL_CHARS else "_" for c in name)[:maxlen]
+
+
 def check_fslabel(label: str, maxlen: int = FSLABEL_MAX) -> str:
     """Return *label* if it is usable as a volume label and on the kernel command line (CDLABEL=), else raise.
 

@@ -108,3 +108,14 @@ def test_image_creator_and_livecd_creator_share_the_cli(tmp_path: Path) -> None:
     for tool in ("image-creator", "livecd-creator"):
         proc = run_tool(tool, "--help")
         assert "--config" in proc.stdout and "--cache" in proc.stdout and "--tmpdir" in proc.stdout
+
+
+def test_default_label_from_the_kickstart_name(tmp_path: Path, testrepo: Path) -> None:
+    ks = tmp_path / "my spin.ks"
+    ks.write_text(KS.format(repo=f"repo --name=t --baseurl=file://{testrepo}", extra=""))
+    proc = run_tool("livecd-creator", str(ks), "--tmpdir", str(tmp_path), "--output", str(tmp_path / "out"),
+                    "--compression-type", "lz4")
+    assert proc.returncode == 0
+    (iso,) = (tmp_path / "out").iterdir()
+    assert iso.name.startswith("livecd-my_spin-") and iso.suffix == ".iso"
+    assert isoinspect.volume_id(iso) == iso.stem

@@ -132,3 +132,8 @@ def test_good_labels(label: str) -> None:
 def test_bad_labels(label: str, message: str) -> None:
     with pytest.raises(KickstartError, match=message):
         kickstart.check_fslabel(label)
+
+
+def test_label_from_name() -> None:
+    assert kickstart.label_from_name("livecd-my spin+x-202601011200") == "livecd-my_spin_x-202601011200"
+    assert len(kickstart.label_from_name("x" * 40)) == 32
