@@ -35,7 +35,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     img.add_argument("--repo", action="append", default=[], metavar="NAME,URL",
                      help="an extra repository, as NAME,URL or just URL (may be repeated)")
     img.add_argument("--pkgverify-level", choices=("all", "none", "signature", "digest"), default="none",
-                     help="package verification (kept for compatibility; packages are checked by rpm's digests)")
+                     help="what rpm verifies of each package before installing it: its digests, a signature by "
+                          "a key imported in the image, or both (default: none)")
     sys_ = parser.add_argument_group("System directory options")
     sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (default /var/tmp)")
     sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
@@ -110,7 +111,8 @@ def _parse_repos(values: Sequence[str]) -> dict[str, str]:
 
 def _make_creator(opts: argparse.Namespace, live: bool, ks: Any) -> Any:
     common: dict[str, Any] = dict(
-        releasever=opts.releasever, tmpdir=opts.tmpdir, cacheonly=opts.cacheonly, docleanup=not opts.nocleanup
+        releasever=opts.releasever, tmpdir=opts.tmpdir, cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
+        pkgverify_level=opts.pkgverify_level,
     )
     if live:
         from imgcreate.live import LiveImageCreator

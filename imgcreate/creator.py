@@ -61,6 +61,7 @@ class ImageCreator:
         tmpdir: str | os.PathLike[str] = "/var/tmp",
         cacheonly: bool = False,
         docleanup: bool = True,
+        pkgverify_level: str = "none",
     ) -> None:
         if not name or "/" in name or name in (".", ".."):
             raise CreatorError(f"Invalid image name '{name}': it must be a non-empty file name without '/'.")
@@ -70,6 +71,7 @@ class ImageCreator:
         self.tmpdir = Path(tmpdir)
         self.cacheonly = cacheonly
         self.docleanup = docleanup
+        self.pkgverify_level = pkgverify_level
         self.timings: dict[str, float] = {}
         self.full_disk: str | None = None  # set to --tmpdir if a phase failed while it was full
         self.install_result: Any = None
@@ -230,7 +232,7 @@ class ImageCreator:
         # during a download still stops it at once, through librepo).
         with self._phase("install"), cache_lock(cachedir), signals.deferred("the package installation"), \
                 DnfInstaller(self._instroot, self.releasever or "", cachedir, builddir / "dnf-log",
-                             cacheonly=self.cacheonly) as dnfi:
+                             cacheonly=self.cacheonly, pkgverify_level=self.pkgverify_level) as dnfi:
             for repo in repos:
                 dnfi.add_repo(repo)
             self.install_result = dnfi.run(spec)

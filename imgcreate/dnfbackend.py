@@ -46,6 +46,8 @@ class InstallResult:
     download_bytes: int = 0
 
 
+PKGVERIFY_LEVELS = ("none", "digest", "signature", "all")
+
 _PKG_TYPE_NAMES = {
     dnf.comps.MANDATORY: "mandatory",
     dnf.comps.DEFAULT: "default",
@@ -120,7 +122,12 @@ class DnfInstaller:
         cachedir: Path,
         logdir: Path,
         cacheonly: bool = False,
+        pkgverify_level: str = "none",
     ) -> None:
+        if pkgverify_level not in PKGVERIFY_LEVELS:
+            raise PackageError(
+                f"Unknown package verification level '{pkgverify_level}': use one of {', '.join(PKGVERIFY_LEVELS)}."
+            )
         self.instroot = instroot
         self.cachedir = cachedir
         cachedir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +152,9 @@ class DnfInstaller:
         # libdnf re-reads rpm's configuration when the Base is made, so these must come after it (see the
         # test-distro notes): Debian's rpm would otherwise put the image's database under $HOME.
         rpm.addMacro("_dbpath", "/var/lib/rpm")
+        # What rpm itself checks of each package before installing it (rpm's %_pkgverify_level): "digest" the
+        # checksums, "signature" a signature by a key imported in the image, "all" both.
+        rpm.addMacro("_pkgverify_level", pkgverify_level)
         self.timings: dict[str, float] = {}
 
     # -- context management --------------------------------------------------------------------------------
@@ -159,7 +169,9 @@ class DnfInstaller:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.base.close()
-        rpm.delMacro("_install_langs")
+        for macro in ("_install_langs", "_pkgverify_level"):
+            with contextlib.suppress(Exception):
+                rpm.delMacro(macro)
 
     # -- repositories --------------------------------------------------------------------------------------
     def add_repo(self, spec: RepoSpec) -> None:

@@ -106,3 +106,13 @@ def test_local_repository_changed_since_the_cache_was_filled(tmp_path: Path, tes
         link.unlink()
         link.symlink_to(other)
     assert (tmp_path / "out/SECOND.img").exists()
+
+
+@pytest.mark.root
+def test_pkgverify_level(tmp_path: Path, testrepo: Path) -> None:
+    """rpm checks digests with "digest"; "signature" refuses the test distribution's unsigned packages."""
+    text = f"repo --name=t --baseurl=file://{testrepo}\n%packages\ndemo-app\n%end\n"
+    build(tmp_path, text, "--pkgverify-level", "digest")
+    proc = build(tmp_path, text, "--pkgverify-level", "signature", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "demo-app-1.0-1.noarch does not verify: no signature" in proc.stderr
