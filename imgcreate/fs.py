@@ -253,8 +253,3 @@ def resparse(image: Path, nominal_size: int | None) -> int:
         os.truncate(image, nominal_size)
         resize(image, nominal_size)
     return size
-
-
-def disk_usage(path: Path) -> int:
-    """Bytes actually allocated to *path* (a sparse file counts only its written blocks)."""
-    return os.stat(path).st_blocks * 512

@@ -104,7 +104,8 @@ class LiveImageCreator(LoopImageCreator):
 
     def _get_fstab(self) -> str:
         fstype = "squashfs" if self.flat_squashfs else self.fstype
-        return f"/dev/root  /  {fstype}  defaults,noatime  0 0\n" + super()._get_fstab().split("\n", 1)[1]
+        # The live root line, then the base class's pseudo filesystems (not the loop image's LABEL= line).
+        return f"/dev/root  /  {fstype}  defaults,noatime  0 0\n" + ImageCreator._get_fstab(self)
 
     def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
         env = dict(super()._get_post_scripts_env(in_chroot))
@@ -131,9 +132,6 @@ class LiveImageCreator(LoopImageCreator):
         path = rootfs.host_path(self._instroot, DRACUT_CONF)
         if path.is_file() or path.is_symlink():
             path.unlink()
-
-    def _unmount_instroot(self) -> None:
-        self._loop.close()
 
     def _extract_base_image(self, base_iso: Path) -> Path:
         """The ext4 rootfs.img of an earlier live ISO, to start this build from (--base-on)."""

@@ -64,10 +64,7 @@ def package_hint(tool: str) -> str | None:
 
 def find_tool(tool: str) -> str:
     """Return the full path of a host tool, or raise MissingToolError naming its package."""
-    path = shutil.which(tool)
-    if path is None:
-        raise MissingToolError(tool, package_hint(tool))
-    return path
+    return find_any_tool(tool)
 
 
 def find_any_tool(*tools: str) -> str:

@@ -123,6 +123,9 @@ def test_squashfs_holds_rootfs_img(grub_iso: Path, tmp_path: Path) -> None:
     assert fsck.returncode == 0, fsck.stdout
     files = subprocess.run(["debugfs", "-R", "ls -l /etc", str(rootimg)], capture_output=True, text=True).stdout
     assert "live-post" in files, "%post ran in the image"
+    fstab = subprocess.run(["debugfs", "-R", "cat /etc/fstab", str(rootimg)], capture_output=True, text=True).stdout
+    assert fstab.splitlines()[0].split()[:3] == ["/dev/root", "/", "ext4"] and "LABEL=" not in fstab
+    assert "devpts" in fstab and "/dev/shm" in fstab
     assert "99-liveos.conf" not in subprocess.run(
         ["debugfs", "-R", "ls /etc/dracut.conf.d", str(rootimg)], capture_output=True, text=True
     ).stdout, "the build's dracut configuration is removed before packaging"
