@@ -1,6 +1,6 @@
 """The live ISO build benchmark: one command, a table on stdout, the numbers in JSON.
 
-    sudo .venv/bin/python bench/run.py [--quick] [--reps N] [--filler N] [--only NAME ...] [--json PATH]
+    .venv/bin/python bench/run.py [--quick] [--reps N] [--filler N] [--only NAME ...] [--json PATH]
 
 Builds, from the project's test distribution served over HTTP on 127.0.0.1:
 

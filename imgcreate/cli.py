@@ -84,6 +84,11 @@ def _setup_logging(opts: argparse.Namespace) -> None:
     console.setLevel(level)
     console.setFormatter(logging.Formatter("%(message)s" if not opts.debug else "%(asctime)s %(message)s"))
     root.addHandler(console)
+    # dnf's own messages repeat what the build reports itself: they go to the log file only.
+    dnf_log = logging.getLogger("dnf")
+    dnf_log.handlers.clear()
+    dnf_log.propagate = False
+    dnf_log.addHandler(logging.NullHandler())
     if opts.logfile:
         try:
             handler = logging.FileHandler(opts.logfile)
@@ -92,6 +97,7 @@ def _setup_logging(opts: argparse.Namespace) -> None:
         handler.setLevel(logging.DEBUG)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         root.addHandler(handler)
+        dnf_log.addHandler(handler)
 
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:

@@ -486,12 +486,13 @@ class LoopImageCreator(ImageCreator):
     def _get_fstab(self) -> str:
         return f"LABEL={self.fslabel[:16]}  /  {self._fstype}  defaults,noatime  0 0\n" + _PSEUDO_FSTAB
 
-    def _shrink_image(self, keep_nominal: bool) -> None:
+    def _shrink_image(self) -> None:
+        """Check, minimize and grow the image back sparsely to its nominal size (upstream's ``_resparse``)."""
         try:
-            self.minimal_size = fs.resparse(self._image, self._image_size if keep_nominal else None)
+            self.minimal_size = fs.resparse(self._image, self._image_size)
         except CommandError as exc:
             raise ImageError(f"Could not check and shrink the image {self._image}: {exc}") from exc
 
     def _stage_final_image(self) -> None:
-        self._shrink_image(keep_nominal=True)
+        self._shrink_image()
         os.rename(self._image, self._outdir / self._image.name)

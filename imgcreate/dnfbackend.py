@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -25,8 +26,9 @@ import dnf.callback
 import dnf.comps
 import dnf.exceptions
 import dnf.transaction
-import rpm
+import libdnf.transaction
 
+from imgcreate import rpmdb
 from imgcreate.errors import ImageError, PackageError, RepoError
 from imgcreate.kickstart import PackageSpec, RepoSpec
 
@@ -84,10 +86,17 @@ class _DownloadProgress(dnf.callback.DownloadProgress):  # type: ignore[misc]
 
 
 class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[misc]
-    """Logs one line per package installed, and every line a scriptlet prints."""
+    """Logs one line per package installed and every line rpm or a scriptlet prints; keeps rpm's errors.
+
+    The errors only explain a failure (:func:`_check_transaction` decides from the rpm database and dnf's item
+    states whether there was one): dnf reports them to this display as text, e.g. "Error in PREIN scriptlet in
+    rpm package bad-pre" or "Error unpacking rpm package bad-payload-1.0-1.noarch".
+    """
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
+        self.errors: list[str] = []  # dnf's error messages, one per failed element or scriptlet
+        self.rpm_errors: list[str] = []  # rpm's own "error: ..." lines
 
     def progress(self, package: Any, action: int, ti_done: int, ti_total: int, ts_done: int, ts_total: int) -> None:
         if package is None or action not in _INSTALL_ACTIONS:
@@ -102,9 +111,12 @@ class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[mi
             text = msgs.decode(errors="replace") if isinstance(msgs, bytes) else str(msgs)
             for line in text.splitlines():
                 log.info("scriptlet: %s", line)
+                if line.startswith("error:"):
+                    self.rpm_errors.append(line[len("error:"):].strip())
 
     def error(self, message: str) -> None:
-        log.error("rpm: %s", message)
+        log.info("rpm: %s", message)  # a failure is reported once, by _check_transaction, with its reason
+        self.errors.append(str(message))
 
 
 class DnfInstaller:
@@ -149,12 +161,13 @@ class DnfInstaller:
         (instroot / "var/lib/dnf").mkdir(parents=True, exist_ok=True)
         self.conf = conf
         self.base = dnf.Base(conf)
-        # libdnf re-reads rpm's configuration when the Base is made, so these must come after it (see the
-        # test-distro notes): Debian's rpm would otherwise put the image's database under $HOME.
-        rpm.addMacro("_dbpath", "/var/lib/rpm")
-        # What rpm itself checks of each package before installing it (rpm's %_pkgverify_level): "digest" the
-        # checksums, "signature" a signature by a key imported in the image, "all" both.
-        rpm.addMacro("_pkgverify_level", pkgverify_level)
+        # rpm macros in force while this installer is open, removed again by close().  libdnf re-reads rpm's
+        # configuration when the Base is made, so they must come after it (see the test-distro notes): Debian's
+        # rpm would otherwise put the image's database under $HOME.  _pkgverify_level is what rpm itself checks
+        # of each package before installing it: "digest" the checksums, "signature" a signature by a key
+        # imported in the image, "all" both.
+        self._macros = contextlib.ExitStack()
+        self._macros.enter_context(rpmdb.macros(_dbpath=rpmdb.DBPATH, _pkgverify_level=pkgverify_level))
         self.timings: dict[str, float] = {}
 
     # -- context management --------------------------------------------------------------------------------
@@ -167,11 +180,11 @@ class DnfInstaller:
         self.close()
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.base.close()
-        for macro in ("_install_langs", "_pkgverify_level"):
+        try:
             with contextlib.suppress(Exception):
-                rpm.delMacro(macro)
+                self.base.close()
+        finally:
+            self._macros.close()
 
     # -- repositories --------------------------------------------------------------------------------------
     def add_repo(self, spec: RepoSpec) -> None:
@@ -385,9 +398,8 @@ class DnfInstaller:
         conf.install_weak_deps = not spec.exclude_weakdeps
         if spec.excluded:
             conf.excludepkgs = list(spec.excluded)
-        if spec.inst_langs is not None:
-            langs = ":".join(x for x in spec.inst_langs.replace(",", ":").split(":") if x) or "none"
-            rpm.addMacro("_install_langs", langs)
+        if spec.rpm_install_langs is not None:
+            self._macros.enter_context(rpmdb.macros(_install_langs=spec.rpm_install_langs))
         start = time.monotonic()
         self.load()
         self.apply_modules(spec.modules)
@@ -418,15 +430,73 @@ class DnfInstaller:
             raise PackageError(f"Downloading packages failed: {exc}") from exc
         self.timings["download"] = time.monotonic() - start
         start = time.monotonic()
+        progress = _TransactionProgress()
         try:
             with _writeback(self.instroot):
-                self.base.do_transaction(display=_TransactionProgress())
-        except dnf.exceptions.TransactionCheckError as exc:
-            raise _transaction_error(exc) from exc
+                self.base.do_transaction(display=progress)
         except dnf.exceptions.Error as exc:
             raise _transaction_error(exc) from exc
         self.timings["transaction"] = time.monotonic() - start
+        failed_states = {str(tsi.pkg) for tsi in self.base.transaction
+                         if tsi.state == libdnf.transaction.TransactionItemState_ERROR}
+        _check_transaction(install_set, rpmdb.installed(self.instroot), failed_states, progress)
         return result
+
+
+# rpm's scriptlet tags as dnf names them, and whether rpm installs the package anyway when one fails.
+_SCRIPTLETS = {
+    "PRETRANS": ("%pretrans", True), "PREIN": ("%pre", True), "POSTIN": ("%post", False),
+    "POSTTRANS": ("%posttrans", False), "TRIGGERPREIN": ("%triggerprein", True),
+    "TRIGGERIN": ("%triggerin", False), "FILETRIGGERIN": ("%filetriggerin", False),
+    "TRANSFILETRIGGERIN": ("%transfiletriggerin", False), "VERIFYSCRIPT": ("%verifyscript", False),
+}
+_SCRIPT_ERROR = re.compile(r"Error in (\w+) scriptlet in rpm package (\S+)")
+
+
+def _check_transaction(install_set: list[Any], in_rpmdb: set[rpmdb.Nevra], failed_states: set[str],
+                       progress: _TransactionProgress) -> None:
+    """Fail unless every package dnf meant to install is in the image's rpm database and none failed.
+
+    The dnf API, unlike the dnf command, raises nothing when rpm refuses a transaction element (a failed %pre,
+    a payload that cannot be unpacked): the package is just missing.  So the rpm database and dnf's own item
+    states decide; rpm's messages only say why.  A failed %post-style scriptlet leaves the package installed:
+    a warning naming the package and the scriptlet, as dnf gives.
+    """
+    failed: list[str] = []
+    for pkg in install_set:
+        nevra = rpmdb.Nevra(pkg.name, int(pkg.epoch or 0), pkg.version, pkg.release, pkg.arch)
+        if nevra not in in_rpmdb or str(pkg) in failed_states:
+            why = [m for m in progress.errors if _names_package(m, pkg.name, str(pkg))]
+            failed.append(f"{pkg} ({'; '.join(_explain(m) for m in why) or 'not in the rpm database afterwards'})")
+    for message in progress.errors:
+        match = _SCRIPT_ERROR.search(message)
+        if match and not any(f.startswith(f"{match.group(2)}-") for f in failed):
+            name, fatal = _SCRIPTLETS.get(match.group(1), (match.group(1), False))
+            if not fatal:
+                log.warning("package %s: its %s scriptlet failed; rpm installed the package anyway",
+                            match.group(2), name)
+    if failed:
+        details = "; ".join(progress.rpm_errors[:5])
+        raise PackageError(
+            f"rpm did not install {len(failed)} of the {len(install_set)} packages: {', '.join(failed)}."
+            + (f" rpm said: {details}." if details else "")
+            + " The image would lack them, so nothing was written; fix or remove these packages."
+        )
+
+
+def _names_package(message: str, name: str, nevra: str) -> bool:
+    words = message.split()
+    return name in words or nevra in words
+
+
+def _explain(message: str) -> str:
+    """dnf's message about one package, in kickstart terms ("Error in PREIN scriptlet" -> "its %pre failed")."""
+    match = _SCRIPT_ERROR.search(message)
+    if match:
+        return f"its {_SCRIPTLETS.get(match.group(1), (match.group(1), False))[0]} scriptlet failed"
+    if message.startswith("Error unpacking"):
+        return "its payload could not be unpacked"
+    return message
 
 
 @contextlib.contextmanager

@@ -234,6 +234,13 @@ class PackageSpec:
     default: bool
     modules: list[tuple[str, str | None, bool]] = field(default_factory=list)  # (name, stream, enable)
 
+    @property
+    def rpm_install_langs(self) -> str | None:
+        """rpm's %_install_langs for ``--instLangs`` (a comma or colon list; empty means none), or None."""
+        if self.inst_langs is None:
+            return None
+        return ":".join(x for x in self.inst_langs.replace(",", ":").split(":") if x) or "none"
+
 
 _INCLUDE = {
     ksconstants.GROUP_REQUIRED: "required",

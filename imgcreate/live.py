@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from imgcreate import bootloader, fs, iso, kickstart, rootfs, squashfs
+from imgcreate import bootloader, fs, iso, kickstart, rootfs, rpmdb, squashfs
 from imgcreate.creator import ImageCreator, LoopImageCreator
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.run import find_any_tool, run
@@ -177,7 +177,7 @@ class LiveImageCreator(LoopImageCreator):
 
     def _find_kernel(self) -> tuple[str, Path, Path]:
         """The newest installed kernel, found through the image's rpm database, and its initramfs."""
-        files = _rpm_files_providing(self._instroot, ("kernel-core", "kernel"))
+        files = rpmdb.files_providing(self._instroot, ("kernel-core", "kernel"))
         # /boot/vmlinuz-KVER (older kernels; a %ghost in current Fedora) or /usr/lib/modules/KVER/vmlinuz
         found = {f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")}
         found |= {f.split("/")[-2] for f in files if re.fullmatch(r"(/usr)?/lib/modules/[^/]+/vmlinuz", f)}
@@ -302,10 +302,12 @@ class LiveImageCreator(LoopImageCreator):
                 squashfs.mksquashfs(self._instroot, liveos / "squashfs.img", self.compression_type)
         else:
             with self._phase("filesystem-finish"):
+                # Minimized (nothing stale is kept or compressed), then grown back sparsely to its nominal size:
+                # the live system's root has the size the kickstart asked for, at no cost in the squashfs.
                 if self.skip_minimize:
-                    fs.fsck(self._image)
+                    fs.fsck(self._image, discard=True)
                 else:
-                    self._shrink_image(keep_nominal=False)
+                    self._shrink_image()
             sqroot = builddir / "squashfs-root"
             (sqroot / "LiveOS").mkdir(parents=True, exist_ok=True)
             os.rename(self._image, sqroot / "LiveOS/rootfs.img")
@@ -348,19 +350,3 @@ def _version_key(ver: str) -> list[tuple[int, int, str]]:
     """Sort key for kernel versions: numbers compare as numbers, other parts as text, never number to text."""
     return [(1, int(p), "") if p.isdigit() else (0, 0, p) for p in re.split(r"[.\-_+]", ver)]
 
-
-def _rpm_files_providing(root: Path, provides: tuple[str, ...]) -> list[str]:
-    """Files of the packages in the image's rpm database that provide any of *provides*."""
-    import rpm
-
-    rpm.addMacro("_dbpath", "/var/lib/rpm")
-    ts = rpm.TransactionSet(str(root))
-    files: list[str] = []
-    try:
-        for name in provides:
-            for hdr in ts.dbMatch("providename", name):
-                files += [f.decode() if isinstance(f, bytes) else f for f in hdr[rpm.RPMTAG_FILENAMES]]
-    finally:
-        ts.closeDB()
-        rpm.delMacro("_dbpath")
-    return files

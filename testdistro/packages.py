@@ -23,6 +23,9 @@ SYSLINUX_MEMDISK = Path("/usr/lib/syslinux/memdisk")
 GRUB_PC_DIR = Path("/usr/lib/grub/i386-pc")
 GRUB_EFI_DIR = Path("/usr/lib/grub/x86_64-efi")
 GRUB_MKIMAGE = Path("/usr/bin/grub-mkimage")
+RPM = Path("/usr/bin/rpm")
+RPM_CONFIG = (Path("/usr/lib/rpm/rpmrc"), Path("/usr/lib/rpm/macros"))
+LIB_DIR = "/usr/lib/x86_64-linux-gnu"  # where the host's dynamic loader looks by default (Debian multiarch)
 
 SYSLINUX_REQUIRED = ("isolinux.bin", "ldlinux.c32", "vesamenu.c32", "menu.c32", "libcom32.c32", "libutil.c32",
                      "chain.c32", "isohdpfx.bin")
@@ -118,7 +121,7 @@ def _tree_entries(host_dir: Path, dest_dir: str, skip: tuple[str, ...] = ()) -> 
 
 def host_input_files() -> list[Path]:
     """Every host file that ends up in a package (for the cache key)."""
-    paths = [BUSYBOX, GRUB_MKIMAGE, SYSLINUX_MEMDISK]
+    paths = [BUSYBOX, GRUB_MKIMAGE, SYSLINUX_MEMDISK, *RPM_CONFIG, *shared_objects(RPM)]
     for d in (ISOLINUX_DIR, SYSLINUX_BIOS_MODULES, SYSLINUX_MBR_DIR, GRUB_PC_DIR, GRUB_EFI_DIR):
         for dirpath, dirnames, filenames in os.walk(d):
             dirnames[:] = sorted(x for x in dirnames if x != "monolithic")
@@ -137,6 +140,40 @@ def _is_static_elf(path: Path) -> bool:
         f.seek(phoff)
         table = f.read(phentsize * phnum)
     return all(struct.unpack_from("<I", table, i * phentsize)[0] != 3 for i in range(phnum))
+
+
+def shared_objects(binary: Path) -> list[Path]:
+    """The dynamic loader and every shared library *binary* needs (``ldd``), resolved to real files."""
+    out = subprocess.run(["ldd", str(binary)], check=True, stdout=subprocess.PIPE, text=True).stdout
+    found = []
+    for line in out.splitlines():
+        path = next((w for w in line.split() if w.startswith("/")), None)
+        if path:
+            found.append(Path(path))
+    return found
+
+
+def rpm_package(req_fs: list[str]) -> Package:
+    """The host's rpm with its libraries, so the booted live system can query its own rpm database.
+
+    The libraries go where the host's dynamic loader searches by default; the configuration is the host's with
+    the database path Fedora uses (Debian's points into $HOME).
+    """
+    entries: list[Entry] = [file("/usr/bin/rpm", src=RPM, mode=0o755), directory(LIB_DIR),
+                            directory("/usr/lib/rpm")]
+    for obj in shared_objects(RPM):
+        real = obj.resolve()
+        if obj.name.startswith("ld-linux"):
+            entries.append(file(f"/usr/lib64/{obj.name}", src=real, mode=0o755))
+        else:
+            entries.append(file(f"{LIB_DIR}/{obj.name}", src=real, mode=0o755))
+    rpmrc, macros = RPM_CONFIG
+    entries.append(file("/usr/lib/rpm/rpmrc", src=rpmrc))
+    text = "".join("%_dbpath\t\t/var/lib/rpm\n" if line.startswith("%_dbpath\t") else line
+                   for line in macros.read_text().splitlines(keepends=True))
+    entries.append(file("/usr/lib/rpm/macros", data=text))
+    return Package("rpm", "The host's rpm and its libraries (to query the live system's rpm database)",
+                   requires=req_fs, entries=entries)
 
 
 def busybox_applets() -> list[str]:
@@ -234,7 +271,8 @@ def base_packages(ctx: BuildContext) -> list[Package]:
     pkgs.append(Package(
         "live-init", f"/sbin/init that prints {MARKER} to the console and powers off", arch="noarch",
         requires=req_fs + ["busybox"],
-        entries=[file("/usr/sbin/init", src=DATA / "live-init.sh", mode=0o755)]))
+        entries=[file("/usr/sbin/init", src=DATA / "live-init.sh", mode=0o755),
+                 file("/usr/libexec/live-check", src=DATA / "live-check.sh", mode=0o755)]))
 
     # 4. kernel
     kver = ctx.kver
@@ -351,6 +389,16 @@ def base_packages(ctx: BuildContext) -> list[Package]:
         post="mkdir -p /var/lib/post-demo\necho \"post-demo %%post ran\" > /var/lib/post-demo/ran\n",
         entries=[directory("/var/lib/post-demo")]))
     pkgs.append(Package(
+        "bad-pre", "A package whose %pre fails (exit 1): rpm refuses to install it", arch="noarch",
+        requires=req_fs, requires_pre=["/bin/sh"],
+        pre="echo 'bad-pre: failing on purpose' >&2\nexit 1\n",
+        entries=[directory("/usr/share/bad-pre"),
+                 file("/usr/share/bad-pre/README", data="bad-pre's %pre exits 1 on purpose\n")]))
+    pkgs.append(Package(
+        "bad-payload", "A package whose payload cannot be unpacked (a file below the regular file /etc/shells)",
+        arch="noarch", requires=req_fs,
+        entries=[file("/etc/shells/bad-payload", data="rpm cannot create this: /etc/shells is a file\n")]))
+    pkgs.append(Package(
         "bad-post", "A package whose %post fails (exit 1)", arch="noarch",
         requires=req_fs, requires_post=["/bin/sh"],
         post="echo 'bad-post: failing on purpose' >&2\nexit 1\n",
@@ -388,6 +436,8 @@ def base_packages(ctx: BuildContext) -> list[Package]:
             file("/etc/selinux/targeted/contexts/files/file_contexts",
                  data="/.*\tsystem_u:object_r:default_t:s0\n/tmp(/.*)?\tsystem_u:object_r:tmp_t:s0\n"),
         ]))
+
+    pkgs.append(rpm_package(req_fs))
 
     pkgs.append(Package(
         "hostile-links", "Symlinks out of the root at paths configuration writers touch", arch="noarch",

@@ -71,9 +71,11 @@ class Package:
     arch: Literal["x86_64", "noarch"] = "x86_64"
     license: str = "GPL-2.0-or-later"
     requires: list[str] = field(default_factory=list)
+    requires_pre: list[str] = field(default_factory=list)
     requires_post: list[str] = field(default_factory=list)
     provides: list[str] = field(default_factory=list)
     recommends: list[str] = field(default_factory=list)
+    pre: str | None = None
     post: str | None = None
     entries: list[Entry] = field(default_factory=list)
 
@@ -93,7 +95,7 @@ def check_package(pkg: Package) -> None:
     for value in (pkg.version, pkg.release):
         if not re.fullmatch(r"[A-Za-z0-9._+~]+", value):
             raise ValueError(f"{pkg.name}: bad version or release {value!r}")
-    for dep in pkg.requires + pkg.requires_post + pkg.provides + pkg.recommends:
+    for dep in pkg.requires + pkg.requires_pre + pkg.requires_post + pkg.provides + pkg.recommends:
         if not _SAFE_DEP.match(dep):
             raise ValueError(f"{pkg.name}: bad dependency {dep!r}")
     seen: set[str] = set()
@@ -181,10 +183,13 @@ def spec_text(spec_name: str, packages: Sequence[Package]) -> str:
         if pkg.arch == "noarch":
             out.append("BuildArch: noarch")
         out += [f"Requires: {d}" for d in pkg.requires]
+        out += [f"Requires(pre): {d}" for d in pkg.requires_pre]
         out += [f"Requires(post): {d}" for d in pkg.requires_post]
         out += [f"Provides: {d}" for d in pkg.provides]
         out += [f"Recommends: {d}" for d in pkg.recommends]
         out += ["", f"%description -n {n}", (pkg.description or pkg.summary).replace("%", "%%"), ""]
+        if pkg.pre is not None:
+            out += [f"%pre -n {n}", pkg.pre.rstrip("\n"), ""]
         if pkg.post is not None:
             out += [f"%post -n {n}", pkg.post.rstrip("\n"), ""]
         out += [f"%files -n {n}", "%defattr(-,root,root,-)"]

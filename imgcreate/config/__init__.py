@@ -12,7 +12,8 @@ pykickstart and ignored here.
 
 One module a job: :mod:`.localization` (lang, keyboard, timezone), :mod:`.accounts` (group, rootpw,
 user, sshkey), :mod:`.network`, :mod:`.security` (selinux, firewall, authselect/auth), :mod:`.services`
-(services, xconfig), :mod:`.boot` (bootloader), and :mod:`.common` for what they share.  This package
+(services, xconfig), :mod:`.boot` (bootloader), :mod:`.packaging` (rpm macros for later installs),
+and :mod:`.common` for what they share.  This package
 holds the entry points :mod:`imgcreate.creator` calls, in upstream's order.
 """
 
@@ -21,18 +22,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from imgcreate import rootfs
+from imgcreate import kickstart, rootfs
 from imgcreate.config.accounts import KsUser, apply_groups, apply_rootpw, apply_sshkeys, apply_users
 from imgcreate.config.boot import apply_bootloader
 from imgcreate.config.common import IMAGE_TOOL_PACKAGES, image_tool, update_assignments, warn_missing_tool
 from imgcreate.config.localization import apply_keyboard, apply_lang, apply_timezone
 from imgcreate.config.network import NM_CONNECTIONS, apply_network, keyfile_for
+from imgcreate.config.packaging import RPM_MACROS, apply_rpm_macros, rpm_macros_text
 from imgcreate.config.security import apply_auth, apply_firewall, apply_selinux_config, firewall_args, relabel
 from imgcreate.config.services import apply_services, apply_xconfig
 
 __all__ = [
     "IMAGE_TOOL_PACKAGES",
     "NM_CONNECTIONS",
+    "RPM_MACROS",
     "KsUser",
     "apply_after_post",
     "apply_auth",
@@ -44,6 +47,7 @@ __all__ = [
     "apply_lang",
     "apply_network",
     "apply_rootpw",
+    "apply_rpm_macros",
     "apply_selinux_config",
     "apply_services",
     "apply_sshkeys",
@@ -54,6 +58,7 @@ __all__ = [
     "image_tool",
     "keyfile_for",
     "relabel",
+    "rpm_macros_text",
     "update_assignments",
     "warn_missing_tool",
     "write_fstab",
@@ -85,6 +90,7 @@ def apply_before_post(root: Path, ks: Any) -> None:
     apply_services(root, ks)
     apply_xconfig(root, ks)
     apply_bootloader(root, ks)
+    apply_rpm_macros(root, kickstart.get_packages(ks))
 
 
 def apply_after_post(root: Path, ks: Any) -> None:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # testdistro live-init: the whole userspace of a testdistro live boot. dracut's switch_root runs this as PID 1
-# (/sbin/init -> /usr/sbin/init). It reports what it booted on to the console and powers the machine off.
+# (/sbin/init -> /usr/sbin/init). It reports what it booted on to the console, runs the live checks
+# (/usr/libexec/live-check) and powers the machine off.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
@@ -24,6 +25,7 @@ done < /proc/mounts
     if [ -f /etc/hostname ]; then
         echo "LIVECD-TOOLS-HOSTNAME $(cat /etc/hostname)"
     fi
+    /usr/libexec/live-check
     echo "LIVECD-TOOLS-BOOT-OK root=$root_src fstype=$root_fs"
 } > /dev/console 2>&1
 

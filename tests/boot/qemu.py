@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MARKER = "LIVECD-TOOLS-BOOT-OK"
+CHECK = "LIVECD-TOOLS-CHECK "
+CMDLINE = "LIVECD-TOOLS-CMDLINE "
 OVMF_CODE = ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_CODE.fd")
 OVMF_VARS = ("/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd")
 
@@ -31,6 +33,18 @@ class BootResult:
     def tail(self, n: int = 60) -> str:
         return "\n".join(self.log.splitlines()[-n:])
 
+    def checks(self) -> dict[str, str]:
+        """What the live system's check script reported (``LIVECD-TOOLS-CHECK key: value``), and its cmdline."""
+        found: dict[str, str] = {}
+        for line in self.log.splitlines():
+            line = line.strip()
+            if line.startswith(CMDLINE):
+                found["cmdline"] = line[len(CMDLINE):].strip()
+            elif line.startswith(CHECK):
+                key, _, value = line[len(CHECK):].partition(": ")
+                found[key] = value.strip()
+        return found
+
 
 def _first(paths: tuple[str, ...]) -> str:
     for p in paths:
@@ -39,8 +53,11 @@ def _first(paths: tuple[str, ...]) -> str:
     raise FileNotFoundError(f"none of {', '.join(paths)} exists: install the 'ovmf' package (edk2-ovmf on Fedora)")
 
 
-def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARKER, memory: int = 1024) -> BootResult:
-    """Boot *iso* as a CD (mode "bios" or "uefi") or as a USB disk ("usb": the hybrid image on a virtio disk)."""
+def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARKER, memory: int = 2048) -> BootResult:
+    """Boot *iso* as a CD (mode "bios" or "uefi") or as a USB disk ("usb": the hybrid image on a virtio disk).
+
+    2 GiB of memory: the live system's writes go to an overlay in RAM (half of it), and its checks write 512 MiB.
+    """
     accel = os.environ.get("LIVECD_TOOLS_QEMU_ACCEL", "tcg")
     with tempfile.TemporaryDirectory(prefix="livecd-qemu-") as tmp:
         serial = Path(tmp) / "serial.log"
@@ -92,6 +109,8 @@ def main() -> int:
     print(f"booting {opts.iso} ({opts.mode}, {os.environ.get('LIVECD_TOOLS_QEMU_ACCEL', 'tcg')}) ...", flush=True)
     result = boot(opts.iso, opts.mode, opts.timeout)
     if result.ok:
+        for key, value in result.checks().items():
+            print(f"  {key}: {value}")
         print(f"booted in {result.seconds:.0f} s: {result.line.strip()}")
         return 0
     print(f"did not boot within {opts.timeout:.0f} s; the serial console said:\n{result.tail()}", file=sys.stderr)

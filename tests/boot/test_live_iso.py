@@ -6,6 +6,7 @@ the serial console.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,14 +18,17 @@ from tests.conftest import run_tool
 
 pytestmark = pytest.mark.root
 
+NOMINAL_MIB = 1024
 KS = """
 lang en_US.UTF-8
-part / --size 400
+part / --size {nominal}
+network --hostname=live-check.example.com
 bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff"
 repo --name=testdistro --baseurl=file://{repo}
-%packages
+%packages --excludedocs --instLangs=de
 @core
 kernel
+rpm
 %end
 %post
 echo live-post-ran > /etc/live-post
@@ -39,13 +43,23 @@ KERNEL_ARGS = "root=live:CDLABEL={label} rootfstype=auto ro rd.live.image"
 
 def build_iso(tmp: Path, repo: Path, label: str, *extra: str) -> Path:
     ks = tmp / "live.ks"
-    ks.write_text(KS.format(repo=repo))
+    ks.write_text(KS.format(repo=repo, nominal=NOMINAL_MIB))
     out = tmp / "out"
+    logfile = tmp / "build.log"
     run_tool("livecd-creator", "--config", str(ks), "--fslabel", label, "--title", "Test Title",
-             "--product", "Testdistro", "--tmpdir", str(tmp), "--output", str(out), *extra)
+             "--product", "Testdistro", "--tmpdir", str(tmp), "--output", str(out), "--logfile", str(logfile),
+             *extra)
     assert sorted(p.name for p in out.iterdir()) == [f"{label}.iso"], "only the finished ISO in the output"
     assert not list(tmp.glob("imgcreate-*")), "build directory removed"
     return out / f"{label}.iso"
+
+
+def installed_at_build(iso: Path) -> int:
+    """How many packages dnf installed, from the build's log (``N packages to install``)."""
+    log = (iso.parent.parent / "build.log").read_text()
+    found = re.search(r"(\d+) packages to install", log)
+    assert found, "the build log says how many packages were installed"
+    return int(found.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +78,46 @@ def flat_iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
                      "--compression-type", "zstd")
 
 
-def assert_boots(iso: Path, mode: str, expect: str) -> None:
-    result = boot(iso, mode, timeout=300)
+def assert_boots(iso: Path, mode: str, expect: str, memory: int = 2048) -> dict[str, str]:
+    """Boot *iso*, check the marker line, and return the live system's own checks (``LIVECD-TOOLS-CHECK``)."""
+    result = boot(iso, mode, timeout=300, memory=memory)
     assert result.ok, f"{iso.name} did not boot ({mode}) to {MARKER}; serial console tail:\n{result.tail()}"
     assert expect in result.line, f"expected {expect!r} in the marker line: {result.line}\n{result.tail()}"
+    return result.checks()
+
+
+def kernel_args_of(cfg: str) -> list[str]:
+    """The arguments of the boot menu's first entry (GRUB ``linux`` or isolinux ``append`` line)."""
+    for line in cfg.splitlines():
+        words = line.split()
+        if words and words[0] == "linux":
+            return words[2:]
+        if words and words[0] == "append":
+            return [w for w in words[1:] if not w.startswith("initrd=")]
+    raise AssertionError(f"no kernel line in:\n{cfg}")
+
+
+def sizes(check: str) -> dict[str, int]:
+    return {k: int(v) for k, v in (item.split("=") for item in check.split())}
+
+
+def assert_live_system(checks: dict[str, str], iso: Path, menu_cfg: str, min_root_kib: int) -> None:
+    """What a user of the booted live system sees: the kickstart's settings, a root with room, the packages."""
+    where = f"live checks of {iso.name}: {checks}"
+    cmdline = checks["cmdline"].split()
+    assert set(kernel_args_of(menu_cfg)) <= set(cmdline), f"boot menu arguments missing on the kernel line; {where}"
+    assert checks["os-release"] == "testdistro-1", where
+    assert checks["file /etc/hostname"] == "live-check.example.com;", where
+    assert checks["file /etc/live-post"] == "live-post-ran;", "%post wrote it; " + where
+    assert "%_excludedocs 1;" in checks["file /etc/rpm/macros.imgcreate"], where
+    assert checks["rpm-macros"] == "excludedocs=1 install_langs=de", "the live system's rpm honours them; " + where
+    assert int(checks["rpm-count"]) == installed_at_build(iso), where
+    before = sizes(checks["df-before"])
+    assert before["size_kib"] >= min_root_kib, f"the live root has its nominal size; {where}"
+    assert before["avail_kib"] >= 512 * 1024, f"the live root has room for 512 MiB; {where}"
+    write = checks["write"]
+    assert write.startswith(f"mib=512 status=0 bytes={512 * 1024 * 1024} "), f"512 MiB written to /; {where}"
+    assert sizes(checks["df-written"])["used_kib"] >= before["used_kib"] + 500 * 1024, where
 
 
 # -- inspection -------------------------------------------------------------------------------------------------
@@ -121,6 +171,18 @@ def test_squashfs_holds_rootfs_img(grub_iso: Path, tmp_path: Path) -> None:
     rootimg = tmp_path / "sq/LiveOS/rootfs.img"
     fsck = subprocess.run(["e2fsck", "-fn", str(rootimg)], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stdout
+    # The nominal size (part / --size), sparse: the live root has room, the squashfs does not pay for it.
+    assert rootimg.stat().st_size == NOMINAL_MIB * 1024 * 1024
+    blocks = subprocess.run(["dumpe2fs", "-h", str(rootimg)], capture_output=True, text=True).stdout
+    assert f"Block count:              {NOMINAL_MIB * 256}" in blocks, "the filesystem itself has the nominal size"
+    minimized = tmp_path / "min/LiveOS/rootfs.img"
+    minimized.parent.mkdir(parents=True)
+    subprocess.run(["cp", "--sparse=always", str(rootimg), str(minimized)], check=True)
+    subprocess.run(["resize2fs", "-M", str(minimized)], check=True, capture_output=True)
+    subprocess.run(["mksquashfs", str(tmp_path / "min"), str(tmp_path / "min.img"), "-comp", "xz", "-noappend",
+                    "-no-progress"], check=True, capture_output=True)
+    assert sq.stat().st_size <= (tmp_path / "min.img").stat().st_size * 1.01 + 65536, \
+        "the squashfs is no larger than one of the minimized filesystem"
     files = subprocess.run(["debugfs", "-R", "ls -l /etc", str(rootimg)], capture_output=True, text=True).stdout
     assert "live-post" in files, "%post ran in the image"
     fstab = subprocess.run(["debugfs", "-R", "cat /etc/fstab", str(rootimg)], capture_output=True, text=True).stdout
@@ -154,7 +216,13 @@ def test_syslinux_iso_layout(syslinux_iso: Path) -> None:
     ids=["bios-grub", "uefi", "hybrid-as-usb-disk", "bios-syslinux"],
 )
 def test_boot(iso: str, mode: str, request: pytest.FixtureRequest) -> None:
-    assert_boots(request.getfixturevalue(iso), mode, "root=/dev/mapper/live-rw")
+    image: Path = request.getfixturevalue(iso)
+    checks = assert_boots(image, mode, "root=/dev/mapper/live-rw")
+    menu = "/isolinux/isolinux.cfg" if iso == "syslinux_iso" else "/boot/grub2/grub.cfg"
+    if mode == "uefi":
+        menu = "/EFI/BOOT/grub.cfg"
+    nominal_kib = NOMINAL_MIB * 1024
+    assert_live_system(checks, image, isoinspect.read_text(image, menu), min_root_kib=nominal_kib * 95 // 100)
 
 
 @pytest.mark.boot
@@ -165,4 +233,8 @@ def test_boot_flat_squashfs_zstd(flat_iso: Path, tmp_path: Path) -> None:
     assert "Compression zstd" in info
     listing = subprocess.run(["unsquashfs", "-l", str(sq)], capture_output=True, text=True, check=True).stdout
     assert "squashfs-root/usr/sbin/init" in listing and "rootfs.img" not in listing
-    assert_boots(flat_iso, "bios", "fstype=overlay")
+    # The overlay's upper layer is in /run, a tmpfs of 20% of RAM (systemd's default), as on any flat live
+    # image: 3 GiB give it room for the 512 MiB write.
+    checks = assert_boots(flat_iso, "bios", "fstype=overlay", memory=3072)
+    assert_live_system(checks, flat_iso, isoinspect.read_text(flat_iso, "/boot/grub2/grub.cfg"),
+                       min_root_kib=560 * 1024)

@@ -152,3 +152,14 @@ def test_unknown_compression_type(tmp_path: Path, testrepo: Path) -> None:
     proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
                   "--compression-type", "brotli")
     assert_failed_cleanly(proc, tmp_path, "brotli", "not supported")
+
+
+@pytest.mark.parametrize(
+    ("package", "reason"),
+    [("bad-pre", "its %pre scriptlet failed"), ("bad-payload", "its payload could not be unpacked")],
+)
+def test_package_rpm_refuses(tmp_path: Path, testrepo: Path, package: str, reason: str) -> None:
+    """rpm refuses one transaction element: the build fails naming it, instead of an image without it."""
+    ks = write_ks(tmp_path, f"file://{testrepo}", kernel=f"kernel\n{package}")
+    proc = livecd(tmp_path, "--config", str(ks), "--fslabel", "X")
+    assert_failed_cleanly(proc, tmp_path, f"{package}-1.0-1.noarch ({reason})", "rpm did not install")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -198,3 +199,38 @@ def test_sample_kickstart_builds_as_the_readme_says(testrepo: Path, tmp_path: Pa
     assert (img / "etc/motd").read_text() == "built by image-creator\n"
     assert (img / "var/lib/post-demo/ran").exists()
     assert "LABEL=DEMO" in (img / "etc/fstab").read_text()
+
+
+def test_failing_post_scriptlet_warns(make_ks, tmp_path: Path, mount_image) -> None:
+    """A failed %post leaves the package installed (rpm's rule): a warning naming package and scriptlet."""
+    proc, image = build(make_ks, tmp_path, "%packages\n@core\nbad-post\n%end\n")
+    assert "package bad-post: its %post scriptlet failed" in proc.stderr, proc.stderr
+    assert "bad-post" in mount_image(image).rpms()
+
+
+def test_rpm_settings_kept_for_later_installs(make_ks, tmp_path: Path, testrepo: Path) -> None:
+    """--excludedocs and --instLangs go to /etc/rpm/macros.imgcreate, and the image's own rpm honours them."""
+    _, image = build(make_ks, tmp_path, "%packages --excludedocs --instLangs=de\n@core\nrpm\n%end\n")
+    mnt = tmp_path / "rw"
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
+    try:
+        macros = (mnt / "etc/rpm/macros.imgcreate").read_text()
+        assert "%_excludedocs 1\n" in macros and "%_install_langs de\n" in macros
+        shutil.copy(testrepo / "Packages/docs-demo-1.0-1.noarch.rpm", mnt / "tmp/docs-demo.rpm")
+        subprocess.run(["chroot", str(mnt), "/usr/bin/rpm", "-i", "/tmp/docs-demo.rpm"], check=True)
+        assert (mnt / "usr/share/docs-demo/data").exists(), "installed afterwards, inside the image"
+        assert not (mnt / "usr/share/doc/docs-demo/README").exists(), "%_excludedocs honoured"
+        assert (mnt / "usr/share/locale/de/LC_MESSAGES/docs-demo.mo").exists()
+        assert not (mnt / "usr/share/locale/fr/LC_MESSAGES/docs-demo.mo").exists(), "%_install_langs honoured"
+    finally:
+        subprocess.run(["umount", "-d", str(mnt)], check=True)
+
+
+def test_rpm_macros_file_without_settings(make_ks, tmp_path: Path, mount_image) -> None:
+    """Always written (scripts look for it), empty of settings when %packages asks for none; docs installed."""
+    _, image = build(make_ks, tmp_path, "%packages\n@core\ndocs-demo\n%end\n")
+    img = mount_image(image)
+    macros = (img / "etc/rpm/macros.imgcreate").read_text()
+    assert "%_excludedocs" not in macros and "%_install_langs" not in macros
+    assert (img / "usr/share/doc/docs-demo/README").exists()
