@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from imgcreate.run import find_tool, run
@@ -36,51 +38,73 @@ def make_efiboot(image: Path, files: dict[str, Path]) -> None:
         run(["mcopy", "-i", str(image), str(files[dest]), f"::/{dest}"], what="Copying into the EFI boot image")
 
 
-def master_iso(
-    isodir: Path,
-    output: Path,
-    label: str,
-    bios: str,
-    bios_image: str | None,
-    mbr: Path | None,
-    efiboot: str | None,
-) -> None:
-    """Write *isodir* to *output* as a hybrid ISO (BIOS El Torito + UEFI El Torito, MBR and GPT for USB).
+class BiosBootloader(str, Enum):
+    """What boots the ISO on BIOS: GRUB 2 (Fedora's layout since 37) or isolinux (``--syslinux``)."""
 
-    *bios* is "grub2" (images/eltorito.img, GRUB's boot_hybrid.img MBR) or "syslinux" (isolinux/isolinux.bin,
-    isohdpfx.bin MBR); *efiboot* the FAT image's path inside *isodir*.
+    GRUB2 = "grub2"
+    SYSLINUX = "syslinux"
+
+    @property
+    def eltorito_image(self) -> str:
+        """The El Torito boot image's path on the ISO."""
+        return "isolinux/isolinux.bin" if self is BiosBootloader.SYSLINUX else "images/eltorito.img"
+
+    @property
+    def catalog(self) -> str:
+        return "isolinux/boot.cat" if self is BiosBootloader.SYSLINUX else "boot.cat"
+
+
+@dataclass(frozen=True)
+class IsoSpec:
+    """Everything mastering needs: the tree, the volume id and how the result boots.
+
+    *mbr* is the hybrid MBR boot code (GRUB's boot_hybrid.img or syslinux's isohdpfx.bin) so the ISO also boots
+    from a USB stick on BIOS; *efiboot* the FAT image's path inside *tree* for UEFI, or None.
     """
+
+    tree: Path
+    volume_id: str
+    bios: BiosBootloader
+    mbr: Path | None = None
+    efiboot: str | None = None
+
+
+def master_iso(spec: IsoSpec, output: Path) -> None:
+    """Write *spec*'s tree to *output* as a hybrid ISO (BIOS El Torito + UEFI El Torito, MBR and GPT for USB)."""
     # xorrisofs, run as "xorriso -as mkisofs" for two settings its emulation lacks: by default xorriso fsyncs
     # its output every 16 MiB (-stdio_sync), and looks whether the write has ended only once a second
     # (-pacifier), which made mastering take 0.9-1.3 s instead of 0.1 s.  -no_rc: no host startup files.
+    label = spec.volume_id
     args = ["xorriso", "-no_rc", "-stdio_sync", "off", "-pacifier", "interval=0.1", "-as", "mkisofs",
             "-output", str(output), "-iso-level", "3", "-rational-rock", "-joliet",
-            "-joliet-long", "-volid", label, "-appid", label[:128], "-publisher", "livecd-tools"]
-    if bios == "grub2" and mbr:
-        # GRUB's hybrid MBR, and a GPT whose EFI System partition is the EFI boot image (as lorax does), so
-        # the ISO written to a USB stick boots on BIOS and UEFI.
-        args += ["--grub2-mbr", str(mbr), "-partition_offset", "16"]
-        if efiboot:
-            args += ["-appended_part_as_gpt", "-append_partition", "2", _ESP_GUID, str(isodir / efiboot),
-                     "-iso_mbr_part_type", _BASIC_DATA_GUID]
-    if bios_image:
-        catalog = "isolinux/boot.cat" if bios == "syslinux" else "boot.cat"
-        args += ["-eltorito-boot", bios_image, "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
-                 "-eltorito-catalog", catalog]
-        if bios == "grub2":
-            args += ["--grub2-boot-info"]
-        elif mbr:
-            args += ["-isohybrid-mbr", str(mbr)]
-    if efiboot:
-        if bios_image:
-            args += ["-eltorito-alt-boot"]
-        args += ["-e", efiboot, "-no-emul-boot"]
-        if bios == "syslinux":
-            args += ["-isohybrid-gpt-basdat"]
-    args.append(str(isodir))
+            "-joliet-long", "-volid", label, "-appid", label[:128], "-publisher", "livecd-tools",
+            *_boot_args(spec), str(spec.tree)]
     find_tool("xorriso")
     run(args, what="Mastering the ISO image")
     os.chmod(output, 0o644)
+
+
+def _boot_args(spec: IsoSpec) -> list[str]:
+    grub = spec.bios is BiosBootloader.GRUB2
+    args: list[str] = []
+    if grub and spec.mbr:
+        # GRUB's hybrid MBR, and a GPT whose EFI System partition is the EFI boot image (as lorax does), so
+        # the ISO written to a USB stick boots on BIOS and UEFI.
+        args += ["--grub2-mbr", str(spec.mbr), "-partition_offset", "16"]
+        if spec.efiboot:
+            args += ["-appended_part_as_gpt", "-append_partition", "2", _ESP_GUID, str(spec.tree / spec.efiboot),
+                     "-iso_mbr_part_type", _BASIC_DATA_GUID]
+    args += ["-eltorito-boot", spec.bios.eltorito_image, "-no-emul-boot", "-boot-load-size", "4",
+             "-boot-info-table", "-eltorito-catalog", spec.bios.catalog]
+    if grub:
+        args += ["--grub2-boot-info"]
+    elif spec.mbr:
+        args += ["-isohybrid-mbr", str(spec.mbr)]
+    if spec.efiboot:
+        args += ["-eltorito-alt-boot", "-e", spec.efiboot, "-no-emul-boot"]
+        if not grub:
+            args += ["-isohybrid-gpt-basdat"]
+    return args
 
 
 def implant_md5(iso: Path) -> None:

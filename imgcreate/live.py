@@ -318,10 +318,9 @@ class LiveImageCreator(LoopImageCreator):
                 os.rename(sqroot / "LiveOS/rootfs.img", self._image)
         output = self._outdir / f"{self.name}.iso"
         with self._phase("iso"):
-            bios_image = "isolinux/isolinux.bin" if self.bios == "syslinux" else "images/eltorito.img"
-            mbr = self._mbr_file()
-            iso.master_iso(isodir, output, self.fslabel, self.bios, bios_image, mbr,
-                           "images/efiboot.img" if self._efi else None)
+            spec = iso.IsoSpec(tree=isodir, volume_id=self.fslabel, bios=iso.BiosBootloader(self.bios),
+                               mbr=self._mbr_file(), efiboot="images/efiboot.img" if self._efi else None)
+            iso.master_iso(spec, output)
         with self._phase("checksum"):
             iso.implant_md5(output)
 

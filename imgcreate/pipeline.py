@@ -1,0 +1,48 @@
+"""The build, read top to bottom: the one sequence livecd-creator, image-creator, ``ImageCreator.create()`` and
+the benchmark all run.
+
+Each step is a public method of the creator (the API upstream documents), so a script can also call them one
+by one; this function only fixes their order and what happens when one fails.  What a kind of image does in a
+step is the creator's business (its hooks), not the pipeline's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from imgcreate.creator import ImageCreator
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What a build needs besides the kickstart and the kind of image (the command line's other options)."""
+
+    destdir: Path = Path(".")  # where the finished files go (--output)
+    base_on: str | None = None  # start from this earlier image (--base-on)
+    cachedir: Path | None = None  # persistent package cache (--cache)
+    repo_urls: Mapping[str, str] = field(default_factory=dict)  # extra repositories, name -> URL
+    before_unmount: Callable[[ImageCreator], None] | None = None  # e.g. --shell: open a shell in the image
+
+
+def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
+    """Build the image *creator* describes and deliver it to ``options.destdir``; return the delivered files.
+
+    On any failure (an error, Ctrl-C, a signal) the kickstart's %onerror scripts run and the error propagates;
+    releasing mounts and the build directory is the creator's ``cleanup()`` (use it as a context manager).
+    """
+    creator.check_host_tools()
+    try:
+        creator.mount(base_on=options.base_on, cachedir=options.cachedir)
+        creator.install(repo_urls=dict(options.repo_urls))
+        creator.configure()
+        if options.before_unmount is not None:
+            options.before_unmount(creator)
+        creator.unmount()
+        return creator.package(options.destdir)
+    except BaseException:
+        creator.run_onerror_scripts()
+        raise

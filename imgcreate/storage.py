@@ -1,0 +1,111 @@
+"""Where the install root lives: a plain directory, or an ext filesystem in a sparse file on a loop device.
+
+Composed rather than inherited (as kiwi's live builder does): a creator holds one storage object and opens it
+on its mount stack.  An ext image is a sparse file, a loop device on it and a filesystem mounted from that,
+each registered for release the moment it is acquired, so the stack releases them in reverse order whatever
+way the build ends.  After the root is unmounted, :meth:`ExtImage.finish` makes the file what is shipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+from imgcreate import fs
+from imgcreate.errors import CommandError, CreatorError, ImageError
+from imgcreate.run import run
+
+log = logging.getLogger("imgcreate")
+
+
+class RootStorage(Protocol):
+    """What a creator needs of the storage its install root lives on."""
+
+    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
+        """Make the storage (in *workdir*) and mount it at *root*, registering every release on *stack*.
+
+        *base*: an existing image to start from (``--base-on``).
+        """
+
+    def host_tools(self) -> list[str]:
+        """Host programs :meth:`open` and the finishing steps run."""
+
+
+class DirectoryRoot:
+    """The install root is a plain directory in the build directory (the base creator, flat live roots)."""
+
+    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
+        if base is not None:
+            raise CreatorError("Starting from an existing image (--base-on) needs a filesystem image root, "
+                               "not a directory root (e.g. --flat-squashfs).")
+        root.mkdir(parents=True, exist_ok=True)
+
+    def host_tools(self) -> list[str]:
+        return []
+
+
+class ExtImage:
+    """An ext2/3/4 filesystem of *size* bytes in the sparse file ``<workdir>/image/<name>.img``."""
+
+    def __init__(self, name: str, size: int, fstype: str, label: str) -> None:
+        if fstype not in fs.EXT_TYPES:
+            raise ImageError(
+                f"The kickstart asks for a '{fstype}' root filesystem (part / --fstype); images are "
+                f"{', '.join(fs.EXT_TYPES)}."
+            )
+        self.name = name
+        self.size = size
+        self.fstype = fstype
+        self.label = label
+        self._path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        """The image file (known once :meth:`open` has run)."""
+        if self._path is None:
+            raise CreatorError("The image file does not exist yet: the install root was never mounted.")
+        return self._path
+
+    def host_tools(self) -> list[str]:
+        return ["losetup", f"mkfs.{self.fstype}", "e2fsck", "resize2fs", "dumpe2fs"]
+
+    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
+        image = workdir / "image" / f"{self.name}.img"
+        image.parent.mkdir(exist_ok=True)
+        self._path = image
+        if base is not None:
+            log.info("starting from the existing image %s", base)
+            shutil.copyfile(base, image)
+            fs.make_sparse(image, max(self.size, os.path.getsize(image)))
+        else:
+            fs.make_sparse(image, self.size)
+        device = fs.attach_loop(stack, image)
+        if base is not None:
+            fs.fsck(Path(device))
+            run(["resize2fs", device], what="Growing the base image")
+        else:
+            fs.mkfs_ext(device, self.fstype, self.label)
+        root.mkdir(exist_ok=True)
+        fs.mount(stack, device, root, fstype=self.fstype)
+
+    def finish(self) -> int:
+        """Check, minimize and grow back sparsely to the nominal size (upstream's ``_resparse``).
+
+        Returns the minimal size.  The file then holds only what is used (nothing stale is kept or compressed)
+        while the filesystem keeps the size the kickstart asked for.
+        """
+        try:
+            return fs.resparse(self.path, self.size)
+        except CommandError as exc:
+            raise ImageError(f"Could not check and shrink the image {self.path}: {exc}") from exc
+
+    def check(self) -> None:
+        """Only check the filesystem and discard its free blocks (no minimizing: --skip-minimize)."""
+        try:
+            fs.fsck(self.path, discard=True)
+        except CommandError as exc:
+            raise ImageError(f"Could not check the image {self.path}: {exc}") from exc
