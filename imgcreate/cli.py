@@ -115,7 +115,7 @@ def _parse_repos(values: Sequence[str]) -> dict[str, str]:
     return repos
 
 
-def _make_creator(opts: argparse.Namespace, live: bool, ks: Any) -> Any:
+def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartHandler) -> Any:
     common: dict[str, Any] = dict(
         releasever=opts.releasever, tmpdir=opts.tmpdir, cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
         pkgverify_level=opts.pkgverify_level,

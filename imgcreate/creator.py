@@ -48,14 +48,14 @@ def host_releasever() -> str | None:
 class ImageCreator:
     """Installs a system image from a kickstart into an install root.
 
-    ``ks`` is a pykickstart handler (see :func:`imgcreate.read_kickstart`), ``name`` the image's name.  On its
+    ``ks`` is a kickstart handler (see :func:`imgcreate.read_kickstart`), ``name`` the image's name.  On its
     own this class installs into a plain directory; subclasses decide where the install root lives
     (``_mount_instroot``) and what the result is (``_stage_final_image``).
     """
 
     def __init__(
         self,
-        ks: Any,
+        ks: kickstart.KickstartHandler,
         name: str,
         releasever: str | None = None,
         tmpdir: str | os.PathLike[str] = "/var/tmp",
@@ -66,6 +66,7 @@ class ImageCreator:
         if not name or "/" in name or name in (".", ".."):
             raise CreatorError(f"Invalid image name '{name}': it must be a non-empty file name without '/'.")
         self.ks = ks
+        self.config = kickstart.read_config(ks)
         self.name = name
         self.releasever = releasever or host_releasever()
         self.tmpdir = Path(tmpdir)
@@ -144,7 +145,7 @@ class ImageCreator:
 
     def _get_kernel_options(self) -> str:
         """Kernel command line arguments: ``bootloader --append`` from the kickstart."""
-        return kickstart.get_kernel_args(self.ks)
+        return self.config.bootloader.kernel_args()
 
     def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
         """Extra environment variables for %post scripts."""
@@ -223,10 +224,10 @@ class ImageCreator:
         self.run_pre_scripts()
         builddir = self._require_builddir()
         cachedir = self._cachedir or builddir / "cache"
-        repos = kickstart.get_repos(self.ks) + list(self.extra_repos)
+        repos = list(self.config.repos) + list(self.extra_repos)
         for name, url in (repo_urls or {}).items():
-            repos.append(RepoSpec(name=name, baseurl=[url]))
-        spec = kickstart.get_packages(self.ks, self._get_required_packages(), self._get_excluded_packages())
+            repos.append(RepoSpec(name=name, baseurl=(url,)))
+        spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
         # libdnf and rpm call back into Python all the time, and an exception raised there by a signal handler
         # becomes a garbled SWIG error or makes rpm abort the process: signals act once dnf is done (a SIGINT
         # during a download still stops it at once, through librepo).
@@ -245,12 +246,12 @@ class ImageCreator:
         root = self._instroot
         with self._phase("configure"):
             config.write_fstab(root, self._get_fstab())
-            config.apply_before_post(root, self.ks)
+            config.apply_before_post(root, self.config)
             self._create_bootconfig()
         with self._phase("post"), rootfs.host_resolv_conf(root):
             self.run_post_scripts()
         with self._phase("configure-final"):
-            config.apply_after_post(root, self.ks)
+            config.apply_after_post(root, self.config)
 
     def unmount(self) -> None:
         """Stop what runs in the root, unmount everything and detach loop devices; the build directory stays."""
@@ -311,28 +312,28 @@ class ImageCreator:
             raise CreatorError("The install root is not mounted: call mount() first.")
 
     def run_pre_scripts(self) -> None:
-        for script in kickstart.get_pre_scripts(self.ks):
+        for script in self.config.scripts_of(kickstart.ScriptKind.PRE):
             self._run_script(script, "%pre", in_chroot=False)
 
     def run_post_scripts(self) -> None:
-        for script in kickstart.get_post_scripts(self.ks):
-            self._run_script(script, "%post", in_chroot=bool(script.inChroot))
+        for script in self.config.scripts_of(kickstart.ScriptKind.POST):
+            self._run_script(script, "%post", in_chroot=script.in_chroot)
 
     def run_onerror_scripts(self) -> None:
         """Run %onerror scripts on the host after a failure; their own failures are only logged."""
-        for script in kickstart.get_onerror_scripts(self.ks):
+        for script in self.config.scripts_of(kickstart.ScriptKind.ONERROR):
             try:
                 self._run_script(script, "%onerror", in_chroot=False)
             except Exception as exc:  # a failing %onerror must not hide the original error
                 log.warning("%%onerror script failed: %s", exc)
 
-    def _run_script(self, script: Any, kind: str, in_chroot: bool) -> None:
-        interp = script.interp or "/bin/sh"
+    def _run_script(self, script: kickstart.Script, kind: str, in_chroot: bool) -> None:
+        interp = script.interp
         where = f"{kind} script (kickstart line {script.lineno})"
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "HOME": "/root", "TERM": "dumb"}
         if in_chroot:
             rel = f"/tmp/ks-script-{os.getpid()}-{script.lineno}"
-            path = rootfs.write_file(self._instroot, rel, script.script, mode=0o700)
+            path = rootfs.write_file(self._instroot, rel, script.body, mode=0o700)
             argv = [interp, rel]
             root: Path | None = self._instroot
         else:
@@ -341,7 +342,7 @@ class ImageCreator:
             scratch.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f"ks-script-{kind.strip('%')}-", dir=scratch)
             with os.fdopen(fd, "w") as f:
-                f.write(script.script)
+                f.write(script.body)
             path = Path(name)
             path.chmod(0o700)
             argv = [interp, str(path)]
@@ -364,7 +365,7 @@ class ImageCreator:
         if result.returncode != 0:
             tail = "\n".join(result.stdout.strip().splitlines()[-10:])
             msg = f"{where} failed with exit status {result.returncode}" + (f":\n{tail}" if tail else "")
-            if getattr(script, "errorOnFail", False):
+            if script.error_on_fail:
                 raise ScriptError(msg)
             log.warning("%s (continuing: the script has no --erroronfail)", msg)
 
@@ -434,11 +435,11 @@ class LoopImageCreator(ImageCreator):
     minimal size and grown back sparsely to its nominal size, as upstream does.
     """
 
-    def __init__(self, ks: Any, name: str, fslabel: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, ks: kickstart.KickstartHandler, name: str, fslabel: str | None = None, **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
-        self.fslabel = fslabel or kickstart.get_image_fslabel(ks) or name
-        self._image_size = kickstart.get_image_size(ks)
-        self._fstype = kickstart.get_image_fstype(ks)
+        self.fslabel = fslabel or self.config.root_partition.label or name
+        self._image_size = self.config.root_partition.size
+        self._fstype = self.config.root_partition.fstype
         if self._fstype not in fs.EXT_TYPES:
             raise ImageError(
                 f"The kickstart asks for a '{self._fstype}' root filesystem (part / --fstype); "

@@ -1,16 +1,23 @@
-"""Reading kickstart files (with pykickstart, never by hand) and the getters the creators use.
+"""Reading kickstart files with pykickstart, once, into typed frozen values.
 
-The getters read values from ``ks.handler.<command>`` objects that pykickstart filled in, so every kickstart
-syntax version pykickstart knows keeps working.
+This is the only module that touches pykickstart: :func:`read_kickstart` parses a file into pykickstart's
+handler and :func:`read_config` reads that handler into a :class:`KickstartConfig`, which the creators and the
+configuration writers (:mod:`imgcreate.config`) use.  Every option is read with a default, because older syntax
+versions (RHEL7, F21, ...) lack some of them, so every kickstart syntax version pykickstart knows keeps working.
+Values are read, not judged: checks that belong to writing something (a host name, an address, a password
+hash) stay with the writer, which names the kickstart command in its error.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import os
 import time
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykickstart import constants as ksconstants
 from pykickstart import version as ksversion
@@ -19,15 +26,334 @@ from pykickstart.parser import KickstartParser
 
 from imgcreate.errors import KickstartError
 
+# pykickstart's handler (a BaseHandler of the kickstart's syntax version), as read_kickstart() returns it.
+# pykickstart ships no type hints; outside this module the handler is only passed along, never looked into.
+KickstartHandler = Any
+
 DEFAULT_IMAGE_SIZE_MB = 4096
 DEFAULT_FSTYPE = "ext4"
+DEFAULT_INTERPRETER = "/bin/sh"
 
 
-class _TrackingParser(KickstartParser):
+# ---- modes ---------------------------------------------------------------------------------------------------
+
+
+class ScriptKind(enum.Enum):
+    """Which section a script came from; the value is the section's name, for messages."""
+
+    PRE = "%pre"
+    POST = "%post"
+    ONERROR = "%onerror"
+    TRACEBACK = "%traceback"
+    PRE_INSTALL = "%pre-install"
+
+
+class SELinuxMode(enum.Enum):
+    """``selinux --enforcing|--permissive|--disabled``; the value is the word /etc/selinux/config uses."""
+
+    ENFORCING = "enforcing"
+    PERMISSIVE = "permissive"
+    DISABLED = "disabled"
+
+
+class FirewallMode(enum.Enum):
+    """``firewall --enabled|--disabled|--use-system-defaults``; the value is the option's name."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    SYSTEM_DEFAULTS = "use-system-defaults"
+
+
+class BootProto(enum.Enum):
+    """``network --bootproto``; the value is the kickstart word."""
+
+    DHCP = "dhcp"
+    BOOTP = "bootp"
+    STATIC = "static"
+    QUERY = "query"
+    IBFT = "ibft"
+
+
+_SCRIPT_KINDS = {
+    ksconstants.KS_SCRIPT_PRE: ScriptKind.PRE,
+    ksconstants.KS_SCRIPT_POST: ScriptKind.POST,
+    ksconstants.KS_SCRIPT_ONERROR: ScriptKind.ONERROR,
+    ksconstants.KS_SCRIPT_TRACEBACK: ScriptKind.TRACEBACK,
+    ksconstants.KS_SCRIPT_PREINSTALL: ScriptKind.PRE_INSTALL,
+}
+_SELINUX_MODES = {
+    ksconstants.SELINUX_ENFORCING: SELinuxMode.ENFORCING,
+    ksconstants.SELINUX_PERMISSIVE: SELinuxMode.PERMISSIVE,
+    ksconstants.SELINUX_DISABLED: SELinuxMode.DISABLED,
+}
+_GROUP_INCLUDES = {
+    ksconstants.GROUP_REQUIRED: "required",
+    ksconstants.GROUP_DEFAULT: "default",
+    ksconstants.GROUP_ALL: "all",
+}
+
+
+# ---- the values ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RootPartition:
+    """``part / --size MiB --fstype T --label L``: what the image's root filesystem is."""
+
+    size: int = DEFAULT_IMAGE_SIZE_MB * 1024 * 1024  # bytes
+    fstype: str = DEFAULT_FSTYPE
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Bootloader:
+    """``bootloader --append --timeout``: read here once for the boot menu and for /etc/default/grub."""
+
+    append: str = ""  # the kernel arguments, stripped
+    timeout: int | None = None  # seconds
+
+    def kernel_args(self, base: str = "") -> str:
+        """*base* (the arguments the image type needs) followed by the kickstart's ``--append``."""
+        return f"{base} {self.append}".strip() if self.append else base
+
+    def timeout_or(self, default: int) -> int:
+        """The menu timeout: ``--timeout``, else *default*."""
+        return self.timeout if self.timeout is not None else default
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """One repository the build installs from (a kickstart ``repo`` line, or ``url``)."""
+
+    name: str
+    baseurl: tuple[str, ...] = ()
+    mirrorlist: str | None = None
+    metalink: str | None = None
+    includepkgs: tuple[str, ...] = ()
+    excludepkgs: tuple[str, ...] = ()
+    cost: int | None = None
+    proxy: str | None = None
+    noverifyssl: bool = False
+    sslcacert: str | None = None
+    sslclientcert: str | None = None
+    sslclientkey: str | None = None
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """What ``%packages`` asks for, in the terms the package backend needs."""
+
+    packages: tuple[str, ...] = ()
+    groups: tuple[tuple[str, str], ...] = ()  # (group name or id, "required"|"default"|"all")
+    excluded: tuple[str, ...] = ()
+    excluded_groups: tuple[str, ...] = ()
+    environment: str | None = None
+    nocore: bool = False
+    excludedocs: bool = False
+    inst_langs: str | None = None
+    exclude_weakdeps: bool = False
+    ignore_missing: bool = False
+    default: bool = False
+    # (name, stream, enable).  A list only because DnfInstaller.apply_modules() is typed to take one.
+    modules: list[tuple[str, str | None, bool]] = field(default_factory=list)
+
+    @property
+    def rpm_install_langs(self) -> str | None:
+        """rpm's %_install_langs for ``--instLangs`` (a comma or colon list; empty means none), or None."""
+        if self.inst_langs is None:
+            return None
+        return ":".join(x for x in self.inst_langs.replace(",", ":").split(":") if x) or "none"
+
+    def with_extra(self, required: Iterable[str] = (), excluded: Iterable[str] = ()) -> PackageSpec:
+        """This spec plus the packages an image type always needs (*required*) or never wants (*excluded*)."""
+        return dataclasses.replace(self, packages=(*self.packages, *required), excluded=(*self.excluded, *excluded))
+
+
+@dataclass(frozen=True)
+class Script:
+    """One %pre, %post, %onerror (...) section."""
+
+    kind: ScriptKind
+    body: str  # the script text
+    interp: str = DEFAULT_INTERPRETER
+    in_chroot: bool = False
+    error_on_fail: bool = False
+    logfile: str | None = None
+    lineno: int = 0
+
+
+@dataclass(frozen=True)
+class Keyboard:
+    """``keyboard``: the console keymap as given (``--vckeymap``, or the old ``keyboard MAP``) and X layouts."""
+
+    keymap: str = ""  # "" when only X layouts are given: the writer derives one from the first
+    x_layouts: tuple[str, ...] = ()  # as given: 'us', 'de (nodeadkeys)'
+    switch_options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timezone:
+    """``timezone ZONE [--utc] [--nontp]``."""
+
+    zone: str = ""
+    utc: bool = False
+    nontp: bool = False
+
+
+@dataclass(frozen=True)
+class Group:
+    """One ``group --name [--gid]`` line (a system group, not a comps group)."""
+
+    name: str
+    gid: int | None = None
+    lineno: int | None = None
+
+
+@dataclass(frozen=True)
+class RootPassword:
+    """``rootpw [--iscrypted|--plaintext] [--lock] [--allow-ssh] [PASSWORD]``."""
+
+    password: str = ""
+    crypted: bool = False
+    lock: bool = False
+    allow_ssh: bool = False
+    lineno: int | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    """One ``user`` line."""
+
+    name: str
+    lineno: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    groups: tuple[str, ...] = ()  # as given: 'wheel' or 'admins(5000)'
+    homedir: str = ""
+    shell: str = ""
+    gecos: str = ""
+    password: str = ""
+    crypted: bool = False
+    lock: bool = False
+
+
+@dataclass(frozen=True)
+class SshKey:
+    """One ``sshkey --username=USER "KEY"`` line."""
+
+    username: str
+    key: str
+    lineno: int | None = None
+
+
+@dataclass(frozen=True)
+class NetworkDevice:
+    """One ``network`` line.  Strings are as given ("" when absent); the writer checks addresses."""
+
+    device: str = ""
+    hostname: str = ""
+    wireless: bool = False  # --essid, --wpakey or --wepkey: not written for images
+    virtual: tuple[str, ...] = ()  # which of bondslaves, vlanid, teamslaves, bridgeslaves were given
+    bootproto: BootProto = BootProto.DHCP
+    ip: str = ""
+    netmask: str = ""
+    gateway: str = ""
+    nameservers: tuple[str, ...] = ()
+    noipv4: bool = False
+    ipv6: str = ""  # "auto", "dhcp" or an address
+    ipv6gateway: str = ""
+    noipv6: bool = False
+    mtu: str = ""
+    onboot: bool = True
+    nodefroute: bool = False
+    nodns: bool = False
+    dns_search: tuple[str, ...] = ()  # --ipv4-dns-search
+
+
+@dataclass(frozen=True)
+class Firewall:
+    """``firewall``."""
+
+    mode: FirewallMode = FirewallMode.ENABLED
+    trusts: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    remove_services: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The arguments of ``authselect`` and of the older ``auth``/``authconfig`` ("" when absent)."""
+
+    authselect: str = ""
+    authconfig: str = ""
+
+
+@dataclass(frozen=True)
+class Services:
+    """``services --disabled=... --enabled=...``."""
+
+    enabled: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class XConfig:
+    """``xconfig --startxonboot --defaultdesktop=D``."""
+
+    startx: bool = False
+    default_desktop: str = ""
+
+
+@dataclass(frozen=True)
+class KickstartConfig:
+    """Everything a build reads from a kickstart.  A command the kickstart does not use is None (or empty)."""
+
+    root_partition: RootPartition = RootPartition()
+    bootloader: Bootloader = Bootloader()
+    repos: tuple[RepoSpec, ...] = ()
+    packages: PackageSpec = field(default_factory=PackageSpec)
+    scripts: tuple[Script, ...] = ()
+    lang: str = ""
+    keyboard: Keyboard | None = None
+    timezone: Timezone | None = None
+    groups: tuple[Group, ...] = ()
+    rootpw: RootPassword | None = None
+    users: tuple[User, ...] = ()
+    sshkeys: tuple[SshKey, ...] = ()
+    network: tuple[NetworkDevice, ...] = ()
+    selinux: SELinuxMode | None = None  # None: no selinux line (SELinux counts as enabled)
+    firewall: Firewall | None = None
+    auth: Auth = Auth()
+    services: Services = Services()
+    xconfig: XConfig | None = None
+
+    def scripts_of(self, kind: ScriptKind) -> tuple[Script, ...]:
+        """The scripts of one kind, in kickstart order."""
+        return tuple(s for s in self.scripts if s.kind is kind)
+
+
+# ---- parsing -------------------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+
+    class _ParserBase:
+        """The part of pykickstart's KickstartParser this module uses.  pykickstart ships no type hints, so
+        this declares them for the type checker; at run time the base is the real KickstartParser."""
+
+        def __init__(self, handler: Any) -> None: ...
+
+        def readKickstart(self, f: str, reset: bool = True) -> None: ...  # noqa: N802 (pykickstart's name)
+
+else:
+    _ParserBase = KickstartParser
+
+
+class _TrackingParser(_ParserBase):
     """A KickstartParser that remembers which file (main or %include) it was reading when an error happened."""
 
-    def __init__(self, handler: Any, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+    def __init__(self, handler: Any) -> None:
+        super().__init__(handler)
         self.file_stack: list[str] = []
         self.error_file: str | None = None
 
@@ -61,7 +387,7 @@ class _TrackingParser(KickstartParser):
         return candidate if os.path.exists(candidate) else f
 
 
-def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> Any:
+def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> KickstartHandler:
     """Parse the kickstart file at *path* and return its pykickstart handler.
 
     *version* is a pykickstart syntax version name such as "F38" or "RHEL9"; without it the version a
@@ -92,6 +418,382 @@ def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> 
     return handler
 
 
+# ---- reading the handler -------------------------------------------------------------------------------------
+
+
+def read_config(handler: KickstartHandler) -> KickstartConfig:
+    """Read everything the build needs from a pykickstart handler (see :func:`read_kickstart`), once."""
+    return KickstartConfig(
+        root_partition=_read_root_partition(handler),
+        bootloader=_read_bootloader(getattr(handler, "bootloader", None)),
+        repos=_read_repos(handler),
+        packages=_read_packages(handler),
+        scripts=_read_scripts(handler),
+        lang=_text(getattr(getattr(handler, "lang", None), "lang", None)),
+        keyboard=_read_keyboard(_command(handler, "keyboard")),
+        timezone=_read_timezone(_command(handler, "timezone")),
+        groups=tuple(_read_group(g) for g in _items(handler, "group", "groupList")),
+        rootpw=_read_rootpw(_command(handler, "rootpw")),
+        users=tuple(_read_user(u) for u in _items(handler, "user", "userList")),
+        sshkeys=tuple(_read_sshkey(k) for k in _items(handler, "sshkey", "sshUserList")),
+        network=tuple(_read_network_device(nd) for nd in _items(handler, "network", "network")),
+        selinux=_read_selinux(_command(handler, "selinux")),
+        firewall=_read_firewall(_command(handler, "firewall")),
+        auth=_read_auth(handler),
+        services=_read_services(getattr(handler, "services", None)),
+        xconfig=_read_xconfig(_command(handler, "xconfig")),
+    )
+
+
+# Small readers for pykickstart's untyped attributes: "" / None / a missing attribute all mean "not given".
+
+
+def _text(value: Any) -> str:
+    return str(value) if value else ""
+
+
+def _opt_text(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _opt_int(value: Any) -> int | None:
+    return int(value) if value is not None and value != "" else None
+
+
+def _lineno(obj: Any) -> int | None:
+    value = getattr(obj, "lineno", None)
+    return int(value) if value is not None else None
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    """A list option: pykickstart gives a list, or in some versions a comma (or ';') separated string."""
+    if not value:
+        return ()
+    items: Iterable[Any] = value if isinstance(value, (list, tuple)) else str(value).replace(";", ",").split(",")
+    return tuple(str(x).strip() for x in items if x and str(x).strip())
+
+
+def _command(handler: Any, name: str) -> Any | None:
+    """The handler's command object *name* if the kickstart used it, else None."""
+    cmd = getattr(handler, name, None)
+    return cmd if cmd is not None and getattr(cmd, "seen", False) else None
+
+
+def _items(handler: Any, name: str, attr: str) -> list[Any]:
+    """The data objects of a command that may appear on many lines (user, group, network, ...)."""
+    return list(getattr(getattr(handler, name, None), attr, None) or [])
+
+
+def _read_root_partition(
+    handler: Any, default_size_mb: int = DEFAULT_IMAGE_SIZE_MB, default_fstype: str = DEFAULT_FSTYPE
+) -> RootPartition:
+    part = next((p for p in _items(handler, "partition", "partitions") if p.mountpoint == "/"), None)
+    size = getattr(part, "size", None) or default_size_mb
+    return RootPartition(
+        size=int(size) * 1024 * 1024,
+        fstype=_text(getattr(part, "fstype", None)) or default_fstype,
+        label=_opt_text(getattr(part, "label", None)),
+    )
+
+
+def _read_bootloader(bl: Any) -> Bootloader:
+    return Bootloader(append=_text(getattr(bl, "appendLine", None)).strip(),
+                      timeout=_opt_int(getattr(bl, "timeout", None)))
+
+
+def _read_repos(handler: Any) -> tuple[RepoSpec, ...]:
+    """The ``url`` install tree and the ``repo`` lines."""
+    url = getattr(handler, "url", None)
+    tree = _read_install_tree(url) if url is not None else None
+    repos = tuple(_read_repo(r) for r in _items(handler, "repo", "repoList"))
+    return (tree, *repos) if tree is not None else repos
+
+
+def _read_install_tree(url: Any) -> RepoSpec | None:
+    baseurl = _opt_text(getattr(url, "url", None))
+    mirrorlist = _opt_text(getattr(url, "mirrorlist", None))
+    metalink = _opt_text(getattr(url, "metalink", None))
+    if not (baseurl or mirrorlist or metalink):
+        return None
+    return RepoSpec(
+        name="install-tree",
+        baseurl=(baseurl,) if baseurl else (),
+        mirrorlist=mirrorlist,
+        metalink=metalink,
+        proxy=_opt_text(getattr(url, "proxy", None)),
+        noverifyssl=bool(getattr(url, "noverifyssl", False)),
+    )
+
+
+def _read_repo(r: Any) -> RepoSpec:
+    metalink = getattr(r, "metalink", None)  # a bool (False) in the versions that do not know it
+    return RepoSpec(
+        name=str(r.name),
+        baseurl=tuple(u for u in _text(getattr(r, "baseurl", None)).split(",") if u),
+        mirrorlist=_opt_text(getattr(r, "mirrorlist", None)),
+        metalink=metalink if isinstance(metalink, str) and metalink else None,
+        includepkgs=tuple(str(x) for x in getattr(r, "includepkgs", None) or []),
+        excludepkgs=tuple(str(x) for x in getattr(r, "excludepkgs", None) or []),
+        cost=_opt_int(getattr(r, "cost", None)),
+        proxy=_opt_text(getattr(r, "proxy", None)),
+        noverifyssl=bool(getattr(r, "noverifyssl", False)),
+        sslcacert=_opt_text(getattr(r, "sslcacert", None)),
+        sslclientcert=_opt_text(getattr(r, "sslclientcert", None)),
+        sslclientkey=_opt_text(getattr(r, "sslclientkey", None)),
+    )
+
+
+def _read_packages(handler: Any) -> PackageSpec:
+    p = handler.packages
+    inst_langs = getattr(p, "instLangs", None)
+    return PackageSpec(
+        packages=tuple(str(x) for x in p.packageList),
+        groups=tuple((str(g.name), _GROUP_INCLUDES.get(g.include, "default")) for g in p.groupList),
+        excluded=tuple(str(x) for x in p.excludedList),
+        excluded_groups=tuple(str(g.name) for g in p.excludedGroupList),
+        environment=_opt_text(getattr(p, "environment", None)),
+        nocore=bool(getattr(p, "nocore", False)),
+        excludedocs=bool(getattr(p, "excludeDocs", False)),
+        inst_langs=str(inst_langs) if inst_langs is not None else None,  # "" means: no languages
+        exclude_weakdeps=bool(getattr(p, "excludeWeakdeps", False)),
+        ignore_missing=getattr(p, "handleMissing", None) == ksconstants.KS_MISSING_IGNORE,
+        default=bool(getattr(p, "default", False)),
+        modules=_read_modules(handler),
+    )
+
+
+def _read_modules(handler: Any) -> list[tuple[str, str | None, bool]]:
+    cmd = getattr(handler, "module", None)
+    return [
+        (str(m.name), _opt_text(getattr(m, "stream", None)), bool(getattr(m, "enable", True)))
+        for m in (cmd.dataList() if cmd is not None else [])
+    ]
+
+
+def _read_scripts(handler: Any) -> tuple[Script, ...]:
+    """Every script section pykickstart knows; a kind this module does not know (none today) is left out."""
+    return tuple(
+        Script(
+            kind=_SCRIPT_KINDS[s.type],
+            body=str(s.script),
+            interp=_text(getattr(s, "interp", None)) or DEFAULT_INTERPRETER,
+            in_chroot=bool(getattr(s, "inChroot", False)),
+            error_on_fail=bool(getattr(s, "errorOnFail", False)),
+            logfile=_opt_text(getattr(s, "logfile", None)),
+            lineno=_lineno(s) or 0,
+        )
+        for s in handler.scripts
+        if s.type in _SCRIPT_KINDS
+    )
+
+
+def _read_keyboard(kb: Any | None) -> Keyboard | None:
+    if kb is None:
+        return None
+    layouts = tuple(str(x) for x in getattr(kb, "x_layouts", None) or [])
+    return Keyboard(
+        keymap=_console_keymap(kb, layouts),
+        x_layouts=layouts,
+        switch_options=tuple(str(o) for o in getattr(kb, "switch_options", None) or [] if o),
+    )
+
+
+def _console_keymap(kb: Any, layouts: tuple[str, ...]) -> str:
+    """``--vckeymap``, else the old positional form (``keyboard fr``).
+
+    pykickstart's ``keyboard`` property falls back to the first X layout, which is no console keymap name
+    ('de (nodeadkeys)'): that fallback is left out, and the writer derives the keymap from the layout itself.
+    """
+    vc_keymap = _text(getattr(kb, "vc_keymap", None))
+    if vc_keymap:
+        return vc_keymap
+    legacy = _text(getattr(kb, "keyboard", None))
+    return "" if layouts and legacy == layouts[0] else legacy
+
+
+def _read_timezone(tz: Any | None) -> Timezone | None:
+    if tz is None:
+        return None
+    return Timezone(zone=_text(getattr(tz, "timezone", None)), utc=bool(getattr(tz, "isUtc", False)),
+                    nontp=bool(getattr(tz, "nontp", False)))
+
+
+def _read_group(g: Any) -> Group:
+    return Group(name=str(g.name), gid=_opt_int(getattr(g, "gid", None)), lineno=_lineno(g))
+
+
+def _read_rootpw(rp: Any | None) -> RootPassword | None:
+    if rp is None:
+        return None
+    return RootPassword(
+        password=_text(getattr(rp, "password", None)),
+        crypted=bool(getattr(rp, "isCrypted", False)),
+        lock=bool(getattr(rp, "lock", False)),
+        allow_ssh=bool(getattr(rp, "allow_ssh", False)),
+        lineno=_lineno(rp),
+    )
+
+
+def _read_user(u: Any) -> User:
+    return User(
+        name=str(u.name),
+        lineno=_lineno(u),
+        uid=_opt_int(getattr(u, "uid", None)),
+        gid=_opt_int(getattr(u, "gid", None)),
+        groups=tuple(str(g) for g in getattr(u, "groups", None) or [] if g),
+        homedir=_text(getattr(u, "homedir", None)),
+        shell=_text(getattr(u, "shell", None)),
+        gecos=_text(getattr(u, "gecos", None)),
+        password=_text(getattr(u, "password", None)),
+        crypted=bool(getattr(u, "isCrypted", False)),
+        lock=bool(getattr(u, "lock", False)),
+    )
+
+
+def _read_sshkey(k: Any) -> SshKey:
+    return SshKey(username=_text(getattr(k, "username", None)), key=_text(getattr(k, "key", None)).strip(),
+                  lineno=_lineno(k))
+
+
+_VIRTUAL_DEVICE_OPTIONS = ("bondslaves", "vlanid", "teamslaves", "bridgeslaves")
+
+
+def _read_network_device(nd: Any) -> NetworkDevice:
+    def text(name: str) -> str:
+        return _text(getattr(nd, name, None))
+
+    def flag(name: str) -> bool:
+        return bool(getattr(nd, name, False))
+
+    return NetworkDevice(
+        device=text("device"),
+        hostname=text("hostname"),
+        wireless=any(text(o) for o in ("essid", "wpakey", "wepkey")),
+        virtual=tuple(o for o in _VIRTUAL_DEVICE_OPTIONS if text(o)),
+        bootproto=_bootproto(text("bootProto")),
+        ip=text("ip"),
+        netmask=text("netmask"),
+        gateway=text("gateway"),
+        nameservers=_words(getattr(nd, "nameserver", None)),
+        noipv4=flag("noipv4"),
+        ipv6=text("ipv6").strip(),
+        ipv6gateway=text("ipv6gateway"),
+        noipv6=flag("noipv6"),
+        mtu=text("mtu"),
+        onboot=getattr(nd, "onboot", True) is not False,
+        nodefroute=flag("nodefroute"),
+        nodns=flag("nodns"),
+        dns_search=_words(getattr(nd, "ipv4_dns_search", None)),
+    )
+
+
+def _bootproto(word: str) -> BootProto:
+    """``--bootproto``; pykickstart empties it for ``--noipv4``, and DHCP is its default."""
+    try:
+        return BootProto(word.lower())
+    except ValueError:
+        return BootProto.DHCP
+
+
+def _read_selinux(sel: Any | None) -> SELinuxMode | None:
+    return _SELINUX_MODES.get(getattr(sel, "selinux", None)) if sel is not None else None
+
+
+def _read_firewall(fw: Any | None) -> Firewall | None:
+    if fw is None:
+        return None
+    if getattr(fw, "use_system_defaults", False):
+        mode = FirewallMode.SYSTEM_DEFAULTS
+    else:
+        mode = FirewallMode.DISABLED if getattr(fw, "enabled", None) is False else FirewallMode.ENABLED
+    return Firewall(
+        mode=mode,
+        trusts=tuple(str(x) for x in getattr(fw, "trusts", None) or []),
+        ports=tuple(str(x) for x in getattr(fw, "ports", None) or []),
+        remove_services=tuple(str(x) for x in getattr(fw, "remove_services", None) or []),
+        services=tuple(str(x) for x in getattr(fw, "services", None) or []),
+    )
+
+
+def _read_auth(handler: Any) -> Auth:
+    return Auth(authselect=_text(getattr(_command(handler, "authselect"), "authselect", None)),
+                authconfig=_text(getattr(_command(handler, "authconfig"), "authconfig", None)))
+
+
+def _read_services(svc: Any) -> Services:
+    return Services(enabled=_words(getattr(svc, "enabled", None)), disabled=_words(getattr(svc, "disabled", None)))
+
+
+def _read_xconfig(xc: Any | None) -> XConfig | None:
+    if xc is None:
+        return None
+    return XConfig(startx=bool(getattr(xc, "startX", False)),
+                   default_desktop=_text(getattr(xc, "defaultdesktop", None)))
+
+
+# ---- getters for API users (the build uses read_config) ------------------------------------------------------
+
+
+def get_image_size(ks: KickstartHandler, default: int = DEFAULT_IMAGE_SIZE_MB) -> int:
+    """Size of the root filesystem in bytes, from ``part / --size`` (MiB; *default* without one)."""
+    return _read_root_partition(ks, default_size_mb=default).size
+
+
+def get_image_fstype(ks: KickstartHandler, default: str = DEFAULT_FSTYPE) -> str:
+    return _read_root_partition(ks, default_fstype=default).fstype
+
+
+def get_image_fslabel(ks: KickstartHandler) -> str | None:
+    return read_config(ks).root_partition.label
+
+
+def get_kernel_args(ks: KickstartHandler, default: str = "") -> str:
+    return read_config(ks).bootloader.kernel_args(default)
+
+
+def get_timeout(ks: KickstartHandler, default: int | None = None) -> int | None:
+    timeout = read_config(ks).bootloader.timeout
+    return timeout if timeout is not None else default
+
+
+def get_repos(ks: KickstartHandler) -> list[RepoSpec]:
+    """The ``url`` install tree and the ``repo`` lines."""
+    return list(read_config(ks).repos)
+
+
+def get_packages(
+    ks: KickstartHandler, required: list[str] | None = None, excluded: list[str] | None = None
+) -> PackageSpec:
+    return read_config(ks).packages.with_extra(required or (), excluded or ())
+
+
+def get_modules(ks: KickstartHandler) -> list[tuple[str, str | None, bool]]:
+    """``module --name --stream [--disable]`` lines (EL8/EL9 modularity) as (name, stream, enable)."""
+    return _read_modules(ks)
+
+
+def _pykickstart_scripts(ks: KickstartHandler, kind: ScriptKind) -> list[Any]:
+    return [s for s in ks.scripts if _SCRIPT_KINDS.get(s.type) is kind]
+
+
+def get_post_scripts(ks: KickstartHandler) -> list[Any]:
+    """pykickstart's own %post Script objects, as upstream's API returns them (the build uses scripts_of())."""
+    return _pykickstart_scripts(ks, ScriptKind.POST)
+
+
+def get_pre_scripts(ks: KickstartHandler) -> list[Any]:
+    """pykickstart's own %pre Script objects, as upstream's API returns them."""
+    return _pykickstart_scripts(ks, ScriptKind.PRE)
+
+
+def get_onerror_scripts(ks: KickstartHandler) -> list[Any]:
+    """pykickstart's own %onerror Script objects, as upstream's API returns them."""
+    return _pykickstart_scripts(ks, ScriptKind.ONERROR)
+
+
+# ---- names and labels --------------------------------------------------------------------------------------
+
+
 def build_name(kscfg: str, prefix: str | None = None, suffix: str | None = None, maxlen: int | None = None) -> str:
     """Make an image name from a kickstart path, as upstream livecd-tools does.
 
@@ -118,181 +820,6 @@ def build_name(kscfg: str, prefix: str | None = None, suffix: str | None = None,
         ret = ret[:maxlen]
     return ret
 
-
-# ---- getters -------------------------------------------------------------------------------------------------
-
-
-def _root_partition(ks: Any) -> Any | None:
-    for part in getattr(ks.partition, "partitions", []):
-        if part.mountpoint == "/":
-            return part
-    return None
-
-
-def get_image_size(ks: Any, default: int = DEFAULT_IMAGE_SIZE_MB) -> int:
-    """Size of the root filesystem in bytes, from ``part / --size`` (MiB)."""
-    part = _root_partition(ks)
-    size = part.size if part is not None and part.size else default
-    return int(size) * 1024 * 1024
-
-
-def get_image_fstype(ks: Any, default: str = DEFAULT_FSTYPE) -> str:
-    part = _root_partition(ks)
-    return part.fstype if part is not None and part.fstype else default
-
-
-def get_image_fslabel(ks: Any) -> str | None:
-    part = _root_partition(ks)
-    return part.label if part is not None and getattr(part, "label", None) else None
-
-
-def get_kernel_args(ks: Any, default: str = "") -> str:
-    append = getattr(ks.bootloader, "appendLine", None)
-    return f"{default} {append}".strip() if append else default
-
-
-def get_timeout(ks: Any, default: int | None = None) -> int | None:
-    timeout = getattr(ks.bootloader, "timeout", None)
-    return timeout if timeout is not None else default
-
-
-@dataclass
-class RepoSpec:
-    """One repository the build installs from (a kickstart ``repo`` line, or ``url``)."""
-
-    name: str
-    baseurl: list[str] = field(default_factory=list)
-    mirrorlist: str | None = None
-    metalink: str | None = None
-    includepkgs: list[str] = field(default_factory=list)
-    excludepkgs: list[str] = field(default_factory=list)
-    cost: int | None = None
-    proxy: str | None = None
-    noverifyssl: bool = False
-    sslcacert: str | None = None
-    sslclientcert: str | None = None
-    sslclientkey: str | None = None
-
-
-def get_repos(ks: Any) -> list[RepoSpec]:
-    """The ``url`` install tree and the ``repo`` lines.  Every option is read with a default, because older
-    syntax versions (RHEL7, F21, ...) lack some of them (metalink, cost, ...)."""
-    repos = []
-    url = getattr(ks, "url", None)
-    url_url = getattr(url, "url", None)
-    url_mirrorlist = getattr(url, "mirrorlist", None)
-    url_metalink = getattr(url, "metalink", None)
-    if url is not None and (url_url or url_mirrorlist or url_metalink):
-        repos.append(
-            RepoSpec(
-                name="install-tree",
-                baseurl=[url_url] if url_url else [],
-                mirrorlist=url_mirrorlist or None,
-                metalink=url_metalink or None,
-                proxy=getattr(url, "proxy", None) or None,
-                noverifyssl=bool(getattr(url, "noverifyssl", False)),
-            )
-        )
-    for r in getattr(getattr(ks, "repo", None), "repoList", None) or []:
-        raw_baseurl = getattr(r, "baseurl", None)
-        baseurl = [u for u in raw_baseurl.split(",") if u] if raw_baseurl else []
-        raw_metalink = getattr(r, "metalink", None)
-        metalink = raw_metalink if isinstance(raw_metalink, str) and raw_metalink else None
-        repos.append(
-            RepoSpec(
-                name=r.name,
-                baseurl=baseurl,
-                mirrorlist=getattr(r, "mirrorlist", None) or None,
-                metalink=metalink,
-                includepkgs=list(getattr(r, "includepkgs", None) or []),
-                excludepkgs=list(getattr(r, "excludepkgs", None) or []),
-                cost=getattr(r, "cost", None),
-                proxy=getattr(r, "proxy", None) or None,
-                noverifyssl=bool(getattr(r, "noverifyssl", False)),
-                sslcacert=getattr(r, "sslcacert", None),
-                sslclientcert=getattr(r, "sslclientcert", None),
-                sslclientkey=getattr(r, "sslclientkey", None),
-            )
-        )
-    return repos
-
-
-@dataclass
-class PackageSpec:
-    """What ``%packages`` asks for, in the terms the package backend needs."""
-
-    packages: list[str]
-    groups: list[tuple[str, str]]  # (group name or id, "required"|"default"|"all")
-    excluded: list[str]
-    excluded_groups: list[str]
-    environment: str | None
-    nocore: bool
-    excludedocs: bool
-    inst_langs: str | None
-    exclude_weakdeps: bool
-    ignore_missing: bool
-    default: bool
-    modules: list[tuple[str, str | None, bool]] = field(default_factory=list)  # (name, stream, enable)
-
-    @property
-    def rpm_install_langs(self) -> str | None:
-        """rpm's %_install_langs for ``--instLangs`` (a comma or colon list; empty means none), or None."""
-        if self.inst_langs is None:
-            return None
-        return ":".join(x for x in self.inst_langs.replace(",", ":").split(":") if x) or "none"
-
-
-_INCLUDE = {
-    ksconstants.GROUP_REQUIRED: "required",
-    ksconstants.GROUP_DEFAULT: "default",
-    ksconstants.GROUP_ALL: "all",
-}
-
-
-def get_packages(ks: Any, required: list[str] | None = None, excluded: list[str] | None = None) -> PackageSpec:
-    p = ks.packages
-    return PackageSpec(
-        packages=list(p.packageList) + list(required or []),
-        groups=[(g.name, _INCLUDE.get(g.include, "default")) for g in p.groupList],
-        excluded=list(p.excludedList) + list(excluded or []),
-        excluded_groups=[g.name for g in p.excludedGroupList],
-        environment=getattr(p, "environment", None),
-        nocore=bool(getattr(p, "nocore", False)),
-        excludedocs=bool(p.excludeDocs),
-        inst_langs=p.instLangs if p.instLangs is not None else None,
-        exclude_weakdeps=bool(getattr(p, "excludeWeakdeps", False)),
-        ignore_missing=p.handleMissing == ksconstants.KS_MISSING_IGNORE,
-        default=bool(getattr(p, "default", False)),
-        modules=get_modules(ks),
-    )
-
-
-def get_modules(ks: Any) -> list[tuple[str, str | None, bool]]:
-    """``module --name --stream [--disable]`` lines (EL8/EL9 modularity) as (name, stream, enable)."""
-    cmd = getattr(ks, "module", None)
-    return [
-        (m.name, getattr(m, "stream", None) or None, bool(getattr(m, "enable", True)))
-        for m in (cmd.dataList() if cmd is not None else [])
-    ]
-
-
-def get_scripts(ks: Any, kind: int) -> list[Any]:
-    return [s for s in ks.scripts if s.type == kind]
-
-
-def get_post_scripts(ks: Any) -> list[Any]:
-    return get_scripts(ks, ksconstants.KS_SCRIPT_POST)
-
-
-def get_pre_scripts(ks: Any) -> list[Any]:
-    return get_scripts(ks, ksconstants.KS_SCRIPT_PRE)
-
-
-def get_onerror_scripts(ks: Any) -> list[Any]:
-    return get_scripts(ks, ksconstants.KS_SCRIPT_ONERROR)
-
-
-# ---- names and labels --------------------------------------------------------------------------------------
 
 FSLABEL_MAX = 32  # ISO 9660 volume identifiers hold 32 characters
 _LABEL_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")

@@ -50,7 +50,7 @@ class LiveImageCreator(LoopImageCreator):
 
     def __init__(
         self,
-        ks: Any,
+        ks: kickstart.KickstartHandler,
         name: str,
         fslabel: str | None = None,
         title: str | None = None,
@@ -100,7 +100,7 @@ class LiveImageCreator(LoopImageCreator):
         base = f"root=live:CDLABEL={self.fslabel} rootfstype=auto ro rd.live.image"
         if self.flat_squashfs:
             base += " rd.live.overlay.overlayfs=1"
-        return kickstart.get_kernel_args(self.ks, f"{base} quiet rhgb")
+        return self.config.bootloader.kernel_args(f"{base} quiet rhgb")
 
     def _get_fstab(self) -> str:
         fstype = "squashfs" if self.flat_squashfs else self.fstype
@@ -166,7 +166,7 @@ class LiveImageCreator(LoopImageCreator):
             kernel=f"{self._kernel_dir}/vmlinuz",
             initrd=f"{self._kernel_dir}/initrd.img",
             kernel_args=self._get_kernel_options(),
-            timeout=kickstart.get_timeout(self.ks, 10) or 0,
+            timeout=self.config.bootloader.timeout_or(10),
         )
         if self.bios == "syslinux":
             self._setup_isolinux(root, isodir, menu)

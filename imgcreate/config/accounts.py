@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from imgcreate import passwords, rootfs
-from imgcreate.config.common import _check_line, _seen, image_tool
+from imgcreate.config.common import _check_line, image_tool
 from imgcreate.errors import KickstartError
+from imgcreate.kickstart import Group, RootPassword, SshKey, User
 from imgcreate.run import run
 
 log = logging.getLogger("imgcreate")
@@ -49,102 +49,65 @@ def _chpasswd(root: Path, name: str, pwfield: str) -> None:
     run(["chpasswd", "-e"], root=root, input=f"{name}:{pwfield}\n", what=f"Setting the password of '{name}'")
 
 
-def apply_groups(root: Path, ks: Any) -> None:
+def apply_groups(root: Path, groups: Sequence[Group]) -> None:
     """``group --name [--gid]``: with the image's groupadd when it has one, else by editing /etc/group."""
-    groups = list(getattr(getattr(ks, "group", None), "groupList", []) or [])
     if not groups:
         return
     use_tools = _shadow_utils(root)
     accounts = passwords.AccountFiles(root)
     for g in groups:
-        gid = int(g.gid) if getattr(g, "gid", None) is not None else None
         try:
             passwords.check_name(g.name, "group")
             if use_tools:
                 if accounts.group_by_name(g.name) is not None:
                     log.warning("kickstart 'group --name=%s': the group already exists in the image", g.name)
                     continue
-                run(["groupadd", *(["-g", str(gid)] if gid is not None else []), g.name], root=root,
+                run(["groupadd", *(["-g", str(g.gid)] if g.gid is not None else []), g.name], root=root,
                     what=f"Creating group '{g.name}'")
             else:
-                accounts.add_group(g.name, gid)
+                accounts.add_group(g.name, g.gid)
         except passwords.AccountError as exc:
             raise KickstartError(f"group (kickstart line {g.lineno}): {exc}") from exc
     if not use_tools:
         accounts.save()
 
 
-def apply_rootpw(root: Path, ks: Any) -> None:
+def apply_rootpw(root: Path, rp: RootPassword | None) -> None:
     """``rootpw [--iscrypted|--plaintext] [--lock] [--allow-ssh]`` -> root's /etc/shadow entry.
 
     ``--allow-ssh`` also writes an sshd drop-in permitting root password logins, as anaconda does.
     """
-    rp: Any = getattr(ks, "rootpw", None)
-    if not _seen(rp):
+    if rp is None:
         return
-    lock = bool(getattr(rp, "lock", False))
-    pwfield = _password_field(getattr(rp, "password", "") or "", bool(getattr(rp, "isCrypted", False)), lock,
-                            getattr(rp, "lineno", None), "rootpw")
+    pwfield = _password_field(rp.password, rp.crypted, rp.lock, rp.lineno, "rootpw")
     if _shadow_utils(root):
         if pwfield is not None:
             _chpasswd(root, "root", pwfield)
-        elif lock:
+        elif rp.lock:
             run(["usermod", "-L", "root"], root=root, what="Locking the root account")
     else:
         accounts = passwords.AccountFiles(root)
         accounts.ensure_root()
-        if pwfield is None and lock:
+        if pwfield is None and rp.lock:
             pwfield = passwords.locked(accounts.get_password("root") or "")
         if pwfield is not None:
             accounts.set_password("root", pwfield)
         accounts.save()
-    if getattr(rp, "allow_ssh", False):
+    if rp.allow_ssh:
         rootfs.write_file(root, "/etc/ssh/sshd_config.d/01-permitrootlogin.conf",
                           "# Written from the kickstart 'rootpw --allow-ssh'\nPermitRootLogin yes\n")
 
 
-@dataclass
-class KsUser:
-    """One kickstart ``user`` line, every option read with its default (old syntax versions lack some)."""
-
-    name: str
-    lineno: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-    groups: list[str] = field(default_factory=list)
-    homedir: str = ""
-    shell: str = ""
-    gecos: str = ""
-    password: str = ""
-    crypted: bool = False
-    lock: bool = False
-
-    @classmethod
-    def from_ks(cls, u: Any) -> KsUser:
-        uid, gid = getattr(u, "uid", None), getattr(u, "gid", None)
-        return cls(
-            name=u.name,
-            lineno=getattr(u, "lineno", None),
-            uid=int(uid) if uid is not None else None,
-            gid=int(gid) if gid is not None else None,
-            groups=[g for g in (getattr(u, "groups", None) or []) if g],
-            homedir=getattr(u, "homedir", "") or "",
-            shell=getattr(u, "shell", "") or "",
-            gecos=getattr(u, "gecos", "") or "",
-            password=getattr(u, "password", "") or "",
-            crypted=bool(getattr(u, "isCrypted", False)),
-            lock=bool(getattr(u, "lock", False)),
-        )
+KsUser = User  # the name this package exported before the kickstart was read into typed values
 
 
-def apply_users(root: Path, ks: Any) -> None:
+def apply_users(root: Path, users: Sequence[User]) -> None:
     """``user --name [--groups --password --iscrypted --plaintext --lock --homedir --shell --uid --gid --gecos]``.
 
     Missing supplementary groups are created (kickstart documents this).  With shadow-utils in the image,
     useradd/groupadd/chpasswd do the work; otherwise the account files are edited and the home directory is
     made from /etc/skel.
     """
-    users = [KsUser.from_ks(u) for u in (getattr(getattr(ks, "user", None), "userList", None) or [])]
     if not users:
         return
     use_tools = _shadow_utils(root)
@@ -158,13 +121,13 @@ def apply_users(root: Path, ks: Any) -> None:
             raise KickstartError(f"user --name={u.name} (kickstart line {u.lineno}): {exc}") from exc
 
 
-def _user_fields(u: KsUser) -> tuple[list[tuple[str, int | None]], str | None]:
+def _user_fields(u: User) -> tuple[list[tuple[str, int | None]], str | None]:
     groups = [_parse_group_spec(g) for g in u.groups]
     pwfield = _password_field(u.password, u.crypted, u.lock, u.lineno, f"user --name={u.name}")
     return groups, pwfield
 
 
-def _add_user_in_files(root: Path, u: KsUser) -> None:
+def _add_user_in_files(root: Path, u: User) -> None:
     groups, pwfield = _user_fields(u)
     accounts = passwords.AccountFiles(root)
     for gname, ggid in groups:
@@ -188,7 +151,7 @@ def _add_user_in_files(root: Path, u: KsUser) -> None:
         passwords.make_home(root, entry[5], int(entry[2]), int(entry[3]))
 
 
-def _add_user_with_tools(root: Path, u: KsUser) -> None:
+def _add_user_with_tools(root: Path, u: User) -> None:
     groups, pwfield = _user_fields(u)
     passwords.check_name(u.name)
     accounts = passwords.AccountFiles(root)
@@ -204,25 +167,7 @@ def _add_user_with_tools(root: Path, u: KsUser) -> None:
             run(["usermod", "-a", "-G", ",".join(g for g, _ in groups), u.name], root=root,
                 what=f"Adding '{u.name}' to groups")
     else:
-        argv = ["useradd", "-m"]
-        if u.gid is not None:
-            if accounts.group_by_gid(u.gid) is None:
-                run(["groupadd", "-g", str(u.gid), u.name], root=root, what=f"Creating group '{u.name}'")
-            argv += ["-g", str(u.gid)]
-        elif accounts.group_by_name(u.name) is not None:
-            argv += ["-g", u.name]
-        else:
-            argv += ["-U"]
-        if u.uid is not None:
-            argv += ["-u", str(u.uid)]
-        if groups:
-            argv += ["-G", ",".join(g for g, _ in groups)]
-        if u.homedir:
-            argv += ["-d", passwords.check_field(u.homedir, "home directory")]
-        if u.shell:
-            argv += ["-s", passwords.check_field(u.shell, "shell")]
-        if u.gecos:
-            argv += ["-c", passwords.check_field(u.gecos, "GECOS field")]
+        argv = ["useradd", "-m", *_useradd_group_args(root, accounts, u), *_useradd_args(u, groups)]
         run([*argv, u.name], root=root, what=f"Creating user '{u.name}'")
     if pwfield is not None:
         _chpasswd(root, u.name, pwfield)
@@ -230,9 +175,36 @@ def _add_user_with_tools(root: Path, u: KsUser) -> None:
         run(["usermod", "-L", u.name], root=root, what=f"Locking '{u.name}'")
 
 
-def apply_sshkeys(root: Path, ks: Any) -> None:
+def _useradd_group_args(root: Path, accounts: passwords.AccountFiles, u: User) -> list[str]:
+    """useradd's primary group: ``--gid`` (made as a group named after the user if no group has that gid), else
+    an existing group named after the user, else a new one (``-U``)."""
+    if u.gid is not None:
+        if accounts.group_by_gid(u.gid) is None:
+            run(["groupadd", "-g", str(u.gid), u.name], root=root, what=f"Creating group '{u.name}'")
+        return ["-g", str(u.gid)]
+    if accounts.group_by_name(u.name) is not None:
+        return ["-g", u.name]
+    return ["-U"]
+
+
+def _useradd_args(u: User, groups: list[tuple[str, int | None]]) -> list[str]:
+    """useradd's options for ``--uid --groups --homedir --shell --gecos`` (the text ones checked first)."""
+    argv: list[str] = []
+    if u.uid is not None:
+        argv += ["-u", str(u.uid)]
+    if groups:
+        argv += ["-G", ",".join(g for g, _ in groups)]
+    if u.homedir:
+        argv += ["-d", passwords.check_field(u.homedir, "home directory")]
+    if u.shell:
+        argv += ["-s", passwords.check_field(u.shell, "shell")]
+    if u.gecos:
+        argv += ["-c", passwords.check_field(u.gecos, "GECOS field")]
+    return argv
+
+
+def apply_sshkeys(root: Path, keys: Sequence[SshKey]) -> None:
     """``sshkey --username=USER "KEY"`` -> appended to ~USER/.ssh/authorized_keys (0600, .ssh 0700, user's own)."""
-    keys = list(getattr(getattr(ks, "sshkey", None), "sshUserList", []) or [])
     if not keys:
         return
     accounts = passwords.AccountFiles(root)
@@ -244,7 +216,7 @@ def apply_sshkeys(root: Path, ks: Any) -> None:
                 "create it with a 'user' line."
             )
         uid, gid, home = int(entry[2]), int(entry[3]), entry[5] or "/"
-        key = _check_line(str(k.key).strip(), "ssh key")
+        key = _check_line(k.key, "ssh key")
         sshdir = rootfs.host_path(root, f"{home}/.ssh")
         if sshdir.is_symlink():
             raise KickstartError(f"sshkey --username={k.username}: {home}/.ssh in the image is a symlink; refusing")

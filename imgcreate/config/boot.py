@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
 
 from imgcreate import rootfs
-from imgcreate.config.common import _check_line, _quote, _seen, update_assignments
+from imgcreate.config.common import _check_line, _quote, update_assignments
+from imgcreate.kickstart import Bootloader
 
 
-def apply_bootloader(root: Path, ks: Any) -> None:
+def apply_bootloader(root: Path, bootloader: Bootloader) -> None:
     """``bootloader --append --timeout`` -> GRUB_CMDLINE_LINUX and GRUB_TIMEOUT in /etc/default/grub.
 
-    The live boot menu takes them from the kickstart directly; this file is what grub2-mkconfig reads when
-    the image is installed to a disk, as anaconda writes it.  Arguments already there are kept.
+    The live boot menu takes them from the same values; this file is what grub2-mkconfig reads when the
+    image is installed to a disk, as anaconda writes it.  Arguments already there are kept.
     """
-    bl: Any = getattr(ks, "bootloader", None)
-    if not _seen(bl):
-        return
-    append = (getattr(bl, "appendLine", "") or "").strip()
-    timeout = getattr(bl, "timeout", None)
+    append, timeout = bootloader.append, bootloader.timeout
     if not append and timeout is None:
         return
     text = rootfs.read_file(root, "/etc/default/grub")
     values: dict[str, str] = {}
     if timeout is not None:
-        values["GRUB_TIMEOUT"] = str(int(timeout))
+        values["GRUB_TIMEOUT"] = str(timeout)
     if append:
         _check_line(append, "kernel arguments")
         old = ""

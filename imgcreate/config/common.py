@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from imgcreate import rootfs
 from imgcreate.errors import KickstartError
@@ -31,10 +29,6 @@ _UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/syst
               "/usr/lib/systemd/system", "/lib/systemd/system")
 _UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".path", ".mount", ".automount", ".swap",
                   ".slice", ".scope", ".device")
-
-
-def _seen(cmd: Any) -> bool:
-    return bool(cmd is not None and getattr(cmd, "seen", False))
 
 
 def image_tool(root: Path, name: str) -> str | None:
@@ -81,16 +75,6 @@ def _check_line(value: str, what: str) -> str:
     if "\n" in value or "\r" in value:
         raise KickstartError(f"The {what} '{value!r}' contains a line break.")
     return value
-
-
-def _split(value: Any) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, (list, tuple)):
-        items: Iterable[str] = value
-    else:
-        items = str(value).replace(";", ",").split(",")
-    return [x.strip() for x in items if x and x.strip()]
 
 
 def _unit_name(name: str) -> str:

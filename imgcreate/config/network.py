@@ -6,12 +6,13 @@ import ipaddress
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from imgcreate import rootfs
-from imgcreate.config.common import _check_line, _split
+from imgcreate.config.common import _check_line
 from imgcreate.errors import KickstartError
+from imgcreate.kickstart import BootProto, NetworkDevice
 
 log = logging.getLogger("imgcreate")
 
@@ -20,24 +21,23 @@ _GENERIC_DEVICES = {"", "link", "bootif", "ibft"}
 _MAC_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
 
 
-def apply_network(root: Path, ks: Any) -> None:
+def apply_network(root: Path, devices: Sequence[NetworkDevice]) -> None:
     """``network`` -> /etc/hostname and NetworkManager keyfiles (0600) in /etc/NetworkManager/system-connections.
 
     A line for no particular device (none, ``link``, ``bootif``) that asks only for DHCP writes no profile:
     NetworkManager's automatic wired connection does exactly that on every interface, and a catch-all
     profile would stop it on all but the first.  Legacy ifcfg files are not written.
     """
-    lines = list(getattr(getattr(ks, "network", None), "network", []) or [])
     hostname = None
-    for nd in lines:
-        if getattr(nd, "hostname", None):
+    for nd in devices:
+        if nd.hostname:
             hostname = nd.hostname
     if hostname:
         if not re.match(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", hostname) or len(hostname) > 253:
             raise KickstartError(f"network --hostname: '{hostname}' is not a valid host name.")
         rootfs.write_file(root, "/etc/hostname", hostname + "\n")
     used: set[str] = set()
-    for n, nd in enumerate(lines):
+    for n, nd in enumerate(devices):
         text = keyfile_for(nd, n)
         if text is None:
             continue
@@ -49,19 +49,19 @@ def apply_network(root: Path, ks: Any) -> None:
         rootfs.write_file(root, f"{NM_CONNECTIONS}/{fname}.nmconnection", text, mode=0o600)
 
 
-def _has_settings(nd: Any) -> bool:
+def _has_settings(nd: NetworkDevice) -> bool:
     """Whether a network line asks for more than DHCP with defaults (so it needs a profile of its own)."""
     return bool(
-        (getattr(nd, "bootProto", "dhcp") or "dhcp") == "static"
-        or getattr(nd, "ip", "")
-        or getattr(nd, "nameserver", "")
-        or getattr(nd, "noipv4", False)
-        or getattr(nd, "noipv6", False)
-        or getattr(nd, "ipv6", "")
-        or getattr(nd, "mtu", "")
-        or getattr(nd, "nodefroute", False)
-        or getattr(nd, "nodns", False)
-        or getattr(nd, "onboot", True) is False
+        nd.bootproto is BootProto.STATIC
+        or nd.ip
+        or nd.nameservers
+        or nd.noipv4
+        or nd.noipv6
+        or nd.ipv6
+        or nd.mtu
+        or nd.nodefroute
+        or nd.nodns
+        or not nd.onboot
     )
 
 
@@ -72,105 +72,137 @@ def _prefix(netmask: str) -> int:
     return ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
 
 
-def keyfile_for(nd: Any, index: int = 0) -> str | None:
+def _unsupported(nd: NetworkDevice) -> bool:
+    """Wireless and virtual devices (bonds, VLANs, teams, bridges) get no profile: warned, not written."""
+    if nd.wireless:
+        log.warning("kickstart 'network --device=%s': wireless profiles are not written for images", nd.device)
+        return True
+    if nd.virtual:
+        log.warning("kickstart 'network --device=%s --%s': bonds, VLANs, teams and bridges are not written "
+                    "for images; configure them in %%post", nd.device, nd.virtual[0])
+        return True
+    return False
+
+
+def keyfile_for(nd: NetworkDevice, index: int = 0) -> str | None:
     """The NetworkManager keyfile for one kickstart ``network`` line, or None when it needs no profile."""
-    device = getattr(nd, "device", "") or ""
-    if getattr(nd, "essid", "") or getattr(nd, "wpakey", "") or getattr(nd, "wepkey", ""):
-        log.warning("kickstart 'network --device=%s': wireless profiles are not written for images", device)
+    if _unsupported(nd):
         return None
-    for opt in ("bondslaves", "vlanid", "teamslaves", "bridgeslaves"):
-        if getattr(nd, opt, ""):
-            log.warning("kickstart 'network --device=%s --%s': bonds, VLANs, teams and bridges are not written "
-                        "for images; configure them in %%post", device, opt)
-            return None
-    generic = device.lower() in _GENERIC_DEVICES
+    generic = nd.device.lower() in _GENERIC_DEVICES
     if generic and not _has_settings(nd):
         return None
-    mac = device if _MAC_RE.match(device) else ""
-    conn_id = f"kickstart-{index}" if generic or mac else device
+    mac = nd.device if _MAC_RE.match(nd.device) else ""
+    conn_id = f"kickstart-{index}" if generic or mac else nd.device
     _check_line(conn_id, "device")
-    onboot = getattr(nd, "onboot", True) is not False
+    sections = [_connection_section(nd, conn_id, bind_to_name=not generic and not mac)]
+    ethernet = _ethernet_settings(nd, mac)
+    if ethernet:
+        sections.append(["[ethernet]", *ethernet])
+    dns4, dns6 = _nameservers(nd)
+    sections += [_ipv4_section(nd, dns4), _ipv6_section(nd, dns6)]
+    return "\n\n".join("\n".join(s) for s in sections) + "\n"
+
+
+def _connection_section(nd: NetworkDevice, conn_id: str, bind_to_name: bool) -> list[str]:
     conn = [
         "[connection]",
         f"id={conn_id}",
         f"uuid={uuid.uuid5(uuid.NAMESPACE_URL, 'imgcreate-kickstart-network:' + conn_id)}",
         "type=ethernet",
     ]
-    if not generic and not mac:
-        conn.append(f"interface-name={device}")
-    conn.append(f"autoconnect={'true' if onboot else 'false'}")
+    if bind_to_name:
+        conn.append(f"interface-name={nd.device}")
+    conn.append(f"autoconnect={'true' if nd.onboot else 'false'}")
+    return conn
+
+
+def _ethernet_settings(nd: NetworkDevice, mac: str) -> list[str]:
     eth = []
     if mac:
         eth.append(f"mac-address={mac.replace('-', ':').upper()}")
-    if getattr(nd, "mtu", ""):
-        if not str(nd.mtu).isdigit():
-            raise KickstartError(f"network --device={device} --mtu: '{nd.mtu}' is not a number.")
+    if nd.mtu:
+        if not nd.mtu.isdigit():
+            raise KickstartError(f"network --device={nd.device} --mtu: '{nd.mtu}' is not a number.")
         eth.append(f"mtu={int(nd.mtu)}")
+    return eth
 
+
+def _nameservers(nd: NetworkDevice) -> tuple[list[str], list[str]]:
+    """``--nameserver`` split into IPv4 and IPv6 addresses."""
     dns4: list[str] = []
     dns6: list[str] = []
-    for server in _split(getattr(nd, "nameserver", "")):
+    for server in nd.nameservers:
         try:
             addr = ipaddress.ip_address(server)
         except ValueError as exc:
             raise KickstartError(f"network --nameserver: '{server}' is not an IP address.") from exc
         (dns6 if addr.version == 6 else dns4).append(str(addr))
+    return dns4, dns6
 
+
+def _ipv4_section(nd: NetworkDevice, dns4: list[str]) -> list[str]:
     ipv4 = ["[ipv4]"]
-    bootproto = (getattr(nd, "bootProto", "dhcp") or "dhcp").lower()
-    ip = getattr(nd, "ip", "") or ""
-    if getattr(nd, "noipv4", False):
+    if nd.noipv4:
         ipv4.append("method=disabled")
-    elif bootproto == "static" or ip:
-        if not ip:
-            raise KickstartError(f"network --device={device} --bootproto=static needs --ip (and --netmask).")
-        try:
-            if "/" in ip:
-                iface = ipaddress.IPv4Interface(ip)
-            else:
-                iface = ipaddress.IPv4Interface(f"{ip}/{_prefix(getattr(nd, 'netmask', '') or '24')}")
-            address = f"{iface.ip}/{iface.network.prefixlen}"
-            gateway = getattr(nd, "gateway", "") or ""
-            if gateway:
-                address += f",{ipaddress.IPv4Address(gateway)}"
-        except ValueError as exc:
-            raise KickstartError(f"network --device={device}: bad --ip/--netmask/--gateway: {exc}") from exc
-        ipv4 += ["method=manual", f"address1={address}"]
+    elif nd.bootproto is BootProto.STATIC or nd.ip:
+        ipv4 += ["method=manual", f"address1={_ipv4_address(nd)}"]
     else:
         ipv4.append("method=auto")
     if dns4:
         ipv4.append("dns=" + ";".join(dns4) + ";")
-    if getattr(nd, "nodns", False):
+    if nd.nodns:
         ipv4.append("ignore-auto-dns=true")
-    if getattr(nd, "nodefroute", False):
+    if nd.nodefroute:
         ipv4.append("never-default=true")
-    search = getattr(nd, "ipv4_dns_search", None)
-    if search:
-        ipv4.append("dns-search=" + ";".join(_split(search)) + ";")
+    if nd.dns_search:
+        ipv4.append("dns-search=" + ";".join(nd.dns_search) + ";")
+    return ipv4
 
+
+def _ipv4_address(nd: NetworkDevice) -> str:
+    """``--ip --netmask --gateway`` as a keyfile ``address1`` value (``10.0.0.5/24,10.0.0.1``)."""
+    if not nd.ip:
+        raise KickstartError(f"network --device={nd.device} --bootproto=static needs --ip (and --netmask).")
+    try:
+        if "/" in nd.ip:
+            iface = ipaddress.IPv4Interface(nd.ip)
+        else:
+            iface = ipaddress.IPv4Interface(f"{nd.ip}/{_prefix(nd.netmask or '24')}")
+        address = f"{iface.ip}/{iface.network.prefixlen}"
+        if nd.gateway:
+            address += f",{ipaddress.IPv4Address(nd.gateway)}"
+    except ValueError as exc:
+        raise KickstartError(f"network --device={nd.device}: bad --ip/--netmask/--gateway: {exc}") from exc
+    return address
+
+
+def _ipv6_section(nd: NetworkDevice, dns6: list[str]) -> list[str]:
     ipv6 = ["[ipv6]", "addr-gen-mode=default-or-eui64"]
-    v6 = (getattr(nd, "ipv6", "") or "").strip()
-    if getattr(nd, "noipv6", False):
+    v6 = nd.ipv6
+    if nd.noipv6:
         ipv6.append("method=disabled")
     elif v6.lower() == "dhcp":
         ipv6.append("method=dhcp")
     elif v6 and v6.lower() != "auto":
-        try:
-            iface6 = ipaddress.IPv6Interface(v6 if "/" in v6 else f"{v6}/64")
-        except ValueError as exc:
-            raise KickstartError(f"network --ipv6: '{v6}' is not auto, dhcp or an IPv6 address: {exc}") from exc
-        address6 = f"{iface6.ip}/{iface6.network.prefixlen}"
-        gw6 = getattr(nd, "ipv6gateway", "") or ""
-        if gw6:
-            address6 += f",{ipaddress.IPv6Address(gw6)}"
-        ipv6 += ["method=manual", f"address1={address6}"]
+        ipv6 += ["method=manual", f"address1={_ipv6_address(nd)}"]
     else:
         ipv6.append("method=auto")
     if dns6:
         ipv6.append("dns=" + ";".join(dns6) + ";")
+    return ipv6
 
-    sections = [conn]
-    if eth:
-        sections.append(["[ethernet]", *eth])
-    sections += [ipv4, ipv6]
-    return "\n\n".join("\n".join(s) for s in sections) + "\n"
+
+def _ipv6_address(nd: NetworkDevice) -> str:
+    """``--ipv6 ADDR[/PREFIX] --ipv6gateway`` as a keyfile ``address1`` value (prefix 64 by default)."""
+    v6 = nd.ipv6
+    try:
+        iface6 = ipaddress.IPv6Interface(v6 if "/" in v6 else f"{v6}/64")
+    except ValueError as exc:
+        raise KickstartError(f"network --ipv6: '{v6}' is not auto, dhcp or an IPv6 address: {exc}") from exc
+    address6 = f"{iface6.ip}/{iface6.network.prefixlen}"
+    if nd.ipv6gateway:
+        try:
+            address6 += f",{ipaddress.IPv6Address(nd.ipv6gateway)}"
+        except ValueError as exc:
+            raise KickstartError(f"network --ipv6gateway: '{nd.ipv6gateway}' is not an IPv6 address.") from exc
+    return address6

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from imgcreate import rootfs
-from imgcreate.config.common import _check_line, _seen, _split, _unit_name, _unit_path, update_assignments
+from imgcreate.config.common import _check_line, _unit_name, _unit_path, update_assignments
+from imgcreate.kickstart import Services, XConfig
 from imgcreate.run import find_tool, run
 
 log = logging.getLogger("imgcreate")
 
 
-def apply_services(root: Path, ks: Any) -> None:
+def apply_services(root: Path, services: Services) -> None:
     """``services --disabled=... --enabled=...`` -> host ``systemctl --root=INSTROOT disable/enable``.
 
     A unit the image does not have is warned about and skipped (the build goes on), as upstream does.
     """
-    svc: Any = getattr(ks, "services", None)
-    disabled = _split(getattr(svc, "disabled", None))
-    enabled = _split(getattr(svc, "enabled", None))
-    if not (disabled or enabled):
+    if not (services.disabled or services.enabled):
         return
     systemctl = find_tool("systemctl")
-    for action, names in (("disable", disabled), ("enable", enabled)):
+    for action, names in (("disable", services.disabled), ("enable", services.enabled)):
         for name in names:
             if _unit_path(root, name) is None:
                 log.warning("kickstart 'services --%sd=%s': the image has no unit %s; not %sd",
@@ -35,18 +32,17 @@ def apply_services(root: Path, ks: Any) -> None:
             log.info("services: %sd %s", action, _unit_name(name))
 
 
-def apply_xconfig(root: Path, ks: Any) -> None:
+def apply_xconfig(root: Path, xconfig: XConfig | None) -> None:
     """``xconfig --startxonboot`` -> default.target is graphical.target; ``--defaultdesktop`` -> DESKTOP= in
     /etc/sysconfig/desktop (what the display manager scripts read)."""
-    xc: Any = getattr(ks, "xconfig", None)
-    if not _seen(xc):
+    if xconfig is None:
         return
-    if getattr(xc, "startX", False):
+    if xconfig.startx:
         if _unit_path(root, "graphical.target") is None:
             log.warning("kickstart 'xconfig --startxonboot': the image has no graphical.target unit; "
                         "default.target points to it anyway")
         rootfs.symlink(root, "/etc/systemd/system/default.target", "/usr/lib/systemd/system/graphical.target")
-    desktop = getattr(xc, "defaultdesktop", "") or ""
+    desktop = xconfig.default_desktop
     if desktop:
         _check_line(desktop, "desktop")
         text = rootfs.read_file(root, "/etc/sysconfig/desktop")

@@ -21,10 +21,11 @@ from imgcreate.config import accounts, common, localization, security, services
 from imgcreate.errors import KickstartError
 
 
-def parse(tmp_path: Path, text: str) -> Any:
+def parse(tmp_path: Path, text: str) -> kickstart.KickstartConfig:
+    """Read *text* as a build does: pykickstart parses the file, read_config() reads the typed values."""
     path = tmp_path / "test.ks"
     path.write_text(text)
-    return kickstart.read_kickstart(path)
+    return kickstart.read_config(kickstart.read_kickstart(path))
 
 
 @pytest.fixture
@@ -61,15 +62,15 @@ def table(root: Path, name: str) -> dict[str, list[str]]:
 
 
 def test_lang(tmp_path: Path, root: Path) -> None:
-    config.apply_lang(root, parse(tmp_path, "lang de_DE.UTF-8 --addsupport=fr_FR\n"))
+    config.apply_lang(root, parse(tmp_path, "lang de_DE.UTF-8 --addsupport=fr_FR\n").lang)
     assert (root / "etc/locale.conf").read_text() == 'LANG="de_DE.UTF-8"\n'
 
 
 def test_keyboard_console_and_x11(tmp_path: Path, root: Path) -> None:
     (root / "etc/vconsole.conf").write_text('KEYMAP="us"\nFONT="eurlatgr"\n')
-    ks = parse(tmp_path, "keyboard --vckeymap=de-nodeadkeys --xlayouts='de (nodeadkeys)','us' "
+    cfg = parse(tmp_path, "keyboard --vckeymap=de-nodeadkeys --xlayouts='de (nodeadkeys)','us' "
                          "--switch=grp:alt_shift_toggle\n")
-    config.apply_keyboard(root, ks)
+    config.apply_keyboard(root, cfg.keyboard)
     assert (root / "etc/vconsole.conf").read_text() == 'KEYMAP="de-nodeadkeys"\nFONT="eurlatgr"\n'
     x11 = (root / "etc/X11/xorg.conf.d/00-keyboard.conf").read_text()
     assert 'Option "XkbLayout" "de,us"' in x11
@@ -79,13 +80,13 @@ def test_keyboard_console_and_x11(tmp_path: Path, root: Path) -> None:
 
 
 def test_keyboard_legacy_syntax_is_console_only(tmp_path: Path, root: Path) -> None:
-    config.apply_keyboard(root, parse(tmp_path, "keyboard fr\n"))
+    config.apply_keyboard(root, parse(tmp_path, "keyboard fr\n").keyboard)
     assert (root / "etc/vconsole.conf").read_text() == 'KEYMAP="fr"\n'
     assert not (root / "etc/X11").exists()
 
 
 def test_keyboard_keymap_from_first_layout(tmp_path: Path, root: Path) -> None:
-    config.apply_keyboard(root, parse(tmp_path, "keyboard --xlayouts='cz (qwerty)'\n"))
+    config.apply_keyboard(root, parse(tmp_path, "keyboard --xlayouts='cz (qwerty)'\n").keyboard)
     assert (root / "etc/vconsole.conf").read_text() == 'KEYMAP="cz-qwerty"\n'
     assert '"XkbLayout" "cz"' in (root / "etc/X11/xorg.conf.d/00-keyboard.conf").read_text()
 
@@ -100,7 +101,7 @@ def test_no_keyboard_line_writes_nothing(tmp_path: Path, root: Path) -> None:
 def test_timezone_link_and_adjtime(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
     (root / "usr/share/zoneinfo/Europe").mkdir(parents=True)
     (root / "usr/share/zoneinfo/Europe/Berlin").write_bytes(b"TZif")
-    config.apply_timezone(root, parse(tmp_path, "timezone Europe/Berlin --utc\n"))
+    config.apply_timezone(root, parse(tmp_path, "timezone Europe/Berlin --utc\n").timezone)
     assert os.readlink(root / "etc/localtime") == "../usr/share/zoneinfo/Europe/Berlin"
     assert (root / "etc/adjtime").read_text() == "0.0 0 0.0\n0\nUTC\n"
     assert "zoneinfo" not in caplog.text
@@ -108,14 +109,14 @@ def test_timezone_link_and_adjtime(tmp_path: Path, root: Path, caplog: pytest.Lo
 
 def test_timezone_without_tzdata_warns_and_links(tmp_path: Path, root: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
-    config.apply_timezone(root, parse(tmp_path, "timezone America/New_York --isUtc\n"))
+    config.apply_timezone(root, parse(tmp_path, "timezone America/New_York --isUtc\n").timezone)
     assert os.readlink(root / "etc/localtime") == "../usr/share/zoneinfo/America/New_York"
     assert "tzdata" in caplog.text
     assert (root / "etc/adjtime").read_text().endswith("UTC\n")
 
 
 def test_timezone_local_clock_leaves_adjtime(tmp_path: Path, root: Path) -> None:
-    config.apply_timezone(root, parse(tmp_path, "timezone UTC\n"))
+    config.apply_timezone(root, parse(tmp_path, "timezone UTC\n").timezone)
     assert os.readlink(root / "etc/localtime") == "../usr/share/zoneinfo/UTC"
     assert not (root / "etc/adjtime").exists()
 
@@ -124,7 +125,7 @@ def test_timezone_local_clock_leaves_adjtime(tmp_path: Path, root: Path) -> None
 
 
 def test_rootpw_plaintext_verifies(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --plaintext s3cret\n"))
+    config.apply_rootpw(root, parse(tmp_path, "rootpw --plaintext s3cret\n").rootpw)
     entry = shadow(root)["root"]
     assert entry[1].startswith("$6$") and verify("s3cret", entry[1])
     assert shadow(root)["bin"] == ["bin", "*", "19000", "0", "99999", "7", "", "", ""], "other lines kept"
@@ -132,43 +133,43 @@ def test_rootpw_plaintext_verifies(tmp_path: Path, root: Path) -> None:
 
 
 def test_rootpw_default_is_plaintext(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw 'pass word'\n"))
+    config.apply_rootpw(root, parse(tmp_path, "rootpw 'pass word'\n").rootpw)
     assert verify("pass word", shadow(root)["root"][1])
 
 
 def test_rootpw_iscrypted_is_stored_as_given(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --iscrypted $6$abcdefgh$XYZ\n"))
+    config.apply_rootpw(root, parse(tmp_path, "rootpw --iscrypted $6$abcdefgh$XYZ\n").rootpw)
     assert shadow(root)["root"][1] == "$6$abcdefgh$XYZ"
 
 
 def test_rootpw_lock(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --lock --plaintext pw\n"))
+    config.apply_rootpw(root, parse(tmp_path, "rootpw --lock --plaintext pw\n").rootpw)
     field = shadow(root)["root"][1]
     assert field.startswith("!$6$") and verify("pw", field[1:])
 
 
 def test_rootpw_lock_alone(tmp_path: Path, root: Path) -> None:
     (root / "etc/shadow").write_text("root:$6$s$h:1:0:99999:7:::\n")
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --lock\n"))
+    config.apply_rootpw(root, parse(tmp_path, "rootpw --lock\n").rootpw)
     assert shadow(root)["root"][1] == "!$6$s$h"
 
 
 def test_rootpw_allow_ssh(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --allow-ssh pw\n"))
+    config.apply_rootpw(root, parse(tmp_path, "rootpw --allow-ssh pw\n").rootpw)
     assert "PermitRootLogin yes" in (root / "etc/ssh/sshd_config.d/01-permitrootlogin.conf").read_text()
 
 
 def test_rootpw_in_an_image_without_account_files(tmp_path: Path) -> None:
     bare = tmp_path / "bare"
     bare.mkdir()
-    config.apply_rootpw(bare, parse(tmp_path, "rootpw pw\n"))
+    config.apply_rootpw(bare, parse(tmp_path, "rootpw pw\n").rootpw)
     assert (bare / "etc/passwd").read_text() == "root:x:0:0:root:/root:/bin/bash\n"
     assert verify("pw", shadow(bare)["root"][1])
     assert stat.S_IMODE((bare / "etc/shadow").stat().st_mode) == 0
 
 
 def test_group(tmp_path: Path, root: Path) -> None:
-    config.apply_groups(root, parse(tmp_path, "group --name=admins --gid=2000\ngroup --name=ops\n"))
+    config.apply_groups(root, parse(tmp_path, "group --name=admins --gid=2000\ngroup --name=ops\n").groups)
     groups = table(root, "group")
     assert groups["admins"] == ["admins", "x", "2000", ""]
     assert groups["ops"][2] == "1000"
@@ -177,16 +178,16 @@ def test_group(tmp_path: Path, root: Path) -> None:
 
 def test_group_gid_clash_fails_with_line(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError, match=r"line 1.*wheel"):
-        config.apply_groups(root, parse(tmp_path, "group --name=other --gid=10\n"))
+        config.apply_groups(root, parse(tmp_path, "group --name=other --gid=10\n").groups)
 
 
 def test_user_all_options(tmp_path: Path, root: Path) -> None:
     (root / "etc/skel").mkdir()
     (root / "etc/skel/.bashrc").write_text("# skel\n")
     os.symlink("/etc/shadow", root / "etc/skel/.link")
-    ks = parse(tmp_path, "user --name=alice --groups=wheel,devs --password=secret --plaintext "
+    cfg = parse(tmp_path, "user --name=alice --groups=wheel,devs --password=secret --plaintext "
                          "--homedir=/srv/alice --shell=/bin/sh --uid=1500 --gid=1600 --gecos='Alice A'\n")
-    config.apply_users(root, ks)
+    config.apply_users(root, cfg.users)
     assert table(root, "passwd")["alice"] == ["alice", "x", "1500", "1600", "Alice A", "/srv/alice", "/bin/sh"]
     groups = table(root, "group")
     assert groups["alice"][2] == "1600", "--gid that no group has: a group named after the user gets it"
@@ -202,7 +203,7 @@ def test_user_all_options(tmp_path: Path, root: Path) -> None:
 
 
 def test_user_defaults_and_private_group(tmp_path: Path, root: Path) -> None:
-    config.apply_users(root, parse(tmp_path, "user --name=bob\n"))
+    config.apply_users(root, parse(tmp_path, "user --name=bob\n").users)
     entry = table(root, "passwd")["bob"]
     assert entry == ["bob", "x", "1000", "1000", "", "/home/bob", "/bin/bash"]
     assert table(root, "group")["bob"][2] == "1000"
@@ -211,19 +212,19 @@ def test_user_defaults_and_private_group(tmp_path: Path, root: Path) -> None:
 
 
 def test_user_iscrypted_and_lock(tmp_path: Path, root: Path) -> None:
-    config.apply_users(root, parse(tmp_path, "user --name=carol --iscrypted --password=$6$x$y --lock\n"))
+    config.apply_users(root, parse(tmp_path, "user --name=carol --iscrypted --password=$6$x$y --lock\n").users)
     assert shadow(root)["carol"][1] == "!$6$x$y"
 
 
 def test_user_with_existing_gid(tmp_path: Path, root: Path) -> None:
-    config.apply_users(root, parse(tmp_path, "user --name=dave --gid=100\n"))
+    config.apply_users(root, parse(tmp_path, "user --name=dave --gid=100\n").users)
     assert table(root, "passwd")["dave"][3] == "100"
     assert "dave" not in table(root, "group"), "the existing group 'users' is used"
 
 
 def test_bad_user_name_fails_with_line(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError, match=r"line 2.*not a valid user name"):
-        config.apply_users(root, parse(tmp_path, "# comment\nuser --name=bad:name\n"))
+        config.apply_users(root, parse(tmp_path, "# comment\nuser --name=bad:name\n").users)
 
 
 def test_account_files_never_follow_links_out(tmp_path: Path, root: Path) -> None:
@@ -231,7 +232,7 @@ def test_account_files_never_follow_links_out(tmp_path: Path, root: Path) -> Non
     outside.write_text("host:secret:::::::\n")
     (root / "etc/shadow").unlink()
     os.symlink(str(outside), root / "etc/shadow")
-    config.apply_rootpw(root, parse(tmp_path, "rootpw pw\n"))
+    config.apply_rootpw(root, parse(tmp_path, "rootpw pw\n").rootpw)
     assert outside.read_text() == "host:secret:::::::\n"
     assert not (root / "etc/shadow").is_symlink()
 
@@ -250,12 +251,12 @@ def test_users_with_the_images_shadow_utils(tmp_path: Path, root: Path, monkeypa
     monkeypatch.setattr(accounts, "run", fake_run)
     monkeypatch.setattr(passwords, "run", fake_run)
     monkeypatch.setattr(accounts, "image_tool", lambda r, name: f"/usr/sbin/{name}")
-    ks = parse(tmp_path, "group --name=admins --gid=2000\nrootpw --lock pw\n"
+    cfg = parse(tmp_path, "group --name=admins --gid=2000\nrootpw --lock pw\n"
                          "user --name=alice --groups=wheel,devs --password=pw --uid=1500 --gid=1600 "
                          "--homedir=/srv/a --shell=/bin/sh\n")
-    config.apply_groups(root, ks)
-    config.apply_rootpw(root, ks)
-    config.apply_users(root, ks)
+    config.apply_groups(root, cfg.groups)
+    config.apply_rootpw(root, cfg.rootpw)
+    config.apply_users(root, cfg.users)
     argvs = [c[0] for c in calls]
     assert ["groupadd", "-g", "2000", "admins"] in argvs
     assert ["chpasswd", "-e"] in argvs
@@ -269,11 +270,11 @@ def test_users_with_the_images_shadow_utils(tmp_path: Path, root: Path, monkeypa
 
 
 def test_sshkey(tmp_path: Path, root: Path) -> None:
-    ks = parse(tmp_path, "user --name=alice --uid=1500\n"
+    cfg = parse(tmp_path, "user --name=alice --uid=1500\n"
                          'sshkey --username=alice "ssh-ed25519 AAAAC3Nza alice@example"\n'
                          'sshkey --username=root "ssh-rsa AAAAB3 root@example"\n')
-    config.apply_users(root, ks)
-    config.apply_sshkeys(root, ks)
+    config.apply_users(root, cfg.users)
+    config.apply_sshkeys(root, cfg.sshkeys)
     keys = root / "home/alice/.ssh/authorized_keys"
     assert keys.read_text() == "ssh-ed25519 AAAAC3Nza alice@example\n"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600 and keys.stat().st_uid == 1500
@@ -283,17 +284,17 @@ def test_sshkey(tmp_path: Path, root: Path) -> None:
 
 def test_sshkey_for_unknown_user_fails(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError, match="nobody-here"):
-        config.apply_sshkeys(root, parse(tmp_path, 'sshkey --username=nobody-here "ssh-rsa AAAA"\n'))
+        config.apply_sshkeys(root, parse(tmp_path, 'sshkey --username=nobody-here "ssh-rsa AAAA"\n').sshkeys)
 
 
 # ---- network ----------------------------------------------------------------------------------------------
 
 
 def test_network_static_keyfile(tmp_path: Path, root: Path) -> None:
-    ks = parse(tmp_path, "network --device=eth0 --bootproto=static --ip=10.0.0.5 --netmask=255.255.255.0 "
+    cfg = parse(tmp_path, "network --device=eth0 --bootproto=static --ip=10.0.0.5 --netmask=255.255.255.0 "
                          "--gateway=10.0.0.1 --nameserver=1.1.1.1,2606:4700::1111 --onboot=no --activate "
                          "--hostname=box.example.com\n")
-    config.apply_network(root, ks)
+    config.apply_network(root, cfg.network)
     assert (root / "etc/hostname").read_text() == "box.example.com\n"
     path = root / "etc/NetworkManager/system-connections/eth0.nmconnection"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -309,9 +310,9 @@ def test_network_static_keyfile(tmp_path: Path, root: Path) -> None:
 
 
 def test_network_dhcp_device_and_hostname_only(tmp_path: Path, root: Path) -> None:
-    ks = parse(tmp_path, "network --hostname=only-name\nnetwork --device=ens3 --bootproto=dhcp\n"
+    cfg = parse(tmp_path, "network --hostname=only-name\nnetwork --device=ens3 --bootproto=dhcp\n"
                          "network --bootproto=dhcp --device=link --activate\n")
-    config.apply_network(root, ks)
+    config.apply_network(root, cfg.network)
     assert (root / "etc/hostname").read_text() == "only-name\n"
     files = sorted(p.name for p in (root / "etc/NetworkManager/system-connections").iterdir())
     assert files == ["ens3.nmconnection"], "a plain DHCP line for any device is NetworkManager's default"
@@ -321,9 +322,9 @@ def test_network_dhcp_device_and_hostname_only(tmp_path: Path, root: Path) -> No
 
 
 def test_network_prefix_netmask_and_noipv6(tmp_path: Path, root: Path) -> None:
-    ks = parse(tmp_path, "network --device=52:54:00:12:34:56 --bootproto=static --ip=192.168.1.2 --netmask=16 "
+    cfg = parse(tmp_path, "network --device=52:54:00:12:34:56 --bootproto=static --ip=192.168.1.2 --netmask=16 "
                          "--noipv6 --mtu=9000\n")
-    config.apply_network(root, ks)
+    config.apply_network(root, cfg.network)
     (path,) = (root / "etc/NetworkManager/system-connections").iterdir()
     text = path.read_text()
     assert "mac-address=52:54:00:12:34:56" in text and "interface-name" not in text and "mtu=9000" in text
@@ -332,7 +333,7 @@ def test_network_prefix_netmask_and_noipv6(tmp_path: Path, root: Path) -> None:
 
 def test_network_static_without_ip_fails(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError, match="--ip"):
-        config.apply_network(root, parse(tmp_path, "network --device=eth0 --bootproto=static\n"))
+        config.apply_network(root, parse(tmp_path, "network --device=eth0 --bootproto=static\n").network)
 
 
 # ---- selinux, firewall, authselect ------------------------------------------------------------------------
@@ -347,12 +348,12 @@ def add_policy(root: Path) -> None:
 def test_selinux_config(tmp_path: Path, root: Path, mode: str) -> None:
     add_policy(root)
     (root / "etc/selinux/config").write_text("# comment\nSELINUX=enforcing\nSELINUXTYPE=targeted\n")
-    config.apply_selinux_config(root, parse(tmp_path, f"selinux --{mode}\n"))
+    config.apply_selinux_config(root, parse(tmp_path, f"selinux --{mode}\n").selinux)
     assert (root / "etc/selinux/config").read_text() == f"# comment\nSELINUX={mode}\nSELINUXTYPE=targeted\n"
 
 
 def test_selinux_without_policy_warns(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
-    config.apply_selinux_config(root, parse(tmp_path, "selinux --enforcing\n"))
+    config.apply_selinux_config(root, parse(tmp_path, "selinux --enforcing\n").selinux)
     assert not (root / "etc/selinux/config").exists(), "enforcing without a policy would not boot"
     assert "selinux-policy-targeted" in caplog.text
 
@@ -360,33 +361,36 @@ def test_selinux_without_policy_warns(tmp_path: Path, root: Path, caplog: pytest
 def test_relabel_without_setfiles_warns(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
     add_policy(root)
     with caplog.at_level(logging.WARNING):
-        config.relabel(root, parse(tmp_path, "selinux --permissive\n"))
+        config.relabel(root, parse(tmp_path, "selinux --permissive\n").selinux)
     assert "setfiles" in caplog.text and "policycoreutils" in caplog.text
 
 
 def test_relabel_skipped_when_disabled_or_no_policy(tmp_path: Path, root: Path,
                                                     caplog: pytest.LogCaptureFixture) -> None:
-    config.relabel(root, parse(tmp_path, "%packages\n%end\n"))  # no policy: nothing, silently
+    config.relabel(root, parse(tmp_path, "%packages\n%end\n").selinux)  # no policy: nothing, silently
     add_policy(root)
-    config.relabel(root, parse(tmp_path, "selinux --disabled\n"))
+    config.relabel(root, parse(tmp_path, "selinux --disabled\n").selinux)
     assert caplog.text == ""
 
 
 def test_firewall_args(tmp_path: Path) -> None:
-    ks = parse(tmp_path, "firewall --enabled --service=ssh,mdns --port=1234:tcp --trust=eth1 "
-                         "--remove-service=cockpit\n")
-    assert config.firewall_args(ks.firewall) == [
+    def args(text: str) -> list[str] | None:
+        fw = parse(tmp_path, text).firewall
+        assert fw is not None
+        return config.firewall_args(fw)
+
+    assert args("firewall --enabled --service=ssh,mdns --port=1234:tcp --trust=eth1 --remove-service=cockpit\n") == [
         "--enabled", "--trust=eth1", "--port=1234:tcp", "--remove-service=cockpit", "--service=ssh",
         "--service=mdns",
     ]
-    assert config.firewall_args(parse(tmp_path, "firewall --disabled\n").firewall) == ["--disabled"]
-    assert config.firewall_args(parse(tmp_path, "firewall --use-system-defaults\n").firewall) is None
+    assert args("firewall --disabled\n") == ["--disabled"]
+    assert args("firewall --use-system-defaults\n") is None
 
 
 def test_missing_image_tools_warn_with_package(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
-    ks = parse(tmp_path, "firewall --enabled\nauthselect select sssd\n")
-    config.apply_firewall(root, ks)
-    config.apply_auth(root, ks)
+    cfg = parse(tmp_path, "firewall --enabled\nauthselect select sssd\n")
+    config.apply_firewall(root, cfg.firewall)
+    config.apply_auth(root, cfg.auth)
     assert "'firewall-offline-cmd'" in caplog.text and "'firewalld'" in caplog.text
     assert "kickstart 'authselect'" in caplog.text and "'authselect' package" in caplog.text
 
@@ -403,14 +407,14 @@ def test_services(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) 
     wants = root / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True)
     os.symlink("/usr/lib/systemd/system/off.service", wants / "off.service")
-    config.apply_services(root, parse(tmp_path, "services --enabled=on,ghost --disabled=off\n"))
+    config.apply_services(root, parse(tmp_path, "services --enabled=on,ghost --disabled=off\n").services)
     assert os.readlink(wants / "on.service") == "/usr/lib/systemd/system/on.service"
     assert not (wants / "off.service").exists()
     assert "ghost" in caplog.text and "ghost.service" in caplog.text
 
 
 def test_xconfig(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
-    config.apply_xconfig(root, parse(tmp_path, "xconfig --startxonboot --defaultdesktop=KDE\n"))
+    config.apply_xconfig(root, parse(tmp_path, "xconfig --startxonboot --defaultdesktop=KDE\n").xconfig)
     assert os.readlink(root / "etc/systemd/system/default.target") == "/usr/lib/systemd/system/graphical.target"
     assert (root / "etc/sysconfig/desktop").read_text() == "DESKTOP=KDE\n"
     assert "graphical.target" in caplog.text
@@ -419,7 +423,8 @@ def test_xconfig(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -
 def test_bootloader_default_grub(tmp_path: Path, root: Path) -> None:
     (root / "etc/default").mkdir()
     (root / "etc/default/grub").write_text('GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX="rhgb quiet"\nGRUB_X=y\n')
-    config.apply_bootloader(root, parse(tmp_path, 'bootloader --append="quiet mitigations=off" --timeout=12\n'))
+    cfg = parse(tmp_path, 'bootloader --append="quiet mitigations=off" --timeout=12\n')
+    config.apply_bootloader(root, cfg.bootloader)
     assert (root / "etc/default/grub").read_text() == (
         'GRUB_TIMEOUT=12\nGRUB_CMDLINE_LINUX="rhgb quiet mitigations=off"\nGRUB_X=y\n'
     )
@@ -440,8 +445,8 @@ def test_hostile_links_are_replaced_not_followed(tmp_path: Path, root: Path) -> 
     for rel, target in links.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, root / rel)
-    ks = parse(tmp_path, "lang C.UTF-8\nkeyboard us\nnetwork --hostname=h\nxconfig --defaultdesktop=GNOME\n")
-    config.apply_before_post(root, ks)
+    cfg = parse(tmp_path, "lang C.UTF-8\nkeyboard us\nnetwork --hostname=h\nxconfig --defaultdesktop=GNOME\n")
+    config.apply_before_post(root, cfg)
     assert list(outside.iterdir()) == []
     for rel in links:
         assert (root / rel).is_file() and not (root / rel).is_symlink()
@@ -476,7 +481,7 @@ SWEEP_LINES = [
 
 
 def test_every_syntax_version_applies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Old syntax versions lack options newer ones have: every writer and getter must cope with each version.
+    """Old syntax versions lack options newer ones have: reading, every writer and getter must cope with each.
 
     Each line is parsed on its own (a version that does not know it just skips it); external programs are
     stubbed, since this is about reading pykickstart's objects.
@@ -501,8 +506,9 @@ def test_every_syntax_version_applies(tmp_path: Path, monkeypatch: pytest.Monkey
         (root / "etc").mkdir(parents=True)
         (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
         (root / "etc/group").write_text("wheel:x:10:\n")
-        config.apply_before_post(root, handler)
-        config.apply_after_post(root, handler)
+        cfg = kickstart.read_config(handler)
+        config.apply_before_post(root, cfg)
+        config.apply_after_post(root, cfg)
         kickstart.get_packages(handler)
         kickstart.get_repos(handler)
         assert (root / "etc/locale.conf").exists(), name
