@@ -1,4 +1,5 @@
-"""Reading an ISO without mounting it (this kernel has no iso9660 driver): xorriso and mtools."""
+"""Reading an ISO without mounting it (this kernel has no iso9660 driver): xorriso and mtools; and its live root
+(squashfs-tools, debugfs)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,31 @@ def hybrid_tables(iso: Path) -> tuple[bool, bool]:
     mbr = head[510:512] == b"\x55\xaa" and any(head[446 + 16 * i + 4] != 0 for i in range(4))
     gpt = head[512:520] == b"EFI PART"
     return mbr, gpt
+
+
+def squashfs_image(iso: Path, tmp: Path) -> Path:
+    """The ISO's /LiveOS/squashfs.img, copied to ``<tmp>/<iso stem>-squashfs.img``."""
+    dest = tmp / f"{iso.stem}-squashfs.img"
+    dest.write_bytes(read(iso, "/LiveOS/squashfs.img"))
+    return dest
+
+
+def squashfs_info(squashfs: Path) -> str:
+    """``unsquashfs -s``: the superblock, with its compression."""
+    return subprocess.run(["unsquashfs", "-s", str(squashfs)], capture_output=True, text=True, check=True).stdout
+
+
+def unsquash(squashfs: Path, dest: Path) -> Path:
+    """Unpack *squashfs* into *dest*; returns *dest*."""
+    subprocess.run(["unsquashfs", "-d", str(dest), str(squashfs)], check=True, capture_output=True)
+    return dest
+
+
+def rootfs_of(iso: Path, tmp: Path) -> Path:
+    """The live root filesystem image (LiveOS/rootfs.img inside the squashfs), unpacked below *tmp*."""
+    return unsquash(squashfs_image(iso, tmp), tmp / f"{iso.stem}-sq") / "LiveOS/rootfs.img"
+
+
+def debugfs(image: Path, request: str) -> str:
+    """What ``debugfs -R REQUEST`` prints about an ext image (e.g. ``cat /etc/fstab``), without mounting it."""
+    return subprocess.run(["debugfs", "-R", request, str(image)], capture_output=True, text=True).stdout

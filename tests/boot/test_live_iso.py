@@ -14,7 +14,7 @@ import pytest
 
 from tests import isoinspect
 from tests.boot.qemu import MARKER, boot
-from tests.conftest import run_tool
+from tests.support import run_tool
 
 pytestmark = pytest.mark.root
 
@@ -163,12 +163,10 @@ def test_grub_iso_boot_configs(grub_iso: Path) -> None:
 
 
 def test_squashfs_holds_rootfs_img(grub_iso: Path, tmp_path: Path) -> None:
-    sq = tmp_path / "squashfs.img"
-    sq.write_bytes(isoinspect.read(grub_iso, "/LiveOS/squashfs.img"))
-    listing = subprocess.run(["unsquashfs", "-s", str(sq)], capture_output=True, text=True, check=True).stdout
+    sq = isoinspect.squashfs_image(grub_iso, tmp_path)
+    listing = isoinspect.squashfs_info(sq)
     assert "Compression xz" in listing
-    subprocess.run(["unsquashfs", "-d", str(tmp_path / "sq"), str(sq)], check=True, capture_output=True)
-    rootimg = tmp_path / "sq/LiveOS/rootfs.img"
+    rootimg = isoinspect.unsquash(sq, tmp_path / "sq") / "LiveOS/rootfs.img"
     fsck = subprocess.run(["e2fsck", "-fn", str(rootimg)], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stdout
     # The nominal size (part / --size), sparse: the live root has room, the squashfs does not pay for it.
@@ -183,14 +181,13 @@ def test_squashfs_holds_rootfs_img(grub_iso: Path, tmp_path: Path) -> None:
                     "-no-progress"], check=True, capture_output=True)
     assert sq.stat().st_size <= (tmp_path / "min.img").stat().st_size * 1.01 + 65536, \
         "the squashfs is no larger than one of the minimized filesystem"
-    files = subprocess.run(["debugfs", "-R", "ls -l /etc", str(rootimg)], capture_output=True, text=True).stdout
+    files = isoinspect.debugfs(rootimg, "ls -l /etc")
     assert "live-post" in files, "%post ran in the image"
-    fstab = subprocess.run(["debugfs", "-R", "cat /etc/fstab", str(rootimg)], capture_output=True, text=True).stdout
+    fstab = isoinspect.debugfs(rootimg, "cat /etc/fstab")
     assert fstab.splitlines()[0].split()[:3] == ["/dev/root", "/", "ext4"] and "LABEL=" not in fstab
     assert "devpts" in fstab and "/dev/shm" in fstab
-    assert "99-liveos.conf" not in subprocess.run(
-        ["debugfs", "-R", "ls /etc/dracut.conf.d", str(rootimg)], capture_output=True, text=True
-    ).stdout, "the build's dracut configuration is removed before packaging"
+    assert "99-liveos.conf" not in isoinspect.debugfs(rootimg, "ls /etc/dracut.conf.d"), \
+        "the build's dracut configuration is removed before packaging"
 
 
 def test_syslinux_iso_layout(syslinux_iso: Path) -> None:
@@ -227,9 +224,8 @@ def test_boot(iso: str, mode: str, request: pytest.FixtureRequest) -> None:
 
 @pytest.mark.boot
 def test_boot_flat_squashfs_zstd(flat_iso: Path, tmp_path: Path) -> None:
-    sq = tmp_path / "squashfs.img"
-    sq.write_bytes(isoinspect.read(flat_iso, "/LiveOS/squashfs.img"))
-    info = subprocess.run(["unsquashfs", "-s", str(sq)], capture_output=True, text=True, check=True).stdout
+    sq = isoinspect.squashfs_image(flat_iso, tmp_path)
+    info = isoinspect.squashfs_info(sq)
     assert "Compression zstd" in info
     listing = subprocess.run(["unsquashfs", "-l", str(sq)], capture_output=True, text=True, check=True).stdout
     assert "squashfs-root/usr/sbin/init" in listing and "rootfs.img" not in listing

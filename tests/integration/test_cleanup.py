@@ -8,15 +8,13 @@ gone (unless --nocleanup) and the output folder holds no file.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, RepoServer, leak_snapshot
+from tests.support import RepoServer, assert_build_left_nothing, assert_failed, build_dirs, finish, start_tool
 
 pytestmark = pytest.mark.root
 
@@ -43,49 +41,27 @@ KINDS = ["exception", "SIGINT", "SIGTERM"]
 def start_build(tmp_path: Path, repo: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     ks = tmp_path / "fault.ks"
     ks.write_text(KS.format(repo=repo))
-    (tmp_path / "work").mkdir(exist_ok=True)
-    args = [sys.executable, str(REPO_ROOT / "tools/livecd-creator"), "--config", str(ks), "--fslabel", "FAULT",
-            "--tmpdir", str(tmp_path / "work"), "--output", str(tmp_path / "out"), "--compression-type", "lz4",
-            *extra]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
-
-
-def assert_clean(tmp_path: Path, keep_builddir: bool = False) -> None:
-    mounts, loops, procs = leak_snapshot()
-    work = str(tmp_path / "work")
-    assert not [m for m in mounts if m.startswith(work)], f"left mounted: {mounts}"
-    assert not [lo for lo in loops if work in lo], f"loop devices left attached: {loops}"
-    assert not [p for p in procs if work in p], f"processes left in the build root: {procs}"
-    builddirs = list((tmp_path / "work").glob("imgcreate-*"))
-    if keep_builddir:
-        assert len(builddirs) == 1, "--nocleanup keeps the build directory"
-    else:
-        assert builddirs == [], f"build directory left behind: {builddirs}"
-    out = tmp_path / "out"
-    assert not out.exists() or list(out.iterdir()) == [], f"in the output folder: {list(out.iterdir())}"
+    return start_tool("livecd-creator", "--config", str(ks), "--fslabel", "FAULT", *build_dirs(tmp_path),
+                      "--compression-type", "lz4", *extra, env=env)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("phase", PHASES)
 def test_fault_in_phase_leaves_nothing(phase: str, kind: str, tmp_path: Path, testrepo: Path) -> None:
     when = "start" if phase == "unmount" else "end"
-    proc = start_build(tmp_path, testrepo, env={"IMGCREATE_INJECT_FAULT": f"{phase}:{when}:{kind}"})
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode != 0, err
-    assert "Traceback" not in err, err
+    proc = finish(start_build(tmp_path, testrepo, env={"IMGCREATE_INJECT_FAULT": f"{phase}:{when}:{kind}"}))
     if kind == "exception":
-        assert "Injected fault" in err
+        assert_failed(proc, "Injected fault")
     else:
-        assert proc.returncode == 130, err
-    assert_clean(tmp_path)
+        assert_failed(proc)
+        assert proc.returncode == 130, proc.stderr
+    assert_build_left_nothing(tmp_path)
 
 
 def test_nocleanup_keeps_the_build_dir_but_unmounts(tmp_path: Path, testrepo: Path) -> None:
-    proc = start_build(tmp_path, testrepo, "--nocleanup", env={"IMGCREATE_INJECT_FAULT": "post:end:exception"})
-    _, err = proc.communicate(timeout=600)
+    proc = finish(start_build(tmp_path, testrepo, "--nocleanup", env={"IMGCREATE_INJECT_FAULT": "post:end:exception"}))
     assert proc.returncode != 0
-    assert_clean(tmp_path, keep_builddir=True)
+    assert_build_left_nothing(tmp_path, keep_builddir=True)
     builddir = next((tmp_path / "work").glob("imgcreate-*"))
     assert (builddir / "image/FAULT.img").exists(), "the image is kept for inspection"
 
@@ -116,7 +92,7 @@ def test_external_signal(sig: signal.Signals, trigger: str, tmp_path: Path, test
     proc.wait(timeout=300)
     assert proc.returncode == 130, "".join(seen) + rest
     assert "Traceback" not in rest and "FATAL" not in rest, rest
-    assert_clean(tmp_path)
+    assert_build_left_nothing(tmp_path)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -125,10 +101,8 @@ def test_signal_while_downloading(sig: signal.Signals, tmp_path: Path, repo_serv
     repo_server.slow_down(0.7)
     ks = tmp_path / "dl.ks"
     ks.write_text(f"part / --size 300\nrepo --name=slow --baseurl={repo_server.url}\n%packages\n@core\nkernel\n%end\n")
-    (tmp_path / "work").mkdir()
-    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "tools/livecd-creator"), "-c", str(ks), "-f", "DL",
-                             "--tmpdir", str(tmp_path / "work"), "--cache", str(tmp_path / "cache"),
-                             "--output", str(tmp_path / "out")], stderr=subprocess.PIPE, text=True)
+    proc = start_tool("livecd-creator", "-c", str(ks), "-f", "DL", *build_dirs(tmp_path), "--cache",
+                      str(tmp_path / "cache"), stdout=None)
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith("Downloading "):
@@ -138,14 +112,13 @@ def test_signal_while_downloading(sig: signal.Signals, tmp_path: Path, repo_serv
     proc.wait(timeout=300)
     assert proc.returncode == 130, rest
     assert "Traceback" not in rest and "SWIG" not in rest, rest
-    assert_clean(tmp_path)
+    assert_build_left_nothing(tmp_path)
 
 
 def test_successful_build_stops_the_daemon_and_leaves_only_the_iso(tmp_path: Path, testrepo: Path) -> None:
-    proc = start_build(tmp_path, testrepo)
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
-    assert "stopping process" in err and "sleep" in err, "the %post daemon was found and stopped"
+    proc = finish(start_build(tmp_path, testrepo))
+    assert proc.returncode == 0, proc.stderr
+    assert "stopping process" in proc.stderr and "sleep" in proc.stderr, "the %post daemon was found and stopped"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["FAULT.iso"]
     (tmp_path / "out/FAULT.iso").unlink()
-    assert_clean(tmp_path)
+    assert_build_left_nothing(tmp_path)

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import isoinspect
-from tests.conftest import REPO_ROOT, run_tool
+from tests.support import MountImage, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -35,29 +33,9 @@ def live(tmp_path: Path, label: str, *args: str, repo: str | None = None, extra:
     ks.write_text(KS.format(repo=repo or "", extra=extra))
     out = tmp_path / "out"
     cmd = [*args] if "--config" in args or (args and args[0].endswith(".ks")) else ["--config", str(ks), *args]
-    tool = str(REPO_ROOT / "tools/livecd-creator")
-    proc = subprocess.run([sys.executable, tool, *cmd, "--fslabel", label, "--tmpdir", str(tmp_path),
-                           "--output", str(out)], capture_output=True, text=True, input=input, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_tool("livecd-creator", *cmd, "--fslabel", label, "--tmpdir", str(tmp_path), "--output", str(out),
+             input=input)
     return out / f"{label}.iso"
-
-
-def rootfs_of(iso: Path, tmp: Path) -> Path:
-    sq = tmp / f"{iso.stem}-squashfs.img"
-    sq.write_bytes(isoinspect.read(iso, "/LiveOS/squashfs.img"))
-    dest = tmp / f"{iso.stem}-sq"
-    subprocess.run(["unsquashfs", "-d", str(dest), str(sq)], check=True, capture_output=True)
-    return dest / "LiveOS/rootfs.img"
-
-
-def debugfs_cat(image: Path, path: str) -> str:
-    return subprocess.run(["debugfs", "-R", f"cat {path}", str(image)], capture_output=True, text=True).stdout
-
-
-def squashfs_info(iso: Path, tmp: Path) -> str:
-    sq = tmp / f"{iso.stem}-info.img"
-    sq.write_bytes(isoinspect.read(iso, "/LiveOS/squashfs.img"))
-    return subprocess.run(["unsquashfs", "-s", str(sq)], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.mark.parametrize(
@@ -70,7 +48,7 @@ def squashfs_info(iso: Path, tmp: Path) -> str:
 def test_compression_choices(tmp_path: Path, testrepo: Path, label: str, compression: list[str],
                              expect: str) -> None:
     iso = live(tmp_path, label, *compression, repo=f"repo --name=t --baseurl=file://{testrepo}")
-    info = squashfs_info(iso, tmp_path)
+    info = isoinspect.squashfs_info(isoinspect.squashfs_image(iso, tmp_path))
     assert expect in info, info
     if label == "C-XZBCJ":
         assert "x86" in info, "the -Xbcj filter option reached mksquashfs"
@@ -82,26 +60,26 @@ def test_repo_option_dracut_conf_args_and_positional_kickstart(tmp_path: Path, t
     iso = live(tmp_path, "OPTS", str(ks), "--repo", f"testdistro,file://{testrepo}",
                "--dracut-conf-args", 'add_drivers+=" extra_test_driver "', "--nomacboot",
                "--pkgverify-level", "none")
-    rootimg = rootfs_of(iso, tmp_path)
-    seen = debugfs_cat(rootimg, "/root/dracut-conf-during-build")
+    rootimg = isoinspect.rootfs_of(iso, tmp_path)
+    seen = isoinspect.debugfs(rootimg, "cat /root/dracut-conf-during-build")
     assert "dmsquash-live" in seen and "extra_test_driver" in seen, "the dracut config existed during the build"
-    listing = subprocess.run(["debugfs", "-R", "ls /etc/dracut.conf.d", str(rootimg)], capture_output=True,
-                             text=True).stdout
+    listing = isoinspect.debugfs(rootimg, "ls /etc/dracut.conf.d")
     assert "99-liveos.conf" not in listing, "and is gone from the image"
 
 
-def test_base_on_an_earlier_iso(tmp_path: Path, testrepo: Path, mount_image) -> None:
+def test_base_on_an_earlier_iso(tmp_path: Path, testrepo: Path, mount_image: MountImage) -> None:
     repo = f"repo --name=t --baseurl=file://{testrepo}"
     first = live(tmp_path, "BASE1", repo=repo, extra="demo-app")
     second = live(tmp_path, "BASE2", "--base-on", str(first), repo=repo, extra="docs-demo")
-    rpms = mount_image(rootfs_of(second, tmp_path)).rpms()
+    rpms = mount_image(isoinspect.rootfs_of(second, tmp_path)).rpms()
     assert {"demo-app", "docs-demo", "kernel"} <= rpms, "packages of both builds"
 
 
 def test_shell_option_runs_a_shell_in_the_image(tmp_path: Path, testrepo: Path) -> None:
     iso = live(tmp_path, "SHELL", "--shell", repo=f"repo --name=t --baseurl=file://{testrepo}",
                input="echo typed-in-the-shell > /root/shell-was-here\nexit\n")
-    assert debugfs_cat(rootfs_of(iso, tmp_path), "/root/shell-was-here") == "typed-in-the-shell\n"
+    rootimg = isoinspect.rootfs_of(iso, tmp_path)
+    assert isoinspect.debugfs(rootimg, "cat /root/shell-was-here") == "typed-in-the-shell\n"
 
 
 def test_image_creator_and_livecd_creator_share_the_cli(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import imgcreate
-from tests.conftest import RepoServer, run_tool
+from tests.support import Built, MakeKs, MountImage, RepoServer, assert_failed, host_state, image_creator
 
 pytestmark = pytest.mark.root
 
@@ -27,17 +27,14 @@ echo "on host $IMG_NAME" > "$INSTALL_ROOT/etc/post-nochroot"
 """
 
 
-def build(make_ks, tmp_path: Path, body: str, *extra: str, label: str = "DEMO", check: bool = True):
-    ks = make_ks(body)
-    out = tmp_path / "out"
-    proc = run_tool("image-creator", "-c", str(ks), "--fslabel", label, "-o", str(out), "--tmpdir", str(tmp_path),
-                    *extra, check=check)
-    return proc, out / f"{label}.img"
+def build(make_ks, tmp_path: Path, body: str, *extra: str, label: str = "DEMO", check: bool = True) -> Built:
+    return image_creator(make_ks(body), tmp_path, *extra, fslabel=label, check=check)
 
 
-def test_image_creator_builds_a_checked_sparse_image(make_ks, tmp_path: Path, mount_image) -> None:
+def test_image_creator_builds_a_checked_sparse_image(make_ks: MakeKs, tmp_path: Path,
+                                                     mount_image: MountImage) -> None:
     body = "%packages\n@base\npost-demo\n%end\n" + POSTS
-    _, image = build(make_ks, tmp_path, body)
+    image = build(make_ks, tmp_path, body).image
     assert sorted(p.name for p in image.parent.iterdir()) == ["DEMO.img"]
     st = image.stat()
     assert st.st_size == 512 * 1024 * 1024, "kept at its nominal size"
@@ -61,7 +58,7 @@ def test_image_creator_builds_a_checked_sparse_image(make_ks, tmp_path: Path, mo
     assert not [p for p in (img / "tmp").iterdir() if p.name.startswith("ks-script")]
 
 
-def test_five_api_steps_in_order(make_ks, tmp_path: Path, mount_image) -> None:
+def test_five_api_steps_in_order(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
     ks = imgcreate.read_kickstart(make_ks("part / --size 300 --fstype ext3\n%packages\ndemo-app\n%end\n"))
     out = tmp_path / "out"
     with imgcreate.LoopImageCreator(ks, "api-image", fslabel="APIIMG", tmpdir=tmp_path) as creator:
@@ -80,9 +77,9 @@ def test_five_api_steps_in_order(make_ks, tmp_path: Path, mount_image) -> None:
     assert {"demo-app", "libdemo", "busybox"} <= mount_image(image).rpms()
 
 
-def test_groups_and_excludes(make_ks, tmp_path: Path, mount_image) -> None:
+def test_groups_and_excludes(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
     body = "%packages --nocore\nfilesystem\n@base --optional\n-@docs\n-demo-extras\n%end\n"
-    _, image = build(make_ks, tmp_path, body)
+    image = build(make_ks, tmp_path, body).image
     rpms = mount_image(image).rpms()
     assert "demo-app" in rpms and "libdemo" in rpms, "group's mandatory package and its dependency"
     assert "docs-demo" not in rpms, "-@docs removes the group's packages from the optional list"
@@ -90,17 +87,18 @@ def test_groups_and_excludes(make_ks, tmp_path: Path, mount_image) -> None:
     assert "live-init" not in rpms, "--nocore skips @core"
 
 
-def test_core_is_implied_and_optional_only_when_asked(make_ks, tmp_path: Path, mount_image) -> None:
-    _, image = build(make_ks, tmp_path, "%packages\n@base\n%end\n")
+def test_core_is_implied_and_optional_only_when_asked(make_ks: MakeKs, tmp_path: Path,
+                                                      mount_image: MountImage) -> None:
+    image = build(make_ks, tmp_path, "%packages\n@base\n%end\n").image
     rpms = mount_image(image).rpms()
     assert {"busybox", "live-init", "filesystem"} <= rpms, "@core is installed without --nocore"
     assert "docs-demo" not in rpms, "optional packages need --optional"
     assert "demo-extras" in rpms, "weak dependencies are installed by default"
 
 
-def test_excludedocs_instlangs_excludeweakdeps(make_ks, tmp_path: Path, mount_image) -> None:
+def test_excludedocs_instlangs_excludeweakdeps(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
     body = "%packages --excludedocs --instLangs=de --excludeWeakdeps\ndocs-demo\ndemo-app\n%end\n"
-    _, image = build(make_ks, tmp_path, body)
+    image = build(make_ks, tmp_path, body).image
     img = mount_image(image)
     assert (img / "usr/share/docs-demo/data").exists()
     assert not (img / "usr/share/doc/docs-demo/README").exists()
@@ -109,8 +107,8 @@ def test_excludedocs_instlangs_excludeweakdeps(make_ks, tmp_path: Path, mount_im
     assert "demo-extras" not in img.rpms()
 
 
-def test_docs_and_all_languages_by_default(make_ks, tmp_path: Path, mount_image) -> None:
-    _, image = build(make_ks, tmp_path, "%packages\ndocs-demo\n%end\n")
+def test_docs_and_all_languages_by_default(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
+    image = build(make_ks, tmp_path, "%packages\ndocs-demo\n%end\n").image
     img = mount_image(image)
     assert (img / "usr/share/doc/docs-demo/README").exists()
     for lang in ("de", "fr", "ja"):
@@ -118,25 +116,23 @@ def test_docs_and_all_languages_by_default(make_ks, tmp_path: Path, mount_image)
 
 
 @pytest.mark.parametrize("missing", ["no-such-package", "@no-such-group"])
-def test_missing_package_or_group_fails_with_its_name(make_ks, tmp_path: Path, missing: str) -> None:
-    proc, image = build(make_ks, tmp_path, f"%packages\ndemo-app\n{missing}\n%end\n", check=False)
-    assert proc.returncode != 0
-    assert missing in proc.stderr and "Traceback" not in proc.stderr
-    assert not image.parent.exists() or not list(image.parent.iterdir())
+def test_missing_package_or_group_fails_with_its_name(make_ks: MakeKs, tmp_path: Path, missing: str) -> None:
+    built = build(make_ks, tmp_path, f"%packages\ndemo-app\n{missing}\n%end\n", check=False)
+    assert_failed(built.proc, missing)
+    assert not built.image.parent.exists() or not list(built.image.parent.iterdir())
     assert not list(tmp_path.glob("imgcreate-*")), "build directory removed"
 
 
-def test_ignoremissing(make_ks, tmp_path: Path, mount_image) -> None:
-    _, image = build(make_ks, tmp_path, "%packages --ignoremissing\ndemo-app\nno-such-package\n%end\n")
+def test_ignoremissing(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
+    image = build(make_ks, tmp_path, "%packages --ignoremissing\ndemo-app\nno-such-package\n%end\n").image
     assert "demo-app" in mount_image(image).rpms()
 
 
-def test_cache_is_reused_without_downloading(make_ks, tmp_path: Path, repo_server: RepoServer) -> None:
+def test_cache_is_reused_without_downloading(make_ks: MakeKs, tmp_path: Path, repo_server: RepoServer) -> None:
     cache = tmp_path / "cache"
     ks = make_ks("%packages\n@base\n%end\n", repo_url=repo_server.url)
     for i in (1, 2):
-        run_tool("image-creator", "-c", str(ks), "--fslabel", f"C{i}", "-o", str(tmp_path / "out"),
-                 "--tmpdir", str(tmp_path), "--cache", str(cache))
+        image_creator(ks, tmp_path, "--cache", str(cache), fslabel=f"C{i}")
         if i == 1:
             first = repo_server.rpm_requests()
             assert any("demo-app" in r for r in first), "the first build downloads"
@@ -145,72 +141,59 @@ def test_cache_is_reused_without_downloading(make_ks, tmp_path: Path, repo_serve
     assert not [r for r in repo_server.requests if "primary" in r], "nor the repository metadata"
     # --cacheonly works from the same cache with the server gone
     repo_server.close()
-    run_tool("image-creator", "-c", str(ks), "--fslabel", "C3", "-o", str(tmp_path / "out"),
-             "--tmpdir", str(tmp_path), "--cache", str(cache), "--cacheonly")
+    image_creator(ks, tmp_path, "--cache", str(cache), "--cacheonly", fslabel="C3")
     assert (tmp_path / "out/C3.img").exists()
 
 
-def test_post_erroronfail_stops_the_build(make_ks, tmp_path: Path) -> None:
+def test_post_erroronfail_stops_the_build(make_ks: MakeKs, tmp_path: Path) -> None:
     body = "%packages\n%end\n%post --erroronfail\necho about-to-fail\nexit 3\n%end\n"
-    proc, image = build(make_ks, tmp_path, body, check=False)
+    built = build(make_ks, tmp_path, body, check=False)
+    proc = built.proc
     assert proc.returncode != 0
     assert "%post" in proc.stderr and "exit status 3" in proc.stderr and "about-to-fail" in proc.stderr
-    assert not image.exists()
+    assert not built.image.exists()
 
 
-def test_post_failure_without_erroronfail_continues(make_ks, tmp_path: Path, mount_image) -> None:
+def test_post_failure_without_erroronfail_continues(make_ks: MakeKs, tmp_path: Path,
+                                                    mount_image: MountImage) -> None:
     body = ("%packages\n%end\n%post\nexit 3\n%end\n"
             "%post --interpreter /usr/bin/sh --log /root/post.log\necho logged\n%end\n")
-    _, image = build(make_ks, tmp_path, body)
+    image = build(make_ks, tmp_path, body).image
     assert (mount_image(image) / "root/post.log").read_text() == "logged\n"
 
 
-def test_host_rpmdb_and_dnf_state_untouched(make_ks, tmp_path: Path) -> None:
-    watched = [Path(p) for p in ("/var/lib/rpm", "/var/lib/dnf", "/var/cache/dnf", "/var/log/dnf.log",
-                                 os.path.expanduser("~/.rpmdb"), "/etc/dnf", "/etc/yum.repos.d")]
-
-    def snap() -> dict[str, tuple[int, int]]:
-        out = {}
-        for top in watched:
-            if not top.exists():
-                continue
-            for dirpath, _dirs, files in os.walk(top):
-                for name in [*files, ""]:
-                    p = os.path.join(dirpath, name)
-                    st = os.lstat(p)
-                    out[p] = (st.st_size, st.st_mtime_ns)
-        return out
-
-    before = snap()
+def test_host_rpmdb_and_dnf_state_untouched(make_ks: MakeKs, tmp_path: Path) -> None:
+    watched = ("/var/lib/rpm", "/var/lib/dnf", "/var/cache/dnf", "/var/log/dnf.log", os.path.expanduser("~/.rpmdb"),
+               "/etc/dnf", "/etc/yum.repos.d")
+    before = host_state(*watched, mtimes=True)
     build(make_ks, tmp_path, "%packages\ndemo-app\n%end\n")
-    assert snap() == before
+    assert host_state(*watched, mtimes=True) == before
 
 
-def test_sample_kickstart_builds_as_the_readme_says(testrepo: Path, tmp_path: Path, mount_image) -> None:
+def test_sample_kickstart_builds_as_the_readme_says(testrepo: Path, tmp_path: Path,
+                                                    mount_image: MountImage) -> None:
     """`image-creator -c config/testdistro-minimal.ks --fslabel DEMO` (its repo is the test distribution's)."""
     assert (testrepo.parent / "current").resolve() == testrepo.resolve(), "build_repo links <cache>/current"
     ks = tmp_path / "minimal.ks"
     sample = (Path(__file__).parents[2] / "config/testdistro-minimal.ks").read_text()
     ks.write_text(sample.replace("file:///var/cache/livecd-tools-testdistro/current", f"file://{testrepo}"))
-    run_tool("image-creator", "-c", str(ks), "--fslabel", "DEMO", "-o", str(tmp_path / "out"), "--tmpdir",
-             str(tmp_path))
-    img = mount_image(tmp_path / "out/DEMO.img")
+    img = mount_image(image_creator(ks, tmp_path, fslabel="DEMO").image)
     assert {"busybox", "demo-app", "post-demo"} <= img.rpms()
     assert (img / "etc/motd").read_text() == "built by image-creator\n"
     assert (img / "var/lib/post-demo/ran").exists()
     assert "LABEL=DEMO" in (img / "etc/fstab").read_text()
 
 
-def test_failing_post_scriptlet_warns(make_ks, tmp_path: Path, mount_image) -> None:
+def test_failing_post_scriptlet_warns(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
     """A failed %post leaves the package installed (rpm's rule): a warning naming package and scriptlet."""
-    proc, image = build(make_ks, tmp_path, "%packages\n@core\nbad-post\n%end\n")
-    assert "package bad-post: its %post scriptlet failed" in proc.stderr, proc.stderr
-    assert "bad-post" in mount_image(image).rpms()
+    built = build(make_ks, tmp_path, "%packages\n@core\nbad-post\n%end\n")
+    assert "package bad-post: its %post scriptlet failed" in built.proc.stderr, built.proc.stderr
+    assert "bad-post" in mount_image(built.image).rpms()
 
 
-def test_rpm_settings_kept_for_later_installs(make_ks, tmp_path: Path, testrepo: Path) -> None:
+def test_rpm_settings_kept_for_later_installs(make_ks: MakeKs, tmp_path: Path, testrepo: Path) -> None:
     """--excludedocs and --instLangs go to /etc/rpm/macros.imgcreate, and the image's own rpm honours them."""
-    _, image = build(make_ks, tmp_path, "%packages --excludedocs --instLangs=de\n@core\nrpm\n%end\n")
+    image = build(make_ks, tmp_path, "%packages --excludedocs --instLangs=de\n@core\nrpm\n%end\n").image
     mnt = tmp_path / "rw"
     mnt.mkdir()
     subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
@@ -227,9 +210,9 @@ def test_rpm_settings_kept_for_later_installs(make_ks, tmp_path: Path, testrepo:
         subprocess.run(["umount", "-d", str(mnt)], check=True)
 
 
-def test_rpm_macros_file_without_settings(make_ks, tmp_path: Path, mount_image) -> None:
+def test_rpm_macros_file_without_settings(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
     """Always written (scripts look for it), empty of settings when %packages asks for none; docs installed."""
-    _, image = build(make_ks, tmp_path, "%packages\n@core\ndocs-demo\n%end\n")
+    image = build(make_ks, tmp_path, "%packages\n@core\ndocs-demo\n%end\n").image
     img = mount_image(image)
     macros = (img / "etc/rpm/macros.imgcreate").read_text()
     assert "%_excludedocs" not in macros and "%_install_langs" not in macros
