@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
-import http.server
 import json
 import os
 import platform
@@ -34,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +39,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support import RepoServer  # noqa: E402 (needs the path above)
 
 MIB = 1048576
 
@@ -77,41 +76,6 @@ PHASES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-# -- the repository over HTTP ----------------------------------------------------------------------------------
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        type(self).requests.append(self.path)
-        super().do_GET()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
-        pass
-
-
-class RepoServer:
-    """Serves a repository directory on 127.0.0.1 and records every request path."""
-
-    def __init__(self, directory: Path) -> None:
-        self.handler = type("Handler", (_Handler,), {"requests": []})
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(self.handler, directory=str(directory))
-        )
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def take_requests(self) -> tuple[int, int]:
-        """(.rpm requests, all requests) since the last call."""
-        reqs = self.handler.requests
-        counts = sum(1 for r in reqs if r.endswith(".rpm")), len(reqs)
-        reqs.clear()
-        return counts
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 # -- kickstarts ----------------------------------------------------------------------------------------------
 def write_kickstart(path: Path, url: str, large: bool) -> None:
     text = (REPO_ROOT / "config/testdistro-live.ks").read_text()
@@ -133,6 +97,7 @@ def run_build(
 ) -> dict[str, Any]:
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
+    result_path = logs / f"{tag}.json"
     spec = {
         "ks": str(ks),
         "name": "BENCH-LIVE",
@@ -141,7 +106,7 @@ def run_build(
         "tmpdir": str(work / "tmp"),
         "output": str(work / "out"),
         "logfile": str(logs / f"{tag}.log"),
-        "result": str(logs / f"{tag}.json"),
+        "result": str(result_path),
     }
     spec_path = logs / f"{tag}.spec.json"
     spec_path.write_text(json.dumps(spec))
@@ -156,7 +121,7 @@ def run_build(
     if proc.returncode != 0:
         tail = (logs / f"{tag}.stderr").read_text()[-3000:]
         raise SystemExit(f"bench: build {tag} failed ({proc.returncode}); see {logs}/{tag}.*\n{tail}")
-    result = json.loads(Path(spec["result"]).read_text())
+    result = json.loads(result_path.read_text())
     t = result["timings"]
     t["install.setup"] = t.get("install", 0.0) - t.get("install.download", 0.0) - t.get("install.transaction", 0.0)
     result["wall"] = wall
