@@ -47,7 +47,9 @@ def test_comps_has_every_group_and_parses() -> None:
     assert reqs == {("mandatory", "demo-app"), ("optional", "docs-demo")}
     core = {r.text for r in groups["core"].iter("packagereq")}
     assert core == {"filesystem", "busybox", "live-init"}
-    assert {g.text for g in root.find("category").iter("groupid")} == GROUP_IDS | {"filler"}
+    category = root.find("category")
+    assert category is not None
+    assert {g.text for g in category.iter("groupid")} == GROUP_IDS | {"filler"}
     assert "filler" not in {g.findtext("id") for g in ET.fromstring(comps.comps_xml()).iter("group")}
 
 
@@ -141,7 +143,11 @@ def repo() -> Path:
 def test_repo_has_metadata_and_groups(repo: Path) -> None:
     repomd = ET.parse(repo / "repodata" / "repomd.xml").getroot()
     ns = {"r": "http://linux.duke.edu/metadata/repo"}
-    kinds = {d.get("type"): d.find("r:location", ns).get("href") for d in repomd.findall("r:data", ns)}
+    kinds: dict[str, str] = {}
+    for data in repomd.findall("r:data", ns):
+        location = data.find("r:location", ns)
+        assert location is not None
+        kinds[data.get("type", "")] = location.get("href", "")
     assert {"primary", "filelists", "group"} <= set(kinds)
     comps_root = ET.parse(repo / kinds["group"]).getroot()
     assert {g.findtext("id") for g in comps_root.iter("group")} >= GROUP_IDS
@@ -174,7 +180,7 @@ def test_kernel_rpm_layout(repo: Path) -> None:
     rpm_file = next((repo / "Packages").glob("kernel-*.rpm"))
     out = subprocess.run(["rpm", "-qp", "--qf", "[%{FILEMODES:octal} %{FILENAMES}\n]", str(rpm_file)],
                          capture_output=True, text=True, check=True).stdout
-    modes = dict(reversed(line.split(" ", 1)) for line in out.splitlines())
+    modes = {path: mode for mode, path in (line.split(" ", 1) for line in out.splitlines())}
     assert f"/boot/vmlinuz-{kver}" in modes
     assert modes[f"/boot/initramfs-{kver}.img"].endswith("600")
     assert f"/usr/lib/modules/{kver}/vmlinuz" in modes
