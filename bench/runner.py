@@ -1,8 +1,8 @@
 """One live ISO build through the imgcreate API, in its own process; the benchmark (bench/run.py) starts it.
 
 Usage: ``python bench/runner.py SPEC.json``.  SPEC holds ks, name, compression, cache, tmpdir, output, logfile,
-result.  The build runs the same five API steps as ``livecd-creator`` (mount, install, configure, unmount,
-package); the result file gets the library's own phase timings (``creator.timings``), what dnf downloaded
+result.  The build runs the same pipeline as ``livecd-creator`` (``imgcreate.pipeline.build_image``); the
+result file gets the library's own phase timings (``creator.timings``), what dnf downloaded
 (``creator.install_result``), the image sizes, and this process's peak memory (``ru_maxrss`` of RUSAGE_SELF:
 the Python process only, not mksquashfs or the other commands it runs).
 """
@@ -30,6 +30,7 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import imgcreate
     from imgcreate.live import LiveImageCreator
+    from imgcreate.pipeline import BuildOptions, build_image
 
     log = logging.getLogger("imgcreate")
     log.setLevel(logging.DEBUG)
@@ -42,15 +43,10 @@ def main() -> int:
     result: dict[str, object] = {}
     with LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
                           tmpdir=spec["tmpdir"]) as creator:
-        creator.check_host_tools()
-        creator.mount(cachedir=spec["cache"])
-        creator.install()
-        creator.configure()
-        creator.unmount()
+        files = build_image(creator, BuildOptions(destdir=Path(spec["output"]), cachedir=Path(spec["cache"])))
         builddir = creator.builddir
         assert builddir is not None
         squashfs_img = builddir / "iso/LiveOS/squashfs.img"
-        files = creator.package(spec["output"])
         result["squashfs_bytes"] = squashfs_img.stat().st_size if squashfs_img.exists() else None
     iso = next(p for p in files if p.suffix == ".iso")
     result.update(

@@ -13,11 +13,14 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from imgcreate import kickstart
+from imgcreate.creator import ImageCreator
 from imgcreate.errors import CreatorError, Interrupted
+from imgcreate.pipeline import BuildOptions, build_image
 
 log = logging.getLogger("imgcreate")
 
@@ -150,6 +153,11 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartH
     return LoopImageCreator(ks, name, fslabel=opts.fslabel or None, **common)
 
 
+def _launch_shell(creator: ImageCreator) -> None:
+    print("Launching a shell in the image; exit it to continue.", file=sys.stderr)
+    creator.launch_shell()
+
+
 def _check_host() -> None:
     if os.geteuid() != 0:
         raise CreatorError(
@@ -178,20 +186,13 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
         _check_host()
         ks = kickstart.read_kickstart(opts.kscfg, opts.ksversion)
         creator = _make_creator(opts, live, ks)
+        options = BuildOptions(
+            destdir=Path(opts.output), base_on=getattr(opts, "base_on", None),
+            cachedir=Path(opts.cache) if opts.cache else None, repo_urls=_parse_repos(opts.repo),
+            before_unmount=_launch_shell if opts.shell else None,
+        )
         with creator:
-            creator.check_host_tools()
-            try:
-                creator.mount(base_on=getattr(opts, "base_on", None), cachedir=opts.cache)
-                creator.install(repo_urls=_parse_repos(opts.repo))
-                creator.configure()
-                if opts.shell:
-                    print("Launching a shell in the image; exit it to continue.", file=sys.stderr)
-                    creator.launch_shell()
-                creator.unmount()
-                creator.package(opts.output)
-            except BaseException:
-                creator.run_onerror_scripts()
-                raise
+            build_image(creator, options)
         _report_timings(creator)
         return 0
     except CreatorError as exc:

@@ -1,7 +1,9 @@
-"""ImageCreator and LoopImageCreator: the build pipeline and its hooks.
+"""ImageCreator and LoopImageCreator: the build steps and the hooks image types fill in.
 
-A build is a flat sequence of named phases (mount, install, configure, unmount, package), each timed and logged.
-Every resource is registered for release the moment it is acquired, on one of two stacks:
+The order of the steps is :func:`imgcreate.pipeline.build_image`; each step (mount, install, configure, unmount,
+package) is a public method, timed and logged as a phase.  Where the root lives is a storage object
+(:mod:`imgcreate.storage`) the creator composes, chosen by the ``_root_storage()`` hook.  Every resource is
+registered for release the moment it is acquired, on one of two stacks:
 
 * ``_mounts``: the install root's filesystem, the API filesystems in it, and the processes started in it.
   ``unmount()`` unwinds it (the image stays in the build directory for ``package()``).
@@ -16,21 +18,21 @@ import logging
 import os
 import shutil
 import signal
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from imgcreate import config, fs, kickstart, rootfs, signals
-from imgcreate.errors import CommandError, CreatorError, ImageError, ScriptError
+from imgcreate import builddir, config, fs, kickstart, rootfs, scripts, signals
+from imgcreate.errors import CreatorError
 from imgcreate.kickstart import RepoSpec
-from imgcreate.run import find_tool, run
+from imgcreate.pipeline import BuildOptions, build_image
+from imgcreate.run import find_tool
+from imgcreate.storage import DirectoryRoot, ExtImage, RootStorage
 
 log = logging.getLogger("imgcreate")
 
-MIN_TMPDIR_FREE = 100 * 1024 * 1024
 FULL_DISK_FREE = 8 * 1024 * 1024
 
 
@@ -50,7 +52,7 @@ class ImageCreator:
 
     ``ks`` is a kickstart handler (see :func:`imgcreate.read_kickstart`), ``name`` the image's name.  On its
     own this class installs into a plain directory; subclasses decide where the install root lives
-    (``_mount_instroot``) and what the result is (``_stage_final_image``).
+    (``_root_storage``) and what the result is (``_stage_final_image``).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class ImageCreator:
         self._mounts = contextlib.ExitStack()
         self._resources = contextlib.ExitStack()
         self._mounted = False
+        self._storage: RootStorage | None = None
 
     # -- paths -----------------------------------------------------------------------------------------------
     @property
@@ -116,15 +119,36 @@ class ImageCreator:
             find_tool(tool)
 
     def _host_tools(self) -> list[str]:
-        return ["chroot", "mount", "umount"]
+        return ["chroot", "mount", "umount", *self._get_storage().host_tools()]
 
     # -- hooks for subclasses -----------------------------------------------------------------------------------
+    def _root_storage(self) -> RootStorage:
+        """What the install root lives on (asked once).  Default: a directory in the build directory."""
+        return DirectoryRoot()
+
+    def _get_storage(self) -> RootStorage:
+        if self._storage is None:
+            self._storage = self._root_storage()
+        return self._storage
+
     def _mount_instroot(self, base_on: str | None = None) -> None:
-        """Make the filesystem the install root lives on, mounted at ``self._instroot``.  Default: a directory."""
-        self._instroot.mkdir(parents=True, exist_ok=True)
+        """Make the filesystem the install root lives on, mounted at ``self._instroot``: opens the root storage.
+
+        Everything it acquires is released when the install root is unmounted, in reverse order.
+        """
+        self._get_storage().open(self._mounts, self._instroot, self._require_builddir(),
+                                 Path(base_on) if base_on else None)
 
     def _unmount_instroot(self) -> None:
-        """Undo ``_mount_instroot``.  Called when ``_mounts`` unwinds, even if mounting failed half-way."""
+        """Undo what an overriding ``_mount_instroot`` did by itself.  Called when the install root is unmounted,
+        even if mounting failed half-way (the root storage releases itself; this default does nothing)."""
+
+    def _on_unmount(self, callback: Callable[[], object]) -> None:
+        """Run *callback* when the install root is unmounted, before what was mounted so far is released.
+
+        For files a build step puts into the image for the build only (e.g. the live dracut configuration).
+        """
+        self._mounts.callback(callback)
 
     def _create_bootconfig(self) -> None:
         """Set up what the image needs to boot (initramfs, boot loader configuration).  Root is still mounted."""
@@ -141,7 +165,12 @@ class ImageCreator:
         return []
 
     def _get_fstab(self) -> str:
-        return _PSEUDO_FSTAB
+        """The image's /etc/fstab: the root's line (``_fstab_root``), then the pseudo filesystems."""
+        return self._fstab_root() + _PSEUDO_FSTAB
+
+    def _fstab_root(self) -> str:
+        """The root filesystem's fstab line, or "" (a directory root has none)."""
+        return ""
 
     def _get_kernel_options(self) -> str:
         """Kernel command line arguments: ``bootloader --append`` from the kickstart."""
@@ -174,37 +203,16 @@ class ImageCreator:
             if self.full_disk is None and shutil.disk_usage(self.tmpdir).free < FULL_DISK_FREE:
                 self.full_disk = str(self.tmpdir)
 
-    def create(self) -> None:
-        """Run the whole pipeline: mount, install, configure, unmount, package (to the current directory)."""
-        try:
-            self.mount()
-            self.install()
-            self.configure()
-            self.unmount()
-            self.package()
-        except BaseException:
-            self.run_onerror_scripts()
-            raise
+    def create(self, destdir: str | os.PathLike[str] = ".") -> list[Path]:
+        """Build the whole image into *destdir* (the pipeline the command-line tools run); returns its files."""
+        return build_image(self, BuildOptions(destdir=Path(destdir)))
 
     def mount(self, base_on: str | None = None, cachedir: str | os.PathLike[str] | None = None) -> None:
         """Create the build directory and the install root, and mount /proc, /sys, /dev in it."""
         if self._mounted:
             return
         if self._builddir is None:
-            self.tmpdir.mkdir(parents=True, exist_ok=True)
-            free = shutil.disk_usage(self.tmpdir).free
-            if free < MIN_TMPDIR_FREE:
-                raise ImageError(
-                    f"The temporary directory {self.tmpdir} has only {free // 1048576} MiB free; a build needs at "
-                    f"least {MIN_TMPDIR_FREE // 1048576} MiB there (more for large images). Free some space or "
-                    "choose another one with --tmpdir."
-                )
-            self._builddir = Path(tempfile.mkdtemp(prefix="imgcreate-", dir=self.tmpdir))
-            if self.docleanup:
-                self._resources.callback(fs.remove_tree, self._builddir)
-            else:
-                self._resources.callback(log.info, "keeping the build directory %s (--nocleanup)", self._builddir)
-            self._outdir.mkdir()
+            self._builddir = builddir.create(self._resources, self.tmpdir, keep=not self.docleanup)
         if cachedir is not None:
             self._cachedir = Path(cachedir).resolve()
         with self._phase("mount"):
@@ -222,8 +230,8 @@ class ImageCreator:
 
         self._require_mounted()
         self.run_pre_scripts()
-        builddir = self._require_builddir()
-        cachedir = self._cachedir or builddir / "cache"
+        workdir = self._require_builddir()
+        cachedir = self._cachedir or workdir / "cache"
         repos = list(self.config.repos) + list(self.extra_repos)
         for name, url in (repo_urls or {}).items():
             repos.append(RepoSpec(name=name, baseurl=(url,)))
@@ -232,7 +240,7 @@ class ImageCreator:
         # becomes a garbled SWIG error or makes rpm abort the process: signals act once dnf is done (a SIGINT
         # during a download still stops it at once, through librepo).
         with self._phase("install"), cache_lock(cachedir), signals.deferred("the package installation"), \
-                DnfInstaller(self._instroot, self.releasever or "", cachedir, builddir / "dnf-log",
+                DnfInstaller(self._instroot, self.releasever or "", cachedir, workdir / "dnf-log",
                              cacheonly=self.cacheonly, pkgverify_level=self.pkgverify_level) as dnfi:
             for repo in repos:
                 dnfi.add_repo(repo)
@@ -274,20 +282,7 @@ class ImageCreator:
         self._require_builddir()
         with self._phase("package"):
             self._stage_final_image()
-        dest = Path(destdir)
-        dest.mkdir(parents=True, exist_ok=True)
-        moved: list[Path] = []
-        try:
-            for item in sorted(self._outdir.iterdir()):
-                moved.append(_move_atomically(item, dest / item.name))
-        except BaseException:
-            for path in moved:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            raise
-        for path in moved:
-            log.info("wrote %s", path)
-        return moved
+        return builddir.deliver(self._outdir, Path(destdir))
 
     def cleanup(self) -> None:
         """Unmount everything and remove the build directory (kept with docleanup=False, but still unmounted)."""
@@ -313,61 +308,26 @@ class ImageCreator:
 
     def run_pre_scripts(self) -> None:
         for script in self.config.scripts_of(kickstart.ScriptKind.PRE):
-            self._run_script(script, "%pre", in_chroot=False)
+            scripts.run_script(script, self._script_place(script), "%pre")
 
     def run_post_scripts(self) -> None:
         for script in self.config.scripts_of(kickstart.ScriptKind.POST):
-            self._run_script(script, "%post", in_chroot=script.in_chroot)
+            scripts.run_script(script, self._script_place(script), "%post")
 
     def run_onerror_scripts(self) -> None:
         """Run %onerror scripts on the host after a failure; their own failures are only logged."""
-        for script in self.config.scripts_of(kickstart.ScriptKind.ONERROR):
-            try:
-                self._run_script(script, "%onerror", in_chroot=False)
-            except Exception as exc:  # a failing %onerror must not hide the original error
-                log.warning("%%onerror script failed: %s", exc)
+        onerror = self.config.scripts_of(kickstart.ScriptKind.ONERROR)
+        if onerror:
+            scripts.run_onerror_scripts(onerror, self._script_place(onerror[0]))
 
-    def _run_script(self, script: kickstart.Script, kind: str, in_chroot: bool) -> None:
-        interp = script.interp
-        where = f"{kind} script (kickstart line {script.lineno})"
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "HOME": "/root", "TERM": "dumb"}
-        if in_chroot:
-            rel = f"/tmp/ks-script-{os.getpid()}-{script.lineno}"
-            path = rootfs.write_file(self._instroot, rel, script.body, mode=0o700)
-            argv = [interp, rel]
-            root: Path | None = self._instroot
-        else:
-            # On the host: in the build directory, or (an %onerror before there was one) in --tmpdir.
-            scratch = self._builddir or self.tmpdir
-            scratch.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f"ks-script-{kind.strip('%')}-", dir=scratch)
-            with os.fdopen(fd, "w") as f:
-                f.write(script.body)
-            path = Path(name)
-            path.chmod(0o700)
-            argv = [interp, str(path)]
-            root = None
-            if self._builddir is not None:
-                env["INSTALL_ROOT"] = str(self._instroot)
-            env["IMG_NAME"] = self.name
-        env.update(self._get_post_scripts_env(in_chroot))
-        log.info("running %s%s", where, " in the install root" if in_chroot else " on the host")
-        try:
-            result = run(argv, root=root, env=env, check=False, stream=True, cwd="/")
-        finally:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        if script.logfile:  # --log: inside the image for chrooted scripts, on the host otherwise
-            if in_chroot:
-                rootfs.write_file(self._instroot, script.logfile, result.stdout)
-            else:
-                Path(script.logfile).write_text(result.stdout)
-        if result.returncode != 0:
-            tail = "\n".join(result.stdout.strip().splitlines()[-10:])
-            msg = f"{where} failed with exit status {result.returncode}" + (f":\n{tail}" if tail else "")
-            if script.error_on_fail:
-                raise ScriptError(msg)
-            log.warning("%s (continuing: the script has no --erroronfail)", msg)
+    def _script_place(self, script: kickstart.Script) -> scripts.ScriptPlace:
+        """Where a script runs: the install root once there is one; host files in the build dir (else --tmpdir)."""
+        return scripts.ScriptPlace(
+            root=self._instroot if self._builddir is not None else None,
+            scratch=self._builddir or self.tmpdir,
+            image_name=self.name,
+            extra_env=self._get_post_scripts_env(script.in_chroot),
+        )
 
 
 FAULT_ENV = "IMGCREATE_INJECT_FAULT"
@@ -403,97 +363,46 @@ _PSEUDO_FSTAB = (
 )
 
 
-def _move_atomically(src: Path, dest: Path) -> Path:
-    """Move *src* to *dest* so that *dest* appears complete or not at all (rename, or copy to a hidden temp)."""
-    try:
-        os.rename(src, dest)
-        return dest
-    except OSError:
-        pass
-    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
-    try:
-        if src.is_dir():
-            shutil.copytree(src, tmp, symlinks=True)
-        else:
-            shutil.copy2(src, tmp)
-        os.rename(tmp, dest)
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        raise
-    return dest
-
-
 class LoopImageCreator(ImageCreator):
     """An ext2/3/4 filesystem image in a sparse loopback file, ``<name>.img``.
 
     Size and type come from ``part / --size N --fstype T`` (default 4096 MiB, ext4); the filesystem label from
-    ``fslabel`` (default: the name; ext labels hold 16 characters).  The result is checked, shrunk to its
-    minimal size and grown back sparsely to its nominal size, as upstream does.
+    ``fslabel`` (default: ``part / --label``, else the name; ext labels hold 16 characters).  The result is
+    checked, shrunk to its minimal size and grown back sparsely to its nominal size, as upstream does.
     """
 
     def __init__(self, ks: kickstart.KickstartHandler, name: str, fslabel: str | None = None, **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
-        self.fslabel = fslabel or self.config.root_partition.label or name
-        self._image_size = self.config.root_partition.size
-        self._fstype = self.config.root_partition.fstype
-        if self._fstype not in fs.EXT_TYPES:
-            raise ImageError(
-                f"The kickstart asks for a '{self._fstype}' root filesystem (part / --fstype); "
-                f"image-creator makes {', '.join(fs.EXT_TYPES)}."
-            )
-        self._loop = contextlib.ExitStack()
+        part = self.config.root_partition
+        self.fslabel = fslabel or part.label or name
+        self._ext_image = ExtImage(name, part.size, part.fstype, self.fslabel[:16])
         self.minimal_size: int | None = None
 
     @property
-    def _image(self) -> Path:
-        return self._require_builddir() / "image" / f"{self.name}.img"
-
-    @property
     def fstype(self) -> str:
-        return self._fstype
+        return self._ext_image.fstype
 
     @property
     def image_size(self) -> int:
-        return self._image_size
+        return self._ext_image.size
 
-    def _host_tools(self) -> list[str]:
-        return [*super()._host_tools(), "losetup", f"mkfs.{self._fstype}", "e2fsck", "resize2fs", "dumpe2fs"]
+    def _root_storage(self) -> RootStorage:
+        return self._ext_image
 
-    def _mount_instroot(self, base_on: str | None = None) -> None:
-        image = self._image
-        image.parent.mkdir(exist_ok=True)
-        if base_on:
-            log.info("starting from the existing image %s", base_on)
-            shutil.copyfile(base_on, image)
-            fs.make_sparse(image, max(self._image_size, os.path.getsize(image)))
+    def _fstab_root(self) -> str:
+        return f"LABEL={self.fslabel[:16]}  /  {self.fstype}  defaults,noatime  0 0\n"
+
+    def _finish_image(self, minimize: bool = True) -> Path:
+        """The unmounted image, checked, minimized and grown back sparsely: the file that is shipped.
+
+        Without *minimize* it is only checked and its free blocks discarded (live --skip-minimize).
+        """
+        if minimize:
+            self.minimal_size = self._ext_image.finish()
         else:
-            fs.make_sparse(image, self._image_size)
-        device = fs.attach_loop(self._loop, image)
-        if base_on:
-            fs.fsck(Path(device))
-            run(["resize2fs", device], what="Growing the base image")
-        else:
-            fs.mkfs_ext(device, self._fstype, self.fslabel)
-        self._instroot.mkdir(exist_ok=True)
-        fs.mount(self._loop, device, self._instroot, fstype=self._fstype)
-
-    def _unmount_instroot(self) -> None:
-        self._loop.close()
-
-    def _get_fstab(self) -> str:
-        return f"LABEL={self.fslabel[:16]}  /  {self._fstype}  defaults,noatime  0 0\n" + _PSEUDO_FSTAB
-
-    def _shrink_image(self) -> None:
-        """Check, minimize and grow the image back sparsely to its nominal size (upstream's ``_resparse``)."""
-        try:
-            self.minimal_size = fs.resparse(self._image, self._image_size)
-        except CommandError as exc:
-            raise ImageError(f"Could not check and shrink the image {self._image}: {exc}") from exc
+            self._ext_image.check()
+        return self._ext_image.path
 
     def _stage_final_image(self) -> None:
-        self._shrink_image()
-        os.rename(self._image, self._outdir / self._image.name)
+        image = self._finish_image()
+        os.rename(image, self._outdir / image.name)

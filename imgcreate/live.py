@@ -20,13 +20,16 @@ import logging
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgcreate import bootloader, fs, iso, kickstart, rootfs, rpmdb, squashfs
-from imgcreate.creator import ImageCreator, LoopImageCreator
+from imgcreate import bootloader, iso, kickstart, rootfs, rpmdb, squashfs
+from imgcreate.creator import LoopImageCreator
 from imgcreate.errors import CreatorError, ImageError
+from imgcreate.iso import BiosBootloader
 from imgcreate.run import find_any_tool, run
+from imgcreate.storage import DirectoryRoot, RootStorage
 
 log = logging.getLogger("imgcreate")
 
@@ -43,6 +46,17 @@ filesystems+=" vfat msdos isofs ext4 squashfs overlay "
 _GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
 _SYSLINUX_DIRS = ("/usr/share/syslinux", "/usr/lib/syslinux", "/usr/lib/ISOLINUX")
 _SYSLINUX_FILES = ("isolinux.bin", "ldlinux.c32", "vesamenu.c32", "libcom32.c32", "libutil.c32")
+
+
+@dataclass(frozen=True)
+class BootMedia:
+    """What the boot configuration step made, for mastering the ISO: the BIOS boot loader, the EFI boot image's
+    path in the ISO tree (None: no UEFI boot), and the hybrid MBR boot code taken from the image (None: the ISO
+    does not boot from a USB stick on BIOS)."""
+
+    bios: BiosBootloader
+    efiboot: str | None
+    mbr: bytes | None
 
 
 class LiveImageCreator(LoopImageCreator):
@@ -63,15 +77,15 @@ class LiveImageCreator(LoopImageCreator):
         **kwargs: Any,
     ) -> None:
         super().__init__(ks, name, fslabel=fslabel, **kwargs)
-        self.fslabel = kickstart.check_fslabel(fslabel or name)
+        kickstart.check_fslabel(self.fslabel)  # also the ISO's volume id and root=live:CDLABEL=
         self.product = product or "Linux"
         self.title = title or self.product
         self.compression_type = compression_type
         self.flat_squashfs = flat_squashfs
         self.skip_minimize = skip_minimize
-        self.bios = "syslinux" if syslinux else "grub2"
+        self.bios = BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2
         self.dracut_conf_args = dracut_conf_args
-        self._efi = False
+        self._boot_media: BootMedia | None = None
 
     # -- paths -------------------------------------------------------------------------------------------------
     @property
@@ -80,7 +94,7 @@ class LiveImageCreator(LoopImageCreator):
 
     @property
     def _kernel_dir(self) -> str:
-        return "/isolinux" if self.bios == "syslinux" else "/images/pxeboot"
+        return "/isolinux" if self.bios is BiosBootloader.SYSLINUX else "/images/pxeboot"
 
     # -- checks ------------------------------------------------------------------------------------------------
     def check_host_tools(self) -> None:
@@ -93,7 +107,7 @@ class LiveImageCreator(LoopImageCreator):
     # -- hooks -------------------------------------------------------------------------------------------------
     def _get_required_packages(self) -> list[str]:
         """The boot loader packages the chosen layout takes its files from (Fedora/EL names)."""
-        bios = ["syslinux"] if self.bios == "syslinux" else ["grub2-pc-modules"]
+        bios = ["syslinux"] if self.bios is BiosBootloader.SYSLINUX else ["grub2-pc-modules"]
         return [*bios, "grub2-efi-x64-cdboot", "shim-x64"]
 
     def _get_kernel_options(self) -> str:
@@ -102,10 +116,13 @@ class LiveImageCreator(LoopImageCreator):
             base += " rd.live.overlay.overlayfs=1"
         return self.config.bootloader.kernel_args(f"{base} quiet rhgb")
 
-    def _get_fstab(self) -> str:
+    def _root_storage(self) -> RootStorage:
+        """The root tree itself for --flat-squashfs, else the ext image that becomes LiveOS/rootfs.img."""
+        return DirectoryRoot() if self.flat_squashfs else super()._root_storage()
+
+    def _fstab_root(self) -> str:
         fstype = "squashfs" if self.flat_squashfs else self.fstype
-        # The live root line, then the base class's pseudo filesystems (not the loop image's LABEL= line).
-        return f"/dev/root  /  {fstype}  defaults,noatime  0 0\n" + ImageCreator._get_fstab(self)
+        return f"/dev/root  /  {fstype}  defaults,noatime  0 0\n"
 
     def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
         env = dict(super()._get_post_scripts_env(in_chroot))
@@ -114,19 +131,16 @@ class LiveImageCreator(LoopImageCreator):
         return env
 
     def _mount_instroot(self, base_on: str | None = None) -> None:
+        if base_on and self.flat_squashfs:
+            raise CreatorError("--base-on cannot be combined with --flat-squashfs.")
         if base_on:
             base_on = str(self._extract_base_image(Path(base_on)))
-        if self.flat_squashfs:
-            if base_on:
-                raise CreatorError("--base-on cannot be combined with --flat-squashfs.")
-            ImageCreator._mount_instroot(self)
-        else:
-            super()._mount_instroot(base_on)
+        super()._mount_instroot(base_on)
         self._isodir.mkdir(exist_ok=True)
         text = _DRACUT_TEXT + (self.dracut_conf_args.strip() + "\n" if self.dracut_conf_args.strip() else "")
         rootfs.write_file(self._instroot, DRACUT_CONF, text)
         # Removed while the root is still mounted, whatever way the build ends.
-        self._loop.callback(self._remove_dracut_conf)
+        self._on_unmount(self._remove_dracut_conf)
 
     def _remove_dracut_conf(self) -> None:
         path = rootfs.host_path(self._instroot, DRACUT_CONF)
@@ -168,12 +182,12 @@ class LiveImageCreator(LoopImageCreator):
             kernel_args=self._get_kernel_options(),
             timeout=self.config.bootloader.timeout_or(10),
         )
-        if self.bios == "syslinux":
+        if self.bios is BiosBootloader.SYSLINUX:
             self._setup_isolinux(root, isodir, menu)
         else:
             self._setup_grub_bios(root, isodir, menu)
-        self._setup_efi(root, isodir, menu)
-        self._keep_mbr()
+        self._boot_media = BootMedia(bios=self.bios, efiboot=self._setup_efi(root, isodir, menu),
+                                     mbr=self._hybrid_mbr())
 
     def _find_kernel(self) -> tuple[str, Path, Path]:
         """The newest installed kernel, found through the image's rpm database, and its initramfs."""
@@ -270,15 +284,15 @@ class LiveImageCreator(LoopImageCreator):
             files["EFI/BOOT/mmx64.efi"] = mm
         return files
 
-    def _setup_efi(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
+    def _setup_efi(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> str | None:
+        """EFI/BOOT and the EFI boot image from the image's own files; returns the image's path in the ISO."""
         files = self._efi_files(root)
         if "EFI/BOOT/grubx64.efi" not in files:
             log.warning(
                 "the image has no GRUB EFI binary in /boot/efi/EFI: the ISO will not boot on UEFI "
                 "(add 'grub2-efi-x64-cdboot' and 'shim-x64' to %%packages)"
             )
-            self._efi = False
-            return
+            return None
         bootdir = isodir / "EFI/BOOT"
         bootdir.mkdir(parents=True, exist_ok=True)
         for dest, src in files.items():
@@ -289,60 +303,59 @@ class LiveImageCreator(LoopImageCreator):
         images = isodir / "images"
         images.mkdir(exist_ok=True)
         iso.make_efiboot(images / "efiboot.img", files)
-        self._efi = True
+        return "images/efiboot.img"
 
     # -- packaging -------------------------------------------------------------------------------------------------
     def _stage_final_image(self) -> None:
-        isodir = self._isodir
-        builddir = self._require_builddir()
-        liveos = isodir / "LiveOS"
+        if self._boot_media is None:
+            raise CreatorError("The boot configuration was not made: call configure() before package().")
+        liveos = self._isodir / "LiveOS"
         liveos.mkdir(exist_ok=True)
         if self.flat_squashfs:
             with self._phase("squashfs"):
                 squashfs.mksquashfs(self._instroot, liveos / "squashfs.img", self.compression_type)
         else:
-            with self._phase("filesystem-finish"):
-                # Minimized (nothing stale is kept or compressed), then grown back sparsely to its nominal size:
-                # the live system's root has the size the kickstart asked for, at no cost in the squashfs.
-                if self.skip_minimize:
-                    fs.fsck(self._image, discard=True)
-                else:
-                    self._shrink_image()
-            sqroot = builddir / "squashfs-root"
-            (sqroot / "LiveOS").mkdir(parents=True, exist_ok=True)
-            os.rename(self._image, sqroot / "LiveOS/rootfs.img")
-            try:
-                with self._phase("squashfs"):
-                    squashfs.mksquashfs(sqroot, liveos / "squashfs.img", self.compression_type)
-            finally:
-                os.rename(sqroot / "LiveOS/rootfs.img", self._image)
-        output = self._outdir / f"{self.name}.iso"
+            self._squash_rootfs_img(liveos / "squashfs.img")
+        self._master(self._boot_media, self._outdir / f"{self.name}.iso")
+
+    def _squash_rootfs_img(self, output: Path) -> None:
+        """LiveOS/squashfs.img holding LiveOS/rootfs.img: the ext image, minimized then grown back sparsely to
+        its nominal size, so the live root has the size the kickstart asked for at no cost in the squashfs."""
+        with self._phase("filesystem-finish"):
+            image = self._finish_image(minimize=not self.skip_minimize)
+        sqroot = self._require_builddir() / "squashfs-root"
+        (sqroot / "LiveOS").mkdir(parents=True, exist_ok=True)
+        os.rename(image, sqroot / "LiveOS/rootfs.img")
+        try:
+            with self._phase("squashfs"):
+                squashfs.mksquashfs(sqroot, output, self.compression_type)
+        finally:
+            os.rename(sqroot / "LiveOS/rootfs.img", image)
+
+    def _master(self, media: BootMedia, output: Path) -> None:
+        mbr: Path | None = None
+        if media.mbr is not None:
+            mbr = self._require_builddir() / "hybrid-mbr.bin"
+            mbr.write_bytes(media.mbr)
         with self._phase("iso"):
-            spec = iso.IsoSpec(tree=isodir, volume_id=self.fslabel, bios=iso.BiosBootloader(self.bios),
-                               mbr=self._mbr_file(), efiboot="images/efiboot.img" if self._efi else None)
-            iso.master_iso(spec, output)
+            iso.master_iso(iso.IsoSpec(tree=self._isodir, volume_id=self.fslabel, bios=media.bios, mbr=mbr,
+                                       efiboot=media.efiboot), output)
         with self._phase("checksum"):
             iso.implant_md5(output)
 
-    def _mbr_file(self) -> Path | None:
-        """The hybrid MBR boot code, kept from the image when the boot configuration was made."""
-        path = self._require_builddir() / "mbr.bin"
-        return path if path.exists() else None
-
-    def _keep_mbr(self) -> None:
-        """Copy the MBR boot code for the hybrid ISO out of the image while it is still mounted."""
-        root = self._instroot
-        if self.bios == "syslinux":
+    def _hybrid_mbr(self) -> bytes | None:
+        """The MBR boot code for the hybrid ISO, from the image (read while it is mounted)."""
+        if self.bios is BiosBootloader.SYSLINUX:
             candidates = [f"{d}/isohdpfx.bin" for d in _SYSLINUX_DIRS]
         else:
             candidates = [f"{_GRUB_PC_DIR}/boot_hybrid.img"]
         for cand in candidates:
-            src = rootfs.resolve_in_root(root, cand)
+            src = rootfs.resolve_in_root(self._instroot, cand)
             if src.is_file():
-                shutil.copyfile(src, self._require_builddir() / "mbr.bin")
-                return
+                return src.read_bytes()
         log.warning("the image has no hybrid MBR boot code (%s); the ISO will not boot from USB on BIOS",
                     " or ".join(candidates))
+        return None
 
 
 def _version_key(ver: str) -> list[tuple[int, int, str]]:
