@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from imgcreate import builddir, config, fs, kickstart, rootfs, scripts, signals
 from imgcreate.errors import CreatorError
@@ -34,6 +34,8 @@ from imgcreate.storage import DirectoryRoot, ExtImage, RootStorage
 log = logging.getLogger("imgcreate")
 
 FULL_DISK_FREE = 8 * 1024 * 1024
+
+_Creator = TypeVar("_Creator", bound="ImageCreator")
 
 
 def host_releasever() -> str | None:
@@ -105,7 +107,7 @@ class ImageCreator:
         return self._builddir
 
     # -- context manager --------------------------------------------------------------------------------------
-    def __enter__(self) -> ImageCreator:
+    def __enter__(self: _Creator) -> _Creator:
         return self
 
     def __exit__(

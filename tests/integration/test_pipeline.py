@@ -1,0 +1,82 @@
+"""One pipeline: ImageCreator.create() and livecd-creator build the same ISO; an upstream-style subclass works."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+import imgcreate
+from imgcreate.creator import ImageCreator
+from imgcreate.live import LiveImageCreator
+from tests import isoinspect
+from tests.support import MakeKs, run_tool
+
+pytestmark = pytest.mark.root
+
+LIVE = "%packages\n@core\nkernel\n%end\n%post\necho from-post > /etc/post-file\n%end\n"
+
+
+def test_create_builds_what_the_cli_builds(make_ks: MakeKs, tmp_path: Path) -> None:
+    ks = make_ks(LIVE, size=256)
+    run_tool("livecd-creator", "--config", str(ks), "--fslabel", "SAME", "--compression-type", "lz4",
+             "--tmpdir", str(tmp_path), "--output", str(tmp_path / "cli"))
+    handler = imgcreate.read_kickstart(ks)
+    with LiveImageCreator(handler, "SAME", fslabel="SAME", compression_type="lz4", tmpdir=tmp_path) as creator:
+        files = creator.create(tmp_path / "api")
+    assert files == [tmp_path / "api/SAME.iso"]
+    cli_iso, api_iso = tmp_path / "cli/SAME.iso", tmp_path / "api/SAME.iso"
+    assert isoinspect.files(api_iso) == isoinspect.files(cli_iso)
+    assert isoinspect.volume_id(api_iso) == isoinspect.volume_id(cli_iso) == "SAME"
+    grub = "/boot/grub2/grub.cfg"
+    assert isoinspect.read_text(api_iso, grub) == isoinspect.read_text(cli_iso, grub)
+    assert isoinspect.hybrid_tables(api_iso) == isoinspect.hybrid_tables(cli_iso) == (True, True)
+    assert {"mount", "install", "configure", "unmount", "package", "squashfs", "iso"} <= set(creator.timings)
+
+
+def test_create_runs_onerror_scripts(make_ks: MakeKs, tmp_path: Path) -> None:
+    marker = tmp_path / "onerror-ran"
+    ks = make_ks(f"%packages\nno-such-package\n%end\n%onerror\ntouch {marker}\n%end\n")
+    with ImageCreator(imgcreate.read_kickstart(ks), "fails", tmpdir=tmp_path) as creator, \
+            pytest.raises(imgcreate.PackageError, match="no-such-package"):
+        creator.create(tmp_path / "out")
+    assert marker.exists(), "%onerror ran when create() failed"
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+class TreeCreator(ImageCreator):
+    """A third-party creator written for upstream's API: it mounts its own root and makes its own final image."""
+
+    mounted_by_subclass = False
+
+    @property
+    def _tree(self) -> Path:
+        assert self.builddir is not None
+        return self.builddir / "tree"
+
+    def _mount_instroot(self, base_on: str | None = None) -> None:
+        self._tree.mkdir()
+        self._instroot.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "--bind", str(self._tree), str(self._instroot)], check=True)
+        self.mounted_by_subclass = True
+
+    def _unmount_instroot(self) -> None:
+        subprocess.run(["umount", str(self._instroot)], check=False)
+
+    def _stage_final_image(self) -> None:
+        with tarfile.open(self._outdir / f"{self.name}.tar", "w") as tar:
+            tar.add(self._tree / "etc", arcname="etc")
+
+
+def test_upstream_style_subclass(make_ks: MakeKs, tmp_path: Path) -> None:
+    ks = imgcreate.read_kickstart(make_ks("%packages\ndemo-app\n%end\n%post\necho hi > /etc/post-file\n%end\n"))
+    with TreeCreator(ks, "tarball", tmpdir=tmp_path) as creator:
+        files = creator.create(tmp_path / "out")
+        assert creator.mounted_by_subclass
+    with tarfile.open(files[0]) as tar:
+        names = tar.getnames()
+        post = tar.extractfile("etc/post-file")
+        assert post is not None and post.read() == b"hi\n"
+    assert "etc/fstab" in names and "etc/rpm/macros.imgcreate" in names
