@@ -3,7 +3,8 @@
 Why this is careful: the dnf API, unlike the dnf command, does not put its cache, logs and state under the
 install root, and on a Debian host rpm's database path points into $HOME.  Every path is therefore set
 explicitly, host repository files and variables are never read, and the host's rpm database, dnf history and
-logs are never opened.
+logs are never opened.  dnf's public API only: what it lacks (and the failures known only by their text) is in
+dnfcompat.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +28,7 @@ import dnf.exceptions
 import dnf.transaction
 import libdnf.transaction
 
-from imgcreate import rpmdb
+from imgcreate import dnfcompat, rpmdb
 from imgcreate.errors import ImageError, PackageError, RepoError
 from imgcreate.kickstart import PackageSpec, RepoSpec
 
@@ -89,8 +89,8 @@ class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[mi
     """Logs one line per package installed and every line rpm or a scriptlet prints; keeps rpm's errors.
 
     The errors only explain a failure (:func:`_check_transaction` decides from the rpm database and dnf's item
-    states whether there was one): dnf reports them to this display as text, e.g. "Error in PREIN scriptlet in
-    rpm package bad-pre" or "Error unpacking rpm package bad-payload-1.0-1.noarch".
+    states whether there was one): dnf reports them to this display as text, read by
+    :func:`dnfcompat.element_error`.
     """
 
     def __init__(self) -> None:
@@ -190,29 +190,9 @@ class DnfInstaller:
     def add_repo(self, spec: RepoSpec) -> None:
         if not (spec.baseurl or spec.mirrorlist or spec.metalink):
             raise RepoError(f"Repository '{spec.name}' has no --baseurl, --mirrorlist or --metalink.")
-        kwargs: dict[str, Any] = {}
-        if spec.mirrorlist:
-            kwargs["mirrorlist"] = spec.mirrorlist
-        if spec.metalink:
-            kwargs["metalink"] = spec.metalink
-        # As comma-separated strings: add_new_repo() substitutes variables in a list but keeps only its
-        # first item (dnf 4.14), while a string is split by the option itself.
-        if spec.includepkgs:
-            kwargs["includepkgs"] = ",".join(spec.includepkgs)
-        if spec.excludepkgs:
-            kwargs["excludepkgs"] = ",".join(spec.excludepkgs)
-        if spec.cost is not None:
-            kwargs["cost"] = spec.cost
-        if spec.proxy:
-            kwargs["proxy"] = spec.proxy
-        if spec.noverifyssl:
-            kwargs["sslverify"] = False
-        for opt in ("sslcacert", "sslclientcert", "sslclientkey"):
-            if getattr(spec, opt):
-                kwargs[opt] = getattr(spec, opt)
         repoid = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in spec.name)
         try:
-            self.base.repos.add_new_repo(repoid, self.conf, baseurl=spec.baseurl, **kwargs)
+            self.base.repos.add_new_repo(repoid, self.conf, baseurl=spec.baseurl, **_repo_options(spec))
         except dnf.exceptions.ConfigError as exc:
             raise RepoError(f"Repository '{spec.name}' is not valid: {exc}") from exc
 
@@ -228,18 +208,7 @@ class DnfInstaller:
         if not self.base.repos:
             raise RepoError("The kickstart names no repository: add a 'repo --name=... --baseurl=...' line.")
         for repo in self.base.repos.values():
-            if repo.baseurl and all(u.startswith("file:") for u in repo.baseurl) and not self.conf.cacheonly:
-                # A local repository is re-read every time (that costs nothing): cached metadata of a tree that
-                # was rebuilt since would name packages whose checksums no longer match.  dnf's own --refresh
-                # does it this way.
-                repo._repo.expire()
-            try:
-                with _sigint_from_librepo():
-                    repo.load()
-            except dnf.exceptions.RepoError as exc:
-                url = self.repo_urls().get(repo.id, "?")
-                extra = " (--cacheonly is set and it is not in the cache)" if self.conf.cacheonly else ""
-                raise RepoError(f"Cannot load repository '{repo.id}' from {url}{extra}: {exc}") from exc
+            self._load_repo(repo)
         try:
             with _sigint_from_librepo():
                 self.base.fill_sack(load_system_repo=True, load_available_repos=True)
@@ -250,6 +219,22 @@ class DnfInstaller:
         except dnf.exceptions.Error as exc:
             log.warning("no usable comps (group) data in the repositories: %s", exc)
 
+    def _load_repo(self, repo: Any) -> None:
+        """Load one repository's metadata; a local repository's is always re-read.
+
+        Re-reading a local repository costs nothing, and cached metadata of a tree that was rebuilt since would
+        name packages whose checksums no longer match.
+        """
+        if repo.baseurl and all(u.startswith("file:") for u in repo.baseurl) and not self.conf.cacheonly:
+            dnfcompat.expire_metadata(repo)
+        try:
+            with _sigint_from_librepo():
+                repo.load()
+        except dnf.exceptions.RepoError as exc:
+            url = self.repo_urls().get(repo.id, "?")
+            extra = " (--cacheonly is set and it is not in the cache)" if self.conf.cacheonly else ""
+            raise RepoError(f"Cannot load repository '{repo.id}' from {url}{extra}: {exc}") from exc
+
     def apply_modules(self, modules: list[tuple[str, str | None, bool]]) -> None:
         """Enable or disable module streams (kickstart ``module``) before %packages is resolved.
 
@@ -259,7 +244,8 @@ class DnfInstaller:
         """
         from dnf.module.module_base import ModuleBase
 
-        packages = self.base._moduleContainer.getModulePackages()
+        module_base = ModuleBase(self.base)
+        packages, _ = module_base.get_modules("*")  # every stream of every module in the repositories
         if packages:
             self._set_module_platform(packages)
         if not modules:
@@ -268,7 +254,6 @@ class DnfInstaller:
             names = ", ".join(f"{n}:{s}" if s else n for n, s, _ in modules)
             log.warning("kickstart 'module' (%s): the repositories have no modules metadata; ignored", names)
             return
-        module_base = ModuleBase(self.base)
         for name, stream, enable in modules:
             spec = f"{name}:{stream}" if stream else name
             try:
@@ -294,71 +279,85 @@ class DnfInstaller:
             path = self.instroot / rel
             if path.is_file() and not path.is_symlink() and "PLATFORM_ID=" in path.read_text(errors="replace"):
                 return
-        wanted: dict[str, int] = {}
-        for pkg in packages:
-            for dep in pkg.getModuleDependencies():
-                for req in dep.getRequires():
-                    for stream in (list(req["platform"]) if req.has_key("platform") else []):
-                        if stream and not stream.startswith("-"):
-                            wanted[stream] = wanted.get(stream, 0) + 1
+        wanted = _platform_streams(packages)
         if not wanted:
             return
         stream = max(sorted(wanted), key=lambda s: wanted[s])
         log.info("module streams require platform:%s; using it (the image has no os-release yet)", stream)
         self.conf.module_platform_id = f"platform:{stream}"
-        self.base._setup_modular_excludes()
+        dnfcompat.apply_module_platform(self.base)
 
     def select(self, spec: PackageSpec) -> None:
         """Mark what %packages asks for.  Every missing package or group is named in one error."""
-        base = self.base
-        missing: list[str] = []
-        comps = base.comps
-        excluded_by_group: set[str] = set()
-        for gname in spec.excluded_groups:
-            group = comps.group_by_pattern(gname) if comps else None
-            if group is None:
-                log.warning("excluded group '@%s' does not exist in the repositories", gname)
-                continue
-            for pkg in group.packages_iter():
-                excluded_by_group.add(pkg.name)
-        explicit = set(spec.packages)
-        group_exclude = sorted((excluded_by_group | set(spec.excluded)) - explicit)
-
-        groups = list(spec.groups)
-        if not spec.nocore and not any(g[0] == "core" for g in groups):
-            if comps is not None and comps.group_by_pattern("core") is not None:
-                groups.insert(0, ("core", "default"))
-            else:
-                log.warning("the repositories have no 'core' group; nothing installed for it")
-        environment = spec.environment
-        if spec.default and not environment:
-            # %packages --default: the default package set, which anaconda takes to be the first environment.
-            envs = list(comps.environments) if comps is not None else []
-            if envs:
-                environment = envs[0].id
-                log.info("%%packages --default: installing the environment '@^%s'", environment)
-            else:
-                log.warning("%%packages --default: the repositories define no environment; installing @core only")
-        if environment:
-            env = comps.environment_by_pattern(environment) if comps else None
-            if env is None:
-                missing.append(f"@^{environment}")
-            else:
-                base.environment_install(env.id, _GROUP_TYPES["default"], exclude=group_exclude)
+        group_exclude = self._group_excludes(spec)
+        groups = self._groups_with_core(spec)
+        missing = self._install_environment(self._environment(spec), group_exclude)
         for gname, include in groups:
             if gname in spec.excluded_groups:
                 continue
-            group = comps.group_by_pattern(gname) if comps else None
+            group = self._find_group(gname)
             if group is None:
                 missing.append(f"@{gname}")
                 continue
             self._install_group(group, include, set(group_exclude))
         for name in spec.packages:
             try:
-                base.install(name)
+                self.base.install(name)
             except dnf.exceptions.MarkingError:
                 missing.append(name)
-        if missing and not spec.ignore_missing:
+        self._check_missing(missing, spec.ignore_missing)
+
+    def _find_group(self, name: str) -> Any:
+        comps = self.base.comps
+        return comps.group_by_pattern(name) if comps else None
+
+    def _group_excludes(self, spec: PackageSpec) -> list[str]:
+        """Packages not to install from groups: those of ``-@group`` lines and ``-package`` lines, unless named
+        explicitly in %packages."""
+        excluded_by_group: set[str] = set()
+        for gname in spec.excluded_groups:
+            group = self._find_group(gname)
+            if group is None:
+                log.warning("excluded group '@%s' does not exist in the repositories", gname)
+                continue
+            excluded_by_group.update(pkg.name for pkg in group.packages_iter())
+        return sorted((excluded_by_group | set(spec.excluded)) - set(spec.packages))
+
+    def _groups_with_core(self, spec: PackageSpec) -> list[tuple[str, str]]:
+        """The groups %packages names, with @core first unless --nocore (as anaconda installs it)."""
+        groups = list(spec.groups)
+        if not spec.nocore and not any(g[0] == "core" for g in groups):
+            if self._find_group("core") is not None:
+                groups.insert(0, ("core", "default"))
+            else:
+                log.warning("the repositories have no 'core' group; nothing installed for it")
+        return groups
+
+    def _environment(self, spec: PackageSpec) -> str | None:
+        """The environment to install: ``@^name``, or for --default the first one (anaconda's default set)."""
+        if spec.environment or not spec.default:
+            return spec.environment
+        comps = self.base.comps
+        envs = list(comps.environments) if comps is not None else []
+        if not envs:
+            log.warning("%%packages --default: the repositories define no environment; installing @core only")
+            return None
+        log.info("%%packages --default: installing the environment '@^%s'", envs[0].id)
+        return str(envs[0].id)
+
+    def _install_environment(self, environment: str | None, exclude: list[str]) -> list[str]:
+        """Mark *environment*'s groups; returns ``["@^name"]`` if the repositories do not define it."""
+        if not environment:
+            return []
+        comps = self.base.comps
+        env = comps.environment_by_pattern(environment) if comps else None
+        if env is None:
+            return [f"@^{environment}"]
+        self.base.environment_install(env.id, _GROUP_TYPES["default"], exclude=exclude)
+        return []
+
+    def _check_missing(self, missing: list[str], ignore_missing: bool) -> None:
+        if missing and not ignore_missing:
             raise PackageError(
                 "These packages or groups from %packages were not found in the repositories "
                 f"({', '.join(self.repo_urls())}): {', '.join(missing)}. Check their names, or add "
@@ -392,14 +391,7 @@ class DnfInstaller:
 
     def run(self, spec: PackageSpec) -> InstallResult:
         """Resolve, download and install.  Returns what was installed and what had to be downloaded."""
-        conf = self.conf
-        if spec.excludedocs:
-            conf.tsflags = [*conf.tsflags, "nodocs"]
-        conf.install_weak_deps = not spec.exclude_weakdeps
-        if spec.excluded:
-            conf.excludepkgs = list(spec.excluded)
-        if spec.rpm_install_langs is not None:
-            self._macros.enter_context(rpmdb.macros(_install_langs=spec.rpm_install_langs))
+        self._configure(spec)
         start = time.monotonic()
         self.load()
         self.apply_modules(spec.modules)
@@ -410,8 +402,32 @@ class DnfInstaller:
             raise PackageError(f"Package dependencies cannot be resolved: {exc}") from exc
         self.timings["resolve"] = time.monotonic() - start
         install_set = list(self.base.transaction.install_set)
+        result = self._plan_downloads(install_set)
+        start = time.monotonic()
+        try:
+            with _sigint_from_librepo():
+                self.base.download_packages(install_set, _DownloadProgress())
+        except dnf.exceptions.Error as exc:
+            raise PackageError(f"Downloading packages failed: {exc}") from exc
+        self.timings["download"] = time.monotonic() - start
+        self._transaction(install_set)
+        return result
+
+    def _configure(self, spec: PackageSpec) -> None:
+        """What %packages says about how to install (not what): documentation, weak dependencies, languages."""
+        conf = self.conf
+        if spec.excludedocs:
+            conf.tsflags = [*conf.tsflags, "nodocs"]
+        conf.install_weak_deps = not spec.exclude_weakdeps
+        if spec.excluded:
+            conf.excludepkgs = list(spec.excluded)
+        if spec.rpm_install_langs is not None:
+            self._macros.enter_context(rpmdb.macros(_install_langs=spec.rpm_install_langs))
+
+    def _plan_downloads(self, install_set: list[Any]) -> InstallResult:
+        """What will be installed, and which of it must be fetched (neither local nor already in the cache)."""
         result = InstallResult(installed=sorted(str(p) for p in install_set))
-        remote = [p for p in install_set if not p._is_local_pkg()]
+        remote = [p for p in install_set if not dnfcompat.is_local_package(self.base, p)]
         to_fetch = [p for p in remote if not _is_cached(p)]
         result.downloaded = sorted(str(p) for p in to_fetch)
         result.download_bytes = sum(p.downloadsize or 0 for p in to_fetch)
@@ -422,13 +438,10 @@ class DnfInstaller:
             result.download_bytes / 1048576,
             len(remote) - len(to_fetch),
         )
-        start = time.monotonic()
-        try:
-            with _sigint_from_librepo():
-                self.base.download_packages(install_set, _DownloadProgress())
-        except dnf.exceptions.Error as exc:
-            raise PackageError(f"Downloading packages failed: {exc}") from exc
-        self.timings["download"] = time.monotonic() - start
+        return result
+
+    def _transaction(self, install_set: list[Any]) -> None:
+        """rpm's transaction into the root, then the check that every package really is in its database."""
         start = time.monotonic()
         progress = _TransactionProgress()
         try:
@@ -440,7 +453,43 @@ class DnfInstaller:
         failed_states = {str(tsi.pkg) for tsi in self.base.transaction
                          if tsi.state == libdnf.transaction.TransactionItemState_ERROR}
         _check_transaction(install_set, rpmdb.installed(self.instroot), failed_states, progress)
-        return result
+
+
+def _repo_options(spec: RepoSpec) -> dict[str, Any]:
+    """dnf's repository options for a kickstart repo line (besides its id and baseurl)."""
+    options: dict[str, Any] = {}
+    if spec.mirrorlist:
+        options["mirrorlist"] = spec.mirrorlist
+    if spec.metalink:
+        options["metalink"] = spec.metalink
+    # As comma-separated strings: add_new_repo() substitutes variables in a list but keeps only its
+    # first item (dnf 4.14), while a string is split by the option itself.
+    if spec.includepkgs:
+        options["includepkgs"] = ",".join(spec.includepkgs)
+    if spec.excludepkgs:
+        options["excludepkgs"] = ",".join(spec.excludepkgs)
+    if spec.cost is not None:
+        options["cost"] = spec.cost
+    if spec.proxy:
+        options["proxy"] = spec.proxy
+    if spec.noverifyssl:
+        options["sslverify"] = False
+    for opt in ("sslcacert", "sslclientcert", "sslclientkey"):
+        if getattr(spec, opt):
+            options[opt] = getattr(spec, opt)
+    return options
+
+
+def _platform_streams(module_packages: Any) -> dict[str, int]:
+    """How many module streams require each ``platform`` stream (``-stream`` exclusions left out)."""
+    wanted: dict[str, int] = {}
+    for pkg in module_packages:
+        for dep in pkg.getModuleDependencies():
+            for req in dep.getRequires():
+                for stream in (list(req["platform"]) if req.has_key("platform") else []):
+                    if stream and not stream.startswith("-"):
+                        wanted[stream] = wanted.get(stream, 0) + 1
+    return wanted
 
 
 # rpm's scriptlet tags as dnf names them, and whether rpm installs the package anyway when one fails.
@@ -450,7 +499,6 @@ _SCRIPTLETS = {
     "TRIGGERIN": ("%triggerin", False), "FILETRIGGERIN": ("%filetriggerin", False),
     "TRANSFILETRIGGERIN": ("%transfiletriggerin", False), "VERIFYSCRIPT": ("%verifyscript", False),
 }
-_SCRIPT_ERROR = re.compile(r"Error in (\w+) scriptlet in rpm package (\S+)")
 
 
 def _check_transaction(install_set: list[Any], in_rpmdb: set[rpmdb.Nevra], failed_states: set[str],
@@ -462,19 +510,14 @@ def _check_transaction(install_set: list[Any], in_rpmdb: set[rpmdb.Nevra], faile
     states decide; rpm's messages only say why.  A failed %post-style scriptlet leaves the package installed:
     a warning naming the package and the scriptlet, as dnf gives.
     """
+    errors = [e for e in map(dnfcompat.element_error, progress.errors) if e is not None]
     failed: list[str] = []
     for pkg in install_set:
         nevra = rpmdb.Nevra(pkg.name, int(pkg.epoch or 0), pkg.version, pkg.release, pkg.arch)
         if nevra not in in_rpmdb or str(pkg) in failed_states:
-            why = [m for m in progress.errors if _names_package(m, pkg.name, str(pkg))]
-            failed.append(f"{pkg} ({'; '.join(_explain(m) for m in why) or 'not in the rpm database afterwards'})")
-    for message in progress.errors:
-        match = _SCRIPT_ERROR.search(message)
-        if match and not any(f.startswith(f"{match.group(2)}-") for f in failed):
-            name, fatal = _SCRIPTLETS.get(match.group(1), (match.group(1), False))
-            if not fatal:
-                log.warning("package %s: its %s scriptlet failed; rpm installed the package anyway",
-                            match.group(2), name)
+            why = "; ".join(_explain(e) for e in errors if e.names(pkg.name, str(pkg)))
+            failed.append(f"{pkg} ({why or 'not in the rpm database afterwards'})")
+    _warn_failed_scriptlets(errors, failed)
     if failed:
         details = "; ".join(progress.rpm_errors[:5])
         raise PackageError(
@@ -484,19 +527,23 @@ def _check_transaction(install_set: list[Any], in_rpmdb: set[rpmdb.Nevra], faile
         )
 
 
-def _names_package(message: str, name: str, nevra: str) -> bool:
-    words = message.split()
-    return name in words or nevra in words
+def _warn_failed_scriptlets(errors: list[dnfcompat.ElementError], failed: list[str]) -> None:
+    """Warn of each failed scriptlet after which rpm installed the package anyway (%post and the like)."""
+    for error in errors:
+        if error.scriptlet is None or any(f.startswith(f"{error.package}-") for f in failed):
+            continue
+        name, fatal = _SCRIPTLETS.get(error.scriptlet, (error.scriptlet, False))
+        if not fatal:
+            log.warning("package %s: its %s scriptlet failed; rpm installed the package anyway", error.package, name)
 
 
-def _explain(message: str) -> str:
-    """dnf's message about one package, in kickstart terms ("Error in PREIN scriptlet" -> "its %pre failed")."""
-    match = _SCRIPT_ERROR.search(message)
-    if match:
-        return f"its {_SCRIPTLETS.get(match.group(1), (match.group(1), False))[0]} scriptlet failed"
-    if message.startswith("Error unpacking"):
+def _explain(error: dnfcompat.ElementError) -> str:
+    """dnf's error about one package, in kickstart terms ("Error in PREIN scriptlet" -> "its %pre failed")."""
+    if error.scriptlet is not None:
+        return f"its {_SCRIPTLETS.get(error.scriptlet, (error.scriptlet, False))[0]} scriptlet failed"
+    if error.unpacking:
         return "its payload could not be unpacked"
-    return message
+    return error.message
 
 
 @contextlib.contextmanager
@@ -525,7 +572,7 @@ def _sigint_from_librepo() -> Iterator[None]:
     try:
         yield
     except dnf.exceptions.Error as exc:
-        if "Interrupted by a SIGINT" in str(exc):
+        if dnfcompat.is_interrupt(exc):
             raise KeyboardInterrupt(str(exc)) from exc
         raise
 
@@ -575,7 +622,7 @@ def _is_cached(pkg: Any) -> bool:
 
 def _transaction_error(exc: Exception) -> Exception:
     text = str(exc)
-    if "needs" in text and ("space" in text or "inodes" in text):
+    if dnfcompat.is_out_of_room(exc):
         return ImageError(
             "The root filesystem is too small for the packages: "
             f"{' '.join(text.split())[:600]}. Make it larger in the kickstart, e.g. 'part / --size <MiB>'."

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import kickstart
+from imgcreate import dnfcompat, kickstart
 from imgcreate.dnfbackend import DnfInstaller
+from imgcreate.kickstart import RepoSpec
 from tests.support import Built, MountImage, RepoServer, assert_failed, image_creator
 
 
@@ -113,3 +114,40 @@ def test_pkgverify_level(tmp_path: Path, testrepo: Path) -> None:
     build(tmp_path, text, "--pkgverify-level", "digest")
     proc = build(tmp_path, text, "--pkgverify-level", "signature", check=False).proc
     assert_failed(proc, "demo-app-1.0-1.noarch does not verify: no signature")
+
+
+@pytest.mark.parametrize("kind", ["file", "http", "mirrorlist"])
+def test_local_package_rule_agrees_with_dnf(kind: str, tmp_path: Path, testrepo: Path,
+                                            repo_server: RepoServer) -> None:
+    """dnfcompat.is_local_package() restates dnf's private Package._is_local_pkg() from public attributes; a new
+    dnf that changes the rule fails here (no root needed)."""
+    mirrorlist = tmp_path / "mirrorlist"
+    mirrorlist.write_text(f"file://{testrepo}\n")
+    spec = {"file": RepoSpec("t", baseurl=(f"file://{testrepo}",)),
+            "http": RepoSpec("t", baseurl=(repo_server.url,)),
+            "mirrorlist": RepoSpec("t", mirrorlist=f"file://{mirrorlist}")}[kind]
+    with DnfInstaller(tmp_path / "root", "1", tmp_path / "cache", tmp_path / "log") as dnfi:
+        dnfi.add_repo(spec)
+        dnfi.load()
+        packages = list(dnfi.base.sack.query().available())
+        assert packages
+        for pkg in packages:
+            assert dnfcompat.is_local_package(dnfi.base, pkg) is (kind == "file"), pkg
+            assert dnfcompat.is_local_package(dnfi.base, pkg) == pkg._is_local_pkg(), pkg
+
+
+def test_dnf_messages_read_back() -> None:
+    """The failures dnf reports only as text (dnfcompat) are recognised, and nothing else is."""
+    assert dnfcompat.is_out_of_room(Exception(
+        "Transaction test error:\n  installing package busybox-1.0-1.x86_64 needs 3MB more space on the "
+        "/var/tmp/my builds/install_root filesystem\n"))
+    assert dnfcompat.is_out_of_room(Exception("installing package a-1-1.noarch needs 12 more inodes on the / "
+                                              "filesystem"))
+    assert not dnfcompat.is_out_of_room(Exception("package a needs b"))
+    assert dnfcompat.is_interrupt(Exception("Curl error (42): Interrupted by a SIGINT signal"))
+    assert not dnfcompat.is_interrupt(Exception("Curl error (7): Couldn't connect to server"))
+    pre = dnfcompat.element_error("Error in PREIN scriptlet in rpm package bad-pre")
+    assert pre is not None and (pre.package, pre.scriptlet, pre.unpacking) == ("bad-pre", "PREIN", False)
+    unpack = dnfcompat.element_error("Error unpacking rpm package bad-payload-1.0-1.noarch")
+    assert unpack is not None and unpack.unpacking and unpack.names("bad-payload", "bad-payload-1.0-1.noarch")
+    assert dnfcompat.element_error("Error: Cannot open file /x.rpm: [Errno 2]") is None
