@@ -114,6 +114,40 @@ class _OutputReader(threading.Thread):
             log.info("%s", line.decode(errors="replace").rstrip())
 
 
+# The environment commands get unless the caller gives one: the host's locale and variables stay out of the image.
+_CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/root"}
+
+
+def _command(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None) -> list[str]:
+    """The command line to start: chrooted into *root*, or with the tool's full path (MissingToolError if none)."""
+    args = [str(a) for a in argv]
+    if not args:
+        raise ValueError("empty command")
+    if root is not None:
+        return [find_tool("chroot"), str(root), *args]
+    if "/" not in args[0]:
+        args[0] = find_tool(args[0])
+    return args
+
+
+def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> None:
+    """Give the command its input and wait for it to end.  Whatever interrupts the wait (Ctrl-C included), the
+    child is killed: never left behind."""
+    try:
+        if data is not None:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(data)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        proc.wait(timeout=timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
 def run(
     argv: Sequence[str | os.PathLike[str]],
     *,
@@ -136,15 +170,9 @@ def run(
     ``tty``: the command's stdout goes to our stderr, the user's terminal (for a progress bar, see
     :func:`progress_on_terminal`); only its stderr is captured.
     """
-    args = [str(a) for a in argv]
-    if not args:
-        raise ValueError("empty command")
-    if root is not None:
-        args = [find_tool("chroot"), str(root), *args]
-    elif "/" not in args[0]:
-        args[0] = find_tool(args[0])
+    args = _command(argv, root)
     if env is None:
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/root"}
+        env = _CLEAN_ENV
     log.debug("running: %s", cmdline(args))
     data = input.encode() if isinstance(input, str) else input
     try:
@@ -161,20 +189,7 @@ def run(
     pipe = proc.stderr if tty else proc.stdout
     assert pipe is not None
     reader = _OutputReader(pipe, stream)
-    try:
-        if data is not None:
-            assert proc.stdin is not None
-            try:
-                proc.stdin.write(data)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-        proc.wait(timeout=timeout)
-    except BaseException:
-        # Never leave a child behind, whatever interrupted us (Ctrl-C included).
-        proc.kill()
-        proc.wait()
-        raise
+    _feed_and_wait(proc, data, timeout)
     # A daemon the command started (e.g. in a %post) may hold the pipe open forever: drain what is there,
     # but do not wait for it.  The daemon itself is stopped when the install root is unmounted.
     reader.join(2.0)
