@@ -211,61 +211,10 @@ def prepare_tree(cache: Path, deb: Path, kpkg: KernelPackage, key: str, log: Log
     work = Path(tempfile.mkdtemp(prefix="tmp-kernel-", dir=cache))
     os.chmod(work, 0o755)
     try:
-        log(f"testdistro: unpacking {deb.name}")
-        full = work / "full"
-        _run(["dpkg-deb", "-x", str(deb), str(full)], log)
-        moddir_rel = f"lib/modules/{kver}"
-        if not (full / moddir_rel).is_dir():
-            moddir_rel = f"usr/lib/modules/{kver}"
-        full_moddir = full / moddir_rel
-        if not (full / "boot" / f"vmlinuz-{kver}").exists() or not full_moddir.is_dir():
-            raise RuntimeError(f"{deb} does not contain boot/vmlinuz-{kver} and lib/modules/{kver}")
-        _run(["depmod", "-b", str(full), kver], log)
-
-        log(f"testdistro: building the initramfs for {kver} with dracut (dmsquash-live)")
-        conf = work / "dracut.conf"
-        conf.write_text("# testdistro: no host dracut configuration\n")
-        confdir = work / "dracut.conf.d"
-        confdir.mkdir()
-        dtmp = work / "dracut-tmp"
-        dtmp.mkdir()
-        initramfs = work / "initramfs.img"
-        _run(["dracut", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", kver,
-              "--kmoddir", str(full_moddir), "--conf", str(conf), "--confdir", str(confdir),
-              "--tmpdir", str(dtmp), "--add", "dmsquash-live", "--omit", INITRAMFS_OMIT,
-              "--drivers", INITRAMFS_DRIVERS, "--gzip", "--force", str(initramfs)], log,
-             env=dict(os.environ, LC_ALL="C"))
-        mods = initramfs_modules(initramfs, kver)
-        if not any(m.endswith(("/squashfs.ko", "/squashfs.ko.xz")) for m in mods):
-            raise RuntimeError(f"the initramfs has no squashfs module: {mods}")
-
-        # The reduced module tree: only what the initramfs carries, plus fresh modules.* from depmod.
-        small = work / "small"
-        small_moddir = small / "lib" / "modules" / kver
-        small_moddir.mkdir(parents=True)
-        for rel in mods:
-            dest = small_moddir / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(full_moddir / rel, dest)
-        for meta in ("modules.builtin", "modules.builtin.modinfo"):
-            if (full_moddir / meta).exists():
-                shutil.copy2(full_moddir / meta, small_moddir / meta)
-        if (full_moddir / "modules.order").exists():
-            keep = set(mods)
-            lines = (full_moddir / "modules.order").read_text().splitlines()
-            (small_moddir / "modules.order").write_text("".join(f"{ln}\n" for ln in lines if ln in keep))
-        _run(["depmod", "-b", str(small), kver], log)
-
-        root = work / "root"
-        boot = root / "boot"
-        boot.mkdir(parents=True)
-        moddir = root / "usr" / "lib" / "modules" / kver
-        moddir.parent.mkdir(parents=True)
-        shutil.move(str(small_moddir), str(moddir))
-        shutil.copy2(full / "boot" / f"vmlinuz-{kver}", boot / f"vmlinuz-{kver}")
-        shutil.copy2(full / "boot" / f"config-{kver}", boot / f"config-{kver}")
-        shutil.copy2(initramfs, boot / f"initramfs-{kver}.img")
-        os.chmod(boot / f"initramfs-{kver}.img", 0o600)
+        full, full_moddir = _unpack(deb, kver, work / "full", log)
+        initramfs, mods = _build_initramfs(work, full_moddir, kver, log)
+        small_moddir = _reduced_modules(work / "small", full_moddir, mods, kver, log)
+        _assemble_root(work / "root", full, small_moddir, initramfs, kver)
         (work / "modules.txt").write_text("".join(f"{m}\n" for m in mods))
         shutil.rmtree(full)
         (work / "done").write_text(f"{kver}\n")
@@ -274,3 +223,71 @@ def prepare_tree(cache: Path, deb: Path, kpkg: KernelPackage, key: str, log: Log
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final / "root"
+
+
+def _unpack(deb: Path, kver: str, full: Path, log: Log) -> tuple[Path, Path]:
+    """Unpack Debian's kernel package into *full* and run depmod; returns *full* and its module directory."""
+    log(f"testdistro: unpacking {deb.name}")
+    _run(["dpkg-deb", "-x", str(deb), str(full)], log)
+    moddir_rel = f"lib/modules/{kver}"
+    if not (full / moddir_rel).is_dir():
+        moddir_rel = f"usr/lib/modules/{kver}"
+    full_moddir = full / moddir_rel
+    if not (full / "boot" / f"vmlinuz-{kver}").exists() or not full_moddir.is_dir():
+        raise RuntimeError(f"{deb} does not contain boot/vmlinuz-{kver} and lib/modules/{kver}")
+    _run(["depmod", "-b", str(full), kver], log)
+    return full, full_moddir
+
+
+def _build_initramfs(work: Path, full_moddir: Path, kver: str, log: Log) -> tuple[Path, list[str]]:
+    """A live-boot initramfs (dracut's dmsquash-live, no host configuration); returns it and its modules."""
+    log(f"testdistro: building the initramfs for {kver} with dracut (dmsquash-live)")
+    conf = work / "dracut.conf"
+    conf.write_text("# testdistro: no host dracut configuration\n")
+    confdir = work / "dracut.conf.d"
+    confdir.mkdir()
+    dtmp = work / "dracut-tmp"
+    dtmp.mkdir()
+    initramfs = work / "initramfs.img"
+    _run(["dracut", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", kver,
+          "--kmoddir", str(full_moddir), "--conf", str(conf), "--confdir", str(confdir),
+          "--tmpdir", str(dtmp), "--add", "dmsquash-live", "--omit", INITRAMFS_OMIT,
+          "--drivers", INITRAMFS_DRIVERS, "--gzip", "--force", str(initramfs)], log,
+         env=dict(os.environ, LC_ALL="C"))
+    mods = initramfs_modules(initramfs, kver)
+    if not any(m.endswith(("/squashfs.ko", "/squashfs.ko.xz")) for m in mods):
+        raise RuntimeError(f"the initramfs has no squashfs module: {mods}")
+    return initramfs, mods
+
+
+def _reduced_modules(small: Path, full_moddir: Path, mods: list[str], kver: str, log: Log) -> Path:
+    """The reduced module tree under *small*: only what the initramfs carries, plus fresh modules.* from
+    depmod.  Returns its lib/modules/KVER."""
+    small_moddir = small / "lib" / "modules" / kver
+    small_moddir.mkdir(parents=True)
+    for rel in mods:
+        dest = small_moddir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(full_moddir / rel, dest)
+    for meta in ("modules.builtin", "modules.builtin.modinfo"):
+        if (full_moddir / meta).exists():
+            shutil.copy2(full_moddir / meta, small_moddir / meta)
+    if (full_moddir / "modules.order").exists():
+        keep = set(mods)
+        lines = (full_moddir / "modules.order").read_text().splitlines()
+        (small_moddir / "modules.order").write_text("".join(f"{ln}\n" for ln in lines if ln in keep))
+    _run(["depmod", "-b", str(small), kver], log)
+    return small_moddir
+
+
+def _assemble_root(root: Path, full: Path, small_moddir: Path, initramfs: Path, kver: str) -> None:
+    """What the kernel rpm ships: /boot (kernel, config, initramfs) and /usr/lib/modules/KVER."""
+    boot = root / "boot"
+    boot.mkdir(parents=True)
+    moddir = root / "usr" / "lib" / "modules" / kver
+    moddir.parent.mkdir(parents=True)
+    shutil.move(str(small_moddir), str(moddir))
+    shutil.copy2(full / "boot" / f"vmlinuz-{kver}", boot / f"vmlinuz-{kver}")
+    shutil.copy2(full / "boot" / f"config-{kver}", boot / f"config-{kver}")
+    shutil.copy2(initramfs, boot / f"initramfs-{kver}.img")
+    os.chmod(boot / f"initramfs-{kver}.img", 0o600)

@@ -231,11 +231,32 @@ def _standin(tool_path: str) -> Entry:
     return file(tool_path, src=DATA / "standin.sh", mode=0o755)
 
 
-def base_packages(ctx: BuildContext) -> list[Package]:
-    pkgs: list[Package] = []
-    req_fs = ["filesystem"]
+REQ_FS = ["filesystem"]  # what every package but filesystem itself requires
 
-    # 1. filesystem
+
+def base_packages(ctx: BuildContext) -> list[Package]:
+    """Every package of the test distribution but the filler, in the order they are built."""
+    return [
+        _filesystem(),
+        _busybox(),
+        _live_init(),
+        _kernel(ctx),
+        _syslinux(),
+        Package(
+            "grub2-pc-modules", "GRUB modules for BIOS (i386-pc)", arch="noarch", requires=REQ_FS,
+            entries=[directory("/usr/lib/grub")] + _tree_entries(GRUB_PC_DIR, "/usr/lib/grub/i386-pc")),
+        *_efi_boot_loaders(ctx.grub_efi_image),
+        *_demo_packages(),
+        _docs_demo(),
+        *_scriptlet_packages(),
+        _demo_service(),
+        *_standin_packages(),
+        rpm_package(REQ_FS),
+        _hostile_links(),
+    ]
+
+
+def _filesystem() -> Package:
     fs_entries: list[Entry] = [directory(p, m) for p, m in sorted(ROOT_DIRS.items())]
     fs_entries += [symlink(p, t) for p, t in sorted(ROOT_SYMLINKS.items())]
     cfg = "%config(noreplace) %verify(not md5 size mtime)"
@@ -252,29 +273,32 @@ def base_packages(ctx: BuildContext) -> list[Package]:
         file("/etc/os-release", data=OS_RELEASE),
         symlink("/usr/lib/os-release", "../../etc/os-release"),
     ]
-    pkgs.append(Package(
+    return Package(
         "filesystem", "The basic directory layout, usr-merge symlinks and account files", arch="noarch",
         description="Base directories, /bin /sbin /lib /lib64 -> usr symlinks, passwd/group/shadow, os-release.",
-        entries=fs_entries))
+        entries=fs_entries)
 
-    # 2. busybox
+
+def _busybox() -> Package:
     applets = busybox_applets()
     if not _is_static_elf(BUSYBOX):
         raise RuntimeError(f"{BUSYBOX} is not statically linked (install busybox-static)")
     bb_entries: list[Entry] = [file("/usr/sbin/busybox", src=BUSYBOX, mode=0o755)]
     bb_entries += [symlink(p, "busybox" if p.startswith("/usr/sbin/") else "../sbin/busybox") for p in applets]
-    pkgs.append(Package(
+    return Package(
         "busybox", "Static busybox with applet symlinks (the distribution's whole userland)",
-        requires=req_fs, provides=["/bin/sh", "/usr/bin/sh"], entries=bb_entries))
+        requires=REQ_FS, provides=["/bin/sh", "/usr/bin/sh"], entries=bb_entries)
 
-    # 3. live-init
-    pkgs.append(Package(
+
+def _live_init() -> Package:
+    return Package(
         "live-init", f"/sbin/init that prints {MARKER} to the console and powers off", arch="noarch",
-        requires=req_fs + ["busybox"],
+        requires=REQ_FS + ["busybox"],
         entries=[file("/usr/sbin/init", src=DATA / "live-init.sh", mode=0o755),
-                 file("/usr/libexec/live-check", src=DATA / "live-check.sh", mode=0o755)]))
+                 file("/usr/libexec/live-check", src=DATA / "live-check.sh", mode=0o755)])
 
-    # 4. kernel
+
+def _kernel(ctx: BuildContext) -> Package:
     kver = ctx.kver
     tree = ctx.kernel_tree
     k_entries: list[Entry] = [
@@ -288,15 +312,16 @@ def base_packages(ctx: BuildContext) -> list[Package]:
         file(f"/usr/lib/modules/{kver}/config", hardlink_of=f"/boot/config-{kver}"),
     ]
     evr = f"{ctx.kernel_rpm_version}-{ctx.kernel_rpm_release}"
-    pkgs.append(Package(
+    return Package(
         "kernel", f"The Linux kernel {kver} (Debian's build) with a live-boot initramfs",
         version=ctx.kernel_rpm_version, release=ctx.kernel_rpm_release, license="GPL-2.0-only",
-        requires=req_fs,
+        requires=REQ_FS,
         provides=[f"kernel-core = {evr}", f"kernel-modules = {evr}",
                   "installonlypkg(kernel)"],
-        entries=k_entries))
+        entries=k_entries)
 
-    # 5. syslinux
+
+def _syslinux() -> Package:
     sl: list[Entry] = [directory("/usr/share/syslinux")]
     seen = set()
     for src in sorted(SYSLINUX_BIOS_MODULES.glob("*.c32")):
@@ -315,56 +340,61 @@ def base_packages(ctx: BuildContext) -> list[Package]:
     lacking = [n for n in SYSLINUX_REQUIRED if n not in seen]
     if lacking:
         raise RuntimeError(f"host syslinux/isolinux files missing: {lacking}")
-    pkgs.append(Package(
-        "syslinux", "ISOLINUX/SYSLINUX BIOS boot loader files in /usr/share/syslinux", requires=req_fs,
-        provides=["syslinux-nonlinux"], entries=sl))
+    return Package(
+        "syslinux", "ISOLINUX/SYSLINUX BIOS boot loader files in /usr/share/syslinux", requires=REQ_FS,
+        provides=["syslinux-nonlinux"], entries=sl)
 
-    # 6. grub2-pc-modules
-    pkgs.append(Package(
-        "grub2-pc-modules", "GRUB modules for BIOS (i386-pc)", arch="noarch", requires=req_fs,
-        entries=[directory("/usr/lib/grub")] + _tree_entries(GRUB_PC_DIR, "/usr/lib/grub/i386-pc")))
 
-    # 7. EFI boot loaders (one GRUB image standing in for shim, grub and the CD grub)
-    img = ctx.grub_efi_image
+def _efi_boot_loaders(img: Path) -> list[Package]:
+    """One GRUB image (*img*) standing in for shim, grub and the CD grub, and GRUB's EFI modules."""
     efi_dirs = [directory("/boot/efi", 0o700), directory("/boot/efi/EFI", 0o700)]
     fedora = [directory("/boot/efi/EFI/fedora", 0o700)]
-    pkgs.append(Package(
-        "grub2-efi-x64", "GRUB EFI binary (stand-in for Fedora's signed grubx64.efi)", requires=req_fs,
-        provides=["grub2-efi = 2.06-1"],
-        entries=efi_dirs + fedora + [file("/boot/efi/EFI/fedora/grubx64.efi", src=img, mode=0o700)]))
-    pkgs.append(Package(
-        "grub2-efi-x64-cdboot", "GRUB EFI binary for CDs (stand-in for Fedora's gcdx64.efi)", requires=req_fs,
-        entries=efi_dirs + fedora + [file("/boot/efi/EFI/fedora/gcdx64.efi", src=img, mode=0o700)]))
-    pkgs.append(Package(
-        "shim-x64", "Stand-in for shim: BOOTX64.EFI, fbx64.efi and shimx64.efi are the same GRUB image",
-        requires=req_fs, provides=["shim = 15-1"],
-        entries=efi_dirs + fedora + [
-            directory("/boot/efi/EFI/BOOT", 0o700),
-            file("/boot/efi/EFI/fedora/shimx64.efi", src=img, mode=0o700),
-            file("/boot/efi/EFI/BOOT/BOOTX64.EFI", src=img, mode=0o700),
-            file("/boot/efi/EFI/BOOT/fbx64.efi", src=img, mode=0o700),
-        ]))
-    pkgs.append(Package(
-        "grub2-efi-x64-modules", "GRUB modules for x86_64 EFI", arch="noarch", requires=req_fs,
-        entries=[directory("/usr/lib/grub")]
-        + _tree_entries(GRUB_EFI_DIR, "/usr/lib/grub/x86_64-efi", skip=("monolithic",))))
+    return [
+        Package(
+            "grub2-efi-x64", "GRUB EFI binary (stand-in for Fedora's signed grubx64.efi)", requires=REQ_FS,
+            provides=["grub2-efi = 2.06-1"],
+            entries=efi_dirs + fedora + [file("/boot/efi/EFI/fedora/grubx64.efi", src=img, mode=0o700)]),
+        Package(
+            "grub2-efi-x64-cdboot", "GRUB EFI binary for CDs (stand-in for Fedora's gcdx64.efi)", requires=REQ_FS,
+            entries=efi_dirs + fedora + [file("/boot/efi/EFI/fedora/gcdx64.efi", src=img, mode=0o700)]),
+        Package(
+            "shim-x64", "Stand-in for shim: BOOTX64.EFI, fbx64.efi and shimx64.efi are the same GRUB image",
+            requires=REQ_FS, provides=["shim = 15-1"],
+            entries=efi_dirs + fedora + [
+                directory("/boot/efi/EFI/BOOT", 0o700),
+                file("/boot/efi/EFI/fedora/shimx64.efi", src=img, mode=0o700),
+                file("/boot/efi/EFI/BOOT/BOOTX64.EFI", src=img, mode=0o700),
+                file("/boot/efi/EFI/BOOT/fbx64.efi", src=img, mode=0o700),
+            ]),
+        Package(
+            "grub2-efi-x64-modules", "GRUB modules for x86_64 EFI", arch="noarch", requires=REQ_FS,
+            entries=[directory("/usr/lib/grub")]
+            + _tree_entries(GRUB_EFI_DIR, "/usr/lib/grub/x86_64-efi", skip=("monolithic",))),
+    ]
 
-    # 8. small packages for kickstart tests
-    pkgs.append(Package(
-        "libdemo", "A demo shared library (dependency target of demo-app)", requires=req_fs,
-        entries=[file("/usr/lib64/libdemo.so.1", data="libdemo: not a real ELF library, a test fixture\n",
-                      mode=0o755)]))
-    pkgs.append(Package(
-        "demo-app", "A demo program: Requires libdemo, Recommends demo-extras", arch="noarch",
-        requires=req_fs + ["libdemo", "/bin/sh"], recommends=["demo-extras"],
-        entries=[file("/usr/bin/demo-app", data="#!/bin/sh\necho \"demo-app 1.0 from testdistro\"\n",
-                      mode=0o755)]))
-    pkgs.append(Package(
-        "demo-extras", "Optional extras for demo-app (a weak dependency target)", arch="noarch",
-        requires=req_fs,
-        entries=[directory("/usr/share/demo-extras"),
-                 file("/usr/share/demo-extras/extras.txt", data="demo-extras was installed\n")]))
 
+def _demo_packages() -> list[Package]:
+    """Small packages for kickstart tests: a program, the library it requires, the extras it recommends."""
+    return [
+        Package(
+            "libdemo", "A demo shared library (dependency target of demo-app)", requires=REQ_FS,
+            entries=[file("/usr/lib64/libdemo.so.1", data="libdemo: not a real ELF library, a test fixture\n",
+                          mode=0o755)]),
+        Package(
+            "demo-app", "A demo program: Requires libdemo, Recommends demo-extras", arch="noarch",
+            requires=REQ_FS + ["libdemo", "/bin/sh"], recommends=["demo-extras"],
+            entries=[file("/usr/bin/demo-app", data="#!/bin/sh\necho \"demo-app 1.0 from testdistro\"\n",
+                          mode=0o755)]),
+        Package(
+            "demo-extras", "Optional extras for demo-app (a weak dependency target)", arch="noarch",
+            requires=REQ_FS,
+            entries=[directory("/usr/share/demo-extras"),
+                     file("/usr/share/demo-extras/extras.txt", data="demo-extras was installed\n")]),
+    ]
+
+
+def _docs_demo() -> Package:
+    """Documentation and translations, for --excludedocs and --instLangs."""
     man = (".TH DOCS-DEMO 1 \"2024\" \"testdistro\" \"User Commands\"\n.SH NAME\ndocs-demo \\- documentation "
            "fixture\n.SH DESCRIPTION\nA package with documentation and translations for kickstart tests.\n")
     docs: list[Entry] = [
@@ -379,37 +409,44 @@ def base_packages(ctx: BuildContext) -> list[Package]:
         base = f"/usr/share/locale/{lang}"
         docs.append(file(f"{base}/LC_MESSAGES/docs-demo.mo", directive=f"%lang({lang})", data=mo_file({
             "": f"Content-Type: text/plain; charset=UTF-8\nLanguage: {lang}\n", "Hello world": text})))
-    pkgs.append(Package(
+    return Package(
         "docs-demo", "Documentation and translation fixture (%doc, %lang(de/fr/ja))", arch="noarch",
-        requires=req_fs, entries=docs))
+        requires=REQ_FS, entries=docs)
 
-    pkgs.append(Package(
-        "post-demo", "A package whose %post writes /var/lib/post-demo/ran", arch="noarch",
-        requires=req_fs, requires_post=["/bin/sh"],
-        post="mkdir -p /var/lib/post-demo\necho \"post-demo %%post ran\" > /var/lib/post-demo/ran\n",
-        entries=[directory("/var/lib/post-demo")]))
-    pkgs.append(Package(
-        "bad-pre", "A package whose %pre fails (exit 1): rpm refuses to install it", arch="noarch",
-        requires=req_fs, requires_pre=["/bin/sh"],
-        pre="echo 'bad-pre: failing on purpose' >&2\nexit 1\n",
-        entries=[directory("/usr/share/bad-pre"),
-                 file("/usr/share/bad-pre/README", data="bad-pre's %pre exits 1 on purpose\n")]))
-    pkgs.append(Package(
-        "bad-payload", "A package whose payload cannot be unpacked (a file below the regular file /etc/shells)",
-        arch="noarch", requires=req_fs,
-        entries=[file("/etc/shells/bad-payload", data="rpm cannot create this: /etc/shells is a file\n")]))
-    pkgs.append(Package(
-        "bad-post", "A package whose %post fails (exit 1)", arch="noarch",
-        requires=req_fs, requires_post=["/bin/sh"],
-        post="echo 'bad-post: failing on purpose' >&2\nexit 1\n",
-        entries=[directory("/usr/share/bad-post"),
-                 file("/usr/share/bad-post/README", data="bad-post's %post exits 1 on purpose\n")]))
 
+def _scriptlet_packages() -> list[Package]:
+    """A %post that works, and packages rpm refuses or warns about (a failing %pre, payload or %post)."""
+    return [
+        Package(
+            "post-demo", "A package whose %post writes /var/lib/post-demo/ran", arch="noarch",
+            requires=REQ_FS, requires_post=["/bin/sh"],
+            post="mkdir -p /var/lib/post-demo\necho \"post-demo %%post ran\" > /var/lib/post-demo/ran\n",
+            entries=[directory("/var/lib/post-demo")]),
+        Package(
+            "bad-pre", "A package whose %pre fails (exit 1): rpm refuses to install it", arch="noarch",
+            requires=REQ_FS, requires_pre=["/bin/sh"],
+            pre="echo 'bad-pre: failing on purpose' >&2\nexit 1\n",
+            entries=[directory("/usr/share/bad-pre"),
+                     file("/usr/share/bad-pre/README", data="bad-pre's %pre exits 1 on purpose\n")]),
+        Package(
+            "bad-payload", "A package whose payload cannot be unpacked (a file below the regular file /etc/shells)",
+            arch="noarch", requires=REQ_FS,
+            entries=[file("/etc/shells/bad-payload", data="rpm cannot create this: /etc/shells is a file\n")]),
+        Package(
+            "bad-post", "A package whose %post fails (exit 1)", arch="noarch",
+            requires=REQ_FS, requires_post=["/bin/sh"],
+            post="echo 'bad-post: failing on purpose' >&2\nexit 1\n",
+            entries=[directory("/usr/share/bad-post"),
+                     file("/usr/share/bad-post/README", data="bad-post's %post exits 1 on purpose\n")]),
+    ]
+
+
+def _demo_service() -> Package:
     unit = (DATA / "demo.service").read_text()
     unit_off = (DATA / "demo-off.service").read_text()
-    pkgs.append(Package(
+    return Package(
         "demo-service", "systemd units demo.service (disabled) and demo-off.service (enabled)", arch="noarch",
-        requires=req_fs, entries=[
+        requires=REQ_FS, entries=[
             directory("/usr/lib/systemd"), directory("/usr/lib/systemd/system"),
             file("/usr/lib/systemd/system/demo.service", data=unit),
             file("/usr/lib/systemd/system/demo-off.service", data=unit_off),
@@ -417,39 +454,43 @@ def base_packages(ctx: BuildContext) -> list[Package]:
             directory("/etc/systemd/system/multi-user.target.wants"),
             symlink("/etc/systemd/system/multi-user.target.wants/demo-off.service",
                     "/usr/lib/systemd/system/demo-off.service"),
-        ]))
+        ])
 
-    pkgs.append(Package(
-        "firewalld", "Stand-in: firewall-offline-cmd logs its arguments", arch="noarch",
-        requires=req_fs + ["/bin/sh"], entries=[_standin("/usr/bin/firewall-offline-cmd")]))
-    pkgs.append(Package(
-        "authselect", "Stand-in: authselect logs its arguments", arch="noarch",
-        requires=req_fs + ["/bin/sh"], entries=[_standin("/usr/bin/authselect")]))
-    pkgs.append(Package(
-        "policycoreutils", "Stand-in: setfiles logs its arguments", arch="noarch",
-        requires=req_fs + ["/bin/sh"], entries=[_standin("/usr/sbin/setfiles")]))
-    pkgs.append(Package(
-        "selinux-policy-targeted", "Stand-in: a targeted policy's file_contexts (no real policy)",
-        arch="noarch", requires=req_fs, entries=[
-            directory("/etc/selinux"), directory("/etc/selinux/targeted"),
-            directory("/etc/selinux/targeted/contexts"), directory("/etc/selinux/targeted/contexts/files"),
-            file("/etc/selinux/targeted/contexts/files/file_contexts",
-                 data="/.*\tsystem_u:object_r:default_t:s0\n/tmp(/.*)?\tsystem_u:object_r:tmp_t:s0\n"),
-        ]))
 
-    pkgs.append(rpm_package(req_fs))
+def _standin_packages() -> list[Package]:
+    """Tools the kickstart commands run (firewall, authselect, selinux), standing in by logging their arguments."""
+    return [
+        Package(
+            "firewalld", "Stand-in: firewall-offline-cmd logs its arguments", arch="noarch",
+            requires=REQ_FS + ["/bin/sh"], entries=[_standin("/usr/bin/firewall-offline-cmd")]),
+        Package(
+            "authselect", "Stand-in: authselect logs its arguments", arch="noarch",
+            requires=REQ_FS + ["/bin/sh"], entries=[_standin("/usr/bin/authselect")]),
+        Package(
+            "policycoreutils", "Stand-in: setfiles logs its arguments", arch="noarch",
+            requires=REQ_FS + ["/bin/sh"], entries=[_standin("/usr/sbin/setfiles")]),
+        Package(
+            "selinux-policy-targeted", "Stand-in: a targeted policy's file_contexts (no real policy)",
+            arch="noarch", requires=REQ_FS, entries=[
+                directory("/etc/selinux"), directory("/etc/selinux/targeted"),
+                directory("/etc/selinux/targeted/contexts"), directory("/etc/selinux/targeted/contexts/files"),
+                file("/etc/selinux/targeted/contexts/files/file_contexts",
+                     data="/.*\tsystem_u:object_r:default_t:s0\n/tmp(/.*)?\tsystem_u:object_r:tmp_t:s0\n"),
+            ]),
+    ]
 
-    pkgs.append(Package(
+
+def _hostile_links() -> Package:
+    return Package(
         "hostile-links", "Symlinks out of the root at paths configuration writers touch", arch="noarch",
-        requires=req_fs, entries=[
+        requires=REQ_FS, entries=[
             directory("/etc/selinux"),
             symlink("/etc/locale.conf", "/etc/passwd-HOSTILE-TARGET"),
             symlink("/etc/vconsole.conf", "../../../../../../tmp/hostile-target-vconsole"),
             symlink("/etc/hostname", "/tmp/hostile-target-hostname"),
             symlink("/etc/sysconfig/desktop", "/tmp/hostile-target-desktop"),
             symlink("/etc/selinux/config", "/tmp/hostile-target-selinux"),
-        ]))
-    return pkgs
+        ])
 
 
 def check_conflicts(pkgs: list[Package]) -> None:
