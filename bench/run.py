@@ -23,6 +23,7 @@ mksquashfs; minimal-warm: nothing downloaded; peak RSS under 300 MiB) and exits 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -210,7 +211,11 @@ def tables(summary: dict[str, dict[str, Any]]) -> str:
 
 
 # -- main ----------------------------------------------------------------------------------------------------
-def main() -> int:
+def note(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one build per scenario instead of three")
     parser.add_argument("--reps", type=int, default=3, help="builds per scenario (median); default 3")
@@ -219,82 +224,100 @@ def main() -> int:
     parser.add_argument("--workdir", default="/var/tmp/livecd-bench",
                         help="build, cache and log directory, emptied first (default /var/tmp/livecd-bench)")
     parser.add_argument("--json", default=str(REPO_ROOT / "bench/results.json"), help="where to write the results")
+    return parser
+
+
+def build_repos(scenarios: list[Scenario], filler: int) -> dict[str, Path]:
+    """The test distribution's repositories the scenarios need ("minimal", and "large" with filler packages)."""
+    import testdistro
+
+    note("building the test distribution's repositories (cached by content)")
+    repos = {"minimal": testdistro.build_repo(log=lambda *a: None)}
+    if any(s.repo == "large" for s in scenarios):
+        repos["large"] = testdistro.build_repo(filler=filler, log=lambda *a: None)
+    return repos
+
+
+@dataclass(frozen=True)
+class Served:
+    """One repository served over HTTP, and the kickstart that installs from it."""
+
+    server: RepoServer
+    ks: Path
+
+
+def serve(stack: contextlib.ExitStack, name: str, repo: Path, work: Path) -> Served:
+    server = stack.enter_context(RepoServer(repo))
+    ks = work / f"{name}.ks"
+    write_kickstart(ks, server.url + "/", large=name == "large")
+    return Served(server, ks)
+
+
+def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_caches: dict[str, Path]
+                 ) -> list[dict[str, Any]]:
+    """*reps* builds of one scenario.  A warm scenario first fills the repository's cache (not counted); the
+    first cold build's cache is kept as the warm one, as a user's second build would find it."""
+    if sc.cache == "warm" and sc.repo not in warm_caches:
+        cache = work / f"cache-{sc.repo}"
+        note(f"{sc.name}: filling the package cache with a first build (not counted; no compression)")
+        run_build(work, f"{sc.repo}-warmup", served.ks, None, cache, served.server)
+        warm_caches[sc.repo] = cache
+    runs = []
+    for rep in range(1, reps + 1):
+        cold = sc.cache == "cold"
+        cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work)) if cold else warm_caches[sc.repo]
+        r = run_build(work, f"{sc.name}-{rep}", served.ks, sc.compression, cache, served.server)
+        runs.append(r)
+        if cold and sc.repo in warm_caches:
+            shutil.rmtree(cache)
+        elif cold:
+            warm_caches[sc.repo] = cache
+        t = r["timings"]
+        note(f"{sc.name} #{rep}: {r['wall']:.1f} s (rpm {t.get('install.transaction', 0):.1f} s, "
+             f"mksquashfs {t.get('squashfs', 0):.1f} s, {r['rpm_requests']}/{r['http_requests']} GETs rpm/all, "
+             f"peak RSS {r['maxrss_kib'] / 1024:.0f} MiB)")
+    return runs
+
+
+def report(results: dict[str, list[dict[str, Any]]], reps: int, filler: int, json_path: Path) -> bool:
+    """Write the JSON, print the tables and the targets; whether every target was met."""
+    summary = {name: summarize(runs) for name, runs in results.items()}
+    info = machine()
+    json_path.write_text(json.dumps({
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": info,
+        "reps": reps,
+        "filler": filler,
+        "summary": summary,
+        "runs": results,
+    }, indent=1) + "\n")
+    print(f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, {info['os']}, "
+          f"kernel {info['kernel']} ({info['virtualization']}); {info['mksquashfs']}; commit {info['commit']}")
+    print(f"Median of {reps} build(s) per row; seconds; large = {filler} filler packages.\n")
+    print(tables(summary))
+    note(f"wrote {json_path}")
+    return check_targets(summary)
+
+
+def main() -> int:
+    parser = _parser()
     opts = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("run it as root: live builds need loop devices, mounts and chroot")
     reps = 1 if opts.quick else opts.reps
     scenarios = [s for s in SCENARIOS if not opts.only or s.name in opts.only]
-
-    import testdistro
-
-    def note(msg: str) -> None:
-        print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-    note("building the test distribution's repositories (cached by content)")
-    repos = {"minimal": testdistro.build_repo(log=lambda *a: None)}
-    if any(s.repo == "large" for s in scenarios):
-        repos["large"] = testdistro.build_repo(filler=opts.filler, log=lambda *a: None)
+    repos = build_repos(scenarios, opts.filler)
     work = Path(opts.workdir)
     if work.exists() and any(work.iterdir()) and not (work / ".livecd-bench").exists():
         parser.error(f"{work} is not empty and not an earlier benchmark's directory; give another --workdir")
     shutil.rmtree(work, ignore_errors=True)
     (work / "tmp").mkdir(parents=True)
     (work / ".livecd-bench").touch()
-    servers = {name: RepoServer(path) for name, path in repos.items()}
-    kickstarts = {}
-    for name, server in servers.items():
-        kickstarts[name] = work / f"{name}.ks"
-        write_kickstart(kickstarts[name], server.url + "/", large=name == "large")
-
-    warm_caches: dict[str, Path] = {}
-    results: dict[str, list[dict[str, Any]]] = {}
-    try:
-        for sc in scenarios:
-            server, ks = servers[sc.repo], kickstarts[sc.repo]
-            if sc.cache == "warm" and sc.repo not in warm_caches:
-                cache = work / f"cache-{sc.repo}"
-                note(f"{sc.name}: filling the package cache with a first build (not counted; no compression)")
-                run_build(work, f"{sc.repo}-warmup", ks, None, cache, server)
-                warm_caches[sc.repo] = cache
-            runs = []
-            for rep in range(1, reps + 1):
-                if sc.cache == "cold":
-                    cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work))
-                else:
-                    cache = warm_caches[sc.repo]
-                r = run_build(work, f"{sc.name}-{rep}", ks, sc.compression, cache, server)
-                runs.append(r)
-                if sc.cache == "cold":
-                    if sc.repo in warm_caches:
-                        shutil.rmtree(cache)
-                    else:
-                        warm_caches[sc.repo] = cache  # what a user's second build starts from
-                t = r["timings"]
-                note(f"{sc.name} #{rep}: {r['wall']:.1f} s (rpm {t.get('install.transaction', 0):.1f} s, "
-                     f"mksquashfs {t.get('squashfs', 0):.1f} s, {r['rpm_requests']}/{r['http_requests']} GETs rpm/all, "
-                     f"peak RSS {r['maxrss_kib'] / 1024:.0f} MiB)")
-            results[sc.name] = runs
-    finally:
-        for server in servers.values():
-            server.close()
-
-    summary = {name: summarize(runs) for name, runs in results.items()}
-    info = machine()
-    report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": info,
-        "reps": reps,
-        "filler": opts.filler,
-        "summary": summary,
-        "runs": results,
-    }
-    Path(opts.json).write_text(json.dumps(report, indent=1) + "\n")
-    print(f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, {info['os']}, "
-          f"kernel {info['kernel']} ({info['virtualization']}); {info['mksquashfs']}; commit {info['commit']}")
-    print(f"Median of {reps} build(s) per row; seconds; large = {opts.filler} filler packages.\n")
-    print(tables(summary))
-    note(f"wrote {opts.json}")
-    return 0 if check_targets(summary) else 1
+    with contextlib.ExitStack() as stack:
+        served = {name: serve(stack, name, path, work) for name, path in repos.items()}
+        warm_caches: dict[str, Path] = {}
+        results = {sc.name: run_scenario(sc, reps, work, served[sc.repo], warm_caches) for sc in scenarios}
+    return 0 if report(results, reps, opts.filler, Path(opts.json)) else 1
 
 
 def check_targets(summary: dict[str, dict[str, Any]]) -> bool:
