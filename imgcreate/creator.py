@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +35,14 @@ log = logging.getLogger("imgcreate")
 FULL_DISK_FREE = 8 * 1024 * 1024
 
 _Creator = TypeVar("_Creator", bound="ImageCreator")
+
+PhaseHook = Callable[[str, str], None]
+PHASE_HOOKS: list[PhaseHook] = []
+"""Called as ``hook(phase, "start"|"end")`` around every phase of every build in this process.
+
+For tools that watch or test builds: the test suite's fault injection (tests/faults.py) fails a real build at
+a known point this way.  Empty in normal use.
+"""
 
 
 def host_releasever() -> str | None:
@@ -187,10 +194,12 @@ class ImageCreator:
     def _phase(self, name: str) -> Iterator[None]:
         log.info("== %s", name)
         start = time.monotonic()
-        _inject_fault(name, "start")
         try:
+            for hook in PHASE_HOOKS:
+                hook(name, "start")
             yield
-            _inject_fault(name, "end")
+            for hook in PHASE_HOOKS:
+                hook(name, "end")
         except BaseException:
             self._note_full_disk()
             raise
@@ -330,31 +339,6 @@ class ImageCreator:
             image_name=self.name,
             extra_env=self._get_post_scripts_env(script.in_chroot),
         )
-
-
-FAULT_ENV = "IMGCREATE_INJECT_FAULT"
-
-
-def _inject_fault(phase: str, when: str) -> None:
-    """A testing aid: ``IMGCREATE_INJECT_FAULT=<phase>:<start|end>:<exception|SIGINT|SIGTERM|SIGHUP>``.
-
-    The fault-injection tests use it to fail each phase of a real build at a known point, and then check from
-    outside that nothing is left behind.  Unset (always, in normal use), it does nothing.
-    """
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return
-    try:
-        want_phase, want_when, kind = spec.split(":")
-    except ValueError:
-        return
-    if (want_phase, want_when) != (phase, when):
-        return
-    log.warning("injecting a fault (%s) at the %s of phase %s", kind, when, phase)
-    if kind == "exception":
-        raise CreatorError(f"Injected fault at the {when} of phase {phase} ({FAULT_ENV}).")
-    os.kill(os.getpid(), getattr(signal, kind))
-    time.sleep(1)  # the signal handler raises here
 
 
 _PSEUDO_FSTAB = (

@@ -52,10 +52,16 @@ def run_tool(tool: str, *args: str, check: bool = True, env: Mapping[str, str] |
 
 
 def start_tool(tool: str, *args: str, env: Mapping[str, str] | None = None,
-               stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
-    """Start one of our tools without waiting, to signal it or read its log as it runs (stderr is a pipe)."""
-    return subprocess.Popen(tool_argv(tool, *args), stdout=stdout, stderr=subprocess.PIPE, text=True,
-                            env=_environ(env))
+               stdout: int | None = subprocess.PIPE, fault: str | None = None) -> subprocess.Popen[str]:
+    """Start one of our tools without waiting, to signal it or read its log as it runs (stderr is a pipe).
+
+    *fault* (``PHASE:WHEN:KIND``) runs it through tests/faults.py, which fails the build at that point.
+    """
+    argv = tool_argv(tool, *args)
+    if fault is not None:
+        argv = [sys.executable, "-m", "tests.faults", tool, fault, *args]
+        env = {**(env or {}), "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, env=_environ(env))
 
 
 def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:

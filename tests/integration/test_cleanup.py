@@ -38,18 +38,19 @@ PHASES = ["mount", "install", "configure", "post", "unmount", "package"]
 KINDS = ["exception", "SIGINT", "SIGTERM"]
 
 
-def start_build(tmp_path: Path, repo: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start_build(tmp_path: Path, repo: Path, *extra: str, env: dict[str, str] | None = None,
+                fault: str | None = None) -> subprocess.Popen[str]:
     ks = tmp_path / "fault.ks"
     ks.write_text(KS.format(repo=repo))
     return start_tool("livecd-creator", "--config", str(ks), "--fslabel", "FAULT", *build_dirs(tmp_path),
-                      "--compression-type", "lz4", *extra, env=env)
+                      "--compression-type", "lz4", *extra, env=env, fault=fault)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("phase", PHASES)
 def test_fault_in_phase_leaves_nothing(phase: str, kind: str, tmp_path: Path, testrepo: Path) -> None:
     when = "start" if phase == "unmount" else "end"
-    proc = finish(start_build(tmp_path, testrepo, env={"IMGCREATE_INJECT_FAULT": f"{phase}:{when}:{kind}"}))
+    proc = finish(start_build(tmp_path, testrepo, fault=f"{phase}:{when}:{kind}"))
     if kind == "exception":
         assert_failed(proc, "Injected fault")
     else:
@@ -59,7 +60,7 @@ def test_fault_in_phase_leaves_nothing(phase: str, kind: str, tmp_path: Path, te
 
 
 def test_nocleanup_keeps_the_build_dir_but_unmounts(tmp_path: Path, testrepo: Path) -> None:
-    proc = finish(start_build(tmp_path, testrepo, "--nocleanup", env={"IMGCREATE_INJECT_FAULT": "post:end:exception"}))
+    proc = finish(start_build(tmp_path, testrepo, "--nocleanup", fault="post:end:exception"))
     assert proc.returncode != 0
     assert_build_left_nothing(tmp_path, keep_builddir=True)
     builddir = next((tmp_path / "work").glob("imgcreate-*"))
