@@ -414,6 +414,18 @@ def _docs_demo() -> Package:
         requires=REQ_FS, entries=docs)
 
 
+def _failing_scriptlet(scriptlet: str, consequence: str) -> Package:
+    """``bad-pre`` / ``bad-post``: a package whose %pre or %post exits 1 (*consequence*: what rpm then does)."""
+    name = f"bad-{scriptlet}"
+    script = f"echo '{name}: failing on purpose' >&2\nexit 1\n"
+    pre, post = (script, None) if scriptlet == "pre" else (None, script)
+    return Package(
+        name, f"A package whose %{scriptlet} fails (exit 1): {consequence}", arch="noarch", requires=REQ_FS,
+        requires_pre=["/bin/sh"] if pre else [], requires_post=["/bin/sh"] if post else [], pre=pre, post=post,
+        entries=[directory(f"/usr/share/{name}"),
+                 file(f"/usr/share/{name}/README", data=f"{name}'s %{scriptlet} exits 1 on purpose\n")])
+
+
 def _scriptlet_packages() -> list[Package]:
     """A %post that works, and packages rpm refuses or warns about (a failing %pre, payload or %post)."""
     return [
@@ -422,22 +434,12 @@ def _scriptlet_packages() -> list[Package]:
             requires=REQ_FS, requires_post=["/bin/sh"],
             post="mkdir -p /var/lib/post-demo\necho \"post-demo %%post ran\" > /var/lib/post-demo/ran\n",
             entries=[directory("/var/lib/post-demo")]),
-        Package(
-            "bad-pre", "A package whose %pre fails (exit 1): rpm refuses to install it", arch="noarch",
-            requires=REQ_FS, requires_pre=["/bin/sh"],
-            pre="echo 'bad-pre: failing on purpose' >&2\nexit 1\n",
-            entries=[directory("/usr/share/bad-pre"),
-                     file("/usr/share/bad-pre/README", data="bad-pre's %pre exits 1 on purpose\n")]),
+        _failing_scriptlet("pre", "rpm refuses to install it"),
         Package(
             "bad-payload", "A package whose payload cannot be unpacked (a file below the regular file /etc/shells)",
             arch="noarch", requires=REQ_FS,
             entries=[file("/etc/shells/bad-payload", data="rpm cannot create this: /etc/shells is a file\n")]),
-        Package(
-            "bad-post", "A package whose %post fails (exit 1)", arch="noarch",
-            requires=REQ_FS, requires_post=["/bin/sh"],
-            post="echo 'bad-post: failing on purpose' >&2\nexit 1\n",
-            entries=[directory("/usr/share/bad-post"),
-                     file("/usr/share/bad-post/README", data="bad-post's %post exits 1 on purpose\n")]),
+        _failing_scriptlet("post", "rpm installs it anyway"),
     ]
 
 

@@ -19,6 +19,7 @@ import pytest
 from imgcreate import config, kickstart, passwords
 from imgcreate.config import accounts, common, localization, security, services
 from imgcreate.errors import KickstartError
+from tests.support import password_matches
 
 
 def parse(tmp_path: Path, text: str) -> kickstart.KickstartConfig:
@@ -40,14 +41,6 @@ def root(tmp_path: Path) -> Path:
     for name in ("shadow", "gshadow"):
         os.chmod(r / "etc" / name, 0)
     return r
-
-
-def verify(plaintext: str, hashed: str) -> bool:
-    """Re-hash *plaintext* with the salt of *hashed* (``$6$salt$...``) and compare, as login would."""
-    salt = hashed.split("$")[2]
-    out = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=plaintext + "\n",
-                         capture_output=True, text=True, check=True).stdout.strip()
-    return out == hashed
 
 
 def shadow(root: Path) -> dict[str, list[str]]:
@@ -127,14 +120,14 @@ def test_timezone_local_clock_leaves_adjtime(tmp_path: Path, root: Path) -> None
 def test_rootpw_plaintext_verifies(tmp_path: Path, root: Path) -> None:
     config.apply_rootpw(root, parse(tmp_path, "rootpw --plaintext s3cret\n").rootpw)
     entry = shadow(root)["root"]
-    assert entry[1].startswith("$6$") and verify("s3cret", entry[1])
+    assert entry[1].startswith("$6$") and password_matches("s3cret", entry[1])
     assert shadow(root)["bin"] == ["bin", "*", "19000", "0", "99999", "7", "", "", ""], "other lines kept"
     assert stat.S_IMODE((root / "etc/shadow").stat().st_mode) == 0, "mode kept"
 
 
 def test_rootpw_default_is_plaintext(tmp_path: Path, root: Path) -> None:
     config.apply_rootpw(root, parse(tmp_path, "rootpw 'pass word'\n").rootpw)
-    assert verify("pass word", shadow(root)["root"][1])
+    assert password_matches("pass word", shadow(root)["root"][1])
 
 
 def test_rootpw_iscrypted_is_stored_as_given(tmp_path: Path, root: Path) -> None:
@@ -145,7 +138,7 @@ def test_rootpw_iscrypted_is_stored_as_given(tmp_path: Path, root: Path) -> None
 def test_rootpw_lock(tmp_path: Path, root: Path) -> None:
     config.apply_rootpw(root, parse(tmp_path, "rootpw --lock --plaintext pw\n").rootpw)
     field = shadow(root)["root"][1]
-    assert field.startswith("!$6$") and verify("pw", field[1:])
+    assert field.startswith("!$6$") and password_matches("pw", field[1:])
 
 
 def test_rootpw_lock_alone(tmp_path: Path, root: Path) -> None:
@@ -164,7 +157,7 @@ def test_rootpw_in_an_image_without_account_files(tmp_path: Path) -> None:
     bare.mkdir()
     config.apply_rootpw(bare, parse(tmp_path, "rootpw pw\n").rootpw)
     assert (bare / "etc/passwd").read_text() == "root:x:0:0:root:/root:/bin/bash\n"
-    assert verify("pw", shadow(bare)["root"][1])
+    assert password_matches("pw", shadow(bare)["root"][1])
     assert stat.S_IMODE((bare / "etc/shadow").stat().st_mode) == 0
 
 
@@ -194,7 +187,7 @@ def test_user_all_options(tmp_path: Path, root: Path) -> None:
     assert groups["wheel"][3] == "alice"
     assert groups["devs"][3] == "alice", "missing supplementary groups are created"
     assert table(root, "gshadow")["wheel"][3] == "alice"
-    assert verify("secret", shadow(root)["alice"][1])
+    assert password_matches("secret", shadow(root)["alice"][1])
     home = root / "srv/alice"
     st = home.stat()
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1500, 1600, 0o700)
