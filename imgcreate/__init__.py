@@ -12,10 +12,13 @@ The supported API (see the top-level API document)::
         creator.package("out/")
 """
 
-from imgcreate.creator import ImageCreator, LoopImageCreator
-from imgcreate.errors import (
+__version__ = "0.1.0"
+
+from imgcreate.creator import ImageCreator, LoopImageCreator  # noqa: E402 (after __version__, which cli reads)
+from imgcreate.errors import (  # noqa: E402
     CommandError,
     CreatorError,
+    CryptoLUKSError,
     ImageError,
     Interrupted,
     KickstartError,
@@ -23,23 +26,33 @@ from imgcreate.errors import (
     MountError,
     PackageError,
     RepoError,
+    ResizeError,
     ScriptError,
+    SnapshotError,
+    SquashfsError,
 )
-from imgcreate.kickstart import build_name, read_kickstart
+from imgcreate.kickstart import FSLABEL_MAXLEN, build_name, read_kickstart  # noqa: E402
+from imgcreate.live import LiveImageCreator  # noqa: E402
 
 __all__ = [
+    "FSLABEL_MAXLEN",
     "CommandError",
     "CreatorError",
+    "CryptoLUKSError",
     "ImageCreator",
     "ImageError",
     "Interrupted",
     "KickstartError",
+    "LiveImageCreator",
     "LoopImageCreator",
     "MissingToolError",
     "MountError",
     "PackageError",
     "RepoError",
+    "ResizeError",
     "ScriptError",
+    "SnapshotError",
+    "SquashfsError",
     "build_name",
     "read_kickstart",
 ]

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from imgcreate import kickstart
+from imgcreate import __version__, kickstart
 from imgcreate.creator import ImageCreator
 from imgcreate.errors import CreatorError, Interrupted
 from imgcreate.pipeline import BuildOptions, build_image
@@ -25,6 +25,7 @@ from imgcreate.pipeline import BuildOptions, build_image
 log = logging.getLogger("imgcreate")
 
 COMPRESSORS = ("xz", "zstd", "lz4", "lzo", "gzip", "lzma")
+IMAGE_TYPES = ("livecd", "image")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -37,9 +38,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     img.add_argument("-o", "--output", default=".", help="directory the finished image is written to (default: .)")
     img.add_argument("--repo", action="append", default=[], metavar="NAME,URL",
                      help="an extra repository, as NAME,URL or just URL (may be repeated)")
-    img.add_argument("--pkgverify-level", choices=("all", "none", "signature", "digest"), default="none",
+    img.add_argument("--pkgverify-level", choices=("all", "none", "signature", "digest"), default=None,
                      help="what rpm verifies of each package before installing it: its digests, a signature by "
-                          "a key imported in the image, or both (default: none)")
+                          "a key imported in the image, both, or nothing (default: rpm's own, digest)")
+    img.add_argument("--image-type", choices=IMAGE_TYPES,
+                     help="livecd (a live ISO) or image (a filesystem image); default: from the command's name")
+    img.add_argument("-p", "--plugins", action="store_true",
+                     help="accepted for compatibility; dnf plugins are not loaded (they would act on the host)")
     sys_ = parser.add_argument_group("System directory options")
     sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (default /var/tmp)")
     sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
@@ -53,19 +58,32 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     dbg.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 
 
-def build_parser(live: bool) -> argparse.ArgumentParser:
-    prog = "livecd-creator" if live else "image-creator"
+EXIT_CODES = """\
+exit status:
+  0    the image was built and written to --output
+  1    the build failed (the message says why); nothing was left mounted or written
+  2    the command line was wrong (unknown option, missing kickstart, bad value)
+  130  interrupted (Ctrl-C, SIGTERM or SIGHUP); everything was cleaned up
+"""
+
+
+def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser:
+    prog = prog or ("livecd-creator" if live else "image-creator")
     desc = "Build a live CD/USB ISO from a kickstart file." if live else "Build a filesystem image from a kickstart."
-    parser = argparse.ArgumentParser(prog=prog, description=desc)
+    parser = argparse.ArgumentParser(prog=prog, description=desc, epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
     _add_common(parser)
     if live:
         liv = parser.add_argument_group("Live image options")
+        liv.add_argument("-n", "--name", dest="fslabel", help=argparse.SUPPRESS)  # upstream's alias of -f
         liv.add_argument("-b", "--base-on", help="start from this existing live ISO's root filesystem")
         liv.add_argument("--title", help="title shown in the boot menu (default: the product name)")
         liv.add_argument("--product", help="product name in the boot menu (default: 'Linux')")
         liv.add_argument("--compression-type", default="xz",
                          help="squashfs compressor and options, e.g. 'xz', 'zstd', \"xz -Xbcj x86\" (default xz)")
-        liv.add_argument("--skip-compression", action="store_true", help="do not compress the squashfs")
+        liv.add_argument("-s", "--skip-compression", action="store_true",
+                         help="put the root filesystem image on the ISO uncompressed (LiveOS/rootfs.img, no squashfs)")
         liv.add_argument("--flat-squashfs", action="store_true",
                          help="put the root tree itself in the squashfs (no ext4 rootfs.img inside)")
         liv.add_argument("--skip-minimize", action="store_true", help="do not shrink the ext4 image to its minimum")
@@ -137,7 +155,8 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartH
             fslabel=fslabel,
             title=opts.title,
             product=opts.product,
-            compression_type=None if opts.skip_compression else opts.compression_type,
+            compression_type=opts.compression_type,
+            skip_compression=opts.skip_compression,
             flat_squashfs=opts.flat_squashfs,
             skip_minimize=opts.skip_minimize,
             syslinux=opts.syslinux,
@@ -171,18 +190,32 @@ def _path_with_sbin() -> None:
     os.environ["PATH"] = ":".join(path + [d for d in ("/usr/sbin", "/sbin") if d not in path])
 
 
+def _image_type(argv: Sequence[str]) -> str | None:
+    """--image-type, read before the full parser is built (its live options depend on it), as upstream does."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--image-type", choices=IMAGE_TYPES)
+    known, _ = pre.parse_known_args(argv)
+    return known.image_type  # type: ignore[no-any-return]
+
+
 def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
     _path_with_sbin()
-    parser = build_parser(live)
-    opts = parser.parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    prog = "livecd-creator" if live else "image-creator"
+    image_type = _image_type(args)
+    if image_type is not None:
+        live = image_type == "livecd"
+    parser = build_parser(live, prog)
+    opts = parser.parse_args(args)
     opts.kscfg = opts.kscfg or opts.kscfg_pos
-    prog = parser.prog
     if not opts.kscfg:
         parser.error("a kickstart file is required (-c/--config KICKSTART)")
     old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     creator = None
     try:
         _setup_logging(opts)
+        if opts.plugins:
+            log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
         _check_host()
         ks = kickstart.read_kickstart(opts.kscfg, opts.ksversion)
         creator = _make_creator(opts, live, ks)

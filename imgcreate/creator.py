@@ -72,7 +72,7 @@ class ImageCreator:
         tmpdir: str | os.PathLike[str] = "/var/tmp",
         cacheonly: bool = False,
         docleanup: bool = True,
-        pkgverify_level: str = "none",
+        pkgverify_level: str | None = None,
     ) -> None:
         if not name or "/" in name or name in (".", ".."):
             raise CreatorError(f"Invalid image name '{name}': it must be a non-empty file name without '/'.")

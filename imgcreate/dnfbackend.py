@@ -134,9 +134,9 @@ class DnfInstaller:
         cachedir: Path,
         logdir: Path,
         cacheonly: bool = False,
-        pkgverify_level: str = "none",
+        pkgverify_level: str | None = None,
     ) -> None:
-        if pkgverify_level not in PKGVERIFY_LEVELS:
+        if pkgverify_level is not None and pkgverify_level not in PKGVERIFY_LEVELS:
             raise PackageError(
                 f"Unknown package verification level '{pkgverify_level}': use one of {', '.join(PKGVERIFY_LEVELS)}."
             )
@@ -167,7 +167,9 @@ class DnfInstaller:
         # of each package before installing it: "digest" the checksums, "signature" a signature by a key
         # imported in the image, "all" both.
         self._macros = contextlib.ExitStack()
-        self._macros.enter_context(rpmdb.macros(_dbpath=rpmdb.DBPATH, _pkgverify_level=pkgverify_level))
+        self._macros.enter_context(rpmdb.macros(_dbpath=rpmdb.DBPATH))
+        if pkgverify_level is not None:  # None: rpm's own default (digest)
+            self._macros.enter_context(rpmdb.macros(_pkgverify_level=pkgverify_level))
         self.timings: dict[str, float] = {}
 
     # -- context management --------------------------------------------------------------------------------

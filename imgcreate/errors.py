@@ -36,6 +36,22 @@ class ImageError(CreatorError):
     """Creating, checking or shrinking a filesystem image failed (e.g. the image is too small)."""
 
 
+class SnapshotError(CreatorError):
+    """Upstream's name for a failed device-mapper snapshot; kept so that ``except SnapshotError`` still works."""
+
+
+class SquashfsError(CreatorError):
+    """Making or reading a squashfs image failed (upstream's name)."""
+
+
+class ResizeError(ImageError):
+    """Resizing a filesystem image failed (upstream's name)."""
+
+
+class CryptoLUKSError(CreatorError):
+    """Upstream's name for a failed LUKS operation; nothing here raises it (no encrypted images yet)."""
+
+
 class ScriptError(CreatorError):
     """A kickstart %pre/%post script failed and asked for the build to stop (--erroronfail)."""
 

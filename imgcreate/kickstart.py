@@ -822,6 +822,7 @@ def build_name(kscfg: str, prefix: str | None = None, suffix: str | None = None,
 
 
 FSLABEL_MAX = 32  # ISO 9660 volume identifiers hold 32 characters
+FSLABEL_MAXLEN = FSLABEL_MAX  # upstream's name
 _LABEL_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 

@@ -74,6 +74,7 @@ class LiveImageCreator(LoopImageCreator):
         skip_minimize: bool = False,
         syslinux: bool = False,
         dracut_conf_args: str = "",
+        skip_compression: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(ks, name, fslabel=fslabel, **kwargs)
@@ -83,6 +84,7 @@ class LiveImageCreator(LoopImageCreator):
         self.compression_type = compression_type
         self.flat_squashfs = flat_squashfs
         self.skip_minimize = skip_minimize
+        self.skip_compression = skip_compression  # the ext image on the ISO as LiveOS/rootfs.img, as upstream
         self.bios = BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2
         self.dracut_conf_args = dracut_conf_args
         self._boot_media: BootMedia | None = None
@@ -312,8 +314,14 @@ class LiveImageCreator(LoopImageCreator):
         liveos = self._isodir / "LiveOS"
         liveos.mkdir(exist_ok=True)
         if self.flat_squashfs:
+            # A flat root has no ext image to put on the ISO: --skip-compression makes the squashfs uncompressed.
             with self._phase("squashfs"):
-                squashfs.mksquashfs(self._instroot, liveos / "squashfs.img", self.compression_type)
+                squashfs.mksquashfs(self._instroot, liveos / "squashfs.img",
+                                    None if self.skip_compression else self.compression_type)
+        elif self.skip_compression:
+            # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
+            with self._phase("filesystem-finish"):
+                os.rename(self._finish_image(minimize=not self.skip_minimize), liveos / "rootfs.img")
         else:
             self._squash_rootfs_img(liveos / "squashfs.img")
         self._master(self._boot_media, self._outdir / f"{self.name}.iso")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from imgcreate import fs
-from imgcreate.errors import CommandError, CreatorError, ImageError
+from imgcreate.errors import CommandError, CreatorError, ImageError, ResizeError
 from imgcreate.run import run
 
 log = logging.getLogger("imgcreate")
@@ -101,7 +101,7 @@ class ExtImage:
         try:
             return fs.resparse(self.path, self.size)
         except CommandError as exc:
-            raise ImageError(f"Could not check and shrink the image {self.path}: {exc}") from exc
+            raise ResizeError(f"Could not check and shrink the image {self.path}: {exc}") from exc
 
     def check(self) -> None:
         """Only check the filesystem and discard its free blocks (no minimizing: --skip-minimize)."""

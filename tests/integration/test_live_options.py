@@ -43,7 +43,7 @@ def live(tmp_path: Path, label: str, *args: str, repo: str | None = None, extra:
     [("C-XZBCJ", ["--compression-type", "xz -Xbcj x86"], "Compression xz"),
      ("C-LZ4", ["--compression-type", "lz4"], "Compression lz4"),
      ("C-GZIP", ["--compression-type", "gzip"], "Compression gzip"),
-     ("C-NONE", ["--skip-compression"], "uncompressed")],
+     ("C-NONE", ["--skip-compression", "--flat-squashfs"], "uncompressed")],
 )
 def test_compression_choices(tmp_path: Path, testrepo: Path, label: str, compression: list[str],
                              expect: str) -> None:

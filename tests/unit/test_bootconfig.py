@@ -75,7 +75,8 @@ UPSTREAM_LIVECD_OPTIONS = [
     "--config", "--fslabel", "--title", "--product", "--releasever", "--cache", "--cacheonly", "--tmpdir",
     "--output", "--nocleanup", "--compression-type", "--flat-squashfs", "--skip-compression", "--skip-minimize",
     "--logfile", "--verbose", "--debug", "--quiet", "--base-on", "--dracut-conf-args", "--nomacboot",
-    "--pkgverify-level", "--repo", "--shell", "--syslinux", "--ksversion",
+    "--pkgverify-level", "--repo", "--shell", "--syslinux", "--ksversion", "--name", "--plugins", "--image-type",
+    "--version",
 ]
 
 
@@ -83,7 +84,7 @@ def test_livecd_creator_accepts_upstream_options() -> None:
     opts = {o for a in cli.build_parser(live=True)._actions for o in a.option_strings}
     missing = [o for o in UPSTREAM_LIVECD_OPTIONS if o not in opts]
     assert missing == []
-    assert {"-c", "-f", "-b", "-l", "-t", "-v", "-d", "-q", "-o"} <= opts
+    assert {"-c", "-f", "-b", "-l", "-t", "-v", "-d", "-q", "-o", "-n", "-s", "-p"} <= opts
 
 
 def test_image_creator_options() -> None:

@@ -1,0 +1,83 @@
+"""Upstream livecd-tools callers run unchanged: option spellings and meanings, and the star-import API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import isoinspect
+from tests.boot.qemu import boot
+from tests.support import REPO_ROOT, MakeKs, run_tool
+
+pytestmark = pytest.mark.root
+
+LIVE = """bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=16"
+%packages
+@core
+kernel
+%end
+"""
+
+
+def livecd(make_ks: MakeKs, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_tool("livecd-creator", "-c", str(make_ks(LIVE, size=256)), "--tmpdir", str(tmp_path),
+                    "--output", str(tmp_path / "out"), *args)
+
+
+def test_name_is_an_alias_of_fslabel(make_ks: MakeKs, tmp_path: Path) -> None:
+    livecd(make_ks, tmp_path, "-n", "NAMED", "--compression-type", "lz4")
+    iso = tmp_path / "out/NAMED.iso"
+    assert isoinspect.volume_id(iso) == "NAMED", "-n sets the label and the name, as upstream's -f"
+
+
+def test_xz1m_compression(make_ks: MakeKs, tmp_path: Path) -> None:
+    livecd(make_ks, tmp_path, "-f", "XZ1M", "--compression-type", "xz1m")
+    info = isoinspect.squashfs_info(isoinspect.squashfs_image(tmp_path / "out/XZ1M.iso", tmp_path))
+    assert "Compression xz" in info and "Block size 1048576" in info, info
+
+
+@pytest.mark.boot
+def test_skip_compression_puts_rootfs_img_on_the_iso_and_boots(make_ks: MakeKs, tmp_path: Path) -> None:
+    """-s: an uncompressed LiveOS/rootfs.img on the ISO (no squashfs.img), which dmsquash-live boots directly."""
+    livecd(make_ks, tmp_path, "-f", "NOSQ", "-s")
+    iso = tmp_path / "out/NOSQ.iso"
+    names = isoinspect.files(iso)
+    assert "/LiveOS/rootfs.img" in names and "/LiveOS/squashfs.img" not in names
+    result = boot(iso, "bios")
+    assert result.ok and "root=/dev/mapper/live-rw fstype=ext4" in result.line, result.tail()
+
+
+def test_image_type_image_from_livecd_creator(make_ks: MakeKs, tmp_path: Path) -> None:
+    """upstream's image-creator is livecd-creator with --image-type image."""
+    ks = make_ks("%packages\n@core\n%end\n")
+    run_tool("livecd-creator", "--image-type", "image", "-c", str(ks), "-f", "ASIMG", "--tmpdir", str(tmp_path),
+             "--output", str(tmp_path / "out"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ASIMG.img"]
+
+
+def test_plugins_accepted_with_a_warning(make_ks: MakeKs, tmp_path: Path) -> None:
+    ks = make_ks("%packages\n@core\n%end\n")
+    proc = run_tool("image-creator", "-p", "-c", str(ks), "-f", "PLUG", "--tmpdir", str(tmp_path),
+                    "--output", str(tmp_path / "out"))
+    assert "--plugins" in proc.stderr and (tmp_path / "out/PLUG.img").exists()
+
+
+@pytest.mark.parametrize("tool", ["livecd-creator", "image-creator"])
+def test_version_and_exit_codes_in_help(tool: str) -> None:
+    version = run_tool(tool, "--version")
+    assert version.stdout.startswith(f"{tool} (livecd-tools) ")
+    helptext = run_tool(tool, "--help").stdout
+    assert "exit status:" in helptext and "130" in helptext
+    usage = run_tool(tool, "--no-such-option", check=False)
+    assert usage.returncode == 2
+
+
+def test_star_import_api() -> None:
+    code = ("from imgcreate import *; "
+            "assert LiveImageCreator and LoopImageCreator and ImageCreator and FSLABEL_MAXLEN == 32; "
+            "assert issubclass(SquashfsError, CreatorError) and issubclass(ResizeError, CreatorError); "
+            "assert issubclass(SnapshotError, CreatorError) and callable(read_kickstart) and callable(build_name)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
