@@ -36,8 +36,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
     img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
     img.add_argument("-o", "--output", default=".", help="directory the finished image is written to (default: .)")
-    img.add_argument("--repo", action="append", default=[], metavar="NAME,URL",
-                     help="an extra repository, as NAME,URL or just URL (may be repeated)")
+    img.add_argument("--repo", action="append", default=[], metavar="PATH",
+                     help="a .repo file or a directory of them, whose repositories replace the kickstart's (as "
+                          "upstream); or NAME,URL (or a URL) to add one repository (may be repeated)")
     img.add_argument("--pkgverify-level", choices=("all", "none", "signature", "digest"), default=None,
                      help="what rpm verifies of each package before installing it: its digests, a signature by "
                           "a key imported in the image, both, or nothing (default: rpm's own, digest)")
@@ -125,9 +126,15 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(f"Stopped by {signal.Signals(signum).name}")
 
 
+def _repo_paths(values: Sequence[str]) -> tuple[Path, ...]:
+    """The --repo values that are existing paths: .repo files or directories (upstream's meaning)."""
+    return tuple(Path(v) for v in values if os.path.exists(v))
+
+
 def _parse_repos(values: Sequence[str]) -> dict[str, str]:
+    """The other --repo values: NAME,URL or a bare URL, each adding one repository."""
     repos: dict[str, str] = {}
-    for i, value in enumerate(values):
+    for i, value in enumerate(v for v in values if not os.path.exists(v)):
         if "," in value and "://" not in value.split(",", 1)[0]:
             name, url = value.split(",", 1)
         else:
@@ -222,6 +229,7 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
         options = BuildOptions(
             destdir=Path(opts.output), base_on=getattr(opts, "base_on", None),
             cachedir=Path(opts.cache) if opts.cache else None, repo_urls=_parse_repos(opts.repo),
+            repo_paths=_repo_paths(opts.repo),
             before_unmount=_launch_shell if opts.shell else None,
         )
         with creator:

@@ -18,12 +18,12 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from imgcreate import builddir, config, fs, kickstart, rootfs, scripts, signals
+from imgcreate import builddir, config, fs, kickstart, repofiles, rootfs, scripts, signals
 from imgcreate.errors import CreatorError
 from imgcreate.kickstart import RepoSpec
 from imgcreate.pipeline import BuildOptions, build_image
@@ -235,15 +235,21 @@ class ImageCreator:
             # Registered last, so it runs first on the way out: nothing may keep the root busy.
             self._mounts.callback(fs.kill_processes_in, self._instroot)
 
-    def install(self, repo_urls: dict[str, str] | None = None) -> None:
-        """Install %packages (plus the image type's required packages) from the kickstart's repositories."""
+    def install(self, repo_urls: dict[str, str] | None = None,
+                repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> None:
+        """Install %packages (plus the image type's required packages) from the kickstart's repositories.
+
+        *repo_urls* (name -> URL) adds repositories; *repo*, a ``.repo`` file or a directory of them (or several),
+        replaces the kickstart's repositories, as upstream's ``--repo``.
+        """
         from imgcreate.dnfbackend import DnfInstaller, cache_lock  # dnf is heavy: import it only to install
 
         self._require_mounted()
         self.run_pre_scripts()
         workdir = self._require_builddir()
         cachedir = self._cachedir or workdir / "cache"
-        repos = list(self.config.repos) + list(self.extra_repos)
+        repos = list(self.config.repos) if repo is None else _repo_files(repo)
+        repos += self.extra_repos
         for name, url in (repo_urls or {}).items():
             repos.append(RepoSpec(name=name, baseurl=(url,)))
         spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
@@ -253,8 +259,8 @@ class ImageCreator:
         with self._phase("install"), cache_lock(cachedir), signals.deferred("the package installation"), \
                 DnfInstaller(self._instroot, self.releasever or "", cachedir, workdir / "dnf-log",
                              cacheonly=self.cacheonly, pkgverify_level=self.pkgverify_level) as dnfi:
-            for repo in repos:
-                dnfi.add_repo(repo)
+            for repo_spec in repos:
+                dnfi.add_repo(repo_spec)
             self.install_result = dnfi.run(spec)
             for key, value in dnfi.timings.items():
                 self.timings[f"install.{key}"] = value
@@ -347,6 +353,11 @@ _PSEUDO_FSTAB = (
     "proc       /proc     proc    defaults        0 0\n"
     "sysfs      /sys      sysfs   defaults        0 0\n"
 )
+
+
+def _repo_files(repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[RepoSpec]:
+    paths = [repo] if isinstance(repo, (str, os.PathLike)) else list(repo)
+    return [spec for p in paths for spec in repofiles.read_repo_path(Path(p))]
 
 
 class LoopImageCreator(ImageCreator):

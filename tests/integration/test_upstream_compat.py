@@ -10,7 +10,7 @@ import pytest
 
 from tests import isoinspect
 from tests.boot.qemu import boot
-from tests.support import REPO_ROOT, MakeKs, run_tool
+from tests.support import REPO_ROOT, MakeKs, assert_failed, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -81,3 +81,24 @@ def test_star_import_api() -> None:
             "assert issubclass(SquashfsError, CreatorError) and issubclass(ResizeError, CreatorError); "
             "assert issubclass(SnapshotError, CreatorError) and callable(read_kickstart) and callable(build_name)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+
+
+def test_repo_files_replace_the_kickstart_repositories(make_ks: MakeKs, tmp_path: Path, testrepo: Path) -> None:
+    """--repo FILE or --repo DIR: those repositories and only those, as upstream (the kickstart's is broken)."""
+    ks = make_ks("%packages\n@core\ndemo-app\n%end\n", repo_url="http://127.0.0.1:9/unreachable")
+    repodir = tmp_path / "repos.d"
+    repodir.mkdir()
+    (repodir / "td.repo").write_text(f"[td]\nname=Test distribution\nbaseurl=file://{testrepo}\ngpgcheck=0\n")
+    (repodir / "off.repo").write_text("[off]\nbaseurl=http://127.0.0.1:9/off\nenabled=0\n")
+    for i, path in enumerate((repodir / "td.repo", repodir)):
+        run_tool("image-creator", "-c", str(ks), "-f", f"R{i}", "--repo", str(path), "--tmpdir", str(tmp_path),
+                 "--output", str(tmp_path / "out"))
+        assert (tmp_path / f"out/R{i}.img").exists()
+
+
+def test_repo_file_without_a_url_is_named(make_ks: MakeKs, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.repo"
+    bad.write_text("[nourl]\nname=No URL\n")
+    proc = run_tool("image-creator", "-c", str(make_ks("%packages\n@core\n%end\n")), "-f", "BAD", "--repo",
+                    str(bad), "--tmpdir", str(tmp_path), "--output", str(tmp_path / "out"), check=False)
+    assert_failed(proc, "[nourl]", str(bad), "no baseurl")

@@ -1,0 +1,79 @@
+"""Reading dnf ``.repo`` files: upstream's ``--repo PATH``, whose repositories replace the kickstart's.
+
+A build system keeps its mirrors in .repo files (the format of /etc/yum.repos.d) and points every kickstart at
+them with ``livecd-creator --repo DIR``; the kickstart's own ``repo`` lines are then ignored, as upstream does.
+Only what a build uses is read; dnf substitutes ``$releasever`` and ``$basearch`` itself.
+"""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+from imgcreate.errors import RepoError
+from imgcreate.kickstart import RepoSpec
+
+
+def read_repo_path(path: Path) -> tuple[RepoSpec, ...]:
+    """The enabled repositories of a ``.repo`` file, or of every ``*.repo`` file in a directory (sorted)."""
+    if path.is_dir():
+        files = sorted(path.glob("*.repo"))
+        if not files:
+            raise RepoError(f"--repo: the directory {path} holds no .repo files.")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise RepoError(f"--repo: {path} is neither a .repo file nor a directory of them.")
+    repos = tuple(spec for f in files for spec in _read_file(f))
+    if not repos:
+        raise RepoError(f"--repo: {path} defines no enabled repository.")
+    return repos
+
+
+def _read_file(path: Path) -> list[RepoSpec]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path)
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise RepoError(f"--repo: cannot read {path}: {' '.join(str(exc).split())}") from exc
+    repos = []
+    for name in parser.sections():
+        section = parser[name]
+        if not _flag(section.get("enabled", "1")):
+            continue
+        baseurl = tuple(u for u in section.get("baseurl", "").replace(",", " ").split() if u)
+        spec = RepoSpec(
+            name=name,
+            baseurl=baseurl,
+            mirrorlist=section.get("mirrorlist") or None,
+            metalink=section.get("metalink") or None,
+            includepkgs=_words(section.get("includepkgs", "")),
+            excludepkgs=_words(section.get("excludepkgs", section.get("exclude", ""))),
+            cost=_cost(section.get("cost"), name, path),
+            proxy=section.get("proxy") or None,
+            noverifyssl=not _flag(section.get("sslverify", "1")),
+            sslcacert=section.get("sslcacert") or None,
+            sslclientcert=section.get("sslclientcert") or None,
+            sslclientkey=section.get("sslclientkey") or None,
+        )
+        if not (spec.baseurl or spec.mirrorlist or spec.metalink):
+            raise RepoError(f"--repo: repository [{name}] in {path} has no baseurl, mirrorlist or metalink.")
+        repos.append(spec)
+    return repos
+
+
+def _cost(value: str | None, name: str, path: Path) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise RepoError(f"--repo: repository [{name}] in {path} has cost={value}, not a number.") from None
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "yes", "true", "on")
+
+
+def _words(value: str) -> tuple[str, ...]:
+    return tuple(w for w in value.replace(",", " ").split() if w)
