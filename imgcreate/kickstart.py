@@ -421,8 +421,14 @@ def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> 
 # ---- reading the handler -------------------------------------------------------------------------------------
 
 
+def as_handler(ks: KickstartHandler) -> KickstartHandler:
+    """The pykickstart handler of *ks*: a handler itself, or a parser (upstream's API passes parsers around)."""
+    return ks.handler if isinstance(ks, KickstartParser) else ks
+
+
 def read_config(handler: KickstartHandler) -> KickstartConfig:
-    """Read everything the build needs from a pykickstart handler (see :func:`read_kickstart`), once."""
+    """Read everything the build needs from a pykickstart handler or parser (see :func:`read_kickstart`), once."""
+    handler = as_handler(handler)
     return KickstartConfig(
         root_partition=_read_root_partition(handler),
         bootloader=_read_bootloader(getattr(handler, "bootloader", None)),
@@ -736,11 +742,11 @@ def _read_xconfig(xc: Any | None) -> XConfig | None:
 
 def get_image_size(ks: KickstartHandler, default: int = DEFAULT_IMAGE_SIZE_MB) -> int:
     """Size of the root filesystem in bytes, from ``part / --size`` (MiB; *default* without one)."""
-    return _read_root_partition(ks, default_size_mb=default).size
+    return _read_root_partition(as_handler(ks), default_size_mb=default).size
 
 
 def get_image_fstype(ks: KickstartHandler, default: str = DEFAULT_FSTYPE) -> str:
-    return _read_root_partition(ks, default_fstype=default).fstype
+    return _read_root_partition(as_handler(ks), default_fstype=default).fstype
 
 
 def get_image_fslabel(ks: KickstartHandler) -> str | None:
@@ -769,11 +775,11 @@ def get_packages(
 
 def get_modules(ks: KickstartHandler) -> list[tuple[str, str | None, bool]]:
     """``module --name --stream [--disable]`` lines (EL8/EL9 modularity) as (name, stream, enable)."""
-    return _read_modules(ks)
+    return _read_modules(as_handler(ks))
 
 
 def _pykickstart_scripts(ks: KickstartHandler, kind: ScriptKind) -> list[Any]:
-    return [s for s in ks.scripts if _SCRIPT_KINDS.get(s.type) is kind]
+    return [s for s in as_handler(ks).scripts if _SCRIPT_KINDS.get(s.type) is kind]
 
 
 def get_post_scripts(ks: KickstartHandler) -> list[Any]:

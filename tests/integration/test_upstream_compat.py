@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from tests import isoinspect
 from tests.boot.qemu import boot
-from tests.support import REPO_ROOT, MakeKs, assert_failed, run_tool
+from tests.support import REPO_ROOT, MakeKs, MountImage, assert_failed, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -102,3 +103,38 @@ def test_repo_file_without_a_url_is_named(make_ks: MakeKs, tmp_path: Path) -> No
     proc = run_tool("image-creator", "-c", str(make_ks("%packages\n@core\n%end\n")), "-f", "BAD", "--repo",
                     str(bad), "--tmpdir", str(tmp_path), "--output", str(tmp_path / "out"), check=False)
     assert_failed(proc, "[nourl]", str(bad), "no baseurl")
+
+
+UPSTREAM_STYLE_SCRIPT = """
+import sys
+import pykickstart.parser
+import pykickstart.version
+import imgcreate
+from imgcreate import kickstart
+
+# As upstream's API document and scripts built on it do: a KickstartParser, not a bare handler.
+ks = pykickstart.parser.KickstartParser(pykickstart.version.makeVersion())
+ks.readKickstart(sys.argv[1])
+assert kickstart.get_image_size(ks) == 256 * 1024 * 1024
+assert [r.name for r in kickstart.get_repos(ks)] == ["testdistro"]
+assert "demo-app" in kickstart.get_packages(ks).packages
+creator = imgcreate.LoopImageCreator(ks, "upstream-style", fslabel="UPSTREAM", tmpdir=sys.argv[2])
+try:
+    creator.mount()
+    creator.install()
+    creator.configure()
+    creator.unmount()
+    creator.package(sys.argv[3])
+finally:
+    creator.cleanup()
+"""
+
+
+def test_upstream_style_api_script(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
+    """A script written against upstream's API document runs unchanged (parser objects, the five steps)."""
+    ks = make_ks("%packages\n@core\ndemo-app\n%end\n", size=256)
+    script = tmp_path / "upstream.py"
+    script.write_text(UPSTREAM_STYLE_SCRIPT)
+    subprocess.run([sys.executable, str(script), str(ks), str(tmp_path), str(tmp_path / "out")], check=True,
+                   env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert {"demo-app", "busybox"} <= mount_image(tmp_path / "out/upstream-style.img").rpms()
