@@ -60,9 +60,9 @@ class ImageCreator:
     """Installs a system image from a kickstart into an install root.
 
     ``ks`` is a kickstart handler (see :func:`imgcreate.read_kickstart`) or a pykickstart parser, read once into
-    ``self.config``; ``name`` is the image's name.  On its
-    own this class installs into a plain directory; subclasses decide where the install root lives
-    (``_root_storage``) and what the result is (``_stage_final_image``).
+    ``self.config``; ``name`` is the image's name.  On its own this class installs into a plain directory;
+    subclasses decide where the install root lives (``_root_storage``) and what the result is
+    (``_stage_final_image``).
     """
 
     def __init__(
