@@ -326,25 +326,24 @@ class ImageCreator:
 
     def run_pre_scripts(self) -> None:
         for script in self.config.scripts_of(kickstart.ScriptKind.PRE):
-            scripts.run_script(script, self._script_place(script), "%pre")
+            scripts.run_script(script, self._script_place(script.in_chroot), "%pre")
 
     def run_post_scripts(self) -> None:
         for script in self.config.scripts_of(kickstart.ScriptKind.POST):
-            scripts.run_script(script, self._script_place(script), "%post")
+            scripts.run_script(script, self._script_place(script.in_chroot), "%post")
 
     def run_onerror_scripts(self) -> None:
         """Run %onerror scripts on the host after a failure; their own failures are only logged."""
-        onerror = self.config.scripts_of(kickstart.ScriptKind.ONERROR)
-        if onerror:
-            scripts.run_onerror_scripts(onerror, self._script_place(onerror[0]))
+        scripts.run_onerror_scripts(self.config.scripts_of(kickstart.ScriptKind.ONERROR),
+                                    self._script_place(in_chroot=False))
 
-    def _script_place(self, script: kickstart.Script) -> scripts.ScriptPlace:
+    def _script_place(self, in_chroot: bool) -> scripts.ScriptPlace:
         """Where a script runs: the install root once there is one; host files in the build dir (else --tmpdir)."""
         return scripts.ScriptPlace(
             root=self._instroot if self._builddir is not None else None,
             scratch=self._builddir or self.tmpdir,
             image_name=self.name,
-            extra_env=self._get_post_scripts_env(script.in_chroot),
+            extra_env=self._get_post_scripts_env(in_chroot),
         )
 
 
