@@ -97,6 +97,16 @@ def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser
     return parser
 
 
+def livecd_parser() -> argparse.ArgumentParser:
+    """livecd-creator's parser: the one source of its --help and its man page."""
+    return build_parser(live=True)
+
+
+def image_parser() -> argparse.ArgumentParser:
+    """image-creator's parser: the one source of its --help and its man page."""
+    return build_parser(live=False)
+
+
 def _setup_logging(opts: argparse.Namespace) -> None:
     level = logging.DEBUG if opts.debug else logging.WARNING if opts.quiet else logging.INFO
     root = logging.getLogger("imgcreate")
