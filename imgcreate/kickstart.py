@@ -1,23 +1,28 @@
 """Reading kickstart files with pykickstart, once, into typed frozen values.
 
-This is the only module that touches pykickstart: :func:`read_kickstart` parses a file into pykickstart's
-handler and :func:`read_config` reads that handler into a :class:`KickstartConfig`, which the creators and the
-configuration writers (:mod:`imgcreate.config`) use.  Every option is read with a default, because older syntax
-versions (RHEL7, F21, ...) lack some of them, so every kickstart syntax version pykickstart knows keeps working.
-Values are read, not judged: checks that belong to writing something (a host name, an address, a password
-hash) stay with the writer, which names the kickstart command in its error.
+This is the only module that touches pykickstart: :func:`read_kickstart` parses a file into a pykickstart
+KickstartParser (as upstream's does) and :func:`read_config` reads its handler into a :class:`KickstartConfig`,
+which the creators and the configuration writers (:mod:`imgcreate.config`) use.  Every option is read with a
+default, because older syntax versions (RHEL7, F21, ...) lack some of them, so every kickstart syntax version
+pykickstart knows keeps working.  Values are read, not judged: checks that belong to writing something (a host
+name, an address, a password hash) stay with the writer, which names the kickstart command in its error.
+
+Upstream's helpers (``get_repos``, ``get_packages``, ...) keep upstream's names and return shapes, for scripts
+written against upstream's API; the build does not use them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
+import logging
 import os
 import time
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pykickstart import constants as ksconstants
 from pykickstart import version as ksversion
@@ -26,9 +31,12 @@ from pykickstart.parser import KickstartParser
 
 from imgcreate.errors import KickstartError
 
-# pykickstart's handler (a BaseHandler of the kickstart's syntax version), as read_kickstart() returns it.
-# pykickstart ships no type hints; outside this module the handler is only passed along, never looked into.
+# A pykickstart KickstartParser (what read_kickstart() returns) or its handler (a BaseHandler of the kickstart's
+# syntax version): every function here and every creator takes either (see as_handler()).  pykickstart ships no
+# type hints; outside this module the object is only passed along, never looked into.
 KickstartHandler = Any
+
+log = logging.getLogger("imgcreate")
 
 DEFAULT_IMAGE_SIZE_MB = 4096
 DEFAULT_FSTYPE = "ext4"
@@ -341,6 +349,8 @@ if TYPE_CHECKING:
         """The part of pykickstart's KickstartParser this module uses.  pykickstart ships no type hints, so
         this declares them for the type checker; at run time the base is the real KickstartParser."""
 
+        handler: Any
+
         def __init__(self, handler: Any) -> None: ...
 
         def readKickstart(self, f: str, reset: bool = True) -> None: ...  # noqa: N802 (pykickstart's name)
@@ -387,8 +397,11 @@ class _TrackingParser(_ParserBase):
         return candidate if os.path.exists(candidate) else f
 
 
-def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> KickstartHandler:
-    """Parse the kickstart file at *path* and return its pykickstart handler.
+def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> KickstartParser:
+    """Parse the kickstart file at *path* and return the pykickstart KickstartParser holding it.
+
+    A parser, as upstream's read_kickstart() returns, because scripts written for upstream use ``ks.handler``;
+    this library takes the parser or its handler alike.
 
     *version* is a pykickstart syntax version name such as "F38" or "RHEL9"; without it the version a
     ``#version=`` comment in the file names is used, else the newest syntax.  Errors raise KickstartError with
@@ -415,7 +428,7 @@ def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> 
         raise KickstartError(f"Failed to read kickstart file '{where}'{line}: {msg}") from exc
     except OSError as exc:
         raise KickstartError(f"Failed to read kickstart file '{path}': {exc}") from exc
-    return handler
+    return parser
 
 
 # ---- reading the handler -------------------------------------------------------------------------------------
@@ -490,14 +503,12 @@ def _items(handler: Any, name: str, attr: str) -> list[Any]:
     return list(getattr(getattr(handler, name, None), attr, None) or [])
 
 
-def _read_root_partition(
-    handler: Any, default_size_mb: int = DEFAULT_IMAGE_SIZE_MB, default_fstype: str = DEFAULT_FSTYPE
-) -> RootPartition:
+def _read_root_partition(handler: Any) -> RootPartition:
     part = next((p for p in _items(handler, "partition", "partitions") if p.mountpoint == "/"), None)
-    size = getattr(part, "size", None) or default_size_mb
+    size = getattr(part, "size", None) or DEFAULT_IMAGE_SIZE_MB
     return RootPartition(
         size=int(size) * 1024 * 1024,
-        fstype=_text(getattr(part, "fstype", None)) or default_fstype,
+        fstype=_text(getattr(part, "fstype", None)) or DEFAULT_FSTYPE,
         label=_opt_text(getattr(part, "label", None)),
     )
 
@@ -737,40 +748,190 @@ def _read_xconfig(xc: Any | None) -> XConfig | None:
                    default_desktop=_text(getattr(xc, "defaultdesktop", None)))
 
 
-# ---- getters for API users (the build uses read_config) ------------------------------------------------------
+# ---- upstream's helpers, for API users (the build itself uses read_config) -----------------------------------
+#
+# Scripts written for upstream livecd-tools call these on what read_kickstart() returns, so they keep upstream's
+# names, arguments, defaults and return shapes: pykickstart's own objects and plain values, not the typed ones
+# above.  Each takes a parser or a handler.  An attribute an older syntax version lacks reads as not given.
 
 
-def get_image_size(ks: KickstartHandler, default: int = DEFAULT_IMAGE_SIZE_MB) -> int:
-    """Size of the root filesystem in bytes, from ``part / --size`` (MiB; *default* without one)."""
-    return _read_root_partition(as_handler(ks), default_size_mb=default).size
+class RepoTuple(NamedTuple):
+    """One ``repo`` line as upstream's get_repos() gives it.  A plain 8-tuple to callers that unpack or index
+    it, as upstream's scripts do; the field names are only for reading."""
+
+    name: str
+    baseurl: str | None  # pykickstart's string ("" without --baseurl), or the repo_urls replacement
+    mirrorlist: str | None
+    proxy: str | None
+    includepkgs: list[str]
+    excludepkgs: list[str]
+    cost: int | None
+    sslverify: bool  # not --noverifyssl
 
 
-def get_image_fstype(ks: KickstartHandler, default: str = DEFAULT_FSTYPE) -> str:
-    return _read_root_partition(as_handler(ks), default_fstype=default).fstype
+def _raw_text(value: Any) -> str | None:
+    """pykickstart's value as a str, keeping "" apart from None as upstream's callers see them."""
+    return None if value is None else str(value)
+
+
+def _root_partitions(ks: KickstartHandler) -> list[Any]:
+    return [p for p in _items(as_handler(ks), "partition", "partitions") if p.mountpoint == "/"]
+
+
+def _bootloader_option(ks: KickstartHandler, name: str) -> Any:
+    return getattr(getattr(as_handler(ks), "bootloader", None), name, None)
+
+
+def _packages_option(ks: KickstartHandler, name: str, default: Any = None) -> Any:
+    return getattr(as_handler(ks).packages, name, default)
+
+
+def _packages_list(ks: KickstartHandler, name: str) -> list[Any]:
+    """A copy of a %packages list, so that adding *required* never changes the handler's own list."""
+    return list(_packages_option(ks, name) or [])
+
+
+def get_image_size(ks: KickstartHandler, default: int | None = None) -> int | None:
+    """Size of the root filesystem in bytes: the last ``part /`` with ``--size`` (MiB), else *default*.
+
+    *default* is in bytes and None unless given, as upstream's, so that a caller can tell "no size" apart.
+    """
+    size = 0
+    for part in _root_partitions(ks):
+        if getattr(part, "size", None):
+            size = int(part.size)
+    return size * 1024 * 1024 if size > 0 else default
+
+
+def get_image_fstype(ks: KickstartHandler, default: str | None = None) -> str | None:
+    """The first ``part /`` ``--fstype``, else *default*."""
+    return next((str(p.fstype) for p in _root_partitions(ks) if getattr(p, "fstype", None)), default)
 
 
 def get_image_fslabel(ks: KickstartHandler) -> str | None:
+    """``part / --label`` (not upstream's: its creators never read the label)."""
     return read_config(ks).root_partition.label
 
 
-def get_kernel_args(ks: KickstartHandler, default: str = "") -> str:
-    return read_config(ks).bootloader.kernel_args(default)
-
-
 def get_timeout(ks: KickstartHandler, default: int | None = None) -> int | None:
-    timeout = read_config(ks).bootloader.timeout
-    return timeout if timeout is not None else default
+    """``bootloader --timeout`` in seconds, else *default*."""
+    timeout = _bootloader_option(ks, "timeout")
+    return int(timeout) if timeout is not None else default
 
 
-def get_repos(ks: KickstartHandler) -> list[RepoSpec]:
-    """The ``url`` install tree and the ``repo`` lines."""
-    return list(read_config(ks).repos)
+def get_kernel_args(ks: KickstartHandler, default: str = "ro rd.live.image quiet") -> str:
+    """*default* followed by ``bootloader --append``, or *default* alone without one.
+
+    Upstream's test is ``appendLine is None``; pykickstart's value without ``--append`` is "", which would add
+    a trailing space, so an empty append counts as none here.
+    """
+    append = _bootloader_option(ks, "appendLine")
+    return f"{default} {append}" if append else default
 
 
-def get_packages(
-    ks: KickstartHandler, required: list[str] | None = None, excluded: list[str] | None = None
-) -> PackageSpec:
-    return read_config(ks).packages.with_extra(required or (), excluded or ())
+def get_default_kernel(ks: KickstartHandler, default: str | None = None) -> str | None:
+    """``bootloader --default``, else *default*."""
+    kernel = _bootloader_option(ks, "default")
+    return str(kernel) if kernel else default
+
+
+def get_repos(ks: KickstartHandler, repo_urls: Mapping[str, str] | None = None) -> list[RepoTuple]:
+    """The ``repo`` lines as upstream's 8-tuples (see RepoTuple), one per name, a later line replacing an
+    earlier one.  ``repo_urls[name]`` (livecd-creator's ``--repo NAME,URL``) replaces that repo's baseurl and
+    drops its mirrorlist.
+
+    The ``url`` line is not among them, as upstream's.  The build does not use this: it reads typed RepoSpecs,
+    ``url`` included, from ``read_config(ks).repos``.
+    """
+    repos: dict[str, RepoTuple] = {}
+    for repo in _items(as_handler(ks), "repo", "repoList"):
+        if str(repo.name) in repos:
+            log.warning("Overriding already specified repo %s", repo.name)
+        repos[str(repo.name)] = _repo_tuple(repo, repo_urls or {})
+    return list(repos.values())
+
+
+def _repo_tuple(repo: Any, repo_urls: Mapping[str, str]) -> RepoTuple:
+    name = str(repo.name)
+    baseurl, mirrorlist = _raw_text(getattr(repo, "baseurl", None)), _raw_text(getattr(repo, "mirrorlist", None))
+    if name in repo_urls:
+        baseurl, mirrorlist = repo_urls[name], None
+    return RepoTuple(
+        name=name,
+        baseurl=baseurl,
+        mirrorlist=mirrorlist,
+        proxy=_raw_text(getattr(repo, "proxy", None)),
+        includepkgs=[str(x) for x in getattr(repo, "includepkgs", None) or []],
+        excludepkgs=[str(x) for x in getattr(repo, "excludepkgs", None) or []],
+        cost=_opt_int(getattr(repo, "cost", None)),
+        sslverify=not getattr(repo, "noverifyssl", False),
+    )
+
+
+def convert_method_to_repo(ks: KickstartHandler) -> None:
+    """Upstream's call to pykickstart's ``methodToRepo()``, kept so that scripts calling it run.
+
+    pykickstart builds a repo object from the ``url`` line there but does not add it to the repo list, so this
+    changes nothing, for upstream too; its errors (no ``url`` line) are ignored as upstream ignores them.
+    """
+    with contextlib.suppress(AttributeError, PyKickstartError):
+        as_handler(ks).repo.methodToRepo()
+
+
+def get_packages(ks: KickstartHandler, required: Iterable[str] = ()) -> list[str]:
+    """%packages' package names, then *required* (what an image type adds)."""
+    return [str(x) for x in _packages_list(ks, "packageList")] + list(required)
+
+
+def get_groups(ks: KickstartHandler, required: Iterable[Any] = ()) -> list[Any]:
+    """%packages' groups as pykickstart Group objects (.name, .include), then *required*."""
+    return _packages_list(ks, "groupList") + list(required)
+
+
+def get_environment(ks: KickstartHandler) -> str | None:
+    """The %packages environment (``@^name``), or None."""
+    return _opt_text(_packages_option(ks, "environment"))
+
+
+def get_excluded(ks: KickstartHandler, required: Iterable[str] = ()) -> list[str]:
+    """The packages %packages excludes (``-name``), then *required* (what an image type never wants)."""
+    return [str(x) for x in _packages_list(ks, "excludedList")] + list(required)
+
+
+def get_excluded_groups(ks: KickstartHandler, required: Iterable[Any] = ()) -> list[Any]:
+    """The groups %packages excludes (``-@name``) as pykickstart Group objects, then *required*."""
+    return _packages_list(ks, "excludedGroupList") + list(required)
+
+
+def get_partitions(ks: KickstartHandler, required: Iterable[Any] = ()) -> list[Any]:
+    """pykickstart's ``part`` objects.  *required* is accepted and not used, as upstream's."""
+    del required
+    return _items(as_handler(ks), "partition", "partitions")
+
+
+def ignore_missing(ks: KickstartHandler) -> bool:
+    """``%packages --ignoremissing``."""
+    return bool(_packages_option(ks, "handleMissing") == ksconstants.KS_MISSING_IGNORE)
+
+
+def exclude_docs(ks: KickstartHandler) -> bool:
+    """``%packages --excludedocs``."""
+    return bool(_packages_option(ks, "excludeDocs", False))
+
+
+def exclude_weakdeps(ks: KickstartHandler) -> bool | None:
+    """``%packages --excludeWeakdeps``: True, else None (upstream's shape, not False)."""
+    return True if _packages_option(ks, "excludeWeakdeps", False) else None
+
+
+def nocore(ks: KickstartHandler) -> bool:
+    """``%packages --nocore``."""
+    return bool(_packages_option(ks, "nocore", False))
+
+
+def inst_langs(ks: KickstartHandler) -> str | None:
+    """``%packages --instLangs`` as written (None without it; "" from a syntax version that lacks it)."""
+    return _raw_text(_packages_option(ks, "instLangs", ""))
 
 
 def get_modules(ks: KickstartHandler) -> list[tuple[str, str | None, bool]]:
@@ -793,19 +954,31 @@ def get_pre_scripts(ks: KickstartHandler) -> list[Any]:
 
 
 def get_onerror_scripts(ks: KickstartHandler) -> list[Any]:
-    """pykickstart's own %onerror Script objects, as upstream's API returns them."""
+    """pykickstart's own %onerror Script objects (not upstream's: it has no %onerror)."""
     return _pykickstart_scripts(ks, ScriptKind.ONERROR)
+
+
+def selinux_enabled(ks: KickstartHandler) -> bool:
+    """True only with a ``selinux --enforcing`` or ``--permissive`` line, as upstream's.
+
+    The build reads it differently: no ``selinux`` line leaves the image's own SELinux setting, which counts
+    as enabled (``read_config(ks).selinux`` is None then).
+    """
+    mode = getattr(getattr(as_handler(ks), "selinux", None), "selinux", None)
+    return mode in (ksconstants.SELINUX_ENFORCING, ksconstants.SELINUX_PERMISSIVE)
 
 
 # ---- names and labels --------------------------------------------------------------------------------------
 
 
 def build_name(kscfg: str, prefix: str | None = None, suffix: str | None = None, maxlen: int | None = None) -> str:
-    """Make an image name from a kickstart path, as upstream livecd-tools does.
+    """Make an image name from a kickstart path, exactly as upstream livecd-tools does.
 
-    The name is the kickstart's base name without extension, with *prefix* in front (unless it already starts
-    with it) and *suffix* (default: the current time as YYYYmmddHHMM; "" for none) behind a dash.  If *maxlen*
-    is given, the base part is cut so the whole name fits.
+    The name is *prefix* + the kickstart's base name without extension (less *prefix* if it starts with it) +
+    "-" + *suffix* (default: the current time as YYYYmmddHHMM).  Exact, because names and default labels are
+    what users and their scripts see.  When the name is longer than *maxlen*, the prefix is dropped and the base
+    name cut so that the suffix fits whole (upstream: the suffix counts most, then the kickstart's name); with a
+    *maxlen* shorter than the suffix the result is still longer than *maxlen*, as upstream's.
     """
     name = os.path.basename(kscfg)
     idx = name.rfind(".")
@@ -817,13 +990,9 @@ def build_name(kscfg: str, prefix: str | None = None, suffix: str | None = None,
         suffix = time.strftime("%Y%m%d%H%M")
     if name.startswith(prefix):
         name = name[len(prefix) :]
-    ret = prefix + name
-    if suffix:
-        ret += "-" + suffix
+    ret = prefix + name + "-" + suffix
     if maxlen is not None and len(ret) > maxlen:
-        keep = maxlen - len(prefix) - (len(suffix) + 1 if suffix else 0)
-        ret = prefix + name[: max(keep, 0)] + ("-" + suffix if suffix else "")
-        ret = ret[:maxlen]
+        ret = name[: maxlen - len(suffix) - 1] + "-" + suffix
     return ret
 
 

@@ -81,7 +81,7 @@ def test_repo_options_reach_dnf(tmp_path: Path) -> None:
     )
     ks = kickstart.read_kickstart(ks_path)
     with DnfInstaller(tmp_path / "root", "1", tmp_path / "cache", tmp_path / "log") as dnfi:
-        for spec in kickstart.get_repos(ks):
+        for spec in kickstart.read_config(ks).repos:  # the typed repos the build gives dnf
             dnfi.add_repo(spec)
         a = dnfi.base.repos["a"]
         assert a.cost == 7 and a.proxy == "http://proxy.invalid:3128" and a.sslverify is False

@@ -116,8 +116,10 @@ from imgcreate import kickstart
 ks = pykickstart.parser.KickstartParser(pykickstart.version.makeVersion())
 ks.readKickstart(sys.argv[1])
 assert kickstart.get_image_size(ks) == 256 * 1024 * 1024
-assert [r.name for r in kickstart.get_repos(ks)] == ["testdistro"]
-assert "demo-app" in kickstart.get_packages(ks).packages
+assert [name for name, *_ in kickstart.get_repos(ks)] == ["testdistro"]  # upstream's 8-tuples
+assert "demo-app" in kickstart.get_packages(ks)
+assert kickstart.get_kernel_args(ks) == "ro rd.live.image quiet"
+assert isinstance(imgcreate.read_kickstart(sys.argv[1]), pykickstart.parser.KickstartParser)
 creator = imgcreate.LoopImageCreator(ks, "upstream-style", fslabel="UPSTREAM", tmpdir=sys.argv[2])
 try:
     creator.mount()

@@ -11,6 +11,7 @@ import logging
 import os
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -472,6 +473,16 @@ SWEEP_LINES = [
     "repo --name=r --baseurl=http://example.com/", "url --url=http://example.com/os", "part / --size 100",
 ]
 
+# upstream's kickstart helpers, each called with the kickstart alone (tests/unit/test_kickstart.py checks them)
+UPSTREAM_HELPERS: list[Callable[[Any], object]] = [
+    kickstart.get_image_size, kickstart.get_image_fstype, kickstart.get_timeout, kickstart.get_kernel_args,
+    kickstart.get_default_kernel, kickstart.get_repos, kickstart.convert_method_to_repo, kickstart.get_packages,
+    kickstart.get_groups, kickstart.get_environment, kickstart.get_excluded, kickstart.get_excluded_groups,
+    kickstart.get_partitions, kickstart.ignore_missing, kickstart.exclude_docs, kickstart.exclude_weakdeps,
+    kickstart.nocore, kickstart.inst_langs, kickstart.get_pre_scripts, kickstart.get_post_scripts,
+    kickstart.selinux_enabled,
+]
+
 
 def test_every_syntax_version_applies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Old syntax versions lack options newer ones have: reading, every writer and getter must cope with each.
@@ -502,6 +513,6 @@ def test_every_syntax_version_applies(tmp_path: Path, monkeypatch: pytest.Monkey
         cfg = kickstart.read_config(handler)
         config.apply_before_post(root, cfg)
         config.apply_after_post(root, cfg)
-        kickstart.get_packages(handler)
-        kickstart.get_repos(handler)
+        for helper in UPSTREAM_HELPERS:  # upstream's helpers read every syntax version too
+            helper(handler)
         assert (root / "etc/locale.conf").exists(), name

@@ -1,11 +1,16 @@
-"""Pure-logic tests: kickstart reading (read_config and the getters), name and label rules."""
+"""Pure-logic tests: kickstart reading (read_config, upstream's helpers and their shapes), name and label rules."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pykickstart.constants
+import pykickstart.parser
 import pytest
+from pykickstart.parser import Group, KickstartParser
 
 from imgcreate import kickstart
 from imgcreate.errors import KickstartError
@@ -17,29 +22,30 @@ def write(tmp_path: Path, text: str, name: str = "test.ks") -> Path:
     return p
 
 
-def test_read_kickstart_and_getters(tmp_path: Path) -> None:
-    ks = kickstart.read_kickstart(
-        write(
-            tmp_path,
-            "part / --size 1024 --fstype ext3 --label ROOTL\n"
-            "repo --name=a --baseurl=http://example.com/$releasever/$basearch --cost 5 --includepkgs=x,y\n"
-            "repo --name=b --mirrorlist=http://example.com/ml --excludepkgs=z --noverifyssl --proxy=http://p:3128\n"
-            "bootloader --append='quiet x=1' --timeout 7\n"
-            "%packages --excludedocs --instLangs=de:fr --nocore --excludeWeakdeps --ignoremissing\n"
-            "@core\n@base --optional\n@small --nodefaults\n-@docs\nfoo\n-bar\n%end\n",
-        )
+def test_read_kickstart_returns_a_parser(tmp_path: Path) -> None:
+    """As upstream's: a pykickstart KickstartParser, whose .handler holds the kickstart."""
+    ks = kickstart.read_kickstart(write(tmp_path, "lang de_DE.UTF-8\n%packages\nfoo\n%end\n"))
+    assert isinstance(ks, KickstartParser)
+    assert ks.handler.lang.lang == "de_DE.UTF-8" and ks.handler.packages.packageList == ["foo"]
+    assert kickstart.as_handler(ks) is ks.handler and kickstart.as_handler(ks.handler) is ks.handler
+    assert kickstart.read_config(ks) == kickstart.read_config(ks.handler), "a parser or its handler alike"
+
+
+def test_read_config_repos_and_packages(tmp_path: Path) -> None:
+    """The typed values the build uses (the upstream-shaped helpers are tested below)."""
+    cfg = config_of(
+        tmp_path,
+        "repo --name=a --baseurl=http://example.com/$releasever/$basearch --cost 5 --includepkgs=x,y\n"
+        "repo --name=b --mirrorlist=http://example.com/ml --excludepkgs=z --noverifyssl --proxy=http://p:3128\n"
+        "%packages --excludedocs --instLangs=de:fr --nocore --excludeWeakdeps --ignoremissing\n"
+        "@core\n@base --optional\n@small --nodefaults\n-@docs\nfoo\n-bar\n%end\n",
     )
-    assert kickstart.get_image_size(ks) == 1024 * 1024 * 1024
-    assert kickstart.get_image_fstype(ks) == "ext3"
-    assert kickstart.get_image_fslabel(ks) == "ROOTL"
-    assert kickstart.get_kernel_args(ks, "rd.live.image") == "rd.live.image quiet x=1"
-    assert kickstart.get_timeout(ks) == 7
-    repos = kickstart.get_repos(ks)
+    repos = cfg.repos
     assert [r.name for r in repos] == ["a", "b"]
     assert repos[0].baseurl == ("http://example.com/$releasever/$basearch",)
     assert repos[0].cost == 5 and repos[0].includepkgs == ("x", "y")
     assert repos[1].mirrorlist == "http://example.com/ml" and repos[1].noverifyssl and repos[1].proxy
-    spec = kickstart.get_packages(ks, required=["kernel"], excluded=["evil"])
+    spec = cfg.packages.with_extra(required=["kernel"], excluded=["evil"])
     assert spec.packages == ("foo", "kernel")
     assert spec.groups == (("core", "default"), ("base", "all"), ("small", "required"))
     assert spec.excluded == ("bar", "evil") and spec.excluded_groups == ("docs",)
@@ -47,18 +53,20 @@ def test_read_kickstart_and_getters(tmp_path: Path) -> None:
     assert spec.inst_langs == "de:fr"
 
 
-def test_defaults(tmp_path: Path) -> None:
-    ks = kickstart.read_kickstart(write(tmp_path, "%packages\n%end\n"))
-    assert kickstart.get_image_size(ks) == 4096 * 1024 * 1024
-    assert kickstart.get_image_fstype(ks) == "ext4"
-    assert kickstart.get_kernel_args(ks) == ""
-    spec = kickstart.get_packages(ks)
+def test_read_config_package_defaults(tmp_path: Path) -> None:
+    spec = config_of(tmp_path, "%packages\n%end\n").packages
     assert not spec.nocore and not spec.excludedocs and spec.inst_langs is None and not spec.ignore_missing
 
 
-def test_url_becomes_a_repo(tmp_path: Path) -> None:
+def test_url_is_a_repo_for_the_build_not_for_get_repos(tmp_path: Path) -> None:
+    """read_config() makes ``url`` the install-tree repo; upstream's get_repos() lists ``repo`` lines only, and
+    its convert_method_to_repo() changes nothing (pykickstart's methodToRepo() only returns a repo object)."""
     ks = kickstart.read_kickstart(write(tmp_path, "url --url=http://example.com/os\n"))
-    assert [(r.name, r.baseurl) for r in kickstart.get_repos(ks)] == [("install-tree", ("http://example.com/os",))]
+    assert [(r.name, r.baseurl) for r in kickstart.read_config(ks).repos] == [
+        ("install-tree", ("http://example.com/os",))]
+    kickstart.convert_method_to_repo(ks)
+    assert kickstart.get_repos(ks) == [] and ks.handler.repo.repoList == []
+    kickstart.convert_method_to_repo(kickstart.read_kickstart(write(tmp_path, "lang C\n", "nourl.ks")))
 
 
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
@@ -82,7 +90,7 @@ def test_include_relative_path(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     write(tmp_path, "%packages\nfrom-include\n%end\n", "sub/pk.ks")
     ks = kickstart.read_kickstart(write(tmp_path, "%include sub/pk.ks\n"))
-    assert ks.packages.packageList == ["from-include"]
+    assert ks.handler.packages.packageList == ["from-include"]
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -251,26 +259,208 @@ def test_package_spec_with_extra(tmp_path: Path) -> None:
     assert spec.packages == ("foo",), "the spec read from the kickstart is unchanged"
 
 
+# ---- upstream's helpers: names, shapes, defaults -----------------------------------------------------------------
+
+FULL_KS = (
+    "part / --size 1024 --fstype ext3 --label ROOTL\n"
+    "part /home --size 50\n"
+    "bootloader --append='console=ttyS0 x=1' --timeout 7 --default=vmlinuz-lts\n"
+    "selinux --permissive\n"
+    "repo --name=a --baseurl=http://example.com/$releasever/$basearch --cost 5 --includepkgs=x,y\n"
+    "repo --name=b --mirrorlist=http://example.com/ml --excludepkgs=z --noverifyssl --proxy=http://p:3128\n"
+    "%packages --excludedocs --instLangs=de:fr --nocore --excludeWeakdeps --ignoremissing\n"
+    "@^workstation-environment\n@core\n@base --optional\n-@docs\nfoo\n-bar\n%end\n"
+    "%pre\necho pre\n%end\n%post\necho post\n%end\n"
+)
+EMPTY_KS = "%packages\n%end\n"
+
+
+@pytest.fixture(params=["parser", "handler"])
+def read(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], Any]:
+    """Reads a kickstart into what a caller passes: the parser read_kickstart() returns, or its handler."""
+
+    def read_ks(text: str) -> Any:
+        ks = kickstart.read_kickstart(write(tmp_path, text))
+        return ks if request.param == "parser" else ks.handler
+
+    return read_ks
+
+
+def names(objs: list[Any]) -> list[str]:
+    return [o.name for o in objs]
+
+
+def test_root_partition_helpers(read: Callable[[str], Any]) -> None:
+    """Bytes, and upstream's defaults: None, or the caller's default (in bytes) as it is."""
+    full, empty = read(FULL_KS), read(EMPTY_KS)
+    assert kickstart.get_image_size(full) == 1024 * 1024 * 1024
+    assert kickstart.get_image_size(full, 5) == 1024 * 1024 * 1024
+    assert kickstart.get_image_size(empty) is None
+    assert kickstart.get_image_size(empty, 4096 * 1024 * 1024) == 4096 * 1024 * 1024
+    assert kickstart.get_image_fstype(full) == "ext3" and kickstart.get_image_fstype(full, "ext4") == "ext3"
+    assert kickstart.get_image_fstype(empty) is None and kickstart.get_image_fstype(empty, "ext4") == "ext4"
+    assert kickstart.get_image_fslabel(full) == "ROOTL" and kickstart.get_image_fslabel(empty) is None
+    assert [p.mountpoint for p in kickstart.get_partitions(full)] == ["/", "/home"]
+    assert kickstart.get_partitions(full, ["ignored"]) == kickstart.get_partitions(full), "upstream ignores it"
+    assert kickstart.get_partitions(empty) == []
+
+
+def test_image_size_is_the_last_root_partition_with_a_size(read: Callable[[str], Any]) -> None:
+    with pytest.warns(Warning, match="already been defined"):  # pykickstart's own parse warning
+        ks = read("part / --fstype xfs\npart / --size 20\n")
+    assert kickstart.get_image_size(ks) == 20 * 1024 * 1024
+    assert kickstart.get_image_fstype(ks) == "xfs", "the first part / with a --fstype"
+
+
+def test_bootloader_helpers(read: Callable[[str], Any]) -> None:
+    full, empty = read(FULL_KS), read(EMPTY_KS)
+    assert kickstart.get_timeout(full) == 7 and kickstart.get_timeout(full, 10) == 7
+    assert kickstart.get_timeout(empty) is None and kickstart.get_timeout(empty, 10) == 10
+    assert kickstart.get_timeout(read("bootloader --timeout 0\n"), 10) == 0
+    assert kickstart.get_kernel_args(full) == "ro rd.live.image quiet console=ttyS0 x=1"
+    assert kickstart.get_kernel_args(full, "rd.live.image") == "rd.live.image console=ttyS0 x=1"
+    assert kickstart.get_kernel_args(empty) == "ro rd.live.image quiet"
+    assert kickstart.get_kernel_args(empty, "base") == "base"
+    assert kickstart.get_kernel_args(read("bootloader --timeout 3\n")) == "ro rd.live.image quiet"
+    assert kickstart.get_default_kernel(full) == kickstart.get_default_kernel(full, "k") == "vmlinuz-lts"
+    assert kickstart.get_default_kernel(empty) is None and kickstart.get_default_kernel(empty, "kernel") == "kernel"
+
+
+def test_get_repos_eight_tuples(read: Callable[[str], Any]) -> None:
+    full = read(FULL_KS)
+    repos = kickstart.get_repos(full)
+    assert repos == [
+        ("a", "http://example.com/$releasever/$basearch", None, "", ["x", "y"], [], 5, True),
+        ("b", "", "http://example.com/ml", "http://p:3128", [], ["z"], None, False),
+    ]
+    assert all(type(r) is kickstart.RepoTuple and isinstance(r, tuple) and len(r) == 8 for r in repos)
+    name, baseurl, mirrorlist, proxy, inc, exc, cost, sslverify = repos[1]
+    assert (name, mirrorlist, sslverify) == (repos[1].name, repos[1].mirrorlist, repos[1].sslverify)
+    assert kickstart.get_repos(read(EMPTY_KS)) == []
+
+
+def test_get_repos_repo_urls_replace_baseurl_and_drop_mirrorlist(read: Callable[[str], Any]) -> None:
+    repos = kickstart.get_repos(read(FULL_KS), {"b": "http://mirror.invalid/b", "nosuch": "http://x"})
+    assert [(r.name, r.baseurl, r.mirrorlist) for r in repos] == [
+        ("a", "http://example.com/$releasever/$basearch", None),
+        ("b", "http://mirror.invalid/b", None),
+    ]
+
+
+def test_get_repos_a_later_line_replaces_an_earlier_one(
+    read: Callable[[str], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.warns(Warning, match="already been defined"):  # pykickstart's own parse warning
+        ks = read("repo --name=a --baseurl=http://one\nrepo --name=b --baseurl=http://b\n"
+                  "repo --name=a --baseurl=http://two\n")
+    assert [(r.name, r.baseurl) for r in kickstart.get_repos(ks)] == [("a", "http://two"), ("b", "http://b")]
+    assert "Overriding already specified repo a" in caplog.text
+
+
+def test_package_helpers(read: Callable[[str], Any]) -> None:
+    full, empty = read(FULL_KS), read(EMPTY_KS)
+    assert kickstart.get_packages(full) == ["foo"]
+    assert kickstart.get_packages(full, ["kernel"]) == ["foo", "kernel"]
+    assert kickstart.get_packages(empty) == [] and kickstart.get_packages(empty, ["kernel"]) == ["kernel"]
+    assert kickstart.get_excluded(full) == ["bar"] and kickstart.get_excluded(full, ["evil"]) == ["bar", "evil"]
+    assert kickstart.get_excluded(empty) == [] and kickstart.get_excluded(empty, ["evil"]) == ["evil"]
+    assert kickstart.get_environment(full) == "workstation-environment" and kickstart.get_environment(empty) is None
+    handler = kickstart.as_handler(full)
+    assert handler.packages.packageList == ["foo"] and handler.packages.excludedList == ["bar"], (
+        "adding required packages leaves the kickstart's own lists alone")
+
+
+def test_group_helpers(read: Callable[[str], Any]) -> None:
+    """pykickstart's Group objects (name and include level), then the caller's."""
+    full, empty = read(FULL_KS), read(EMPTY_KS)
+    groups = kickstart.get_groups(full)
+    assert all(isinstance(g, Group) for g in groups) and names(groups) == ["core", "base"]
+    assert groups[1].include == pykickstart.constants.GROUP_ALL
+    extra = Group("extra")
+    assert kickstart.get_groups(full, [extra])[-1] is extra and kickstart.get_groups(empty, [extra]) == [extra]
+    assert kickstart.get_groups(empty) == []
+    assert names(kickstart.get_excluded_groups(full)) == ["docs"]
+    assert names(kickstart.get_excluded_groups(full, [extra])) == ["docs", "extra"]
+    assert kickstart.get_excluded_groups(empty) == []
+    assert len(kickstart.as_handler(full).packages.groupList) == 2
+
+
+def test_package_flags(read: Callable[[str], Any]) -> None:
+    """Upstream's shapes: booleans, exclude_weakdeps True or None, inst_langs the string as written or None."""
+    full, empty = read(FULL_KS), read(EMPTY_KS)
+    assert (kickstart.ignore_missing(full), kickstart.ignore_missing(empty)) == (True, False)
+    assert (kickstart.exclude_docs(full), kickstart.exclude_docs(empty)) == (True, False)
+    assert (kickstart.exclude_weakdeps(full), kickstart.exclude_weakdeps(empty)) == (True, None)
+    assert (kickstart.nocore(full), kickstart.nocore(empty)) == (True, False)
+    assert (kickstart.inst_langs(full), kickstart.inst_langs(empty)) == ("de:fr", None)
+    assert kickstart.inst_langs(read("%packages --instLangs=\n%end\n")) == "", "none: not the same as not given"
+
+
+def test_script_helpers(read: Callable[[str], Any]) -> None:
+    full, empty = read(FULL_KS), read(EMPTY_KS)
+    assert [s.script for s in kickstart.get_pre_scripts(full)] == ["echo pre\n"]
+    assert [s.script for s in kickstart.get_post_scripts(full)] == ["echo post\n"]
+    assert all(isinstance(s, pykickstart.parser.Script) for s in kickstart.get_post_scripts(full))
+    assert kickstart.get_pre_scripts(empty) == [] and kickstart.get_post_scripts(empty) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "enabled"),
+    [("selinux --enforcing\n", True), ("selinux --permissive\n", True), ("selinux --disabled\n", False),
+     (EMPTY_KS, False)],
+)
+def test_selinux_enabled(read: Callable[[str], Any], text: str, enabled: bool) -> None:
+    """Upstream's: only an enforcing or permissive line counts (the build treats no line differently)."""
+    assert kickstart.selinux_enabled(read(text)) is enabled
+
+
+def test_helpers_accept_parser_and_handler_alike(tmp_path: Path) -> None:
+    ks = kickstart.read_kickstart(write(tmp_path, FULL_KS))
+    for helper in (kickstart.get_image_size, kickstart.get_repos, kickstart.get_packages, kickstart.get_groups,
+                   kickstart.get_kernel_args, kickstart.inst_langs, kickstart.selinux_enabled):
+        assert helper(ks) == helper(ks.handler), helper.__name__
+
+
 # ---- names and labels -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("/a/b/fedora-live.ks", None, ""), "fedora-live"),
-        (("/a/b/fedora-live.ks", "livecd-", ""), "livecd-fedora-live"),
-        (("livecd-fedora.ks", "livecd-", ""), "livecd-fedora"),
-        (("x.ks", None, "1"), "x-1"),
-        (("noext", None, ""), "noext"),
+        (("/a/b/fedora-live.ks", None, "1"), "fedora-live-1"),
+        (("/a/b/fedora-live.ks", "livecd-", "1"), "livecd-fedora-live-1"),
+        (("livecd-fedora.ks", "livecd-", "1"), "livecd-fedora-1"),
+        (("noext", None, "1"), "noext-1"),
+        (("a.b.ks", None, "1"), "a.b-1"),
+        (("x.ks", None, ""), "x-"),  # upstream's: the dash is always there
+        (("livecd-fedora-minimal.ks", "livecd-", "202401311200"), "livecd-fedora-minimal-202401311200"),
     ],
 )
 def test_build_name(args: tuple[str, str | None, str], expected: str) -> None:
     assert kickstart.build_name(*args) == expected
 
 
-def test_build_name_maxlen_keeps_suffix() -> None:
-    name = kickstart.build_name("a-very-long-kickstart-name-for-testing.ks", "livecd-", "202601011200", maxlen=32)
-    assert len(name) == 32 and name.startswith("livecd-") and name.endswith("-202601011200")
+X86_SUFFIX = "x86_64-202401311200"  # upstream livecd-creator's default label suffix: arch and time
+
+
+@pytest.mark.parametrize(
+    ("kscfg", "expected"),
+    [
+        ("livecd-fedora-minimal.ks", "fedora-minim-x86_64-202401311200"),  # too long: the prefix goes first
+        ("fedora-live-workstation.ks", "fedora-live--x86_64-202401311200"),  # cut where it falls, as upstream
+        ("my.ks", "livecd-my-x86_64-202401311200"),  # fits: the prefix stays
+    ],
+)
+def test_build_name_maxlen_as_upstream(kscfg: str, expected: str) -> None:
+    name = kickstart.build_name(kscfg, "livecd-", X86_SUFFIX, maxlen=32)
+    assert name == expected and len(name) <= 32
+
+
+def test_build_name_maxlen_shorter_than_the_suffix_keeps_the_suffix() -> None:
+    """Upstream's "you get to keep both pieces": the suffix is never cut, so the name is longer than maxlen
+    (and the kickstart's part is sliced with a negative end, as upstream slices it)."""
+    assert kickstart.build_name("abcdef.ks", None, "0123456789", maxlen=5) == "-0123456789"
+    assert kickstart.build_name("abcdefghijklmnop.ks", None, "0123456789", maxlen=5) == "abcdefghij-0123456789"
 
 
 def test_build_name_default_suffix_is_a_timestamp() -> None:
