@@ -15,7 +15,9 @@ import tempfile
 from pathlib import Path
 
 from imgcreate import fs
+from imgcreate.debug import PROGRESS
 from imgcreate.errors import ImageError
+from imgcreate.run import run
 
 log = logging.getLogger("imgcreate")
 
@@ -56,11 +58,14 @@ def deliver(outdir: Path, destdir: Path) -> list[Path]:
             moved.append(_move_atomically(item, destdir / item.name))
     except BaseException:
         for path in moved:
-            with contextlib.suppress(OSError):
-                path.unlink()
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
         raise
     for path in moved:
-        log.info("wrote %s", path)
+        log.log(PROGRESS, "wrote %s", path)
     return moved
 
 
@@ -73,8 +78,8 @@ def _move_atomically(src: Path, dest: Path) -> Path:
         pass
     tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     try:
-        if src.is_dir():
-            shutil.copytree(src, tmp, symlinks=True)
+        if src.is_dir():  # an install tree (the base creator): owners, modes, links and xattrs as they are
+            run(["cp", "-a", "--reflink=auto", str(src), str(tmp)], what=f"Copying {src} to {dest.parent}")
         else:
             shutil.copy2(src, tmp)
         os.rename(tmp, dest)

@@ -12,12 +12,14 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from imgcreate import __version__, kickstart
+from imgcreate import __version__, debug, kickstart
 from imgcreate.creator import ImageCreator
 from imgcreate.errors import CreatorError, Interrupted
 from imgcreate.pipeline import BuildOptions, build_image
@@ -32,7 +34,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kscfg_pos", nargs="?", metavar="KICKSTART", help="the kickstart file (same as -c)")
     img = parser.add_argument_group("Image options")
     img.add_argument("-c", "--config", dest="kscfg", help="path to the kickstart file")
-    img.add_argument("-f", "--fslabel", help="the filesystem label (and image name); default from the kickstart name")
+    img.add_argument("-f", "--fslabel",
+                     help="the filesystem label, also the image's name (default: from the kickstart's file name)")
+    img.add_argument("-n", "--name", dest="fslabel", help=argparse.SUPPRESS)  # upstream's alias of -f
+    img.add_argument("-b", "--base-on",
+                     help="start from an earlier image: a live ISO (livecd) or a filesystem image (image)")
     img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
     img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
     img.add_argument("-o", "--output", default=".", help="directory the finished image is written to (default: .)")
@@ -50,14 +56,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (default /var/tmp)")
     sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
     sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
-    dbg = parser.add_argument_group("Debugging options")
-    dbg.add_argument("-l", "--shell", action="store_true", help="open a shell in the image before it is packaged")
-    dbg.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts everything)")
-    dbg.add_argument("--logfile", help="write a complete debug log to this file")
-    dbg.add_argument("-v", "--verbose", action="store_true", help="more output")
-    dbg.add_argument("-d", "--debug", action="store_true", help="debug output (every command run)")
-    dbg.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-
+    sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts everything)")
+    parser.add_argument("-l", "--shell", action="store_true",
+                        help="open a shell in the image after %%post, before it is packaged")
+    debug.add_logging_options(parser)
 
 EXIT_CODES = """\
 exit status:
@@ -77,12 +79,11 @@ def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser
     _add_common(parser)
     if live:
         liv = parser.add_argument_group("Live image options")
-        liv.add_argument("-n", "--name", dest="fslabel", help=argparse.SUPPRESS)  # upstream's alias of -f
-        liv.add_argument("-b", "--base-on", help="start from this existing live ISO's root filesystem")
-        liv.add_argument("--title", help="title shown in the boot menu (default: the product name)")
-        liv.add_argument("--product", help="product name in the boot menu (default: 'Linux')")
+        liv.add_argument("--title", help="title of the boot menu (default: the first two words of the name)")
+        liv.add_argument("--product", help="product name in the boot menu (default: like --title)")
         liv.add_argument("--compression-type", default="xz",
-                         help="squashfs compressor and options, e.g. 'xz', 'zstd', \"xz -Xbcj x86\" (default xz)")
+                         help="squashfs compressor and options, e.g. 'xz', 'zstd', \"xz -Xbcj x86\", upstream's "
+                              "'xz1m', or 'None': that of the --base-on ISO (default xz)")
         liv.add_argument("-s", "--skip-compression", action="store_true",
                          help="put the root filesystem image on the ISO uncompressed (LiveOS/rootfs.img, no squashfs)")
         liv.add_argument("--flat-squashfs", action="store_true",
@@ -90,10 +91,10 @@ def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser
         liv.add_argument("--skip-minimize", action="store_true", help="do not shrink the ext4 image to its minimum")
         liv.add_argument("--syslinux", action="store_true", help="BIOS boot with isolinux instead of GRUB 2")
         liv.add_argument("--nomacboot", action="store_true", help="do not make Mac EFI boot files (accepted; no-op)")
-        liv.add_argument("--dracut-conf-args", default="",
-                         help="extra text for the dracut configuration written into the image")
-    else:
-        parser.add_argument("-n", "--name", help="image name (default: from --fslabel or the kickstart name)")
+        liv.add_argument("--dracut-conf-args", default="", metavar="[+]MODULE ...",
+                         help="dracut modules of the live initramfs: '+a b' adds to the default set (livenet "
+                              "dmsquash-live dmsquash-live-autooverlay overlayfs pollcdrom), 'a b' replaces it, "
+                              "'-a' omits one; dracut.conf text (with '=') is added as it is")
     return parser
 
 
@@ -107,29 +108,18 @@ def image_parser() -> argparse.ArgumentParser:
     return build_parser(live=False)
 
 
-def _setup_logging(opts: argparse.Namespace) -> None:
-    level = logging.DEBUG if opts.debug else logging.WARNING if opts.quiet else logging.INFO
-    root = logging.getLogger("imgcreate")
-    root.setLevel(logging.DEBUG)
-    root.handlers.clear()
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(level)
-    console.setFormatter(logging.Formatter("%(message)s" if not opts.debug else "%(asctime)s %(message)s"))
-    root.addHandler(console)
-    # dnf's own messages repeat what the build reports itself: they go to the log file only.
-    dnf_log = logging.getLogger("dnf")
-    dnf_log.handlers.clear()
-    dnf_log.propagate = False
-    dnf_log.addHandler(logging.NullHandler())
+def _setup_logging(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> debug.LogSettings:
+    """Upstream's levels (see :mod:`imgcreate.debug`); the options' order does not matter for these four."""
+    settings = debug.LogSettings()
+    for what in ("debug", "verbose", "quiet"):
+        if getattr(opts, what):
+            debug.apply_option(settings, what)
     if opts.logfile:
         try:
-            handler = logging.FileHandler(opts.logfile)
+            debug.apply_option(settings, "logfile", opts.logfile)
         except OSError as exc:
-            raise CreatorError(f"Cannot write the log file '{opts.logfile}': {exc.strerror}.") from exc
-        handler.setLevel(logging.DEBUG)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        root.addHandler(handler)
-        dnf_log.addHandler(handler)
+            parser.error(f"cannot write the log file '{opts.logfile}': {exc.strerror}")
+    return settings
 
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
@@ -153,44 +143,69 @@ def _parse_repos(values: Sequence[str]) -> dict[str, str]:
     return repos
 
 
+@dataclass(frozen=True)
+class Names:
+    """The image's name (its file name), its label and its boot menu's title and product."""
+
+    name: str
+    fslabel: str
+    title: str
+    product: str
+
+
+def derive_names(opts: argparse.Namespace, image_type: str, now: float | None = None) -> Names:
+    """Upstream's defaults: -f gives both label and name; without it the name is "<type>-<ks name>-<time>" and
+    the label the kickstart name cut to fit 32 characters with "-<arch>-<time>"; title and product are the
+    name's first two dash-separated words, capitalized ("Livecd Fedora", "Fedora 29")."""
+    stamp = time.strftime("%Y%m%d%H%M", time.localtime(now))
+    if opts.fslabel:
+        name = fslabel = opts.fslabel
+    else:
+        prefix = f"{image_type}-"
+        name = kickstart.build_name(opts.kscfg, prefix, suffix=stamp)
+        fslabel = kickstart.build_name(opts.kscfg, prefix, maxlen=kickstart.FSLABEL_MAXLEN,
+                                       suffix=f"{os.uname().machine}-{stamp}")
+        if image_type == "livecd":
+            fslabel = kickstart.label_from_name(fslabel)
+        log.info("Using label '%s' and name '%s'", fslabel, name)
+    default_title = " ".join(name.split("-")[:2]).title() or "Linux"
+    return Names(name=name, fslabel=fslabel, title=getattr(opts, "title", None) or default_title,
+                 product=getattr(opts, "product", None) or default_title)
+
+
 def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartHandler) -> Any:
     common: dict[str, Any] = dict(
         releasever=opts.releasever, tmpdir=opts.tmpdir, cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
         pkgverify_level=opts.pkgverify_level,
     )
-    if live:
-        from imgcreate.live import LiveImageCreator
+    names = derive_names(opts, "livecd" if live else "image")
+    if not live:
+        from imgcreate.creator import LoopImageCreator
 
-        if opts.fslabel:
-            fslabel = kickstart.check_fslabel(opts.fslabel)
-        else:
-            name = kickstart.build_name(opts.kscfg, "livecd-", maxlen=kickstart.FSLABEL_MAX)
-            fslabel = kickstart.label_from_name(name)
-        creator = LiveImageCreator(
-            ks,
-            fslabel,
-            fslabel=fslabel,
-            title=opts.title,
-            product=opts.product,
-            compression_type=opts.compression_type,
-            skip_compression=opts.skip_compression,
-            flat_squashfs=opts.flat_squashfs,
-            skip_minimize=opts.skip_minimize,
-            syslinux=opts.syslinux,
-            dracut_conf_args=opts.dracut_conf_args,
-            **common,
-        )
-        return creator
-    from imgcreate.creator import LoopImageCreator
+        # upstream checks labels of live images only; an ext label keeps its first 16 characters
+        return LoopImageCreator(ks, names.name, fslabel=names.fslabel[: kickstart.FSLABEL_MAXLEN], **common)
+    from imgcreate.live import LiveImageCreator
 
-    if opts.fslabel:
-        kickstart.check_fslabel(opts.fslabel)
-    name = opts.name or opts.fslabel or kickstart.build_name(opts.kscfg)
-    return LoopImageCreator(ks, name, fslabel=opts.fslabel or None, **common)
+    kickstart.check_fslabel(names.fslabel)
+    return LiveImageCreator(
+        ks,
+        names.name,
+        fslabel=names.fslabel,
+        title=names.title,
+        product=names.product,
+        compression_type=opts.compression_type,
+        skip_compression=opts.skip_compression,
+        flat_squashfs=opts.flat_squashfs,
+        skip_minimize=opts.skip_minimize,
+        syslinux=opts.syslinux,
+        dracut_conf_args=opts.dracut_conf_args,
+        **common,
+    )
 
 
 def _launch_shell(creator: ImageCreator) -> None:
-    print("Launching a shell in the image; exit it to continue.", file=sys.stderr)
+    print("Launching shell. Exit to continue.", file=sys.stderr)
+    print("----------------------------------", file=sys.stderr)
     creator.launch_shell()
 
 
@@ -227,52 +242,54 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
     opts.kscfg = opts.kscfg or opts.kscfg_pos
     if not opts.kscfg:
         parser.error("a kickstart file is required (-c/--config KICKSTART)")
+    _setup_logging(opts, parser)
     old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     creator = None
     try:
-        _setup_logging(opts)
         if opts.plugins:
             log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
         _check_host()
         ks = kickstart.read_kickstart(opts.kscfg, opts.ksversion)
         creator = _make_creator(opts, live, ks)
-        options = BuildOptions(
-            destdir=Path(opts.output), base_on=getattr(opts, "base_on", None),
-            cachedir=Path(opts.cache) if opts.cache else None, repo_urls=_parse_repos(opts.repo),
-            repo_paths=_repo_paths(opts.repo),
-            before_unmount=_launch_shell if opts.shell else None,
-        )
         with creator:
-            build_image(creator, options)
+            build_image(creator, _build_options(opts))
         _report_timings(creator)
         return 0
     except CreatorError as exc:
         full = creator is not None and creator.full_disk is not None
-        print(f"{prog}: error: {exc}{_full_disk_hint(str(exc), opts, full)}", file=sys.stderr)
-        log.debug("error details", exc_info=True)
-        return exc.exit_code
+        return _fail(prog, f"error: {exc}{_full_disk_hint(str(exc), opts, full)}", exc.exit_code)
     except OSError as exc:
-        log.debug("error details", exc_info=True)
         where = f" ({exc.filename})" if exc.filename else ""
         full = creator is not None and creator.full_disk is not None
-        print(f"{prog}: error: {exc.strerror or exc}{where}.{_full_disk_hint(str(exc), opts, full)}",
-              file=sys.stderr)
-        return 1
+        return _fail(prog, f"error: {exc.strerror or exc}{where}.{_full_disk_hint(str(exc), opts, full)}", 1)
     except KeyboardInterrupt as exc:
         what = str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
-        print(f"{prog}: {what}; the build was cleaned up.", file=sys.stderr)
-        return 130
+        return _fail(prog, f"{what}; the build was cleaned up.", 130)
     except Exception as exc:  # a bug of ours: still one paragraph, the details go to the debug log
-        log.debug("internal error", exc_info=True)
-        print(
-            f"{prog}: internal error: {type(exc).__name__}: {exc}. The build was cleaned up; run with --debug "
-            "or --logfile for details, and please report this.",
-            file=sys.stderr,
-        )
-        return 1
+        return _fail(prog, f"internal error: {type(exc).__name__}: {exc}. The build was cleaned up; run with "
+                           "--debug or --logfile for details, and please report this.", 1)
     finally:
         for s, handler in old_handlers.items():
             signal.signal(s, handler)
+
+
+def _build_options(opts: argparse.Namespace) -> BuildOptions:
+    return BuildOptions(
+        destdir=Path(opts.output), base_on=opts.base_on,
+        cachedir=Path(opts.cache) if opts.cache else None, repo_urls=_parse_repos(opts.repo),
+        repo_paths=_repo_paths(opts.repo),
+        before_unmount=_launch_shell if opts.shell else None,
+        # upstream: editing a base image by hand in the shell does not install the kickstart's packages again
+        install=not (opts.shell and opts.base_on),
+    )
+
+
+def _fail(prog: str, message: str, code: int) -> int:
+    """The one paragraph on stderr; the log (a --logfile) gets it too, with the traceback at debug level."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    log.error("%s", message, extra={"console": False})
+    log.debug("error details", exc_info=True)
+    return code
 
 
 def _full_disk_hint(message: str, opts: argparse.Namespace, tmpdir_full: bool = False) -> str:

@@ -17,13 +17,15 @@ import contextlib
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from imgcreate import builddir, config, fs, kickstart, repofiles, rootfs, scripts, signals
+from imgcreate import builddir, config, fs, kickstart, repofiles, rootfs, rpmdb, scripts, signals
+from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError
 from imgcreate.kickstart import RepoSpec
 from imgcreate.pipeline import BuildOptions, build_image
@@ -114,6 +116,37 @@ class ImageCreator:
             raise CreatorError("The image is not set up yet: call mount() first.")
         return self._builddir
 
+    # -- helpers upstream's docstrings name, for subclasses ----------------------------------------------------
+    def _chroot(self) -> None:
+        """Enter the install root: a ``preexec_fn`` for subprocesses that must run inside the image."""
+        os.chroot(self._instroot)
+        os.chdir("/")
+
+    def _mkdtemp(self, prefix: str = "tmp-") -> str:
+        """A new directory in the build directory (removed with it)."""
+        return tempfile.mkdtemp(dir=self._require_builddir(), prefix=prefix)
+
+    def _mkstemp(self, prefix: str = "tmp-") -> tuple[int, str]:
+        """A new file in the build directory, open: (file descriptor, path)."""
+        return tempfile.mkstemp(dir=self._require_builddir(), prefix=prefix)
+
+    def _mktemp(self, prefix: str = "tmp-") -> str:
+        """A new, closed file in the build directory; its path."""
+        fd, path = self._mkstemp(prefix)
+        os.close(fd)
+        return path
+
+    def _get_kernel_versions(self) -> dict[str, list[str]]:
+        """The kernels installed in the image, as upstream returns them: {package name: [kernel version, ...]},
+        the versions read from each package's ``/boot/vmlinuz-<version>`` (or ``/lib/modules/<version>/vmlinuz``)."""
+        kernels: dict[str, list[str]] = {}
+        for package, files in rpmdb.files_by_package(self._instroot, "kernel").items():
+            versions = [f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")]
+            versions += [f.split("/")[-2] for f in files
+                         if f.endswith("/vmlinuz") and "/lib/modules/" in f and f.split("/")[-2] not in versions]
+            kernels[package] = versions
+        return kernels
+
     # -- context manager --------------------------------------------------------------------------------------
     def __enter__(self: _Creator) -> _Creator:
         return self
@@ -164,7 +197,11 @@ class ImageCreator:
         """Set up what the image needs to boot (initramfs, boot loader configuration).  Root is still mounted."""
 
     def _stage_final_image(self) -> None:
-        """Turn the unmounted image into its final form in ``self._outdir`` (e.g. an ISO)."""
+        """Turn the unmounted image into its final form in ``self._outdir`` (e.g. an ISO).
+
+        The base creator's result is upstream's: the install tree itself, delivered as the directory ``<name>``.
+        """
+        os.rename(self._instroot, self._outdir / self.name)
 
     def _get_required_packages(self) -> list[str]:
         """Packages this kind of image always needs, on top of %packages."""
@@ -193,7 +230,7 @@ class ImageCreator:
     # -- phases ---------------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _phase(self, name: str) -> Iterator[None]:
-        log.info("== %s", name)
+        log.log(PROGRESS, "== %s", name)
         start = time.monotonic()
         try:
             for hook in PHASE_HOOKS:
@@ -311,13 +348,31 @@ class ImageCreator:
                 self._resources.close()
                 self._builddir = None
 
-    def launch_shell(self, launch: bool = True) -> None:
-        """Start an interactive shell chrooted into the install root."""
+    def launch_shell(self, prompt: str | None = None) -> int:
+        """An interactive shell chrooted into the install root (upstream's ``-l``); returns its exit status.
+
+        For ad-hoc changes from the shell, the host's root is bound in read-only at ``/run/imgcreate/host``, and
+        what :meth:`_shell_binds` names (a live image's ISO tree) under ``/run/imgcreate``; all on a tmpfs over
+        the image's /run, unmounted when the shell exits, so nothing of it stays in the image.
+        """
         from imgcreate.run import run_interactive
 
         self._require_mounted()
-        if launch:
-            run_interactive(["/bin/sh", "-i"], root=self._instroot)
+        root = self._instroot
+        with contextlib.ExitStack() as stack:
+            run_dir = rootfs.host_path(root, "/run")
+            if run_dir.is_dir() and not run_dir.is_symlink():
+                fs.mount(stack, "imgcreate-run", run_dir, fstype="tmpfs", options="mode=0755,nosuid,nodev")
+                for name, source, options in [("host", Path("/"), "ro"), *self._shell_binds()]:
+                    target = run_dir / "imgcreate" / name
+                    target.mkdir(parents=True)
+                    fs.mount(stack, str(source), target, bind=True, options=options)
+            shell = "/bin/bash" if rootfs.exists(root, "/bin/bash") else "/bin/sh"
+            return run_interactive([shell, "-i"], root=root, prompt=prompt or f"[{self.name} chroot \\w]# ")
+
+    def _shell_binds(self) -> list[tuple[str, Path, str | None]]:
+        """What ``launch_shell`` binds in under /run/imgcreate besides the host: (name, host path, options)."""
+        return []
 
     # -- scripts --------------------------------------------------------------------------------------------
     def _require_mounted(self) -> None:

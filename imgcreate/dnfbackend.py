@@ -29,6 +29,7 @@ import dnf.transaction
 import libdnf.transaction
 
 from imgcreate import dnfcompat, rpmdb
+from imgcreate.debug import PROGRESS
 from imgcreate.errors import ImageError, PackageError, RepoError
 from imgcreate.kickstart import PackageSpec, RepoSpec
 
@@ -75,7 +76,7 @@ class _DownloadProgress(dnf.callback.DownloadProgress):  # type: ignore[misc]
     def start(self, total_files: int, total_size: int, total_drpms: int = 0) -> None:
         self.total = total_files
         if total_files:
-            log.info("Downloading %d packages (%.1f MiB)", total_files, total_size / 1048576)
+            log.log(PROGRESS, "Downloading %d packages (%.1f MiB)", total_files, total_size / 1048576)
 
     def end(self, payload: Any, status: int, msg: str | None) -> None:
         self.done += 1
@@ -104,7 +105,7 @@ class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[mi
         key = str(package)
         if key not in self.seen:
             self.seen.add(key)
-            log.info("Installing %s (%d/%d)", package, ts_done, ts_total)
+            log.log(PROGRESS, "Installing %s (%d/%d)", package, ts_done, ts_total)
 
     def scriptout(self, msgs: Any) -> None:
         if msgs:
@@ -169,6 +170,7 @@ class DnfInstaller:
         self._macros = contextlib.ExitStack()
         self._macros.enter_context(rpmdb.macros(_dbpath=rpmdb.DBPATH))
         if pkgverify_level is not None:  # None: rpm's own default (digest)
+            log.info("rpm verifies each package: %s", pkgverify_level)
             self._macros.enter_context(rpmdb.macros(_pkgverify_level=pkgverify_level))
         self.timings: dict[str, float] = {}
 
@@ -201,7 +203,8 @@ class DnfInstaller:
     def repo_urls(self) -> dict[str, str]:
         out = {}
         for repo in self.base.repos.values():
-            out[repo.id] = ", ".join(repo.baseurl) or repo.mirrorlist or repo.metalink or "?"
+            raw = ", ".join(repo.baseurl) or repo.mirrorlist or repo.metalink or "?"
+            out[repo.id] = dnfcompat.substitute(raw, self.conf.substitutions)
         return out
 
     # -- the transaction -----------------------------------------------------------------------------------
@@ -209,7 +212,9 @@ class DnfInstaller:
         """Load repository metadata (downloading it unless cached), comps groups and the image's rpm database."""
         if not self.base.repos:
             raise RepoError("The kickstart names no repository: add a 'repo --name=... --baseurl=...' line.")
+        urls = self.repo_urls()
         for repo in self.base.repos.values():
+            log.info("repository %s: %s", repo.id, urls.get(repo.id, "?"))
             self._load_repo(repo)
         try:
             with _sigint_from_librepo():
@@ -433,7 +438,8 @@ class DnfInstaller:
         to_fetch = [p for p in remote if not _is_cached(p)]
         result.downloaded = sorted(str(p) for p in to_fetch)
         result.download_bytes = sum(p.downloadsize or 0 for p in to_fetch)
-        log.info(
+        log.log(
+            PROGRESS,
             "%d packages to install; %d to download (%.1f MiB), %d already in the cache",
             len(install_set),
             len(to_fetch),
@@ -560,7 +566,7 @@ def cache_lock(cachedir: Path) -> Iterator[None]:
         try:
             fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.info("waiting for another build using the package cache %s", cachedir)
+            log.log(PROGRESS, "waiting for another build using the package cache %s", cachedir)
             fcntl.flock(lockfile, fcntl.LOCK_EX)
         try:
             yield

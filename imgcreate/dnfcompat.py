@@ -123,3 +123,10 @@ def element_error(message: str) -> ElementError | None:
     if match:
         return ElementError(message, match.group(1))
     return None
+
+
+def substitute(text: str, substitutions: Any) -> str:
+    """*text* with dnf's variables ($releasever, $basearch) replaced, as dnf itself does for repository URLs."""
+    import libdnf.conf
+
+    return str(libdnf.conf.ConfigParser.substitute(text, dict(substitutions)))

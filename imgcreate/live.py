@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgcreate import bootloader, iso, kickstart, rootfs, rpmdb, squashfs
+from imgcreate import baseiso, bootloader, dracutconf, iso, kickstart, rootfs, rpmdb, squashfs
 from imgcreate.creator import LoopImageCreator
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.iso import BiosBootloader
@@ -34,14 +34,7 @@ from imgcreate.storage import DirectoryRoot, RootStorage
 log = logging.getLogger("imgcreate")
 
 DRACUT_CONF = "/etc/dracut.conf.d/99-liveos.conf"
-_DRACUT_TEXT = """\
-# Written by livecd-creator while the live image is built, and removed again before it is packaged:
-# the kernel's initramfs must be generic and able to boot from live media.
-hostonly="no"
-add_dracutmodules+=" dmsquash-live "
-add_drivers+=" sr_mod sd_mod cdrom usb_storage uas virtio_blk virtio_scsi virtio_pci "
-filesystems+=" vfat msdos isofs ext4 squashfs overlay "
-"""
+DEFAULT_COMPRESSION = "xz"  # upstream 31's default
 
 _GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
 _SYSLINUX_DIRS = ("/usr/share/syslinux", "/usr/lib/syslinux", "/usr/lib/ISOLINUX")
@@ -69,7 +62,7 @@ class LiveImageCreator(LoopImageCreator):
         fslabel: str | None = None,
         title: str | None = None,
         product: str | None = None,
-        compression_type: str | None = "xz",
+        compression_type: str | None = DEFAULT_COMPRESSION,
         flat_squashfs: bool = False,
         skip_minimize: bool = False,
         syslinux: bool = False,
@@ -81,12 +74,14 @@ class LiveImageCreator(LoopImageCreator):
         kickstart.check_fslabel(self.fslabel)  # also the ISO's volume id and root=live:CDLABEL=
         self.product = product or "Linux"
         self.title = title or self.product
-        self.compression_type = compression_type
+        # None (or upstream's command-line spelling "None"): the base ISO's compressor, else the default.
+        self.compression_type = None if compression_type in (None, "None") else compression_type
         self.flat_squashfs = flat_squashfs
         self.skip_minimize = skip_minimize
         self.skip_compression = skip_compression  # the ext image on the ISO as LiveOS/rootfs.img, as upstream
         self.bios = BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2
         self.dracut_conf_args = dracut_conf_args
+        self.dracut = dracutconf.parse_conf_args(dracut_conf_args)
         self._boot_media: BootMedia | None = None
 
     # -- paths -------------------------------------------------------------------------------------------------
@@ -133,43 +128,34 @@ class LiveImageCreator(LoopImageCreator):
         return env
 
     def _mount_instroot(self, base_on: str | None = None) -> None:
-        if base_on and self.flat_squashfs:
-            raise CreatorError("--base-on cannot be combined with --flat-squashfs.")
         if base_on:
-            base_on = str(self._extract_base_image(Path(base_on)))
+            base = baseiso.read_base_iso(Path(base_on), self._require_builddir() / "base")
+            if self.compression_type is None:
+                self.compression_type = base.compression or DEFAULT_COMPRESSION
+                log.info("compressing with %s, as the base ISO", self.compression_type)
+            base_on = str(base.root)
+        elif self.compression_type is None:
+            self.compression_type = DEFAULT_COMPRESSION
         super()._mount_instroot(base_on)
         self._isodir.mkdir(exist_ok=True)
-        text = _DRACUT_TEXT + (self.dracut_conf_args.strip() + "\n" if self.dracut_conf_args.strip() else "")
-        rootfs.write_file(self._instroot, DRACUT_CONF, text)
+        rootfs.write_file(self._instroot, DRACUT_CONF, self.dracut.text())
         # Removed while the root is still mounted, whatever way the build ends.
         self._on_unmount(self._remove_dracut_conf)
+
+    def _shell_binds(self) -> list[tuple[str, Path, str | None]]:
+        """The ISO tree being made, at /run/imgcreate/iso in the shell: files added there end up on the ISO."""
+        return [*super()._shell_binds(), ("iso", self._isodir, None)]
 
     def _remove_dracut_conf(self) -> None:
         path = rootfs.host_path(self._instroot, DRACUT_CONF)
         if path.is_file() or path.is_symlink():
             path.unlink()
 
-    def _extract_base_image(self, base_iso: Path) -> Path:
-        """The ext4 rootfs.img of an earlier live ISO, to start this build from (--base-on)."""
-        if not base_iso.is_file():
-            raise CreatorError(f"--base-on: '{base_iso}' is not a file.")
-        work = self._require_builddir() / "base"
-        work.mkdir(exist_ok=True)
-        run(["xorriso", "-osirrox", "on", "-indev", str(base_iso), "-extract", "/LiveOS/squashfs.img",
-             str(work / "squashfs.img")], what=f"Reading LiveOS/squashfs.img from {base_iso}")
-        run(["unsquashfs", "-d", str(work / "sq"), str(work / "squashfs.img"), "LiveOS/rootfs.img"],
-            what="Unpacking the base image's rootfs.img")
-        image = work / "sq/LiveOS/rootfs.img"
-        if not image.is_file():
-            raise CreatorError(f"--base-on: '{base_iso}' has no LiveOS/rootfs.img inside LiveOS/squashfs.img.")
-        (work / "squashfs.img").unlink()
-        return image
-
     # -- boot configuration ----------------------------------------------------------------------------------------
     def _create_bootconfig(self) -> None:
         root = self._instroot
         isodir = self._isodir
-        kver, vmlinuz, initrd = self._find_kernel()
+        kver, vmlinuz, initrd = self._find_kernel(remake=self._leave_out_missing_dracut_modules())
         kdir = isodir / self._kernel_dir.lstrip("/")
         kdir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(vmlinuz, kdir / "vmlinuz")
@@ -191,8 +177,24 @@ class LiveImageCreator(LoopImageCreator):
         self._boot_media = BootMedia(bios=self.bios, efiboot=self._setup_efi(root, isodir, menu),
                                      mbr=self._hybrid_mbr())
 
-    def _find_kernel(self) -> tuple[str, Path, Path]:
-        """The newest installed kernel, found through the image's rpm database, and its initramfs."""
+    def _leave_out_missing_dracut_modules(self) -> bool:
+        """Drop the live dracut modules the installed image lacks; True if the initramfs must be made again."""
+        moddir = rootfs.resolve_in_root(self._instroot, dracutconf.MODULES_DIR)
+        if not moddir.is_dir():
+            return False
+        kept = self.dracut.keeping(dracutconf.module_names(os.listdir(moddir)))
+        if kept == self.dracut:
+            return False
+        missing = " ".join(m for m in self.dracut.modules if m not in kept.modules)
+        log.warning("the image has no dracut module %s (livenet comes with dracut-network): making the initramfs "
+                    "again without it", missing)
+        self.dracut = kept
+        rootfs.write_file(self._instroot, DRACUT_CONF, kept.text())
+        return True
+
+    def _find_kernel(self, remake: bool = False) -> tuple[str, Path, Path]:
+        """The newest installed kernel, found through the image's rpm database, and its initramfs (made with
+        the image's dracut if the kernel package made none, or if *remake*)."""
         files = rpmdb.files_providing(self._instroot, ("kernel-core", "kernel"))
         # /boot/vmlinuz-KVER (older kernels; a %ghost in current Fedora) or /usr/lib/modules/KVER/vmlinuz
         found = {f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")}
@@ -211,9 +213,9 @@ class LiveImageCreator(LoopImageCreator):
         if not vmlinuz.is_file():
             vmlinuz = rootfs.resolve_in_root(root, f"/usr/lib/modules/{kver}/vmlinuz")
         initrd = rootfs.resolve_in_root(root, f"/boot/initramfs-{kver}.img")
-        if not initrd.exists():
+        if remake or not initrd.exists():
             if rootfs.exists(root, "/usr/bin/dracut") or rootfs.exists(root, "/usr/sbin/dracut"):
-                log.info("the kernel package made no initramfs; running dracut in the image")
+                log.info("running dracut in the image for kernel %s", kver)
                 run(["dracut", "--force", "--no-hostonly", f"/boot/initramfs-{kver}.img", kver], root=root,
                     what="Creating the initramfs", stream=True)
             else:

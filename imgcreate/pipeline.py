@@ -27,6 +27,7 @@ class BuildOptions:
     repo_urls: Mapping[str, str] = field(default_factory=dict)  # extra repositories, name -> URL
     repo_paths: tuple[Path, ...] = ()  # .repo files or directories replacing the kickstart's repositories
     before_unmount: Callable[[ImageCreator], None] | None = None  # e.g. --shell: open a shell in the image
+    install: bool = True  # install the kickstart's packages (not when a base image is edited in --shell)
 
 
 def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
@@ -38,7 +39,8 @@ def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
     creator.check_host_tools()
     try:
         creator.mount(base_on=options.base_on, cachedir=options.cachedir)
-        creator.install(repo_urls=dict(options.repo_urls), repo=options.repo_paths or None)
+        if options.install:
+            creator.install(repo_urls=dict(options.repo_urls), repo=options.repo_paths or None)
         creator.configure()
         if options.before_unmount is not None:
             options.before_unmount(creator)

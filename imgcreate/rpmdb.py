@@ -86,3 +86,12 @@ def files_providing(root: Path, provides: tuple[str, ...]) -> list[str]:
             for hdr in ts.dbMatch("providename", name):
                 files += [_text(f) for f in hdr[rpm.RPMTAG_FILENAMES]]
     return files
+
+
+def files_by_package(root: Path, provide: str) -> dict[str, list[str]]:
+    """The files of each package (by name) in the image's rpm database that provides *provide*."""
+    found: dict[str, list[str]] = {}
+    with _open(root) as ts:
+        for hdr in ts.dbMatch("providename", provide):
+            found.setdefault(_text(hdr[rpm.RPMTAG_NAME]), []).extend(_text(f) for f in hdr[rpm.RPMTAG_FILENAMES])
+    return found

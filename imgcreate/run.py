@@ -19,6 +19,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import IO
 
+from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, MissingToolError
 
 log = logging.getLogger("imgcreate")
@@ -105,13 +106,13 @@ class _OutputReader(threading.Thread):
         finally:
             self.pipe.close()
         if self.stream and self._partial:
-            log.info("%s", self._partial.decode(errors="replace"))
+            log.log(PROGRESS, "%s", self._partial.decode(errors="replace"))
 
     def _log_lines(self, data: bytes) -> None:
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
         for line in lines:
-            log.info("%s", line.decode(errors="replace").rstrip())
+            log.log(PROGRESS, "%s", line.decode(errors="replace").rstrip())
 
 
 # The environment commands get unless the caller gives one: the host's locale and variables stay out of the image.
@@ -204,25 +205,26 @@ def run(
 
 
 def progress_on_terminal() -> bool:
-    """Whether a long step should show a progress bar: our stderr is a terminal that shows the INFO log."""
-    if not (sys.stderr.isatty() and log.isEnabledFor(logging.INFO)):
+    """Whether a long step should show a progress bar: our stderr is a terminal that shows PROGRESS lines."""
+    if not (sys.stderr.isatty() and log.isEnabledFor(PROGRESS)):
         return False
     logger: logging.Logger | None = log
     while logger is not None:
         for handler in logger.handlers:
             stream = getattr(handler, "stream", None)
-            if stream is sys.stderr and handler.level <= logging.INFO:
+            if stream is sys.stderr and handler.level <= PROGRESS:
                 return True
         logger = logger.parent if logger.propagate else None
     return False
 
 
-def run_interactive(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None = None) -> int:
+def run_interactive(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None = None,
+                    prompt: str = "[imgcreate chroot \\w]# ") -> int:
     """Run a command attached to the user's terminal (``launch_shell``); output is the user's, not captured."""
     args = [str(a) for a in argv]
     if root is not None:
         args = [find_tool("chroot"), str(root), *args]
     log.debug("running interactively: %s", cmdline(args))
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "TERM": os.environ.get("TERM", "vt100"),
-           "PS1": "[imgcreate chroot \\w]# "}
+           "PS1": prompt}
     return subprocess.call(args, env=env)

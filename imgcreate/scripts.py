@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imgcreate import rootfs
+from imgcreate.debug import PROGRESS
 from imgcreate.errors import ScriptError
 from imgcreate.kickstart import Script
 from imgcreate.run import run
@@ -53,7 +54,7 @@ def run_script(script: Script, where: ScriptPlace, what: str) -> None:
             env["INSTALL_ROOT"] = str(where.root)
         env["IMG_NAME"] = where.image_name
     env.update(where.extra_env)
-    log.info("running %s%s", label, " in the install root" if chroot else " on the host")
+    log.log(PROGRESS, "running %s%s", label, " in the install root" if chroot else " on the host")
     try:
         result = run(argv, root=where.root if chroot else None, env=env, check=False, stream=True, cwd="/")
     finally:

@@ -6,6 +6,7 @@ import logging
 import shlex
 from pathlib import Path
 
+from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, CreatorError, SquashfsError
 from imgcreate.run import progress_on_terminal, run
 
@@ -69,7 +70,7 @@ def mksquashfs(source: Path, output: Path, compression: str | None, progress: bo
         progress = progress_on_terminal()
     args = ["mksquashfs", str(source), str(output), "-noappend", *compression_args(compression),
             "-quiet" if progress else "-no-progress"]
-    log.info("compressing %s with %s", source, compression or "no compression")
+    log.log(PROGRESS, "compressing %s with %s", source, compression or "no compression")
     try:
         run(args, what="Creating the squashfs image", stream=False, tty=progress)
     except CommandError as exc:

@@ -28,21 +28,46 @@ class RootStorage(Protocol):
     def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
         """Make the storage (in *workdir*) and mount it at *root*, registering every release on *stack*.
 
-        *base*: an existing image to start from (``--base-on``).
+        *base*: an existing image to start from (``--base-on``): an ext filesystem image, or a squashfs
+        holding a root tree (a flat live root); see :func:`is_squashfs`.
         """
 
     def host_tools(self) -> list[str]:
         """Host programs :meth:`open` and the finishing steps run."""
 
 
+def is_squashfs(path: Path) -> bool:
+    """Whether *path* is a squashfs (a flat live root to unpack) rather than a filesystem image to copy."""
+    with open(path, "rb") as f:
+        return f.read(4) == b"hsqs"
+
+
+def unpack_tree(squashfs: Path, root: Path) -> None:
+    """Unpack a squashfs root tree into the (mounted, empty) install root."""
+    log.info("starting from the root tree in %s", squashfs)
+    run(["unsquashfs", "-f", "-d", str(root), str(squashfs)], what=f"Unpacking {squashfs}")
+
+
+def copy_image_tree(image: Path, root: Path, workdir: Path) -> None:
+    """Copy the files of a filesystem image into a directory root: mounted read-only only while copying."""
+    log.info("starting from the files of %s", image)
+    mnt = workdir / "base-mount"
+    mnt.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        device = fs.attach_loop(stack, image, readonly=True)
+        fs.mount(stack, device, mnt, options="ro")
+        run(["cp", "-a", f"{mnt}/.", str(root)], what=f"Copying the files of {image}")
+
+
 class DirectoryRoot:
     """The install root is a plain directory in the build directory (the base creator, flat live roots)."""
 
     def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
-        if base is not None:
-            raise CreatorError("Starting from an existing image (--base-on) needs a filesystem image root, "
-                               "not a directory root (e.g. --flat-squashfs).")
         root.mkdir(parents=True, exist_ok=True)
+        if base is not None and is_squashfs(base):
+            unpack_tree(base, root)
+        elif base is not None:
+            copy_image_tree(base, root, workdir)
 
     def host_tools(self) -> list[str]:
         return []
@@ -77,6 +102,9 @@ class ExtImage:
         image = workdir / "image" / f"{self.name}.img"
         image.parent.mkdir(exist_ok=True)
         self._path = image
+        tree = base if base is not None and is_squashfs(base) else None
+        if tree is not None:
+            base = None
         if base is not None:
             log.info("starting from the existing image %s", base)
             shutil.copyfile(base, image)
@@ -91,6 +119,8 @@ class ExtImage:
             fs.mkfs_ext(device, self.fstype, self.label)
         root.mkdir(exist_ok=True)
         fs.mount(stack, device, root, fstype=self.fstype)
+        if tree is not None:
+            unpack_tree(tree, root)
 
     def finish(self) -> int:
         """Check, minimize and grow back sparsely to the nominal size (upstream's ``_resparse``).

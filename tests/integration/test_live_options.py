@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -95,5 +96,7 @@ def test_default_label_from_the_kickstart_name(tmp_path: Path, testrepo: Path) -
                     "--compression-type", "lz4")
     assert proc.returncode == 0
     (iso,) = (tmp_path / "out").iterdir()
-    assert iso.name.startswith("livecd-my_spin-") and iso.suffix == ".iso"
-    assert isoinspect.volume_id(iso) == iso.stem
+    assert iso.name.startswith("livecd-my spin-") and iso.suffix == ".iso", "upstream's name: livecd-<ks>-<time>"
+    label = isoinspect.volume_id(iso)
+    assert label.startswith("my_spin-") and f"-{os.uname().machine}-" in label, "no room for the prefix"
+    assert f"root=live:CDLABEL={label} " in isoinspect.read_text(iso, "/boot/grub2/grub.cfg")

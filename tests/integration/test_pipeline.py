@@ -22,9 +22,10 @@ LIVE = "%packages\n@core\nkernel\n%end\n%post\necho from-post > /etc/post-file\n
 def test_create_builds_what_the_cli_builds(make_ks: MakeKs, tmp_path: Path) -> None:
     ks = make_ks(LIVE, size=256)
     run_tool("livecd-creator", "--config", str(ks), "--fslabel", "SAME", "--compression-type", "lz4",
-             "--tmpdir", str(tmp_path), "--output", str(tmp_path / "cli"))
-    handler = imgcreate.read_kickstart(ks)
-    with LiveImageCreator(handler, "SAME", fslabel="SAME", compression_type="lz4", tmpdir=tmp_path) as creator:
+             "--title", "T", "--product", "P", "--tmpdir", str(tmp_path), "--output", str(tmp_path / "cli"))
+    parser = imgcreate.read_kickstart(ks)
+    with LiveImageCreator(parser, "SAME", fslabel="SAME", title="T", product="P", compression_type="lz4",
+                          tmpdir=tmp_path) as creator:
         files = creator.create(tmp_path / "api")
     assert files == [tmp_path / "api/SAME.iso"]
     cli_iso, api_iso = tmp_path / "cli/SAME.iso", tmp_path / "api/SAME.iso"

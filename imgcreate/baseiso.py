@@ -1,0 +1,82 @@
+"""Reading an earlier live ISO to start a build from (``--base-on``), whatever layout it has.
+
+A live ISO carries its root in one of three ways, and each is a valid base:
+
+- ``LiveOS/squashfs.img`` holding ``LiveOS/rootfs.img`` (or the older ``LiveOS/ext3fs.img``): an ext image;
+- ``LiveOS/squashfs.img`` holding the root tree itself (``--flat-squashfs``, Fedora 37+ style);
+- ``LiveOS/rootfs.img`` directly on the ISO (``--skip-compression``).
+
+Upstream 31 handles only the first and fails on the others (a flat base's squashfs is copied where an ext image
+is expected); reading all three is what its later versions aim at.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgcreate.errors import CreatorError
+from imgcreate.run import run
+
+log = logging.getLogger("imgcreate")
+
+_EXT_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """The root of a base ISO: *root* is an ext filesystem image, or (*is_tree*) a squashfs of the root tree.
+    *compression* is the compressor of the ISO's squashfs.img (None when it had none)."""
+
+    root: Path
+    is_tree: bool
+    compression: str | None
+
+
+def squashfs_compression(squashfs: Path) -> str | None:
+    """The compressor a squashfs was made with (``unsquashfs -s``), e.g. "xz" or "zstd"; None if unknown."""
+    out = run(["unsquashfs", "-s", str(squashfs)], what=f"Reading the superblock of {squashfs}",
+              env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}).stdout
+    for line in out.splitlines():
+        if line.startswith("Compression "):
+            return line.split()[1]
+    return None
+
+
+def read_base_iso(iso: Path, workdir: Path) -> BaseImage:
+    """Take the root out of the live ISO *iso*, into *workdir*."""
+    if not iso.is_file():
+        raise CreatorError(f"--base-on: '{iso}' is not a file.")
+    workdir.mkdir(parents=True, exist_ok=True)
+    liveos = workdir / "LiveOS"
+    run(["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract", "/LiveOS", str(liveos)],
+        what=f"Reading LiveOS/ from {iso}")
+    squashfs = liveos / "squashfs.img"
+    if squashfs.is_file():
+        return _from_squashfs(iso, squashfs, workdir)
+    if (liveos / "rootfs.img").is_file():
+        return BaseImage(root=liveos / "rootfs.img", is_tree=False, compression=None)
+    raise CreatorError(
+        f"--base-on: '{iso}' is not a live ISO: it has neither LiveOS/squashfs.img nor LiveOS/rootfs.img."
+    )
+
+
+def _from_squashfs(iso: Path, squashfs: Path, workdir: Path) -> BaseImage:
+    compression = squashfs_compression(squashfs)
+    listing = run(["unsquashfs", "-l", "-d", "", str(squashfs)], what=f"Listing {squashfs}").stdout.split()
+    inner = next((name for name in _EXT_IMAGES if f"/{name}" in listing), None)
+    if inner is None:
+        if "/usr" not in listing and "/etc" not in listing:
+            raise CreatorError(
+                f"--base-on: the LiveOS/squashfs.img of '{iso}' holds neither LiveOS/rootfs.img nor a root tree."
+            )
+        log.info("the base ISO %s has a flat root tree (%s)", iso, compression)
+        return BaseImage(root=squashfs, is_tree=True, compression=compression)
+    out = workdir / "sq"
+    run(["unsquashfs", "-d", str(out), str(squashfs), inner], what=f"Unpacking {inner} from {iso}")
+    image = workdir / "rootfs.img"
+    shutil.move(str(out / inner), image)
+    squashfs.unlink()
+    return BaseImage(root=image, is_tree=False, compression=compression)

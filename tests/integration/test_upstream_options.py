@@ -1,0 +1,360 @@
+"""Every upstream option of livecd-creator and image-creator, each with the effect upstream gives it.
+
+Table-driven: a handful of real builds (module fixtures) use all the options between them, the way build
+systems call the tools, and OPTION_EFFECTS holds, for each option, the check of its effect on one of those
+builds.  ``test_every_option_has_a_checked_effect`` keeps the table complete: an option added to either parser
+without an entry here fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import imgcreate
+from imgcreate import cli
+from tests import isoinspect
+from tests.support import run_tool
+
+pytestmark = pytest.mark.root
+
+KS = """part / --size 300
+repo --name=ksrepo --baseurl=file:///nonexistent/kickstart-repo-replaced-by-repo-option
+bootloader --timeout 1
+%packages
+@core
+kernel
+{extra}
+%end
+%post
+cp /etc/dracut.conf.d/99-liveos.conf /root/dracut-seen 2>/dev/null || echo none > /root/dracut-seen
+echo {marker} > /root/post-marker
+%end
+"""
+
+SHELL_INPUT = """echo typed-in-the-shell > /root/shell-was-here
+ls /run/imgcreate/iso > /root/iso-tree-in-shell
+test -d /run/imgcreate/host/etc && echo yes > /root/host-root-in-shell
+echo "$PS1" > /root/shell-prompt
+exit
+"""
+
+
+@dataclass
+class Build:
+    """One tool run: its process, its output folder and its log file."""
+
+    proc: subprocess.CompletedProcess[str]
+    out: Path
+    work: Path
+    log: Path
+    tmp: Path
+
+    @property
+    def image(self) -> Path:
+        (only,) = [p for p in self.out.iterdir()]
+        return only
+
+    def rootfs(self) -> Path:
+        """The ext root of a live ISO (inside the squashfs, or on the ISO with -s), or the image itself."""
+        if self.image.suffix == ".img":
+            return self.image
+        if "/LiveOS/squashfs.img" not in isoinspect.files(self.image):
+            dest = self.tmp / "rootfs.img"
+            if not dest.exists():
+                dest.write_bytes(isoinspect.read(self.image, "/LiveOS/rootfs.img"))
+            return dest
+        found = self.tmp / f"{self.image.stem}-sq/LiveOS/rootfs.img"
+        return found if found.exists() else isoinspect.rootfs_of(self.image, self.tmp)
+
+    def cat(self, path: str) -> str:
+        return isoinspect.debugfs(self.rootfs(), f"cat {path}")
+
+    def squashfs_info(self) -> str:
+        return isoinspect.squashfs_info(isoinspect.squashfs_image(self.image, self.tmp))
+
+
+@dataclass
+class Builds:
+    tmp: Path
+    testrepo: Path
+    done: dict[str, Build]
+
+    def run(self, key: str, tool: str, *args: str, extra: str = "", positional: bool = False,
+            input: str | None = None, fixed_dirs: bool = True) -> Build:
+        if key in self.done:
+            return self.done[key]
+        tmp = self.tmp / key
+        for d in ("out", "work"):
+            (tmp / d).mkdir(parents=True)
+        ks = tmp / f"{key}.ks"
+        ks.write_text(KS.format(extra=extra, marker=key))
+        log = tmp / "build.log"
+        where = [str(ks)] if positional else ["-c", str(ks)]
+        dirs = ["--tmpdir", str(tmp / "work"), "--output", str(tmp / "out")] if fixed_dirs else []
+        args = tuple(a.format(repofile=self.repofile, log=log, tmp=tmp, **{k: v.image for k, v in self.done.items()})
+                     for a in args)
+        proc = run_tool(tool, *where, *dirs, *args, input=input)
+        self.done[key] = Build(proc, tmp / "out", tmp / "work", log, tmp)
+        return self.done[key]
+
+    @property
+    def repofile(self) -> Path:
+        """A .repo file whose URL needs $releasever (99): the kickstart's repository is replaced by it."""
+        path = self.tmp / "repos/test.repo"
+        if not path.exists():
+            (self.tmp / "releases").mkdir(parents=True)
+            (self.tmp / "releases/99").symlink_to(self.testrepo)
+            path.parent.mkdir()
+            path.write_text(f"[rel]\nname=rel\nbaseurl=file://{self.tmp}/releases/$releasever\nenabled=1\n"
+                            "gpgcheck=0\n")
+        return path
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Builds:
+    return Builds(tmp_path_factory.mktemp("options"), testrepo, {})
+
+
+# The builds.  Between them they use every option of both tools, as build systems pass them.
+def live_a(b: Builds) -> Build:
+    """The build-system invocation: -c -d -v --logfile --cache -f --title --product --releasever, and more."""
+    return b.run("LIVEA", "livecd-creator", "-d", "-v", "--logfile", "{log}", "--cache", "{tmp}/cache",
+                 "-f", "LIVEA", "--title", "T One", "--product", "Prod X", "--releasever", "99",
+                 "--repo", "{repofile}", "--compression-type", "zstd", "--dracut-conf-args", "+nfs",
+                 "--nomacboot", "--pkgverify-level", "digest", "--syslinux", "--skip-minimize", "-p")
+
+
+def live_b(b: Builds) -> Build:
+    """The positional kickstart, -n, -s, -q with a log file at -v."""
+    return b.run("LIVEB", "livecd-creator", "-n", "LIVEB", "-s", "-q", "-v", "--logfile", "{log}",
+                 "--repo", "{repofile}", "--releasever", "99", "--ksversion", "RHEL9", positional=True)
+
+
+def live_flat(b: Builds) -> Build:
+    return b.run("FLAT", "livecd-creator", "-f", "FLAT", "--flat-squashfs", "--compression-type", "lz4",
+                 "--repo", "{repofile}", "--releasever", "99", extra="demo-app")
+
+
+def live_on_flat(b: Builds) -> Build:
+    """-b on a flat ISO, --compression-type None (the base's), -l (no new install), --nocleanup."""
+    live_flat(b)
+    return b.run("ONFLAT", "livecd-creator", "-f", "ONFLAT", "-b", "{FLAT}", "--compression-type", "None", "-l",
+                 "--nocleanup", "--logfile", "{log}", "--repo", "{repofile}", "--releasever", "99",
+                 input=SHELL_INPUT)
+
+
+def image_a(b: Builds) -> Build:
+    return b.run("IMGA", "livecd-creator", "--image-type", "image", "-f", "IMGA", "--repo", "{repofile}",
+                 "--releasever", "99", "--cache", "{tmp}/cache", extra="docs-demo")
+
+
+def image_b(b: Builds) -> Build:
+    """image-creator -b: starting from an earlier filesystem image; --cacheonly from image_a's cache."""
+    image_a(b)
+    return b.run("IMGB", "image-creator", "-n", "IMGB", "-b", "{IMGA}", "--repo", "{repofile}",
+                 "--releasever", "99", "--cache", f"{b.tmp}/IMGA/cache", "--cacheonly")
+
+
+def _files(build: Build) -> set[str]:
+    return isoinspect.files(build.image)
+
+
+def _grub_or_isolinux(build: Build) -> str:
+    return isoinspect.read_text(build.image, "/isolinux/isolinux.cfg")
+
+
+def check_config(b: Builds) -> None:
+    assert live_a(b).cat("/root/post-marker") == "LIVEA\n"
+
+
+def check_positional(b: Builds) -> None:
+    assert live_b(b).cat("/root/post-marker") == "LIVEB\n"
+
+
+def check_fslabel(b: Builds) -> None:
+    build = live_a(b)
+    assert build.image.name == "LIVEA.iso" and isoinspect.volume_id(build.image) == "LIVEA"
+    assert "root=live:CDLABEL=LIVEA" in _grub_or_isolinux(build)
+
+
+def check_name(b: Builds) -> None:
+    build = live_b(b)
+    assert build.image.name == "LIVEB.iso" and isoinspect.volume_id(build.image) == "LIVEB"
+    assert image_b(b).image.name == "IMGB.img"
+
+
+def check_title(b: Builds) -> None:
+    assert "menu title T One" in _grub_or_isolinux(live_a(b))
+
+
+def check_product(b: Builds) -> None:
+    assert "Start Prod X" in _grub_or_isolinux(live_a(b))
+
+
+def check_releasever_and_repo(b: Builds) -> None:
+    """The kickstart's repository does not exist: only --repo's, at releases/$releasever, was used."""
+    log = live_a(b).log.read_text()
+    assert "releases/99" in log and "nonexistent" not in log
+
+
+def check_cache(b: Builds) -> None:
+    live_a(b)
+    assert list((b.tmp / "LIVEA/cache").rglob("repomd.xml")), "repository metadata kept in --cache"
+
+
+def check_cacheonly(b: Builds) -> None:
+    build = image_b(b)
+    assert "cacheonly" in " ".join(build.proc.args) and build.image.exists()
+
+
+def check_tmpdir(b: Builds) -> None:
+    build = live_a(b)
+    assert str(build.work) in build.log.read_text(), "the build directory was made in --tmpdir"
+    assert list(build.work.iterdir()) == [], "and removed"
+
+
+def check_output(b: Builds) -> None:
+    assert live_a(b).image.parent == b.tmp / "LIVEA/out"
+
+
+def check_nocleanup(b: Builds) -> None:
+    build = live_on_flat(b)
+    kept = list(build.work.glob("imgcreate-*"))
+    assert kept, "--nocleanup keeps the build directory (but unmounts everything)"
+
+
+def check_compression(b: Builds) -> None:
+    assert "Compression zstd" in live_a(b).squashfs_info()
+
+
+def check_compression_none_from_base(b: Builds) -> None:
+    assert "Compression lz4" in live_on_flat(b).squashfs_info(), "the base ISO's compression"
+
+
+def check_flat_squashfs(b: Builds) -> None:
+    build = live_flat(b)
+    listing = subprocess.run(["unsquashfs", "-l", str(isoinspect.squashfs_image(build.image, build.tmp))],
+                             capture_output=True, text=True, check=True).stdout
+    assert "squashfs-root/usr" in listing and "LiveOS/rootfs.img" not in listing
+
+
+def check_skip_compression(b: Builds) -> None:
+    files = _files(live_b(b))
+    assert "/LiveOS/rootfs.img" in files and "/LiveOS/squashfs.img" not in files
+
+
+def check_skip_minimize(b: Builds) -> None:
+    log = live_a(b).log.read_text()
+    assert "resize2fs -M" not in log and "e2fsck" in log, "checked, not minimized"
+
+
+def check_syslinux(b: Builds) -> None:
+    assert "/isolinux/isolinux.bin" in _files(live_a(b))
+
+
+def check_nomacboot(b: Builds) -> None:
+    assert not any("macboot" in f for f in _files(live_a(b)))
+
+
+def check_dracut_conf_args(b: Builds) -> None:
+    seen = live_a(b).cat("/root/dracut-seen")
+    assert "livenet" in seen and " nfs " in seen, "+nfs adds to the default modules"
+    assert "99-liveos.conf" not in isoinspect.debugfs(live_a(b).rootfs(), "ls /etc/dracut.conf.d")
+
+
+def check_pkgverify_level(b: Builds) -> None:
+    assert "rpm verifies each package: digest" in live_a(b).log.read_text()
+
+
+def check_plugins(b: Builds) -> None:
+    assert "--plugins" in live_a(b).log.read_text()
+
+
+def check_debug_logfile(b: Builds) -> None:
+    log = live_a(b).log.read_text()
+    assert " DEBUG running: " in log and " INFO " in log
+
+
+def check_verbose_and_quiet(b: Builds) -> None:
+    build = live_b(b)
+    log = build.log.read_text()
+    assert " INFO " in log and " DEBUG " not in log, "-v: the log file records INFO, not DEBUG"
+    assert build.proc.stderr == "", "-q: nothing on the terminal"
+
+
+def check_ksversion(b: Builds) -> None:
+    assert live_b(b).proc.returncode == 0
+    proc = run_tool("livecd-creator", "-c", str(b.tmp / "LIVEB/LIVEB.ks"), "--ksversion", "F1bogus", check=False)
+    assert proc.returncode == 1 and "F1bogus" in proc.stderr
+
+
+def check_base_on_live(b: Builds) -> None:
+    """A flat base: its tree becomes the new ext root; the kickstart's packages are not installed again (-l)."""
+    build = live_on_flat(b)
+    assert "demo-app" in isoinspect.debugfs(build.rootfs(), "ls /usr/bin"), "the base's package is there"
+    assert "packages to install" not in build.log.read_text()
+
+
+def check_base_on_image(b: Builds) -> None:
+    build = image_b(b)
+    assert "docs-demo" in isoinspect.debugfs(build.image, "ls /usr/share"), "image A's package is kept"
+
+
+def check_shell(b: Builds) -> None:
+    build = live_on_flat(b)
+    assert build.cat("/root/shell-was-here") == "typed-in-the-shell\n"
+    assert "isolinux" in build.cat("/root/iso-tree-in-shell") or "EFI" in build.cat("/root/iso-tree-in-shell")
+    assert build.cat("/root/host-root-in-shell") == "yes\n"
+    assert "[ONFLAT chroot" in build.cat("/root/shell-prompt"), "the prompt says where the shell is"
+    assert "Launching shell. Exit to continue." in build.proc.stderr
+    assert "imgcreate" not in isoinspect.debugfs(build.rootfs(), "ls /run"), "the binds left nothing behind"
+
+
+def check_image_type(b: Builds) -> None:
+    assert image_a(b).image.name == "IMGA.img"
+
+
+def check_help_version(b: Builds) -> None:
+    for tool in ("livecd-creator", "image-creator"):
+        assert "exit status" in run_tool(tool, "--help").stdout
+        assert run_tool(tool, "--version").stdout.strip().endswith(imgcreate.__version__)
+
+
+OPTION_EFFECTS: dict[str, Callable[[Builds], None]] = {
+    "--config": check_config, "KICKSTART": check_positional, "--fslabel": check_fslabel, "--name": check_name,
+    "--title": check_title, "--product": check_product, "--releasever": check_releasever_and_repo,
+    "--repo": check_releasever_and_repo, "--cache": check_cache, "--cacheonly": check_cacheonly,
+    "--tmpdir": check_tmpdir, "--output": check_output, "--nocleanup": check_nocleanup,
+    "--compression-type": check_compression, "--compression-type None": check_compression_none_from_base,
+    "--flat-squashfs": check_flat_squashfs, "--skip-compression": check_skip_compression,
+    "--skip-minimize": check_skip_minimize, "--syslinux": check_syslinux, "--nomacboot": check_nomacboot,
+    "--dracut-conf-args": check_dracut_conf_args, "--pkgverify-level": check_pkgverify_level,
+    "--plugins": check_plugins, "--debug": check_debug_logfile, "--logfile": check_debug_logfile,
+    "--verbose": check_verbose_and_quiet, "--quiet": check_verbose_and_quiet, "--ksversion": check_ksversion,
+    "--base-on": check_base_on_live, "--base-on (image)": check_base_on_image, "--shell": check_shell,
+    "--image-type": check_image_type, "--help": check_help_version, "--version": check_help_version,
+}
+
+
+@pytest.mark.parametrize("option", list(OPTION_EFFECTS))
+def test_option_effect(option: str, builds: Builds) -> None:
+    OPTION_EFFECTS[option](builds)
+
+
+def test_every_option_has_a_checked_effect() -> None:
+    for live in (True, False):
+        for action in cli.build_parser(live)._actions:
+            names = [o for o in action.option_strings if o.startswith("--")] or [str(action.metavar or action.dest)]
+            assert any(n in OPTION_EFFECTS for n in names), f"no effect checked for {names}"
+
+
+def test_no_build_left_anything_mounted(builds: Builds) -> None:
+    mounts = Path("/proc/self/mounts").read_text()
+    assert str(builds.tmp) not in mounts
+    assert os.path.isdir(builds.tmp)

@@ -1,0 +1,143 @@
+"""The command line's pure logic: upstream's logging levels, default names, --dracut-conf-args."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imgcreate import cli, debug, dracutconf
+
+log = logging.getLogger("imgcreate")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+            h.close()
+    for h in handlers:
+        if h not in root.handlers:
+            root.addHandler(h)
+    root.setLevel(level)
+
+
+def _logged(tmp_path: Path, *args: str) -> tuple[str, str]:
+    """What the console and the log file get from one record of each level, with these options."""
+    parser = cli.build_parser(live=True)
+    logfile = tmp_path / "build.log"
+    opts = parser.parse_args(["-c", "x.ks", "--logfile", str(logfile), *args])
+    settings = cli._setup_logging(opts, parser)
+    console = io.StringIO()
+    settings.console.setStream(console)
+    log.debug("debug-line")
+    log.info("info-line")
+    log.log(debug.PROGRESS, "progress-line")
+    log.warning("warning-line")
+    log.error("error-line")
+    log.error("final-paragraph", extra={"console": False})
+    for h in logging.getLogger().handlers:
+        h.flush()
+    return console.getvalue(), logfile.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        ((), {"progress", "warning", "error"}),
+        (("-v",), {"info", "progress", "warning", "error"}),
+        (("-d",), {"debug", "info", "progress", "warning", "error"}),
+        (("-d", "-v"), {"debug", "info", "progress", "warning", "error"}),  # an option only lowers the level
+        (("-v", "-d"), {"debug", "info", "progress", "warning", "error"}),
+        (("-q",), set()),
+    ],
+)
+def test_levels_as_upstream(args: tuple[str, ...], shown: set[str], tmp_path: Path, restore_logging: None) -> None:
+    console, logfile = _logged(tmp_path, *args)
+    every = {"debug", "info", "progress", "warning", "error"}
+    assert {w for w in every if f"{w}-line" in console} == shown
+    in_file = shown if args != ("-q",) else {"progress", "warning", "error"}
+    assert {w for w in every if f"{w}-line" in logfile} == in_file, "the log file records the chosen level"
+    assert "final-paragraph" not in console and "final-paragraph" in logfile
+
+
+def test_logfile_appends(tmp_path: Path, restore_logging: None) -> None:
+    (tmp_path / "build.log").write_text("earlier build\n")
+    _, logfile = _logged(tmp_path)
+    assert logfile.startswith("earlier build\n")
+
+
+def test_setup_logging_api_with_optparse_and_argparse(tmp_path: Path, restore_logging: None) -> None:
+    import optparse
+
+    op = optparse.OptionParser()
+    debug.setup_logging(op)
+    op.parse_args(["-v", "--logfile", str(tmp_path / "a.log")])
+    assert logging.getLogger().level == logging.INFO
+    ap = argparse.ArgumentParser()
+    debug.setup_logging(ap)
+    assert logging.getLogger().level == debug.PROGRESS
+    ap.parse_args(["-d"])
+    assert logging.getLogger().level == logging.DEBUG
+
+
+def _opts(**kw: object) -> argparse.Namespace:
+    return argparse.Namespace(**{"fslabel": None, "kscfg": "livecd-fedora-minimal.ks", "title": None,
+                                 "product": None, **kw})
+
+
+def test_default_names_as_upstream() -> None:
+    now = time.mktime((2024, 1, 31, 12, 0, 0, 0, 0, -1))
+    arch = os.uname().machine
+    names = cli.derive_names(_opts(), "livecd", now)
+    assert names.name == "livecd-fedora-minimal-202401311200"
+    assert names.fslabel == f"fedora-minimal-{arch}-202401311200"[-32:] or len(names.fslabel) <= 32
+    assert names.fslabel.endswith(f"-{arch}-202401311200") and len(names.fslabel) <= 32
+    assert (names.title, names.product) == ("Livecd Fedora", "Livecd Fedora")
+    assert cli.derive_names(_opts(kscfg="my.ks"), "livecd", now).fslabel == f"livecd-my-{arch}-202401311200"
+    image = cli.derive_names(_opts(kscfg="appliance.ks"), "image", now)
+    assert image.name == "image-appliance-202401311200"
+
+
+def test_fslabel_is_also_the_name_and_gives_the_title() -> None:
+    names = cli.derive_names(_opts(fslabel="Fedora-29-WS-Live-foo"), "livecd")
+    assert (names.name, names.fslabel, names.title) == ("Fedora-29-WS-Live-foo", "Fedora-29-WS-Live-foo", "Fedora 29")
+    given = cli.derive_names(_opts(fslabel="L", title="My Title", product="Prod"), "livecd")
+    assert (given.title, given.product) == ("My Title", "Prod")
+
+
+@pytest.mark.parametrize(
+    ("value", "modules", "omit"),
+    [
+        ("", dracutconf.DEFAULT_MODULES, ()),
+        ("+nfs", (*dracutconf.DEFAULT_MODULES, "nfs"), ()),
+        ("nfs network", ("dmsquash-live", "nfs", "network"), ()),  # replaces; dmsquash-live always stays
+        ("+ -livenet -plymouth", tuple(m for m in dracutconf.DEFAULT_MODULES if m != "livenet"),
+         ("livenet", "plymouth")),
+    ],
+)
+def test_dracut_conf_args(value: str, modules: tuple[str, ...], omit: tuple[str, ...]) -> None:
+    settings = dracutconf.parse_conf_args(value)
+    assert (settings.modules, settings.omit) == (modules, omit)
+    text = settings.text()
+    assert f'add_dracutmodules+=" {" ".join(modules)} "' in text
+    assert ("omit_dracutmodules" in text) == bool(omit)
+
+
+def test_dracut_conf_text_is_appended_and_missing_modules_are_left_out() -> None:
+    settings = dracutconf.parse_conf_args('compress="zstd"')
+    assert settings.modules == dracutconf.DEFAULT_MODULES and settings.text().endswith('compress="zstd"\n')
+    present = dracutconf.module_names(["90dmsquash-live", "98pollcdrom", "99base", "README"])
+    assert present == {"dmsquash-live", "pollcdrom", "base"}
+    assert dracutconf.DracutSettings().keeping(present).modules == ("dmsquash-live", "pollcdrom")
+    assert dracutconf.DracutSettings().keeping(set()).modules == ("dmsquash-live",)
