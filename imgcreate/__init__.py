@@ -15,6 +15,7 @@ The supported API (see the top-level API document)::
 __version__ = "0.1.0"
 
 from imgcreate.creator import ImageCreator, LoopImageCreator  # noqa: E402 (after __version__, which cli reads)
+from imgcreate.debug import setup_logging  # noqa: E402
 from imgcreate.errors import (  # noqa: E402
     CommandError,
     CreatorError,
@@ -33,6 +34,10 @@ from imgcreate.errors import (  # noqa: E402
 )
 from imgcreate.kickstart import FSLABEL_MAXLEN, build_name, read_kickstart  # noqa: E402
 from imgcreate.live import LiveImageCreator  # noqa: E402
+
+# Upstream's names for the live creator: its x86 class, which LiveImageCreator aliases there, and the base class.
+x86LiveImageCreator = LiveImageCreator  # noqa: N816 (upstream's name)
+LiveImageCreatorBase = LiveImageCreator
 
 __all__ = [
     "FSLABEL_MAXLEN",
@@ -53,6 +58,9 @@ __all__ = [
     "ScriptError",
     "SnapshotError",
     "SquashfsError",
+    "LiveImageCreatorBase",
     "build_name",
     "read_kickstart",
+    "setup_logging",
+    "x86LiveImageCreator",
 ]

@@ -100,6 +100,15 @@ class ImageCreator:
 
     # -- paths -----------------------------------------------------------------------------------------------
     @property
+    def tmpdir(self) -> Path:
+        """Where the build directory is made (scripts written for upstream set it as a string)."""
+        return self._tmpdir
+
+    @tmpdir.setter
+    def tmpdir(self, value: str | os.PathLike[str]) -> None:
+        self._tmpdir = Path(value)
+
+    @property
     def _instroot(self) -> Path:
         return self._require_builddir() / "install_root"
 

@@ -80,7 +80,8 @@ def test_star_import_api() -> None:
     code = ("from imgcreate import *; "
             "assert LiveImageCreator and LoopImageCreator and ImageCreator and FSLABEL_MAXLEN == 32; "
             "assert issubclass(SquashfsError, CreatorError) and issubclass(ResizeError, CreatorError); "
-            "assert issubclass(SnapshotError, CreatorError) and callable(read_kickstart) and callable(build_name)")
+            "assert issubclass(SnapshotError, CreatorError) and callable(read_kickstart) and callable(build_name); "
+            "assert callable(setup_logging) and x86LiveImageCreator is LiveImageCreator")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
 
 
@@ -140,3 +141,47 @@ def test_upstream_style_api_script(make_ks: MakeKs, tmp_path: Path, mount_image:
     subprocess.run([sys.executable, str(script), str(ks), str(tmp_path), str(tmp_path / "out")], check=True,
                    env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert {"demo-app", "busybox"} <= mount_image(tmp_path / "out/upstream-style.img").rpms()
+
+
+UPSTREAM_TREE_SCRIPT = """
+import optparse
+import os
+import subprocess
+import sys
+import imgcreate
+
+parser = optparse.OptionParser()
+imgcreate.setup_logging(parser)  # upstream's -d/-v/-q/--logfile on an optparse parser
+opts, args = parser.parse_args(sys.argv[4:])
+ks = imgcreate.read_kickstart(sys.argv[1])
+creator = imgcreate.ImageCreator(ks, "tree")
+creator.tmpdir = sys.argv[2]
+try:
+    creator.mount()
+    creator.install()
+    creator.configure()
+    kernels = creator._get_kernel_versions()
+    assert list(kernels) == ["kernel"] and len(kernels["kernel"]) == 1, kernels
+    scratch = creator._mkdtemp()
+    assert os.path.isdir(scratch) and scratch.startswith(sys.argv[2])
+    out = subprocess.run(["/bin/cat", "/etc/os-release"], preexec_fn=creator._chroot, capture_output=True, text=True)
+    assert "testdistro" in out.stdout.lower(), out
+    creator.unmount()
+    creator.package(sys.argv[3])
+finally:
+    creator.cleanup()
+"""
+
+
+def test_base_creator_delivers_the_install_tree(make_ks: MakeKs, tmp_path: Path) -> None:
+    """Upstream's base ImageCreator: package() moves the install tree itself to <destdir>/<name>."""
+    ks = make_ks("%packages\n@core\nkernel\n%end\n")
+    script = tmp_path / "tree.py"
+    script.write_text(UPSTREAM_TREE_SCRIPT)
+    logfile = tmp_path / "tree.log"
+    subprocess.run([sys.executable, str(script), str(ks), str(tmp_path), str(tmp_path / "out"), "-v",
+                    "--logfile", str(logfile)], check=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    tree = tmp_path / "out/tree"
+    assert (tree / "etc/os-release").is_file() and list((tree / "boot").glob("vmlinuz-*"))
+    assert not (tree / "proc/self").exists(), "nothing mounted in the delivered tree"
+    assert " INFO " in logfile.read_text(), "-v from setup_logging reached the log file"
