@@ -115,10 +115,14 @@ class RootPartition:
 
 @dataclass(frozen=True)
 class Bootloader:
-    """``bootloader --append --timeout``: read here once for the boot menu and for /etc/default/grub."""
+    """``bootloader --append --timeout --location``: read here once for the boot menu, /etc/default/grub and
+    the disk layout."""
 
     append: str = ""  # the kernel arguments, stripped
     timeout: int | None = None  # seconds
+    # --location as written ("mbr" when the line has none, pykickstart's default); None without a bootloader
+    # line.  "none": install no boot loader (a disk image then needs no BIOS boot partition).
+    location: str | None = None
 
     def kernel_args(self, base: str = "") -> str:
         """*base* (the arguments the image type needs) followed by the kickstart's ``--append``."""
@@ -127,6 +131,25 @@ class Bootloader:
     def timeout_or(self, default: int) -> int:
         """The menu timeout: ``--timeout``, else *default*."""
         return self.timeout if self.timeout is not None else default
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One ``part``/``partition`` line, as written: the disk layout (:mod:`imgcreate.disklayout`) judges it.
+
+    Sizes are MiB, as kickstart gives them.  None means the option was not given, so that the planner can tell
+    "no --size" (use a default) from a size.
+    """
+
+    mountpoint: str  # "/", "/boot", "/boot/efi", "biosboot", "swap", ...
+    size: int | None = None  # --size, MiB
+    grow: bool = False
+    maxsize: int | None = None  # --maxsize, MiB (pykickstart's 0 reads as None)
+    fstype: str | None = None  # --fstype as written ("efi", "biosboot", "ext4", ...)
+    label: str | None = None
+    ondisk: str | None = None  # --ondisk/--ondrive
+    asprimary: bool = False
+    lineno: int | None = None
 
 
 @dataclass(frozen=True)
@@ -318,6 +341,9 @@ class KickstartConfig:
     """Everything a build reads from a kickstart.  A command the kickstart does not use is None (or empty)."""
 
     root_partition: RootPartition = RootPartition()
+    partitions: tuple[Partition, ...] = ()  # every part/partition line, in kickstart order
+    disklabel: str | None = None  # clearpart --disklabel, lower case ("gpt", "msdos")
+    zerombr: bool = False
     bootloader: Bootloader = Bootloader()
     repos: tuple[RepoSpec, ...] = ()
     packages: PackageSpec = field(default_factory=PackageSpec)
@@ -444,6 +470,9 @@ def read_config(handler: KickstartHandler) -> KickstartConfig:
     handler = as_handler(handler)
     return KickstartConfig(
         root_partition=_read_root_partition(handler),
+        partitions=tuple(_read_partition(p) for p in _items(handler, "partition", "partitions")),
+        disklabel=_opt_text(_text(getattr(_command(handler, "clearpart"), "disklabel", None)).lower()),
+        zerombr=bool(getattr(_command(handler, "zerombr"), "zerombr", False)),
         bootloader=_read_bootloader(getattr(handler, "bootloader", None)),
         repos=_read_repos(handler),
         packages=_read_packages(handler),
@@ -513,9 +542,26 @@ def _read_root_partition(handler: Any) -> RootPartition:
     )
 
 
+def _read_partition(p: Any) -> Partition:
+    return Partition(
+        mountpoint=_text(getattr(p, "mountpoint", None)),
+        size=_opt_int(getattr(p, "size", None)),
+        grow=bool(getattr(p, "grow", False)),
+        maxsize=_opt_int(getattr(p, "maxSizeMB", None)) or None,
+        fstype=_opt_text(getattr(p, "fstype", None)),
+        label=_opt_text(getattr(p, "label", None)),
+        ondisk=_opt_text(getattr(p, "disk", None)),
+        asprimary=bool(getattr(p, "primOnly", False)),
+        lineno=_lineno(p),
+    )
+
+
 def _read_bootloader(bl: Any) -> Bootloader:
+    # pykickstart's data default is "none" when there is no bootloader line at all: that is not the user's word,
+    # so it reads as None (the line's own default, when it is there, is "mbr").
+    location = _opt_text(getattr(bl, "location", None)) if getattr(bl, "seen", False) else None
     return Bootloader(append=_text(getattr(bl, "appendLine", None)).strip(),
-                      timeout=_opt_int(getattr(bl, "timeout", None)))
+                      timeout=_opt_int(getattr(bl, "timeout", None)), location=location)
 
 
 def _read_repos(handler: Any) -> tuple[RepoSpec, ...]:

@@ -132,9 +132,53 @@ def test_read_config_root_partition_and_bootloader(tmp_path: Path) -> None:
     cfg = config_of(tmp_path, "part / --size 1024 --fstype ext3 --label ROOTL\n"
                               "bootloader --append=' quiet x=1 ' --timeout 0\n")
     assert cfg.root_partition == kickstart.RootPartition(size=1024 * 1024 * 1024, fstype="ext3", label="ROOTL")
-    assert cfg.bootloader == kickstart.Bootloader(append="quiet x=1", timeout=0)
+    assert cfg.bootloader == kickstart.Bootloader(append="quiet x=1", timeout=0, location="mbr")
     assert cfg.bootloader.kernel_args("rd.live.image") == "rd.live.image quiet x=1"
     assert cfg.bootloader.timeout_or(10) == 0, "--timeout 0 is a timeout, not a missing one"
+
+
+def test_read_config_partitions_every_field(tmp_path: Path) -> None:
+    """Every part/partition line, in kickstart order, as written: sizes MiB, None for what is not given."""
+    cfg = config_of(
+        tmp_path,
+        "part biosboot --fstype=biosboot --size=1\n"
+        "partition /boot/efi --fstype=efi --size=200 --ondisk=vda\n"
+        "part / --fstype ext4 --size 100 --grow --maxsize 500 --label root --ondisk sda --asprimary\n"
+        "part swap --size 10\n"
+        "part /home\n",
+    )
+    P = kickstart.Partition
+    assert cfg.partitions == (
+        P("biosboot", size=1, fstype="biosboot", lineno=1),
+        P("/boot/efi", size=200, fstype="efi", ondisk="vda", lineno=2),
+        P("/", size=100, grow=True, maxsize=500, fstype="ext4", label="root", ondisk="sda", asprimary=True,
+          lineno=3),
+        P("swap", size=10, lineno=4),
+        P("/home", lineno=5),
+    )
+    assert cfg.root_partition == kickstart.RootPartition(size=100 * 1024 * 1024, fstype="ext4", label="root")
+
+
+def test_read_config_disk_commands(tmp_path: Path) -> None:
+    cfg = config_of(tmp_path, "zerombr\nclearpart --all --initlabel --disklabel=GPT\nbootloader --location=none\n")
+    assert cfg.disklabel == "gpt" and cfg.zerombr and cfg.bootloader.location == "none"
+    cfg = config_of(tmp_path, "clearpart --all --disklabel=msdos\nbootloader --timeout=3\n")
+    assert cfg.disklabel == "msdos" and not cfg.zerombr
+    assert cfg.bootloader.location == "mbr", "a bootloader line without --location: pykickstart's default"
+
+
+def test_read_config_disk_defaults(tmp_path: Path) -> None:
+    """No part, clearpart, zerombr or bootloader line: nothing given (pykickstart's own "none" location for a
+    missing bootloader line is not the user's word)."""
+    cfg = config_of(tmp_path, "clearpart --all\n")
+    assert cfg.partitions == () and cfg.disklabel is None and not cfg.zerombr and cfg.bootloader.location is None
+
+
+@pytest.mark.parametrize("version", ["F21", "RHEL7"])
+def test_read_config_disk_commands_old_versions(tmp_path: Path, version: str) -> None:
+    cfg = config_of(tmp_path, "zerombr\nclearpart --all\npart / --size=10\nbootloader --location=mbr\n", version)
+    assert cfg.partitions == (kickstart.Partition("/", size=10, lineno=3),)
+    assert cfg.disklabel is None and cfg.zerombr and cfg.bootloader.location == "mbr"
 
 
 def test_read_config_scripts_every_field(tmp_path: Path) -> None:
