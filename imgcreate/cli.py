@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -108,7 +108,7 @@ def image_parser() -> argparse.ArgumentParser:
     return build_parser(live=False)
 
 
-def _setup_logging(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> debug.LogSettings:
+def setup_logging(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> debug.LogSettings:
     """Upstream's levels (see :mod:`imgcreate.debug`); the options' order does not matter for these four."""
     settings = debug.LogSettings()
     for what in ("debug", "verbose", "quiet"):
@@ -216,7 +216,7 @@ def _check_host() -> None:
         )
 
 
-def _path_with_sbin() -> None:
+def path_with_sbin() -> None:
     """Tools like losetup and mkfs live in sbin, which a non-login root shell's PATH may lack."""
     path = os.environ.get("PATH", "/usr/bin:/bin").split(":")
     os.environ["PATH"] = ":".join(path + [d for d in ("/usr/sbin", "/sbin") if d not in path])
@@ -231,7 +231,7 @@ def _image_type(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
-    _path_with_sbin()
+    path_with_sbin()
     args = list(sys.argv[1:] if argv is None else argv)
     prog = "livecd-creator" if live else "image-creator"
     image_type = _image_type(args)
@@ -242,17 +242,24 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
     opts.kscfg = opts.kscfg or opts.kscfg_pos
     if not opts.kscfg:
         parser.error("a kickstart file is required (-c/--config KICKSTART)")
-    _setup_logging(opts, parser)
+    setup_logging(opts, parser)
+    if opts.plugins:
+        log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
+    return run_build(prog, opts, lambda ks: _make_creator(opts, live, ks), _build_options(opts))
+
+
+def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any], ImageCreator],
+              options: BuildOptions) -> int:
+    """Read the kickstart, make the creator and run the pipeline, for every command-line tool: errors end in
+    one paragraph and an exit code (see EXIT_CODES); SIGTERM and SIGHUP unwind like Ctrl-C."""
     old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     creator = None
     try:
-        if opts.plugins:
-            log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
         _check_host()
-        ks = kickstart.read_kickstart(opts.kscfg, opts.ksversion)
-        creator = _make_creator(opts, live, ks)
+        ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
+        creator = make_creator(ks)
         with creator:
-            build_image(creator, _build_options(opts))
+            build_image(creator, options)
         _report_timings(creator)
         return 0
     except CreatorError as exc:
@@ -300,9 +307,10 @@ def _full_disk_hint(message: str, opts: argparse.Namespace, tmpdir_full: bool = 
         )
     if "No space left on device" not in message and "Disk quota exceeded" not in message:
         return ""
+    output = getattr(opts, "output", None) or getattr(opts, "outdir", ".")
     return (
         f"\nA filesystem is full: the build directory is in --tmpdir ({opts.tmpdir}) and the result goes to "
-        f"--output ({opts.output}). Free some space there or choose other directories."
+        f"the output folder ({output}). Free some space there or choose other directories."
     )
 
 

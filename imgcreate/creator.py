@@ -117,6 +117,11 @@ class ImageCreator:
         return self._require_builddir() / "out"
 
     @property
+    def is_mounted(self) -> bool:
+        """Whether the install root is mounted (between mount() and unmount())."""
+        return self._mounted
+
+    @property
     def builddir(self) -> Path | None:
         return self._builddir
 

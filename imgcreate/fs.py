@@ -29,11 +29,16 @@ def make_sparse(path: Path, size: int) -> None:
         f.truncate(size)
 
 
-def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False) -> str:
-    """Attach *image* to a free loop device atomically (``losetup --find --show``) and register the detach."""
+def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False, partscan: bool = False) -> str:
+    """Attach *image* to a free loop device atomically (``losetup --find --show``) and register the detach.
+
+    *partscan*: the kernel also makes a device for each partition (``/dev/loopNpK``), gone with the detach.
+    """
     args = ["losetup", "--find", "--show"]
     if readonly:
         args.append("--read-only")
+    if partscan:
+        args.append("--partscan")
     dev = run([*args, str(image)], what=f"Attaching {image} to a loop device").stdout.strip()
     stack.callback(detach_loop, dev)
     log.debug("attached %s to %s", image, dev)

@@ -54,7 +54,9 @@ def _first(paths: tuple[str, ...]) -> str:
 
 
 def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARKER, memory: int = 2048) -> BootResult:
-    """Boot *iso* as a CD (mode "bios" or "uefi") or as a USB disk ("usb": the hybrid image on a virtio disk).
+    """Boot *iso* as a CD (mode "bios" or "uefi") or as a USB disk ("usb": the hybrid image on a virtio disk);
+    or a disk image (modes "disk-bios", "disk-uefi": raw or qcow2 by its suffix, on a virtio disk, its writes
+    going to a throw-away overlay).
 
     2 GiB of memory: the live system's writes go to an overlay in RAM (half of it), and its checks write 512 MiB.
     """
@@ -67,9 +69,12 @@ def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARK
             args += ["-drive", f"file={iso},media=cdrom,readonly=on,if=ide"]
         elif mode == "usb":
             args += ["-drive", f"file={iso},format=raw,if=virtio,readonly=on"]
+        elif mode in ("disk-bios", "disk-uefi"):
+            fmt = "qcow2" if iso.suffix == ".qcow2" else "raw"
+            args += ["-drive", f"file={iso},format={fmt},if=virtio,snapshot=on"]
         else:
             raise ValueError(f"unknown boot mode {mode}")
-        if mode == "uefi":
+        if mode in ("uefi", "disk-uefi"):
             vars_copy = Path(tmp) / "OVMF_VARS.fd"
             shutil.copyfile(_first(OVMF_VARS), vars_copy)
             args += ["-drive", f"if=pflash,format=raw,readonly=on,file={_first(OVMF_CODE)}",
@@ -103,7 +108,7 @@ def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARK
 def main() -> int:
     parser = argparse.ArgumentParser(description="Boot a live ISO in QEMU and wait for the boot marker.")
     parser.add_argument("iso", type=Path)
-    parser.add_argument("--mode", choices=("bios", "uefi", "usb"), default="bios")
+    parser.add_argument("--mode", choices=("bios", "uefi", "usb", "disk-bios", "disk-uefi"), default="bios")
     parser.add_argument("--timeout", type=float, default=300)
     opts = parser.parse_args()
     print(f"booting {opts.iso} ({opts.mode}, {os.environ.get('LIVECD_TOOLS_QEMU_ACCEL', 'tcg')}) ...", flush=True)

@@ -37,7 +37,7 @@ def _logged(tmp_path: Path, *args: str) -> tuple[str, str]:
     parser = cli.build_parser(live=True)
     logfile = tmp_path / "build.log"
     opts = parser.parse_args(["-c", "x.ks", "--logfile", str(logfile), *args])
-    settings = cli._setup_logging(opts, parser)
+    settings = cli.setup_logging(opts, parser)
     console = io.StringIO()
     settings.console.setStream(console)
     log.debug("debug-line")

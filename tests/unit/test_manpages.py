@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import cli
+from imgcreate import appliance_cli, cli
 from tests.support import REPO_ROOT
 
-PARSERS = {"livecd-creator": cli.livecd_parser, "image-creator": cli.image_parser}
+PARSERS = {"livecd-creator": cli.livecd_parser, "image-creator": cli.image_parser,
+           "appliance-creator": appliance_cli.appliance_parser}
 EXIT_CODES = ("0", "1", "2", "130")
 
 

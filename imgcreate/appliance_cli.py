@@ -1,0 +1,78 @@
+"""``appliance-creator``: partitioned, bootable disk images from a kickstart, with appliance-tools' options.
+
+The same guarantees as livecd-creator (one-paragraph errors, exit codes, nothing left mounted or attached):
+the build runs through :func:`imgcreate.cli.run_build`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from imgcreate import __version__, cli, debug, diskoutput, kickstart
+from imgcreate.pipeline import BuildOptions
+
+
+def appliance_parser() -> argparse.ArgumentParser:
+    """appliance-creator's parser: the one source of its --help and its man page."""
+    parser = argparse.ArgumentParser(
+        prog="appliance-creator", description="Build a partitioned, bootable disk image from a kickstart file.",
+        epilog=cli.EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-V", "--tool-version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
+    img = parser.add_argument_group("Image options")
+    img.add_argument("-c", "--config", dest="kscfg", required=True, help="path to the kickstart file")
+    img.add_argument("-n", "--name", help="name of the appliance (default: from the kickstart's file name)")
+    img.add_argument("--version", dest="app_version", help="version of the appliance (in <name>.xml)")
+    img.add_argument("--release", help="release of the appliance (in <name>.xml)")
+    img.add_argument("-f", "--format", dest="disk_format", default="raw", choices=diskoutput.FORMATS,
+                     help="disk format: raw (default), qcow2, vmdk or vdi")
+    img.add_argument("--vmem", type=int, default=512, help="memory of the virtual machine in MiB (default 512)")
+    img.add_argument("--vcpu", type=int, default=1, help="virtual CPUs (default 1)")
+    img.add_argument("--checksum", action="store_true", help="write a CHECKSUM file (and checksums in <name>.xml)")
+    img.add_argument("--no-compress", action="store_true",
+                     help="do not compress the disk (default: raw as <name>-sda.raw.xz, qcow2 compressed inside)")
+    img.add_argument("--compression", choices=tuple(diskoutput.COMPRESSORS), default="xz",
+                     help="what compresses a raw, vmdk or vdi disk (default xz, as appliance-creator)")
+    img.add_argument("--disk-size", type=int, metavar="MIB",
+                     help="size of the disk in MiB, which --grow partitions fill (default: the sum of the parts)")
+    img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
+    img.add_argument("--repo", action="append", default=[], metavar="PATH",
+                     help="a .repo file or a directory of them, whose repositories replace the kickstart's")
+    img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
+    sys_ = parser.add_argument_group("System directory options")
+    sys_.add_argument("-o", "--outdir", default=".", help="directory the appliance is written to (default: .)")
+    sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (/var/tmp)")
+    sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
+    sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
+    sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts)")
+    debug.add_logging_options(parser)
+    return parser
+
+
+def _make_creator(opts: argparse.Namespace, ks: Any) -> Any:
+    from imgcreate.appliance import DiskImageCreator
+
+    name = opts.name or kickstart.build_name(opts.kscfg)
+    return DiskImageCreator(
+        ks, name, disk_format=opts.disk_format, compress=None if opts.no_compress else opts.compression,
+        checksum=opts.checksum, vmem=opts.vmem, vcpu=opts.vcpu, version=opts.app_version, release=opts.release,
+        disk_size_mib=opts.disk_size, releasever=opts.releasever or opts.app_version, tmpdir=opts.tmpdir,
+        cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    cli.path_with_sbin()
+    parser = appliance_parser()
+    opts = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    cli.setup_logging(opts, parser)
+    options = BuildOptions(destdir=Path(opts.outdir), cachedir=Path(opts.cache) if opts.cache else None,
+                           repo_paths=tuple(Path(p) for p in opts.repo))
+    return cli.run_build("appliance-creator", opts, lambda ks: _make_creator(opts, ks), options)
+
+
+def appliance_main() -> None:
+    sys.exit(main(sys.argv[1:]))

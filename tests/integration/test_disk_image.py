@@ -1,0 +1,205 @@
+"""appliance-creator / DiskImageCreator: partitioned disks inspected without booting (tests/boot boots them).
+
+The partition table must be the kickstart's, the filesystems and labels as asked, fstab by UUID, the ESP
+filled with the image's own EFI binaries and a stub grub.cfg, the raw file sparse; bad layouts fail with one
+paragraph naming the kickstart line and leave nothing attached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import assert_failed, run_tool
+
+pytestmark = pytest.mark.root
+
+BOOT_APPEND = "console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=16"
+
+GPT_KS = """repo --name=t --baseurl=file://{repo}
+clearpart --all --initlabel --disklabel=gpt
+zerombr
+part biosboot --fstype=biosboot --size=1
+part /boot/efi --fstype=efi --size=64
+part /boot --fstype=ext4 --size=200 --label=BOOT
+part / --fstype=ext4 --size=400 --grow --label=ROOT
+part swap --size=64
+bootloader --timeout=1 --append="{append}"
+%packages
+@core
+kernel
+%end
+"""
+
+MSDOS_KS = """repo --name=t --baseurl=file://{repo}
+clearpart --all --initlabel --disklabel=msdos
+part /boot --fstype=ext4 --size=200
+part / --fstype=xfs --size=500 --label=XROOT
+bootloader --timeout=1 --append="{append}"
+%packages
+@core
+kernel
+%end
+"""
+
+GPT_TYPES = {"biosboot": "21686148-6449-6E6F-744E-656564454649", "esp": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+             "linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"}
+
+
+@dataclass
+class Disk:
+    out: Path
+    proc: subprocess.CompletedProcess[str]
+
+    def file(self, suffix: str) -> Path:
+        (found,) = [p for p in self.out.iterdir() if p.name.endswith(suffix)]
+        return found
+
+
+def build_disk(tmp: Path, name: str, ks_text: str, *args: str) -> Disk:
+    tmp.mkdir(parents=True, exist_ok=True)
+    ks = tmp / f"{name}.ks"
+    ks.write_text(ks_text)
+    out = tmp / "out"
+    proc = run_tool("appliance-creator", "-c", str(ks), "-n", name, "-o", str(out), "-t", str(tmp), *args)
+    return Disk(out, proc)
+
+
+@pytest.fixture(scope="module")
+def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
+    tmp = tmp_path_factory.mktemp("gpt")
+    return build_disk(tmp, "gptdisk", GPT_KS.format(repo=testrepo, append=BOOT_APPEND), "--no-compress",
+                      "--disk-size", "1200", "--checksum", "--vmem", "768", "--vcpu", "2", "--version", "1.2",
+                      "--release", "3")
+
+
+@pytest.fixture(scope="module")
+def msdos_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
+    tmp = tmp_path_factory.mktemp("msdos")
+    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=testrepo, append=BOOT_APPEND), "-f", "qcow2")
+
+
+def sfdisk(image: Path) -> dict[str, object]:
+    out = subprocess.run(["sfdisk", "--json", str(image)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["partitiontable"]  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def attached(image: Path) -> Iterator[str]:
+    """The disk read-only on a loop device with its partitions (partx where the kernel does not scan them)."""
+    dev = subprocess.run(["losetup", "--find", "--show", "--read-only", "--partscan", str(image)],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        if not Path(f"{dev}p1").exists():
+            subprocess.run(["partx", "--add", dev], check=True, capture_output=True)
+        yield dev
+    finally:
+        subprocess.run(["losetup", "--detach", dev], check=True)
+
+
+def blkid(dev: str, tag: str) -> str:
+    return subprocess.run(["blkid", "-p", "-s", tag, "-o", "value", dev], capture_output=True, text=True).stdout.strip()
+
+
+def debugfs(dev: str, request: str) -> str:
+    return subprocess.run(["debugfs", "-R", request, dev], capture_output=True, text=True).stdout
+
+
+def test_gpt_partition_table_is_the_kickstarts_and_grow_fills_the_disk(gpt_disk: Disk) -> None:
+    raw = gpt_disk.file("-sda.raw")
+    table = sfdisk(raw)
+    assert table["label"] == "gpt"
+    parts = table["partitions"]
+    assert isinstance(parts, list)
+    types = [p["type"] for p in parts]
+    assert types == [GPT_TYPES["biosboot"], GPT_TYPES["esp"], GPT_TYPES["linux"], GPT_TYPES["linux"],
+                     GPT_TYPES["swap"]]
+    mib = [p["size"] * 512 // 2**20 for p in parts]
+    assert mib[0] == 1 and mib[1] == 64 and mib[2] == 200 and mib[4] == 64
+    assert raw.stat().st_size == 1200 * 2**20, "--disk-size"
+    assert mib[3] > 400 and sum(mib) >= 1200 - 3, f"/ grew to fill the disk: {mib}"
+    assert parts[0]["start"] == 2048, "aligned to 1 MiB"
+
+
+def test_gpt_filesystems_labels_and_fstab_by_uuid(gpt_disk: Disk) -> None:
+    with attached(gpt_disk.file("-sda.raw")) as dev:
+        assert blkid(f"{dev}p2", "TYPE") == "vfat"
+        assert (blkid(f"{dev}p3", "TYPE"), blkid(f"{dev}p3", "LABEL")) == ("ext4", "BOOT")
+        assert (blkid(f"{dev}p4", "TYPE"), blkid(f"{dev}p4", "LABEL")) == ("ext4", "ROOT")
+        assert blkid(f"{dev}p5", "TYPE") == "swap"
+        fstab = debugfs(f"{dev}p4", "cat /etc/fstab")
+        for part, mountpoint in ((4, "/"), (3, "/boot"), (2, "/boot/efi"), (5, "none")):
+            assert f"UUID={blkid(f'{dev}p{part}', 'UUID')}  {mountpoint} " in fstab, fstab
+        grub_cfg = debugfs(f"{dev}p3", "cat /grub2/grub.cfg")
+        assert f"root=UUID={blkid(f'{dev}p4', 'UUID')} ro" in grub_cfg and "console=ttyS0" in grub_cfg
+        assert "vmlinuz-" in debugfs(f"{dev}p3", "ls /"), "the kernel is on /boot's own filesystem"
+        assert debugfs(f"{dev}p4", "ls /boot/efi").split() == [".", ".."] or "EFI" not in debugfs(
+            f"{dev}p4", "ls /boot/efi"), "the ESP's files are on the ESP, not below its mountpoint"
+        esp = subprocess.run(["mdir", "-i", f"{dev}p2", "-/", "-b", "::/EFI"], capture_output=True, text=True,
+                             env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"}).stdout
+        assert "::/EFI/BOOT/BOOTX64.EFI" in esp and "::/EFI/BOOT/grub.cfg" in esp, esp
+
+
+def test_raw_is_sparse_and_checksum_and_xml(gpt_disk: Disk) -> None:
+    raw = gpt_disk.file("-sda.raw")
+    assert raw.stat().st_blocks * 512 < raw.stat().st_size // 2, "the raw disk is a sparse file"
+    checksum = (gpt_disk.out / "CHECKSUM").read_text()
+    sha = subprocess.run(["sha256sum", str(raw)], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert checksum == f"SHA256 (gptdisk-sda.raw) = {sha}\n"
+    xml = (gpt_disk.out / "gptdisk.xml").read_text()
+    assert "<vcpu>2</vcpu>" in xml and "<memory>786432</memory>" in xml and "version='1.2'" in xml
+    assert f"<checksum type='sha256'>{sha}</checksum>" in xml and "disk='gptdisk-sda.raw'" in xml
+
+
+def test_msdos_qcow2_layout(msdos_disk: Disk) -> None:
+    qcow2 = msdos_disk.file("-sda.qcow2")
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(qcow2)], capture_output=True,
+                                     text=True, check=True).stdout)
+    assert info["format"] == "qcow2"
+    raw = qcow2.with_suffix(".raw-check")
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(qcow2), str(raw)], check=True)
+    try:
+        table = sfdisk(raw)
+        assert table["label"] == "dos"
+        parts = table["partitions"]
+        assert isinstance(parts, list)
+        assert [p.get("bootable", False) for p in parts] == [True, False], "the /boot partition is active"
+        with attached(raw) as dev:
+            assert (blkid(f"{dev}p2", "TYPE"), blkid(f"{dev}p2", "LABEL")) == ("xfs", "XROOT")
+    finally:
+        raw.unlink()
+
+
+@pytest.mark.parametrize(
+    ("layout", "words"),
+    [
+        ("part / --size=300\npart / --size=300\n", ["line 4", "/"]),
+        ("part / --size=300 --fstype=ntfs\n", ["line 3", "ntfs"]),
+        ("clearpart --disklabel=gpt\npart / --size=300\n", ["biosboot"]),
+    ],
+    ids=["two-roots", "unknown-fstype", "no-biosboot"],
+)
+def test_bad_layouts_are_one_paragraph_naming_the_line(layout: str, words: list[str], tmp_path: Path,
+                                                       testrepo: Path) -> None:
+    ks = tmp_path / "bad.ks"
+    ks.write_text(f"repo --name=t --baseurl=file://{testrepo}\nbootloader --timeout=1\n{layout}"
+                  "%packages\n@core\n%end\n")
+    proc = run_tool("appliance-creator", "-c", str(ks), "-n", "bad", "-o", str(tmp_path / "out"), "-t",
+                    str(tmp_path), check=False)
+    assert_failed(proc, *words)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_layout_that_does_not_fit_the_disk(tmp_path: Path, testrepo: Path) -> None:
+    ks = tmp_path / "big.ks"
+    ks.write_text(f"repo --name=t --baseurl=file://{testrepo}\nbootloader --location=none\n"
+                  "part / --size=900\n%packages\n@core\n%end\n")
+    proc = run_tool("appliance-creator", "-c", str(ks), "-n", "big", "-o", str(tmp_path / "out"), "-t",
+                    str(tmp_path), "--disk-size", "500", check=False)
+    assert_failed(proc, "line 3", "500")
