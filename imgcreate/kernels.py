@@ -14,8 +14,9 @@ from imgcreate.run import run
 log = logging.getLogger("imgcreate")
 
 
-def _version_key(kver: str) -> list[tuple[int, str]]:
-    return [(int(p), "") if p.isdigit() else (0, p) for p in re.split(r"[.\-+_]", kver)]
+def _version_key(ver: str) -> list[tuple[int, int, str]]:
+    """Sort key for kernel versions: numbers compare as numbers, other parts as text, never number to text."""
+    return [(1, int(p), "") if p.isdigit() else (0, 0, p) for p in re.split(r"[.\-_+]", ver)]
 
 
 def installed(root: Path) -> list[str]:

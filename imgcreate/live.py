@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgcreate import baseiso, bootloader, dracutconf, iso, kickstart, rootfs, rpmdb, squashfs
+from imgcreate import baseiso, bootloader, dracutconf, iso, kernels, kickstart, rootfs, squashfs
 from imgcreate.creator import LoopImageCreator
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.iso import BiosBootloader
@@ -193,37 +192,11 @@ class LiveImageCreator(LoopImageCreator):
         return True
 
     def _find_kernel(self, remake: bool = False) -> tuple[str, Path, Path]:
-        """The newest installed kernel, found through the image's rpm database, and its initramfs (made with
-        the image's dracut if the kernel package made none, or if *remake*)."""
-        files = rpmdb.files_providing(self._instroot, ("kernel-core", "kernel"))
-        # /boot/vmlinuz-KVER (older kernels; a %ghost in current Fedora) or /usr/lib/modules/KVER/vmlinuz
-        found = {f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")}
-        found |= {f.split("/")[-2] for f in files if re.fullmatch(r"(/usr)?/lib/modules/[^/]+/vmlinuz", f)}
-        kernels = sorted(found, key=_version_key, reverse=True)
-        if not kernels:
-            raise ImageError(
-                "No kernel is installed in the image, so the live image cannot boot: add 'kernel' to the "
-                "kickstart's %packages."
-            )
-        if len(kernels) > 1:
-            log.info("several kernels installed (%s); the live media boots %s", ", ".join(kernels), kernels[0])
-        kver = kernels[0]
+        """The newest installed kernel and its initramfs (made with the image's dracut if the kernel package
+        made none, or if *remake*)."""
         root = self._instroot
-        vmlinuz = rootfs.resolve_in_root(root, f"/boot/vmlinuz-{kver}")
-        if not vmlinuz.is_file():
-            vmlinuz = rootfs.resolve_in_root(root, f"/usr/lib/modules/{kver}/vmlinuz")
-        initrd = rootfs.resolve_in_root(root, f"/boot/initramfs-{kver}.img")
-        if remake or not initrd.exists():
-            if rootfs.exists(root, "/usr/bin/dracut") or rootfs.exists(root, "/usr/sbin/dracut"):
-                log.info("running dracut in the image for kernel %s", kver)
-                run(["dracut", "--force", "--no-hostonly", f"/boot/initramfs-{kver}.img", kver], root=root,
-                    what="Creating the initramfs", stream=True)
-            else:
-                raise ImageError(
-                    f"The image has kernel {kver} but no /boot/initramfs-{kver}.img, and no dracut to make one: "
-                    "add 'dracut' and 'dracut-live' to %packages."
-                )
-        return kver, vmlinuz, initrd
+        kver = kernels.newest(root)
+        return kver, kernels.vmlinuz(root, kver), kernels.ensure_initramfs(root, kver, remake=remake)
 
     def _setup_grub_bios(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
         moddir = rootfs.resolve_in_root(root, _GRUB_PC_DIR)
@@ -367,8 +340,4 @@ class LiveImageCreator(LoopImageCreator):
                     " or ".join(candidates))
         return None
 
-
-def _version_key(ver: str) -> list[tuple[int, int, str]]:
-    """Sort key for kernel versions: numbers compare as numbers, other parts as text, never number to text."""
-    return [(1, int(p), "") if p.isdigit() else (0, 0, p) for p in re.split(r"[.\-_+]", ver)]
 
