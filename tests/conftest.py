@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.disks import BOOT_APPEND, GPT_KS, MSDOS_KS, Disk, build_disk
 from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, leak_snapshot
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -91,3 +92,19 @@ def mount_image(tmp_path: Path) -> Iterator[MountImage]:
     yield do
     for mp in reversed(mounted):
         subprocess.run(["umount", "-d", str(mp)], check=False)
+
+
+# Disk images built once per session, inspected by tests/integration/test_disk_image.py and booted by
+# tests/boot/test_disk_boot.py.
+@pytest.fixture(scope="session")
+def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
+    tmp = tmp_path_factory.mktemp("gpt")
+    return build_disk(tmp, "gptdisk", GPT_KS.format(repo=testrepo, append=BOOT_APPEND), "--no-compress",
+                      "--disk-size", "1200", "--checksum", "--vmem", "768", "--vcpu", "2", "--version", "1.2",
+                      "--release", "3")
+
+
+@pytest.fixture(scope="session")
+def msdos_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
+    tmp = tmp_path_factory.mktemp("msdos")
+    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=testrepo, append=BOOT_APPEND), "-f", "qcow2")

@@ -53,6 +53,18 @@ def _first(paths: tuple[str, ...]) -> str:
     raise FileNotFoundError(f"none of {', '.join(paths)} exists: install the 'ovmf' package (edk2-ovmf on Fedora)")
 
 
+def _media(image: Path, mode: str) -> list[str]:
+    """QEMU's drive for *image* in boot *mode*."""
+    if mode in ("bios", "uefi"):
+        return ["-drive", f"file={image},media=cdrom,readonly=on,if=ide"]
+    if mode == "usb":
+        return ["-drive", f"file={image},format=raw,if=virtio,readonly=on"]
+    if mode in ("disk-bios", "disk-uefi"):
+        fmt = "qcow2" if image.suffix == ".qcow2" else "raw"
+        return ["-drive", f"file={image},format={fmt},if=virtio,snapshot=on"]
+    raise ValueError(f"unknown boot mode {mode}")
+
+
 def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARKER, memory: int = 2048) -> BootResult:
     """Boot *iso* as a CD (mode "bios" or "uefi") or as a USB disk ("usb": the hybrid image on a virtio disk);
     or a disk image (modes "disk-bios", "disk-uefi": raw or qcow2 by its suffix, on a virtio disk, its writes
@@ -65,15 +77,7 @@ def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARK
         serial = Path(tmp) / "serial.log"
         args = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64", "-accel", accel, "-m", str(memory),
                 "-display", "none", "-monitor", "none", "-serial", f"file:{serial}", "-no-reboot"]
-        if mode in ("bios", "uefi"):
-            args += ["-drive", f"file={iso},media=cdrom,readonly=on,if=ide"]
-        elif mode == "usb":
-            args += ["-drive", f"file={iso},format=raw,if=virtio,readonly=on"]
-        elif mode in ("disk-bios", "disk-uefi"):
-            fmt = "qcow2" if iso.suffix == ".qcow2" else "raw"
-            args += ["-drive", f"file={iso},format={fmt},if=virtio,snapshot=on"]
-        else:
-            raise ValueError(f"unknown boot mode {mode}")
+        args += _media(iso, mode)
         if mode in ("uefi", "disk-uefi"):
             vars_copy = Path(tmp) / "OVMF_VARS.fd"
             shutil.copyfile(_first(OVMF_VARS), vars_copy)

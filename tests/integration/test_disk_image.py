@@ -7,109 +7,16 @@ paragraph naming the kickstart line and leave nothing attached.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.disks import GPT_TYPES, Disk, attached, blkid, debugfs, sfdisk
 from tests.support import assert_failed, run_tool
 
 pytestmark = pytest.mark.root
-
-BOOT_APPEND = "console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=16"
-
-GPT_KS = """repo --name=t --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=gpt
-zerombr
-part biosboot --fstype=biosboot --size=1
-part /boot/efi --fstype=efi --size=64
-part /boot --fstype=ext4 --size=200 --label=BOOT
-part / --fstype=ext4 --size=400 --grow --label=ROOT
-part swap --size=64
-bootloader --timeout=1 --append="{append}"
-%packages
-@core
-kernel
-%end
-"""
-
-MSDOS_KS = """repo --name=t --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=msdos
-part /boot --fstype=ext4 --size=200
-part / --fstype=xfs --size=500 --label=XROOT
-bootloader --timeout=1 --append="{append}"
-%packages
-@core
-kernel
-%end
-"""
-
-GPT_TYPES = {"biosboot": "21686148-6449-6E6F-744E-656564454649", "esp": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
-             "linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"}
-
-
-@dataclass
-class Disk:
-    out: Path
-    proc: subprocess.CompletedProcess[str]
-
-    def file(self, suffix: str) -> Path:
-        (found,) = [p for p in self.out.iterdir() if p.name.endswith(suffix)]
-        return found
-
-
-def build_disk(tmp: Path, name: str, ks_text: str, *args: str) -> Disk:
-    tmp.mkdir(parents=True, exist_ok=True)
-    ks = tmp / f"{name}.ks"
-    ks.write_text(ks_text)
-    out = tmp / "out"
-    proc = run_tool("appliance-creator", "-c", str(ks), "-n", name, "-o", str(out), "-t", str(tmp), *args)
-    return Disk(out, proc)
-
-
-@pytest.fixture(scope="module")
-def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
-    tmp = tmp_path_factory.mktemp("gpt")
-    return build_disk(tmp, "gptdisk", GPT_KS.format(repo=testrepo, append=BOOT_APPEND), "--no-compress",
-                      "--disk-size", "1200", "--checksum", "--vmem", "768", "--vcpu", "2", "--version", "1.2",
-                      "--release", "3")
-
-
-@pytest.fixture(scope="module")
-def msdos_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
-    tmp = tmp_path_factory.mktemp("msdos")
-    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=testrepo, append=BOOT_APPEND), "-f", "qcow2")
-
-
-def sfdisk(image: Path) -> dict[str, object]:
-    out = subprocess.run(["sfdisk", "--json", str(image)], capture_output=True, text=True, check=True).stdout
-    return json.loads(out)["partitiontable"]  # type: ignore[no-any-return]
-
-
-@contextlib.contextmanager
-def attached(image: Path) -> Iterator[str]:
-    """The disk read-only on a loop device with its partitions (partx where the kernel does not scan them)."""
-    dev = subprocess.run(["losetup", "--find", "--show", "--read-only", "--partscan", str(image)],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        if not Path(f"{dev}p1").exists():
-            subprocess.run(["partx", "--add", dev], check=True, capture_output=True)
-        yield dev
-    finally:
-        subprocess.run(["losetup", "--detach", dev], check=True)
-
-
-def blkid(dev: str, tag: str) -> str:
-    return subprocess.run(["blkid", "-p", "-s", tag, "-o", "value", dev], capture_output=True, text=True).stdout.strip()
-
-
-def debugfs(dev: str, request: str) -> str:
-    return subprocess.run(["debugfs", "-R", request, dev], capture_output=True, text=True).stdout
-
 
 def test_gpt_partition_table_is_the_kickstarts_and_grow_fills_the_disk(gpt_disk: Disk) -> None:
     raw = gpt_disk.file("-sda.raw")

@@ -1,0 +1,45 @@
+"""Disk images boot in QEMU (TCG): a GPT disk with BIOS and with UEFI (OVMF), an msdos disk with BIOS, and a
+qcow2 conversion, each to the test distribution's marker with / mounted read-write from the partition whose
+UUID fstab names, and /boot/efi mounted where the disk has an ESP."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.boot.qemu import boot
+from tests.disks import Disk, attached, blkid
+
+pytestmark = [pytest.mark.root, pytest.mark.boot]
+
+
+def _mounts(log: str) -> dict[str, tuple[str, str, str]]:
+    """mountpoint -> (device, fstype, rw|ro) from the booted system's ``LIVECD-TOOLS-CHECK mount:`` lines."""
+    found = {}
+    for line in log.splitlines():
+        if "LIVECD-TOOLS-CHECK mount: " in line:
+            device, mountpoint, fstype, mode = line.split("LIVECD-TOOLS-CHECK mount: ", 1)[1].split()[:4]
+            found[mountpoint] = (device, fstype, mode)
+    return found
+
+
+@pytest.mark.parametrize("mode", ["disk-bios", "disk-uefi"])
+def test_gpt_disk_boots(mode: str, gpt_disk: Disk) -> None:
+    raw = gpt_disk.file("-sda.raw")
+    with attached(raw) as dev:
+        root_uuid = blkid(f"{dev}p4", "UUID")
+    result = boot(raw, mode)
+    assert result.ok, result.tail()
+    checks = result.checks()
+    mounts = _mounts(result.log)
+    assert checks.get("root-uuid") == root_uuid, checks
+    assert mounts["/"][1:] == ("ext4", "rw"), mounts
+    assert mounts["/boot"][1] == "ext4" and mounts["/boot/efi"][1] == "vfat", mounts
+    assert f"root=UUID={root_uuid}" in checks["cmdline"]
+
+
+def test_msdos_qcow2_disk_boots(msdos_disk: Disk) -> None:
+    result = boot(msdos_disk.file("-sda.qcow2"), "disk-bios")
+    assert result.ok, result.tail()
+    mounts = _mounts(result.log)
+    assert mounts["/"][1:] == ("xfs", "rw"), mounts
+    assert "/boot/efi" not in mounts
