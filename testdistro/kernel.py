@@ -24,16 +24,22 @@ META_PACKAGE = "linux-image-amd64"
 APT_LISTS = Path("/var/lib/apt/lists")
 DEB_OVERRIDE_ENV = "LIVECD_TESTDISTRO_KERNEL_DEB"
 
-# The drivers a QEMU live boot needs (CD, virtio disk, USB stick, squashfs + dm snapshot or overlayfs root).
+# The drivers a QEMU boot needs: live (CD, virtio disk, USB stick, squashfs + dm snapshot or overlayfs root) and
+# from an installed disk (root=UUID=... on ext4 or xfs behind virtio-blk, AHCI (q35) or ata_piix (pc), and the
+# vfat EFI system partition, which the booted system mounts at /boot/efi with the modules shipped next to them:
+# nls_ascii is Debian's default FAT iocharset, nls_cp437 its default codepage).
 INITRAMFS_DRIVERS = (
-    "squashfs loop isofs sr_mod cdrom ata_piix ata_generic ahci libata scsi_mod sd_mod "
-    "dm_mod dm_snapshot overlay ext4 crc32c_generic vfat nls_cp437 nls_iso8859_1 nls_utf8 "
+    "squashfs loop isofs sr_mod cdrom ata_piix ata_generic ahci libahci libata scsi_mod sd_mod "
+    "dm_mod dm_snapshot overlay ext4 xfs crc32c_generic fat vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8 "
     "virtio_blk virtio_pci virtio_scsi usb_storage uas xhci_pci ehci_pci uhci_hcd"
 )
 INITRAMFS_OMIT = "plymouth crypt nvdimm resume lunmask virtiofs qemu terminfo usrmount"
-# Host packages whose files end up in the initramfs or shape it.
+# dracut modules the initramfs must contain: live boots and booting a block-device root (root=UUID=...).
+INITRAMFS_REQUIRED_DRACUT_MODULES = ("dmsquash-live", "rootfs-block")
+# Host packages whose files end up in the initramfs or shape it (dracut's fs-lib copies the host's fsck tools).
 INITRAMFS_HOST_PACKAGES = ("dracut", "dracut-core", "dracut-live", "systemd", "udev", "kmod", "libc6",
-                           "util-linux", "mount", "bash", "coreutils", "gzip", "cpio")
+                           "util-linux", "mount", "bash", "coreutils", "gzip", "cpio", "e2fsprogs", "xfsprogs",
+                           "dosfstools")
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,26 @@ def _run(cmd: list[str], log: Log, **kw: object) -> str:
     return proc.stdout
 
 
+def _module_name(path: str) -> str:
+    """'nls_iso8859_1' from 'kernel/fs/nls/nls_iso8859-1.ko.xz'."""
+    return re.sub(r"\.ko(\.(xz|gz|zst))?$", "", path.rsplit("/", 1)[-1]).replace("-", "_")
+
+
+def initramfs_dracut_modules(image: Path) -> list[str]:
+    """The dracut modules an initramfs was built with (the "dracut modules:" list of ``lsinitrd``)."""
+    out = subprocess.run(["lsinitrd", str(image)], check=True, stdout=subprocess.PIPE, text=True).stdout
+    found: list[str] = []
+    inside = False
+    for line in out.splitlines():
+        if line.strip() == "dracut modules:":
+            inside = True
+        elif inside:
+            if not line.strip() or line.startswith("="):
+                break
+            found.append(line.strip())
+    return found
+
+
 def initramfs_modules(image: Path, kver: str) -> list[str]:
     """Paths of the kernel modules inside an initramfs, relative to /lib/modules/KVER."""
     out = subprocess.run(["lsinitrd", str(image)], check=True, stdout=subprocess.PIPE, text=True).stdout
@@ -240,7 +266,8 @@ def _unpack(deb: Path, kver: str, full: Path, log: Log) -> tuple[Path, Path]:
 
 
 def _build_initramfs(work: Path, full_moddir: Path, kver: str, log: Log) -> tuple[Path, list[str]]:
-    """A live-boot initramfs (dracut's dmsquash-live, no host configuration); returns it and its modules."""
+    """A live-boot initramfs (dracut's dmsquash-live, no host configuration) that also boots a disk root
+    (rootfs-block); returns it and its modules."""
     log(f"testdistro: building the initramfs for {kver} with dracut (dmsquash-live)")
     conf = work / "dracut.conf"
     conf.write_text("# testdistro: no host dracut configuration\n")
@@ -255,8 +282,17 @@ def _build_initramfs(work: Path, full_moddir: Path, kver: str, log: Log) -> tupl
           "--drivers", INITRAMFS_DRIVERS, "--gzip", "--force", str(initramfs)], log,
          env=dict(os.environ, LC_ALL="C"))
     mods = initramfs_modules(initramfs, kver)
-    if not any(m.endswith(("/squashfs.ko", "/squashfs.ko.xz")) for m in mods):
-        raise RuntimeError(f"the initramfs has no squashfs module: {mods}")
+    names = {_module_name(m) for m in mods}
+    builtin = full_moddir / "modules.builtin"
+    if builtin.exists():
+        names |= {_module_name(m) for m in builtin.read_text().split()}
+    lacking = [d for d in INITRAMFS_DRIVERS.split() if d not in names]
+    if lacking:
+        raise RuntimeError(f"the initramfs lacks the modules {lacking} (it has {sorted(names)})")
+    dracut_mods = initramfs_dracut_modules(initramfs)
+    lacking = [m for m in INITRAMFS_REQUIRED_DRACUT_MODULES if m not in dracut_mods]
+    if lacking:
+        raise RuntimeError(f"the initramfs lacks the dracut modules {lacking} (it has {dracut_mods})")
     return initramfs, mods
 
 

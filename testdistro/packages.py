@@ -23,9 +23,21 @@ SYSLINUX_MEMDISK = Path("/usr/lib/syslinux/memdisk")
 GRUB_PC_DIR = Path("/usr/lib/grub/i386-pc")
 GRUB_EFI_DIR = Path("/usr/lib/grub/x86_64-efi")
 GRUB_MKIMAGE = Path("/usr/bin/grub-mkimage")
+GRUB_SHARE_DIR = Path("/usr/share/grub")  # fonts and grub-mkconfig_lib (grub-common)
 RPM = Path("/usr/bin/rpm")
 RPM_CONFIG = (Path("/usr/lib/rpm/rpmrc"), Path("/usr/lib/rpm/macros"))
 LIB_DIR = "/usr/lib/x86_64-linux-gnu"  # where the host's dynamic loader looks by default (Debian multiarch)
+
+# grub2-tools: Fedora path -> the host's program (grub-common; grub-install is grub2-common's; grub-bios-setup
+# is grub-pc's /usr/sbin symlink into grub-pc-bin's /usr/lib/grub/i386-pc).
+GRUB_TOOLS = {
+    "/usr/bin/grub2-mkimage": Path("/usr/bin/grub-mkimage"),
+    "/usr/bin/grub2-editenv": Path("/usr/bin/grub-editenv"),
+    "/usr/sbin/grub2-probe": Path("/usr/sbin/grub-probe"),
+    "/usr/sbin/grub2-install": Path("/usr/sbin/grub-install"),
+    "/usr/sbin/grub2-bios-setup": GRUB_PC_DIR / "grub-bios-setup",
+}
+GRUB_HOST_PACKAGE = {"/usr/sbin/grub-install": "grub2-common"}  # hint when a tool is missing on the host
 
 SYSLINUX_REQUIRED = ("isolinux.bin", "ldlinux.c32", "vesamenu.c32", "menu.c32", "libcom32.c32", "libutil.c32",
                      "chain.c32", "isohdpfx.bin")
@@ -36,7 +48,7 @@ GRUB_EFI_MODULES = (
     "search_label", "search_fs_uuid", "search_fs_file", "configfile", "serial", "terminal", "terminfo",
     "gzio", "echo", "test", "all_video", "font", "gfxterm", "gfxmenu", "png", "loopback", "chain",
     "efi_gop", "efi_uga", "video_bochs", "video_cirrus", "ls", "cat", "regexp", "reboot", "halt", "sleep",
-    "true", "minicmd", "probe", "squash4",
+    "true", "minicmd", "probe", "squash4", "xfs",
 )
 
 ROOT_DIRS = {
@@ -122,11 +134,52 @@ def _tree_entries(host_dir: Path, dest_dir: str, skip: tuple[str, ...] = ()) -> 
 def host_input_files() -> list[Path]:
     """Every host file that ends up in a package (for the cache key)."""
     paths = [BUSYBOX, GRUB_MKIMAGE, SYSLINUX_MEMDISK, *RPM_CONFIG, *shared_objects(RPM)]
-    for d in (ISOLINUX_DIR, SYSLINUX_BIOS_MODULES, SYSLINUX_MBR_DIR, GRUB_PC_DIR, GRUB_EFI_DIR):
+    for tool in GRUB_TOOLS.values():
+        if tool.exists():
+            paths += [tool, *shared_objects(tool)]
+    for d in (ISOLINUX_DIR, SYSLINUX_BIOS_MODULES, SYSLINUX_MBR_DIR, GRUB_PC_DIR, GRUB_EFI_DIR, GRUB_SHARE_DIR):
         for dirpath, dirnames, filenames in os.walk(d):
             dirnames[:] = sorted(x for x in dirnames if x != "monolithic")
             paths += [Path(dirpath) / f for f in sorted(filenames)]
     return [p for p in paths if p.is_file()]
+
+
+def grub2_tools_package(req_fs: list[str]) -> Package:
+    """The host's GRUB tools under Fedora's names (grub2-mkimage, grub2-bios-setup, grub2-install, ...), with
+    /usr/share/grub and their libraries, so they run chrooted into an installed root.
+
+    They find the modules in /usr/lib/grub/<platform> (grub2-pc-modules, grub2-efi-x64-modules). To map a
+    partition to its disk (grub2-bios-setup, grub2-probe, grub2-install) they run ``udevadm info --query path``,
+    hence the ``Requires: /usr/bin/udevadm`` (:func:`_udevadm`).
+    """
+    missing = [str(host) for host in GRUB_TOOLS.values() if not host.is_file()]
+    if missing:
+        hints = sorted({GRUB_HOST_PACKAGE.get(m, "grub-common grub-pc-bin") for m in missing})
+        raise RuntimeError(f"host GRUB tools missing: {missing} (install {' '.join(hints)}: scripts/setup)")
+    entries: list[Entry] = [file(dest, src=host.resolve(), mode=0o755) for dest, host in GRUB_TOOLS.items()]
+    entries += _tree_entries(GRUB_SHARE_DIR, "/usr/share/grub", skip=("default",))
+    entries += library_entries(list(GRUB_TOOLS.values()))
+    return Package(
+        "grub2-tools", "The host's GRUB tools under Fedora's names (grub2-mkimage, grub2-install, ...)",
+        requires=req_fs + ["/usr/bin/udevadm"], provides=["grub2-tools-minimal = 2.06-1"], entries=entries)
+
+
+def _udevadm() -> Package:
+    return Package(
+        "systemd-udev", "Stand-in udevadm: answers 'udevadm info --query path --name DEV' from /sys (for GRUB)",
+        arch="noarch", requires=REQ_FS + ["/bin/sh"],
+        entries=[file("/usr/bin/udevadm", src=DATA / "udevadm.sh", mode=0o755)])
+
+
+def _grub2_pc() -> Package:
+    """What a kickstart names for BIOS GRUB on a disk: the i386-pc modules and the tools that install them."""
+    readme = ("grub2-pc (testdistro): the modules are in grub2-pc-modules (/usr/lib/grub/i386-pc), the tools\n"
+              "(grub2-install, grub2-mkimage, grub2-bios-setup) in grub2-tools.\n")
+    return Package(
+        "grub2-pc", "BIOS GRUB: pulls in the i386-pc modules and the tools that install them",
+        requires=REQ_FS + ["grub2-pc-modules", "grub2-tools"],
+        entries=[directory("/usr/share/doc/grub2-pc"),
+                 file("/usr/share/doc/grub2-pc/README", data=readme, directive="%doc")])
 
 
 def _is_static_elf(path: Path) -> bool:
@@ -153,20 +206,32 @@ def shared_objects(binary: Path) -> list[Path]:
     return found
 
 
+def library_entries(binaries: list[Path]) -> list[Entry]:
+    """The dynamic loader and the shared libraries *binaries* need, where the host's dynamic loader finds them
+    (``/usr/lib64/ld-linux-*`` for the ELF interpreter ``/lib64/...``, the rest in :data:`LIB_DIR`).
+
+    Two packages shipping the same library ship identical entries (same host file, same mode), which rpm
+    installs side by side and :func:`check_conflicts` accepts.
+    """
+    entries: list[Entry] = [directory(LIB_DIR)]
+    seen: set[str] = set()
+    for binary in binaries:
+        for obj in shared_objects(binary):
+            dest = f"/usr/lib64/{obj.name}" if obj.name.startswith("ld-linux") else f"{LIB_DIR}/{obj.name}"
+            if dest not in seen:
+                seen.add(dest)
+                entries.append(file(dest, src=obj.resolve(), mode=0o755))
+    return entries
+
+
 def rpm_package(req_fs: list[str]) -> Package:
     """The host's rpm with its libraries, so the booted live system can query its own rpm database.
 
     The libraries go where the host's dynamic loader searches by default; the configuration is the host's with
     the database path Fedora uses (Debian's points into $HOME).
     """
-    entries: list[Entry] = [file("/usr/bin/rpm", src=RPM, mode=0o755), directory(LIB_DIR),
-                            directory("/usr/lib/rpm")]
-    for obj in shared_objects(RPM):
-        real = obj.resolve()
-        if obj.name.startswith("ld-linux"):
-            entries.append(file(f"/usr/lib64/{obj.name}", src=real, mode=0o755))
-        else:
-            entries.append(file(f"{LIB_DIR}/{obj.name}", src=real, mode=0o755))
+    entries: list[Entry] = [file("/usr/bin/rpm", src=RPM, mode=0o755), directory("/usr/lib/rpm")]
+    entries += library_entries([RPM])
     rpmrc, macros = RPM_CONFIG
     entries.append(file("/usr/lib/rpm/rpmrc", src=rpmrc))
     text = "".join("%_dbpath\t\t/var/lib/rpm\n" if line.startswith("%_dbpath\t") else line
@@ -245,6 +310,9 @@ def base_packages(ctx: BuildContext) -> list[Package]:
         Package(
             "grub2-pc-modules", "GRUB modules for BIOS (i386-pc)", arch="noarch", requires=REQ_FS,
             entries=[directory("/usr/lib/grub")] + _tree_entries(GRUB_PC_DIR, "/usr/lib/grub/i386-pc")),
+        _grub2_pc(),
+        grub2_tools_package(REQ_FS),
+        _udevadm(),
         *_efi_boot_loaders(ctx.grub_efi_image),
         *_demo_packages(),
         _docs_demo(),
@@ -495,16 +563,33 @@ def _hostile_links() -> Package:
         ])
 
 
+def _identical(a: Entry, b: Entry) -> bool:
+    """Whether two entries install the very same file or symlink (rpm shares such a path between packages)."""
+    if a.kind != b.kind or a.effective_mode() != b.effective_mode() or a.directive != b.directive:
+        return False
+    if a.kind == "symlink":
+        return a.target == b.target
+    if a.hardlink_of is not None or b.hardlink_of is not None:
+        return False
+    if a.src is not None and b.src is not None:
+        return a.src.resolve() == b.src.resolve()
+    return a.data is not None and a.data == b.data
+
+
 def check_conflicts(pkgs: list[Package]) -> None:
-    """No two packages may ship the same non-directory path (rpm would refuse the transaction)."""
-    owner: dict[str, str] = {}
+    """No two packages may ship the same non-directory path with different content (rpm would refuse the
+    transaction); identical files (the same host library in rpm and grub2-tools) are shared, as rpm does."""
+    owner: dict[str, tuple[str, Entry]] = {}
     for pkg in pkgs:
         for e in pkg.entries:
             if e.kind == "dir":
                 continue
             if e.path in owner:
-                raise RuntimeError(f"{e.path} is in both {owner[e.path]} and {pkg.name}")
-            owner[e.path] = pkg.name
+                other, first = owner[e.path]
+                if not _identical(first, e):
+                    raise RuntimeError(f"{e.path} is in both {other} and {pkg.name}")
+                continue
+            owner[e.path] = (pkg.name, e)
 
 
 def drop_applets_owned_elsewhere(pkgs: list[Package]) -> None:

@@ -2,6 +2,9 @@
 # testdistro live-check: what a user of the live system would try, printed on the console for the boot
 # tests as "LIVECD-TOOLS-CHECK key: value" lines.  Run by live-init before the boot marker.  Kernel arguments:
 #   livecheck.write_mib=N   how much to write to the root filesystem (default 512; 0 skips)
+# Besides the single-valued keys it prints one "mount: DEVICE MOUNTPOINT FSTYPE rw|ro" line per real filesystem
+# mounted, "root-uuid: UUID" (or "unknown") and one "fstab-failed: MOUNTPOINT ERROR" per /etc/fstab line that
+# live-init could not mount.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
@@ -55,3 +58,48 @@ if [ -x /usr/bin/rpm ]; then
 else
     say "rpm-count: no-rpm"
 fi
+
+# Real filesystems mounted, in /proc/mounts order (pseudo and memory filesystems left out).
+while read -r src mnt fstype opts rest; do
+    case "$fstype" in
+        proc|sysfs|devtmpfs|tmpfs|ramfs|rootfs|devpts|cgroup|cgroup2|securityfs|pstore|debugfs|tracefs|\
+        configfs|fusectl|mqueue|hugetlbfs|bpf|efivarfs|autofs|binfmt_misc|rpc_pipefs|nsfs|selinuxfs) continue ;;
+    esac
+    say "mount: $src $mnt $fstype ${opts%%,*}"
+done < /proc/mounts
+printf '%s' "$LIVE_INIT_FSTAB_FAILED" | while read -r line; do
+    [ -n "$line" ] && say "fstab-failed: $line"
+done
+
+# The UUID of the filesystem mounted at /: the /dev/disk/by-uuid link (made by udev in the initramfs) to the
+# block device behind /, else read from that device's superblock (ext2/3/4, xfs, btrfs).
+hex_at() {  # DEVICE OFFSET COUNT -> lowercase hex digits
+    dd if="$1" bs=1 skip="$2" count="$3" 2>/dev/null | od -An -v -tx1 | tr -d ' \n'
+}
+uuid_form() {  # 32 hex digits -> 8-4-4-4-12
+    echo "$1" | sed 's/^\(.\{8\}\)\(.\{4\}\)\(.\{4\}\)\(.\{4\}\)\(.\{12\}\)$/\1-\2-\3-\4-\5/'
+}
+superblock_uuid() {
+    if [ "$(hex_at "$1" 1080 2)" = 53ef ]; then uuid_form "$(hex_at "$1" 1128 16)"         # ext2/3/4
+    elif [ "$(hex_at "$1" 0 4)" = 58465342 ]; then uuid_form "$(hex_at "$1" 32 16)"        # xfs "XFSB"
+    elif [ "$(hex_at "$1" 65600 8)" = 5f42485266535f4d ]; then uuid_form "$(hex_at "$1" 65568 16)"  # btrfs
+    else return 1
+    fi
+}
+root_uuid() {
+    dev=$(stat -c %d / 2>/dev/null) || return 1
+    major=$(( (dev >> 8) & 0xfff ))
+    minor=$(( (dev & 0xff) | ((dev >> 12) & 0xfff00) ))
+    for link in /dev/disk/by-uuid/*; do
+        [ -b "$link" ] || continue
+        set -- $(stat -L -c '%t %T' "$link" 2>/dev/null)
+        if [ $# -eq 2 ] && [ "$((0x$1))" -eq "$major" ] && [ "$((0x$2))" -eq "$minor" ]; then
+            echo "${link##*/}"
+            return 0
+        fi
+    done
+    [ -r "/sys/dev/block/$major:$minor/uevent" ] || return 1
+    name=$(sed -n 's/^DEVNAME=//p' "/sys/dev/block/$major:$minor/uevent")
+    [ -n "$name" ] && [ -b "/dev/$name" ] && superblock_uuid "/dev/$name"
+}
+say "root-uuid: $(root_uuid || echo unknown)"

@@ -9,6 +9,30 @@ export PATH
 [ -d /sys/kernel ] || mount -t sysfs sysfs /sys
 [ -c /dev/console ] || mount -t devtmpfs devtmpfs /dev
 
+# An installed (disk) system: mount what /etc/fstab lists (/boot/efi, ...), as "mount -a" would, except the
+# root (dracut mounted it; a live image's "/dev/root /" line names no device) and what is mounted already
+# (/proc, /sys, /dev/pts, /dev/shm come over from the initramfs).  Failures do not stop the boot: live-check
+# reports them ("fstab-failed:").
+LIVE_INIT_FSTAB_FAILED=""
+if [ -r /etc/fstab ]; then
+    while read -r spec mnt fstype opts rest; do
+        case "$spec" in ""|"#"*) continue ;; esac
+        case "$mnt" in /|none|swap) continue ;; esac
+        [ "$fstype" = swap ] && continue
+        case ",$opts," in *,noauto,*) continue ;; esac
+        mounted=no
+        while read -r m_src m_mnt m_rest; do
+            [ "$m_mnt" = "$mnt" ] && mounted=yes
+        done < /proc/mounts
+        [ "$mounted" = yes ] && continue
+        if ! err=$(mount "$mnt" 2>&1 < /dev/null); then
+            LIVE_INIT_FSTAB_FAILED="$LIVE_INIT_FSTAB_FAILED$mnt $(echo "$err" | tr '\n' ' ')
+"
+        fi
+    done < /etc/fstab
+fi
+export LIVE_INIT_FSTAB_FAILED
+
 root_src=unknown
 root_fs=unknown
 # The last mount on / is the visible one; skip the initramfs' rootfs.

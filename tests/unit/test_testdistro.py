@@ -47,6 +47,9 @@ def test_comps_has_every_group_and_parses() -> None:
     assert reqs == {("mandatory", "demo-app"), ("optional", "docs-demo")}
     core = {r.text for r in groups["core"].iter("packagereq")}
     assert core == {"filesystem", "busybox", "live-init"}
+    boot = {(r.get("type"), r.text) for r in groups["boot"].iter("packagereq")}
+    assert {("optional", "grub2-pc"), ("optional", "grub2-tools")} <= boot  # kickstarts name them; @boot as before
+    assert ("mandatory", "kernel") in boot and not {n for t, n in boot if t != "optional"} & {"grub2-pc", "grub2-tools"}
     category = root.find("category")
     assert category is not None
     assert {g.text for g in category.iter("groupid")} == GROUP_IDS | {"filler"}
@@ -92,6 +95,117 @@ def test_conflicting_paths_are_refused() -> None:
     b = rpmspec.Package("b", "b", entries=[rpmspec.file("/usr/bin/x", data="2")])
     with pytest.raises(RuntimeError, match="/usr/bin/x"):
         packages.check_conflicts([a, b])
+
+
+def test_identical_files_may_be_shared() -> None:
+    """rpm installs a path from two packages when the files are identical (a host library in rpm and grub2-tools)."""
+    lib = Path("/bin/sh").resolve()
+    a = rpmspec.Package("a", "a", entries=[rpmspec.file("/usr/lib/x/libx.so", src=lib, mode=0o755)])
+    b = rpmspec.Package("b", "b", entries=[rpmspec.file("/usr/lib/x/libx.so", src=Path("/bin/sh"), mode=0o755)])
+    packages.check_conflicts([a, b])
+    c = rpmspec.Package("c", "c", entries=[rpmspec.file("/usr/lib/x/libx.so", src=lib, mode=0o644)])
+    with pytest.raises(RuntimeError, match="libx.so"):
+        packages.check_conflicts([a, c])
+
+
+def test_library_entries_cover_the_closure() -> None:
+    entries = packages.library_entries([Path("/usr/bin/rpm"), Path("/bin/ls")])
+    paths = [e.path for e in entries]
+    assert len(paths) == len(set(paths))
+    assert packages.LIB_DIR in paths
+    assert f"{packages.LIB_DIR}/libc.so.6" in paths and "/usr/lib64/ld-linux-x86-64.so.2" in paths
+
+
+def test_initramfs_drivers_boot_disks() -> None:
+    drivers = kernel.INITRAMFS_DRIVERS.split()
+    for needed in ("ahci", "libahci", "ata_piix", "virtio_blk", "sd_mod", "ext4", "xfs", "vfat", "fat",
+                   "nls_cp437", "nls_ascii", "nls_iso8859_1", "squashfs", "dm_snapshot", "overlay"):
+        assert needed in drivers
+    assert set(kernel.INITRAMFS_REQUIRED_DRACUT_MODULES) == {"dmsquash-live", "rootfs-block"}
+
+
+def _busybox_sh() -> list[str]:
+    if not Path("/bin/busybox").exists():
+        pytest.skip("busybox-static not installed")
+    return ["/bin/busybox", "sh"]
+
+
+def test_live_check_reports_mounts(tmp_path: Path) -> None:
+    """live-check against a fake /proc/mounts: one "mount:" line per real filesystem, the fstab failures, and a
+    root-uuid line; the existing keys are still there."""
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "rootfs / rootfs rw 0 0\n"
+        "/dev/vda3 / xfs rw,relatime,attr2 0 0\n"
+        "proc /proc proc rw,nosuid 0 0\nsysfs /sys sysfs rw 0 0\ndevtmpfs /dev devtmpfs rw,size=1k 0 0\n"
+        "devpts /dev/pts devpts rw,gid=5 0 0\ntmpfs /run tmpfs rw 0 0\ncgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n"
+        "/dev/vda2 /boot/efi vfat ro,relatime,fmask=0077 0 0\n")
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text("root=UUID=x livecheck.write_mib=0\n")
+    text = (packages.DATA / "live-check.sh").read_text()
+    script = tmp_path / "live-check"
+    script.write_text(text.replace("/proc/mounts", str(mounts)).replace("/proc/cmdline", str(cmdline)))
+    env = dict(os.environ, LIVE_INIT_FSTAB_FAILED="/data mount: mounting /dev/vdb1 on /data failed\n")
+    out = subprocess.run([*_busybox_sh(), str(script)], capture_output=True, text=True, env=env,
+                         timeout=60).stdout.splitlines()
+    checks = [line.split(" ", 1)[1] for line in out if line.startswith("LIVECD-TOOLS-CHECK ")]
+    keys = [c.split(": ", 1)[0] for c in checks]
+    for key in ("os-release", "file /etc/hostname", "df-before", "rpm-count", "root-uuid"):
+        assert key in keys, out
+    assert "write" not in keys  # livecheck.write_mib=0
+    assert [c for c in checks if c.startswith("mount: ")] == [
+        "mount: /dev/vda3 / xfs rw", "mount: /dev/vda2 /boot/efi vfat ro"]
+    assert "fstab-failed: /data mount: mounting /dev/vdb1 on /data failed" in checks
+    assert keys.count("root-uuid") == 1
+
+
+def _script_part(name: str, start: str, end: str) -> str:
+    text = (packages.DATA / name).read_text()
+    return text[text.index(start):text.index(end)]
+
+
+@pytest.mark.parametrize("fstype", ["ext4", "xfs"])
+def test_live_check_reads_uuid_from_superblock(tmp_path: Path, fstype: str) -> None:
+    mkfs = shutil.which(f"mkfs.{fstype}")
+    if mkfs is None:
+        pytest.skip(f"mkfs.{fstype} not installed")
+    image = tmp_path / "fs.img"
+    with open(image, "wb") as f:
+        f.truncate(320 << 20)
+    uuid = "0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3"
+    args = ["-q", "-F", "-U", uuid] if fstype == "ext4" else ["-q", "-f", "-m", f"uuid={uuid}"]
+    subprocess.run([mkfs, *args, str(image)], check=True, capture_output=True)
+    functions = _script_part("live-check.sh", "hex_at() {", "root_uuid() {")
+    proc = subprocess.run([*_busybox_sh(), "-c", f"{functions}\nsuperblock_uuid {image}"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.stdout.strip() == uuid
+    (tmp_path / "zero").write_bytes(bytes(70000))
+    proc = subprocess.run([*_busybox_sh(), "-c", f"{functions}\nsuperblock_uuid {tmp_path / 'zero'}"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and proc.stdout == ""
+
+
+def test_live_init_mounts_fstab_but_not_the_root(tmp_path: Path) -> None:
+    """The init's fstab loop: skips /, swap, noauto and what is mounted; mounts the rest; collects failures."""
+    fstab = tmp_path / "fstab"
+    fstab.write_text(
+        "# comment\n\n/dev/root  /  ext4  defaults,noatime  0 0\n"
+        "UUID=1234-ABCD  /boot/efi  vfat  umask=0077,shortname=winnt  0 2\n"
+        "UUID=abc  none  swap  defaults  0 0\n/dev/vdc1  /mnt/later  ext4  noauto  0 0\n"
+        "/dev/vdb1  /data  xfs  defaults  0 0\n"
+        "devpts     /dev/pts  devpts  gid=5,mode=620  0 0\nproc  /proc  proc  defaults  0 0\n")
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/mapper/live-rw / ext4 rw 0 0\nproc /proc proc rw 0 0\ndevpts /dev/pts devpts rw 0 0\n")
+    calls = tmp_path / "calls"
+    block = _script_part("live-init.sh", 'LIVE_INIT_FSTAB_FAILED=""', "export LIVE_INIT_FSTAB_FAILED")
+    block = block.replace("/etc/fstab", str(fstab)).replace("/proc/mounts", str(mounts))
+    fake_mount = (f'mount() {{ echo "$*" >> {calls}; '
+                  '[ "$1" = /data ] && { echo "mount: mounting /dev/vdb1 on /data failed" >&2; return 1; }; '
+                  'return 0; }\n')
+    proc = subprocess.run([*_busybox_sh(), "-c", fake_mount + block + 'printf "%s" "$LIVE_INIT_FSTAB_FAILED"'],
+                          capture_output=True, text=True, timeout=60)
+    assert calls.read_text().splitlines() == ["/boot/efi", "/data"]
+    assert proc.stdout == "/data mount: mounting /dev/vdb1 on /data failed \n"
 
 
 def test_kernel_package_naming() -> None:
@@ -154,7 +268,7 @@ def test_repo_has_metadata_and_groups(repo: Path) -> None:
     with gzip.open(repo / kinds["primary"]) as f:
         primary = f.read().decode()
     for name in ("filesystem", "busybox", "live-init", "kernel", "syslinux", "grub2-efi-x64", "shim-x64",
-                 "hostile-links", "post-demo", "docs-demo"):
+                 "hostile-links", "post-demo", "docs-demo", "grub2-pc", "grub2-tools", "systemd-udev"):
         assert f"<name>{name}</name>" in primary
 
 
@@ -189,6 +303,60 @@ def test_kernel_rpm_layout(repo: Path) -> None:
     provides = subprocess.run(["rpm", "-qp", "--provides", str(rpm_file)], capture_output=True, text=True,
                               check=True).stdout
     assert "kernel-core" in provides
+
+
+def _rpm_query(rpm_file: Path, *args: str) -> str:
+    return subprocess.run(["rpm", "-qp", *args, str(rpm_file)], capture_output=True, text=True, check=True).stdout
+
+
+def test_kernel_initramfs_boots_disks(repo: Path, tmp_path: Path) -> None:
+    """The kernel's initramfs carries the disk drivers and dracut's rootfs-block; the package ships the modules
+    the booted system loads for /boot/efi (vfat, its nls)."""
+    kver = testdistro.kernel_version()
+    rpm_file = next((repo / "Packages").glob("kernel-*.rpm"))
+    files = _rpm_query(rpm_file, "-l").split()
+    for mod in ("drivers/ata/ahci.ko", "drivers/ata/libahci.ko", "fs/xfs/xfs.ko", "fs/fat/vfat.ko",
+                "fs/nls/nls_ascii.ko", "fs/nls/nls_cp437.ko", "drivers/block/virtio_blk.ko"):
+        assert any(f.endswith(mod) or f.endswith(mod + ".xz") for f in files), mod
+    rpm2cpio = subprocess.Popen(["rpm2cpio", str(rpm_file)], stdout=subprocess.PIPE)
+    subprocess.run(["cpio", "-idm", "--quiet", f"./boot/initramfs-{kver}.img"], stdin=rpm2cpio.stdout,
+                   cwd=tmp_path, check=True)
+    assert rpm2cpio.wait() == 0
+    image = tmp_path / "boot" / f"initramfs-{kver}.img"
+    names = {m.rsplit("/", 1)[-1].split(".ko")[0].replace("-", "_") for m in kernel.initramfs_modules(image, kver)}
+    assert {"ahci", "libahci", "ata_piix", "virtio_blk", "sd_mod", "ext4", "xfs", "vfat", "nls_ascii",
+            "squashfs", "dm_snapshot"} <= names
+    assert {"dmsquash-live", "rootfs-block"} <= set(kernel.initramfs_dracut_modules(image))
+
+
+def test_grub2_tools_package(repo: Path) -> None:
+    rpm_file = next((repo / "Packages").glob("grub2-tools-*.rpm"))
+    files = set(_rpm_query(rpm_file, "-l").split())
+    assert set(packages.GRUB_TOOLS) <= files
+    assert {"/usr/share/grub/unicode.pf2", "/usr/lib64/ld-linux-x86-64.so.2",
+            f"{packages.LIB_DIR}/libc.so.6", f"{packages.LIB_DIR}/libdevmapper.so.1.02.1"} <= files
+    assert "/usr/bin/udevadm" in _rpm_query(rpm_file, "--requires")
+    pc = next((repo / "Packages").glob("grub2-pc-1*.rpm"))
+    assert {"grub2-pc-modules", "grub2-tools"} <= set(_rpm_query(pc, "--requires").split())
+
+
+@pytest.mark.root
+def test_grub2_tools_run_chrooted(repo: Path, tmp_path: Path) -> None:
+    """grub2-tools and what it needs, unpacked with rpm --root: every tool runs chrooted and grub2-mkimage
+    builds a BIOS core image from grub2-pc-modules."""
+    root = tmp_path / "root"
+    names = ("filesystem", "busybox", "grub2-tools", "grub2-pc-modules", "grub2-pc", "systemd-udev")
+    rpms = [next((repo / "Packages").glob(f"{n}-1.0-*.rpm")) for n in names]
+    subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-i", *map(str, rpms)], check=True,
+                   capture_output=True)
+    for tool in packages.GRUB_TOOLS:
+        proc = subprocess.run(["chroot", str(root), tool, "--version"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and "(GRUB)" in proc.stdout, (tool, proc.stderr)
+    proc = subprocess.run(["chroot", str(root), "/usr/bin/grub2-mkimage", "-O", "i386-pc", "-o", "/tmp/core.img",
+                           "-p", "(hd0,gpt2)/boot/grub2", "biosdisk", "part_gpt", "ext2", "xfs"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "tmp/core.img").stat().st_size > 10_000
 
 
 def test_cli_prints_path_last(repo: Path) -> None:
@@ -231,6 +399,7 @@ def test_dnf_installs_groups(repo: Path) -> None:
         assert {"filesystem", "busybox", "live-init", "demo-app", "libdemo", "demo-extras", "kernel",
                 "shim-x64", "post-demo"} <= names
         assert "docs-demo" not in names  # optional in base
+        assert "grub2-tools" not in names and "grub2-pc" not in names  # optional in boot
         assert (root / "var/lib/post-demo/ran").read_text().strip() == "post-demo %post ran"
         assert (root / "bin").is_symlink() and (root / "bin/sh").exists()
         assert (root / "sbin/init").read_text().count(testdistro.MARKER) == 1
