@@ -9,7 +9,9 @@ is a sparse raw disk, or a qcow2/vmdk/vdi conversion (:mod:`imgcreate.diskoutput
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from imgcreate import diskboot, disklayout, diskoutput, fs, kernels, rootfs
 from imgcreate.creator import ImageCreator
 from imgcreate.disk import PartitionedDisk
 from imgcreate.disklayout import DiskLabel
+from imgcreate.errors import CreatorError
 from imgcreate.storage import RootStorage
 
 log = logging.getLogger("imgcreate")
@@ -104,13 +107,15 @@ ApplianceImageCreator = DiskImageCreator  # appliance-tools' name
 
 
 @contextlib.contextmanager
-def _host_device_in_root(root: Path, device: str | None) -> Any:
-    """The loop device node, bound at the same path inside the root's private /dev while GRUB is written."""
+def _host_device_in_root(root: Path, device: str | None) -> Iterator[None]:
+    """The loop device and its partitions, bound at the same paths inside the root's private /dev while GRUB
+    is written (GRUB's tools find the partition holding /boot through them and the image's udevadm)."""
     if device is None:
-        raise RuntimeError("the disk is not attached")
+        raise CreatorError("The disk is not attached to a loop device.")
     with contextlib.ExitStack() as stack:
-        target = root / device.lstrip("/")
-        target.touch()
-        stack.callback(target.unlink)
-        fs.mount(stack, device, target, bind=True)
+        for node in sorted(glob.glob(f"{device}p[0-9]*")) + [device]:
+            target = root / node.lstrip("/")
+            target.touch()
+            stack.callback(target.unlink)
+            fs.mount(stack, node, target, bind=True)
         yield

@@ -182,8 +182,10 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartH
     if not live:
         from imgcreate.creator import LoopImageCreator
 
-        # upstream checks labels of live images only; an ext label keeps its first 16 characters
-        return LoopImageCreator(ks, names.name, fslabel=names.fslabel[: kickstart.FSLABEL_MAXLEN], **common)
+        # Upstream checks labels of live images only; an ext label keeps its first 16 characters.  Without -f,
+        # the kickstart's part / --label names the filesystem (else the name does).
+        label = names.fslabel[: kickstart.FSLABEL_MAXLEN] if opts.fslabel else None
+        return LoopImageCreator(ks, names.name, fslabel=label, **common)
     from imgcreate.live import LiveImageCreator
 
     kickstart.check_fslabel(names.fslabel)

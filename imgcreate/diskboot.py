@@ -116,8 +116,13 @@ def install_bios(root: Path, device: str, menu: DiskBootMenu, gpt: bool) -> None
     run([mkimage, "-O", "i386-pc", "-d", GRUB_PC_DIR, "-c", f"{grubdir}/load.cfg", "-p", menu.grub_dir,
          "-o", f"{grubdir}/core.img", part, *BIOS_CORE_MODULES], root=root,
         what="Making GRUB's BIOS core image with the image's grub2-mkimage")
-    run([setup, "--directory", grubdir, "--skip-fs-probe", device], root=root,
-        what="Writing GRUB's BIOS boot code with the image's grub2-bios-setup")
+    # The loop device is the whole disk, hd0: a device map says so, for this run only.
+    device_map = rootfs.write_file(root, "/boot/grub2/device.map", f"(hd0) {device}\n")
+    try:
+        run([setup, "--directory", grubdir, "--device-map", "/boot/grub2/device.map", device], root=root,
+            what="Writing GRUB's BIOS boot code with the image's grub2-bios-setup")
+    finally:
+        device_map.unlink()
 
 
 def _image_tool(root: Path, *names: str) -> str:

@@ -52,6 +52,14 @@ TOOL_PACKAGES: dict[str, tuple[str, str]] = {
     "setfiles": ("policycoreutils", "policycoreutils"),
     "openssl": ("openssl", "openssl"),
     "qemu-system-x86_64": ("qemu-system-x86", "qemu-system-x86"),
+    "qemu-img": ("qemu-img", "qemu-utils"),
+    "mkfs.xfs": ("xfsprogs", "xfsprogs"),
+    "mkswap": ("util-linux", "util-linux"),
+    "blkid": ("util-linux", "util-linux"),
+    "partx": ("util-linux", "util-linux"),
+    "unsquashfs": ("squashfs-tools", "squashfs-tools"),
+    "xz": ("xz", "xz-utils"),
+    "zstd": ("zstd", "zstd"),
 }
 
 

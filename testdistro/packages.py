@@ -375,9 +375,10 @@ def _kernel(ctx: BuildContext) -> Package:
         file(f"/boot/config-{kver}", src=tree / f"boot/config-{kver}"),
     ]
     k_entries += _tree_entries(tree / "usr/lib/modules" / kver, f"/usr/lib/modules/{kver}")
+    # Copies, not hard links: /boot is often a filesystem of its own (disk images), and rpm cannot link across.
     k_entries += [
-        file(f"/usr/lib/modules/{kver}/vmlinuz", hardlink_of=f"/boot/vmlinuz-{kver}", mode=0o755),
-        file(f"/usr/lib/modules/{kver}/config", hardlink_of=f"/boot/config-{kver}"),
+        file(f"/usr/lib/modules/{kver}/vmlinuz", src=tree / f"boot/vmlinuz-{kver}", mode=0o755),
+        file(f"/usr/lib/modules/{kver}/config", src=tree / f"boot/config-{kver}"),
     ]
     evr = f"{ctx.kernel_rpm_version}-{ctx.kernel_rpm_release}"
     return Package(

@@ -92,14 +92,16 @@ class Built:
 def image_creator(ks: Path, tmp: Path, *extra: str, fslabel: str | None = None, name: str | None = None,
                   check: bool = True) -> Built:
     """``image-creator -c KS [--fslabel L | -n N] -o TMP/out --tmpdir TMP EXTRA...``; the image is named after
-    *name*, else *fslabel*."""
+    *name*, else *fslabel*, else upstream's default name (the only image in TMP/out).  -n is upstream's alias
+    of --fslabel: both set the label too, over the kickstart's ``part / --label``."""
     stem = name or fslabel
-    if stem is None:
-        raise ValueError("image_creator() needs a name or an fslabel to know the image's file name")
-    naming = ["-n", name] if name else ["--fslabel", stem]
+    naming = ["-n", name] if name else ["--fslabel", fslabel] if fslabel else []
     out = tmp / "out"
     proc = run_tool("image-creator", "-c", str(ks), *naming, "-o", str(out), "--tmpdir", str(tmp), *extra,
                     check=check)
+    if stem is None:
+        found = sorted(out.glob("*.img")) if out.is_dir() else []
+        return Built(proc, found[0] if found else out / "missing.img")
     return Built(proc, out / f"{stem}.img")
 
 

@@ -17,7 +17,13 @@ LIVE_INIT_FSTAB_FAILED=""
 if [ -r /etc/fstab ]; then
     while read -r spec mnt fstype opts rest; do
         case "$spec" in ""|"#"*) continue ;; esac
-        case "$mnt" in /|none|swap) continue ;; esac
+        # A root the kernel mounted read-only ("ro" on its command line, as Fedora boots) is made read-write
+        # unless fstab says "ro", as systemd-remount-fs does.  A live root is read-write already.
+        if [ "$mnt" = / ]; then
+            case ",$opts," in *,ro,*) ;; *) mount -o remount,rw / 2>/dev/null ;; esac
+            continue
+        fi
+        case "$mnt" in none|swap) continue ;; esac
         [ "$fstype" = swap ] && continue
         case ",$opts," in *,noauto,*) continue ;; esac
         mounted=no

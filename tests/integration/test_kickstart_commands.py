@@ -123,7 +123,8 @@ def all_commands(testrepo: Path, modular_repo: Path, tmp_path_factory: pytest.Te
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DNF_VAR_testrepo", str(testrepo))
         mp.setenv("DNF_VAR_modularrepo", str(modular_repo))
-        return image_creator(CONFIG / "test-all-commands.ks", tmp, name="allcmds")
+        # no -f/-n: the label is the kickstart's part / --label, the name upstream's default
+        return image_creator(CONFIG / "test-all-commands.ks", tmp)
 
 
 @pytest.fixture
