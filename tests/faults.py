@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from imgcreate import cli
+from imgcreate import appliance_cli, cli
 from imgcreate.creator import PHASE_HOOKS, PhaseHook
 from imgcreate.errors import CreatorError
 
@@ -43,6 +43,8 @@ def fault(spec: str) -> PhaseHook:
 def main(argv: Sequence[str]) -> int:
     tool, spec, *args = argv
     PHASE_HOOKS.append(fault(spec))
+    if tool == "appliance-creator":
+        return appliance_cli.main(args)
     return cli.main(args, live=tool == "livecd-creator")
 
 

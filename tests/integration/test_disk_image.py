@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.disks import GPT_TYPES, Disk, attached, blkid, debugfs, sfdisk
-from tests.support import assert_failed, run_tool
+from tests.disks import BOOT_APPEND, GPT_KS, GPT_TYPES, Disk, attached, blkid, debugfs, sfdisk
+from tests.support import assert_build_left_nothing, assert_failed, finish, run_tool, start_tool
 
 pytestmark = pytest.mark.root
 
@@ -110,3 +110,24 @@ def test_a_layout_that_does_not_fit_the_disk(tmp_path: Path, testrepo: Path) -> 
     proc = run_tool("appliance-creator", "-c", str(ks), "-n", "big", "-o", str(tmp_path / "out"), "-t",
                     str(tmp_path), "--disk-size", "500", check=False)
     assert_failed(proc, "line 3", "500")
+
+
+def _loop_partitions() -> set[str]:
+    return {line.split()[-1] for line in Path("/proc/partitions").read_text().splitlines()[2:]
+            if line.split() and line.split()[-1].startswith("loop") and "p" in line.split()[-1][4:]}
+
+
+@pytest.mark.parametrize("fault", ["mount:end:exception", "configure:end:SIGTERM", "unmount:start:exception",
+                                   "package:start:SIGINT"])
+def test_a_failure_leaves_nothing_attached(fault: str, tmp_path: Path, testrepo: Path) -> None:
+    """Between partitioning and the end: no mount, no loop device, no partition device, no file delivered."""
+    before = _loop_partitions()
+    ks = tmp_path / "fault.ks"
+    ks.write_text(GPT_KS.format(repo=testrepo, append=BOOT_APPEND))
+    (tmp_path / "work").mkdir()
+    proc = finish(start_tool("appliance-creator", "-c", str(ks), "-n", "fault", "-o", str(tmp_path / "out"),
+                             "-t", str(tmp_path / "work"), "--no-compress", fault=fault))
+    assert proc.returncode == (1 if fault.endswith("exception") else 130), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert_build_left_nothing(tmp_path)
+    assert _loop_partitions() <= before, "no partition device left"
