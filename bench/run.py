@@ -8,6 +8,8 @@ Builds, from the project's test distribution served over HTTP on 127.0.0.1:
 * ``minimal-warm``   the same, with the cache the cold build left: nothing may be downloaded;
 * ``large-xz``       the same plus ``@filler`` (``--filler`` packages of ~1.5 MB each), xz, warm cache;
 * ``large-zstd``     the same with zstd.
+* ``disk-warm``      config/testdistro-disk.ks with appliance-creator's DiskImageCreator: a GPT raw disk
+  (BIOS and UEFI GRUB), no compression, warm cache.
 
 Every build runs in a fresh process (bench/runner.py, the ``livecd-creator`` steps through the API) and is
 repeated (``--reps``, default 3; ``--quick``: 1); the table shows medians.  Phase times are the library's own
@@ -52,6 +54,7 @@ class Scenario:
     repo: str  # "minimal" or "large"
     compression: str
     cache: str  # "cold": an empty cache per build; "warm": a cache filled by an earlier build
+    kind: str = "live"  # "live": a live ISO; "disk": a partitioned disk image
 
 
 SCENARIOS = [
@@ -59,6 +62,7 @@ SCENARIOS = [
     Scenario("minimal-warm", "minimal", "xz", "warm"),
     Scenario("large-xz", "large", "xz", "warm"),
     Scenario("large-zstd", "large", "zstd", "warm"),
+    Scenario("disk-warm", "minimal", "none", "warm", kind="disk"),
 ]
 
 # (column, the library's phases it adds up); "install.setup" is the install phase minus download and transaction:
@@ -74,6 +78,7 @@ PHASES: list[tuple[str, tuple[str, ...]]] = [
     ("mksquashfs", ("squashfs",)),
     ("ISO", ("iso",)),
     ("checksum", ("checksum",)),
+    ("disk out", ("disk-output",)),
 ]
 
 
@@ -92,16 +97,23 @@ def write_kickstart(path: Path, url: str, large: bool) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def write_disk_kickstart(path: Path, url: str) -> None:
+    text = (REPO_ROOT / "config/testdistro-disk.ks").read_text()
+    lines = [f"repo --name=testdistro --baseurl={url}" if ln.startswith("repo ") else ln for ln in text.splitlines()]
+    path.write_text("\n".join(lines) + "\n")
+
+
 # -- one build -----------------------------------------------------------------------------------------------
 def run_build(
-    work: Path, tag: str, ks: Path, compression: str | None, cache: Path, server: RepoServer
+    work: Path, tag: str, ks: Path, compression: str | None, cache: Path, server: RepoServer, kind: str = "live"
 ) -> dict[str, Any]:
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
     result_path = logs / f"{tag}.json"
     spec = {
         "ks": str(ks),
-        "name": "BENCH-LIVE",
+        "kind": kind,
+        "name": "BENCH-LIVE" if kind == "live" else "bench-disk",
         "compression": compression,
         "cache": str(cache),
         "tmpdir": str(work / "tmp"),
@@ -207,7 +219,7 @@ def tables(summary: dict[str, dict[str, Any]]) -> str:
              for name, s in summary.items()]
     return (_markdown(["build (s)", *cols], times) + "\n\n" + _markdown(
         ["build", "outside rpm+mksquashfs", "downloaded", "GETs .rpm / all", "peak RSS", "largest RSS incl. commands",
-         "packages", "rootfs.img", "squashfs.img", "ISO"], facts))
+         "packages", "rootfs.img", "squashfs.img", "ISO or disk"], facts))
 
 
 # -- main ----------------------------------------------------------------------------------------------------
@@ -257,16 +269,21 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
                  ) -> list[dict[str, Any]]:
     """*reps* builds of one scenario.  A warm scenario first fills the repository's cache (not counted); the
     first cold build's cache is kept as the warm one, as a user's second build would find it."""
-    if sc.cache == "warm" and sc.repo not in warm_caches:
-        cache = work / f"cache-{sc.repo}"
+    ks = served.ks
+    if sc.kind == "disk":
+        ks = served.ks.with_name(f"{sc.repo}-disk.ks")
+        write_disk_kickstart(ks, served.server.url + "/")
+    key = sc.repo if sc.kind == "live" else f"{sc.repo}-{sc.kind}"  # a disk needs other packages (GRUB, shim)
+    if sc.cache == "warm" and key not in warm_caches:
+        cache = work / f"cache-{key}"
         note(f"{sc.name}: filling the package cache with a first build (not counted; no compression)")
-        run_build(work, f"{sc.repo}-warmup", served.ks, None, cache, served.server)
-        warm_caches[sc.repo] = cache
+        run_build(work, f"{key}-warmup", ks, None, cache, served.server, sc.kind)
+        warm_caches[key] = cache
     runs = []
     for rep in range(1, reps + 1):
         cold = sc.cache == "cold"
-        cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work)) if cold else warm_caches[sc.repo]
-        r = run_build(work, f"{sc.name}-{rep}", served.ks, sc.compression, cache, served.server)
+        cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work)) if cold else warm_caches[key]
+        r = run_build(work, f"{sc.name}-{rep}", ks, sc.compression, cache, served.server, sc.kind)
         runs.append(r)
         if cold and sc.repo in warm_caches:
             shutil.rmtree(cache)

@@ -29,6 +29,8 @@ def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import imgcreate
+    from imgcreate.appliance import DiskImageCreator
+    from imgcreate.creator import ImageCreator
     from imgcreate.live import LiveImageCreator
     from imgcreate.pipeline import BuildOptions, build_image
 
@@ -41,21 +43,26 @@ def main() -> int:
     start = time.monotonic()
     ks = imgcreate.read_kickstart(spec["ks"])
     result: dict[str, object] = {}
-    with LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
-                          tmpdir=spec["tmpdir"]) as creator:
+    creator: ImageCreator
+    if spec.get("kind") == "disk":
+        creator = DiskImageCreator(ks, spec["name"], tmpdir=spec["tmpdir"])
+    else:
+        creator = LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
+                                   tmpdir=spec["tmpdir"])
+    with creator:
         files = build_image(creator, BuildOptions(destdir=Path(spec["output"]), cachedir=Path(spec["cache"])))
         builddir = creator.builddir
         assert builddir is not None
         squashfs_img = builddir / "iso/LiveOS/squashfs.img"
         result["squashfs_bytes"] = squashfs_img.stat().st_size if squashfs_img.exists() else None
-    iso = next(p for p in files if p.suffix == ".iso")
+    iso = next(p for p in files if p.suffix in (".iso", ".raw"))
     result.update(
         api_seconds=time.monotonic() - start,
         timings=creator.timings,
         installed=len(creator.install_result.installed),
         downloaded=len(creator.install_result.downloaded),
         download_bytes=creator.install_result.download_bytes,
-        rootfs_bytes=creator.minimal_size,
+        rootfs_bytes=getattr(creator, "minimal_size", None),
         iso_bytes=iso.stat().st_size,
         maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         vmhwm_kib=_vm_hwm_kib(),

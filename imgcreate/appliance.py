@@ -100,7 +100,8 @@ class DiskImageCreator(ImageCreator):
         super().unmount()
 
     def _stage_final_image(self) -> None:
-        diskoutput.finish(self._disk.path, self._outdir, self.output)
+        with self._phase("disk-output"):
+            diskoutput.finish(self._disk.path, self._outdir, self.output)
 
 
 ApplianceImageCreator = DiskImageCreator  # appliance-tools' name
