@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,13 +73,21 @@ def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARK
 
     2 GiB of memory: the live system's writes go to an overlay in RAM (half of it), and its checks write 512 MiB.
     """
+    return run_qemu(_media(iso, mode), uefi=mode in ("uefi", "disk-uefi"), timeout=timeout, marker=marker,
+                    memory=memory)
+
+
+def run_qemu(media: Sequence[str], uefi: bool = False, timeout: float = 300, marker: str = MARKER,
+             memory: int = 2048, wait_exit: bool = False) -> BootResult:
+    """Run QEMU (TCG unless LIVECD_TOOLS_QEMU_ACCEL says otherwise) with *media* (drive, netdev or -kernel
+    arguments), on OVMF with *uefi*, until *marker* is on the serial console; with *wait_exit*, until the guest
+    has powered off too (so what it wrote to a disk is complete), else it is killed at the marker."""
     accel = os.environ.get("LIVECD_TOOLS_QEMU_ACCEL", "tcg")
     with tempfile.TemporaryDirectory(prefix="livecd-qemu-") as tmp:
         serial = Path(tmp) / "serial.log"
         args = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64", "-accel", accel, "-m", str(memory),
-                "-display", "none", "-monitor", "none", "-serial", f"file:{serial}", "-no-reboot"]
-        args += _media(iso, mode)
-        if mode in ("uefi", "disk-uefi"):
+                "-display", "none", "-monitor", "none", "-serial", f"file:{serial}", "-no-reboot", *media]
+        if uefi:
             vars_copy = Path(tmp) / "OVMF_VARS.fd"
             shutil.copyfile(_first(OVMF_VARS), vars_copy)
             args += ["-drive", f"if=pflash,format=raw,readonly=on,file={_first(OVMF_CODE)}",
@@ -87,15 +96,7 @@ def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARK
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         line = ""
         try:
-            while time.monotonic() - start < timeout:
-                text = serial.read_text(errors="replace") if serial.exists() else ""
-                found = [ln for ln in text.splitlines() if marker in ln]
-                if found:
-                    line = found[0]
-                    break
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.5)
+            line = _wait(proc, serial, marker, start + timeout, wait_exit)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -107,6 +108,19 @@ def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARK
         if out:
             text += "\n[qemu] " + out.decode(errors="replace")
         return BootResult(bool(line), text, time.monotonic() - start, line)
+
+
+def _wait(proc: subprocess.Popen[bytes], serial: Path, marker: str, deadline: float, wait_exit: bool) -> str:
+    line = ""
+    while time.monotonic() < deadline:
+        if not line:
+            text = serial.read_text(errors="replace") if serial.exists() else ""
+            found = [ln for ln in text.splitlines() if marker in ln]
+            line = found[0] if found else ""
+        if (line and not wait_exit) or proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    return line
 
 
 def main() -> int:
