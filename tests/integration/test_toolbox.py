@@ -1,0 +1,213 @@
+"""The live media tools on real ISOs: liveimage-mount (read-only and with an overlay, both layouts), editliveos
+(packages, kernel arguments, a script, a label; both layouts) and livecd-iso-to-pxeboot (the tree), and their
+answers to bad input.  The ISOs are built once per module from the test distribution."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imgcreate.liveiso import read_live_iso
+from imgcreate.livemount import mounted_live_root
+from tests import isoinspect
+from tests.support import assert_failed, leak_snapshot, run_tool
+
+pytestmark = pytest.mark.root
+
+KS = """
+part / --size 300
+repo --name=testdistro --baseurl=file://{repo}
+bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=0"
+%packages
+@core
+kernel
+%end
+"""
+
+
+def build_live(tmp: Path, repo: Path, label: str, *extra: str) -> Path:
+    """``livecd-creator -c KS -f LABEL``: a small live ISO of the test distribution."""
+    ks = tmp / f"{label}.ks"
+    ks.write_text(KS.format(repo=repo))
+    run_tool("livecd-creator", "-c", str(ks), "-f", label, "--tmpdir", str(tmp), "-o", str(tmp / "out"), *extra)
+    return tmp / "out" / f"{label}.iso"
+
+
+@pytest.fixture(scope="module")
+def isos(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("toolbox-isos")
+    return {"squashfs": build_live(tmp, testrepo, "TB-SQ"), "flat": build_live(tmp, testrepo, "TB-FLAT",
+                                                                               "--flat-squashfs")}
+
+
+@pytest.fixture
+def mnt(tmp_path: Path) -> Path:
+    path = tmp_path / "mnt"
+    path.mkdir()
+    return path
+
+
+def mount_tool(*args: str, tmp: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run_tool("liveimage-mount", "--tmpdir", str(tmp), *args, check=check)
+
+
+def assert_nothing_left(tmp: Path) -> None:
+    leak_snapshot().under(tmp).assert_none()
+    assert not list(tmp.glob("liveimage-mount-*")), "temporary files removed"
+
+
+# -- liveimage-mount ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", ["squashfs", "flat"])
+def test_mount_read_only_shows_the_root(isos: dict[str, Path], tmp_path: Path, mnt: Path, layout: str) -> None:
+    proc = mount_tool(str(isos[layout]), str(mnt), "sh", "-c", "cat etc/os-release; pwd; touch x", tmp=tmp_path,
+                      check=False)
+    assert 'NAME="Testdistro"' in proc.stdout
+    assert str(mnt) in proc.stdout, "the command runs in the mount point"
+    assert proc.returncode != 0 and "Read-only file system" in proc.stderr, "read-only without --overlay"
+    assert list(mnt.iterdir()) == []
+    assert_nothing_left(tmp_path)
+
+
+def test_failing_command_returns_its_status_and_unmounts(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> None:
+    proc = mount_tool(str(isos["squashfs"]), str(mnt), "sh", "-c", "test -x usr/sbin/init && exit 7", tmp=tmp_path,
+                      check=False)
+    assert proc.returncode == 7, proc.stderr
+    assert_nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["directory", "ext-image"])
+def test_overlay_keeps_writes_for_the_next_mount(isos: dict[str, Path], tmp_path: Path, mnt: Path,
+                                                  kind: str) -> None:
+    overlay = tmp_path / "overlay"
+    if kind == "ext-image":
+        subprocess.run(["truncate", "-s", "64M", str(overlay)], check=True)
+        subprocess.run(["mkfs.ext4", "-q", str(overlay)], check=True)
+    mount_tool("--overlay", str(overlay), str(isos["squashfs"]), str(mnt), "sh", "-c",
+               "echo persisted > root/note && rm etc/hostname 2>/dev/null; true", tmp=tmp_path)
+    if kind == "directory":
+        assert (overlay / "upper/root/note").read_text() == "persisted\n", "the write is in the overlay"
+    proc = mount_tool("--overlay", str(overlay), str(isos["squashfs"]), str(mnt), "cat", "root/note", tmp=tmp_path)
+    assert proc.stdout == "persisted\n", "a second mount sees it"
+    mount_tool(str(isos["squashfs"]), str(mnt), "sh", "-c", "test ! -e root/note", tmp=tmp_path)
+    assert_nothing_left(tmp_path)
+
+
+def test_library_context_manager_unmounts_on_error(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> None:
+    with pytest.raises(RuntimeError), mounted_live_root(isos["flat"], mnt, tmpdir=tmp_path) as root:
+        assert (root / "etc/os-release").is_file()
+        raise RuntimeError("boom")
+    assert_nothing_left(tmp_path)
+
+
+def test_mount_bad_input(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> None:
+    notiso = tmp_path / "not.iso"
+    notiso.write_text("hello")
+    for args, needle in [((str(notiso), str(mnt)), "is not a live ISO"),
+                         ((str(tmp_path / "missing.iso"), str(mnt)), "is not a file"),
+                         ((str(isos["flat"]), str(notiso)), "is not a directory")]:
+        assert_failed(proc := mount_tool(*args, "true", tmp=tmp_path, check=False), needle)
+        assert proc.returncode == 1
+    subprocess.run(["mount", "-t", "tmpfs", "busy", str(mnt)], check=True)
+    try:
+        proc = mount_tool(str(isos["flat"]), str(mnt), "true", tmp=tmp_path, check=False)
+        assert_failed(proc, "is busy")
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    assert mount_tool(tmp=tmp_path, check=False).returncode == 2, "usage error"
+    assert_nothing_left(tmp_path)
+
+
+# -- editliveos --------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def edited(isos: dict[str, Path], testrepo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each ISO edited: demo-app added from the repository, a kernel argument, a script."""
+    tmp = tmp_path_factory.mktemp("edited")
+    script = tmp / "edit.sh"
+    script.write_text("#!/bin/sh\necho edited-by-script > /etc/edited\n")
+    out = {}
+    for layout, iso in isos.items():
+        out[layout] = tmp / f"{layout}-edited.iso"
+        label = ["--label", "TB-RELABEL"] if layout == "flat" else []
+        run_tool("editliveos", str(iso), "-o", str(out[layout]), "--package", "demo-app", "--repo", str(testrepo),
+                 "--extra-kernel-args", "toolbox.edited=1", "--script", str(script), "-t", str(tmp), *label)
+    assert not list(tmp.glob("imgcreate-*")), "build directory removed"
+    return out
+
+
+@pytest.mark.parametrize("layout", ["squashfs", "flat"])
+def test_edited_iso_has_the_package_argument_and_script(isos: dict[str, Path], edited: dict[str, Path],
+                                                        tmp_path: Path, mnt: Path, layout: str) -> None:
+    base, new = read_live_iso(isos[layout]), read_live_iso(edited[layout])
+    assert new.layout is base.layout
+    assert new.label == ("TB-RELABEL" if layout == "flat" else base.label)
+    assert new.boot.args.split()[0] == f"root=live:CDLABEL={new.label}"
+    assert new.boot.args.endswith("livecheck.write_mib=0 toolbox.edited=1"), "the ISO's own arguments are kept"
+    assert "toolbox.edited=1" in isoinspect.read_text(edited[layout], "/EFI/BOOT/grub.cfg")
+    compression = isoinspect.squashfs_info(isoinspect.squashfs_image(edited[layout], tmp_path))
+    assert "Compression xz" in compression, "the base ISO's compressor"
+    proc = mount_tool(str(edited[layout]), str(mnt), "sh", "-c", "usr/bin/demo-app; cat etc/edited; df -k .",
+                      tmp=tmp_path)
+    assert "demo-app 1.0 from testdistro" in proc.stdout
+    assert "edited-by-script" in proc.stdout
+    if layout == "squashfs":
+        size_kib = int(proc.stdout.splitlines()[-1].split()[1])
+        assert size_kib > 250 * 1024, "the root keeps the base ISO's 300 MiB, not 4 GiB or its minimal size"
+        assert size_kib < 400 * 1024
+
+
+def test_editliveos_bad_input(isos: dict[str, Path], testrepo: Path, tmp_path: Path) -> None:
+    notiso = tmp_path / "not.iso"
+    notiso.write_text("hello")
+    out = tmp_path / "new.iso"
+    proc = run_tool("editliveos", str(notiso), "-o", str(out), check=False)
+    assert_failed(proc, "is not a live ISO")
+    proc = run_tool("editliveos", str(isos["flat"]), "-o", str(notiso), check=False)
+    assert_failed(proc, "exists already")
+    proc = run_tool("editliveos", str(isos["flat"]), "-o", str(out), "--package", "demo-app", check=False)
+    assert proc.returncode == 2 and "--repo" in proc.stderr
+    proc = run_tool("editliveos", str(isos["flat"]), "-o", str(out), "--package", "no-such-package", "--repo",
+                    str(testrepo), "-t", str(tmp_path), check=False)
+    assert_failed(proc, "no-such-package")
+    assert proc.returncode == 1
+    assert not out.exists() and not list(tmp_path.glob("imgcreate-*")), "nothing written"
+
+
+# -- livecd-iso-to-pxeboot ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pxe_tree(isos: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    tree = tmp_path_factory.mktemp("pxe") / "tftpboot"
+    run_tool("livecd-iso-to-pxeboot", str(isos["squashfs"]), "-o", str(tree), "--http-url", "http://10.0.2.2:8080/")
+    yield tree
+
+
+def test_pxe_tree(isos: dict[str, Path], pxe_tree: Path) -> None:
+    names = {str(p.relative_to(pxe_tree)) for p in pxe_tree.rglob("*") if "i386-pc" not in p.parts}
+    assert {"vmlinuz", "initrd.img", "pxegrub.0", "boot.ipxe", "boot/grub2/grub.cfg", "LiveOS/squashfs.img",
+            "http/grub.cfg", "http/initrd.img"} <= names
+    assert (pxe_tree / "boot/grub2/i386-pc/linux.mod").is_file(), "the ISO's GRUB modules"
+    cfg = (pxe_tree / "boot/grub2/grub.cfg").read_text()
+    assert "linux /vmlinuz root=live:/TB-SQ.iso rootfstype=auto ro rd.live.image" in cfg
+    assert "livecheck.write_mib=0" in cfg, "the ISO's kernel arguments"
+    assert "root=live:http://10.0.2.2:8080/LiveOS/squashfs.img " in (pxe_tree / "http/grub.cfg").read_text()
+    initrd = (pxe_tree / "initrd.img").read_bytes()
+    iso = isos["squashfs"].read_bytes()
+    assert initrd.endswith(b"TRAILER!!!" + b"\0" * (len(initrd) - initrd.rindex(b"TRAILER!!!") - 10))
+    assert iso[:1 << 20] in initrd, "the ISO is inside"
+    assert b"070701" in initrd[initrd.index(b"TB-SQ.iso") - 110:], "as a newc cpio member"
+
+
+def test_pxeboot_bad_input(isos: dict[str, Path], pxe_tree: Path, tmp_path: Path) -> None:
+    proc = run_tool("livecd-iso-to-pxeboot", str(isos["flat"]), "-o", str(pxe_tree), check=False)
+    assert_failed(proc, "exists already")
+    notiso = tmp_path / "not.iso"
+    notiso.write_text("hello")
+    proc = run_tool("livecd-iso-to-pxeboot", str(notiso), "-o", str(tmp_path / "t"), check=False)
+    assert_failed(proc, "is not a live ISO")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not.iso"], "nothing written"
+    assert run_tool("livecd-iso-to-pxeboot", check=False).returncode == 2
