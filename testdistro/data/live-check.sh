@@ -2,6 +2,7 @@
 # testdistro live-check: what a user of the live system would try, printed on the console for the boot
 # tests as "LIVECD-TOOLS-CHECK key: value" lines.  Run by live-init before the boot marker.  Kernel arguments:
 #   livecheck.write_mib=N   how much to write to the root filesystem (default 512; 0 skips)
+#   livecheck.persist=write write the persistence markers (below) if they are not there yet
 # Besides the single-valued keys it prints one "mount: DEVICE MOUNTPOINT FSTYPE rw|ro" line per real filesystem
 # mounted, "root-uuid: UUID" (or "unknown") and one "fstab-failed: MOUNTPOINT ERROR" per /etc/fstab line that
 # live-init could not mount.
@@ -11,9 +12,11 @@ export PATH
 say() { echo "LIVECD-TOOLS-CHECK $*"; }
 
 write_mib=512
+persist=""
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         livecheck.write_mib=*) write_mib=${arg#livecheck.write_mib=} ;;
+        livecheck.persist=*) persist=${arg#livecheck.persist=} ;;
     esac
 done
 
@@ -103,3 +106,29 @@ root_uuid() {
     [ -n "$name" ] && [ -b "/dev/$name" ] && superblock_uuid "/dev/$name"
 }
 say "root-uuid: $(root_uuid || echo unknown)"
+
+# Persistence: every boot reports the markers an earlier boot left ("none": not there), then with
+# livecheck.persist=write writes those missing: /var/lib/livecheck/persist-marker on the root, and
+# /home/livecheck-home-marker when /home is a filesystem of its own.  Their content names the boot that wrote them.
+home_mounted=no
+while read -r src mnt rest; do
+    [ "$mnt" = /home ] && home_mounted=yes
+done < /proc/mounts
+marker=/var/lib/livecheck/persist-marker
+home_marker=/home/livecheck-home-marker
+say "persist-marker: $(cat "$marker" 2>/dev/null || echo none)"
+if [ "$home_mounted" = yes ]; then
+    say "home-marker: $(cat "$home_marker" 2>/dev/null || echo none)"
+else
+    say "home-marker: none"
+fi
+if [ "$persist" = write ]; then
+    written="boot-$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)"
+    if [ ! -f "$marker" ]; then
+        mkdir -p "${marker%/*}" && echo "$written" > "$marker"
+    fi
+    if [ "$home_mounted" = yes ] && [ ! -f "$home_marker" ]; then
+        echo "$written" > "$home_marker"
+    fi
+    sync
+fi

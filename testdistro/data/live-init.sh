@@ -39,6 +39,17 @@ if [ -r /etc/fstab ]; then
 fi
 export LIVE_INIT_FSTAB_FAILED
 
+# A persistent /home on the live medium (livecd-iso-to-disk --home-size-mb makes LiveOS/home.img), mounted as
+# Fedora's livesys service does.  A failure is reported like an fstab line's.
+home_img=/run/initramfs/live/LiveOS/home.img
+if [ -f "$home_img" ]; then
+    mkdir -p /home
+    if ! err=$(mount -o loop "$home_img" /home 2>&1 < /dev/null); then
+        LIVE_INIT_FSTAB_FAILED="$LIVE_INIT_FSTAB_FAILED/home $(echo "$err" | tr '\n' ' ')
+"
+    fi
+fi
+
 root_src=unknown
 root_fs=unknown
 # The last mount on / is the visible one; skip the initramfs' rootfs.
@@ -59,6 +70,9 @@ done < /proc/mounts
     echo "LIVECD-TOOLS-BOOT-OK root=$root_src fstype=$root_fs"
 } > /dev/console 2>&1
 
+# What the checks wrote must reach the medium (a persistent overlay or home) before the power goes.
+umount /home 2>/dev/null
+sync
 sync
 poweroff -f
 reboot -f
