@@ -186,7 +186,8 @@ def test_live_check_reads_uuid_from_superblock(tmp_path: Path, fstype: str) -> N
 
 
 def test_live_init_mounts_fstab_but_not_the_root(tmp_path: Path) -> None:
-    """The init's fstab loop: skips /, swap, noauto and what is mounted; mounts the rest; collects failures."""
+    """The init's fstab loop: remounts / read-write (fstab does not say ro), skips swap, noauto and what is
+    mounted; mounts the rest; collects failures."""
     fstab = tmp_path / "fstab"
     fstab.write_text(
         "# comment\n\n/dev/root  /  ext4  defaults,noatime  0 0\n"
@@ -204,7 +205,7 @@ def test_live_init_mounts_fstab_but_not_the_root(tmp_path: Path) -> None:
                   'return 0; }\n')
     proc = subprocess.run([*_busybox_sh(), "-c", fake_mount + block + 'printf "%s" "$LIVE_INIT_FSTAB_FAILED"'],
                           capture_output=True, text=True, timeout=60)
-    assert calls.read_text().splitlines() == ["/boot/efi", "/data"]
+    assert calls.read_text().splitlines() == ["-o remount,rw /", "/boot/efi", "/data"]
     assert proc.stdout == "/data mount: mounting /dev/vdb1 on /data failed \n"
 
 
