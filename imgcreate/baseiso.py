@@ -6,17 +6,24 @@ A live ISO carries its root in one of three ways, and each is a valid base:
 - ``LiveOS/squashfs.img`` holding the root tree itself (``--flat-squashfs``, Fedora 37+ style);
 - ``LiveOS/rootfs.img`` directly on the ISO (``--skip-compression``).
 
+``LiveOS/squashfs.img`` may also be EROFS (``--rootfs-type erofs``/``erofs-ext4``, Fedora 42+ media): it is
+loop-mounted read-only (the kernel reads EROFS; erofs-utils 1.5 cannot extract ownership and xattrs faithfully)
+and its rootfs.img copied out sparsely, or its flat tree repacked as an uncompressed squashfs, the form of a flat
+base the root storage unpacks.
+
 Upstream 31 handles only the first and fails on the others (a flat base's squashfs is copied where an ext image
 is expected); reading all three is what its later versions aim at.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgcreate import erofs, fs
 from imgcreate.errors import CreatorError
 from imgcreate.run import run
 
@@ -54,6 +61,8 @@ def read_base_iso(iso: Path, workdir: Path) -> BaseImage:
     run(["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract", "/LiveOS", str(liveos)],
         what=f"Reading LiveOS/ from {iso}")
     squashfs = liveos / "squashfs.img"
+    if squashfs.is_file() and erofs.is_erofs(squashfs):
+        return _from_erofs(iso, squashfs, workdir)
     if squashfs.is_file():
         return _from_squashfs(iso, squashfs, workdir)
     if (liveos / "rootfs.img").is_file():
@@ -80,3 +89,31 @@ def _from_squashfs(iso: Path, squashfs: Path, workdir: Path) -> BaseImage:
     shutil.move(str(out / inner), image)
     squashfs.unlink()
     return BaseImage(root=image, is_tree=False, compression=compression)
+
+
+def _from_erofs(iso: Path, image: Path, workdir: Path) -> BaseImage:
+    """The root of an EROFS LiveOS/squashfs.img.  Its compression is reported as lz4hc: lz4 and lz4hc write the
+    same LZ4 format, and lz4hc is what a distribution builds with."""
+    mnt = workdir / "erofs-mount"
+    mnt.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        device = fs.attach_loop(stack, image, readonly=True)
+        fs.mount(stack, device, mnt, fstype="erofs", options="ro")
+        inner = next((name for name in _EXT_IMAGES if (mnt / name).is_file()), None)
+        if inner is not None:
+            out = workdir / "rootfs.img"
+            run(["cp", "--sparse=always", str(mnt / inner), str(out)], what=f"Copying {inner} from {iso}")
+            result = BaseImage(root=out, is_tree=False, compression="lz4hc")
+        elif (mnt / "usr").is_dir() or (mnt / "etc").is_dir():
+            log.info("the base ISO %s has a flat EROFS root tree", iso)
+            out = workdir / "tree.squashfs"
+            run(["mksquashfs", str(mnt), str(out), "-noappend", "-noI", "-noD", "-noF", "-noX", "-no-progress"],
+                what=f"Repacking the EROFS root tree of {iso}")
+            result = BaseImage(root=out, is_tree=True, compression="lz4hc")
+        else:
+            raise CreatorError(
+                f"--base-on: the EROFS LiveOS/squashfs.img of '{iso}' holds neither LiveOS/rootfs.img nor a root "
+                "tree."
+            )
+    image.unlink()
+    return result

@@ -88,6 +88,10 @@ def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser
                          help="put the root filesystem image on the ISO uncompressed (LiveOS/rootfs.img, no squashfs)")
         liv.add_argument("--flat-squashfs", action="store_true",
                          help="put the root tree itself in the squashfs (no ext4 rootfs.img inside)")
+        liv.add_argument("--rootfs-type", choices=("squashfs-ext4", "squashfs", "erofs-ext4", "erofs"), default=None,
+                         help="LiveOS/squashfs.img as lorax makes it: squashfs or EROFS, holding an ext4 rootfs.img "
+                              "(-ext4) or the root tree; EROFS takes --compression-type lz4, lz4hc[,LEVEL] or what "
+                              "the host's mkfs.erofs lists (default squashfs-ext4; squashfs is --flat-squashfs)")
         liv.add_argument("--skip-minimize", action="store_true", help="do not shrink the ext4 image to its minimum")
         liv.add_argument("--syslinux", action="store_true", help="BIOS boot with isolinux instead of GRUB 2")
         liv.add_argument("--nomacboot", action="store_true", help="do not make Mac EFI boot files (accepted; no-op)")
@@ -198,6 +202,7 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartH
         compression_type=opts.compression_type,
         skip_compression=opts.skip_compression,
         flat_squashfs=opts.flat_squashfs,
+        rootfs_type=getattr(opts, "rootfs_type", None),
         skip_minimize=opts.skip_minimize,
         syslinux=opts.syslinux,
         dracut_conf_args=opts.dracut_conf_args,

@@ -2,7 +2,8 @@
 
 Layout of the ISO (Fedora 37 and later; ``--syslinux`` gives the older isolinux/ layout)::
 
-    LiveOS/squashfs.img       LiveOS/rootfs.img inside (the ext4 image), or the root tree (--flat-squashfs)
+    LiveOS/squashfs.img       LiveOS/rootfs.img inside (the ext4 image), or the root tree (--flat-squashfs);
+                              EROFS instead of squashfs with --rootfs-type erofs / erofs-ext4 (lorax's names)
     images/pxeboot/vmlinuz    the kernel and initramfs found through the image's rpm database
     images/pxeboot/initrd.img
     images/eltorito.img       GRUB 2 core image for BIOS El Torito (made from the image's i386-pc modules)
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgcreate import baseiso, bootloader, dracutconf, iso, kernels, kickstart, rootfs, squashfs
+from imgcreate import baseiso, bootloader, dracutconf, erofs, iso, kernels, kickstart, rootfs, squashfs
 from imgcreate.creator import LoopImageCreator
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.iso import BiosBootloader
@@ -34,6 +35,8 @@ log = logging.getLogger("imgcreate")
 
 DRACUT_CONF = "/etc/dracut.conf.d/99-liveos.conf"
 DEFAULT_COMPRESSION = "xz"  # upstream 31's default
+# lorax's --rootfs-type values: the compressed image (squashfs or EROFS) holds the root tree or an ext4 rootfs.img.
+ROOTFS_TYPES = ("squashfs-ext4", "squashfs", "erofs-ext4", "erofs")
 
 _GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
 _SYSLINUX_DIRS = ("/usr/share/syslinux", "/usr/lib/syslinux", "/usr/lib/ISOLINUX")
@@ -67,6 +70,7 @@ class LiveImageCreator(LoopImageCreator):
         syslinux: bool = False,
         dracut_conf_args: str = "",
         skip_compression: bool = False,
+        rootfs_type: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(ks, name, fslabel=fslabel, **kwargs)
@@ -75,7 +79,9 @@ class LiveImageCreator(LoopImageCreator):
         self.title = title or self.product
         # None (or upstream's command-line spelling "None"): the base ISO's compressor, else the default.
         self.compression_type = None if compression_type in (None, "None") else compression_type
-        self.flat_squashfs = flat_squashfs
+        self.rootfs_type = _rootfs_type(rootfs_type, flat_squashfs)
+        self.flat_squashfs = self.rootfs_type in ("squashfs", "erofs")  # the root tree itself, no rootfs.img
+        self.erofs = self.rootfs_type.startswith("erofs")
         self.skip_minimize = skip_minimize
         self.skip_compression = skip_compression  # the ext image on the ISO as LiveOS/rootfs.img, as upstream
         self.bios = BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2
@@ -95,10 +101,14 @@ class LiveImageCreator(LoopImageCreator):
     # -- checks ------------------------------------------------------------------------------------------------
     def check_host_tools(self) -> None:
         super().check_host_tools()
-        squashfs.check_compression(self.compression_type)
+        if self.erofs:
+            erofs.check_compression(self.compression_type)
+        else:
+            squashfs.check_compression(self.compression_type)
 
     def _host_tools(self) -> list[str]:
-        return [*super()._host_tools(), "mksquashfs", "xorriso", "implantisomd5", "mkfs.vfat", "mmd", "mcopy"]
+        compressor = "mkfs.erofs" if self.erofs else "mksquashfs"
+        return [*super()._host_tools(), compressor, "xorriso", "implantisomd5", "mkfs.vfat", "mmd", "mcopy"]
 
     # -- hooks -------------------------------------------------------------------------------------------------
     def _get_required_packages(self) -> list[str]:
@@ -117,7 +127,7 @@ class LiveImageCreator(LoopImageCreator):
         return DirectoryRoot() if self.flat_squashfs else super()._root_storage()
 
     def _fstab_root(self) -> str:
-        fstype = "squashfs" if self.flat_squashfs else self.fstype
+        fstype = ("erofs" if self.erofs else "squashfs") if self.flat_squashfs else self.fstype
         return f"/dev/root  /  {fstype}  defaults,noatime  0 0\n"
 
     def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
@@ -291,8 +301,8 @@ class LiveImageCreator(LoopImageCreator):
         if self.flat_squashfs:
             # A flat root has no ext image to put on the ISO: --skip-compression makes the squashfs uncompressed.
             with self._phase("squashfs"):
-                squashfs.mksquashfs(self._instroot, liveos / "squashfs.img",
-                                    None if self.skip_compression else self.compression_type)
+                self._compress(self._instroot, liveos / "squashfs.img",
+                               None if self.skip_compression else self.compression_type)
         elif self.skip_compression:
             # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
             with self._phase("filesystem-finish"):
@@ -311,9 +321,16 @@ class LiveImageCreator(LoopImageCreator):
         os.rename(image, sqroot / "LiveOS/rootfs.img")
         try:
             with self._phase("squashfs"):
-                squashfs.mksquashfs(sqroot, output, self.compression_type)
+                self._compress(sqroot, output, self.compression_type)
         finally:
             os.rename(sqroot / "LiveOS/rootfs.img", image)
+
+    def _compress(self, source: Path, output: Path, compression: str | None) -> None:
+        """LiveOS/squashfs.img from *source*: squashfs, or EROFS under the same name (as Fedora 42's media)."""
+        if self.erofs:
+            erofs.mkfs_erofs(source, output, compression)
+        else:
+            squashfs.mksquashfs(source, output, compression)
 
     def _master(self, media: BootMedia, output: Path) -> None:
         mbr: Path | None = None
@@ -341,3 +358,13 @@ class LiveImageCreator(LoopImageCreator):
         return None
 
 
+def _rootfs_type(rootfs_type: str | None, flat_squashfs: bool) -> str:
+    """The --rootfs-type, where --flat-squashfs is upstream's spelling of "squashfs"."""
+    if rootfs_type is None:
+        return "squashfs" if flat_squashfs else "squashfs-ext4"
+    if rootfs_type not in ROOTFS_TYPES:
+        raise CreatorError(f"Unknown root filesystem type '{rootfs_type}': use one of {', '.join(ROOTFS_TYPES)}.")
+    if flat_squashfs and rootfs_type not in ("squashfs", "erofs"):
+        raise CreatorError(f"--flat-squashfs puts the root tree itself in the image; --rootfs-type {rootfs_type} "
+                           "puts an ext4 rootfs.img there: use one of them.")
+    return rootfs_type

@@ -60,6 +60,9 @@ TOOL_PACKAGES: dict[str, tuple[str, str]] = {
     "unsquashfs": ("squashfs-tools", "squashfs-tools"),
     "xz": ("xz", "xz-utils"),
     "zstd": ("zstd", "zstd"),
+    "mkfs.erofs": ("erofs-utils", "erofs-utils"),
+    "dump.erofs": ("erofs-utils", "erofs-utils"),
+    "fsck.erofs": ("erofs-utils", "erofs-utils"),
 }
 
 
