@@ -29,13 +29,16 @@ DEB_OVERRIDE_ENV = "LIVECD_TESTDISTRO_KERNEL_DEB"
 # vfat EFI system partition, which the booted system mounts at /boot/efi with the modules shipped next to them:
 # nls_ascii is Debian's default FAT iocharset, nls_cp437 its default codepage).
 INITRAMFS_DRIVERS = (
-    "squashfs loop isofs sr_mod cdrom ata_piix ata_generic ahci libahci libata scsi_mod sd_mod "
+    "squashfs erofs loop isofs sr_mod cdrom ata_piix ata_generic ahci libahci libata scsi_mod sd_mod "
     "dm_mod dm_snapshot overlay ext4 xfs crc32c_generic fat vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8 "
     "virtio_blk virtio_pci virtio_scsi usb_storage uas xhci_pci ehci_pci uhci_hcd"
 )
 INITRAMFS_OMIT = "plymouth crypt nvdimm resume lunmask virtiofs qemu terminfo usrmount"
-# dracut modules the initramfs must contain: live boots and booting a block-device root (root=UUID=...).
-INITRAMFS_REQUIRED_DRACUT_MODULES = ("dmsquash-live", "rootfs-block")
+# dracut modules the initramfs must contain: live boots (EROFS ones too) and a block-device root (root=UUID=...).
+INITRAMFS_REQUIRED_DRACUT_MODULES = ("dmsquash-live", "dmsquash-live-erofs", "rootfs-block")
+# Our own dracut modules (EROFS LiveOS/squashfs.img for dracut 059's dmsquash-live), added to the host's set.
+DRACUT_MODULES_DIR = Path(__file__).parent / "data" / "dracut"
+HOST_DRACUT_DIR = Path("/usr/lib/dracut")
 # Host packages whose files end up in the initramfs or shape it (dracut's fs-lib copies the host's fsck tools).
 INITRAMFS_HOST_PACKAGES = ("dracut", "dracut-core", "dracut-live", "systemd", "udev", "kmod", "libc6",
                            "util-linux", "mount", "bash", "coreutils", "gzip", "cpio", "e2fsprogs", "xfsprogs",
@@ -179,6 +182,9 @@ def tree_key(deb_digest: str) -> str:
     h.update(b"kernel-tree v1\n")
     h.update(deb_digest.encode() + b"\n")
     h.update(Path(__file__).read_bytes())
+    for path in sorted(DRACUT_MODULES_DIR.rglob("*")):
+        if path.is_file():
+            h.update(f"{path.relative_to(DRACUT_MODULES_DIR)}\n".encode() + path.read_bytes())
     h.update(host_package_versions(INITRAMFS_HOST_PACKAGES).encode())
     return h.hexdigest()[:20]
 
@@ -276,11 +282,12 @@ def _build_initramfs(work: Path, full_moddir: Path, kver: str, log: Log) -> tupl
     dtmp = work / "dracut-tmp"
     dtmp.mkdir()
     initramfs = work / "initramfs.img"
+    base = _dracut_base(work / "dracut-base")
     _run(["dracut", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", kver,
           "--kmoddir", str(full_moddir), "--conf", str(conf), "--confdir", str(confdir),
-          "--tmpdir", str(dtmp), "--add", "dmsquash-live", "--omit", INITRAMFS_OMIT,
+          "--tmpdir", str(dtmp), "--add", "dmsquash-live dmsquash-live-erofs", "--omit", INITRAMFS_OMIT,
           "--drivers", INITRAMFS_DRIVERS, "--gzip", "--force", str(initramfs)], log,
-         env=dict(os.environ, LC_ALL="C"))
+         env=dict(os.environ, LC_ALL="C", dracutbasedir=str(base)))
     mods = initramfs_modules(initramfs, kver)
     names = {_module_name(m) for m in mods}
     builtin = full_moddir / "modules.builtin"
@@ -294,6 +301,20 @@ def _build_initramfs(work: Path, full_moddir: Path, kver: str, log: Log) -> tupl
     if lacking:
         raise RuntimeError(f"the initramfs lacks the dracut modules {lacking} (it has {dracut_mods})")
     return initramfs, mods
+
+
+def _dracut_base(base: Path) -> Path:
+    """The host's dracut with our modules added (dracut 059 reads modules.d only from its base directory,
+    ``$dracutbasedir``), so the host's dracut stays untouched: its module directories as symlinks, its top-level
+    files as copies (a symlinked dracut-util would drag /usr/lib/dracut/dracut-util into the initramfs, where
+    lsinitrd takes it for the version file)."""
+    (base / "modules.d").mkdir(parents=True)
+    for entry in HOST_DRACUT_DIR.iterdir():
+        if entry.name != "modules.d":
+            shutil.copy2(entry, base / entry.name)
+    for module in [*(HOST_DRACUT_DIR / "modules.d").iterdir(), *DRACUT_MODULES_DIR.iterdir()]:
+        (base / "modules.d" / module.name).symlink_to(module.resolve())
+    return base
 
 
 def _reduced_modules(small: Path, full_moddir: Path, mods: list[str], kver: str, log: Log) -> Path:

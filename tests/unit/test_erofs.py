@@ -1,0 +1,48 @@
+"""The mkfs.erofs wrapper's choices, without building: compression parsing, the refusal of a compressor the
+installed mkfs.erofs lacks, and how --rootfs-type and --flat-squashfs combine."""
+
+from __future__ import annotations
+
+import pytest
+
+from imgcreate import erofs, live
+from imgcreate.errors import CreatorError
+
+
+@pytest.mark.parametrize(("value", "expect"), [("lz4", ("lz4", None)), ("lz4hc,12", ("lz4hc", 12)),
+                                               ("lz4hc 9", ("lz4hc", 9)), ("xz", ("lzma", None)),
+                                               ("lzma,level=6", ("lzma", 6))])
+def test_parse_compression(value: str, expect: tuple[str, int | None]) -> None:
+    assert erofs.parse_compression(value) == expect
+
+
+@pytest.mark.parametrize("value", ["", "lz4hc,high", "xz -b 1M -Xbcj"])
+def test_parse_compression_refuses(value: str) -> None:
+    with pytest.raises(CreatorError, match="--compression-type"):
+        erofs.parse_compression(value)
+
+
+def test_mkfs_args_carry_the_level_and_pcluster() -> None:
+    args = erofs.mkfs_args("lz4hc,12")
+    assert args[:2] == ["-zlz4hc,12", f"-C{erofs.PCLUSTER_SIZE}"]
+    assert erofs.mkfs_args(None) == []
+
+
+def test_unsupported_compressor_is_one_paragraph_naming_the_supported() -> None:
+    known = erofs.available_compressors()
+    assert "lz4" in known
+    missing = next(c for c in ("zstd", "lzma", "deflate") if c not in known)
+    with pytest.raises(CreatorError) as exc:
+        erofs.check_compression(missing)
+    text = str(exc.value)
+    assert "\n" not in text and missing in text and all(k in text for k in known)
+
+
+def test_rootfs_type_and_flat_squashfs() -> None:
+    assert live._rootfs_type(None, False) == "squashfs-ext4"
+    assert live._rootfs_type(None, True) == "squashfs"
+    assert live._rootfs_type("erofs", True) == "erofs"
+    with pytest.raises(CreatorError, match="--flat-squashfs"):
+        live._rootfs_type("erofs-ext4", True)
+    with pytest.raises(CreatorError, match="Unknown"):
+        live._rootfs_type("ext4", False)
