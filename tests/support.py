@@ -45,7 +45,7 @@ def run_tool(tool: str, *args: str, check: bool = True, env: Mapping[str, str] |
     *env* is added to this process's environment; *prefix* runs the tool through another command (setpriv).
     """
     proc = subprocess.run(tool_argv(tool, *args, prefix=prefix), capture_output=True, text=True, input=input,
-                          env=_environ(env), timeout=TOOL_TIMEOUT)
+                          env=_environ(env), timeout=TOOL_TIMEOUT, errors="replace")
     if check and proc.returncode != 0:
         raise AssertionError(f"{tool} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
@@ -61,7 +61,7 @@ def start_tool(tool: str, *args: str, env: Mapping[str, str] | None = None,
     if fault is not None:
         argv = [sys.executable, "-m", "tests.faults", tool, fault, *args]
         env = {**(env or {}), "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, env=_environ(env))
+    return subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, errors="replace", env=_environ(env))
 
 
 def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
