@@ -8,6 +8,7 @@ Builds, from the project's test distribution served over HTTP on 127.0.0.1:
 * ``minimal-warm``   the same, with the cache the cold build left: nothing may be downloaded;
 * ``large-xz``       the same plus ``@filler`` (``--filler`` packages of ~1.5 MB each), xz, warm cache;
 * ``large-zstd``     the same with zstd.
+* ``erofs-lz4``, ``erofs-lz4hc``  the large tree's ext4 image in EROFS (``--rootfs-type erofs-ext4``), warm cache;
 * ``disk-warm``      config/testdistro-disk.ks with appliance-creator's DiskImageCreator: a GPT raw disk
   (BIOS and UEFI GRUB), no compression, warm cache.
 
@@ -55,6 +56,7 @@ class Scenario:
     compression: str
     cache: str  # "cold": an empty cache per build; "warm": a cache filled by an earlier build
     kind: str = "live"  # "live": a live ISO; "disk": a partitioned disk image
+    rootfs_type: str | None = None  # livecd-creator's --rootfs-type (None: the default, squashfs-ext4)
 
 
 SCENARIOS = [
@@ -62,6 +64,8 @@ SCENARIOS = [
     Scenario("minimal-warm", "minimal", "xz", "warm"),
     Scenario("large-xz", "large", "xz", "warm"),
     Scenario("large-zstd", "large", "zstd", "warm"),
+    Scenario("erofs-lz4", "large", "lz4", "warm", rootfs_type="erofs-ext4"),
+    Scenario("erofs-lz4hc", "large", "lz4hc", "warm", rootfs_type="erofs-ext4"),
     Scenario("disk-warm", "minimal", "none", "warm", kind="disk"),
 ]
 
@@ -105,7 +109,8 @@ def write_disk_kickstart(path: Path, url: str) -> None:
 
 # -- one build -----------------------------------------------------------------------------------------------
 def run_build(
-    work: Path, tag: str, ks: Path, compression: str | None, cache: Path, server: RepoServer, kind: str = "live"
+    work: Path, tag: str, ks: Path, compression: str | None, cache: Path, server: RepoServer, kind: str = "live",
+    rootfs_type: str | None = None,
 ) -> dict[str, Any]:
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -113,6 +118,7 @@ def run_build(
     spec = {
         "ks": str(ks),
         "kind": kind,
+        "rootfs_type": rootfs_type,
         "name": "BENCH-LIVE" if kind == "live" else "bench-disk",
         "compression": compression,
         "cache": str(cache),
@@ -283,7 +289,7 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
     for rep in range(1, reps + 1):
         cold = sc.cache == "cold"
         cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work)) if cold else warm_caches[key]
-        r = run_build(work, f"{sc.name}-{rep}", ks, sc.compression, cache, served.server, sc.kind)
+        r = run_build(work, f"{sc.name}-{rep}", ks, sc.compression, cache, served.server, sc.kind, sc.rootfs_type)
         runs.append(r)
         if cold and sc.repo in warm_caches:
             shutil.rmtree(cache)

@@ -47,8 +47,9 @@ def main() -> int:
     if spec.get("kind") == "disk":
         creator = DiskImageCreator(ks, spec["name"], tmpdir=spec["tmpdir"])
     else:
+        extra = {"rootfs_type": spec["rootfs_type"]} if spec.get("rootfs_type") else {}
         creator = LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
-                                   tmpdir=spec["tmpdir"])
+                                   tmpdir=spec["tmpdir"], **extra)
     with creator:
         files = build_image(creator, BuildOptions(destdir=Path(spec["output"]), cachedir=Path(spec["cache"])))
         builddir = creator.builddir
