@@ -33,7 +33,7 @@ def stick(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
     return tmp / "stick.raw"
 
 
-@pytest.mark.parametrize("uefi", [False, True], ids=["bios", "uefi"])
+@pytest.mark.parametrize("uefi", [False, pytest.param(True, marks=pytest.mark.full)], ids=["bios", "uefi"])
 def test_stick_boots(uefi: bool, stick: Path) -> None:
     result = run_qemu(["-drive", f"file={stick},format=raw,if=virtio,snapshot=on"], uefi=uefi, timeout=300)
     assert result.ok, result.tail()

@@ -209,7 +209,10 @@ def test_syslinux_iso_layout(syslinux_iso: Path) -> None:
 @pytest.mark.boot
 @pytest.mark.parametrize(
     ("iso", "mode"),
-    [("grub_iso", "bios"), ("grub_iso", "uefi"), ("grub_iso", "usb"), ("syslinux_iso", "bios")],
+    [("grub_iso", "bios"), ("grub_iso", "uefi"),
+     # BIOS again, from the hybrid MBR and through isolinux: in the full run only (LIVECD_TOOLS_FULL=1)
+     pytest.param("grub_iso", "usb", marks=pytest.mark.full),
+     pytest.param("syslinux_iso", "bios", marks=pytest.mark.full)],
     ids=["bios-grub", "uefi", "hybrid-as-usb-disk", "bios-syslinux"],
 )
 def test_boot(iso: str, mode: str, request: pytest.FixtureRequest) -> None:

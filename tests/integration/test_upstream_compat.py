@@ -41,6 +41,7 @@ def test_xz1m_compression(make_ks: MakeKs, tmp_path: Path) -> None:
 
 
 @pytest.mark.boot
+@pytest.mark.full  # a BIOS live boot again (LiveOS/rootfs.img read directly): in the full run only
 def test_skip_compression_puts_rootfs_img_on_the_iso_and_boots(make_ks: MakeKs, tmp_path: Path) -> None:
     """-s: an uncompressed LiveOS/rootfs.img on the ISO (no squashfs.img), which dmsquash-live boots directly."""
     livecd(make_ks, tmp_path, "-f", "NOSQ", "-s")
