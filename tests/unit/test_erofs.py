@@ -3,9 +3,11 @@ installed mkfs.erofs lacks, and how --rootfs-type and --flat-squashfs combine.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from imgcreate import erofs, live
+from imgcreate import erofs, kickstart, live
 from imgcreate.errors import CreatorError
 
 
@@ -46,3 +48,23 @@ def test_rootfs_type_and_flat_squashfs() -> None:
         live._rootfs_type("erofs-ext4", True)
     with pytest.raises(CreatorError, match="Unknown"):
         live._rootfs_type("ext4", False)
+
+
+def test_missing_mkfs_erofs_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without mkfs.erofs, the host-tool check names erofs-utils for both families, before anything is built."""
+    import shutil
+
+    from imgcreate import run
+    from imgcreate.errors import MissingToolError
+
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda tool: None if tool == "mkfs.erofs" else real(tool))
+    with pytest.raises(MissingToolError) as err:
+        run.find_tool("mkfs.erofs")
+    assert "erofs-utils" in str(err.value) and "mkfs.erofs" in str(err.value)
+    ks = tmp_path / "e.ks"
+    ks.write_text("%packages\nkernel\n%end\n")
+    creator = live.LiveImageCreator(kickstart.read_kickstart(ks), "E", fslabel="E", rootfs_type="erofs",
+                                    compression_type="lz4", tmpdir=tmp_path)
+    with pytest.raises(MissingToolError, match="erofs-utils"):
+        creator.check_host_tools()
