@@ -216,11 +216,10 @@ def _launch_shell(creator: ImageCreator) -> None:
     creator.launch_shell()
 
 
-def _check_host() -> None:
+def check_host(prog: str = "this") -> None:
+    """The tools need root: loop devices, mounts and chroot."""
     if os.geteuid() != 0:
-        raise CreatorError(
-            "You must run this as root: building an image needs loop devices, mounts and chroot."
-        )
+        raise CreatorError(f"You must run {prog} as root: it needs loop devices, mounts and chroot.")
 
 
 def path_with_sbin() -> None:
@@ -257,30 +256,44 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
 
 def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any], ImageCreator],
               options: BuildOptions) -> int:
-    """Read the kickstart, make the creator and run the pipeline, for every command-line tool: errors end in
-    one paragraph and an exit code (see EXIT_CODES); SIGTERM and SIGHUP unwind like Ctrl-C."""
-    old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
-    creator = None
-    try:
-        _check_host()
+    """Read the kickstart, make the creator and run the pipeline (livecd-creator, image-creator,
+    appliance-creator), with :func:`guarded`'s error handling and a hint when a disk filled up."""
+    state: dict[str, Any] = {}
+
+    def build() -> int:
+        check_host(prog)
         ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
-        creator = make_creator(ks)
+        creator = state["creator"] = make_creator(ks)
         with creator:
             build_image(creator, options)
         _report_timings(creator)
         return 0
+
+    def hint(message: str) -> str:
+        creator = state.get("creator")
+        return _full_disk_hint(message, opts, creator is not None and creator.full_disk is not None)
+
+    return guarded(prog, build, hint)
+
+
+def guarded(prog: str, action: Callable[[], int], hint: Callable[[str], str] | None = None) -> int:
+    """Run a tool's *action* so that every error ends in one paragraph and an exit code (see EXIT_CODES):
+    1 for a failure, 130 when interrupted; SIGTERM and SIGHUP unwind like Ctrl-C, so cleanup runs.  *hint*
+    adds advice to an error's message (e.g. which folder filled up)."""
+    more = hint or (lambda message: "")
+    old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return action()
     except CreatorError as exc:
-        full = creator is not None and creator.full_disk is not None
-        return _fail(prog, f"error: {exc}{_full_disk_hint(str(exc), opts, full)}", exc.exit_code)
+        return _fail(prog, f"error: {exc}{more(str(exc))}", exc.exit_code)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        full = creator is not None and creator.full_disk is not None
-        return _fail(prog, f"error: {exc.strerror or exc}{where}.{_full_disk_hint(str(exc), opts, full)}", 1)
+        return _fail(prog, f"error: {exc.strerror or exc}{where}.{more(str(exc))}", 1)
     except KeyboardInterrupt as exc:
         what = str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
-        return _fail(prog, f"{what}; the build was cleaned up.", 130)
+        return _fail(prog, f"{what}; everything was cleaned up.", 130)
     except Exception as exc:  # a bug of ours: still one paragraph, the details go to the debug log
-        return _fail(prog, f"internal error: {type(exc).__name__}: {exc}. The build was cleaned up; run with "
+        return _fail(prog, f"internal error: {type(exc).__name__}: {exc}. Everything was cleaned up; run with "
                            "--debug or --logfile for details, and please report this.", 1)
     finally:
         for s, handler in old_handlers.items():

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from imgcreate import __version__, cli, debug
-from imgcreate.errors import CreatorError, Interrupted
 from imgcreate.isotodisk import LABEL_RE, IsoToDiskOptions, iso_to_disk
 
 log = logging.getLogger("imgcreate")
@@ -83,10 +81,6 @@ def _options(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> IsoTo
                             confirm=_confirm)
 
 
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(f"Stopped by {signal.Signals(signum).name}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     cli.path_with_sbin()
     prog = "livecd-iso-to-disk"
@@ -94,25 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     options = _options(opts, parser)
     cli.setup_logging(opts, parser)
-    old = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        cli._check_host()
+
+    def write() -> int:
+        cli.check_host(prog)
         iso_to_disk(Path(opts.iso), Path(opts.target), options)
         return 0
-    except CreatorError as exc:
-        return cli._fail(prog, f"error: {exc}", exc.exit_code)
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return cli._fail(prog, f"error: {exc.strerror or exc}{where}.", 1)
-    except KeyboardInterrupt as exc:
-        what = str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
-        return cli._fail(prog, f"{what}; everything was cleaned up.", 130)
-    except Exception as exc:  # a bug of ours: still one paragraph
-        return cli._fail(prog, f"internal error: {type(exc).__name__}: {exc}. Run with --debug for details, and "
-                               "please report this.", 1)
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+
+    return cli.guarded(prog, write)
 
 
 def iso_to_disk_main() -> None:

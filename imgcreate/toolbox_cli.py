@@ -8,14 +8,11 @@ unwind like Ctrl-C, so nothing stays mounted and nothing half-written is left.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from imgcreate import __version__, cli, debug
-from imgcreate.errors import CreatorError, Interrupted
 
 EXIT_CODES = """\
 exit status:
@@ -33,31 +30,14 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(f"Stopped by {signal.Signals(signum).name}")
-
-
 def run_tool(prog: str, action: Callable[[], int]) -> int:
-    """Run *action* with the tools' error handling: a CreatorError or OSError is one paragraph and exit 1."""
-    old = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        if os.geteuid() != 0:
-            raise CreatorError(f"You must run {prog} as root: it uses loop devices and mounts.")
+    """Run *action* as root with the tools' error handling (:func:`imgcreate.cli.guarded`)."""
+
+    def checked() -> int:
+        cli.check_host(prog)
         return action()
-    except CreatorError as exc:
-        return cli._fail(prog, f"error: {exc}", exc.exit_code)
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return cli._fail(prog, f"error: {exc.strerror or exc}{where}.", 1)
-    except KeyboardInterrupt as exc:
-        what = str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
-        return cli._fail(prog, f"{what}; everything was cleaned up.", 130)
-    except Exception as exc:  # a bug of ours: still one paragraph
-        return cli._fail(prog, f"internal error: {type(exc).__name__}: {exc}. Run with --debug for details, and "
-                               "please report this.", 1)
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+
+    return cli.guarded(prog, checked)
 
 
 # -- liveimage-mount ---------------------------------------------------------------------------------------------

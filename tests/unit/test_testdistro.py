@@ -121,7 +121,7 @@ def test_initramfs_drivers_boot_disks() -> None:
     for needed in ("ahci", "libahci", "ata_piix", "virtio_blk", "sd_mod", "ext4", "xfs", "vfat", "fat",
                    "nls_cp437", "nls_ascii", "nls_iso8859_1", "squashfs", "dm_snapshot", "overlay"):
         assert needed in drivers
-    assert set(kernel.INITRAMFS_REQUIRED_DRACUT_MODULES) == {"dmsquash-live", "rootfs-block"}
+    assert set(kernel.INITRAMFS_REQUIRED_DRACUT_MODULES) == {"dmsquash-live", "dmsquash-live-erofs", "rootfs-block"}
 
 
 def _busybox_sh() -> list[str]:
