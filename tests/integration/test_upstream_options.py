@@ -144,7 +144,8 @@ def live_flat(b: Builds) -> Build:
 def live_on_flat(b: Builds) -> Build:
     """-b on a flat ISO, --compression-type None (the base's), -l (no new install), --nocleanup."""
     live_flat(b)
-    return b.run("ONFLAT", "livecd-creator", "-f", "ONFLAT", "-b", "{FLAT}", "--compression-type", "None", "-l",
+    return b.run("ONFLAT", "livecd-creator", "-f", "ONFLAT", "-b", "{FLAT}", "--rootfs-type", "squashfs-ext4",
+                 "--compression-type", "None", "-l",
                  "--nocleanup", "--logfile", "{log}", "--repo", "{repofile}", "--releasever", "99",
                  input=SHELL_INPUT)
 
@@ -244,6 +245,14 @@ def check_flat_squashfs(b: Builds) -> None:
     assert "squashfs-root/usr" in listing and "LiveOS/rootfs.img" not in listing
 
 
+def check_rootfs_type(b: Builds) -> None:
+    """squashfs-ext4 (the default, named): an ext4 LiveOS/rootfs.img inside the squashfs, even from a flat base."""
+    build = live_on_flat(b)
+    listing = subprocess.run(["unsquashfs", "-l", str(isoinspect.squashfs_image(build.image, build.tmp))],
+                             capture_output=True, text=True, check=True).stdout
+    assert "squashfs-root/LiveOS/rootfs.img" in listing and "squashfs-root/usr" not in listing
+
+
 def check_skip_compression(b: Builds) -> None:
     files = _files(live_b(b))
     assert "/LiveOS/rootfs.img" in files and "/LiveOS/squashfs.img" not in files
@@ -332,7 +341,8 @@ OPTION_EFFECTS: dict[str, Callable[[Builds], None]] = {
     "--repo": check_releasever_and_repo, "--cache": check_cache, "--cacheonly": check_cacheonly,
     "--tmpdir": check_tmpdir, "--output": check_output, "--nocleanup": check_nocleanup,
     "--compression-type": check_compression, "--compression-type None": check_compression_none_from_base,
-    "--flat-squashfs": check_flat_squashfs, "--skip-compression": check_skip_compression,
+    "--flat-squashfs": check_flat_squashfs, "--rootfs-type": check_rootfs_type,
+    "--skip-compression": check_skip_compression,
     "--skip-minimize": check_skip_minimize, "--syslinux": check_syslinux, "--nomacboot": check_nomacboot,
     "--dracut-conf-args": check_dracut_conf_args, "--pkgverify-level": check_pkgverify_level,
     "--plugins": check_plugins, "--debug": check_debug_logfile, "--logfile": check_debug_logfile,
