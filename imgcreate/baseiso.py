@@ -23,13 +23,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate import erofs, fs
+from imgcreate import erofs, fs, liveiso
 from imgcreate.errors import CreatorError
 from imgcreate.run import run
 
 log = logging.getLogger("imgcreate")
 
-_EXT_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,9 @@ def read_base_iso(iso: Path, workdir: Path) -> BaseImage:
 def _from_squashfs(iso: Path, squashfs: Path, workdir: Path) -> BaseImage:
     compression = squashfs_compression(squashfs)
     listing = run(["unsquashfs", "-l", "-d", "", str(squashfs)], what=f"Listing {squashfs}").stdout.split()
-    inner = next((name for name in _EXT_IMAGES if f"/{name}" in listing), None)
+    layout, inner = liveiso.squashfs_content(listing)
     if inner is None:
-        if "/usr" not in listing and "/etc" not in listing:
+        if layout is None:
             raise CreatorError(
                 f"--base-on: the LiveOS/squashfs.img of '{iso}' holds neither LiveOS/rootfs.img nor a root tree."
             )
@@ -99,7 +98,7 @@ def _from_erofs(iso: Path, image: Path, workdir: Path) -> BaseImage:
     with contextlib.ExitStack() as stack:
         device = fs.attach_loop(stack, image, readonly=True)
         fs.mount(stack, device, mnt, fstype="erofs", options="ro")
-        inner = next((name for name in _EXT_IMAGES if (mnt / name).is_file()), None)
+        inner = next((name for name in liveiso.EXT_IMAGES if (mnt / name).is_file()), None)
         if inner is not None:
             out = workdir / "rootfs.img"
             run(["cp", "--sparse=always", str(mnt / inner), str(out)], what=f"Copying {inner} from {iso}")

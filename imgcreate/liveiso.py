@@ -113,11 +113,24 @@ def _squashfs_layout(path: Path) -> Layout:
         run(["xorriso", "-indev", str(path), "-osirrox", "on", "-extract", "/LiveOS/squashfs.img", str(sq)],
             what=f"Extracting LiveOS/squashfs.img from {path}")
         names = run(["unsquashfs", "-l", "-d", "", str(sq)], what="Listing the squashfs").stdout.split()
-    if "/LiveOS/rootfs.img" in names or "/LiveOS/ext3fs.img" in names:
-        return Layout.ROOTFS_IN_SQUASHFS
+    layout, _ = squashfs_content(names)
+    if layout is None:
+        raise CreatorError(f"'{path}': LiveOS/squashfs.img holds neither LiveOS/rootfs.img nor a root tree.")
+    return layout
+
+
+EXT_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")  # the root image's names inside squashfs.img, newest first
+
+
+def squashfs_content(names: list[str]) -> tuple[Layout | None, str | None]:
+    """What a live squashfs holds, from its listing (``unsquashfs -l -d ""``): the layout, and for an ext image
+    its path inside; (None, None) if neither an ext image nor a root tree."""
+    inner = next((name for name in EXT_IMAGES if f"/{name}" in names), None)
+    if inner is not None:
+        return Layout.ROOTFS_IN_SQUASHFS, inner
     if "/usr" in names or "/etc" in names:
-        return Layout.FLAT_SQUASHFS
-    raise CreatorError(f"'{path}': LiveOS/squashfs.img holds neither LiveOS/rootfs.img nor a root tree.")
+        return Layout.FLAT_SQUASHFS, None
+    return None, None
 
 
 def _boot_entry(iso: LiveIso) -> BootEntry:
