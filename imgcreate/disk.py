@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import time
 from pathlib import Path
 
 from imgcreate import disklayout, fs
@@ -35,6 +33,7 @@ class PartitionedDisk:
         self.name = name
         self.layout = layout
         self.uuids: dict[int, str] = {}  # partition number -> filesystem (or swap) UUID
+        self._partitions: dict[int, str] = {}  # partition number -> its device, while attached
         self.device: str | None = None  # the loop device, while attached
         self._path: Path | None = None
         self._root = Path("/nonexistent")
@@ -63,12 +62,12 @@ class PartitionedDisk:
         disklayout.write_partition_table(image, self.layout)
         self.device = fs.attach_loop(stack, image, partscan=True)
         stack.callback(setattr, self, "device", None)
-        self._add_partition_devices()
+        self._partitions = fs.partition_devices(self.device, expect=len(self.layout.partitions))
         for part in self.layout.partitions:
             dev = self.partition_device(part)
-            _mkfs(part, dev)
+            make_filesystem(part, dev)
             if part.kind is not PartKind.BIOSBOOT:
-                self.uuids[part.number] = _uuid(dev)
+                self.uuids[part.number] = probe_uuid(dev)
         root.mkdir(exist_ok=True)
         self._root = root
         for part in self.layout.mount_order():
@@ -99,25 +98,11 @@ class PartitionedDisk:
                 else:
                     entry.unlink()
 
-    def _add_partition_devices(self) -> None:
-        """Kernels built without the GPT/MBR parsers (some VM and container kernels) make no partition devices
-        on --partscan; ``partx --add`` reads the table itself and adds them (removed with the loop device)."""
-        first = f"{self.device}p{self.layout.partitions[0].number}"
-        time.sleep(0.2)
-        if not os.path.exists(first):
-            log.debug("no partition devices after --partscan; adding them with partx")
-            run(["partx", "--add", str(self.device)], what=f"Adding the partitions of {self.device}")
-
     def partition_device(self, part: PlannedPartition) -> str:
-        """``/dev/loopNpK``, waiting briefly for the kernel to create it after ``losetup --partscan``."""
+        """``/dev/loopNpK`` of *part* (made by ``--partscan`` or ``partx``; see :func:`fs.partition_devices`)."""
         if self.device is None:
             raise CreatorError("The disk image is not attached to a loop device.")
-        dev = f"{self.device}p{part.number}"
-        for _ in range(50):
-            if os.path.exists(dev):
-                return dev
-            time.sleep(0.1)
-        raise ImageError(f"The partition device {dev} did not appear after attaching {self.path}.")
+        return self._partitions[part.number]
 
     def uuid_of(self, part: PlannedPartition) -> str:
         return self.uuids[part.number]
@@ -139,7 +124,9 @@ def _mkfs_tools(part: PlannedPartition) -> list[str]:
     )
 
 
-def _mkfs(part: PlannedPartition, dev: str) -> None:
+def make_filesystem(part: PlannedPartition, dev: str) -> None:
+    """Format *dev* as *part* asks (nothing for a BIOS boot partition), with its label cut to what the
+    filesystem allows."""
     label = part.label or ""
     if part.kind is PartKind.BIOSBOOT or part.fstype is None:
         return
@@ -156,7 +143,7 @@ def _mkfs(part: PlannedPartition, dev: str) -> None:
         raise ImageError(f"Unsupported filesystem type '{part.fstype}' for partition {part.number}.")
 
 
-def _uuid(dev: str) -> str:
+def probe_uuid(dev: str) -> str:
     """The UUID of what was just made on *dev*, probed directly (blkid's cache may not know it yet)."""
     uuid = run(["blkid", "-p", "-s", "UUID", "-o", "value", dev], what=f"Reading the UUID of {dev}").stdout.strip()
     if not uuid:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -39,10 +40,45 @@ def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False
         args.append("--read-only")
     if partscan:
         args.append("--partscan")
-    dev = run([*args, str(image)], what=f"Attaching {image} to a loop device").stdout.strip()
+    out = run([*args, str(image)], what=f"Attaching {image} to a loop device").stdout
+    # The output is merged with losetup's warnings (e.g. "file is smaller than 512 bytes"): take the device.
+    found: list[str] = re.findall(r"^(/dev/loop\d+)$", out, re.MULTILINE)
+    if not found:
+        raise ImageError(f"losetup attached {image} but did not say to which device: {out.strip()}")
+    dev = found[-1]
     stack.callback(detach_loop, dev)
     log.debug("attached %s to %s", image, dev)
     return dev
+
+
+def partition_devices(device: str, expect: int = 0) -> dict[int, str]:
+    """The partition devices of the attached *device* by partition number (``/dev/loop3p2``, ``/dev/sdb1``).
+
+    Kernels built without the GPT/MBR parsers (some VM and container kernels, this CI's among them) make none
+    on ``--partscan``; then ``partx --add`` reads the table itself and adds them (they go with the loop device).
+    With *expect*, wait briefly until that many have appeared (udev and the kernel create them asynchronously).
+    """
+    sysdir = Path("/sys/class/block") / Path(device).resolve().name
+    time.sleep(0.2)
+    if not _partitions_in(sysdir):
+        run(["partx", "--add", device], check=False, what=f"Adding the partitions of {device}")
+    for _ in range(50):
+        found = _partitions_in(sysdir)
+        if len(found) >= expect:
+            return found
+        time.sleep(0.1)
+    raise ImageError(f"The partitions of {device} did not appear (found {len(found)} of {expect}).")
+
+
+def _partitions_in(sysdir: Path) -> dict[int, str]:
+    found: dict[int, str] = {}
+    with contextlib.suppress(OSError):
+        for child in sysdir.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                number = int((child / "partition").read_text())
+                if Path(f"/dev/{child.name}").exists():
+                    found[number] = f"/dev/{child.name}"
+    return found
 
 
 def detach_loop(dev: str) -> None:

@@ -8,8 +8,9 @@ What the stick holds (always repartitioned and formatted; nothing of what was th
 * with ``efi`` (the default) a small FAT EFI system partition holding the ISO's own ``EFI/BOOT`` files (from
   the ISO tree, else from its ``images/efiboot.img``) and a ``grub.cfg`` that finds the data partition by UUID;
 * the data partition, ext4 labelled *label*: the whole ISO tree (``LiveOS/squashfs.img``, kernel, initrd,
-  ``boot/grub2``), a GRUB menu ``boot/grub2/grub.cfg`` booting ``root=live:LABEL=<label>`` (dracut's
-  dmsquash-live finds ``LiveOS/`` on any filesystem by label), the persistent overlay
+  ``boot/grub2``), a GRUB menu ``boot/grub2/grub.cfg`` booting ``root=live:UUID=<uuid>`` (dracut's
+  dmsquash-live finds ``LiveOS/`` on any filesystem; by UUID as upstream, see :func:`kernel_args`), the
+  persistent overlay
   ``LiveOS/overlay-<label>-<uuid>`` (``rd.live.overlay=UUID=<uuid>``: a dm-snapshot COW file, or an ext4
   image with ``overlayfs/`` and ``ovlwork/`` for a flat squashfs, which needs overlayfs) and ``LiveOS/home.img``
   (ext4, mounted as /home by the live system);
@@ -33,7 +34,6 @@ import shlex
 import shutil
 import stat
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,18 +100,21 @@ def stick_label(iso_label: str, wanted: str | None) -> str:
     return label or "LIVE"
 
 
-def kernel_args(iso_args: str, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout) -> str:
-    """The stick's kernel command line: the ISO entry's arguments with the root on the stick's label,
+def kernel_args(iso_args: str, uuid: str, options: IsoToDiskOptions, layout: Layout) -> str:
+    """The stick's kernel command line: the ISO entry's arguments with the root on the data partition's UUID,
     ``rd.live.check`` dropped (it checks an ISO 9660 image, which the stick is not), ``rw`` when something
     persists (dracut mounts the live partition as the command line says, and the overlay and home need it
     writable), the overlay's arguments and the extra ones at the end.
 
-    The overlay's device is named by the data partition's UUID (*uuid*), not its label: the root image inside
-    the squashfs usually carries the ISO's label too, and once it is attached ``LABEL=`` may find it instead.
-    dracut still looks for ``LiveOS/overlay-<label>-<uuid>`` on it."""
+    The root and the overlay's device are named by the data partition's UUID (*uuid*), as upstream's
+    livecd-iso-to-disk does, not by its label: the root image inside the squashfs usually carries the ISO's
+    label too, and once dracut has attached it ``/dev/disk/by-label/<label>`` points at that image.  dracut
+    names the overlay file after the label and UUID of the live device as it reads them *then*
+    (``LiveOS/overlay-<label>-<uuid>``), so a root given by label found no overlay: the boot stopped at
+    "Unable to find a persistent overlay"."""
     words = [w for w in shlex.split(iso_args) if not w.startswith(_DROPPED_ARGS) and w not in ("ro", "rw")]
     persistent = options.overlay_size_mb > 0 or options.home_size_mb > 0
-    out = [f"root=live:LABEL={label}", *words, "rw" if persistent else "ro"]
+    out = [f"root=live:UUID={uuid}", *words, "rw" if persistent else "ro"]
     if options.overlay_size_mb > 0:
         out.append(f"rd.live.overlay=UUID={uuid}")
         if layout is Layout.FLAT_SQUASHFS and not any(a.startswith("rd.live.overlay.overlayfs") for a in out):
@@ -121,10 +124,13 @@ def kernel_args(iso_args: str, label: str, uuid: str, options: IsoToDiskOptions,
 
 
 def data_size_mib(payload_bytes: int, options: IsoToDiskOptions) -> int:
-    """The data partition's minimum: the ISO's files, overlay, home, and ext4's own share (journal, inode tables,
-    the 1 % reserve) with some room."""
+    """The data partition's minimum: the ISO's files, overlay, home, and ext4's own share with some room.
+
+    ext4's share is large on a small filesystem: below 512 MiB mke2fs uses one 256-byte inode per 4 KiB (6.25 %
+    of the space) and a 16 MiB journal from 128 MiB on; plus the 1 % reserve.  (The 8 % with a 32 MiB minimum
+    used before left a 247 MiB partition for 211 MiB of files and an ENOSPC.)"""
     content = math.ceil(payload_bytes / MIB) + options.overlay_size_mb + options.home_size_mb
-    return content + max(32, math.ceil(content * 0.08))
+    return content + 32 + math.ceil(content * 0.08)
 
 
 def esp_size_mib(efi_bytes: int) -> int:
@@ -338,18 +344,17 @@ def _write(stack: contextlib.ExitStack, live: LiveIso, tgt: Target, layout: Disk
            options: IsoToDiskOptions, work: Path) -> None:
     _prepare(tgt, layout)
     device = fs.attach_loop(stack, tgt.path, partscan=True) if not tgt.is_block else str(tgt.path)
-    _add_partitions(device)
-    devs = {p.number: _partition_device(device, p.number) for p in layout.partitions}
+    devs = fs.partition_devices(device, expect=len(layout.partitions))
     for p in layout.partitions:
-        disk._mkfs(p, devs[p.number])
+        disk.make_filesystem(p, devs[p.number])
     data = next(p for p in layout.partitions if p.mountpoint == "/")
-    uuid = disk._uuid(devs[data.number])
+    uuid = disk.probe_uuid(devs[data.number])
     mnt = work / "data"
     mnt.mkdir()
     fs.mount(stack, devs[data.number], mnt, fstype="ext4")
     log.info("Copying the live system to %s", devs[data.number])
     live.extract_all(mnt)
-    args = kernel_args(live.boot.args, label, uuid, options, live.layout)
+    args = kernel_args(live.boot.args, uuid, options, live.layout)
     menu = diskboot.DiskBootMenu(title=f"Start {label}", kernel=live.boot.kernel, initrd=live.boot.initrd,
                                  kernel_args=args, boot_uuid=uuid, grub_dir="/boot/grub2", timeout=_timeout(live))
     (mnt / "boot/grub2").mkdir(parents=True, exist_ok=True)
@@ -373,26 +378,6 @@ def _timeout(live: LiveIso) -> int:
     return int(m.group(1)) if m else 5
 
 
-def _add_partitions(device: str) -> None:
-    """Partition devices for *device*: kernels without partition-table parsers make none by themselves."""
-    name = Path(device).resolve().name
-    time.sleep(0.2)
-    if not any((c / "partition").exists() for c in Path(f"/sys/class/block/{name}").iterdir()):
-        run(["partx", "--add", device], check=False, what=f"Adding the partitions of {device}")
-
-
-def _partition_device(device: str, number: int) -> str:
-    name = Path(device).resolve().name
-    sysdir = Path(f"/sys/class/block/{name}")
-    for _ in range(50):
-        for child in sysdir.iterdir():
-            with contextlib.suppress(OSError):
-                if (child / "partition").read_text().strip() == str(number) and Path(f"/dev/{child.name}").exists():
-                    return f"/dev/{child.name}"
-        time.sleep(0.1)
-    raise CreatorError(f"Partition {number} of {device} did not appear after writing the partition table.")
-
-
 def _persistence(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout) -> None:
     liveos = mnt / "LiveOS"
     if options.overlay_size_mb > 0:
@@ -401,15 +386,24 @@ def _persistence(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, la
             _overlayfs_image(overlay, options.overlay_size_mb, mnt.parent)
         else:
             # dm-snapshot's COW store: all zeros is an empty snapshot; the space is reserved now.
-            with open(overlay, "wb") as f:
-                os.posix_fallocate(f.fileno(), 0, options.overlay_size_mb * MIB)
+            _allocate(overlay, options.overlay_size_mb)
         log.info("Persistent overlay: LiveOS/%s (%d MiB)", overlay.name, options.overlay_size_mb)
     if options.home_size_mb > 0:
         home = liveos / "home.img"
-        with open(home, "wb") as f:
-            os.posix_fallocate(f.fileno(), 0, options.home_size_mb * MIB)
+        _allocate(home, options.home_size_mb)
         fs.mkfs_ext(str(home), "ext4", "home")
         log.info("Persistent home: LiveOS/home.img (%d MiB)", options.home_size_mb)
+
+
+def _allocate(path: Path, size_mib: int) -> None:
+    """Reserve *size_mib* for *path* on the stick now, so the live system never finds its overlay short."""
+    try:
+        with open(path, "wb") as f:
+            os.posix_fallocate(f.fileno(), 0, size_mib * MIB)
+    except OSError as exc:
+        raise CreatorError(f"Cannot reserve {size_mib} MiB for LiveOS/{path.name} on the stick: "
+                           f"{exc.strerror or exc}.  Use a bigger target (--size-mb for an image file) or a "
+                           "smaller --overlay-size-mb / --home-size-mb.") from exc
 
 
 def _overlayfs_image(path: Path, size_mib: int, work: Path) -> None:

@@ -16,7 +16,7 @@ log = logging.getLogger("imgcreate")
 
 EXIT_CODES = """\
 The target is always repartitioned and formatted: msdos (or --gpt) with a small FAT EFI system partition
-(unless --noefi) and an ext4 data partition labelled --label that boots root=live:LABEL=<label>.
+(unless --noefi) and an ext4 data partition labelled --label that boots root=live:UUID=<its uuid>.
 
 exit status:
   0    the stick (or image file) was written

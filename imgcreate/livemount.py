@@ -1,9 +1,18 @@
-"""Mounting the root filesystem of a live ISO on the host (``liveimage-mount``), read-only or through a
-persistent overlay.
+"""Mounting the root filesystem of a live ISO or a live USB stick on the host (``liveimage-mount``),
+read-only or through an overlay.
 
-The host may have no iso9660 driver, so the ISO itself is never mounted: the file that carries the root
+The host may have no iso9660 driver, so an ISO itself is never mounted: the file that carries the root
 (``LiveOS/squashfs.img``, or ``LiveOS/rootfs.img`` on an uncompressed ISO) is extracted with xorriso into a
-temporary directory and loop-mounted from there.  Every loop device and mount is registered on one ExitStack
+temporary directory and loop-mounted from there.
+
+A stick (a block device, one of its partitions, or a disk image file, as ``livecd-iso-to-disk`` writes them) is
+read where it lies: its partition holding ``LiveOS/`` is mounted read-only, and the root is shown as the live
+system last left it, through the stick's persistent overlay (``LiveOS/overlay-*``: an overlayfs image, or a
+dm-snapshot COW file applied to a private copy of the root image, see :mod:`imgcreate.dmsnapshot`), with its
+``LiveOS/home.img`` on ``/home``.  The stick is never written (ext filesystems are mounted ``noload`` so not even
+a journal is replayed on it); ``--overlay`` puts a writable layer of the user's on top, as for an ISO.
+
+Every loop device and mount is registered on one ExitStack
 the moment it exists, so leaving the ``with`` block for any reason (the command failed, Ctrl-C, SIGTERM, an
 error half-way through) unmounts and detaches everything in reverse order and removes the temporary files.
 """
@@ -15,14 +24,16 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from imgcreate import fs
-from imgcreate.errors import CreatorError
+from imgcreate import dmsnapshot, erofs, fs
+from imgcreate.errors import CreatorError, MountError
 from imgcreate.liveiso import Layout, LiveIso, read_live_iso
+from imgcreate.run import run
 
 log = logging.getLogger("imgcreate")
 
@@ -42,7 +53,8 @@ def check_mountpoint(mountpoint: Path) -> None:
 @contextlib.contextmanager
 def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
                       tmpdir: Path | None = None) -> Iterator[Path]:
-    """Mount the live root of *iso* on *mountpoint* for the duration of the block.
+    """Mount the live root of *iso* (a live ISO, or a live medium: a block device, a partition or a disk image
+    file holding ``LiveOS/``) on *mountpoint* for the duration of the block.
 
     Without *overlay* the root is read-only.  With *overlay* (a directory, created if missing, or an ext
     filesystem image file) it is writable through an overlayfs whose upper layer lives in the overlay, so what
@@ -50,7 +62,7 @@ def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
     extracted root image (default /var/tmp: it can be as large as the ISO).
     """
     check_mountpoint(mountpoint)
-    live = read_live_iso(iso)
+    live = read_live_iso(iso) if _is_iso(iso) else None
     if overlay is not None:
         _check_overlay(overlay)
     with contextlib.ExitStack() as stack:
@@ -58,9 +70,15 @@ def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
         stack.callback(fs.remove_tree, work)  # registered first: removed last, once nothing is mounted below
         lower = work / "lower" if overlay is not None else mountpoint
         lower.mkdir(exist_ok=True)
-        _mount_root(stack, live, work, lower)
+        if live is not None:
+            _mount_root(stack, live, work, lower)
+        else:
+            liveos = _mount_medium(stack, iso, work)
+            _mount_medium_root(stack, liveos, work, lower)
         if overlay is not None:
             _mount_overlay(stack, overlay, work, lower, mountpoint)
+        if live is None and (liveos / "home.img").is_file() and (mountpoint / "home").is_dir():
+            _mount_ro(stack, liveos / "home.img", mountpoint / "home", options="ro,noload")
         log.info("%s mounted on %s (%s)", iso, mountpoint, "read-write" if overlay else "read-only")
         yield mountpoint
 
@@ -91,9 +109,120 @@ def _mount_root(stack: contextlib.ExitStack, live: LiveIso, work: Path, target: 
     _mount_ro(stack, inner, target)
 
 
-def _mount_ro(stack: contextlib.ExitStack, image: Path, target: Path, fstype: str | None = None) -> None:
+def _mount_ro(stack: contextlib.ExitStack, image: Path, target: Path, fstype: str | None = None,
+              options: str = "ro") -> None:
     dev = fs.attach_loop(stack, image, readonly=True)
-    fs.mount(stack, dev, target, fstype=fstype, options="ro")
+    fs.mount(stack, dev, target, fstype=fstype, options=options)
+
+
+def _is_iso(path: Path) -> bool:
+    """An ISO 9660 image file (a hybrid ISO too), as opposed to a block device or a disk image."""
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        f.seek(0x8001)
+        return f.read(5) == b"CD001"
+
+
+def _mount_medium(stack: contextlib.ExitStack, source: Path, work: Path) -> Path:
+    """Mount, read-only, the filesystem of *source* that holds ``LiveOS/squashfs.img``; its ``LiveOS``."""
+    if not source.exists():
+        raise CreatorError(f"'{source}' is not a file or a device (it does not exist): give a live ISO, a live "
+                           "USB stick or a disk image written by livecd-iso-to-disk.")
+    is_block = stat.S_ISBLK(source.stat().st_mode)
+    device = str(source) if is_block else fs.attach_loop(stack, source, readonly=True, partscan=True)
+    candidates = [*fs.partition_devices(device).values()] or [device]
+    if is_block and Path(f"/sys/class/block/{source.resolve().name}/partition").exists():
+        candidates = [str(source)]  # a partition named directly
+    medium = work / "medium"
+    medium.mkdir()
+    probed = [(dev, _fstype(dev)) for dev in candidates]
+    # FAT last: a stick's EFI partition is FAT, and some kernels (this CI's) cannot mount it at all.
+    for dev, fstype in sorted(probed, key=lambda p: p[1] == "vfat"):
+        if fstype not in _MEDIUM_OPTIONS:
+            continue
+        with contextlib.ExitStack() as attempt:
+            try:
+                fs.mount(attempt, dev, medium, fstype=fstype, options=_MEDIUM_OPTIONS[fstype])
+            except MountError as exc:
+                log.debug("cannot look into %s: %s", dev, exc)
+                continue
+            if (medium / "LiveOS/squashfs.img").is_file():
+                stack.push(attempt.pop_all())
+                log.info("The live system is on %s (%s)", dev, fstype)
+                return medium / "LiveOS"
+    raise CreatorError(f"'{source}' is not a live ISO, and none of its filesystems ({', '.join(candidates)}) "
+                       "holds LiveOS/squashfs.img.  Give a live ISO or a stick written by livecd-iso-to-disk "
+                       "(ext4, XFS or Btrfs; a FAT stick needs a kernel with the vfat driver).")
+
+
+# How a stick's filesystem is mounted: read-only without replaying a journal, so the stick is never written.
+_MEDIUM_OPTIONS = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload", "xfs": "ro,norecovery",
+                   "btrfs": "ro", "vfat": "ro"}
+
+
+def _fstype(dev: str) -> str:
+    return run(["blkid", "-p", "-s", "TYPE", "-o", "value", dev], check=False,
+               what=f"Probing {dev}").stdout.strip()
+
+
+def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, target: Path) -> None:
+    """The root of the live system on a stick, as it last ran: squashfs (and the ext image in it), with the
+    stick's persistent overlay applied."""
+    overlays = sorted(liveos.glob("overlay-*"))
+    cow = overlays[0] if overlays else None
+    if cow is not None and len(overlays) > 1:
+        log.warning("%s holds several overlays; using %s", liveos, cow.name)
+    squash = work / "squashfs"
+    squash.mkdir()
+    _mount_ro(stack, liveos / "squashfs.img", squash, "erofs" if erofs.is_erofs(liveos / "squashfs.img")
+              else "squashfs")
+    inner = next((squash / name for name in _INNER_IMAGES if (squash / name).is_file()), None)
+    if cow is not None and _is_overlayfs_overlay(cow):
+        lower = squash
+        if inner is not None:
+            lower = work / "root"
+            lower.mkdir()
+            _mount_ro(stack, inner, lower, options="ro,noload")
+        _mount_persistent_overlayfs(stack, cow, work, lower, target)
+        return
+    if inner is None:
+        fs.mount(stack, str(squash), target, options="bind,ro")
+        return
+    snapshot = dmsnapshot.read_cow(cow) if cow is not None else None
+    if cow is None or snapshot is None:
+        _mount_ro(stack, inner, target, options="ro,noload")
+        return
+    copy = work / "rootfs.img"
+    run(["cp", "--sparse=always", "--reflink=auto", str(inner), str(copy)], what="Copying the root image")
+    chunks = dmsnapshot.apply_cow(cow, snapshot, copy)
+    log.info("Applied %d changed chunks from the persistent overlay %s", chunks, cow.name)
+    dev = fs.attach_loop(stack, copy)  # writable: the private copy's journal is replayed on mount
+    fs.mount(stack, dev, target, options="ro")
+
+
+def _is_overlayfs_overlay(overlay: Path) -> bool:
+    """dracut's overlayfs overlay: a directory, or an ext image (holding ``overlayfs/`` and ``ovlwork/``), as
+    opposed to a dm-snapshot COW file."""
+    if overlay.is_dir():
+        return True
+    with open(overlay, "rb") as f:
+        f.seek(1080)
+        return f.read(2) == b"\x53\xef"
+
+
+def _mount_persistent_overlayfs(stack: contextlib.ExitStack, overlay: Path, work: Path, lower: Path,
+                                target: Path) -> None:
+    """A read-only overlayfs of the stick's upper layer (what the live system wrote) over *lower*."""
+    top = overlay
+    if overlay.is_file():
+        top = work / "persistent"
+        top.mkdir()
+        _mount_ro(stack, overlay, top, options="ro,noload")
+        top = top / "overlayfs"
+    if not top.is_dir():
+        raise CreatorError(f"The persistent overlay '{overlay}' holds no overlayfs/ folder.")
+    fs.mount(stack, "overlay", target, fstype="overlay", options=f"ro,lowerdir={top}:{lower}")
 
 
 def _mount_overlay(stack: contextlib.ExitStack, overlay: Path, work: Path, lower: Path, mountpoint: Path) -> None:

@@ -118,7 +118,7 @@ def test_overlay_and_home_stick(iso: Path, tmp_path: Path) -> None:
     assert f"--fs-uuid --set=dev {uuid}" in stub
     assert f"search --no-floppy --fs-uuid --set=root {uuid}" in cfg
     linux = next(line.split() for line in cfg.splitlines() if line.strip().startswith("linux "))
-    assert linux[1] == "/images/pxeboot/vmlinuz" and "root=live:LABEL=STICK" in linux
+    assert linux[1] == "/images/pxeboot/vmlinuz" and f"root=live:UUID={uuid}" in linux
     assert {f"rd.live.overlay=UUID={uuid}", "rw", "rd.live.image", "livecheck.persist=write"} <= set(linux)
     assert "ro" not in linux and "rd.live.check" not in linux
     assert not any(a.startswith("root=live:CDLABEL") for a in linux)
@@ -140,8 +140,9 @@ def test_gpt_noefi_stick_with_the_isos_label_in_a_given_size(iso: Path, tmp_path
         with mounted(f"{dev}p2", tmp_path / "data") as mnt:
             cfg = (mnt / "boot/grub2/grub.cfg").read_text()
             assert not list((mnt / "LiveOS").glob("overlay-*")) and not (mnt / "LiveOS/home.img").exists()
+        uuid = sh("blkid", "-p", "-s", "UUID", "-o", "value", f"{dev}p2").strip()
     linux = next(line.split() for line in cfg.splitlines() if line.strip().startswith("linux "))
-    assert "root=live:LABEL=I2D-TEST" in linux and "ro" in linux and "rw" not in linux
+    assert f"root=live:UUID={uuid}" in linux and "ro" in linux and "rw" not in linux
     assert not any(a.startswith("rd.live.overlay") for a in linux)
 
 

@@ -4,12 +4,14 @@ answers to bad input.  The ISOs are built once per module from the test distribu
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from imgcreate import fs
 from imgcreate.liveiso import read_live_iso
 from imgcreate.livemount import mounted_live_root
 from tests import isoinspect
@@ -211,3 +213,49 @@ def test_pxeboot_bad_input(isos: dict[str, Path], pxe_tree: Path, tmp_path: Path
     assert_failed(proc, "is not a live ISO")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not.iso"], "nothing written"
     assert run_tool("livecd-iso-to-pxeboot", check=False).returncode == 2
+
+
+# -- liveimage-mount on a stick ----------------------------------------------------------------------------------
+
+def stick(iso: Path, path: Path, *options: str) -> Path:
+    run_tool("livecd-iso-to-disk", "--force", "--noverify", str(iso), str(path), *options)
+    return path
+
+
+def sha256(path: Path) -> str:
+    return subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True).stdout.split()[0]
+
+
+def test_mount_a_stick_read_only_with_its_home(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> None:
+    disk = stick(isos["squashfs"], tmp_path / "stick.raw", "--overlay-size-mb", "32", "--home-size-mb", "32")
+    before = sha256(disk)
+    proc = mount_tool(str(disk), str(mnt), "sh", "-c", "cat etc/os-release; findmnt -n -o FSTYPE,OPTIONS home; "
+                      "touch x", tmp=tmp_path, check=False)
+    assert 'NAME="Testdistro"' in proc.stdout and "Read-only file system" in proc.stderr
+    assert proc.stdout.splitlines()[-1].startswith("ext4 "), "LiveOS/home.img is on /home"
+    overlay = tmp_path / "mine"
+    mount_tool("--overlay", str(overlay), str(disk), str(mnt), "sh", "-c", "echo x > root/note", tmp=tmp_path)
+    assert (overlay / "upper/root/note").is_file(), "--overlay puts the user's layer on top of the stick"
+    assert sha256(disk) == before, "the stick is never written"
+    assert_nothing_left(tmp_path)
+
+
+def test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay(isos: dict[str, Path], tmp_path: Path,
+                                                                     mnt: Path) -> None:
+    """What the live system wrote into the stick's overlayfs overlay (written here by hand; by a booted system
+    in tests/boot/test_iso_to_disk_boot.py) shows in the mounted root; a partition device can be named."""
+    disk = stick(isos["flat"], tmp_path / "flat.raw", "--gpt", "--overlay-size-mb", "32")
+    with contextlib.ExitStack() as attached:
+        dev = fs.attach_loop(attached, disk, partscan=True)
+        data = max(fs.partition_devices(dev, expect=3).items())[1]
+        with contextlib.ExitStack() as mounted:
+            part, upper = tmp_path / "part", tmp_path / "upper"
+            part.mkdir()
+            upper.mkdir()
+            fs.mount(mounted, data, part)
+            fs.mount(mounted, str(next((part / "LiveOS").glob("overlay-TB-FLAT-*"))), upper, options="loop")
+            (upper / "overlayfs/etc").mkdir(parents=True)
+            (upper / "overlayfs/etc/written-live").write_text("from the live session\n")
+        proc = mount_tool(data, str(mnt), "cat", "etc/written-live", tmp=tmp_path)
+    assert proc.stdout == "from the live session\n"
+    assert_nothing_left(tmp_path)

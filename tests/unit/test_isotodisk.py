@@ -34,8 +34,8 @@ def test_label_defaults_to_the_isos_cut_to_ext4s_length() -> None:
 
 
 def test_kernel_args_without_persistence() -> None:
-    args = kernel_args(ISO_ARGS, "STICK", "U-1", IsoToDiskOptions(), Layout.ROOTFS_IN_SQUASHFS).split()
-    assert args[0] == "root=live:LABEL=STICK"
+    args = kernel_args(ISO_ARGS, "U-1", IsoToDiskOptions(), Layout.ROOTFS_IN_SQUASHFS).split()
+    assert args[0] == "root=live:UUID=U-1", "by UUID: by-label may name the attached root image"
     assert "rd.live.check" not in args and "root=live:CDLABEL=PERSIST" not in args
     assert "ro" in args and "rw" not in args
     assert not any(a.startswith("rd.live.overlay") for a in args)
@@ -44,22 +44,24 @@ def test_kernel_args_without_persistence() -> None:
 
 def test_kernel_args_with_overlay_home_and_extra() -> None:
     opts = IsoToDiskOptions(overlay_size_mb=64, home_size_mb=32, extra_kernel_args="a=1 'b=2'")
-    args = kernel_args(ISO_ARGS, "STICK", "U-1", opts, Layout.ROOTFS_IN_SQUASHFS).split()
+    args = kernel_args(ISO_ARGS, "U-1", opts, Layout.ROOTFS_IN_SQUASHFS).split()
     assert "rw" in args and "ro" not in args
     assert "rd.live.overlay=UUID=U-1" in args and "rd.live.overlay.overlayfs" not in args
     assert args[-2:] == ["a=1", "b=2"]
-    flat = kernel_args(ISO_ARGS, "STICK", "U-1", opts, Layout.FLAT_SQUASHFS).split()
+    flat = kernel_args(ISO_ARGS, "U-1", opts, Layout.FLAT_SQUASHFS).split()
     assert "rd.live.overlay.overlayfs" in flat, "a flat squashfs has no ext4 image for a dm snapshot"
-    flat_iso = kernel_args(f"{ISO_ARGS} rd.live.overlay.overlayfs=1", "S", "U", IsoToDiskOptions(),
+    flat_iso = kernel_args(f"{ISO_ARGS} rd.live.overlay.overlayfs=1", "U", IsoToDiskOptions(),
                            Layout.FLAT_SQUASHFS)
     assert "rd.live.overlay.overlayfs=1" in flat_iso.split(), "the ISO's own overlayfs choice is kept"
-    home_only = kernel_args(ISO_ARGS, "S", "U-1", IsoToDiskOptions(home_size_mb=8), Layout.ROOTFS_IN_SQUASHFS).split()
+    home_only = kernel_args(ISO_ARGS, "U-1", IsoToDiskOptions(home_size_mb=8), Layout.ROOTFS_IN_SQUASHFS).split()
     assert "rw" in home_only and not any(a.startswith("rd.live.overlay") for a in home_only)
 
 
 def test_sizes() -> None:
-    assert data_size_mib(100 * MIB, IsoToDiskOptions()) == 132
-    assert data_size_mib(1000 * MIB, IsoToDiskOptions(overlay_size_mb=500, home_size_mb=500)) == 2000 + 160
+    assert data_size_mib(100 * MIB, IsoToDiskOptions()) == 100 + 32 + 8
+    assert data_size_mib(1000 * MIB, IsoToDiskOptions(overlay_size_mb=500, home_size_mb=500)) == 2000 + 32 + 160
+    assert data_size_mib(83 * MIB, IsoToDiskOptions(overlay_size_mb=64, home_size_mb=64)) == 211 + 32 + 17, (
+        "the size that once ran out of space with 211 MiB of files")
     assert esp_size_mib(4 * MIB) == 16
     assert esp_size_mib(20 * MIB) == 44
 
