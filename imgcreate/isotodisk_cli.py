@@ -15,9 +15,6 @@ from imgcreate.isotodisk import LABEL_RE, IsoToDiskOptions, iso_to_disk
 log = logging.getLogger("imgcreate")
 
 EXIT_CODES = """\
-The target is always repartitioned and formatted: msdos (or --gpt) with a small FAT EFI system partition
-(unless --noefi) and an ext4 data partition labelled --label that boots root=live:UUID=<its uuid>.
-
 exit status:
   0    the stick (or image file) was written
   1    it failed or was refused (the message says why); nothing was left mounted or attached
@@ -30,7 +27,9 @@ def iso_to_disk_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livecd-iso-to-disk", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write a live ISO to a USB stick or a disk image file, bootable with BIOS and UEFI, "
-                    "optionally with a persistent overlay and /home.")
+                    "optionally with a persistent overlay and /home.  The target is always repartitioned and "
+                    "formatted: msdos (or --gpt) with a small FAT EFI system partition (unless --noefi) and an "
+                    "ext4 data partition labelled --label that boots root=live:UUID=<its uuid>.")
     parser.add_argument("--version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
     parser.add_argument("iso", metavar="ISO", help="the live ISO (made by livecd-creator, or Fedora's)")
     parser.add_argument("target", metavar="TARGET",

@@ -43,9 +43,14 @@ def run_tool(prog: str, action: Callable[[], int]) -> int:
 # -- liveimage-mount ---------------------------------------------------------------------------------------------
 
 def liveimage_mount_parser() -> argparse.ArgumentParser:
-    parser = _parser("liveimage-mount", "Mount the root filesystem of a live ISO and run a command (default: a "
-                                        "shell) in the mount point; everything is unmounted afterwards.")
-    parser.add_argument("iso", metavar="ISO", help="the live ISO")
+    parser = _parser("liveimage-mount", "Mount the root filesystem of a live ISO or a live USB stick and run a "
+                                        "command (default: a shell) in the mount point; everything is unmounted "
+                                        "afterwards.  A stick's root is shown as its live system left it (its "
+                                        "persistent overlay and home applied), read-only: the stick is never "
+                                        "written.")
+    parser.add_argument("iso", metavar="ISO|DEVICE",
+                        help="the live ISO, or a live USB stick: a block device, one of its partitions or a disk "
+                             "image file (as livecd-iso-to-disk writes them)")
     parser.add_argument("mountpoint", metavar="MOUNTPOINT", help="an existing, empty directory to mount it on")
     parser.add_argument("command", metavar="COMMAND", nargs=argparse.REMAINDER,
                         help="command and arguments to run with MOUNTPOINT as its working directory (default: "

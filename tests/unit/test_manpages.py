@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import appliance_cli, cli
+from imgcreate import appliance_cli, cli, isotodisk_cli, toolbox_cli
 from tests.support import REPO_ROOT
 
 PARSERS = {"livecd-creator": cli.livecd_parser, "image-creator": cli.image_parser,
-           "appliance-creator": appliance_cli.appliance_parser}
+           "appliance-creator": appliance_cli.appliance_parser, "livecd-iso-to-disk": isotodisk_cli.iso_to_disk_parser,
+           "liveimage-mount": toolbox_cli.liveimage_mount_parser, "editliveos": toolbox_cli.editliveos_parser,
+           "livecd-iso-to-pxeboot": toolbox_cli.pxeboot_parser}
 EXIT_CODES = ("0", "1", "2", "130")
 
 
