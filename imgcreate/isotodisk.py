@@ -93,7 +93,7 @@ def stick_label(iso_label: str, wanted: str | None) -> str:
         if not LABEL_RE.match(wanted):
             raise CreatorError(
                 f"The label '{wanted}' cannot be used: give 1 to 16 characters of A-Z, a-z, 0-9, '.', '_' or '-' "
-                "(it names an ext4 filesystem and goes on the kernel command line as root=live:LABEL=...)."
+                "(it names the ext4 data partition, and dracut finds the overlay file by it)."
             )
         return wanted
     label = re.sub(r"[^A-Za-z0-9._-]", "_", iso_label)[:16]
