@@ -155,7 +155,7 @@ def edit_live_iso(iso: Path, output: Path, options: EditOptions) -> Path:
         ks = kickstart.read_kickstart(str(ks_path))
         creator = EditLiveCreator(
             ks, output.stem, fslabel=label, compression_type=options.compression_type,
-            flat_squashfs=live.layout is Layout.FLAT_SQUASHFS,
+            rootfs_type=live.rootfs_type,  # the same layout and filesystem (squashfs or EROFS) as the ISO
             skip_compression=live.layout is Layout.ROOTFS_ON_ISO,
             syslinux="/isolinux/isolinux.cfg" in live.files and "/boot/grub2/grub.cfg" not in live.files,
             tmpdir=options.tmpdir, releasever=options.releasever, **options.extra,

@@ -120,3 +120,19 @@ def is_erofs(image: Path) -> bool:
     with open(image, "rb") as f:
         f.seek(1024)
         return f.read(4) == b"\xe2\xe1\xf5\xe0"
+
+
+def fstype_of(image: Path) -> str:
+    """The filesystem type to mount a live root image with: ``erofs`` or ``squashfs``."""
+    return "erofs" if is_erofs(image) else "squashfs"
+
+
+def listing(image: Path, directory: str = "/") -> list[str]:
+    """The entries of *directory* in the EROFS *image* as absolute paths (``/usr``, ``/LiveOS/rootfs.img``),
+    read with ``dump.erofs --ls`` (no mount needed); [] when the directory is not there."""
+    proc = run([find_tool("dump.erofs"), "--ls", f"--path={directory}", str(image)], check=False,
+               what=f"Listing {directory} of {image}")
+    rows = proc.stdout.split("NID TYPE  FILENAME", 1)[1].splitlines() if "NID TYPE  FILENAME" in proc.stdout else []
+    names = [row.split(None, 2)[2] for row in rows if len(row.split(None, 2)) == 3]
+    prefix = directory.rstrip("/")
+    return [f"{prefix}/{name}" for name in names if name not in (".", "..")]

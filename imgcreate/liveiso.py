@@ -9,6 +9,7 @@ extracts.  Both of our layouts and Fedora's are understood: GRUB 2 (``boot/grub2
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 import shlex
@@ -16,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgcreate import erofs
 from imgcreate.errors import CommandError, CreatorError
 from imgcreate.run import run
 
@@ -50,6 +52,15 @@ class LiveIso:
     layout: Layout
     files: frozenset[str]  # every file on the ISO, as "/dir/name"
     boot: BootEntry
+    erofs: bool = False  # LiveOS/squashfs.img is EROFS (--rootfs-type erofs / erofs-ext4)
+
+    @property
+    def rootfs_type(self) -> str | None:
+        """livecd-creator's (lorax's) ``--rootfs-type`` that makes this layout; None for rootfs.img on the ISO."""
+        if self.layout is Layout.ROOTFS_ON_ISO:
+            return None
+        kind = "erofs" if self.erofs else "squashfs"
+        return kind if self.layout is Layout.FLAT_SQUASHFS else f"{kind}-ext4"
 
     @property
     def root_image(self) -> str:
@@ -88,35 +99,41 @@ def read_live_iso(path: Path) -> LiveIso:
         raise CreatorError(f"'{path}' is not an ISO 9660 image that xorriso can read.") from exc
     files = frozenset(_unquote(line) for line in listing.splitlines() if line.startswith("'"))
     label = next((ln.split(":", 1)[1].strip() for ln in pvd.splitlines() if ln.startswith("Volume Id")), "")
-    layout = _layout(path, files)
-    iso = LiveIso(path=path, label=label, layout=layout, files=files, boot=BootEntry("", "", ""))
-    return LiveIso(path=path, label=label, layout=layout, files=files, boot=_boot_entry(iso))
+    layout, is_erofs = _layout(path, files)
+    iso = LiveIso(path=path, label=label, layout=layout, files=files, boot=BootEntry("", "", ""), erofs=is_erofs)
+    return dataclasses.replace(iso, boot=_boot_entry(iso))
 
 
 def _unquote(line: str) -> str:
     return line.strip().strip("'").replace("'\"'\"'", "'")
 
 
-def _layout(path: Path, files: frozenset[str]) -> Layout:
+def _layout(path: Path, files: frozenset[str]) -> tuple[Layout, bool]:
+    """The ISO's layout, and whether its LiveOS/squashfs.img is EROFS."""
     if "/LiveOS/squashfs.img" in files:
         return _squashfs_layout(path)
     if "/LiveOS/rootfs.img" in files:
-        return Layout.ROOTFS_ON_ISO
+        return Layout.ROOTFS_ON_ISO, False
     raise CreatorError(f"'{path}' is not a live ISO: it has neither LiveOS/squashfs.img nor LiveOS/rootfs.img.")
 
 
-def _squashfs_layout(path: Path) -> Layout:
-    """Whether the squashfs holds LiveOS/rootfs.img or a root tree, from its directory listing (unsquashfs
-    needs a file, so the squashfs is extracted to a temporary one)."""
+def _squashfs_layout(path: Path) -> tuple[Layout, bool]:
+    """Whether the squashfs (or EROFS) image holds LiveOS/rootfs.img or a root tree, from its directory listing
+    (unsquashfs and dump.erofs need a file, so the image is extracted to a temporary one)."""
     with tempfile.TemporaryDirectory(prefix="liveiso-") as tmp:
         sq = Path(tmp) / "squashfs.img"
         run(["xorriso", "-indev", str(path), "-osirrox", "on", "-extract", "/LiveOS/squashfs.img", str(sq)],
             what=f"Extracting LiveOS/squashfs.img from {path}")
-        names = run(["unsquashfs", "-l", "-d", "", str(sq)], what="Listing the squashfs").stdout.split()
+        is_erofs = erofs.is_erofs(sq)
+        if is_erofs:  # --rootfs-type erofs / erofs-ext4: the same two layouts, in EROFS
+            top = erofs.listing(sq)
+            names = top + (erofs.listing(sq, "/LiveOS") if "/LiveOS" in top else [])
+        else:
+            names = run(["unsquashfs", "-l", "-d", "", str(sq)], what="Listing the squashfs").stdout.split()
     layout, _ = squashfs_content(names)
     if layout is None:
         raise CreatorError(f"'{path}': LiveOS/squashfs.img holds neither LiveOS/rootfs.img nor a root tree.")
-    return layout
+    return layout, is_erofs
 
 
 EXT_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")  # the root image's names inside squashfs.img, newest first

@@ -98,11 +98,11 @@ def _mount_root(stack: contextlib.ExitStack, live: LiveIso, work: Path, target: 
         _mount_ro(stack, image, target)
         return
     if live.layout is Layout.FLAT_SQUASHFS:
-        _mount_ro(stack, image, target, "squashfs")
+        _mount_ro(stack, image, target, erofs.fstype_of(image))
         return
     squash = work / "squashfs"
     squash.mkdir()
-    _mount_ro(stack, image, squash, "squashfs")
+    _mount_ro(stack, image, squash, erofs.fstype_of(image))
     inner = next((squash / name for name in _INNER_IMAGES if (squash / name).is_file()), None)
     if inner is None:
         raise CreatorError(f"'{live.path}': LiveOS/squashfs.img holds no LiveOS/rootfs.img.")
@@ -175,8 +175,7 @@ def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, ta
         log.warning("%s holds several overlays; using %s", liveos, cow.name)
     squash = work / "squashfs"
     squash.mkdir()
-    _mount_ro(stack, liveos / "squashfs.img", squash, "erofs" if erofs.is_erofs(liveos / "squashfs.img")
-              else "squashfs")
+    _mount_ro(stack, liveos / "squashfs.img", squash, erofs.fstype_of(liveos / "squashfs.img"))
     inner = next((squash / name for name in _INNER_IMAGES if (squash / name).is_file()), None)
     if cow is not None and _is_overlayfs_overlay(cow):
         lower = squash

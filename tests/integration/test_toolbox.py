@@ -123,6 +123,33 @@ def test_mount_bad_input(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> No
     assert_nothing_left(tmp_path)
 
 
+# -- EROFS live ISOs (Fedora 42+) --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def erofs_isos(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("toolbox-erofs")
+    return {kind: build_live(tmp, testrepo, f"TB-{kind.upper()}", "--rootfs-type", kind, "--compression-type", "lz4")
+            for kind in ("erofs", "erofs-ext4")}
+
+
+def test_erofs_isos_are_read_mounted_and_edited(erofs_isos: dict[str, Path], testrepo: Path, tmp_path: Path,
+                                                mnt: Path) -> None:
+    for kind, iso in erofs_isos.items():
+        live = read_live_iso(iso)
+        assert live.erofs and live.rootfs_type == kind, (kind, live)
+        proc = mount_tool(str(iso), str(mnt), "sh", "-c", "grep ^NAME= etc/os-release; findmnt -n -o FSTYPE .",
+                          tmp=tmp_path)
+        assert proc.stdout.split() == ['NAME="Testdistro"', "erofs" if kind == "erofs" else "ext4"], proc.stdout
+    edited = tmp_path / "erofs-edited.iso"
+    run_tool("editliveos", str(erofs_isos["erofs"]), "-o", str(edited), "--package", "demo-app", "--repo",
+             str(testrepo), "-t", str(tmp_path))
+    new = read_live_iso(edited)
+    assert new.rootfs_type == "erofs", "editliveos keeps the ISO's root filesystem type"
+    proc = mount_tool(str(edited), str(mnt), "usr/bin/demo-app", tmp=tmp_path)
+    assert "demo-app 1.0 from testdistro" in proc.stdout
+    assert_nothing_left(tmp_path)
+
+
 # -- editliveos --------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -145,7 +172,8 @@ def edited(isos: dict[str, Path], testrepo: Path, tmp_path_factory: pytest.TempP
 def test_edited_iso_has_the_package_argument_and_script(isos: dict[str, Path], edited: dict[str, Path],
                                                         tmp_path: Path, mnt: Path, layout: str) -> None:
     base, new = read_live_iso(isos[layout]), read_live_iso(edited[layout])
-    assert new.layout is base.layout
+    assert new.layout is base.layout and new.rootfs_type == base.rootfs_type == {"squashfs": "squashfs-ext4",
+                                                                                   "flat": "squashfs"}[layout]
     assert new.label == ("TB-RELABEL" if layout == "flat" else base.label)
     assert new.boot.args.split()[0] == f"root=live:CDLABEL={new.label}"
     assert new.boot.args.endswith("livecheck.write_mib=0 toolbox.edited=1"), "the ISO's own arguments are kept"
