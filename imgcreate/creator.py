@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from imgcreate import builddir, config, fs, kickstart, repofiles, rootfs, rpmdb, scripts, signals
+from imgcreate import builddir, config, fs, kickstart, manifest, repofiles, rootfs, rpmdb, scripts, signals
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError
 from imgcreate.kickstart import RepoSpec
@@ -90,6 +90,7 @@ class ImageCreator:
         self.timings: dict[str, float] = {}
         self.full_disk: str | None = None  # set to --tmpdir if a phase failed while it was full
         self.install_result: Any = None
+        self.package_list: list[str] | None = None  # name-epoch:version-release.arch, read before unmounting
         self.extra_repos: list[RepoSpec] = []
         self._builddir: Path | None = None
         self._cachedir: Path | None = None
@@ -331,10 +332,14 @@ class ImageCreator:
             config.apply_after_post(root, self.config)
 
     def unmount(self) -> None:
-        """Stop what runs in the root, unmount everything and detach loop devices; the build directory stays."""
+        """Stop what runs in the root, unmount everything and detach loop devices; the build directory stays.
+
+        The installed package list is read first, for the ``<name>.packages`` manifest (see :meth:`package`)."""
         if not self._mounted:
             return
         with self._phase("unmount"):
+            if (self._instroot / rpmdb.DBPATH.lstrip("/")).is_dir():
+                self.package_list = manifest.package_lines(self._instroot)
             self._release_mounts()
 
     def _release_mounts(self) -> None:
@@ -351,7 +356,19 @@ class ImageCreator:
         self._require_builddir()
         with self._phase("package"):
             self._stage_final_image()
+            self._write_manifest()
         return builddir.deliver(self._outdir, Path(destdir))
+
+    def _write_manifest(self) -> None:
+        """Beside the image: ``<name>-CHECKSUM`` (sha256 of each image file, Fedora's format),
+        ``<name>.packages`` (what was installed) and ``<name>.flattened.ks`` (the kickstart as read; not
+        ``<name>.ks``, which could be the user's own kickstart in the output folder)."""
+        images = [p for p in self._outdir.iterdir() if p.is_file() and not p.is_symlink() and p.name != "CHECKSUM"]
+        if images:
+            manifest.write_checksum(images, self._outdir / f"{self.name}-CHECKSUM")
+        if self.package_list is not None:
+            (self._outdir / f"{self.name}.packages").write_text("".join(f"{n}\n" for n in self.package_list))
+        manifest.write_kickstart(self.ks.handler, self._outdir / f"{self.name}.flattened.ks")
 
     def cleanup(self) -> None:
         """Unmount everything and remove the build directory (kept with docleanup=False, but still unmounted)."""

@@ -194,6 +194,14 @@ def assert_build_left_nothing(tmp_path: Path, *, keep_builddir: bool = False, ou
     assert not out.exists() or list(out.iterdir()) == [], f"in the output folder: {list(out.iterdir())}"
 
 
+MANIFEST_SUFFIXES = ("-CHECKSUM", ".packages", ".flattened.ks")
+
+
+def images_in(out: Path) -> list[Path]:
+    """What a build delivered to *out* besides the manifest every build writes (imgcreate/manifest.py), sorted."""
+    return sorted(p for p in out.iterdir() if not p.name.endswith(MANIFEST_SUFFIXES))
+
+
 # ---- a repository over HTTP -------------------------------------------------------------------------------
 
 class _RequestLog:

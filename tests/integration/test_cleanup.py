@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RepoServer, assert_build_left_nothing, assert_failed, build_dirs, finish, start_tool
+from tests.support import (
+    RepoServer,
+    assert_build_left_nothing,
+    assert_failed,
+    build_dirs,
+    finish,
+    images_in,
+    start_tool,
+)
 
 pytestmark = pytest.mark.root
 
@@ -120,6 +128,6 @@ def test_successful_build_stops_the_daemon_and_leaves_only_the_iso(tmp_path: Pat
     proc = finish(start_build(tmp_path, testrepo))
     assert proc.returncode == 0, proc.stderr
     assert "stopping process" in proc.stderr and "sleep" in proc.stderr, "the %post daemon was found and stopped"
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["FAULT.iso"]
+    assert [p.name for p in images_in(tmp_path / "out")] == ["FAULT.iso"]
     (tmp_path / "out/FAULT.iso").unlink()
     assert_build_left_nothing(tmp_path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import MountImage, RepoServer, host_state, run_tool
+from tests.support import MountImage, RepoServer, host_state, images_in, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -87,6 +87,6 @@ def test_two_builds_at_once_share_a_cache(tmp_path: Path, repo_server: RepoServe
         t.join()
     for label, proc in results.items():
         assert proc.returncode == 0, f"{label}: {proc.stderr[-3000:]}"
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["TWIN-A.iso", "TWIN-B.iso"]
+    assert [p.name for p in images_in(tmp_path / "out")] == ["TWIN-A.iso", "TWIN-B.iso"]
     names = [r.rsplit("/", 1)[-1] for r in repo_server.rpm_requests()]
     assert len(names) == len(set(names)), f"a package was downloaded twice: {sorted(names)}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import isoinspect
-from tests.support import MountImage, run_tool
+from tests.support import MountImage, images_in, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -95,7 +95,7 @@ def test_default_label_from_the_kickstart_name(tmp_path: Path, testrepo: Path) -
     proc = run_tool("livecd-creator", str(ks), "--tmpdir", str(tmp_path), "--output", str(tmp_path / "out"),
                     "--compression-type", "lz4")
     assert proc.returncode == 0
-    (iso,) = (tmp_path / "out").iterdir()
+    (iso,) = images_in(tmp_path / "out")
     assert iso.name.startswith("livecd-my spin-") and iso.suffix == ".iso", "upstream's name: livecd-<ks>-<time>"
     label = isoinspect.volume_id(iso)
     assert label.startswith("my_spin-") and f"-{os.uname().machine}-" in label, "no room for the prefix"

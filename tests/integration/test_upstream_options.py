@@ -19,7 +19,7 @@ import pytest
 import imgcreate
 from imgcreate import cli
 from tests import isoinspect
-from tests.support import run_tool
+from tests.support import images_in, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -57,7 +57,7 @@ class Build:
 
     @property
     def image(self) -> Path:
-        (only,) = [p for p in self.out.iterdir()]
+        (only,) = images_in(self.out)
         return only
 
     def rootfs(self) -> Path:
