@@ -19,7 +19,8 @@ PER_AREA = CHUNK // 16
 def write_cow(path: Path, changes: list[tuple[int, bytes]], valid: int = 1, magic: int = dmsnapshot.MAGIC) -> None:
     """A COW file holding *changes* (origin chunk, its new content) in order, as the kernel appends them."""
     chunks: dict[int, bytes] = {0: struct.pack("<IIII", magic, valid, 1, CHUNK_SECTORS).ljust(CHUNK, b"\0")}
-    next_free, area, pairs = 2, 0, []
+    next_free, area = 2, 0
+    pairs: list[tuple[int, int]] = []
     for old, data in changes:
         if len(pairs) == PER_AREA:  # the area is full: the next one starts after its data chunks
             chunks[1 + area * (PER_AREA + 1)] = b"".join(struct.pack("<QQ", o, n) for o, n in pairs)
