@@ -24,7 +24,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from imgcreate import builddir, config, fs, kickstart, manifest, repofiles, rootfs, rpmdb, scripts, signals
+from imgcreate import (
+    builddir,
+    config,
+    fs,
+    kickstart,
+    manifest,
+    repofiles,
+    reproducible,
+    rootfs,
+    rpmdb,
+    scripts,
+    signals,
+)
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError
 from imgcreate.kickstart import RepoSpec
@@ -91,6 +103,10 @@ class ImageCreator:
         self.full_disk: str | None = None  # set to --tmpdir if a phase failed while it was full
         self.install_result: Any = None
         self.package_list: list[str] | None = None  # name-epoch:version-release.arch, read before unmounting
+        # SOURCE_DATE_EPOCH: a reproducible build (imgcreate.reproducible), in force for every command run.
+        self.source_date_epoch = reproducible.current()
+        if self.source_date_epoch is not None:
+            reproducible.enable(self.source_date_epoch)
         self.extra_repos: list[RepoSpec] = []
         self._builddir: Path | None = None
         self._cachedir: Path | None = None
@@ -341,6 +357,8 @@ class ImageCreator:
             if (self._instroot / rpmdb.DBPATH.lstrip("/")).is_dir():
                 self.package_list = manifest.package_lines(self._instroot)
             self._release_mounts()
+            if self.source_date_epoch is not None and self._instroot.is_dir():
+                reproducible.normalize_tree(self._instroot, self.source_date_epoch)
 
     def _release_mounts(self) -> None:
         """Unwind the mount stack: stop processes in the root, unmount, detach loop devices (reverse order)."""
@@ -458,7 +476,7 @@ class LoopImageCreator(ImageCreator):
         super().__init__(ks, name, **kwargs)
         part = self.config.root_partition
         self.fslabel = fslabel or part.label or name
-        self._ext_image = ExtImage(name, part.size, part.fstype, self.fslabel[:16])
+        self._ext_image = ExtImage(name, part.size, part.fstype, self.fslabel[:16], epoch=self.source_date_epoch)
         self.minimal_size: int | None = None
 
     @property

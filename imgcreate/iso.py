@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from imgcreate import reproducible
 from imgcreate.run import find_tool, run
 
 log = logging.getLogger("imgcreate")
@@ -26,7 +27,15 @@ def make_efiboot(image: Path, files: dict[str, Path]) -> None:
     size_kib += (-size_kib) % 1024
     if image.exists():
         image.unlink()
-    run(["mkfs.vfat", "-n", "ANACONDA", "-C", str(image), str(size_kib)], what="Creating the EFI boot image")
+    epoch = reproducible.current()
+    if epoch is not None:  # some were written during the build (grub.cfg), others copied from the root
+        for src in files.values():
+            reproducible.clamp_mtimes(src, epoch)
+    # Reproducible: no random volume id (derived from the epoch), dates from $SOURCE_DATE_EPOCH, which mtools
+    # honours too; -m keeps each file's (clamped) time instead of the clock's.
+    invariant = ["--invariant", "-i", reproducible.derived_uuid("efiboot", epoch)[:8]] if epoch is not None else []
+    run(["mkfs.vfat", *invariant, "-n", "ANACONDA", "-C", str(image), str(size_kib)],
+        what="Creating the EFI boot image")
     made: set[str] = set()
     for dest in sorted(files):
         parts = dest.split("/")[:-1]
@@ -35,7 +44,8 @@ def make_efiboot(image: Path, files: dict[str, Path]) -> None:
             if d not in made:
                 run(["mmd", "-i", str(image), f"::/{d}"], what="Creating a directory in the EFI boot image")
                 made.add(d)
-        run(["mcopy", "-i", str(image), str(files[dest]), f"::/{dest}"], what="Copying into the EFI boot image")
+        run(["mcopy", "-m", "-i", str(image), str(files[dest]), f"::/{dest}"],
+            what="Copying into the EFI boot image")
 
 
 class BiosBootloader(str, Enum):
@@ -75,6 +85,9 @@ def master_iso(spec: IsoSpec, output: Path) -> None:
     # its output every 16 MiB (-stdio_sync), and looks whether the write has ended only once a second
     # (-pacifier), which made mastering take 0.9-1.3 s instead of 0.1 s.  -no_rc: no host startup files.
     label = spec.volume_id
+    epoch = reproducible.current()
+    if epoch is not None:  # xorriso takes the volume dates and GPT GUIDs from $SOURCE_DATE_EPOCH, file dates as is
+        reproducible.clamp_mtimes(spec.tree, epoch)
     args = ["xorriso", "-no_rc", "-stdio_sync", "off", "-pacifier", "interval=0.1", "-as", "mkisofs",
             "-output", str(output), "-iso-level", "3", "-rational-rock", "-joliet",
             "-joliet-long", "-volid", label, "-appid", label[:128], "-publisher", "livecd-tools",

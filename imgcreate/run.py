@@ -128,6 +128,14 @@ class _OutputReader(threading.Thread):
 
 # The environment commands get unless the caller gives one: the host's locale and variables stay out of the image.
 _CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/root"}
+# Passed on from ours when set: a reproducible build's time (imgcreate.reproducible), honoured by rpm, mksquashfs,
+# xorriso, mkfs.fat, mke2fs and the scripts of a kickstart.
+PASSED_ON = ("SOURCE_DATE_EPOCH", "E2FSPROGS_FAKE_TIME")
+
+
+def clean_env() -> dict[str, str]:
+    """The environment commands get unless the caller gives one."""
+    return {**_CLEAN_ENV, **{k: os.environ[k] for k in PASSED_ON if k in os.environ}}
 
 
 def _command(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None) -> list[str]:
@@ -184,7 +192,7 @@ def run(
     """
     args = _command(argv, root)
     if env is None:
-        env = _CLEAN_ENV
+        env = clean_env()
     log.debug("running: %s", cmdline(args))
     data = input.encode() if isinstance(input, str) else input
     try:

@@ -20,7 +20,7 @@ from imgcreate import rootfs
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import ScriptError
 from imgcreate.kickstart import Script
-from imgcreate.run import run
+from imgcreate.run import PASSED_ON, run
 
 log = logging.getLogger("imgcreate")
 
@@ -40,7 +40,7 @@ class ScriptPlace:
 def run_script(script: Script, where: ScriptPlace, what: str) -> None:
     """Run one script; raise ScriptError if it fails and has ``--erroronfail``, else warn."""
     label = f"{what} script (kickstart line {script.lineno})"
-    env = dict(_BASE_ENV)
+    env = {**_BASE_ENV, **{k: os.environ[k] for k in PASSED_ON if k in os.environ}}
     chroot = script.in_chroot and where.root is not None
     if chroot:
         assert where.root is not None

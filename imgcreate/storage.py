@@ -76,7 +76,7 @@ class DirectoryRoot:
 class ExtImage:
     """An ext2/3/4 filesystem of *size* bytes in the sparse file ``<workdir>/image/<name>.img``."""
 
-    def __init__(self, name: str, size: int, fstype: str, label: str) -> None:
+    def __init__(self, name: str, size: int, fstype: str, label: str, epoch: int | None = None) -> None:
         if fstype not in fs.EXT_TYPES:
             raise ImageError(
                 f"The kickstart asks for a '{fstype}' root filesystem (part / --fstype); images are "
@@ -86,6 +86,10 @@ class ExtImage:
         self.size = size
         self.fstype = fstype
         self.label = label
+        # A reproducible build (SOURCE_DATE_EPOCH): the root is a directory, made into the image by finish().
+        self.epoch = epoch
+        self._tree: Path | None = None
+        self._workdir: Path | None = None
         self._path: Path | None = None
 
     @property
@@ -96,12 +100,17 @@ class ExtImage:
         return self._path
 
     def host_tools(self) -> list[str]:
-        return ["losetup", f"mkfs.{self.fstype}", "e2fsck", "resize2fs", "dumpe2fs"]
+        return ["losetup", f"mkfs.{self.fstype}", "e2fsck", "resize2fs", "dumpe2fs",
+                *(["mksquashfs"] if self.epoch is not None else [])]
 
     def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
         image = workdir / "image" / f"{self.name}.img"
         image.parent.mkdir(exist_ok=True)
         self._path = image
+        if self.epoch is not None:
+            self._tree, self._workdir = root, workdir
+            DirectoryRoot().open(stack, root, workdir, base)
+            return
         tree = base if base is not None and is_squashfs(base) else None
         if tree is not None:
             base = None
@@ -126,8 +135,11 @@ class ExtImage:
         """Check, minimize and grow back sparsely to the nominal size (upstream's ``_resparse``).
 
         Returns the minimal size.  The file then holds only what is used (nothing stale is kept or compressed)
-        while the filesystem keeps the size the kickstart asked for.
+        while the filesystem keeps the size the kickstart asked for.  A reproducible image is made from its tree
+        here instead (fresh, so nothing stale), at the nominal size.
         """
+        if self._from_tree():
+            return self.size
         try:
             return fs.resparse(self.path, self.size)
         except CommandError as exc:
@@ -135,7 +147,19 @@ class ExtImage:
 
     def check(self) -> None:
         """Only check the filesystem and discard its free blocks (no minimizing: --skip-minimize)."""
+        if self._from_tree():
+            return
         try:
             fs.fsck(self.path, discard=True)
         except CommandError as exc:
             raise ImageError(f"Could not check the image {self.path}: {exc}") from exc
+
+    def _from_tree(self) -> bool:
+        """For a reproducible build, make the image from the (unmounted, normalised) tree; whether it did."""
+        if self._tree is None or self._workdir is None or self.epoch is None:
+            return False
+        from imgcreate import reproducible
+
+        reproducible.ext_from_tree(self._tree, self.path, self.size, self.fstype, self.label, self.epoch,
+                                   self._workdir)
+        return True
