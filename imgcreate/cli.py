@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from imgcreate import __version__, debug, kickstart
+from imgcreate import __version__, boottest, debug, kickstart, reproducible
 from imgcreate.creator import ImageCreator
 from imgcreate.errors import CreatorError, Interrupted
 from imgcreate.pipeline import BuildOptions, build_image
@@ -50,6 +50,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                           "a key imported in the image, both, or nothing (default: rpm's own, digest)")
     img.add_argument("--image-type", choices=IMAGE_TYPES,
                      help="livecd (a live ISO) or image (a filesystem image); default: from the command's name")
+    img.add_argument("--source-date-epoch", metavar="SECONDS",
+                     help="build reproducibly with this time (seconds since 1970, UTC): the same kickstart and "
+                          "repositories give a bit-identical image; default: $SOURCE_DATE_EPOCH if set")
     img.add_argument("-p", "--plugins", action="store_true",
                      help="accepted for compatibility; dnf plugins are not loaded (they would act on the host)")
     sys_ = parser.add_argument_group("System directory options")
@@ -99,6 +102,7 @@ def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser
                          help="dracut modules of the live initramfs: '+a b' adds to the default set (livenet "
                               "dmsquash-live dmsquash-live-autooverlay overlayfs pollcdrom), 'a b' replaces it, "
                               "'-a' omits one; dracut.conf text (with '=') is added as it is")
+        boottest.add_options(parser)
     return parser
 
 
@@ -161,7 +165,9 @@ def derive_names(opts: argparse.Namespace, image_type: str, now: float | None = 
     """Upstream's defaults: -f gives both label and name; without it the name is "<type>-<ks name>-<time>" and
     the label the kickstart name cut to fit 32 characters with "-<arch>-<time>"; title and product are the
     name's first two dash-separated words, capitalized ("Livecd Fedora", "Fedora 29")."""
-    stamp = time.strftime("%Y%m%d%H%M", time.localtime(now))
+    epoch = reproducible.current()
+    # A reproducible build's default name and label come from its epoch (in UTC: the same on every host).
+    stamp = time.strftime("%Y%m%d%H%M", time.gmtime(epoch) if epoch is not None else time.localtime(now))
     if opts.fslabel:
         name = fslabel = opts.fslabel
     else:
@@ -261,12 +267,19 @@ def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any],
     state: dict[str, Any] = {}
 
     def build() -> int:
+        epoch = reproducible.epoch_from(getattr(opts, "source_date_epoch", None))
+        if epoch is not None:
+            reproducible.enable(epoch)
+            log.info("reproducible build: SOURCE_DATE_EPOCH=%d", epoch)
         check_host(prog)
+        boot_test = boottest.BootTest.from_options(opts)  # None without --boot-test; QEMU is checked first
         ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
         creator = state["creator"] = make_creator(ks)
         with creator:
-            build_image(creator, options)
+            delivered = build_image(creator, options)
         _report_timings(creator)
+        if boot_test is not None:
+            boot_test.run(creator, delivered)  # a failure keeps the image and the serial log
         return 0
 
     def hint(message: str) -> str:

@@ -9,6 +9,7 @@ without an entry here fails.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import imgcreate
-from imgcreate import cli
+from imgcreate import cli, reproducible
 from tests import isoinspect
 from tests.support import images_in, run_tool
 
@@ -159,7 +160,22 @@ def image_b(b: Builds) -> Build:
     """image-creator -b: starting from an earlier filesystem image; --cacheonly from image_a's cache."""
     image_a(b)
     return b.run("IMGB", "image-creator", "-n", "IMGB", "-b", "{IMGA}", "--repo", "{repofile}",
-                 "--releasever", "99", "--cache", f"{b.tmp}/IMGA/cache", "--cacheonly")
+                 "--releasever", "99", "--cache", f"{b.tmp}/IMGA/cache", "--cacheonly",
+                 "--source-date-epoch", str(EPOCH))
+
+
+EPOCH = 1700000000  # image_b is a reproducible build
+
+
+def check_source_date_epoch(b: Builds) -> None:
+    """The image's UUID is derived from its label and the epoch, and no file is newer than the epoch."""
+    image = image_b(b).image
+    uuid = subprocess.run(["blkid", "-p", "-s", "UUID", "-o", "value", str(image)], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert uuid == reproducible.derived_uuid("ext", "IMGB", EPOCH)
+    listing = isoinspect.debugfs(image, "ls -l /etc")
+    years = {int(y) for y in re.findall(r"\d+-[A-Z][a-z]{2}-(\d{4})", listing)}
+    assert years and max(years) <= 2023, listing
 
 
 def _files(build: Build) -> set[str]:
@@ -336,6 +352,7 @@ def check_help_version(b: Builds) -> None:
 
 
 OPTION_EFFECTS: dict[str, Callable[[Builds], None]] = {
+    "--source-date-epoch": check_source_date_epoch,
     "--config": check_config, "KICKSTART": check_positional, "--fslabel": check_fslabel, "--name": check_name,
     "--title": check_title, "--product": check_product, "--releasever": check_releasever_and_repo,
     "--repo": check_releasever_and_repo, "--cache": check_cache, "--cacheonly": check_cacheonly,
