@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from imgcreate import __version__, cli, debug, diskoutput, kickstart
+from imgcreate import __version__, boottest, cli, debug, diskoutput, kickstart
 from imgcreate.pipeline import BuildOptions
 
 
@@ -48,6 +48,7 @@ def appliance_parser() -> argparse.ArgumentParser:
     sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
     sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
     sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts)")
+    boottest.add_options(parser)
     debug.add_logging_options(parser)
     return parser
 
