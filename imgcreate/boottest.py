@@ -281,8 +281,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                        help="after the build, boot the image in QEMU (the ISO as a CD, a disk on a virtio drive "
                             "with a throw-away snapshot; BIOS and UEFI as it supports them) and fail unless "
                             "--boot-test-expect appears on the serial console (the kernel command line needs "
-                            "console=ttyS0); its log is kept as <name>.boot-<firmware>.log beside the image. TCG "
-                            f"unless ${ACCEL_ENV}=kvm")
+                            "console=ttyS0); its log is kept as <name>.boot-<firmware>.log beside the image, and "
+                            f"a failed boot exits with 1, keeping the image. QEMU uses TCG unless ${ACCEL_ENV}=kvm")
     group.add_argument("--boot-test-expect", type=expect_pattern, default=DEFAULT_EXPECT, metavar="REGEX",
                        help=f"what the booted system prints on the serial console when it is up "
                             f"(default {DEFAULT_EXPECT.replace('%', '%%')!r})")
