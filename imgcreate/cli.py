@@ -60,6 +60,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
     sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
     sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts everything)")
+    sys_.add_argument("--incremental", nargs="?", const="", metavar="DIR",
+                      help="keep the installed tree in DIR (default: CACHE/incremental, with --cache) and start "
+                           "from it, without dnf or rpm, when a later build installs the same packages from the "
+                           "same repository metadata")
+    sys_.add_argument("--no-incremental", action="store_true",
+                      help="a full build even with --incremental (the cache is neither read nor written)")
     parser.add_argument("-l", "--shell", action="store_true",
                         help="open a shell in the image after %%post, before it is packaged")
     debug.add_logging_options(parser)
@@ -275,6 +281,7 @@ def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any],
         boot_test = boottest.BootTest.from_options(opts)  # None without --boot-test; QEMU is checked first
         ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
         creator = state["creator"] = make_creator(ks)
+        creator.incremental = incremental_dir(opts)
         with creator:
             delivered = build_image(creator, options)
         _report_timings(creator)
@@ -287,6 +294,19 @@ def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any],
         return _full_disk_hint(message, opts, creator is not None and creator.full_disk is not None)
 
     return guarded(prog, build, hint)
+
+
+def incremental_dir(opts: argparse.Namespace) -> Path | None:
+    """Where --incremental keeps installed trees; None for a normal build."""
+    chosen = getattr(opts, "incremental", None)
+    if chosen is None or getattr(opts, "no_incremental", False):
+        return None
+    if chosen:
+        return Path(chosen).resolve()
+    if not getattr(opts, "cache", None):
+        raise CreatorError("--incremental without a folder keeps its trees under --cache: give --cache DIR, or "
+                           "--incremental DIR.")
+    return Path(opts.cache).resolve() / "incremental"
 
 
 def guarded(prog: str, action: Callable[[], int], hint: Callable[[str], str] | None = None) -> int:

@@ -28,6 +28,7 @@ from imgcreate import (
     builddir,
     config,
     fs,
+    incremental,
     kickstart,
     manifest,
     repofiles,
@@ -45,6 +46,9 @@ from imgcreate.run import find_tool
 from imgcreate.storage import DirectoryRoot, ExtImage, RootStorage
 
 log = logging.getLogger("imgcreate")
+
+# Where the install root has its API filesystems mounted during the build (imgcreate.rootfs).
+_API_MOUNTS = {"proc", "sys", "dev"}
 
 FULL_DISK_FREE = 8 * 1024 * 1024
 
@@ -103,6 +107,9 @@ class ImageCreator:
         self.full_disk: str | None = None  # set to --tmpdir if a phase failed while it was full
         self.install_result: Any = None
         self.package_list: list[str] | None = None  # name-epoch:version-release.arch, read before unmounting
+        # --incremental: the cache of installed trees (imgcreate.incremental); None: always install.
+        self.incremental: Path | None = None
+        self._based_on: str | None = None
         # SOURCE_DATE_EPOCH: a reproducible build (imgcreate.reproducible), in force for every command run.
         self.source_date_epoch = reproducible.current()
         if self.source_date_epoch is not None:
@@ -295,6 +302,7 @@ class ImageCreator:
             self._builddir = builddir.create(self._resources, self.tmpdir, keep=not self.docleanup)
         if cachedir is not None:
             self._cachedir = Path(cachedir).resolve()
+        self._based_on = base_on
         with self._phase("mount"):
             self._mounted = True
             self._mounts.callback(self._unmount_instroot)
@@ -322,6 +330,9 @@ class ImageCreator:
         for name, url in (repo_urls or {}).items():
             repos.append(RepoSpec(name=name, baseurl=(url,)))
         spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
+        key = self._incremental_key(spec, repos)
+        if key is not None and self._reuse_installed_tree(key):
+            return
         # libdnf and rpm call back into Python all the time, and an exception raised there by a signal handler
         # becomes a garbled SWIG error or makes rpm abort the process: signals act once dnf is done (a SIGINT
         # during a download still stops it at once, through librepo).
@@ -331,8 +342,36 @@ class ImageCreator:
             for repo_spec in repos:
                 dnfi.add_repo(repo_spec)
             self.install_result = dnfi.run(spec)
-            for key, value in dnfi.timings.items():
-                self.timings[f"install.{key}"] = value
+            for name, value in dnfi.timings.items():
+                self.timings[f"install.{name}"] = value
+        if key is not None and self.incremental is not None:
+            with self._phase("incremental-store"):
+                incremental.TreeCache(self.incremental).store(key, self._instroot, _API_MOUNTS)
+
+    def _incremental_key(self, spec: kickstart.PackageSpec, repos: list[RepoSpec]) -> incremental.InstallKey | None:
+        """The cache key of this install, when --incremental is on and the install starts from nothing."""
+        if self.incremental is None:
+            return None
+        if self._based_on is not None:
+            log.log(PROGRESS, "incremental: not with --base-on (the base image decides the tree too): a full build")
+            return None
+        from imgcreate import __version__
+
+        return incremental.install_key(spec, repos, self.releasever or "", os.uname().machine,
+                                       self.pkgverify_level, self.source_date_epoch, __version__)
+
+    def _reuse_installed_tree(self, key: incremental.InstallKey) -> bool:
+        """Start from the cached tree for *key* instead of installing; whether there was one."""
+        assert self.incremental is not None
+        tree = incremental.TreeCache(self.incremental).lookup(key)
+        if tree is None:
+            log.log(PROGRESS, "incremental: no installed tree for this package set yet; installing")
+            return False
+        with self._phase("install"):
+            incremental.copy_tree(tree, self._instroot, _API_MOUNTS)
+        self.timings["install.reused"] = self.timings.get("install", 0.0)
+        log.log(PROGRESS, "incremental: reused the installed tree %s (no dnf, no rpm transaction)", tree.parent)
+        return True
 
     def configure(self) -> None:
         """Apply kickstart configuration, the boot configuration, then %post scripts, as upstream does."""

@@ -20,6 +20,7 @@ import pytest
 import imgcreate
 from imgcreate import cli, reproducible
 from tests import isoinspect
+from tests.boot.test_boot_test import FAIL_MEMORY, FAIL_TIMEOUT, NEVER, failing_run
 from tests.support import images_in, run_tool
 
 pytestmark = pytest.mark.root
@@ -153,7 +154,7 @@ def live_on_flat(b: Builds) -> Build:
 
 def image_a(b: Builds) -> Build:
     return b.run("IMGA", "livecd-creator", "--image-type", "image", "-f", "IMGA", "--repo", "{repofile}",
-                 "--releasever", "99", "--cache", "{tmp}/cache", extra="docs-demo")
+                 "--releasever", "99", "--cache", "{tmp}/cache", "--incremental", extra="docs-demo")
 
 
 def image_b(b: Builds) -> Build:
@@ -161,7 +162,7 @@ def image_b(b: Builds) -> Build:
     image_a(b)
     return b.run("IMGB", "image-creator", "-n", "IMGB", "-b", "{IMGA}", "--repo", "{repofile}",
                  "--releasever", "99", "--cache", f"{b.tmp}/IMGA/cache", "--cacheonly",
-                 "--source-date-epoch", str(EPOCH))
+                 "--source-date-epoch", str(EPOCH), "--incremental", "--no-incremental")
 
 
 EPOCH = 1700000000  # image_b is a reproducible build
@@ -176,6 +177,21 @@ def check_source_date_epoch(b: Builds) -> None:
     listing = isoinspect.debugfs(image, "ls -l /etc")
     years = {int(y) for y in re.findall(r"\d+-[A-Z][a-z]{2}-(\d{4})", listing)}
     assert years and max(years) <= 2023, listing
+
+
+def check_incremental(b: Builds) -> None:
+    """--incremental without a folder: the installed tree is kept under --cache."""
+    build = image_a(b)
+    assert "stored the installed tree" in build.proc.stderr
+    assert [p.name for p in (build.tmp / "cache/incremental").iterdir() if not p.name.startswith(".")]
+
+
+def check_no_incremental(b: Builds) -> None:
+    """--no-incremental wins over --incremental: the cache is neither read nor written."""
+    image_a(b)
+    build = image_b(b)
+    assert "incremental" not in build.proc.stderr
+    assert len(list((b.tmp / "IMGA/cache/incremental").iterdir())) == 1
 
 
 def _files(build: Build) -> set[str]:
@@ -351,8 +367,42 @@ def check_help_version(b: Builds) -> None:
         assert run_tool(tool, "--version").stdout.strip().endswith(imgcreate.__version__)
 
 
+def check_boot_test(b: Builds) -> None:
+    """QEMU is looked for before the build: without it, one paragraph naming its package and nothing built.  With
+    it the ISO is booted (tests/boot/test_boot_test.py) and kept when the boot fails."""
+    ks = b.tmp / "noqemu.ks"
+    ks.write_text(KS.format(extra="", marker="noqemu"))
+    out = b.tmp / "noqemu-out"
+    proc = run_tool("livecd-creator", "-c", str(ks), "-o", str(out), "--boot-test", env={"PATH": "/nonexistent"},
+                    check=False)
+    assert proc.returncode == 1 and "qemu-system-x86_64" in proc.stderr and "qemu-system-x86" in proc.stderr
+    assert not out.exists() or not list(out.iterdir()), "checked before the build"
+    assert (failing_run(b.tmp, b.testrepo).out / "BTFAIL.iso").exists()
+
+
+def check_boot_test_expect(b: Builds) -> None:
+    run = failing_run(b.tmp, b.testrepo)
+    assert run.returncode == 1 and f"did not print '{NEVER}' on its serial console" in run.stderr
+
+
+def check_boot_test_timeout(b: Builds) -> None:
+    """The guest is stopped at the deadline (or stopped by itself before it)."""
+    run = failing_run(b.tmp, b.testrepo)
+    trailer = (run.out / "BTFAIL.boot-bios.log").read_text(errors="replace").rsplit("[livecd-tools] ", 1)[1]
+    seconds = int(trailer.split(" after ")[1].split()[0])
+    assert seconds <= FAIL_TIMEOUT + 1, trailer
+    assert f"within {FAIL_TIMEOUT} s" in run.stderr or "the guest stopped" in run.stderr
+
+
+def check_boot_test_memory(b: Builds) -> None:
+    run = failing_run(b.tmp, b.testrepo)
+    assert f"-m {FAIL_MEMORY} " in (run.out / "BTFAIL.boot-bios.log").read_text(errors="replace")
+    assert f"{FAIL_MEMORY} MiB" in run.stderr
+
+
 OPTION_EFFECTS: dict[str, Callable[[Builds], None]] = {
-    "--source-date-epoch": check_source_date_epoch,
+    "--source-date-epoch": check_source_date_epoch, "--incremental": check_incremental,
+    "--no-incremental": check_no_incremental,
     "--config": check_config, "KICKSTART": check_positional, "--fslabel": check_fslabel, "--name": check_name,
     "--title": check_title, "--product": check_product, "--releasever": check_releasever_and_repo,
     "--repo": check_releasever_and_repo, "--cache": check_cache, "--cacheonly": check_cacheonly,
@@ -366,6 +416,8 @@ OPTION_EFFECTS: dict[str, Callable[[Builds], None]] = {
     "--verbose": check_verbose_and_quiet, "--quiet": check_verbose_and_quiet, "--ksversion": check_ksversion,
     "--base-on": check_base_on_live, "--base-on (image)": check_base_on_image, "--shell": check_shell,
     "--image-type": check_image_type, "--help": check_help_version, "--version": check_help_version,
+    "--boot-test": check_boot_test, "--boot-test-expect": check_boot_test_expect,
+    "--boot-test-timeout": check_boot_test_timeout, "--boot-test-memory": check_boot_test_memory,
 }
 
 

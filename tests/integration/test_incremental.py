@@ -1,0 +1,128 @@
+"""Incremental builds (imgcreate/incremental.py): a rebuild with the same package set and repository metadata
+starts from the cached installed tree (no dnf, no rpm transaction) and gives the same image, byte for byte
+(the builds are reproducible, so bytes can be compared); a changed package list or repository misses; a
+damaged or half-written entry is detected and rebuilt; two builds can share the cache; --no-incremental
+ignores it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import assert_failed, finish, run_tool, start_tool
+
+pytestmark = pytest.mark.root
+
+KS = """
+part / --size 300
+repo --name=testdistro --baseurl=file://{repo}
+%packages
+@core
+kernel
+{extra}
+%end
+%post
+echo post-ran > /etc/post-ran
+%end
+"""
+EPOCH = "1700000000"
+
+
+def build(tmp: Path, repo: Path, key: str, *args: str, extra: str = "",
+          tool: str = "image-creator") -> tuple[Path, str]:
+    """A reproducible build into tmp/key; its image and what it said."""
+    (tmp / key).mkdir(parents=True)
+    ks = tmp / key / "inc.ks"
+    ks.write_text(KS.format(repo=repo, extra=extra))
+    live = tool == "livecd-creator"
+    proc = run_tool(tool, "-c", str(ks), "-n", "INC", "--tmpdir", str(tmp / key), "--output", str(tmp / key / "out"),
+                    "--source-date-epoch", EPOCH, *(["--compression-type", "lz4"] if live else []), *args)
+    return tmp / key / "out" / ("INC.iso" if live else "INC.img"), proc.stderr
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.iterdir() if not p.name.startswith("."))
+
+
+@pytest.mark.parametrize("tool", ["image-creator", "livecd-creator"])
+def test_rebuild_reuses_the_tree_and_gives_the_same_image(tmp_path: Path, testrepo: Path, tool: str) -> None:
+    cache = tmp_path / "cache"
+    full, said = build(tmp_path, testrepo, "full", tool=tool)
+    assert "incremental" not in said
+    first, said = build(tmp_path, testrepo, "first", "--incremental", str(cache), tool=tool)
+    assert "no installed tree for this package set yet" in said and "stored the installed tree" in said
+    again, said = build(tmp_path, testrepo, "again", "--incremental", str(cache), "-v", tool=tool)
+    assert "reused the installed tree" in said and "Installing " not in said, "no rpm transaction"
+    assert "running %post script" in said or "post" in said, "%post still runs"
+    assert digest(full) == digest(first) == digest(again), "the same image as a full build"
+    assert len(entries(cache)) == 1
+
+
+def test_changed_packages_or_repository_miss(tmp_path: Path, testrepo: Path) -> None:
+    cache = tmp_path / "cache"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for rpm in testrepo.rglob("*.rpm"):
+        os.symlink(rpm, repo / rpm.name)
+    comps = next(testrepo.glob("repodata/*comps*.xml"), None)
+    groups = ["-g", str(comps)] if comps else []
+    subprocess.run(["createrepo_c", "-q", *groups, "--revision", "1", str(repo)], check=True)
+    build(tmp_path, repo, "a", "--incremental", str(cache))
+    _, said = build(tmp_path, repo, "b", "--incremental", str(cache), extra="demo-app")
+    assert "no installed tree for this package set yet" in said, "another package list misses"
+    subprocess.run(["createrepo_c", "-q", *groups, "--revision", "2", str(repo)], check=True)
+    _, said = build(tmp_path, repo, "c", "--incremental", str(cache))
+    assert "no installed tree for this package set yet" in said, "changed repository metadata misses"
+    assert len(entries(cache)) == 3
+
+
+def test_damaged_or_half_written_entries_are_rebuilt(tmp_path: Path, testrepo: Path) -> None:
+    cache = tmp_path / "cache"
+    full, _ = build(tmp_path, testrepo, "full")
+    build(tmp_path, testrepo, "store", "--incremental", str(cache))
+    (entry,) = entries(cache)
+    busybox = next((entry / "tree").rglob("busybox"))
+    busybox.write_bytes(busybox.read_bytes()[:100])  # truncated
+    image, said = build(tmp_path, testrepo, "damaged", "--incremental", str(cache))
+    assert "is damaged" in said and "stored the installed tree" in said
+    assert digest(image) == digest(full)
+    (entry / "entry.json").unlink()  # as if a build died while storing it
+    image, said = build(tmp_path, testrepo, "half", "--incremental", str(cache))
+    assert "is incomplete" in said and digest(image) == digest(full)
+    _, said = build(tmp_path, testrepo, "off", "--incremental", str(cache), "--no-incremental")
+    assert "incremental" not in said
+
+
+def test_two_builds_share_the_cache(tmp_path: Path, testrepo: Path) -> None:
+    cache = tmp_path / "cache"
+    procs = []
+    for key in ("x", "y"):
+        (tmp_path / key).mkdir()
+        ks = tmp_path / key / "inc.ks"
+        ks.write_text(KS.format(repo=testrepo, extra=""))
+        procs.append(start_tool("image-creator", "-c", str(ks), "-n", "INC", "--tmpdir", str(tmp_path / key),
+                                "--output", str(tmp_path / key / "out"), "--source-date-epoch", EPOCH,
+                                "--incremental", str(cache)))
+    for proc in procs:
+        done = finish(proc)
+        assert done.returncode == 0, done.stderr
+    assert digest(tmp_path / "x/out/INC.img") == digest(tmp_path / "y/out/INC.img")
+    assert len(entries(cache)) == 1 and not [p for p in cache.iterdir() if p.name.startswith(".")]
+
+
+def test_incremental_without_a_folder_needs_cache(tmp_path: Path, testrepo: Path) -> None:
+    ks = tmp_path / "inc.ks"
+    ks.write_text(KS.format(repo=testrepo, extra=""))
+    proc = run_tool("image-creator", "-c", str(ks), "--tmpdir", str(tmp_path), "--incremental", check=False)
+    assert_failed(proc, "give --cache DIR, or --incremental DIR")
+    cache = tmp_path / "pkgcache"
+    _, said = build(tmp_path, testrepo, "k", "--cache", str(cache), "--incremental")
+    assert (cache / "incremental").is_dir() and "stored the installed tree" in said
