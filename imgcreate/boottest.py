@@ -321,7 +321,11 @@ class BootTest:
         """None without --boot-test; otherwise QEMU must be installed (checked now, before a build)."""
         if not getattr(opts, "boot_test", False):
             return None
-        find_qemu()
+        try:
+            find_qemu()
+        except MissingToolError as exc:
+            exc.args = (f"--boot-test boots the image in QEMU. {exc}",)
+            raise
         return cls(opts.boot_test_expect, opts.boot_test_timeout, opts.boot_test_memory, opts.tmpdir)
 
     def run(self, creator: Any, delivered: Sequence[Path]) -> list[BootResult]:

@@ -9,7 +9,10 @@ import lzma
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ import pytest
 from imgcreate import appliance_cli, boottest, cli
 from imgcreate.boottest import BootResult, BootTest
 from imgcreate.errors import MissingToolError
+from tests.support import REPO_ROOT
 from tests.unit.test_disklayout import GPT_BIOS, plan
 
 # -- the ISO's firmware: its El Torito boot catalog ---------------------------------------------------------------
@@ -290,3 +294,21 @@ def test_compressed_disk_is_decompressed_sparse(tmp_path: Path) -> None:
     assert disk == out / "d-sda.raw" and disk.read_bytes() == data
     assert disk.stat().st_blocks * 512 < 4 << 20, "the zero megabytes are holes"
     assert boottest._uncompressed(tmp_path / "x.qcow2", out) == tmp_path / "x.qcow2"
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_no_guest_outlives_its_runner(fake_qemu: Path, monkeypatch: pytest.MonkeyPatch, how: int) -> None:
+    """Ctrl-C: the runner kills QEMU on its way out; the runner killed outright: QEMU dies with it."""
+    monkeypatch.setenv("FAKE_QEMU_SAYS", "Linux\\n")
+    runner = subprocess.Popen([sys.executable, "-c", "from imgcreate import boottest; boottest.run_guest([])"],
+                              cwd=REPO_ROOT, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not (fake_qemu.exists() and fake_qemu.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    runner.send_signal(how)
+    runner.communicate(timeout=20)
+    deadline = time.monotonic() + 5
+    while not gone(fake_qemu) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone(fake_qemu), "QEMU was left running"
