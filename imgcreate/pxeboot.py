@@ -10,9 +10,12 @@ to be served.  Boot loaders for it:
 - ``boot.ipxe``: an iPXE script (iPXE firmware, e.g. QEMU's NIC ROMs, runs it as the boot file);
 - ``pxelinux.0`` and ``pxelinux.cfg/default`` when the host has syslinux's pxelinux.0 (upstream's way).
 
-With *http_url* the tree also gets ``LiveOS/squashfs.img`` and ``http/`` configurations booting
-``root=live:<http_url>/LiveOS/squashfs.img`` (dracut's livenet: the initramfs needs the livenet and network
-modules), so the initrd stays small.
+With *http_url* (where the tree will be served over HTTP) the tree also gets ``LiveOS/squashfs.img``, the
+ISO's plain initrd as ``http/initrd.img`` and boot configurations for ``root=live:<http_url>/LiveOS/squashfs.img``:
+dracut's livenet gets an address by DHCP and fetches the squashfs into RAM, so the initrd stays small (the ISO's
+initramfs needs dracut's livenet, network and url-lib modules: ``dracut-network``, ``dracut-live``).  They are
+``http/boot.ipxe`` (iPXE, which loads the kernel and initrd over HTTP too), ``http/grub.cfg`` (for a GRUB that is
+pointed at it), and a second entry of pxegrub.0's and pxelinux.0's menus (kernel and initrd over TFTP).
 
 The tree is written in a temporary folder next to the destination and renamed into place at the end: the
 destination appears complete or not at all.
@@ -39,6 +42,8 @@ _LDLINUX = ("/usr/share/syslinux/ldlinux.c32", "/usr/lib/syslinux/modules/bios/l
 _GRUB_MODULES = ("pxe", "tftp", "net", "normal", "linux", "echo", "test", "configfile", "gzio", "http")
 _ISO_GRUB_DIR = "/boot/grub2/i386-pc"
 _HOST_GRUB_DIR = Path("/usr/lib/grub/i386-pc")
+_TFTP_TITLE = "Live (network boot)"
+_HTTP_TITLE = "Live (network boot, root over HTTP)"
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,16 @@ def make_pxe_tree(iso: Path, dest: Path, http_url: str | None = None, tmpdir: Pa
         raise CreatorError(f"The folder '{dest.parent}' for the tree does not exist.")
     name = iso_name_in_initrd(iso)
     args = live_args(live, f"live:/{name}")
-    http_args = live_args(live, f"live:{http_url.rstrip('/')}/LiveOS/squashfs.img") if http_url else None
+    base_url = http_url.rstrip("/") if http_url else None
+    http_args = live_args(live, f"live:{base_url}/LiveOS/squashfs.img") if base_url else None
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
         with tempfile.TemporaryDirectory(prefix="pxeboot-", dir=tmpdir) as tmp:
             live.extract(live.boot.kernel, staging / "vmlinuz")
             _initrd_with_iso(live, Path(tmp), name, staging / "initrd.img")
-            if http_args is not None:
-                _http_files(live, staging, http_args)
-            boot_files = _boot_loaders(live, Path(tmp), staging, args)
+            if base_url is not None and http_args is not None:
+                _http_files(live, staging, base_url, http_args)
+            boot_files = _boot_loaders(live, Path(tmp), staging, args, http_args)
         run(["chmod", "-R", "u+w,go+rX", str(staging)], what=f"Making {staging} readable")
         staging.rename(dest)
     except BaseException:
@@ -110,21 +116,33 @@ def _initrd_with_iso(live: LiveIso, tmp: Path, name: str, out: Path) -> None:
     archive.unlink()
 
 
-def _http_files(live: LiveIso, tree: Path, args: str) -> None:
-    """The livenet variant: the squashfs to serve over HTTP, the plain initrd, and their menus in http/."""
+def _http_files(live: LiveIso, tree: Path, base_url: str, args: str) -> None:
+    """The livenet variant: the squashfs to serve over HTTP, the plain initrd, and their menus in http/.
+
+    ``http/boot.ipxe`` names the kernel and initrd by their full URLs under *base_url* (the tree is served
+    there, or the squashfs would not be either): iPXE resolves a relative name against the script's own URL,
+    so ``vmlinuz`` would be ``http/vmlinuz``, and over HTTP they load much faster than over TFTP.
+    ``http/grub.cfg`` keeps paths on GRUB's root device (the TFTP server, for pxegrub.0 pointed at it)."""
     (tree / "LiveOS").mkdir()
     live.extract(live.root_image, tree / "LiveOS" / Path(live.root_image).name)
     http = tree / "http"
     http.mkdir()
     live.extract(live.boot.initrd, http / "initrd.img")
-    (http / "grub.cfg").write_text(_grub_cfg("/vmlinuz", "/http/initrd.img", args))
-    (http / "boot.ipxe").write_text(_ipxe_script("vmlinuz", "http/initrd.img", args))
+    (http / "grub.cfg").write_text(_grub_cfg([_HTTP_TITLE, "/vmlinuz", "/http/initrd.img", args]))
+    (http / "boot.ipxe").write_text(_ipxe_script(f"{base_url}/vmlinuz", f"{base_url}/http/initrd.img", args))
 
 
-def _boot_loaders(live: LiveIso, tmp: Path, tree: Path, args: str) -> tuple[str, ...]:
+def _boot_loaders(live: LiveIso, tmp: Path, tree: Path, args: str, http_args: str | None) -> tuple[str, ...]:
+    """The boot loaders at the top of the tree.  With *http_args* their menus (GRUB's, pxelinux's) get a second
+    entry booting the HTTP variant (plain initrd, root over HTTP), so that pxegrub.0 and pxelinux.0 reach it
+    too (``http/grub.cfg`` alone is read by no boot loader); the first entry, the default, stays the one that
+    needs nothing but TFTP."""
     written = ["boot.ipxe"]
     (tree / "boot.ipxe").write_text(_ipxe_script("vmlinuz", "initrd.img", args))
-    _grub_pxe(live, tmp, tree, args)
+    entries = [[_TFTP_TITLE, "/vmlinuz", "/initrd.img", args]]
+    if http_args is not None:
+        entries.append([_HTTP_TITLE, "/vmlinuz", "/http/initrd.img", http_args])
+    _grub_pxe(live, tmp, tree, _grub_cfg(*entries))
     written.append("pxegrub.0")
     pxelinux = next((Path(p) for p in PXELINUX if Path(p).is_file()), None)
     if pxelinux is None:
@@ -136,13 +154,15 @@ def _boot_loaders(live: LiveIso, tmp: Path, tree: Path, args: str) -> tuple[str,
         if ldlinux is not None:
             shutil.copyfile(ldlinux, tree / "ldlinux.c32")
         (tree / "pxelinux.cfg").mkdir()
-        (tree / "pxelinux.cfg" / "default").write_text(
-            f"DEFAULT live\nTIMEOUT 20\nPROMPT 0\nLABEL live\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img {args}\n")
+        menu = f"DEFAULT live\nTIMEOUT 20\nPROMPT 0\nLABEL live\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img {args}\n"
+        if http_args is not None:
+            menu += f"LABEL livenet\n  KERNEL vmlinuz\n  APPEND initrd=http/initrd.img {http_args}\n"
+        (tree / "pxelinux.cfg" / "default").write_text(menu)
         written.append("pxelinux.0")
     return tuple(written)
 
 
-def _grub_pxe(live: LiveIso, tmp: Path, tree: Path, args: str) -> None:
+def _grub_pxe(live: LiveIso, tmp: Path, tree: Path, grub_cfg: str) -> None:
     """pxegrub.0 and boot/grub2/{grub.cfg,i386-pc/}: GRUB's modules come from the ISO (as the distribution
     ships them), only the image is assembled with the host's grub-mkimage."""
     grubdir = tree / "boot" / "grub2"
@@ -160,13 +180,16 @@ def _grub_pxe(live: LiveIso, tmp: Path, tree: Path, args: str) -> None:
     mkimage = find_any_tool("grub2-mkimage", "grub-mkimage")
     run([mkimage, "-O", "i386-pc-pxe", "-d", str(moddir), "-p", "(tftp)/boot/grub2",
          "-o", str(tree / "pxegrub.0"), *_GRUB_MODULES], what="Making the GRUB PXE image")
-    (grubdir / "grub.cfg").write_text(_grub_cfg("/vmlinuz", "/initrd.img", args))
+    (grubdir / "grub.cfg").write_text(grub_cfg)
 
 
-def _grub_cfg(kernel: str, initrd: str, args: str) -> str:
-    return ("set timeout=1\nset default=0\nserial --unit=0 --speed=115200\nterminal_output console serial\n"
-            f"menuentry 'Live (network boot)' {{\n  echo 'Loading {kernel} and {initrd}...'\n"
-            f"  linux {kernel} {args}\n  initrd {initrd}\n}}\n")
+def _grub_cfg(*entries: list[str]) -> str:
+    """A GRUB menu of *entries* ([title, kernel, initrd, args]), the first one the default."""
+    menu = "set timeout=1\nset default=0\nserial --unit=0 --speed=115200\nterminal_output console serial\n"
+    for title, kernel, initrd, args in entries:
+        menu += (f"menuentry '{title}' {{\n  echo 'Loading {kernel} and {initrd}...'\n"
+                 f"  linux {kernel} {args}\n  initrd {initrd}\n}}\n")
+    return menu
 
 
 def _ipxe_script(kernel: str, initrd: str, args: str) -> str:

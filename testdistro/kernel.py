@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,7 +34,18 @@ INITRAMFS_DRIVERS = (
     "dm_mod dm_snapshot overlay ext4 xfs crc32c_generic fat vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8 "
     "virtio_blk virtio_pci virtio_scsi usb_storage uas xhci_pci ehci_pci uhci_hcd"
 )
-INITRAMFS_OMIT = "plymouth crypt nvdimm resume lunmask virtiofs qemu terminfo usrmount"
+# qemu-net (dracut-network's, included in every generic initramfs) would add QEMU's NIC drivers for nothing: only
+# the livenet variant has a network, and it names its drivers itself.
+INITRAMFS_OMIT = "plymouth crypt nvdimm resume lunmask virtiofs qemu qemu-net terminfo usrmount"
+# The livenet variant (package initramfs-livenet, for livecd-iso-to-pxeboot's HTTP tree): the same initramfs plus
+# dracut's livenet (root=live:http://...), network-legacy (dhclient: DHCP in QEMU's user network) and url-lib
+# (curl), with QEMU's NIC drivers only: dracut's kernel-network-modules (data/dracut/90kernel-network-modules
+# replaces the host's) would add every wired NIC driver.  Not in the kernel's own initramfs: it grows it by about
+# 40 % (bash, dhclient, curl and their libraries), which every other boot would pay for.
+LIVENET_ADD = "livenet network-legacy"
+LIVENET_DRIVERS = "virtio_net e1000"
+LIVENET_REQUIRED_DRACUT_MODULES = ("livenet", "network", "network-legacy", "url-lib")
+LIVENET_INITRAMFS = "initramfs-livenet.img"  # next to the tree prepare_tree returns
 # dracut modules the initramfs must contain: live boots (EROFS ones too) and a block-device root (root=UUID=...).
 INITRAMFS_REQUIRED_DRACUT_MODULES = ("dmsquash-live", "dmsquash-live-erofs", "rootfs-block")
 # Our own dracut modules (EROFS LiveOS/squashfs.img for dracut 059's dmsquash-live), added to the host's set.
@@ -42,7 +54,8 @@ HOST_DRACUT_DIR = Path("/usr/lib/dracut")
 # Host packages whose files end up in the initramfs or shape it (dracut's fs-lib copies the host's fsck tools).
 INITRAMFS_HOST_PACKAGES = ("dracut", "dracut-core", "dracut-live", "systemd", "udev", "kmod", "libc6",
                            "util-linux", "mount", "bash", "coreutils", "gzip", "cpio", "e2fsprogs", "xfsprogs",
-                           "dosfstools")
+                           "dosfstools", "dracut-network", "isc-dhcp-client", "iputils-arping", "curl", "libcurl4",
+                           "ca-certificates")
 
 
 @dataclass(frozen=True)
@@ -232,7 +245,8 @@ def initramfs_modules(image: Path, kver: str) -> list[str]:
 
 
 def prepare_tree(cache: Path, deb: Path, kpkg: KernelPackage, key: str, log: Log) -> Path:
-    """Return ``<cache>/kernel-<key>/root``: boot/ and usr/lib/modules/KVER/ ready to package.
+    """Return ``<cache>/kernel-<key>/root``: boot/ and usr/lib/modules/KVER/ ready to package (the livenet
+    initramfs variant is ``<cache>/kernel-<key>/initramfs-livenet.img``).
 
     Call with the cache lock held.
     """
@@ -244,9 +258,14 @@ def prepare_tree(cache: Path, deb: Path, kpkg: KernelPackage, key: str, log: Log
     os.chmod(work, 0o755)
     try:
         full, full_moddir = _unpack(deb, kver, work / "full", log)
-        initramfs, mods = _build_initramfs(work, full_moddir, kver, log)
+        with ThreadPoolExecutor(2) as pool:  # two dracut runs at once: each uses about one core
+            variant = pool.submit(_build_initramfs, work, full_moddir, kver, log, livenet=True)
+            initramfs, mods = _build_initramfs(work, full_moddir, kver, log)
+            variant.result()
         small_moddir = _reduced_modules(work / "small", full_moddir, mods, kver, log)
         _assemble_root(work / "root", full, small_moddir, initramfs, kver)
+        os.replace(work / "livenet" / "initramfs.img", work / LIVENET_INITRAMFS)
+        shutil.rmtree(work / "livenet")
         (work / "modules.txt").write_text("".join(f"{m}\n" for m in mods))
         shutil.rmtree(full)
         (work / "done").write_text(f"{kver}\n")
@@ -271,10 +290,16 @@ def _unpack(deb: Path, kver: str, full: Path, log: Log) -> tuple[Path, Path]:
     return full, full_moddir
 
 
-def _build_initramfs(work: Path, full_moddir: Path, kver: str, log: Log) -> tuple[Path, list[str]]:
+def _build_initramfs(work: Path, full_moddir: Path, kver: str, log: Log,
+                     livenet: bool = False) -> tuple[Path, list[str]]:
     """A live-boot initramfs (dracut's dmsquash-live, no host configuration) that also boots a disk root
-    (rootfs-block); returns it and its modules."""
-    log(f"testdistro: building the initramfs for {kver} with dracut (dmsquash-live)")
+    (rootfs-block), in *work*; with *livenet* the variant that also boots ``root=live:http://...`` (in
+    *work*/livenet).  Returns it and its modules."""
+    kind = "livenet variant" if livenet else "dmsquash-live"
+    log(f"testdistro: building the initramfs for {kver} with dracut ({kind})")
+    if livenet:
+        work = work / "livenet"
+        work.mkdir()
     conf = work / "dracut.conf"
     conf.write_text("# testdistro: no host dracut configuration\n")
     confdir = work / "dracut.conf.d"
@@ -283,23 +308,27 @@ def _build_initramfs(work: Path, full_moddir: Path, kver: str, log: Log) -> tupl
     dtmp.mkdir()
     initramfs = work / "initramfs.img"
     base = _dracut_base(work / "dracut-base")
+    add = "dmsquash-live dmsquash-live-erofs" + (f" {LIVENET_ADD}" if livenet else "")
+    drivers = INITRAMFS_DRIVERS + (f" {LIVENET_DRIVERS}" if livenet else "")
     _run(["dracut", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", kver,
           "--kmoddir", str(full_moddir), "--conf", str(conf), "--confdir", str(confdir),
-          "--tmpdir", str(dtmp), "--add", "dmsquash-live dmsquash-live-erofs", "--omit", INITRAMFS_OMIT,
-          "--drivers", INITRAMFS_DRIVERS, "--gzip", "--force", str(initramfs)], log,
+          "--tmpdir", str(dtmp), "--add", add, "--omit", INITRAMFS_OMIT,
+          "--drivers", drivers, "--gzip", "--force", str(initramfs)], log,
          env=dict(os.environ, LC_ALL="C", dracutbasedir=str(base)))
     mods = initramfs_modules(initramfs, kver)
     names = {_module_name(m) for m in mods}
     builtin = full_moddir / "modules.builtin"
     if builtin.exists():
         names |= {_module_name(m) for m in builtin.read_text().split()}
-    lacking = [d for d in INITRAMFS_DRIVERS.split() if d not in names]
+    lacking = [d for d in drivers.split() if d not in names]
     if lacking:
         raise RuntimeError(f"the initramfs lacks the modules {lacking} (it has {sorted(names)})")
     dracut_mods = initramfs_dracut_modules(initramfs)
-    lacking = [m for m in INITRAMFS_REQUIRED_DRACUT_MODULES if m not in dracut_mods]
+    required = INITRAMFS_REQUIRED_DRACUT_MODULES + (LIVENET_REQUIRED_DRACUT_MODULES if livenet else ())
+    lacking = [m for m in required if m not in dracut_mods]
     if lacking:
-        raise RuntimeError(f"the initramfs lacks the dracut modules {lacking} (it has {dracut_mods})")
+        hint = " (the livenet variant needs Debian's dracut-network: run scripts/setup)" if livenet else ""
+        raise RuntimeError(f"the initramfs lacks the dracut modules {lacking} (it has {dracut_mods}){hint}")
     return initramfs, mods
 
 
@@ -307,12 +336,14 @@ def _dracut_base(base: Path) -> Path:
     """The host's dracut with our modules added (dracut 059 reads modules.d only from its base directory,
     ``$dracutbasedir``), so the host's dracut stays untouched: its module directories as symlinks, its top-level
     files as copies (a symlinked dracut-util would drag /usr/lib/dracut/dracut-util into the initramfs, where
-    lsinitrd takes it for the version file)."""
+    lsinitrd takes it for the version file).  A module of ours replaces the host's of the same directory name
+(90kernel-network-modules)."""
     (base / "modules.d").mkdir(parents=True)
     for entry in HOST_DRACUT_DIR.iterdir():
         if entry.name != "modules.d":
             shutil.copy2(entry, base / entry.name)
-    for module in [*(HOST_DRACUT_DIR / "modules.d").iterdir(), *DRACUT_MODULES_DIR.iterdir()]:
+    ours = {m.name: m for m in DRACUT_MODULES_DIR.iterdir()}
+    for module in [*(m for m in (HOST_DRACUT_DIR / "modules.d").iterdir() if m.name not in ours), *ours.values()]:
         (base / "modules.d" / module.name).symlink_to(module.resolve())
     return base
 

@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from testdistro import kernel
 from testdistro.rpmspec import Entry, Package, directory, file, symlink
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -306,6 +307,7 @@ def base_packages(ctx: BuildContext) -> list[Package]:
         _busybox(),
         _live_init(),
         _kernel(ctx),
+        _initramfs_livenet(ctx),
         _syslinux(),
         Package(
             "grub2-pc-modules", "GRUB modules for BIOS (i386-pc)", arch="noarch", requires=REQ_FS,
@@ -388,6 +390,22 @@ def _kernel(ctx: BuildContext) -> Package:
         provides=[f"kernel-core = {evr}", f"kernel-modules = {evr}",
                   "installonlypkg(kernel)"],
         entries=k_entries)
+
+
+def _initramfs_livenet(ctx: BuildContext) -> Package:
+    """The kernel's initramfs variant with dracut's livenet and a network (see kernel.LIVENET_ADD): installed, its
+    %post puts it in place of ``/boot/initramfs-KVER.img``, so a live image made with it boots
+    ``root=live:http://...`` (livecd-iso-to-pxeboot's HTTP tree).  Not in any group."""
+    kver = ctx.kver
+    stored = f"/usr/lib/testdistro/initramfs-livenet-{kver}.img"
+    evr = f"{ctx.kernel_rpm_version}-{ctx.kernel_rpm_release}"
+    return Package(
+        "initramfs-livenet", f"The initramfs of kernel {kver} with dracut's livenet (network live root)",
+        version=ctx.kernel_rpm_version, release=ctx.kernel_rpm_release, license="GPL-2.0-only",
+        requires=REQ_FS + [f"kernel = {evr}"], requires_post=["/bin/sh", f"kernel = {evr}"],
+        post=f"cp -f {stored} /boot/initramfs-{kver}.img\nchmod 600 /boot/initramfs-{kver}.img\n",
+        entries=[directory("/usr/lib/testdistro"),
+                 file(stored, src=ctx.kernel_tree.parent / kernel.LIVENET_INITRAMFS, mode=0o600)])
 
 
 def _syslinux() -> Package:

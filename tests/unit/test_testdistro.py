@@ -269,7 +269,8 @@ def test_repo_has_metadata_and_groups(repo: Path) -> None:
     with gzip.open(repo / kinds["primary"]) as f:
         primary = f.read().decode()
     for name in ("filesystem", "busybox", "live-init", "kernel", "syslinux", "grub2-efi-x64", "shim-x64",
-                 "hostile-links", "post-demo", "docs-demo", "grub2-pc", "grub2-tools", "systemd-udev"):
+                 "hostile-links", "post-demo", "docs-demo", "grub2-pc", "grub2-tools", "systemd-udev",
+                 "initramfs-livenet"):
         assert f"<name>{name}</name>" in primary
 
 
@@ -327,7 +328,29 @@ def test_kernel_initramfs_boots_disks(repo: Path, tmp_path: Path) -> None:
     names = {m.rsplit("/", 1)[-1].split(".ko")[0].replace("-", "_") for m in kernel.initramfs_modules(image, kver)}
     assert {"ahci", "libahci", "ata_piix", "virtio_blk", "sd_mod", "ext4", "xfs", "vfat", "nls_ascii",
             "squashfs", "dm_snapshot"} <= names
-    assert {"dmsquash-live", "rootfs-block"} <= set(kernel.initramfs_dracut_modules(image))
+    dracut_mods = set(kernel.initramfs_dracut_modules(image))
+    assert {"dmsquash-live", "rootfs-block"} <= dracut_mods
+    assert not {"network", "livenet", "qemu-net", "url-lib"} & dracut_mods, "no network: that is initramfs-livenet"
+
+
+def test_initramfs_livenet_package(repo: Path, tmp_path: Path) -> None:
+    """The livenet variant: the kernel's initramfs plus livenet, a DHCP network (network-legacy: dhclient) and
+    url-lib (curl), with QEMU's NIC drivers only; its %post puts it in place of the kernel's."""
+    kver = testdistro.kernel_version()
+    rpm_file = next((repo / "Packages").glob("initramfs-livenet-*.rpm"))
+    stored = f"/usr/lib/testdistro/initramfs-livenet-{kver}.img"
+    assert stored in _rpm_query(rpm_file, "-l").split()
+    assert f"cp -f {stored} /boot/initramfs-{kver}.img" in _rpm_query(rpm_file, "--scripts")
+    assert "kernel = " in _rpm_query(rpm_file, "--requires")
+    rpm2cpio = subprocess.Popen(["rpm2cpio", str(rpm_file)], stdout=subprocess.PIPE)
+    subprocess.run(["cpio", "-idm", "--quiet", f".{stored}"], stdin=rpm2cpio.stdout, cwd=tmp_path, check=True)
+    assert rpm2cpio.wait() == 0
+    image = tmp_path / stored.lstrip("/")
+    assert set(kernel.LIVENET_REQUIRED_DRACUT_MODULES) | {"dmsquash-live", "rootfs-block"} \
+        <= set(kernel.initramfs_dracut_modules(image))
+    mods = kernel.initramfs_modules(image, kver)
+    nics = {m.rsplit("/", 1)[-1].split(".ko")[0] for m in mods if m.startswith("kernel/drivers/net/")}
+    assert nics == {"virtio_net", "net_failover", "e1000"}, "QEMU's NIC drivers (and virtio_net's dependency) only"
 
 
 def test_grub2_tools_package(repo: Path) -> None:
