@@ -14,7 +14,7 @@ import pytest
 
 from tests import isoinspect
 from tests.boot.qemu import MARKER, boot
-from tests.support import run_tool
+from tests.support import images_in, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -49,7 +49,9 @@ def build_iso(tmp: Path, repo: Path, label: str, *extra: str) -> Path:
     run_tool("livecd-creator", "--config", str(ks), "--fslabel", label, "--title", "Test Title",
              "--product", "Testdistro", "--tmpdir", str(tmp), "--output", str(out), "--logfile", str(logfile),
              *extra)
-    assert sorted(p.name for p in out.iterdir()) == [f"{label}.iso"], "only the finished ISO in the output"
+    assert [p.name for p in images_in(out)] == [f"{label}.iso"], "only the finished ISO (and its manifest)"
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{label}.iso", f"{label}-CHECKSUM", f"{label}.packages",
+                                                            f"{label}.flattened.ks"])
     assert not list(tmp.glob("imgcreate-*")), "build directory removed"
     return out / f"{label}.iso"
 
