@@ -346,6 +346,8 @@ class BootTest:
                                 f"to boot; the image is in {image.parent}.")
         if "uefi" in firmwares:
             find_ovmf()
+        for firmware in FIRMWARES:  # an earlier build's logs would tell of another image
+            (image.parent / f"{name}.boot-{firmware}.log").unlink(missing_ok=True)
         accel = accel_from_env()
         results = []
         with tempfile.TemporaryDirectory(prefix="boottest-", dir=self.tmpdir) as tmp:

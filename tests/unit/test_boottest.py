@@ -269,6 +269,7 @@ def test_guest_that_stops_fails_at_once(fake_qemu: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("FAKE_QEMU_EXIT", "0")
     (tmp_path / "out").mkdir()
     iso = fake_iso(tmp_path / "out" / "L.iso", catalog())
+    (tmp_path / "out/L.boot-uefi.log").write_text("an earlier build's boot")
     with pytest.raises(boottest.BootTestError) as exc:
         BootTest(boottest.expect_pattern("NEVER"), timeout=30, tmpdir=str(tmp_path)).boot(iso, ("bios",), "L")
     message = str(exc.value)
