@@ -11,6 +11,9 @@ Builds, from the project's test distribution served over HTTP on 127.0.0.1:
 * ``erofs-lz4``, ``erofs-lz4hc``  the large tree's ext4 image in EROFS (``--rootfs-type erofs-ext4``), warm cache;
 * ``disk-warm``      config/testdistro-disk.ks with appliance-creator's DiskImageCreator: a GPT raw disk
   (BIOS and UEFI GRUB), no compression, warm cache.
+* ``minimal-4g``     minimal-warm with a 4 GiB nominal live root (``part / --size 4096``, upstream's default).
+* ``large-xz-incr``  large-xz rebuilt with ``--incremental``: the installed tree the warm-up build stored is
+  reused, so there is no dnf and no rpm transaction.
 
 Every build runs in a fresh process (bench/runner.py, the ``livecd-creator`` steps through the API) and is
 repeated (``--reps``, default 3; ``--quick``: 1); the table shows medians.  Phase times are the library's own
@@ -57,6 +60,8 @@ class Scenario:
     cache: str  # "cold": an empty cache per build; "warm": a cache filled by an earlier build
     kind: str = "live"  # "live": a live ISO; "disk": a partitioned disk image
     rootfs_type: str | None = None  # livecd-creator's --rootfs-type (None: the default, squashfs-ext4)
+    root_mib: int | None = None  # the kickstart's part / --size (None: the kickstart's own)
+    incremental: bool = False  # --incremental, with the tree stored by the (uncounted) warm-up build
 
 
 SCENARIOS = [
@@ -67,6 +72,8 @@ SCENARIOS = [
     Scenario("erofs-lz4", "large", "lz4", "warm", rootfs_type="erofs-ext4"),
     Scenario("erofs-lz4hc", "large", "lz4hc", "warm", rootfs_type="erofs-ext4"),
     Scenario("disk-warm", "minimal", "none", "warm", kind="disk"),
+    Scenario("minimal-4g", "minimal", "xz", "warm", root_mib=4096),
+    Scenario("large-xz-incr", "large", "xz", "warm", incremental=True),
 ]
 
 # (column, the library's phases it adds up); "install.setup" is the install phase minus download and transaction:
@@ -110,7 +117,7 @@ def write_disk_kickstart(path: Path, url: str) -> None:
 # -- one build -----------------------------------------------------------------------------------------------
 def run_build(
     work: Path, tag: str, ks: Path, compression: str | None, cache: Path, server: RepoServer, kind: str = "live",
-    rootfs_type: str | None = None,
+    rootfs_type: str | None = None, incremental: Path | None = None,
 ) -> dict[str, Any]:
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -119,6 +126,7 @@ def run_build(
         "ks": str(ks),
         "kind": kind,
         "rootfs_type": rootfs_type,
+        "incremental": str(incremental) if incremental else None,
         "name": "BENCH-LIVE" if kind == "live" else "bench-disk",
         "compression": compression,
         "cache": str(cache),
@@ -279,6 +287,16 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
     if sc.kind == "disk":
         ks = served.ks.with_name(f"{sc.repo}-disk.ks")
         write_disk_kickstart(ks, served.server.url + "/")
+    if sc.root_mib is not None:
+        ks = served.ks.with_name(f"{sc.name}.ks")
+        ks.write_text("".join(f"part / --size {sc.root_mib} --fstype ext4\n" if ln.startswith("part /") else ln
+                              for ln in served.ks.read_text().splitlines(keepends=True)))
+    incremental = work / f"incremental-{sc.name}" if sc.incremental else None
+    if incremental is not None:
+        note(f"{sc.name}: storing the installed tree with a first build (not counted)")
+        warm = warm_caches.get(sc.repo) or work / f"cache-{sc.repo}"
+        run_build(work, f"{sc.name}-store", ks, sc.compression, warm, served.server, sc.kind, sc.rootfs_type,
+                  incremental)
     key = sc.repo if sc.kind == "live" else f"{sc.repo}-{sc.kind}"  # a disk needs other packages (GRUB, shim)
     if sc.cache == "warm" and key not in warm_caches:
         cache = work / f"cache-{key}"
@@ -289,7 +307,8 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
     for rep in range(1, reps + 1):
         cold = sc.cache == "cold"
         cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work)) if cold else warm_caches[key]
-        r = run_build(work, f"{sc.name}-{rep}", ks, sc.compression, cache, served.server, sc.kind, sc.rootfs_type)
+        r = run_build(work, f"{sc.name}-{rep}", ks, sc.compression, cache, served.server, sc.kind, sc.rootfs_type,
+                      incremental)
         runs.append(r)
         if cold and sc.repo in warm_caches:
             shutil.rmtree(cache)

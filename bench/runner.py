@@ -50,6 +50,8 @@ def main() -> int:
         extra = {"rootfs_type": spec["rootfs_type"]} if spec.get("rootfs_type") else {}
         creator = LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
                                    tmpdir=spec["tmpdir"], **extra)
+    if spec.get("incremental"):
+        creator.incremental = Path(spec["incremental"])
     with creator:
         files = build_image(creator, BuildOptions(destdir=Path(spec["output"]), cachedir=Path(spec["cache"])))
         builddir = creator.builddir
@@ -60,9 +62,10 @@ def main() -> int:
     result.update(
         api_seconds=time.monotonic() - start,
         timings=creator.timings,
-        installed=len(creator.install_result.installed),
-        downloaded=len(creator.install_result.downloaded),
-        download_bytes=creator.install_result.download_bytes,
+        # None when --incremental reused an installed tree: nothing was installed or downloaded
+        installed=len(creator.install_result.installed) if creator.install_result else 0,
+        downloaded=len(creator.install_result.downloaded) if creator.install_result else 0,
+        download_bytes=creator.install_result.download_bytes if creator.install_result else 0,
         rootfs_bytes=getattr(creator, "minimal_size", None),
         iso_bytes=iso.stat().st_size,
         maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

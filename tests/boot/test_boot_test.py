@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from imgcreate import reproducible
 from tests.boot.qemu import MARKER
 from tests.disks import BOOT_APPEND, GPT_KS
 from tests.support import run_tool
@@ -75,11 +76,16 @@ def no_qemu_for(path: Path) -> None:
 
 
 def test_livecd_boot_test_passes(tmp_path: Path, testrepo: Path) -> None:
-    run = run_livecd(tmp_path, testrepo, "BTPASS", "--boot-test-expect", MARKER)
+    """Built reproducibly too (--source-date-epoch): its ext4 root, made by mke2fs -d with a derived UUID, boots
+    with the room its nominal size gives."""
+    run = run_livecd(tmp_path, testrepo, "BTPASS", "--boot-test-expect", MARKER, "--source-date-epoch", "1700000000")
     assert run.returncode == 0, run.stderr[-3000:]
     for firmware, name in (("bios", "BIOS"), ("uefi", "UEFI")):
         log = (run.out / f"BTPASS.boot-{firmware}.log").read_text(errors="replace")
         assert f"{MARKER} root=/dev/mapper/live-rw" in log, log[-2000:]
+        assert f"root-uuid: {reproducible.derived_uuid('ext', 'BTPASS', 1700000000)}" in log
+        avail = int(log.split("df-before: ", 1)[1].split("avail_kib=", 1)[1].split()[0])
+        assert avail > 700 * 1024, "the 1024 MiB nominal root has its free space"
         assert f"Boot test passed on {name} in " in run.stderr, "progress says what was booted"
         assert "-accel tcg" in log, "TCG unless LIVECD_TOOLS_QEMU_ACCEL says otherwise"
     assert (run.out / "BTPASS.iso").exists()
