@@ -129,5 +129,6 @@ def test_successful_build_stops_the_daemon_and_leaves_only_the_iso(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     assert "stopping process" in proc.stderr and "sleep" in proc.stderr, "the %post daemon was found and stopped"
     assert [p.name for p in images_in(tmp_path / "out")] == ["FAULT.iso"]
-    (tmp_path / "out/FAULT.iso").unlink()
+    for delivered in (tmp_path / "out").iterdir():  # the ISO and its manifest (FAULT-CHECKSUM, ...)
+        delivered.unlink()
     assert_build_left_nothing(tmp_path)
