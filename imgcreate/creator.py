@@ -414,7 +414,8 @@ class ImageCreator:
         with self._phase("package"):
             self._stage_final_image()
             self._write_manifest()
-        return builddir.deliver(self._outdir, Path(destdir))
+        delivered = builddir.deliver(self._outdir, Path(destdir))
+        return sorted(delivered, key=manifest.is_manifest)  # the image first, as before there was a manifest
 
     def _write_manifest(self) -> None:
         """Beside the image: ``<name>-CHECKSUM`` (sha256 of each image file, Fedora's format),

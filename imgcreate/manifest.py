@@ -18,6 +18,12 @@ from pykickstart.base import KickstartHandler
 from imgcreate import rpmdb
 
 CHUNK = 4 * 1024 * 1024
+# How the manifest's files end, after the image's name.
+SUFFIXES = ("-CHECKSUM", ".packages", ".flattened.ks")
+
+
+def is_manifest(path: Path) -> bool:
+    return path.name.endswith(SUFFIXES)
 
 
 def package_lines(root: Path) -> list[str]:

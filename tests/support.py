@@ -194,12 +194,11 @@ def assert_build_left_nothing(tmp_path: Path, *, keep_builddir: bool = False, ou
     assert not out.exists() or list(out.iterdir()) == [], f"in the output folder: {list(out.iterdir())}"
 
 
-MANIFEST_SUFFIXES = ("-CHECKSUM", ".packages", ".flattened.ks")
-
-
 def images_in(out: Path) -> list[Path]:
     """What a build delivered to *out* besides the manifest every build writes (imgcreate/manifest.py), sorted."""
-    return sorted(p for p in out.iterdir() if not p.name.endswith(MANIFEST_SUFFIXES))
+    from imgcreate import manifest
+
+    return sorted(p for p in out.iterdir() if not manifest.is_manifest(p))
 
 
 # ---- a repository over HTTP -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ def edited_iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path
     return out
 
 
+@pytest.mark.full  # the same edited ISO boots over TFTP by default, with the same checks
 def test_edited_iso_boots_and_reports_the_edit(edited_iso: Path) -> None:
     result = boot(edited_iso, "bios", timeout=300)
     assert result.ok, result.tail()
@@ -51,6 +52,7 @@ def test_pxe_tree_boots_over_tftp(edited_iso: Path) -> None:
     assert "root=live:/TB-EDITED.iso" in checks["cmdline"].split()
     assert "toolbox.edited=1" in checks["cmdline"].split()
     assert checks["file /etc/live-post"].rstrip(";") == "edited-by-script"
+    assert checks["rpm-count"].isdigit() and int(checks["rpm-count"]) > 5, "rpm, added by editliveos, works"
     assert checks["mount"].startswith("/dev/mapper/live-rw / ")
     assert "/run/initramfs/live iso9660" in result.log, "the ISO from the initrd, loop-mounted"
 

@@ -27,7 +27,9 @@ def test_create_builds_what_the_cli_builds(make_ks: MakeKs, tmp_path: Path) -> N
     with LiveImageCreator(parser, "SAME", fslabel="SAME", title="T", product="P", compression_type="lz4",
                           tmpdir=tmp_path) as creator:
         files = creator.create(tmp_path / "api")
-    assert files == [tmp_path / "api/SAME.iso"]
+    assert files[0] == tmp_path / "api/SAME.iso", "the image first"
+    assert sorted(files) == sorted(tmp_path / "api" / n for n in ("SAME.iso", "SAME-CHECKSUM", "SAME.packages",
+                                                                   "SAME.flattened.ks"))
     cli_iso, api_iso = tmp_path / "cli/SAME.iso", tmp_path / "api/SAME.iso"
     assert isoinspect.files(api_iso) == isoinspect.files(cli_iso)
     assert isoinspect.volume_id(api_iso) == isoinspect.volume_id(cli_iso) == "SAME"
