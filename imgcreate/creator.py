@@ -425,7 +425,7 @@ class ImageCreator:
         if images:
             manifest.write_checksum(images, self._outdir / f"{self.name}-CHECKSUM")
         if self.package_list is not None:
-            (self._outdir / f"{self.name}.packages").write_text("".join(f"{n}\n" for n in self.package_list))
+            manifest.write_packages(self.package_list, self._outdir / f"{self.name}.packages")
         manifest.write_kickstart(self.ks.handler, self._outdir / f"{self.name}.flattened.ks")
 
     def cleanup(self) -> None:

@@ -145,7 +145,7 @@ def make_filesystem(part: PlannedPartition, dev: str) -> None:
 
 def probe_uuid(dev: str) -> str:
     """The UUID of what was just made on *dev*, probed directly (blkid's cache may not know it yet)."""
-    uuid = run(["blkid", "-p", "-s", "UUID", "-o", "value", dev], what=f"Reading the UUID of {dev}").stdout.strip()
+    uuid = fs.probe(dev, "UUID")
     if not uuid:
         raise ImageError(f"{dev} has no UUID after it was formatted.")
     return uuid

@@ -3,13 +3,13 @@ domain description (appliance-creator's ``<name>.xml``)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from imgcreate import manifest
 from imgcreate.errors import CreatorError
 from imgcreate.run import run
 
@@ -63,7 +63,7 @@ def finish(raw: Path, outdir: Path, spec: OutputSpec) -> list[Path]:
         run(["qemu-img", "convert", "-f", "raw", "-O", spec.disk_format, *internal, str(raw), str(disk)],
             what=f"Converting the disk to {spec.disk_format}")
         raw.unlink()
-    sums = {"sha1": _digest(disk, "sha1"), "sha256": _digest(disk, "sha256")} if spec.checksum else {}
+    sums = {a: manifest.file_digest(disk, a) for a in ("sha1", "sha256")} if spec.checksum else {}
     (outdir / f"{spec.name}.xml").write_text(image_xml(spec, sums))
     if spec.compress and spec.disk_format != "qcow2":
         tool, suffix = COMPRESSORS[spec.compress]
@@ -72,17 +72,9 @@ def finish(raw: Path, outdir: Path, spec: OutputSpec) -> list[Path]:
         disk = disk.with_name(disk.name + suffix)
     made = [disk, outdir / f"{spec.name}.xml"]
     if spec.checksum:
-        (outdir / "CHECKSUM").write_text(f"SHA256 ({disk.name}) = {_digest(disk, 'sha256')}\n")
+        (outdir / "CHECKSUM").write_text(f"SHA256 ({disk.name}) = {manifest.file_digest(disk, 'sha256')}\n")
         made.append(outdir / "CHECKSUM")
     return made
-
-
-def _digest(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def image_xml(spec: OutputSpec, checksums: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from imgcreate import reproducible
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, CreatorError, SquashfsError
 from imgcreate.run import find_tool, run
@@ -106,8 +107,6 @@ def mkfs_args(compression: str | None) -> list[str]:
 def reproducible_args(name: str) -> list[str]:
     """For a reproducible build (SOURCE_DATE_EPOCH): every file's time is the epoch (-T; erofs-utils 1.5 has
     no clamping) and the UUID is derived from the epoch instead of random (-U)."""
-    from imgcreate import reproducible
-
     epoch = reproducible.current()
     if epoch is None:
         return []

@@ -81,6 +81,12 @@ def _partitions_in(sysdir: Path) -> dict[int, str]:
     return found
 
 
+def probe(dev: str, tag: str) -> str:
+    """A filesystem's *tag* (TYPE, UUID, LABEL) read from *dev* itself (``blkid -p``: blkid's cache may not know
+    a filesystem just made); "" when there is none."""
+    return run(["blkid", "-p", "-s", tag, "-o", "value", dev], check=False, what=f"Probing {dev}").stdout.strip()
+
+
 def detach_loop(dev: str) -> None:
     for attempt in range(10):
         try:

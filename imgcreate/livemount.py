@@ -136,7 +136,7 @@ def _mount_medium(stack: contextlib.ExitStack, source: Path, work: Path) -> Path
         candidates = [str(source)]  # a partition named directly
     medium = work / "medium"
     medium.mkdir()
-    probed = [(dev, _fstype(dev)) for dev in candidates]
+    probed = [(dev, fs.probe(dev, "TYPE")) for dev in candidates]
     # FAT last: a stick's EFI partition is FAT, and some kernels (this CI's) cannot mount it at all.
     for dev, fstype in sorted(probed, key=lambda p: p[1] == "vfat"):
         if fstype not in _MEDIUM_OPTIONS:
@@ -159,11 +159,6 @@ def _mount_medium(stack: contextlib.ExitStack, source: Path, work: Path) -> Path
 # How a stick's filesystem is mounted: read-only without replaying a journal, so the stick is never written.
 _MEDIUM_OPTIONS = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload", "xfs": "ro,norecovery",
                    "btrfs": "ro", "vfat": "ro"}
-
-
-def _fstype(dev: str) -> str:
-    return run(["blkid", "-p", "-s", "TYPE", "-o", "value", dev], check=False,
-               what=f"Probing {dev}").stdout.strip()
 
 
 def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, target: Path) -> None:

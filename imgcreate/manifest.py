@@ -32,8 +32,9 @@ def package_lines(root: Path) -> list[str]:
                   if n.name != "gpg-pubkey")
 
 
-def write_packages(root: Path, path: Path) -> Path:
-    path.write_text("".join(f"{line}\n" for line in package_lines(root)))
+def write_packages(lines: list[str], path: Path) -> Path:
+    """*lines* (see :func:`package_lines`) as ``<name>.packages``."""
+    path.write_text("".join(f"{line}\n" for line in lines))
     return path
 
 
@@ -42,8 +43,9 @@ def write_kickstart(handler: KickstartHandler, path: Path) -> Path:
     return path
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's content (read in chunks: images are gigabytes)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
@@ -55,7 +57,7 @@ def checksum_text(files: list[Path]) -> str:
     out = []
     for path in sorted(files, key=lambda p: p.name):
         out.append(f"# {path.name}: {path.stat().st_size} bytes\n")
-        out.append(f"SHA256 ({path.name}) = {sha256(path)}\n")
+        out.append(f"SHA256 ({path.name}) = {file_digest(path)}\n")
     return "".join(out)
 
 

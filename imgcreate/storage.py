@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
-from imgcreate import fs
+from imgcreate import fs, reproducible
 from imgcreate.errors import CommandError, CreatorError, ImageError, ResizeError
 from imgcreate.run import run
 
@@ -158,8 +158,6 @@ class ExtImage:
         """For a reproducible build, make the image from the (unmounted, normalised) tree; whether it did."""
         if self._tree is None or self._workdir is None or self.epoch is None:
             return False
-        from imgcreate import reproducible
-
         reproducible.ext_from_tree(self._tree, self.path, self.size, self.fstype, self.label, self.epoch,
                                    self._workdir)
         return True
