@@ -110,6 +110,7 @@ class ImageCreator:
         # --incremental: the cache of installed trees (imgcreate.incremental); None: always install.
         self.incremental: Path | None = None
         self._based_on: str | None = None
+        self._install_key: incremental.InstallKey | None = None  # with --incremental, once installed
         # SOURCE_DATE_EPOCH: a reproducible build (imgcreate.reproducible), in force for every command run.
         self.source_date_epoch = reproducible.current()
         if self.source_date_epoch is not None:
@@ -331,6 +332,7 @@ class ImageCreator:
             repos.append(RepoSpec(name=name, baseurl=(url,)))
         spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
         key = self._incremental_key(spec, repos)
+        self._install_key = key
         if key is not None and self._reuse_installed_tree(key):
             return
         # libdnf and rpm call back into Python all the time, and an exception raised there by a signal handler
@@ -359,6 +361,19 @@ class ImageCreator:
 
         return incremental.install_key(spec, repos, self.releasever or "", os.uname().machine,
                                        self.pkgverify_level, self.source_date_epoch, __version__)
+
+    def _root_settings(self) -> dict[str, object]:
+        """The image type's settings that decide the finished root (beside the kickstart and the installed
+        tree): the key of a compressed root kept by --incremental."""
+        return {"type": type(self).__name__}
+
+    def _compressed_root(self) -> tuple[incremental.TreeCache, incremental.InstallKey, str] | None:
+        """Where --incremental keeps the compressed root of this build (cache, tree key, root key); None when
+        the tree was not keyed (no --incremental, --base-on, or unreadable repository metadata)."""
+        if self.incremental is None or self._install_key is None:
+            return None
+        key = incremental.root_key(self._install_key, str(self.ks.handler), self._root_settings())
+        return incremental.TreeCache(self.incremental), self._install_key, key
 
     def _reuse_installed_tree(self, key: incremental.InstallKey) -> bool:
         """Start from the cached tree for *key* instead of installing; whether there was one."""
@@ -526,6 +541,10 @@ class LoopImageCreator(ImageCreator):
     @property
     def image_size(self) -> int:
         return self._ext_image.size
+
+    def _root_settings(self) -> dict[str, object]:
+        return {**super()._root_settings(), "label": self.fslabel[:16], "fstype": self.fstype,
+                "size": self.image_size}
 
     def _root_storage(self) -> RootStorage:
         return self._ext_image

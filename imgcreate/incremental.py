@@ -9,6 +9,13 @@ the architecture, rpm's verification level, the reproducible epoch (rpm records 
 this tool's version.  A repository whose metadata cannot be read up front (a mirrorlist or metalink, or an
 unreachable URL) makes the build a normal one, said in the log.
 
+The compressed root (``LiveOS/squashfs.img``) is kept too, inside the tree's entry, keyed by what decides it
+beyond the installed tree: the whole kickstart (settings and scripts) and the image's own settings (label,
+filesystem, size, compressor, root layout, dracut options).  A rebuild in which only the ISO's menu changes
+(``--title``, ``--product``) takes it as it is: the root is still configured (its boot files and the
+``%post --nochroot`` scripts' files on the ISO are made again), but not checked, shrunk or compressed.  The
+scripts are taken to do the same for the same text, as mkosi takes them.
+
 Entries are safe to share: each is written to a temporary folder and renamed into place whole, with its
 description (``entry.json``: the key and a digest of the tree's listing) written last, so a half-written entry
 is never seen.  An entry whose tree no longer matches its listing (damaged, a file lost or truncated) is
@@ -32,12 +39,14 @@ from pathlib import Path
 
 from imgcreate.debug import PROGRESS
 from imgcreate.kickstart import PackageSpec, RepoSpec
+from imgcreate.manifest import file_digest
 from imgcreate.run import run
 
 log = logging.getLogger("imgcreate")
 
 ENTRY = "entry.json"
 TREE = "tree"
+ROOTS = "roots"  # in a tree's entry: the compressed roots made from it, one folder per root key
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,21 @@ def install_key(packages: PackageSpec, repos: Sequence[RepoSpec], releasever: st
             return None
         found.append((repo, digest))
     return InstallKey(packages, tuple(found), releasever, arch, pkgverify_level, epoch, version)
+
+
+def root_key(install: InstallKey, kickstart_text: str, settings: dict[str, object]) -> str:
+    """The key of the compressed root made from the tree of *install*, by the kickstart *kickstart_text* (as
+    pykickstart writes it back: every setting and script) with the image's root *settings*."""
+    described = {"install": install.digest, "kickstart": kickstart_text, "settings": settings}
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def link_or_copy(source: Path, dest: Path) -> None:
+    """*dest* as a hard link to *source* (the file is only ever read), or a copy across filesystems."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        run(["cp", "--reflink=auto", "--sparse=always", str(source), str(dest)], what=f"Copying {source}")
 
 
 def listing_digest(tree: Path) -> str:
@@ -147,6 +171,48 @@ class TreeCache:
                 log.debug("incremental: %s was stored meanwhile", entry)
                 return
             log.log(PROGRESS, "incremental: stored the installed tree as %s", entry)
+        finally:
+            if tmp.exists():
+                self._remove(tmp)
+
+    def lookup_root(self, key: InstallKey, root: str, name: str) -> Path | None:
+        """The compressed root *name* stored for the tree of *key* under the root key *root*; None on a miss.
+        One that no longer has its size and sha256 is removed (and is a miss)."""
+        entry = self.directory / key.digest / ROOTS / root
+        try:
+            description = json.loads((entry / ENTRY).read_text())
+        except (OSError, ValueError):
+            if entry.exists():
+                log.warning("incremental: the compressed root %s is incomplete; removing it", entry)
+                self._remove(entry)
+            return None
+        image = entry / name
+        if (not image.is_file() or image.stat().st_size != description.get("size")
+                or file_digest(image) != description.get("sha256")):
+            log.warning("incremental: the compressed root %s is damaged; removing it and compressing again", entry)
+            self._remove(entry)
+            return None
+        return image
+
+    def store_root(self, key: InstallKey, root: str, image: Path) -> None:
+        """Keep the compressed root *image* for the tree of *key* under the root key *root* (when that tree's
+        entry is there: a root is never kept without the tree it was made from)."""
+        tree_entry = self.directory / key.digest
+        entry = tree_entry / ROOTS / root
+        if not (tree_entry / ENTRY).is_file() or (entry / ENTRY).exists():
+            return
+        entry.parent.mkdir(exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{root}-", dir=entry.parent))
+        try:
+            link_or_copy(image, tmp / image.name)
+            (tmp / ENTRY).write_text(json.dumps({"size": image.stat().st_size, "sha256": file_digest(image)},
+                                                sort_keys=True, indent=1))
+            try:
+                os.rename(tmp, entry)
+            except OSError:
+                log.debug("incremental: %s was stored meanwhile", entry)
+                return
+            log.log(PROGRESS, "incremental: stored the compressed root as %s", entry)
         finally:
             if tmp.exists():
                 self._remove(tmp)

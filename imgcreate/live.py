@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgcreate import baseiso, bootloader, dracutconf, erofs, iso, kernels, kickstart, rootfs, squashfs
+from imgcreate import baseiso, bootloader, dracutconf, erofs, incremental, iso, kernels, kickstart, rootfs, squashfs
 from imgcreate.creator import LoopImageCreator
+from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.iso import BiosBootloader
 from imgcreate.run import find_any_tool, run
@@ -125,6 +126,10 @@ class LiveImageCreator(LoopImageCreator):
     def _root_storage(self) -> RootStorage:
         """The root tree itself for --flat-squashfs, else the ext image that becomes LiveOS/rootfs.img."""
         return DirectoryRoot() if self.flat_squashfs else super()._root_storage()
+
+    def _root_settings(self) -> dict[str, object]:
+        return {**super()._root_settings(), "rootfs_type": self.rootfs_type, "compression": self.compression_type,
+                "minimize": not self.skip_minimize, "dracut": self.dracut.text()}
 
     def _fstab_root(self) -> str:
         fstype = ("erofs" if self.erofs else "squashfs") if self.flat_squashfs else self.fstype
@@ -298,18 +303,38 @@ class LiveImageCreator(LoopImageCreator):
             raise CreatorError("The boot configuration was not made: call configure() before package().")
         liveos = self._isodir / "LiveOS"
         liveos.mkdir(exist_ok=True)
-        if self.flat_squashfs:
+        squashfs_img = liveos / "squashfs.img"
+        kept = None if self.skip_compression else self._compressed_root()
+        if kept is not None and self._reuse_compressed_root(*kept, squashfs_img):
+            pass  # only the ISO is mastered again
+        elif self.flat_squashfs:
             # A flat root has no ext image to put on the ISO: --skip-compression makes the squashfs uncompressed.
             with self._phase("squashfs"):
-                self._compress(self._instroot, liveos / "squashfs.img",
-                               None if self.skip_compression else self.compression_type)
+                self._compress(self._instroot, squashfs_img, None if self.skip_compression else self.compression_type)
         elif self.skip_compression:
             # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
             with self._phase("filesystem-finish"):
                 os.rename(self._finish_image(minimize=not self.skip_minimize), liveos / "rootfs.img")
         else:
-            self._squash_rootfs_img(liveos / "squashfs.img")
+            self._squash_rootfs_img(squashfs_img)
+        if kept is not None:
+            with self._phase("incremental-store"):
+                kept[0].store_root(kept[1], kept[2], squashfs_img)
         self._master(self._boot_media, self._outdir / f"{self.name}.iso")
+
+    def _reuse_compressed_root(self, cache: incremental.TreeCache, tree: incremental.InstallKey, root: str,
+                               dest: Path) -> bool:
+        """--incremental: take the compressed root an earlier build made from the same tree, kickstart and root
+        settings (only the ISO's menu differs), instead of checking, shrinking and compressing it again."""
+        with self._phase("squashfs"):
+            image = cache.lookup_root(tree, root, dest.name)
+            if image is None:
+                log.log(PROGRESS, "incremental: no compressed root for this kickstart and these settings yet")
+                return False
+            incremental.link_or_copy(image, dest)
+        log.log(PROGRESS, "incremental: reused the compressed root %s (no check, shrink or compression)",
+                image.parent)
+        return True
 
     def _squash_rootfs_img(self, output: Path) -> None:
         """LiveOS/squashfs.img holding LiveOS/rootfs.img: the ext image, minimized then grown back sparsely to
@@ -321,7 +346,10 @@ class LiveImageCreator(LoopImageCreator):
         os.rename(image, sqroot / "LiveOS/rootfs.img")
         try:
             with self._phase("squashfs"):
-                self._compress(sqroot, output, self.compression_type)
+                if self.erofs:
+                    erofs.mkfs_erofs(sqroot, output, self.compression_type)
+                else:
+                    squashfs.pack_sparse(sqroot, output, self.compression_type)
         finally:
             os.rename(sqroot / "LiveOS/rootfs.img", image)
 

@@ -13,6 +13,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -60,6 +61,8 @@ TOOL_PACKAGES: dict[str, tuple[str, str]] = {
     "unsquashfs": ("squashfs-tools", "squashfs-tools"),
     "xz": ("xz", "xz-utils"),
     "zstd": ("zstd", "zstd"),
+    "tar2sqfs": ("squashfs-tools-ng", "squashfs-tools-ng"),
+    "tar": ("tar", "tar"),
     "mkfs.erofs": ("erofs-utils", "erofs-utils"),
     "dump.erofs": ("erofs-utils", "erofs-utils"),
     "fsck.erofs": ("erofs-utils", "erofs-utils"),
@@ -221,6 +224,60 @@ def run(
         log.error("command failed (%d): %s", proc.returncode, cmdline(args))
         raise CommandError(args, proc.returncode, output, what)
     return subprocess.CompletedProcess(args, proc.returncode, output, None)
+
+
+def run_pipe(
+    first: Sequence[str | os.PathLike[str]],
+    second: Sequence[str | os.PathLike[str]],
+    *,
+    what: str | None = None,
+    tty: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``first | second`` (as :func:`run` runs one command): both are logged as one command line, the
+    output of both is captured (``second``'s stdout goes to the terminal with *tty*), both exit statuses are
+    checked, and both are killed if the wait is interrupted.
+
+    Why not ``sh -c``: no shell quoting of paths, and a failure names the command that failed, not the shell.
+    """
+    args1, args2 = _command(first, None), _command(second, None)
+    line = f"{cmdline(args1)} | {cmdline(args2)}"
+    log.debug("running: %s", line)
+    env = clean_env()
+    procs: list[subprocess.Popen[bytes]] = []
+    readers: list[_OutputReader] = []
+    try:
+        p1 = subprocess.Popen(args1, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env)
+        procs.append(p1)
+        assert p1.stdout is not None and p1.stderr is not None
+        readers.append(_OutputReader(p1.stderr, False))
+        p2 = subprocess.Popen(args2, stdin=p1.stdout, stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
+                              stderr=subprocess.PIPE if tty else subprocess.STDOUT, env=env)
+        procs.append(p2)
+        p1.stdout.close()  # the second command's now: the first gets SIGPIPE if the second ends early
+        pipe = p2.stderr if tty else p2.stdout
+        assert pipe is not None
+        readers.append(_OutputReader(pipe, False))
+        for proc in reversed(procs):
+            proc.wait()
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        raise
+    for reader in readers:
+        reader.join(2.0)
+    output = b"".join(b"".join(r.chunks) for r in readers).decode(errors="replace")
+    if output.strip():
+        log.debug("%s", output.rstrip())
+    failed = [(args, proc.returncode) for args, proc in zip((args1, args2), procs) if proc.returncode != 0]
+    # The first command killed by SIGPIPE only says the second ended early: name the second then.
+    failed.sort(key=lambda f: f[1] == -signal.SIGPIPE)
+    if failed:
+        args, code = failed[0]
+        log.error("command failed (%d): %s (in %s)", code, cmdline(args), line)
+        raise CommandError(args, code, output, what)
+    return subprocess.CompletedProcess([*args1, "|", *args2], 0, output, None)
 
 
 def progress_on_terminal() -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import isoinspect
 from tests.support import assert_failed, finish, run_tool, start_tool
 
 pytestmark = pytest.mark.root
@@ -26,18 +27,19 @@ kernel
 {extra}
 %end
 %post
-echo post-ran > /etc/post-ran
+{post}
 %end
 """
+POST = "echo post-ran > /etc/post-ran"
 EPOCH = "1700000000"
 
 
-def build(tmp: Path, repo: Path, key: str, *args: str, extra: str = "",
+def build(tmp: Path, repo: Path, key: str, *args: str, extra: str = "", post: str = POST,
           tool: str = "image-creator") -> tuple[Path, str]:
     """A reproducible build into tmp/key; its image and what it said."""
     (tmp / key).mkdir(parents=True)
     ks = tmp / key / "inc.ks"
-    ks.write_text(KS.format(repo=repo, extra=extra))
+    ks.write_text(KS.format(repo=repo, extra=extra, post=post))
     live = tool == "livecd-creator"
     proc = run_tool(tool, "-c", str(ks), "-n", "INC", "--tmpdir", str(tmp / key), "--output", str(tmp / key / "out"),
                     "--source-date-epoch", EPOCH, *(["--compression-type", "lz4"] if live else []), *args)
@@ -64,6 +66,41 @@ def test_rebuild_reuses_the_tree_and_gives_the_same_image(tmp_path: Path, testre
     assert "running %post script" in said or "post" in said, "%post still runs"
     assert digest(full) == digest(first) == digest(again), "the same image as a full build"
     assert len(entries(cache)) == 1
+
+
+def test_title_change_reuses_the_compressed_root(tmp_path: Path, testrepo: Path) -> None:
+    """Only the ISO is mastered again when only its menu changes; a %post change compresses a new root (still
+    without dnf); a damaged compressed root is compressed again; each gives a full build's ISO."""
+    cache = tmp_path / "cache"
+    live = {"tool": "livecd-creator"}
+    full, _ = build(tmp_path, testrepo, "full", "--title", "Second Title", **live)
+    _, said = build(tmp_path, testrepo, "first", "--incremental", str(cache), "--title", "First Title", **live)
+    assert "stored the compressed root" in said
+    again, said = build(tmp_path, testrepo, "again", "--incremental", str(cache), "--title", "Second Title",
+                        "-v", **live)
+    assert "reused the installed tree" in said and "reused the compressed root" in said
+    assert "compressing " not in said and "== filesystem-finish" not in said, "no check, shrink or compression"
+    assert digest(again) == digest(full), "the same ISO as a full build"
+    assert "Second Title" in isoinspect.read_text(again, "boot/grub2/grub.cfg")
+
+    (roots,) = [p / "roots" for p in entries(cache)]
+    (kept,) = roots.iterdir()
+    squashfs_img = kept / "squashfs.img"
+    squashfs_img.unlink()
+    squashfs_img.write_bytes(b"\0" * 4096)  # damaged (a new file: the ISO that shared its inode is untouched)
+    again, said = build(tmp_path, testrepo, "damaged", "--incremental", str(cache), "--title", "Second Title",
+                        "-v", **live)
+    assert "is damaged" in said and "compressing " in said and "stored the compressed root" in said
+    assert digest(again) == digest(full)
+
+    changed, said = build(tmp_path, testrepo, "post", "--incremental", str(cache), "--title", "Second Title",
+                          "-v", post="echo changed > /etc/post-ran", **live)
+    assert "reused the installed tree" in said and "no compressed root for this kickstart" in said
+    assert "compressing " in said
+    (tmp_path / "inspect").mkdir()
+    rootfs = isoinspect.rootfs_of(changed, tmp_path / "inspect")
+    assert "changed" in isoinspect.debugfs(rootfs, "cat /etc/post-ran")
+    assert len(list(roots.iterdir())) == 2
 
 
 def test_changed_packages_or_repository_miss(tmp_path: Path, testrepo: Path) -> None:
@@ -107,7 +144,7 @@ def test_two_builds_share_the_cache(tmp_path: Path, testrepo: Path) -> None:
     for key in ("x", "y"):
         (tmp_path / key).mkdir()
         ks = tmp_path / key / "inc.ks"
-        ks.write_text(KS.format(repo=testrepo, extra=""))
+        ks.write_text(KS.format(repo=testrepo, extra="", post=POST))
         procs.append(start_tool("image-creator", "-c", str(ks), "-n", "INC", "--tmpdir", str(tmp_path / key),
                                 "--output", str(tmp_path / key / "out"), "--source-date-epoch", EPOCH,
                                 "--incremental", str(cache)))
@@ -120,7 +157,7 @@ def test_two_builds_share_the_cache(tmp_path: Path, testrepo: Path) -> None:
 
 def test_incremental_without_a_folder_needs_cache(tmp_path: Path, testrepo: Path) -> None:
     ks = tmp_path / "inc.ks"
-    ks.write_text(KS.format(repo=testrepo, extra=""))
+    ks.write_text(KS.format(repo=testrepo, extra="", post=POST))
     proc = run_tool("image-creator", "-c", str(ks), "--tmpdir", str(tmp_path), "--incremental", check=False)
     assert_failed(proc, "give --cache DIR, or --incremental DIR")
     cache = tmp_path / "pkgcache"
