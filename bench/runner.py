@@ -16,6 +16,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _vm_hwm_kib() -> int | None:
@@ -47,7 +48,13 @@ def main() -> int:
     if spec.get("kind") == "disk":
         creator = DiskImageCreator(ks, spec["name"], tmpdir=spec["tmpdir"])
     else:
-        extra = {"rootfs_type": spec["rootfs_type"]} if spec.get("rootfs_type") else {}
+        extra: dict[str, Any] = {"rootfs_type": spec["rootfs_type"]} if spec.get("rootfs_type") else {}
+        if spec.get("title"):
+            extra["title"] = spec["title"]
+        if spec.get("mksquashfs_only"):  # the row that shows what tar2sqfs saves
+            from imgcreate import squashfs
+
+            squashfs.tar2sqfs_args = lambda compression: None  # type: ignore[assignment]
         creator = LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
                                    tmpdir=spec["tmpdir"], **extra)
     if spec.get("incremental"):

@@ -33,7 +33,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -139,12 +139,8 @@ class TreeCache:
     def lookup(self, key: InstallKey) -> Path | None:
         """The entry's tree for *key*; None on a miss.  A damaged entry is removed (and is a miss)."""
         entry = self.directory / key.digest
-        try:
-            description = json.loads((entry / ENTRY).read_text())
-        except (OSError, ValueError):
-            if entry.exists():
-                log.warning("incremental: the cache entry %s is incomplete; removing it", entry)
-                self._remove(entry)
+        description = self._description(entry, "cache entry")
+        if description is None:
             return None
         if description.get("key") != key.describe() or description.get("listing") != listing_digest(entry / TREE):
             log.warning("incremental: the cache entry %s is damaged (its tree does not match its listing); "
@@ -156,35 +152,20 @@ class TreeCache:
     def store(self, key: InstallKey, root: Path, skip: set[str]) -> None:
         """Copy the installed tree *root* (without the contents of its top-level entries named in *skip*, the
         API filesystems mounted there) into a new entry."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        entry = self.directory / key.digest
-        if (entry / ENTRY).exists():
-            return
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key.digest}-", dir=self.directory))
-        try:
+
+        def fill(tmp: Path) -> None:
             copy_tree(root, tmp / TREE, skip)
             (tmp / ENTRY).write_text(json.dumps({"key": key.describe(), "listing": listing_digest(tmp / TREE)},
                                                 sort_keys=True, indent=1))
-            try:
-                os.rename(tmp, entry)
-            except OSError:  # another build stored the same entry first: keep theirs
-                log.debug("incremental: %s was stored meanwhile", entry)
-                return
-            log.log(PROGRESS, "incremental: stored the installed tree as %s", entry)
-        finally:
-            if tmp.exists():
-                self._remove(tmp)
+
+        self._publish(self.directory / key.digest, fill, "the installed tree")
 
     def lookup_root(self, key: InstallKey, root: str, name: str) -> Path | None:
         """The compressed root *name* stored for the tree of *key* under the root key *root*; None on a miss.
         One that no longer has its size and sha256 is removed (and is a miss)."""
         entry = self.directory / key.digest / ROOTS / root
-        try:
-            description = json.loads((entry / ENTRY).read_text())
-        except (OSError, ValueError):
-            if entry.exists():
-                log.warning("incremental: the compressed root %s is incomplete; removing it", entry)
-                self._remove(entry)
+        description = self._description(entry, "compressed root")
+        if description is None:
             return None
         image = entry / name
         if (not image.is_file() or image.stat().st_size != description.get("size")
@@ -197,22 +178,42 @@ class TreeCache:
     def store_root(self, key: InstallKey, root: str, image: Path) -> None:
         """Keep the compressed root *image* for the tree of *key* under the root key *root* (when that tree's
         entry is there: a root is never kept without the tree it was made from)."""
-        tree_entry = self.directory / key.digest
-        entry = tree_entry / ROOTS / root
-        if not (tree_entry / ENTRY).is_file() or (entry / ENTRY).exists():
+        if not (self.directory / key.digest / ENTRY).is_file():
             return
-        entry.parent.mkdir(exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{root}-", dir=entry.parent))
-        try:
+
+        def fill(tmp: Path) -> None:
             link_or_copy(image, tmp / image.name)
             (tmp / ENTRY).write_text(json.dumps({"size": image.stat().st_size, "sha256": file_digest(image)},
                                                 sort_keys=True, indent=1))
+
+        self._publish(self.directory / key.digest / ROOTS / root, fill, "the compressed root")
+
+    def _description(self, entry: Path, what: str) -> dict[str, object] | None:
+        """An entry's entry.json; None when there is none (a miss), and an entry without one is removed."""
+        try:
+            description: dict[str, object] = json.loads((entry / ENTRY).read_text())
+            return description
+        except (OSError, ValueError):
+            if entry.exists():
+                log.warning("incremental: the %s %s is incomplete; removing it", what, entry)
+                self._remove(entry)
+            return None
+
+    def _publish(self, entry: Path, fill: Callable[[Path], None], what: str) -> None:
+        """Make *entry* whole or not at all: *fill* writes it in a folder aside (its entry.json last), which is
+        then renamed into place.  If another build stored the same entry first, theirs is kept."""
+        if (entry / ENTRY).exists():
+            return
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+        try:
+            fill(tmp)
             try:
                 os.rename(tmp, entry)
             except OSError:
                 log.debug("incremental: %s was stored meanwhile", entry)
                 return
-            log.log(PROGRESS, "incremental: stored the compressed root as %s", entry)
+            log.log(PROGRESS, "incremental: stored %s as %s", what, entry)
         finally:
             if tmp.exists():
                 self._remove(tmp)
