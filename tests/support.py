@@ -105,6 +105,27 @@ def image_creator(ks: Path, tmp: Path, *extra: str, fslabel: str | None = None, 
     return Built(proc, out / f"{stem}.img")
 
 
+# A small live ISO of the test distribution (a 300 MiB root, @core and kernel) that boots to the serial console
+# and powers off instead of opening a dracut shell; its live check writes {write_mib} MiB to the root.
+LIVE_KS = """part / --size 300
+repo --name=testdistro --baseurl=file://{repo}
+bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib={write_mib}"
+%packages
+@core
+kernel
+%end
+"""
+
+
+def build_live(tmp: Path, repo: Path, label: str, *extra: str, write_mib: int = 16) -> Path:
+    """``livecd-creator -c LABEL.ks -f LABEL`` with :data:`LIVE_KS` (and *extra* options): the ISO's path."""
+    ks = tmp / f"{label}.ks"
+    ks.write_text(LIVE_KS.format(repo=repo, write_mib=write_mib))
+    run_tool("livecd-creator", "-c", str(ks), "-f", label, "--tmpdir", str(tmp), "--output", str(tmp / "out"),
+             *extra)
+    return tmp / "out" / f"{label}.iso"
+
+
 def assert_failed(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     """The tool failed as a user should see it: a non-zero exit, no traceback, each of *needles* on stderr."""
     err = proc.stderr

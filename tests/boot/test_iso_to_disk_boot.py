@@ -14,26 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.boot.qemu import BootResult, run_qemu
-from tests.support import leak_snapshot, run_tool
+from tests.support import build_live, leak_snapshot, run_tool
 
 pytestmark = [pytest.mark.root, pytest.mark.boot]
 
-KS = """part / --size 300
-repo --name=t --baseurl=file://{repo}
-bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=16"
-%packages
-@core
-kernel
-%end
-"""
-
-
 def build_iso(tmp: Path, repo: Path, label: str, *extra: str) -> Path:
-    ks = tmp / f"{label}.ks"
-    ks.write_text(KS.format(repo=repo))
-    run_tool("livecd-creator", "-c", str(ks), "-f", label, "--tmpdir", str(tmp), "--output", str(tmp / "out"),
-             "--compression-type", "lz4", *extra)
-    return tmp / "out" / f"{label}.iso"
+    return build_live(tmp, repo, label, "--compression-type", "lz4", *extra)
 
 
 @pytest.fixture(scope="module")

@@ -16,29 +16,16 @@ from typing import Any
 
 import pytest
 
-from tests.support import run_tool
+from tests.support import build_live, run_tool
 
 pytestmark = pytest.mark.root
 
-KS = """
-part / --size 300
-repo --name=t --baseurl=file://{repo}
-bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=16"
-%packages
-@core
-kernel
-%end
-"""
 MTOOLS_ENV = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
 
 
 @pytest.fixture(scope="module")
 def iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
-    tmp = tmp_path_factory.mktemp("i2d-iso")
-    ks = tmp / "persist.ks"
-    ks.write_text(KS.format(repo=testrepo))
-    run_tool("livecd-creator", "-c", str(ks), "-f", "I2D-TEST", "--tmpdir", str(tmp), "--output", str(tmp / "out"))
-    return tmp / "out" / "I2D-TEST.iso"
+    return build_live(tmp_path_factory.mktemp("i2d-iso"), testrepo, "I2D-TEST")
 
 
 def sh(*argv: str, check: bool = True) -> str:
