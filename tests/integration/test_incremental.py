@@ -69,8 +69,9 @@ def test_rebuild_reuses_the_tree_and_gives_the_same_image(tmp_path: Path, testre
 
 
 def test_title_change_reuses_the_compressed_root(tmp_path: Path, testrepo: Path) -> None:
-    """Only the ISO is mastered again when only its menu changes; a %post change compresses a new root (still
-    without dnf); a damaged compressed root is compressed again; each gives a full build's ISO."""
+    """Only the ISO is mastered again when only its menu changes (title, product); a %post or label change
+    compresses a new root (still without dnf); a damaged compressed root is compressed again; each gives a full
+    build's ISO."""
     cache = tmp_path / "cache"
     live = {"tool": "livecd-creator"}
     full, _ = build(tmp_path, testrepo, "full", "--title", "Second Title", **live)
@@ -97,10 +98,16 @@ def test_title_change_reuses_the_compressed_root(tmp_path: Path, testrepo: Path)
                           "-v", post="echo changed > /etc/post-ran", **live)
     assert "reused the installed tree" in said and "no compressed root for this kickstart" in said
     assert "compressing " in said
+    _, said = build(tmp_path, testrepo, "product", "--incremental", str(cache), "--title", "Second Title",
+                    "--product", "Another Product", "-v", post="echo changed > /etc/post-ran", **live)
+    assert "reused the compressed root" in said, "the product is only in the menu"
+    _, said = build(tmp_path, testrepo, "label", "--incremental", str(cache), "--fslabel", "OTHER-LABEL", "-v",
+                    post="echo changed > /etc/post-ran", **live)
+    assert "no compressed root for this kickstart" in said, "the root filesystem carries the label"
     (tmp_path / "inspect").mkdir()
     rootfs = isoinspect.rootfs_of(changed, tmp_path / "inspect")
     assert "changed" in isoinspect.debugfs(rootfs, "cat /etc/post-ran")
-    assert len(list(roots.iterdir())) == 2
+    assert len(list(roots.iterdir())) == 3
 
 
 def test_changed_packages_or_repository_miss(tmp_path: Path, testrepo: Path) -> None:
