@@ -346,17 +346,19 @@ class LiveImageCreator(LoopImageCreator):
         os.rename(image, sqroot / "LiveOS/rootfs.img")
         try:
             with self._phase("squashfs"):
-                if self.erofs:
-                    erofs.mkfs_erofs(sqroot, output, self.compression_type)
-                else:
-                    squashfs.pack_sparse(sqroot, output, self.compression_type)
+                self._compress(sqroot, output, self.compression_type, sparse=True)
         finally:
             os.rename(sqroot / "LiveOS/rootfs.img", image)
 
-    def _compress(self, source: Path, output: Path, compression: str | None) -> None:
-        """LiveOS/squashfs.img from *source*: squashfs, or EROFS under the same name (as Fedora 42's media)."""
+    def _compress(self, source: Path, output: Path, compression: str | None, sparse: bool = False) -> None:
+        """LiveOS/squashfs.img from *source*: squashfs, or EROFS under the same name (as Fedora 42's media).
+
+        *sparse*: *source* holds only the sparse rootfs.img, whose holes tar2sqfs can skip; a root tree (with
+        its xattrs, device nodes and hard links) always goes to mksquashfs."""
         if self.erofs:
             erofs.mkfs_erofs(source, output, compression)
+        elif sparse:
+            squashfs.pack_sparse(source, output, compression)
         else:
             squashfs.mksquashfs(source, output, compression)
 
