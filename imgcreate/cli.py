@@ -317,20 +317,46 @@ def guarded(prog: str, action: Callable[[], int], hint: Callable[[str], str] | N
     old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return action()
-    except CreatorError as exc:
-        return _fail(prog, f"error: {exc}{more(str(exc))}", exc.exit_code)
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return _fail(prog, f"error: {exc.strerror or exc}{where}.{more(str(exc))}", 1)
     except KeyboardInterrupt as exc:
-        what = str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
-        return _fail(prog, f"{what}; everything was cleaned up.", 130)
-    except Exception as exc:  # a bug of ours: still one paragraph, the details go to the debug log
+        return _fail(prog, f"{_stopped_by(exc)}; everything was cleaned up.", 130)
+    except Exception as exc:
+        stopped = _interruption(exc)
+        if stopped is not None:  # interrupted, and cleaning up after it failed: still an interrupted run
+            return _fail(prog, f"{_stopped_by(stopped)}, but cleaning up failed: {_describe(exc)}", 130)
+        if isinstance(exc, CreatorError):
+            return _fail(prog, f"error: {exc}{more(str(exc))}", exc.exit_code)
+        if isinstance(exc, OSError):
+            return _fail(prog, f"error: {_describe(exc)}{more(str(exc))}", 1)
+        # a bug of ours: still one paragraph, the details go to the debug log
         return _fail(prog, f"internal error: {type(exc).__name__}: {exc}. Everything was cleaned up; run with "
                            "--debug or --logfile for details, and please report this.", 1)
     finally:
         for s, handler in old_handlers.items():
             signal.signal(s, handler)
+
+
+def _stopped_by(exc: KeyboardInterrupt) -> str:
+    return str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, CreatorError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}."
+    return str(exc)
+
+
+def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt *exc* was raised while handling, if any: an unmount that failed while a SIGTERM unwound
+    the build must not turn the interrupted run (exit 130) into a failed one (exit 1)."""
+    seen: set[int] = set()
+    cause = exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__context__
+    return None
 
 
 def _build_options(opts: argparse.Namespace) -> BuildOptions:

@@ -19,8 +19,9 @@ What the stick holds (always repartitioned and formatted; nothing of what was th
   tool that can run on the host).
 
 Every loop device and mount is registered on an ExitStack when acquired, so an error or Ctrl-C leaves nothing
-attached or mounted.  Every refusal (not a live ISO, a mounted target, the disk of ``/``, a partition instead of
-a disk, too small) happens before anything is written.
+attached or mounted, and an image file made by the run is removed unless it was finished.  Every refusal (not a
+live ISO, a mounted target, the disk of ``/``, a partition instead of a disk, too small, an existing non-empty
+image file without ``force``) happens before anything is written.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate import disk, diskboot, fs, liveiso
+from imgcreate import disk, diskboot, fs, liveiso, signals
 from imgcreate.disklayout import (
     FIRST_PARTITION_MIB,
     GPT_BACKUP_MIB,
@@ -76,7 +77,7 @@ class IsoToDiskOptions:
     overlay_size_mb: int = 0
     home_size_mb: int = 0
     noverify: bool = False  # skip checking the ISO's implanted MD5 (checkisomd5) before copying
-    force: bool = False  # no confirmation before erasing a block device
+    force: bool = False  # no confirmation before erasing a block device; an existing image file may be overwritten
     extra_kernel_args: str = ""
     # Asked before a block device is erased (unless force); returns whether the user agreed.
     confirm: Callable[[str], bool] | None = None
@@ -248,8 +249,9 @@ def check_block_target(path: Path) -> Target:
     return Target(path=path, is_block=True, size_bytes=size)
 
 
-def check_file_target(path: Path, iso: Path, size_mb: int | None) -> Target:
-    """An image file (made if missing); refused while a loop device is attached to it (it may be mounted)."""
+def check_file_target(path: Path, iso: Path, size_mb: int | None, force: bool = False) -> Target:
+    """An image file (made if missing); refused while a loop device is attached to it (it may be mounted), and
+    refused without *force* when it exists and is not empty: a mistyped name must not erase someone's data."""
     if path.exists() and not path.is_file():
         raise CreatorError(f"'{path}' is neither a block device nor a regular file (a disk image).")
     if not path.parent.is_dir():
@@ -263,6 +265,13 @@ def check_file_target(path: Path, iso: Path, size_mb: int | None) -> Target:
                 f"'{path}' is attached to a loop device ({attached.split(':')[0]}), so it may be mounted; detach it "
                 "first. Nothing was written."
             )
+        size = path.stat().st_size
+        if size > 0 and not force:
+            raise CreatorError(
+                f"'{path}' exists and is not empty ({size} bytes): writing the live system to it would erase what "
+                "it holds. Give --force to overwrite it (it is repartitioned, and grown to --size-mb if that is "
+                "bigger), or choose a new file name. Nothing was written."
+            )
     if size_mb is not None:
         return Target(path=path, is_block=False, size_bytes=size_mb * MIB)
     return Target(path=path, is_block=False, size_bytes=path.stat().st_size if path.exists() else None)
@@ -273,7 +282,7 @@ def check_target(path: Path, iso: Path, options: IsoToDiskOptions) -> Target:
         if options.size_mb is not None:
             raise CreatorError("--size-mb is for a disk image file; a block device keeps its size.")
         return check_block_target(path)
-    return check_file_target(path, iso, options.size_mb)
+    return check_file_target(path, iso, options.size_mb, options.force)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -296,10 +305,27 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
         question = f"All data on {target} ({(tgt.size_bytes or 0) // MIB} MiB) will be lost. Type 'yes' to continue: "
         if options.confirm is None or not options.confirm(question):
             raise CreatorError(f"Not confirmed: nothing was written to {target}.")
+    # An image file made here is removed again unless it was finished (never a file that was there before, nor
+    # a block device); last, once no loop device holds it.  The unwinding is not cut short by a second signal.
+    created = not tgt.is_block and not target.exists()
+    finished = False
+
+    def remove_unfinished() -> None:
+        if created and not finished:
+            log.info("removing the unfinished image file %s", target)
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+
     with contextlib.ExitStack() as stack:
+        stack.callback(remove_unfinished)
         work = Path(tempfile.mkdtemp(prefix="livecd-iso-to-disk-"))
         stack.callback(fs.remove_tree, work)
-        _write(stack, live, tgt, layout, label, options, work)
+        try:
+            _write(stack, live, tgt, layout, label, options, work)
+            finished = True
+        finally:
+            with signals.deferred("cleaning up"):
+                stack.close()
     log.info("%s is ready: boot it, label %s", target, label)
 
 

@@ -19,7 +19,8 @@ exit status:
   0    the stick (or image file) was written
   1    it failed or was refused (the message says why); nothing was left mounted or attached
   2    the command line was wrong
-  130  interrupted (Ctrl-C, SIGTERM or SIGHUP); everything was cleaned up
+  130  interrupted (Ctrl-C, SIGTERM or SIGHUP); everything was cleaned up (an image file this run made is
+       removed)
 """
 
 
@@ -53,7 +54,9 @@ def iso_to_disk_parser() -> argparse.ArgumentParser:
                         help="a persistent /home of N MiB (LiveOS/home.img, ext4)")
     parser.add_argument("--noverify", action="store_true",
                         help="do not check the ISO's implanted checksum before copying")
-    parser.add_argument("--force", action="store_true", help="do not ask before erasing a block device")
+    parser.add_argument("--force", action="store_true",
+                        help="do not ask before erasing a block device; overwrite an existing, non-empty image file "
+                             "(refused without it)")
     parser.add_argument("--extra-kernel-args", default="", metavar="ARGS",
                         help="more kernel arguments for the stick's boot menu")
     debug.add_logging_options(parser)

@@ -33,7 +33,7 @@ from pathlib import Path
 from imgcreate import dmsnapshot, erofs, fs
 from imgcreate.errors import CreatorError, MountError
 from imgcreate.liveiso import Layout, LiveIso, read_live_iso
-from imgcreate.run import run
+from imgcreate.run import run, stop
 
 log = logging.getLogger("imgcreate")
 
@@ -249,8 +249,9 @@ def run_in(mountpoint: Path, command: Sequence[str]) -> int:
 
     The command is the user's, so it keeps their environment and terminal (imgcreate.run captures output,
     which a shell cannot live with).  Ctrl-C is the command's to handle (an interactive shell ignores it), so
-    we ignore SIGINT while it runs; if we are stopped otherwise (SIGTERM), the command is killed before the
-    caller unmounts.
+    we ignore SIGINT while it runs; if we are stopped otherwise (SIGTERM, SIGHUP), the command and everything it
+    started are stopped (:func:`imgcreate.run.stop`) before the caller unmounts.  It stays in our process group,
+    the terminal's foreground one, so that an interactive shell keeps its job control.
     """
     log.debug("running in %s: %s", mountpoint, " ".join(command))
     try:
@@ -261,8 +262,7 @@ def run_in(mountpoint: Path, command: Sequence[str]) -> int:
     try:
         code = proc.wait()
     except BaseException:
-        proc.kill()
-        proc.wait()
+        stop(proc, group=False)
         raise
     finally:
         signal.signal(signal.SIGINT, old)

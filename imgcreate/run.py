@@ -5,10 +5,22 @@ merged and read while the process runs, so a chatty tool can never deadlock on a
 always checked, and a failure raises :class:`CommandError` naming the command and the tail of its output.  A tool
 that is not installed raises :class:`MissingToolError` naming the package that provides it on Fedora/EL and on
 Debian.
+
+Every command runs in a session (and process group) of its own, so that stopping it stops all it started: a
+``%post`` script's background children, a shell's pipeline.  Stopping happens whenever the wait for a command is
+cut short (Ctrl-C, SIGTERM, a timeout, an error in our own code): SIGTERM to the group and to every descendant,
+:data:`STOP_GRACE` seconds for them to exit (mksquashfs and xorriso remove their partial output on SIGTERM), then
+SIGKILL.  The price: the terminal's Ctrl-C reaches only us, never the command directly; our handler stops it.
+What a host command leaves running in its group after it exits is stopped too (a ``%post --nochroot`` script's
+``daemon &``); a chrooted command's leftovers are stopped when the install root is unmounted
+(``fs.kill_processes_in``).  A process that leaves the group with ``setsid`` and whose parent has exited cannot
+be found this way (nor would a cgroup be available on every host); inside the install root it is still stopped at
+unmount.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -17,9 +29,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import IO
 
+from imgcreate import signals
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, MissingToolError
 
@@ -153,9 +167,101 @@ def _command(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str
     return args
 
 
+# Seconds a stopped command's processes get between SIGTERM and SIGKILL: enough for a tool to remove its partial
+# output, short enough that an interrupt still feels immediate.
+STOP_GRACE = 3.0
+
+
+def _process_table() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, process group, state) of every process, from /proc/PID/stat."""
+    table: dict[int, tuple[int, int, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()  # after the command name, which may hold spaces
+        table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0].decode())
+    return table
+
+
+def _family(leader: int, group: bool, known: set[int] | None = None) -> set[int]:
+    """The live (not zombie) processes of *leader*'s process group (with *group*) and every descendant of those,
+    of *leader* and of *known*: what stopping a command must stop.  Never this process."""
+    table = _process_table()
+    alive = {pid for pid, (_, _, state) in table.items() if state not in ("Z", "X")}
+    found = {pid for pid in alive if group and table[pid][1] == leader}
+    found |= (known or set()) & alive
+    if leader in alive:
+        found.add(leader)
+    children: dict[int, list[int]] = {}
+    for pid in alive:
+        children.setdefault(table[pid][0], []).append(pid)
+    todo = [*found, leader]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    found.discard(os.getpid())
+    return found
+
+
+def _signal_all(pids: set[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def stop(proc: subprocess.Popen[bytes], *, group: bool = True, grace: float = STOP_GRACE) -> None:
+    """Stop *proc* and everything it started: SIGTERM to its process group (with *group*: it was started in a
+    session of its own) and to all its descendants, up to *grace* seconds for them to end, then SIGKILL to what
+    is left; *proc* is reaped.  A second signal meanwhile is acted on once this is done."""
+    with signals.deferred("stopping a command"):
+        targets = _family(proc.pid, group)
+        _signal_all(targets, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while targets and time.monotonic() < deadline:
+            time.sleep(0.05)
+            proc.poll()  # reap it, so that it no longer counts
+            targets = _family(proc.pid, group, targets)
+        _signal_all(targets, signal.SIGKILL)
+        proc.wait()
+
+
+def stop_leftovers(pgid: int, what: str, grace: float = STOP_GRACE) -> None:
+    """Stop what a finished command (started by :func:`run`, its session *pgid*) left running in its process
+    group, warning about each process (e.g. ``sleep 600 &`` in a %post --nochroot script)."""
+    try:
+        os.killpg(pgid, 0)  # the usual case, nothing left, costs one system call
+    except (ProcessLookupError, PermissionError):
+        return
+    with signals.deferred("stopping a command"):
+        targets = _family(pgid, True)
+        for pid in sorted(targets):
+            log.warning("stopping process %d (%s) left running by %s", pid, _comm(pid), what)
+        _signal_all(targets, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while targets and time.monotonic() < deadline:
+            time.sleep(0.05)
+            targets = _family(pgid, True, targets)
+        _signal_all(targets, signal.SIGKILL)
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
 def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> None:
-    """Give the command its input and wait for it to end.  Whatever interrupts the wait (Ctrl-C included), the
-    child is killed: never left behind."""
+    """Give the command its input and wait for it to end.  Whatever interrupts the wait (Ctrl-C, SIGTERM, the
+    timeout), the command and all it started are stopped (:func:`stop`): never left behind."""
     try:
         if data is not None:
             assert proc.stdin is not None
@@ -166,8 +272,7 @@ def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: f
                 pass
         proc.wait(timeout=timeout)
     except BaseException:
-        proc.kill()
-        proc.wait()
+        stop(proc)
         raise
 
 
@@ -206,6 +311,7 @@ def run(
             stderr=subprocess.PIPE if tty else subprocess.STDOUT,
             env=dict(env),
             cwd=cwd,
+            start_new_session=True,  # its own process group: see the module's docstring
         )
     except FileNotFoundError as exc:
         raise MissingToolError(args[0], package_hint(os.path.basename(args[0]))) from exc
@@ -213,6 +319,8 @@ def run(
     assert pipe is not None
     reader = _OutputReader(pipe, stream)
     _feed_and_wait(proc, data, timeout)
+    if root is None:
+        stop_leftovers(proc.pid, what or cmdline(args))
     # A daemon the command started (e.g. in a %post) may hold the pipe open forever: drain what is there,
     # but do not wait for it.  The daemon itself is stopped when the install root is unmounted.
     reader.join(2.0)
@@ -247,12 +355,12 @@ def run_pipe(
     readers: list[_OutputReader] = []
     try:
         p1 = subprocess.Popen(args1, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=env)
+                              env=env, start_new_session=True)
         procs.append(p1)
         assert p1.stdout is not None and p1.stderr is not None
         readers.append(_OutputReader(p1.stderr, False))
         p2 = subprocess.Popen(args2, stdin=p1.stdout, stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
-                              stderr=subprocess.PIPE if tty else subprocess.STDOUT, env=env)
+                              stderr=subprocess.PIPE if tty else subprocess.STDOUT, env=env, start_new_session=True)
         procs.append(p2)
         p1.stdout.close()  # the second command's now: the first gets SIGPIPE if the second ends early
         pipe = p2.stderr if tty else p2.stdout
@@ -262,8 +370,7 @@ def run_pipe(
             proc.wait()
     except BaseException:
         for proc in procs:
-            proc.kill()
-            proc.wait()
+            stop(proc)
         raise
     for reader in readers:
         reader.join(2.0)

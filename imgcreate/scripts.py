@@ -56,7 +56,10 @@ def run_script(script: Script, where: ScriptPlace, what: str) -> None:
     env.update(where.extra_env)
     log.log(PROGRESS, "running %s%s", label, " in the install root" if chroot else " on the host")
     try:
-        result = run(argv, root=where.root if chroot else None, env=env, check=False, stream=True, cwd="/")
+        # A script on the host that leaves children running (``daemon &``) has them stopped when it ends (see
+        # imgcreate.run); a chrooted one's are stopped when the install root is unmounted.
+        result = run(argv, root=where.root if chroot else None, env=env, check=False, stream=True, cwd="/",
+                     what=f"the {label}")
     finally:
         with contextlib.suppress(OSError):
             path.unlink()
