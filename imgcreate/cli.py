@@ -136,8 +136,19 @@ def setup_logging(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return settings
 
 
+# The signals that stopped the current guarded() run, in order: an error raised while unwinding after one (an
+# unmount that failed) still ends the run as interrupted, not failed.
+_received: list[str] = []
+
+
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    _received.append(signal.Signals(signum).name)
     raise Interrupted(f"Stopped by {signal.Signals(signum).name}")
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    _received.append("SIGINT")
+    raise KeyboardInterrupt
 
 
 def _repo_paths(values: Sequence[str]) -> tuple[Path, ...]:
@@ -314,15 +325,18 @@ def guarded(prog: str, action: Callable[[], int], hint: Callable[[str], str] | N
     1 for a failure, 130 when interrupted; SIGTERM and SIGHUP unwind like Ctrl-C, so cleanup runs.  *hint*
     adds advice to an error's message (e.g. which folder filled up)."""
     more = hint or (lambda message: "")
+    _received.clear()
     old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started with SIGINT ignored
+        old_handlers[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     try:
         return action()
     except KeyboardInterrupt as exc:
         return _fail(prog, f"{_stopped_by(exc)}; everything was cleaned up.", 130)
     except Exception as exc:
-        stopped = _interruption(exc)
-        if stopped is not None:  # interrupted, and cleaning up after it failed: still an interrupted run
-            return _fail(prog, f"{_stopped_by(stopped)}, but cleaning up failed: {_describe(exc)}", 130)
+        if _received:  # interrupted, and cleaning up after it failed: still an interrupted run
+            what = "Interrupted (SIGINT)" if _received[0] == "SIGINT" else f"Stopped by {_received[0]}"
+            return _fail(prog, f"{what}, but cleaning up failed: {_describe(exc)}", 130)
         if isinstance(exc, CreatorError):
             return _fail(prog, f"error: {exc}{more(str(exc))}", exc.exit_code)
         if isinstance(exc, OSError):
@@ -344,19 +358,6 @@ def _describe(exc: Exception) -> str:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or exc}{where}."
     return str(exc)
-
-
-def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
-    """The interrupt *exc* was raised while handling, if any: an unmount that failed while a SIGTERM unwound
-    the build must not turn the interrupted run (exit 130) into a failed one (exit 1)."""
-    seen: set[int] = set()
-    cause = exc.__context__
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, KeyboardInterrupt):
-            return cause
-        seen.add(id(cause))
-        cause = cause.__context__
-    return None
 
 
 def _build_options(opts: argparse.Namespace) -> BuildOptions:

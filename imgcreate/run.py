@@ -260,20 +260,15 @@ def _comm(pid: int) -> str:
 
 
 def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> None:
-    """Give the command its input and wait for it to end.  Whatever interrupts the wait (Ctrl-C, SIGTERM, the
-    timeout), the command and all it started are stopped (:func:`stop`): never left behind."""
-    try:
-        if data is not None:
-            assert proc.stdin is not None
-            try:
-                proc.stdin.write(data)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-        proc.wait(timeout=timeout)
-    except BaseException:
-        stop(proc)
-        raise
+    """Give the command its input and wait for it to end (the caller stops it if this is cut short)."""
+    if data is not None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    proc.wait(timeout=timeout)
 
 
 def run(
@@ -303,22 +298,31 @@ def run(
         env = clean_env()
     log.debug("running: %s", cmdline(args))
     data = input.encode() if isinstance(input, str) else input
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        proc = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-            stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
-            stderr=subprocess.PIPE if tty else subprocess.STDOUT,
-            env=dict(env),
-            cwd=cwd,
-            start_new_session=True,  # its own process group: see the module's docstring
-        )
-    except FileNotFoundError as exc:
-        raise MissingToolError(args[0], package_hint(os.path.basename(args[0]))) from exc
-    pipe = proc.stderr if tty else proc.stdout
-    assert pipe is not None
-    reader = _OutputReader(pipe, stream)
-    _feed_and_wait(proc, data, timeout)
+        # Whatever cuts the wait short (Ctrl-C, SIGTERM, the timeout), the command and all it started are stopped
+        # (:func:`stop`): never left behind.  A signal while it starts is held until it can be stopped.
+        with signals.deferred("starting a command"):
+            try:
+                proc = subprocess.Popen(
+                    args,
+                    stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                    stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
+                    stderr=subprocess.PIPE if tty else subprocess.STDOUT,
+                    env=dict(env),
+                    cwd=cwd,
+                    start_new_session=True,  # its own process group: see the module's docstring
+                )
+            except FileNotFoundError as exc:
+                raise MissingToolError(args[0], package_hint(os.path.basename(args[0]))) from exc
+            pipe = proc.stderr if tty else proc.stdout
+            assert pipe is not None
+            reader = _OutputReader(pipe, stream)
+        _feed_and_wait(proc, data, timeout)
+    except BaseException:
+        if proc is not None:
+            stop(proc)
+        raise
     if root is None:
         stop_leftovers(proc.pid, what or cmdline(args))
     # A daemon the command started (e.g. in a %post) may hold the pipe open forever: drain what is there,
@@ -354,18 +358,19 @@ def run_pipe(
     procs: list[subprocess.Popen[bytes]] = []
     readers: list[_OutputReader] = []
     try:
-        p1 = subprocess.Popen(args1, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=env, start_new_session=True)
-        procs.append(p1)
-        assert p1.stdout is not None and p1.stderr is not None
-        readers.append(_OutputReader(p1.stderr, False))
-        p2 = subprocess.Popen(args2, stdin=p1.stdout, stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
-                              stderr=subprocess.PIPE if tty else subprocess.STDOUT, env=env, start_new_session=True)
-        procs.append(p2)
-        p1.stdout.close()  # the second command's now: the first gets SIGPIPE if the second ends early
-        pipe = p2.stderr if tty else p2.stdout
-        assert pipe is not None
-        readers.append(_OutputReader(pipe, False))
+        with signals.deferred("starting a command"):  # held until both can be stopped
+            p1 = subprocess.Popen(args1, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env, start_new_session=True)
+            procs.append(p1)
+            assert p1.stdout is not None and p1.stderr is not None
+            readers.append(_OutputReader(p1.stderr, False))
+            p2 = subprocess.Popen(args2, stdin=p1.stdout, stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
+                                  stderr=subprocess.PIPE if tty else subprocess.STDOUT, env=env, start_new_session=True)
+            procs.append(p2)
+            p1.stdout.close()  # the second command's now: the first gets SIGPIPE if the second ends early
+            pipe = p2.stderr if tty else p2.stdout
+            assert pipe is not None
+            readers.append(_OutputReader(pipe, False))
         for proc in reversed(procs):
             proc.wait()
     except BaseException:

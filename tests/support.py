@@ -64,6 +64,41 @@ def start_tool(tool: str, *args: str, env: Mapping[str, str] | None = None,
     return subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, errors="replace", env=_environ(env))
 
 
+def signal_at(proc: subprocess.Popen[str], sig: int, needle: str, stdout: bool = False) -> str:
+    """Read a started tool's stderr (its stdout with *stdout*) line by line and send it *sig* at the first line
+    holding *needle* (e.g. what a %post script prints once it runs); returns what was read, that line last."""
+    stream = proc.stdout if stdout else proc.stderr
+    assert stream is not None
+    seen = []
+    for line in stream:
+        seen.append(line)
+        if needle in line:
+            proc.send_signal(sig)
+            return "".join(seen)
+    raise AssertionError(f"the tool ended ({proc.wait()}) before printing {needle!r}:\n{''.join(seen)[-3000:]}")
+
+
+def alive(pid: int) -> bool:
+    """Whether process *pid* still runs (a zombie no longer does: it only waits to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def running(*argv: str) -> list[int]:
+    """The live processes whose command line is exactly *argv* (a unique ``sleep 3171`` of a test's script)."""
+    found = []
+    want = "\0".join(argv) + "\0"
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_text() == want and alive(int(pid)):
+                    found.append(int(pid))
+    return found
+
+
 def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
     """Wait for a tool started by :func:`start_tool`; its result as :func:`run_tool` gives it."""
     out, err = proc.communicate(timeout=TOOL_TIMEOUT)

@@ -8,6 +8,7 @@ gone (unless --nocleanup) and the output folder holds no file.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -16,11 +17,14 @@ import pytest
 
 from tests.support import (
     RepoServer,
+    alive,
     assert_build_left_nothing,
     assert_failed,
     build_dirs,
     finish,
     images_in,
+    running,
+    signal_at,
     start_tool,
 )
 
@@ -131,4 +135,55 @@ def test_successful_build_stops_the_daemon_and_leaves_only_the_iso(tmp_path: Pat
     assert [p.name for p in images_in(tmp_path / "out")] == ["FAULT.iso"]
     for delivered in (tmp_path / "out").iterdir():  # the ISO and its manifest (FAULT-CHECKSUM, ...)
         delivered.unlink()
+    assert_build_left_nothing(tmp_path)
+
+
+# A script that starts a child in the background, says so and waits; the --nochroot one works in the install root
+# (as a script copying files in would), so its processes keep the root busy while they run.
+SCRIPT_KS = """{layout}
+repo --name=testdistro --baseurl=file://{repo}
+%packages
+@core
+kernel
+%end
+%post{nochroot}
+{cd}
+sleep {child} &
+echo "child-pid=$!"
+sleep {waits}
+%end
+"""
+LAYOUTS = {"appliance-creator": "clearpart --all --initlabel --disklabel=msdos\npart / --fstype=ext4 --size=400\n"
+                                "bootloader --location=none",
+           "livecd-creator": "part / --size 300\nbootloader --timeout 1", "image-creator": "part / --size 300"}
+
+
+@pytest.mark.parametrize(("tool", "nochroot", "sig"), [
+    ("appliance-creator", True, signal.SIGTERM),
+    ("livecd-creator", True, signal.SIGINT),
+    ("livecd-creator", True, signal.SIGHUP),
+    ("image-creator", False, signal.SIGTERM),
+])
+def test_signal_while_a_script_runs_stops_it_and_its_children(tool: str, nochroot: bool, sig: signal.Signals,
+                                                              tmp_path: Path, testrepo: Path) -> None:
+    """Issue 22: a signal while a %post runs stops the script's whole process group, not only its shell: the
+    child it left in the background is gone, nothing stays mounted or attached, and the exit status is 130."""
+    child, waits = (str(3100 + 2 * sig + nochroot), str(3101 + 2 * sig + nochroot))  # unique per case
+    ks = tmp_path / "script.ks"
+    ks.write_text(SCRIPT_KS.format(layout=LAYOUTS[tool], repo=testrepo, nochroot=" --nochroot" if nochroot else "",
+                                   cd='cd "$INSTALL_ROOT"' if nochroot else "", child=child, waits=waits))
+    (tmp_path / "work").mkdir()
+    dirs = ["-t", str(tmp_path / "work"), "-o", str(tmp_path / "out")]
+    extra = ["--no-compress"] if tool == "appliance-creator" else ["--compression-type", "lz4"] \
+        if tool == "livecd-creator" else []
+    proc = start_tool(tool, "-c", str(ks), "-n" if tool == "appliance-creator" else "-f", "SCRIPT", *dirs, *extra)
+    seen = signal_at(proc, sig, "child-pid=")
+    pid = int(re.findall(r"child-pid=(\d+)", seen)[-1])
+    assert proc.stderr is not None
+    rest = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 130, seen + rest
+    assert "Traceback" not in rest and "cleaning up failed" not in rest, rest
+    assert not alive(pid), "the script's background child was stopped"
+    assert running("sleep", child) == running("sleep", waits) == [], "and every process of the script"
     assert_build_left_nothing(tmp_path)
