@@ -31,6 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgcreate import signals
 from imgcreate.errors import CreatorError
 from imgcreate.liveiso import LiveIso, read_live_iso
 from imgcreate.run import find_any_tool, run
@@ -80,19 +81,30 @@ def make_pxe_tree(iso: Path, dest: Path, http_url: str | None = None, tmpdir: Pa
     args = live_args(live, f"live:/{name}")
     base_url = http_url.rstrip("/") if http_url else None
     http_args = live_args(live, f"live:{base_url}/LiveOS/squashfs.img") if base_url else None
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    staging: Path | None = None
+    tmp: Path | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="pxeboot-", dir=tmpdir) as tmp:
-            live.extract(live.boot.kernel, staging / "vmlinuz")
-            _initrd_with_iso(live, Path(tmp), name, staging / "initrd.img")
-            if base_url is not None and http_args is not None:
-                _http_files(live, staging, base_url, http_args)
-            boot_files = _boot_loaders(live, Path(tmp), staging, args, http_args)
+        # Both folders are made, and known here for removal, before a signal can stop us (a signal between a
+        # mkdtemp and the ``with`` of a TemporaryDirectory would leave it behind).
+        with signals.deferred("making the work folders"):
+            staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+            tmp = Path(tempfile.mkdtemp(prefix="pxeboot-", dir=tmpdir))
+        live.extract(live.boot.kernel, staging / "vmlinuz")
+        _initrd_with_iso(live, tmp, name, staging / "initrd.img")
+        if base_url is not None and http_args is not None:
+            _http_files(live, staging, base_url, http_args)
+        boot_files = _boot_loaders(live, tmp, staging, args, http_args)
         run(["chmod", "-R", "u+w,go+rX", str(staging)], what=f"Making {staging} readable")
         staging.rename(dest)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        with signals.deferred("cleaning up"):
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        with signals.deferred("cleaning up"):
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote the network boot tree %s (%s)", dest, ", ".join(boot_files))
     return PxeTree(dest, boot_files, args, http_args)
 

@@ -168,7 +168,7 @@ def test_signal_while_a_script_runs_stops_it_and_its_children(tool: str, nochroo
                                                               tmp_path: Path, testrepo: Path) -> None:
     """Issue 22: a signal while a %post runs stops the script's whole process group, not only its shell: the
     child it left in the background is gone, nothing stays mounted or attached, and the exit status is 130."""
-    child, waits = (str(3100 + 2 * sig + nochroot), str(3101 + 2 * sig + nochroot))  # unique per case
+    child, waits = str(3100 + 4 * sig + 2 * nochroot), str(3101 + 4 * sig + 2 * nochroot)  # unique per case
     ks = tmp_path / "script.ks"
     ks.write_text(SCRIPT_KS.format(layout=LAYOUTS[tool], repo=testrepo, nochroot=" --nochroot" if nochroot else "",
                                    cd='cd "$INSTALL_ROOT"' if nochroot else "", child=child, waits=waits))

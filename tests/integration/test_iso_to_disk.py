@@ -9,14 +9,16 @@ import glob
 import hashlib
 import json
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import build_live, run_tool
+from tests.support import build_live, run_tool, start_tool
 
 pytestmark = pytest.mark.root
 
@@ -210,3 +212,38 @@ def test_asks_before_erasing_a_block_device(iso: Path, tmp_path: Path) -> None:
         err = refused(str(iso), dev, input="no\n")
     assert "Type 'yes'" in err and "Not confirmed" in err
     assert untouched(image)
+
+
+def test_an_existing_file_is_overwritten_only_with_force(iso: Path, tmp_path: Path) -> None:
+    """A non-empty image file that is there already is someone's data: refused without --force (one paragraph,
+    the file untouched), written with it."""
+    image = tmp_path / "data.img"
+    image.write_bytes(os.urandom(1024 * 1024))
+    before = digest(image)
+    err = refused(str(iso), str(image), "--noverify", "--noefi", "--size-mb", "200")
+    assert "exists and is not empty" in err and "--force" in err and "Nothing was written" in err
+    assert digest(image) == before
+    run_tool("livecd-iso-to-disk", str(iso), str(image), "--noverify", "--noefi", "--force", "--size-mb", "200")
+    assert table(image)["label"] == "dos" and image.stat().st_size == 200 * 1024 * 1024
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_interrupted_while_copying(iso: Path, tmp_path: Path, existing: bool) -> None:
+    """SIGTERM while the live system is copied to the data partition: exit 130, nothing mounted or attached, no
+    work folder; an image file the run made is removed, one that was there (given with --force) is left."""
+    image = tmp_path / "stick.raw"
+    if existing:
+        image.write_bytes(b"old data")
+    before = set(leftovers())
+    proc = start_tool("livecd-iso-to-disk", "--noverify", *(["--force", "--size-mb", "200"] if existing else []),
+                      str(iso), str(image))
+    while proc.poll() is None and not any(os.path.ismount(f"{d}/data") for d in set(leftovers()) - before):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Stopped by SIGTERM; everything was cleaned up" in err, err
+    assert set(leftovers()) <= before
+    assert image.exists() is existing, "removed when the run made it, kept when it was there before"
+    if existing:
+        assert sh("losetup", "--associated", str(image)) == ""

@@ -5,7 +5,11 @@ answers to bad input.  The ISOs are built once per module from the test distribu
 from __future__ import annotations
 
 import contextlib
+import glob
+import re
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -273,3 +277,56 @@ def test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay(isos: dict[
         proc = mount_tool(data, str(mnt), "cat", "etc/written-live", tmp=tmp_path)
     assert proc.stdout == "from the live session\n"
     assert_nothing_left(tmp_path)
+
+
+# -- interrupted (issue 29: every tool) --------------------------------------------------------------------------
+
+def test_editliveos_interrupted_while_its_script_runs(isos: dict[str, Path], tmp_path: Path) -> None:
+    """SIGTERM while the --script runs: exit 130, the script's background child stopped, no build directory, no
+    output ISO, nothing mounted or attached."""
+    script = tmp_path / "slow.sh"
+    script.write_text('#!/bin/sh\nsleep 3201 &\necho "child-pid=$!"\nsleep 3202\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = support.start_tool("editliveos", str(isos["squashfs"]), "-o", str(out / "new.iso"), "--script",
+                              str(script), "-t", str(tmp_path))
+    seen = support.signal_at(proc, signal.SIGTERM, "child-pid=")
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, seen + rest
+    assert "everything was cleaned up" in rest and "Traceback" not in rest, rest
+    assert not support.alive(int(re.findall(r"child-pid=(\d+)", seen)[-1]))
+    assert support.running("sleep", "3201") == support.running("sleep", "3202") == []
+    assert list(out.iterdir()) == [] and not list(tmp_path.glob("imgcreate-*"))
+    assert not list(tmp_path.glob("editliveos-*"))
+    assert_nothing_left(tmp_path)
+
+
+def test_liveimage_mount_interrupted_stops_its_command_and_unmounts(isos: dict[str, Path], tmp_path: Path,
+                                                                     mnt: Path) -> None:
+    """SIGTERM while the command runs in the mount point: the command and the child it left in the background
+    (both with their working directory in the mount) are stopped, then everything is unmounted; exit 130."""
+    proc = support.start_tool("liveimage-mount", "--tmpdir", str(tmp_path), str(isos["flat"]), str(mnt), "sh", "-c",
+                              'sleep 3203 & echo "child-pid=$!"; sleep 3204')
+    seen = support.signal_at(proc, signal.SIGTERM, "child-pid=", stdout=True)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "everything was cleaned up" in err and "Traceback" not in err, err
+    assert not support.alive(int(re.findall(r"child-pid=(\d+)", seen)[-1]))
+    assert support.running("sleep", "3203") == support.running("sleep", "3204") == []
+    assert list(mnt.iterdir()) == []
+    assert_nothing_left(tmp_path)
+
+
+def test_pxeboot_interrupted_leaves_no_tree(isos: dict[str, Path], tmp_path: Path) -> None:
+    """SIGHUP once the tree is being written (its staging folder exists): exit 130, no tree, no staging folder,
+    no temporary files."""
+    before = set(glob.glob("/tmp/pxeboot-*"))
+    proc = support.start_tool("livecd-iso-to-pxeboot", str(isos["squashfs"]), "-o", str(tmp_path / "tftpboot"))
+    while not list(tmp_path.glob(".tftpboot-*")) and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Stopped by SIGHUP; everything was cleaned up" in err, err
+    assert list(tmp_path.iterdir()) == [], "neither the tree nor its staging folder"
+    assert set(glob.glob("/tmp/pxeboot-*")) <= before
