@@ -195,7 +195,7 @@ def _family(leader: int, group: bool, known: set[int] | None = None) -> set[int]
     alive = {pid for pid, (_, _, state) in table.items() if state not in ("Z", "X")}
     found = {pid for pid in alive if group and table[pid][1] == leader}
     found |= (known or set()) & alive
-    if leader in alive:
+    if leader in alive and not group:  # with *group* it is found as a member (if it is still ours at all)
         found.add(leader)
     children: dict[int, list[int]] = {}
     for pid in alive:
@@ -216,23 +216,32 @@ def _signal_all(pids: set[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def stop(proc: subprocess.Popen[bytes], *, group: bool = True, grace: float = STOP_GRACE) -> None:
+def _terminate(leader: int, group: bool, grace: float | None, reap: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM to :func:`_family`, up to *grace* seconds (default :data:`STOP_GRACE`) for it to end, SIGKILL to
+    what is left, and a moment for the kernel to finish those (a killed process still holds its files until it
+    is gone).  *reap*: the leader, waited for on the way so that it stops counting."""
+    targets = _family(leader, group)
+    for sig, wait in ((signal.SIGTERM, STOP_GRACE if grace is None else grace), (signal.SIGKILL, 2.0)):
+        _signal_all(targets, sig)
+        deadline = time.monotonic() + wait
+        while targets and time.monotonic() < deadline:
+            time.sleep(0.02)
+            if reap is not None:
+                reap.poll()
+            targets = _family(leader, group, targets)
+
+
+def stop(proc: subprocess.Popen[bytes], *, group: bool = True, grace: float | None = None) -> None:
     """Stop *proc* and everything it started: SIGTERM to its process group (with *group*: it was started in a
     session of its own) and to all its descendants, up to *grace* seconds for them to end, then SIGKILL to what
-    is left; *proc* is reaped.  A second signal meanwhile is acted on once this is done."""
+    is left (*grace* default :data:`STOP_GRACE`); *proc* is reaped.  A second signal meanwhile is acted on once
+    this is done."""
     with signals.deferred("stopping a command"):
-        targets = _family(proc.pid, group)
-        _signal_all(targets, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while targets and time.monotonic() < deadline:
-            time.sleep(0.05)
-            proc.poll()  # reap it, so that it no longer counts
-            targets = _family(proc.pid, group, targets)
-        _signal_all(targets, signal.SIGKILL)
+        _terminate(proc.pid, group, grace, reap=proc)
         proc.wait()
 
 
-def stop_leftovers(pgid: int, what: str, grace: float = STOP_GRACE) -> None:
+def stop_leftovers(pgid: int, what: str, grace: float | None = None) -> None:
     """Stop what a finished command (started by :func:`run`, its session *pgid*) left running in its process
     group, warning about each process (e.g. ``sleep 600 &`` in a %post --nochroot script)."""
     try:
@@ -240,15 +249,9 @@ def stop_leftovers(pgid: int, what: str, grace: float = STOP_GRACE) -> None:
     except (ProcessLookupError, PermissionError):
         return
     with signals.deferred("stopping a command"):
-        targets = _family(pgid, True)
-        for pid in sorted(targets):
+        for pid in sorted(_family(pgid, True)):
             log.warning("stopping process %d (%s) left running by %s", pid, _comm(pid), what)
-        _signal_all(targets, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while targets and time.monotonic() < deadline:
-            time.sleep(0.05)
-            targets = _family(pgid, True, targets)
-        _signal_all(targets, signal.SIGKILL)
+        _terminate(pgid, True, grace)
 
 
 def _comm(pid: int) -> str:
