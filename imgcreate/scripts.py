@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,9 @@ def run_script(script: Script, where: ScriptPlace, what: str) -> None:
             Path(script.logfile).write_text(result.stdout)
     if result.returncode != 0:
         tail = "\n".join(result.stdout.strip().splitlines()[-10:])
-        msg = f"{label} failed with exit status {result.returncode}" + (f":\n{tail}" if tail else "")
+        status = (f"was killed by {signal.Signals(-result.returncode).name}" if result.returncode < 0
+                  else f"failed with exit status {result.returncode}")
+        msg = f"{label} {status}" + (f":\n{tail}" if tail else "")
         if script.error_on_fail:
             raise ScriptError(msg)
         log.warning("%s (continuing: the script has no --erroronfail)", msg)

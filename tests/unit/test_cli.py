@@ -6,6 +6,7 @@ import argparse
 import io
 import logging
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,3 +142,31 @@ def test_dracut_conf_text_is_appended_and_missing_modules_are_left_out() -> None
     assert present == {"dmsquash-live", "pollcdrom", "base"}
     assert dracutconf.DracutSettings().keeping(present).modules == ("dmsquash-live", "pollcdrom")
     assert dracutconf.DracutSettings().keeping(set()).modules == ("dmsquash-live",)
+
+
+def test_an_error_while_unwinding_after_a_signal_still_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 22: a SIGTERM whose cleanup then fails (an unmount, raised from an ExitStack, which cuts the
+    exception chain) is an interrupted run, exit 130, with what failed in the message; not a failure (1)."""
+    from contextlib import ExitStack
+
+    from imgcreate.errors import MountError
+
+    def busy() -> None:
+        raise MountError("/x/install_root could not be unmounted because it was busy")
+
+    def action() -> int:
+        stack = ExitStack()
+        stack.callback(busy)
+        with stack:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        return 0
+
+    assert cli.guarded("tool", action) == 130
+    err = capsys.readouterr().err
+    assert "tool: Stopped by SIGTERM, but cleaning up failed: /x/install_root could not be unmounted" in err
+    def fails() -> int:
+        busy()
+        return 0
+
+    assert cli.guarded("tool", fails) == 1, "the same error without a signal is a failure"
