@@ -72,7 +72,7 @@ def run_script(script: Script, where: ScriptPlace, what: str) -> None:
             Path(script.logfile).write_text(result.stdout)
     if result.returncode != 0:
         tail = "\n".join(result.stdout.strip().splitlines()[-10:])
-        status = (f"was killed by {signal.Signals(-result.returncode).name}" if result.returncode < 0
+        status = (f"was killed by {_signal_name(-result.returncode)}" if result.returncode < 0
                   else f"failed with exit status {result.returncode}")
         msg = f"{label} {status}" + (f":\n{tail}" if tail else "")
         if script.error_on_fail:
@@ -87,6 +87,13 @@ def run_onerror_scripts(scripts: Iterable[Script], where: ScriptPlace) -> None:
             run_script(script, where, "%onerror")
         except Exception as exc:
             log.warning("%%onerror script failed: %s", exc)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _host_script_file(script: Script, scratch: Path, what: str) -> Path:
