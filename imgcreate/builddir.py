@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from imgcreate import fs
+from imgcreate import fs, signals
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import ImageError
 from imgcreate.run import run
@@ -37,11 +37,12 @@ def create(stack: contextlib.ExitStack, tmpdir: Path, keep: bool = False) -> Pat
             f"{MIN_TMPDIR_FREE // 1048576} MiB there (more for large images). Free some space or choose another "
             "one with --tmpdir."
         )
-    path = Path(tempfile.mkdtemp(prefix="imgcreate-", dir=tmpdir))
-    if keep:
-        stack.callback(log.info, "keeping the build directory %s (--nocleanup)", path)
-    else:
-        stack.callback(fs.remove_tree, path)
+    with signals.deferred("making the build directory"):  # made and registered, or neither
+        path = Path(tempfile.mkdtemp(prefix="imgcreate-", dir=tmpdir))
+        if keep:
+            stack.callback(log.info, "keeping the build directory %s (--nocleanup)", path)
+        else:
+            stack.callback(fs.remove_tree, path)
     (path / "out").mkdir()
     return path
 

@@ -15,12 +15,11 @@ import contextlib
 import logging
 import os
 import shlex
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imgcreate import kickstart
+from imgcreate import kickstart, signals
 from imgcreate.errors import CreatorError
 from imgcreate.live import LiveImageCreator
 from imgcreate.liveiso import Layout, LiveIso, read_live_iso
@@ -148,8 +147,8 @@ def edit_live_iso(iso: Path, output: Path, options: EditOptions) -> Path:
         raise CreatorError("--package needs a repository to install from: give --repo URL or PATH.")
     repo_urls, repo_paths = _repo_options(options.repos)
     text = edit_kickstart(live, options)
-    with tempfile.TemporaryDirectory(prefix="editliveos-", dir=options.tmpdir) as tmp:
-        ks_path = Path(tmp) / "edit.ks"
+    with signals.temporary_directory("editliveos-", options.tmpdir) as tmp:
+        ks_path = tmp / "edit.ks"
         ks_path.write_text(text)
         log.debug("editliveos kickstart:\n%s", text)
         ks = kickstart.read_kickstart(str(ks_path))

@@ -13,11 +13,10 @@ import dataclasses
 import enum
 import re
 import shlex
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate import erofs
+from imgcreate import erofs, signals
 from imgcreate.errors import CommandError, CreatorError
 from imgcreate.run import run
 
@@ -71,8 +70,8 @@ class LiveIso:
         """One file of the ISO."""
         if path not in self.files:
             raise CreatorError(f"{self.path} has no {path}.")
-        with tempfile.TemporaryDirectory(prefix="liveiso-") as tmp:
-            return self.extract(path, Path(tmp) / "f").read_bytes()
+        with signals.temporary_directory("liveiso-") as tmp:
+            return self.extract(path, tmp / "f").read_bytes()
 
     def extract(self, path: str, dest: Path) -> Path:
         """Extract a file or directory of the ISO to *dest* (made; parents must exist)."""
@@ -120,8 +119,8 @@ def _layout(path: Path, files: frozenset[str]) -> tuple[Layout, bool]:
 def _squashfs_layout(path: Path) -> tuple[Layout, bool]:
     """Whether the squashfs (or EROFS) image holds LiveOS/rootfs.img or a root tree, from its directory listing
     (unsquashfs and dump.erofs need a file, so the image is extracted to a temporary one)."""
-    with tempfile.TemporaryDirectory(prefix="liveiso-") as tmp:
-        sq = Path(tmp) / "squashfs.img"
+    with signals.temporary_directory("liveiso-") as tmp:
+        sq = tmp / "squashfs.img"
         run(["xorriso", "-indev", str(path), "-osirrox", "on", "-extract", "/LiveOS/squashfs.img", str(sq)],
             what=f"Extracting LiveOS/squashfs.img from {path}")
         is_erofs = erofs.is_erofs(sq)

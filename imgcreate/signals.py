@@ -13,9 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 log = logging.getLogger("imgcreate")
@@ -44,3 +47,18 @@ def deferred(what: str, which: tuple[int, ...] = SIGNALS) -> Iterator[None]:
             signal.signal(s, handler)
         if pending:
             os.kill(os.getpid(), pending[0])
+
+
+@contextlib.contextmanager
+def temporary_directory(prefix: str, dir: str | os.PathLike[str] | None = None) -> Iterator[Path]:  # noqa: A002
+    """A temporary folder removed however the block ends, as ``tempfile.TemporaryDirectory``, but one that a signal
+    cannot leave behind: with TemporaryDirectory, a signal between its ``mkdtemp`` and the ``with`` leaves it."""
+    path: Path | None = None
+    try:
+        with deferred("making a temporary folder"):
+            path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+        yield path
+    finally:
+        if path is not None:
+            with deferred("removing a temporary folder"):
+                shutil.rmtree(path, ignore_errors=True)
