@@ -265,13 +265,9 @@ def check_file_target(path: Path, iso: Path, size_mb: int | None, force: bool = 
                 f"'{path}' is attached to a loop device ({attached.split(':')[0]}), so it may be mounted; detach it "
                 "first. Nothing was written."
             )
-        size = path.stat().st_size
-        if size > 0 and not force:
-            raise CreatorError(
-                f"'{path}' exists and is not empty ({size} bytes): writing the live system to it would erase what "
-                "it holds. Give --force to overwrite it (it is repartitioned, and grown to --size-mb if that is "
-                "bigger), or choose a new file name. Nothing was written."
-            )
+        if path.stat().st_size > 0 and not force:
+            raise CreatorError(f"'{path}' exists and is not empty: writing the live system to it would erase what it "
+                               "holds. Give --force to overwrite it, or choose a new file name. Nothing was written.")
     if size_mb is not None:
         return Target(path=path, is_block=False, size_bytes=size_mb * MIB)
     return Target(path=path, is_block=False, size_bytes=path.stat().st_size if path.exists() else None)
@@ -305,27 +301,24 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
         question = f"All data on {target} ({(tgt.size_bytes or 0) // MIB} MiB) will be lost. Type 'yes' to continue: "
         if options.confirm is None or not options.confirm(question):
             raise CreatorError(f"Not confirmed: nothing was written to {target}.")
-    # An image file made here is removed again unless it was finished (never a file that was there before, nor
-    # a block device); last, once no loop device holds it.  The unwinding is not cut short by a second signal.
+    # An image file made here is removed unless it was finished (never a file that was there before, nor a block
+    # device), last, once no loop device holds it; a second signal does not cut the unwinding short.
     created = not tgt.is_block and not target.exists()
-    finished = False
-
-    def remove_unfinished() -> None:
-        if created and not finished:
-            log.info("removing the unfinished image file %s", target)
-            with contextlib.suppress(FileNotFoundError):
-                target.unlink()
-
     with contextlib.ExitStack() as stack:
-        stack.callback(remove_unfinished)
-        work = Path(tempfile.mkdtemp(prefix="livecd-iso-to-disk-"))
-        stack.callback(fs.remove_tree, work)
+        with signals.deferred("making a work folder"):  # made and registered for removal, or neither
+            work = Path(tempfile.mkdtemp(prefix="livecd-iso-to-disk-"))
+            stack.callback(fs.remove_tree, work)
         try:
             _write(stack, live, tgt, layout, label, options, work)
-            finished = True
+            created = False  # finished: it stays
         finally:
             with signals.deferred("cleaning up"):
-                stack.close()
+                try:
+                    stack.close()
+                finally:
+                    if created:
+                        log.info("removing the unfinished image file %s", target)
+                        target.unlink(missing_ok=True)
     log.info("%s is ready: boot it, label %s", target, label)
 
 

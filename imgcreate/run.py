@@ -12,10 +12,10 @@ cut short (Ctrl-C, SIGTERM, a timeout, an error in our own code): SIGTERM to the
 :data:`STOP_GRACE` seconds for them to exit (mksquashfs and xorriso remove their partial output on SIGTERM), then
 SIGKILL.  The price: the terminal's Ctrl-C reaches only us, never the command directly; our handler stops it.
 What a host command leaves running in its group after it exits is stopped too (a ``%post --nochroot`` script's
-``daemon &``); a chrooted command's leftovers are stopped when the install root is unmounted
-(``fs.kill_processes_in``).  A process that leaves the group with ``setsid`` and whose parent has exited cannot
-be found this way (nor would a cgroup be available on every host); inside the install root it is still stopped at
-unmount.
+``daemon &``; a FUSE mount helper would be too, and none is used); a chrooted command's leftovers are stopped
+when the install root is unmounted (``fs.kill_processes_in``).  A process that leaves the group with ``setsid``
+and whose parent has exited cannot be found this way (nor would a cgroup be available on every host); inside the
+install root it is still stopped at unmount.
 """
 
 from __future__ import annotations
