@@ -16,6 +16,7 @@ import signal
 import time
 from pathlib import Path
 
+from imgcreate import signals
 from imgcreate.errors import CommandError, ImageError, MountError
 from imgcreate.run import run
 
@@ -40,13 +41,15 @@ def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False
         args.append("--read-only")
     if partscan:
         args.append("--partscan")
-    out = run([*args, str(image)], what=f"Attaching {image} to a loop device").stdout
-    # The output is merged with losetup's warnings (e.g. "file is smaller than 512 bytes"): take the device.
-    found: list[str] = re.findall(r"^(/dev/loop\d+)$", out, re.MULTILINE)
-    if not found:
-        raise ImageError(f"losetup attached {image} but did not say to which device: {out.strip()}")
-    dev = found[-1]
-    stack.callback(detach_loop, dev)
+    # With signals held: stopped half-way, losetup could have attached a device we never learn of.
+    with signals.deferred("attaching a loop device"):
+        out = run([*args, str(image)], what=f"Attaching {image} to a loop device").stdout
+        # The output is merged with losetup's warnings (e.g. "file is smaller than 512 bytes"): take the device.
+        found: list[str] = re.findall(r"^(/dev/loop\d+)$", out, re.MULTILINE)
+        if not found:
+            raise ImageError(f"losetup attached {image} but did not say to which device: {out.strip()}")
+        dev = found[-1]
+        stack.callback(detach_loop, dev)
     log.debug("attached %s to %s", image, dev)
     return dev
 
@@ -115,11 +118,13 @@ def mount(
     if options:
         args += ["-o", options]
     args += [source, str(target)]
-    try:
-        run(args, what=f"Mounting {source} on {target}")
-    except CommandError as exc:
-        raise MountError(str(exc)) from exc
-    stack.callback(umount, target)
+    # With signals held: a mount command stopped after its mount(2) would leave a mount nobody unmounts.
+    with signals.deferred("mounting"):
+        try:
+            run(args, what=f"Mounting {source} on {target}")
+        except CommandError as exc:
+            raise MountError(str(exc)) from exc
+        stack.callback(umount, target)
 
 
 def holders_of(path: Path) -> list[str]:
