@@ -39,6 +39,8 @@ RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 _IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+# Nothing at a path, as far as reading or removing goes: missing, under a file, or behind a loop of links.
+_ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 
 class _OpenHow(ctypes.Structure):
@@ -171,8 +173,10 @@ def lstat(root: Path, path: str | os.PathLike[str]) -> os.stat_result | None:
     try:
         with parent(root, path) as (dirfd, name):
             return os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
+    except OSError as exc:
+        if exc.errno in _ABSENT or isinstance(exc, IsADirectoryError):
+            return None
+        raise
 
 
 def stat_in_root(root: Path, path: str | os.PathLike[str]) -> os.stat_result | None:
@@ -180,8 +184,8 @@ def stat_in_root(root: Path, path: str | os.PathLike[str]) -> os.stat_result | N
     try:
         with opened(root, path, os.O_PATH) as fd:
             return os.fstat(fd)
-    except (FileNotFoundError, NotADirectoryError, OSError) as exc:
-        if isinstance(exc, (FileNotFoundError, NotADirectoryError)) or exc.errno in (errno.ELOOP, errno.EXDEV):
+    except OSError as exc:
+        if exc.errno in _ABSENT:
             return None
         raise
 
@@ -201,8 +205,10 @@ def listdir(root: Path, path: str | os.PathLike[str]) -> list[str]:
     try:
         with opened(root, path, os.O_RDONLY | os.O_DIRECTORY) as fd:
             return sorted(os.listdir(fd))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return []
+        raise
 
 
 def read_bytes(root: Path, path: str | os.PathLike[str]) -> bytes:
@@ -251,8 +257,10 @@ def unlink(root: Path, path: str | os.PathLike[str]) -> bool:
         with parent(root, path) as (dirfd, name):
             os.unlink(name, dir_fd=dirfd)
             return True
-    except (FileNotFoundError, NotADirectoryError):
-        return False
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return False
+        raise
 
 
 def remove_tree(root: Path, path: str | os.PathLike[str]) -> None:
@@ -261,8 +269,9 @@ def remove_tree(root: Path, path: str | os.PathLike[str]) -> None:
     try:
         with parent(root, path) as (dirfd, name):
             _remove_at(dirfd, name)
-    except (FileNotFoundError, NotADirectoryError):
-        pass
+    except OSError as exc:
+        if exc.errno not in _ABSENT:
+            raise
 
 
 def remove_contents(root: Path, path: str | os.PathLike[str]) -> None:
@@ -319,7 +328,8 @@ def copy_out(root: Path, path: str | os.PathLike[str], dest: Path,
         st = lstat(root, rel)
         if st is not None and stat.S_ISLNK(st.st_mode):
             raise _link_error(root, rel)
-    with opened(root, rel, os.O_RDONLY) as fd:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with opened(root, rel, os.O_RDONLY | os.O_NONBLOCK) as fd:
         _copy_fd(root, rel, fd, dest, links, set())
 
 
@@ -352,12 +362,20 @@ def _copy_fd(root: Path, rel: str, fd: int, dest: Path, links: str, ancestors: s
     dest.mkdir(exist_ok=True)
     for name in sorted(os.listdir(fd)):
         child = f"{rel}/{name}" if rel else name
-        if stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+        kind = stat.S_IFMT(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+        if kind == stat.S_IFLNK:
             if links == "refuse":
                 raise _link_error(root, child)
-            childfd = open_in_root(root, child)  # the link, resolved inside the root
+            try:
+                childfd = open_in_root(root, child, os.O_RDONLY | os.O_NONBLOCK)  # resolved inside the root
+            except FileNotFoundError:
+                raise ImageError(f"/{child} in the image is a symbolic link to {os.readlink(name, dir_fd=fd)}, "
+                                 "which is not in the image (links are followed inside it, never to the host)."
+                                 ) from None
+        elif kind in (stat.S_IFREG, stat.S_IFDIR):
+            childfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
         else:
-            childfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            raise ImageError(f"/{child} in the image is neither a file nor a folder; it cannot be copied out of it.")
         try:
             _copy_fd(root, child, childfd, dest / name, links, ancestors | {(st.st_dev, st.st_ino)})
         finally:

@@ -115,7 +115,7 @@ def test_copy_out_resolves_links_inside_or_refuses(tree: tuple[Path, Path], mode
     assert (tmp_path / "out/EFI/x/shadow").read_text() == "image shadow"  # the image's, resolved inside it
     assert not (tmp_path / "out/EFI/x/shadow").is_symlink()
     os.symlink(str(host), root / "boot/efi/EFI/x/hostdir")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ImageError, match="which is not in the image"):
         inroot.copy_out(root, "/boot/efi", tmp_path / "out2")  # <root>/<host path> does not exist
     os.unlink(root / "boot/efi/EFI/x/hostdir")
     os.symlink("/boot", root / "boot/efi/EFI/x/loop")
