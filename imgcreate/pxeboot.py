@@ -31,6 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgcreate import inroot
 from imgcreate.errors import CreatorError
 from imgcreate.liveiso import LiveIso, read_live_iso
 from imgcreate.run import find_any_tool, run
@@ -169,7 +170,10 @@ def _grub_pxe(live: LiveIso, tmp: Path, tree: Path, grub_cfg: str) -> None:
     grubdir.mkdir(parents=True)
     moddir = grubdir / "i386-pc"
     if any(f.startswith(_ISO_GRUB_DIR + "/") for f in live.files):
-        live.extract(_ISO_GRUB_DIR, moddir)
+        # grub-mkimage reads them on the host: copied without following a link out of the ISO's folder.
+        (tmp / "iso-grub").mkdir()
+        live.extract(_ISO_GRUB_DIR, tmp / "iso-grub/i386-pc")
+        inroot.copy_out(tmp / "iso-grub", "/i386-pc", moddir)
     elif _HOST_GRUB_DIR.is_dir():
         log.info("the ISO has no GRUB BIOS modules: using the host's %s", _HOST_GRUB_DIR)
         shutil.copytree(_HOST_GRUB_DIR, moddir)
