@@ -340,7 +340,8 @@ def _link_error(root: Path, rel: str) -> ImageError:
     except OSError:
         target = "?"
     return ImageError(f"/{rel} in the image is a symbolic link (to {target}), where only files and folders can "
-                      "be: a script (%post) probably replaced it. Nothing was read through it; remove the link.")
+                      "be (a FAT file system holds no links). Nothing was read through it: remove the link (a "
+                      "%post or script, or whatever made the ISO, put it there).")
 
 
 def _copy_fd(root: Path, rel: str, fd: int, dest: Path, links: str, ancestors: set[tuple[int, int]]) -> None:

@@ -470,9 +470,9 @@ def _efi_dir(live: LiveIso, work: Path) -> Path:
     if "/EFI/BOOT/BOOTX64.EFI" in live.files:
         # Host tools change and read these files: copied without links, a link in the ISO is refused.
         extracted = work / "efi-iso"
-        extracted.mkdir()
-        live.extract("/EFI/BOOT", extracted / "BOOT")
-        inroot.copy_out(extracted, "/BOOT", dest, links="refuse")
+        (extracted / "EFI").mkdir(parents=True)
+        live.extract("/EFI/BOOT", extracted / "EFI/BOOT")
+        inroot.copy_out(extracted, "/EFI/BOOT", dest, links="refuse")
         return dest
     if "/images/efiboot.img" in live.files:
         img = live.extract("/images/efiboot.img", work / "efiboot.img")

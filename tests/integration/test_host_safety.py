@@ -96,6 +96,13 @@ def canary(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Snapshot]:
     return top, snapshot(top)
 
 
+def error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The tool's one error paragraph (warnings before it may name the same paths)."""
+    assert_failed(proc)
+    assert proc.returncode == 1
+    return next(line for line in reversed(proc.stderr.splitlines()) if ": error: " in line)
+
+
 def assert_untouched(canary: tuple[Path, Snapshot]) -> None:
     top, before = canary
     assert snapshot(top) == before, "a host file was changed through a link in the image"
@@ -142,8 +149,9 @@ def test_appliance_esp_link_is_refused(esp: str, testrepo: Path, tmp_path: Path,
     ks.write_text(ESP_KS.format(repo=testrepo, canary=top, esp=plant))
     proc = run_tool("appliance-creator", "-c", str(ks), "-n", "esp", "-o", str(tmp_path / "out"),
                     "-t", str(tmp_path), "--no-compress", check=False)
-    assert proc.returncode == 1
-    assert_failed(proc, "/boot/efi" if esp == "mountpoint" else "/boot/efi/EFI/leak", "symbolic link")
+    error = error_line(proc)
+    assert ("/boot/efi in the image is a symbolic link" if esp == "mountpoint"
+            else "/boot/efi/EFI/leak in the image is a symbolic link") in error, error
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     assert_untouched(canary)
 
@@ -154,10 +162,7 @@ def test_editliveos_script(planted_iso: Path, tmp_path: Path, canary: tuple[Path
     script.write_text(f"#!/bin/sh\nrm -f /etc\nln -s {canary[0]} /etc\nrm -rf /var/lib/dnf\n"
                       f"ln -s {canary[0]} /var/lib/dnf\n")
     out = tmp_path / "edited.iso"
-    proc = run_tool("editliveos", str(planted_iso), "-o", str(out), "-s", str(script), "-t", str(tmp_path),
-                    check=False)
-    assert proc.returncode == 0 or (proc.returncode == 1 and "Traceback" not in proc.stderr), proc.stderr
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    run_tool("editliveos", str(planted_iso), "-o", str(out), "-s", str(script), "-t", str(tmp_path))
     assert out.is_file()
     assert_untouched(canary)
 
@@ -177,6 +182,6 @@ def test_iso_to_disk_links_in_the_iso(planted_iso: Path, tmp_path: Path, canary:
     stick.unlink()
     proc = run_tool("livecd-iso-to-disk", str(iso), str(stick), "--noverify", "--force", "--home-size-mb", "8",
                     check=False)
-    assert proc.returncode == 1
-    assert_failed(proc, "/EFI/BOOT/grub.cfg", "symbolic link")
+    error = error_line(proc)
+    assert "/EFI/BOOT/grub.cfg in the image is a symbolic link" in error, error
     assert_untouched(canary)
