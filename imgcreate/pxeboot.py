@@ -171,9 +171,10 @@ def _grub_pxe(live: LiveIso, tmp: Path, tree: Path, grub_cfg: str) -> None:
     moddir = grubdir / "i386-pc"
     if any(f.startswith(_ISO_GRUB_DIR + "/") for f in live.files):
         # grub-mkimage reads them on the host: copied without following a link out of the ISO's folder.
-        (tmp / "iso-grub").mkdir()
-        live.extract(_ISO_GRUB_DIR, tmp / "iso-grub/i386-pc")
-        inroot.copy_out(tmp / "iso-grub", "/i386-pc", moddir)
+        iso_tree = tmp / "iso-grub"  # the ISO's folder at its place, so errors name the ISO's paths
+        (iso_tree / _ISO_GRUB_DIR.lstrip("/")).parent.mkdir(parents=True)
+        live.extract(_ISO_GRUB_DIR, iso_tree / _ISO_GRUB_DIR.lstrip("/"))
+        inroot.copy_out(iso_tree, _ISO_GRUB_DIR, moddir)
     elif _HOST_GRUB_DIR.is_dir():
         log.info("the ISO has no GRUB BIOS modules: using the host's %s", _HOST_GRUB_DIR)
         shutil.copytree(_HOST_GRUB_DIR, moddir)

@@ -185,3 +185,17 @@ def test_iso_to_disk_links_in_the_iso(planted_iso: Path, tmp_path: Path, canary:
     error = error_line(proc)
     assert "/EFI/BOOT/grub.cfg in the image is a symbolic link" in error, error
     assert_untouched(canary)
+
+
+def test_pxeboot_link_in_the_grub_modules(planted_iso: Path, tmp_path: Path, canary: tuple[Path, Snapshot]) -> None:
+    """livecd-iso-to-pxeboot gives the host's grub-mkimage the ISO's modules: a link among them to a host file
+    is resolved inside the ISO's tree (where it leads nowhere), never read from the host."""
+    iso = tmp_path / "modlink.iso"
+    subprocess.run(["xorriso", "-indev", str(planted_iso), "-outdev", str(iso), "-boot_image", "any", "replay",
+                    "-lns", f"{canary[0]}/secret", "/boot/grub2/i386-pc/normal.mod.sig"], check=True,
+                   capture_output=True)
+    proc = run_tool("livecd-iso-to-pxeboot", str(iso), "-o", str(tmp_path / "tftpboot"), check=False)
+    error = error_line(proc)
+    assert "/boot/grub2/i386-pc/normal.mod.sig in the image is a symbolic link" in error, error
+    assert not (tmp_path / "tftpboot").exists()
+    assert_untouched(canary)

@@ -3,6 +3,7 @@ kernels get, and the two give the same answers (pure filesystem logic, no root n
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +153,22 @@ def test_normalize_tree_through_links(tree: tuple[Path, Path], mode: str) -> Non
     assert (host / "machine-id").read_text() == "0123\n"
     assert (host / "systemd/random-seed").read_text() == "seed"
     assert {p: p.stat().st_mtime_ns for p in host.rglob("*")} == stamps
+
+
+def test_enosys_falls_back_to_the_walk(tree: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel without openat2 (ENOSYS, or EPERM from a seccomp filter): detected once, then the walk."""
+    root, host = tree
+
+    def no_openat2(*args: object) -> int:
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(inroot, "_openat2", no_openat2)
+    inroot.use_openat2(None)
+    try:
+        assert not inroot.have_openat2()
+        assert inroot.read_bytes(root, "/etc/shadow-link") == b"image shadow"
+        assert not inroot.is_file(root, "/etc/abs-file")
+        inroot.write_bytes(root, "/etc/abs-file", b"mine")
+        assert (host / "secret").read_text() == "host secret"
+    finally:
+        inroot.use_openat2(None)
