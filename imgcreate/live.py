@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,9 +184,8 @@ class LiveImageCreator(LoopImageCreator):
         kver, vmlinuz, initrd = self._find_kernel(remake=self._leave_out_missing_dracut_modules())
         kdir = isodir / self._kernel_dir.lstrip("/")
         kdir.mkdir(parents=True, exist_ok=True)
-        # Copied by their paths in the image, resolved inside it again now (never through a link to the host).
-        inroot.copy_out(root, _in_root(root, vmlinuz), kdir / "vmlinuz")
-        inroot.copy_out(root, _in_root(root, initrd), kdir / "initrd.img")
+        _copy_boot_file(root, vmlinuz, kdir / "vmlinuz")
+        _copy_boot_file(root, initrd, kdir / "initrd.img")
         log.info("kernel %s: %s, %s", kver, vmlinuz, initrd)
         menu = bootloader.BootMenu(
             label=self.fslabel,
@@ -411,6 +411,11 @@ def _rootfs_type(rootfs_type: str | None, flat_squashfs: bool) -> str:
     return rootfs_type
 
 
-def _in_root(root: Path, host: Path) -> str:
-    """The path inside *root* of *host*, a path under it (as :func:`rootfs.resolve_in_root` returns them)."""
-    return "/" + str(host.relative_to(root))
+def _copy_boot_file(root: Path, src: Path, dest: Path) -> None:
+    """Copy *src*, a host path below *root* (as :func:`rootfs.resolve_in_root` gives them), by its path in the
+    image, resolved inside it again now: never through a link to the host.  A path elsewhere (a subclass's
+    ``_find_kernel`` may return one) is the host file it names."""
+    if src.is_relative_to(root):
+        inroot.copy_out(root, "/" + str(src.relative_to(root)), dest)
+    else:
+        shutil.copyfile(src, dest)
