@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from imgcreate import diskboot, disklayout, diskoutput, fs, kernels, rootfs
+from imgcreate import diskboot, disklayout, diskoutput, fs, inroot, kernels, rootfs
 from imgcreate.creator import ImageCreator
 from imgcreate.disk import PartitionedDisk
 from imgcreate.disklayout import DiskLabel
@@ -115,8 +115,9 @@ def _host_device_in_root(root: Path, device: str | None) -> Iterator[None]:
         raise CreatorError("The disk is not attached to a loop device.")
     with contextlib.ExitStack() as stack:
         for node in sorted(glob.glob(f"{device}p[0-9]*")) + [device]:
-            target = root / node.lstrip("/")
-            target.touch()
-            stack.callback(target.unlink)
+            # Made afresh inside the root's own /dev (whatever a package left there is replaced, never followed),
+            # and mounted on at its path resolved in the root right now.
+            target = rootfs.write_file(root, node, b"", mode=0o600)
+            stack.callback(inroot.unlink, root, node)
             fs.mount(stack, node, target, bind=True)
         yield

@@ -29,6 +29,7 @@ from imgcreate import (
     config,
     fs,
     incremental,
+    inroot,
     kickstart,
     manifest,
     repofiles,
@@ -408,7 +409,7 @@ class ImageCreator:
         if not self._mounted:
             return
         with self._phase("unmount"):
-            if (self._instroot / rpmdb.DBPATH.lstrip("/")).is_dir():
+            if inroot.is_dir(self._instroot, rpmdb.DBPATH):
                 self.package_list = manifest.package_lines(self._instroot)
             self._release_mounts()
             if self.source_date_epoch is not None and self._instroot.is_dir():

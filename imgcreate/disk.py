@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
+import stat
 from pathlib import Path
 
-from imgcreate import disklayout, fs
+from imgcreate import disklayout, fs, inroot
 from imgcreate.disklayout import DiskLayout, PartKind, PlannedPartition
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.run import run
@@ -83,20 +86,35 @@ class PartitionedDisk:
         FAT partitions are not mounted during the build: many hosts' kernels (VMs, containers) have no vfat,
         and mtools writes FAT as reliably everywhere.  Until now their files lay in the mountpoint directory on
         the parent filesystem; afterwards that directory is empty again, a mountpoint as in any installed system.
+
+        The mountpoint is resolved inside the root now (a %post may have replaced it), copied out through file
+        descriptors into a staging folder (mcopy follows links on the host; it reads only that copy), and a
+        symbolic link there or below it, which FAT cannot hold, is an error: nothing is read or deleted through it.
         """
         for part in self.layout.mount_order():
             if part.fstype != "vfat" or part.mountpoint is None:
                 continue
-            staged = self._root / part.mountpoint.lstrip("/")
-            entries = sorted(staged.iterdir())
-            if entries:
-                run(["mcopy", "-s", "-p", "-Q", "-i", self.partition_device(part), *map(str, entries), "::/"],
-                    what=f"Copying {part.mountpoint} into its FAT partition", env=_MTOOLS_ENV)
-            for entry in entries:
-                if entry.is_dir() and not entry.is_symlink():
-                    fs.remove_tree(entry)
-                else:
-                    entry.unlink()
+            st = inroot.lstat(self._root, part.mountpoint)
+            if st is None:
+                continue  # removed by a script: an empty partition
+            if stat.S_ISLNK(st.st_mode):
+                with inroot.parent(self._root, part.mountpoint) as (dirfd, name):
+                    target = os.readlink(name, dir_fd=dirfd)
+                raise ImageError(
+                    f"{part.mountpoint} in the image is a symbolic link (to {target}), not the folder its FAT "
+                    f"partition {part.number} is mounted on: a script (%post) replaced it. Nothing was copied "
+                    "through it or deleted; the kickstart must leave the mount point a folder.")
+            staging = self.path.parent / f"fat-partition-{part.number}"
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                inroot.copy_out(self._root, part.mountpoint, staging, links="refuse")
+                entries = sorted(staging.iterdir())
+                if entries:
+                    run(["mcopy", "-s", "-p", "-Q", "-i", self.partition_device(part), *map(str, entries), "::/"],
+                        what=f"Copying {part.mountpoint} into its FAT partition", env=_MTOOLS_ENV)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            inroot.remove_contents(self._root, part.mountpoint)
 
     def partition_device(self, part: PlannedPartition) -> str:
         """``/dev/loopNpK`` of *part* (made by ``--partscan`` or ``partx``; see :func:`fs.partition_devices`)."""

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate import rootfs
+from imgcreate import inroot, rootfs
 from imgcreate.errors import ImageError
 from imgcreate.run import run
 
@@ -73,10 +73,12 @@ def find_boot_cfg(menu: DiskBootMenu) -> str:
 
 def install_efi(root: Path, menu: DiskBootMenu) -> list[str]:
     """Put the stub grub.cfg next to every GRUB on the ESP (mounted at /boot/efi) and make sure the fallback
-    ``EFI/BOOT/BOOTX64.EFI`` exists; returns the ESP paths written.  The binaries are the image's packages'."""
-    efi = rootfs.resolve_in_root(root, "/boot/efi/EFI")
-    vendors = sorted(d for d in efi.iterdir() if d.is_dir()) if efi.is_dir() else []
-    grubs = [d for d in vendors if (d / "grubx64.efi").is_file() or (d / "gcdx64.efi").is_file()]
+    ``EFI/BOOT/BOOTX64.EFI`` exists; returns the ESP paths written.  The binaries are the image's packages'.
+    Everything is read and written inside the root (:mod:`imgcreate.inroot`): a link there never reaches the host."""
+    efi = "/boot/efi/EFI"
+    vendors = [name for name in inroot.listdir(root, efi) if inroot.is_dir(root, f"{efi}/{name}")]
+    grubs = [d for d in vendors
+             if inroot.is_file(root, f"{efi}/{d}/grubx64.efi") or inroot.is_file(root, f"{efi}/{d}/gcdx64.efi")]
     if not grubs:
         raise ImageError(
             "The image has no GRUB for UEFI on its ESP (/boot/efi/EFI/*/grubx64.efi): add 'grub2-efi-x64' and "
@@ -84,16 +86,15 @@ def install_efi(root: Path, menu: DiskBootMenu) -> list[str]:
         )
     written = []
     stub = find_boot_cfg(menu)
-    for d in {*grubs, efi / "BOOT"}:
-        rel = f"/boot/efi/EFI/{d.name}/grub.cfg"
+    for d in {*grubs, "BOOT"}:
+        rel = f"{efi}/{d}/grub.cfg"
         rootfs.write_file(root, rel, stub, mode=0o700)
         written.append(rel)
-    fallback = efi / "BOOT/BOOTX64.EFI"
-    if not fallback.is_file():
-        vendor = grubs[0]
-        source = vendor / "shimx64.efi" if (vendor / "shimx64.efi").is_file() else vendor / "grubx64.efi"
-        rootfs.write_file(root, "/boot/efi/EFI/BOOT/BOOTX64.EFI", source.read_bytes(), mode=0o700)
-        written.append("/boot/efi/EFI/BOOT/BOOTX64.EFI")
+    if not inroot.is_file(root, f"{efi}/BOOT/BOOTX64.EFI"):
+        vendor = f"{efi}/{grubs[0]}"
+        source = f"{vendor}/shimx64.efi" if inroot.is_file(root, f"{vendor}/shimx64.efi") else f"{vendor}/grubx64.efi"
+        rootfs.write_file(root, f"{efi}/BOOT/BOOTX64.EFI", inroot.read_bytes(root, source), mode=0o700)
+        written.append(f"{efi}/BOOT/BOOTX64.EFI")
     return sorted(written)
 
 
@@ -110,19 +111,18 @@ def install_bios(root: Path, device: str, menu: DiskBootMenu, gpt: bool) -> None
     setup = _image_tool(root, "grub2-bios-setup", "grub-bios-setup")
     grubdir = "/boot/grub2/i386-pc"
     rootfs.write_file(root, f"{grubdir}/load.cfg", find_boot_cfg(menu))
-    rootfs.write_file(root, f"{grubdir}/boot.img", rootfs.resolve_in_root(root, f"{GRUB_PC_DIR}/boot.img")
-                      .read_bytes())
+    rootfs.write_file(root, f"{grubdir}/boot.img", inroot.read_bytes(root, f"{GRUB_PC_DIR}/boot.img"))
     part = "part_gpt" if gpt else "part_msdos"
     run([mkimage, "-O", "i386-pc", "-d", GRUB_PC_DIR, "-c", f"{grubdir}/load.cfg", "-p", menu.grub_dir,
          "-o", f"{grubdir}/core.img", part, *BIOS_CORE_MODULES], root=root,
         what="Making GRUB's BIOS core image with the image's grub2-mkimage")
     # The loop device is the whole disk, hd0: a device map says so, for this run only.
-    device_map = rootfs.write_file(root, "/boot/grub2/device.map", f"(hd0) {device}\n")
+    rootfs.write_file(root, "/boot/grub2/device.map", f"(hd0) {device}\n")
     try:
         run([setup, "--directory", grubdir, "--device-map", "/boot/grub2/device.map", device], root=root,
             what="Writing GRUB's BIOS boot code with the image's grub2-bios-setup")
     finally:
-        device_map.unlink()
+        inroot.unlink(root, "/boot/grub2/device.map")
 
 
 def _image_tool(root: Path, *names: str) -> str:

@@ -28,7 +28,7 @@ import dnf.exceptions
 import dnf.transaction
 import libdnf.transaction
 
-from imgcreate import dnfcompat, rpmdb
+from imgcreate import dnfcompat, inroot, rpmdb
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import ImageError, PackageError, RepoError
 from imgcreate.kickstart import PackageSpec, RepoSpec
@@ -150,7 +150,9 @@ class DnfInstaller:
         conf.releasever = releasever
         conf.cachedir = str(cachedir)
         conf.logdir = str(logdir)
-        conf.persistdir = str(instroot / "var/lib/dnf")
+        # dnf and rpm open these as host paths below the root: resolved inside it first (a --base-on root may
+        # have links there), so they are the image's folders.
+        conf.persistdir = str(instroot / inroot.real_path(instroot, "/var/lib/dnf", create=True).lstrip("/"))
         conf.reposdir = []
         conf.varsdir = []
         conf.keepcache = True
@@ -159,7 +161,6 @@ class DnfInstaller:
         conf.gpgcheck = False
         conf.assumeyes = True
         conf.debuglevel = 0
-        (instroot / "var/lib/dnf").mkdir(parents=True, exist_ok=True)
         self.conf = conf
         self.base = dnf.Base(conf)
         # rpm macros in force while this installer is open, removed again by close().  libdnf re-reads rpm's
@@ -168,7 +169,7 @@ class DnfInstaller:
         # of each package before installing it: "digest" the checksums, "signature" a signature by a key
         # imported in the image, "all" both.
         self._macros = contextlib.ExitStack()
-        self._macros.enter_context(rpmdb.macros(_dbpath=rpmdb.DBPATH))
+        self._macros.enter_context(rpmdb.macros(_dbpath=rpmdb.dbpath(instroot)))
         if pkgverify_level is not None:  # None: rpm's own default (digest)
             log.info("rpm verifies each package: %s", pkgverify_level)
             self._macros.enter_context(rpmdb.macros(_pkgverify_level=pkgverify_level))
@@ -283,9 +284,9 @@ class DnfInstaller:
         if self.conf.module_platform_id:
             return
         for rel in ("etc/os-release", "usr/lib/os-release"):
-            path = self.instroot / rel
-            if path.is_file() and not path.is_symlink() and "PLATFORM_ID=" in path.read_text(errors="replace"):
-                return
+            with contextlib.suppress(OSError):
+                if b"PLATFORM_ID=" in inroot.read_bytes(self.instroot, rel):
+                    return
         wanted = _platform_streams(packages)
         if not wanted:
             return

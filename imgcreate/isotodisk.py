@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate import disk, diskboot, fs, liveiso, signals
+from imgcreate import disk, diskboot, fs, inroot, liveiso, rootfs, signals
 from imgcreate.disklayout import (
     FIRST_PARTITION_MIB,
     GPT_BACKUP_MIB,
@@ -376,10 +376,10 @@ def _write(stack: contextlib.ExitStack, live: LiveIso, tgt: Target, layout: Disk
     args = kernel_args(live.boot.args, uuid, options, live.layout)
     menu = diskboot.DiskBootMenu(title=f"Start {label}", kernel=live.boot.kernel, initrd=live.boot.initrd,
                                  kernel_args=args, boot_uuid=uuid, grub_dir="/boot/grub2", timeout=_timeout(live))
-    (mnt / "boot/grub2").mkdir(parents=True, exist_ok=True)
-    (mnt / "boot/grub2/grub.cfg").write_text(diskboot.grub_cfg(menu))
-    if (mnt / "EFI/BOOT").is_dir():
-        (mnt / "EFI/BOOT/grub.cfg").write_text(diskboot.find_boot_cfg(menu))
+    # The stick's tree is the ISO's, links included: paths in it are resolved on the stick (boot -> /etc stays).
+    rootfs.write_file(mnt, "/boot/grub2/grub.cfg", diskboot.grub_cfg(menu))
+    if inroot.is_dir(mnt, "/EFI/BOOT"):
+        rootfs.write_file(mnt, "/EFI/BOOT/grub.cfg", diskboot.find_boot_cfg(menu))
     _persistence(mnt, label, uuid, options, live.layout)
     _install_bios_grub(mnt, device, menu, layout.label is DiskLabel.GPT)
     esp = next((p for p in layout.partitions if p.kind is PartKind.EFI), None)
@@ -398,9 +398,8 @@ def _timeout(live: LiveIso) -> int:
 
 
 def _persistence(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout) -> None:
-    liveos = mnt / "LiveOS"
     if options.overlay_size_mb > 0:
-        overlay = liveos / f"overlay-{label}-{uuid}"
+        overlay = _new_file(mnt, f"/LiveOS/overlay-{label}-{uuid}")
         if layout is Layout.FLAT_SQUASHFS:
             _overlayfs_image(overlay, options.overlay_size_mb, mnt.parent)
         else:
@@ -408,16 +407,23 @@ def _persistence(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, la
             _allocate(overlay, options.overlay_size_mb)
         log.info("Persistent overlay: LiveOS/%s (%d MiB)", overlay.name, options.overlay_size_mb)
     if options.home_size_mb > 0:
-        home = liveos / "home.img"
+        home = _new_file(mnt, "/LiveOS/home.img")
         _allocate(home, options.home_size_mb)
         fs.mkfs_ext(str(home), "ext4", "home")
         log.info("Persistent home: LiveOS/home.img (%d MiB)", options.home_size_mb)
 
 
+def _new_file(mnt: Path, path: str) -> Path:
+    """An empty regular file at *path* on the stick (whatever was there replaced, never followed); its host path,
+    resolved on the stick just now."""
+    rootfs.write_file(mnt, path, b"", mode=0o644)
+    return rootfs.host_path(mnt, path)
+
+
 def _allocate(path: Path, size_mib: int) -> None:
     """Reserve *size_mib* for *path* on the stick now, so the live system never finds its overlay short."""
     try:
-        with open(path, "wb") as f:
+        with open(os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "wb") as f:
             os.posix_fallocate(f.fileno(), 0, size_mib * MIB)
     except OSError as exc:
         raise CreatorError(f"Cannot reserve {size_mib} MiB for LiveOS/{path.name} on the stick: "
@@ -430,8 +436,7 @@ def _overlayfs_image(path: Path, size_mib: int, work: Path) -> None:
     tree = work / "ovl-tree"
     (tree / "overlayfs").mkdir(parents=True)
     (tree / "ovlwork").mkdir()
-    with open(path, "wb") as f:
-        os.posix_fallocate(f.fileno(), 0, size_mib * MIB)
+    _allocate(path, size_mib)
     fs.mkfs_ext(str(path), "ext4", "overlay", extra=["-d", str(tree)])
 
 
@@ -447,24 +452,31 @@ def _bios_setup_tool() -> str:
 
 def _install_bios_grub(mnt: Path, device: str, menu: diskboot.DiskBootMenu, gpt: bool) -> None:
     """GRUB's BIOS core image (finding the data partition by UUID) from the ISO's i386-pc modules, and the boot
-    sector, with the host's grub2-mkimage and grub2-bios-setup."""
-    grubdir = mnt / "boot/grub2/i386-pc"
-    if not (grubdir / "kernel.img").is_file():
+    sector, with the host's grub2-mkimage and grub2-bios-setup.  Host tools follow links on the host: they get
+    a copy of the modules without links (resolved on the stick), put back into a new folder on it."""
+    grubrel = "/boot/grub2/i386-pc"
+    staging = mnt.parent / "grub-i386-pc"
+    if inroot.is_file(mnt, f"{grubrel}/kernel.img"):
+        inroot.copy_out(mnt, grubrel, staging)
+    else:
         if not (_HOST_GRUB_PC / "kernel.img").is_file():
             raise CreatorError(
                 "The ISO has no GRUB for BIOS (boot/grub2/i386-pc) and neither has this host (install grub-pc-bin "
                 "on Debian, grub2-pc-modules on Fedora)."
             )
         log.info("The ISO has no boot/grub2/i386-pc: using the host's GRUB modules")
-        shutil.rmtree(grubdir, ignore_errors=True)
-        shutil.copytree(_HOST_GRUB_PC, grubdir, ignore=shutil.ignore_patterns("grub-*"))
+        shutil.copytree(_HOST_GRUB_PC, staging, ignore=shutil.ignore_patterns("grub-*"))
     mkimage = find_any_tool("grub2-mkimage", "grub-mkimage")
     setup = _bios_setup_tool()
-    (grubdir / "load.cfg").write_text(diskboot.find_boot_cfg(menu))
+    (staging / "load.cfg").write_text(diskboot.find_boot_cfg(menu))
     part = "part_gpt" if gpt else "part_msdos"
-    run([mkimage, "-O", "i386-pc", "-d", str(grubdir), "-c", str(grubdir / "load.cfg"), "-p", menu.grub_dir,
-         "-o", str(grubdir / "core.img"), part, *diskboot.BIOS_CORE_MODULES],
+    run([mkimage, "-O", "i386-pc", "-d", str(staging), "-c", str(staging / "load.cfg"), "-p", menu.grub_dir,
+         "-o", str(staging / "core.img"), part, *diskboot.BIOS_CORE_MODULES],
         what="Making GRUB's BIOS core image")
+    inroot.remove_tree(mnt, grubrel)
+    inroot.makedirs(mnt, grubrel)
+    grubdir = rootfs.resolve_in_root(mnt, grubrel)  # a new, real folder on the stick, resolved just now
+    shutil.copytree(staging, grubdir, dirs_exist_ok=True)
     device_map = mnt.parent / "device.map"
     device_map.write_text(f"(hd0) {device}\n")
     run([setup, "--directory", str(grubdir), "--device-map", str(device_map), device],
@@ -475,7 +487,12 @@ def _efi_dir(live: LiveIso, work: Path) -> Path:
     """The ISO's EFI/BOOT files: from its tree, else from images/efiboot.img."""
     dest = work / "efi"
     if "/EFI/BOOT/BOOTX64.EFI" in live.files:
-        return live.extract("/EFI/BOOT", dest)
+        # Host tools change and read these files: copied without links, a link in the ISO is refused.
+        extracted = work / "efi-iso"
+        (extracted / "EFI").mkdir(parents=True)
+        live.extract("/EFI/BOOT", extracted / "EFI/BOOT")
+        inroot.copy_out(extracted, "/EFI/BOOT", dest, links="refuse")
+        return dest
     if "/images/efiboot.img" in live.files:
         img = live.extract("/images/efiboot.img", work / "efiboot.img")
         dest.mkdir()

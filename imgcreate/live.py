@@ -17,6 +17,7 @@ Boot loader files always come from the image being built, as the target distribu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -24,7 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgcreate import baseiso, bootloader, dracutconf, erofs, incremental, iso, kernels, kickstart, rootfs, squashfs
+from imgcreate import (
+    baseiso,
+    bootloader,
+    dracutconf,
+    erofs,
+    incremental,
+    inroot,
+    iso,
+    kernels,
+    kickstart,
+    rootfs,
+    squashfs,
+)
 from imgcreate.creator import LoopImageCreator
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError, ImageError
@@ -161,9 +174,8 @@ class LiveImageCreator(LoopImageCreator):
         return [*super()._shell_binds(), ("iso", self._isodir, None)]
 
     def _remove_dracut_conf(self) -> None:
-        path = rootfs.host_path(self._instroot, DRACUT_CONF)
-        if path.is_file() or path.is_symlink():
-            path.unlink()
+        with contextlib.suppress(IsADirectoryError):
+            inroot.unlink(self._instroot, DRACUT_CONF)
 
     # -- boot configuration ----------------------------------------------------------------------------------------
     def _create_bootconfig(self) -> None:
@@ -172,8 +184,8 @@ class LiveImageCreator(LoopImageCreator):
         kver, vmlinuz, initrd = self._find_kernel(remake=self._leave_out_missing_dracut_modules())
         kdir = isodir / self._kernel_dir.lstrip("/")
         kdir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(vmlinuz, kdir / "vmlinuz")
-        shutil.copyfile(initrd, kdir / "initrd.img")
+        _copy_boot_file(root, vmlinuz, kdir / "vmlinuz")
+        _copy_boot_file(root, initrd, kdir / "initrd.img")
         log.info("kernel %s: %s, %s", kver, vmlinuz, initrd)
         menu = bootloader.BootMenu(
             label=self.fslabel,
@@ -193,10 +205,9 @@ class LiveImageCreator(LoopImageCreator):
 
     def _leave_out_missing_dracut_modules(self) -> bool:
         """Drop the live dracut modules the installed image lacks; True if the initramfs must be made again."""
-        moddir = rootfs.resolve_in_root(self._instroot, dracutconf.MODULES_DIR)
-        if not moddir.is_dir():
+        if not inroot.is_dir(self._instroot, dracutconf.MODULES_DIR):
             return False
-        kept = self.dracut.keeping(dracutconf.module_names(os.listdir(moddir)))
+        kept = self.dracut.keeping(dracutconf.module_names(inroot.listdir(self._instroot, dracutconf.MODULES_DIR)))
         if kept == self.dracut:
             return False
         missing = " ".join(m for m in self.dracut.modules if m not in kept.modules)
@@ -214,14 +225,14 @@ class LiveImageCreator(LoopImageCreator):
         return kver, kernels.vmlinuz(root, kver), kernels.ensure_initramfs(root, kver, remake=remake)
 
     def _setup_grub_bios(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
-        moddir = rootfs.resolve_in_root(root, _GRUB_PC_DIR)
-        if not (moddir / "kernel.img").exists():
+        if not inroot.is_file(root, f"{_GRUB_PC_DIR}/kernel.img"):
             raise ImageError(
                 f"The image has no GRUB 2 BIOS modules ({_GRUB_PC_DIR}): add 'grub2-pc-modules' to %packages, "
                 "or use --syslinux."
             )
         grubdir = isodir / "boot/grub2"
-        shutil.copytree(moddir, grubdir / "i386-pc", dirs_exist_ok=True)
+        moddir = grubdir / "i386-pc"  # the image's modules, copied out (links resolved inside the image)
+        inroot.copy_out(root, _GRUB_PC_DIR, moddir)
         (grubdir / "grub.cfg").write_text(bootloader.grub_cfg(menu))
         images = isodir / "images"
         images.mkdir(exist_ok=True)
@@ -236,36 +247,35 @@ class LiveImageCreator(LoopImageCreator):
         return [find_any_tool("grub2-mkimage", "grub-mkimage")]
 
     def _setup_isolinux(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
-        src = next((rootfs.resolve_in_root(root, d) for d in _SYSLINUX_DIRS
-                    if rootfs.resolve_in_root(root, d).joinpath("isolinux.bin").exists()), None)
+        src = next((d for d in _SYSLINUX_DIRS if inroot.is_file(root, f"{d}/isolinux.bin")), None)
         if src is None:
             raise ImageError("The image has no isolinux.bin (/usr/share/syslinux): add 'syslinux' to %packages.")
         isolinux = isodir / "isolinux"
         isolinux.mkdir(parents=True, exist_ok=True)
         for name in _SYSLINUX_FILES:
-            if not (src / name).exists():
+            if not inroot.is_file(root, f"{src}/{name}"):
                 raise ImageError(f"The image's syslinux has no {name} (in {src}): is 'syslinux' complete?")
-            shutil.copyfile(src / name, isolinux / name)
+            inroot.copy_out(root, f"{src}/{name}", isolinux / name)
         (isolinux / "isolinux.cfg").write_text(bootloader.isolinux_cfg(menu))
         (isodir / "boot/grub2").mkdir(parents=True, exist_ok=True)
 
-    def _efi_files(self, root: Path) -> dict[str, Path]:
-        """EFI/BOOT's files from the image: shim as BOOTX64.EFI and GRUB (the CD build when there is one)."""
-        efi = rootfs.resolve_in_root(root, "/boot/efi/EFI")
-        if not efi.is_dir():
-            return {}
-        vendors = sorted(d for d in efi.iterdir() if d.is_dir() and d.name != "BOOT")
+    def _efi_files(self, root: Path) -> dict[str, str]:
+        """EFI/BOOT's files from the image (their paths in it): shim as BOOTX64.EFI and GRUB (the CD build when
+        there is one)."""
+        efi = "/boot/efi/EFI"
+        vendors = [f"{efi}/{d}" for d in inroot.listdir(root, efi) if d != "BOOT" and inroot.is_dir(root, f"{efi}/{d}")]
 
-        def first(*names: str) -> Path | None:
+        def first(*names: str) -> str | None:
             for name in names:
                 for d in vendors:
-                    if (d / name).is_file():
-                        return d / name
+                    if inroot.is_file(root, f"{d}/{name}"):
+                        return f"{d}/{name}"
             return None
 
-        shim = first("shimx64.efi") or (efi / "BOOT/BOOTX64.EFI" if (efi / "BOOT/BOOTX64.EFI").is_file() else None)
+        fallback = f"{efi}/BOOT/BOOTX64.EFI"
+        shim = first("shimx64.efi") or (fallback if inroot.is_file(root, fallback) else None)
         grub = first("gcdx64.efi", "grubx64.efi")
-        files: dict[str, Path] = {}
+        files: dict[str, str] = {}
         if shim is not None:
             files["EFI/BOOT/BOOTX64.EFI"] = shim
         if grub is not None:
@@ -287,14 +297,16 @@ class LiveImageCreator(LoopImageCreator):
             return None
         bootdir = isodir / "EFI/BOOT"
         bootdir.mkdir(parents=True, exist_ok=True)
+        copied: dict[str, Path] = {}
         for dest, src in files.items():
-            shutil.copyfile(src, isodir / dest)
+            inroot.copy_out(root, src, isodir / dest)
+            copied[dest] = isodir / dest  # the EFI image is made from these copies, never from the root
         cfg = bootloader.grub_cfg(menu)
         (bootdir / "grub.cfg").write_text(cfg)
-        files["EFI/BOOT/grub.cfg"] = bootdir / "grub.cfg"
+        copied["EFI/BOOT/grub.cfg"] = bootdir / "grub.cfg"
         images = isodir / "images"
         images.mkdir(exist_ok=True)
-        iso.make_efiboot(images / "efiboot.img", files)
+        iso.make_efiboot(images / "efiboot.img", copied)
         return "images/efiboot.img"
 
     # -- packaging -------------------------------------------------------------------------------------------------
@@ -380,9 +392,8 @@ class LiveImageCreator(LoopImageCreator):
         else:
             candidates = [f"{_GRUB_PC_DIR}/boot_hybrid.img"]
         for cand in candidates:
-            src = rootfs.resolve_in_root(self._instroot, cand)
-            if src.is_file():
-                return src.read_bytes()
+            if inroot.is_file(self._instroot, cand):
+                return inroot.read_bytes(self._instroot, cand)
         log.warning("the image has no hybrid MBR boot code (%s); the ISO will not boot from USB on BIOS",
                     " or ".join(candidates))
         return None
@@ -398,3 +409,13 @@ def _rootfs_type(rootfs_type: str | None, flat_squashfs: bool) -> str:
         raise CreatorError(f"--flat-squashfs puts the root tree itself in the image; --rootfs-type {rootfs_type} "
                            "puts an ext4 rootfs.img there: use one of them.")
     return rootfs_type
+
+
+def _copy_boot_file(root: Path, src: Path, dest: Path) -> None:
+    """Copy *src*, a host path below *root* (as :func:`rootfs.resolve_in_root` gives them), by its path in the
+    image, resolved inside it again now: never through a link to the host.  A path elsewhere (a subclass's
+    ``_find_kernel`` may return one) is the host file it names."""
+    if src.is_relative_to(root):
+        inroot.copy_out(root, "/" + str(src.relative_to(root)), dest)
+    else:
+        shutil.copyfile(src, dest)

@@ -74,7 +74,11 @@ class LiveIso:
             return self.extract(path, tmp / "f").read_bytes()
 
     def extract(self, path: str, dest: Path) -> Path:
-        """Extract a file or directory of the ISO to *dest* (made; parents must exist)."""
+        """Extract a file or directory of the ISO to *dest* (made; parents must exist).  A file must be one of the
+        ISO's regular files: a symbolic link on the ISO, once extracted, would lead whatever reads it to a host file."""
+        if path.rstrip("/") and path not in self.files and not any(f.startswith(path.rstrip("/") + "/")
+                                                                   for f in self.files):
+            raise CreatorError(f"{self.path} has no file {path} (a symbolic link there is not followed).")
         run(["xorriso", "-abort_on", "FAILURE", "-indev", str(self.path), "-osirrox", "on", "-extract", path,
              str(dest)], what=f"Extracting {path} from {self.path}")
         return dest

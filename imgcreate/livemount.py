@@ -77,7 +77,7 @@ def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
             _mount_medium_root(stack, liveos, work, lower)
         if overlay is not None:
             _mount_overlay(stack, overlay, work, lower, mountpoint)
-        if live is None and (liveos / "home.img").is_file() and (mountpoint / "home").is_dir():
+        if live is None and _stick_file(liveos / "home.img") and (mountpoint / "home").is_dir():
             _mount_ro(stack, liveos / "home.img", mountpoint / "home", options="ro,noload")
         log.info("%s mounted on %s (%s)", iso, mountpoint, "read-write" if overlay else "read-only")
         yield mountpoint
@@ -103,7 +103,7 @@ def _mount_root(stack: contextlib.ExitStack, live: LiveIso, work: Path, target: 
     squash = work / "squashfs"
     squash.mkdir()
     _mount_ro(stack, image, squash, erofs.fstype_of(image))
-    inner = next((squash / name for name in _INNER_IMAGES if (squash / name).is_file()), None)
+    inner = next((squash / name for name in _INNER_IMAGES if _stick_file(squash / name)), None)
     if inner is None:
         raise CreatorError(f"'{live.path}': LiveOS/squashfs.img holds no LiveOS/rootfs.img.")
     _mount_ro(stack, inner, target)
@@ -147,7 +147,7 @@ def _mount_medium(stack: contextlib.ExitStack, source: Path, work: Path) -> Path
             except MountError as exc:
                 log.debug("cannot look into %s: %s", dev, exc)
                 continue
-            if (medium / "LiveOS/squashfs.img").is_file():
+            if not (medium / "LiveOS").is_symlink() and _stick_file(medium / "LiveOS/squashfs.img"):
                 stack.push(attempt.pop_all())
                 log.info("The live system is on %s (%s)", dev, fstype)
                 return medium / "LiveOS"
@@ -164,14 +164,14 @@ _MEDIUM_OPTIONS = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload", "xfs"
 def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, target: Path) -> None:
     """The root of the live system on a stick, as it last ran: squashfs (and the ext image in it), with the
     stick's persistent overlay applied."""
-    overlays = sorted(liveos.glob("overlay-*"))
+    overlays = sorted(p for p in liveos.glob("overlay-*") if _stick_file(p) is not None)
     cow = overlays[0] if overlays else None
     if cow is not None and len(overlays) > 1:
         log.warning("%s holds several overlays; using %s", liveos, cow.name)
     squash = work / "squashfs"
     squash.mkdir()
     _mount_ro(stack, liveos / "squashfs.img", squash, erofs.fstype_of(liveos / "squashfs.img"))
-    inner = next((squash / name for name in _INNER_IMAGES if (squash / name).is_file()), None)
+    inner = next((squash / name for name in _INNER_IMAGES if _stick_file(squash / name)), None)
     if cow is not None and _is_overlayfs_overlay(cow):
         lower = squash
         if inner is not None:
@@ -193,6 +193,17 @@ def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, ta
     log.info("Applied %d changed chunks from the persistent overlay %s", chunks, cow.name)
     dev = fs.attach_loop(stack, copy)  # writable: the private copy's journal is replayed on mount
     fs.mount(stack, dev, target, options="ro")
+
+
+def _stick_file(path: Path) -> bool | None:
+    """Whether *path* on the stick is a regular file (None: nothing there, False: something else).  A symbolic
+    link is refused: followed on the host, it would show a host file (a device, say) as the stick's."""
+    if path.is_symlink():
+        raise CreatorError(f"{path.name} on the live medium ({path}) is a symbolic link (to {os.readlink(path)}); "
+                           "it is not followed.  Write the stick again with livecd-iso-to-disk.")
+    if not path.exists():
+        return None
+    return path.is_file()
 
 
 def _is_overlayfs_overlay(overlay: Path) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imgcreate import rootfs
+from imgcreate import inroot, rootfs
 from imgcreate.errors import CreatorError
 from imgcreate.run import run
 
@@ -133,10 +133,9 @@ class AccountFiles:
 
     def _load(self, path: str, default_mode: int) -> _Table:
         table = _Table(path, mode=default_mode)
-        host = rootfs.resolve_in_root(self.root, path)
         text = rootfs.read_file(self.root, path)
-        if text is not None:
-            st = host.stat()
+        st = inroot.stat_in_root(self.root, path)
+        if text is not None and st is not None:
             table.exists = True
             table.mode = stat.S_IMODE(st.st_mode)
             table.uid, table.gid = st.st_uid, st.st_gid

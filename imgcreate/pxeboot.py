@@ -31,7 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate import signals
+from imgcreate import inroot, signals
 from imgcreate.errors import CreatorError
 from imgcreate.liveiso import LiveIso, read_live_iso
 from imgcreate.run import find_any_tool, run
@@ -181,7 +181,11 @@ def _grub_pxe(live: LiveIso, tmp: Path, tree: Path, grub_cfg: str) -> None:
     grubdir.mkdir(parents=True)
     moddir = grubdir / "i386-pc"
     if any(f.startswith(_ISO_GRUB_DIR + "/") for f in live.files):
-        live.extract(_ISO_GRUB_DIR, moddir)
+        # grub-mkimage reads them on the host: copied without following a link out of the ISO's folder.
+        iso_tree = tmp / "iso-grub"  # the ISO's folder at its place, so errors name the ISO's paths
+        (iso_tree / _ISO_GRUB_DIR.lstrip("/")).parent.mkdir(parents=True)
+        live.extract(_ISO_GRUB_DIR, iso_tree / _ISO_GRUB_DIR.lstrip("/"))
+        inroot.copy_out(iso_tree, _ISO_GRUB_DIR, moddir)
     elif _HOST_GRUB_DIR.is_dir():
         log.info("the ISO has no GRUB BIOS modules: using the host's %s", _HOST_GRUB_DIR)
         shutil.copytree(_HOST_GRUB_DIR, moddir)

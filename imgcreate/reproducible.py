@@ -26,10 +26,11 @@ import contextlib
 import logging
 import os
 import sqlite3
+import stat
 import uuid
 from pathlib import Path
 
-from imgcreate import fs
+from imgcreate import fs, inroot
 from imgcreate.errors import CreatorError
 from imgcreate.run import run
 
@@ -68,23 +69,23 @@ def derived_uuid(*parts: object) -> str:
 def clamp_mtimes(tree: Path, epoch: int) -> int:
     """Set every modification (and access) time after *epoch* under *tree* to *epoch*; the number changed.
 
-    Symbolic links are changed themselves, never followed out of the tree."""
+    The walk is by file descriptors (:func:`os.fwalk`) and symbolic links are changed themselves: nothing out
+    of the tree is followed or touched, even if it changes meanwhile."""
     changed = 0
-    for path in [tree, *_walk(tree)]:
-        st = path.lstat()
-        if st.st_mtime > epoch or st.st_atime > epoch:
-            os.utime(path, (min(st.st_atime, epoch), min(st.st_mtime, epoch)), follow_symlinks=False)
-            changed += 1
+    st = tree.lstat()
+    if st.st_mtime > epoch or st.st_atime > epoch:
+        os.utime(tree, (min(st.st_atime, epoch), min(st.st_mtime, epoch)), follow_symlinks=False)
+        changed += 1
+    if not tree.is_dir() or tree.is_symlink():
+        return changed
+    for _top, dirs, files, dirfd in os.fwalk(tree, follow_symlinks=False):
+        for name in [*dirs, *files]:
+            st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+            if st.st_mtime > epoch or st.st_atime > epoch:
+                os.utime(name, (min(st.st_atime, epoch), min(st.st_mtime, epoch)), dir_fd=dirfd,
+                         follow_symlinks=False)
+                changed += 1
     return changed
-
-
-def _walk(tree: Path) -> list[Path]:
-    out: list[Path] = []
-    for top, dirs, files in os.walk(tree):
-        base = Path(top)
-        out.extend(base / d for d in dirs)
-        out.extend(base / f for f in files)
-    return out
 
 
 # Files that differ on every build and that the system makes again itself.
@@ -94,34 +95,39 @@ _DATABASES = ("var/lib/rpm/rpmdb.sqlite", "var/lib/dnf/history.sqlite")
 
 
 def normalize_tree(root: Path, epoch: int) -> None:
-    """Remove or normalise the per-build state in the install tree *root*, then clamp its times."""
+    """Remove or normalise the per-build state in the install tree *root*, then clamp its times.
+
+    Every path is resolved inside *root* when it is used (:mod:`imgcreate.inroot`): a %post that replaced
+    ``/etc`` or ``/var/lib`` by a link to a host folder changes only the image."""
     for db in _DATABASES:
-        path = root / db
-        if path.is_file() and not path.is_symlink():
-            _fold_database(path, epoch)
+        try:
+            with inroot.parent(root, db) as (dirfd, name):
+                st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    _fold_database(dirfd, name, epoch)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
     for name in _REMOVED:
-        path = root / name
-        if path.is_file() or path.is_symlink():
-            path.unlink()
-    machine_id = root / "etc/machine-id"
-    if machine_id.is_file() and not machine_id.is_symlink():
-        machine_id.write_bytes(b"")  # empty: systemd makes the machine's own at first boot
+        with contextlib.suppress(IsADirectoryError, PermissionError):  # a folder there: not ours to remove
+            inroot.unlink(root, name)
+    machine_id = inroot.lstat(root, "etc/machine-id")
+    if machine_id is not None and stat.S_ISREG(machine_id.st_mode):
+        inroot.write_bytes(root, "etc/machine-id", b"", stat.S_IMODE(machine_id.st_mode))  # systemd makes one at boot
     log.info("clamped the times of %d files to %d", clamp_mtimes(root, epoch), epoch)
 
 
-def _fold_database(path: Path, epoch: int) -> None:
-    """Fold the write-ahead log into *path* (closing the last connection removes ``-wal`` and ``-shm``), and
-    give dnf's history transactions the epoch as their start and end."""
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        if path.name == "history.sqlite":
+def _fold_database(dirfd: int, name: str, epoch: int) -> None:
+    """Fold the write-ahead log into *name* in the directory *dirfd* (closing the last connection removes
+    ``-wal`` and ``-shm``), and give dnf's history transactions the epoch as their start and end."""
+    with contextlib.closing(sqlite3.connect(f"{inroot.fd_path(dirfd)}/{name}")) as db:
+        if name == "history.sqlite":
             with contextlib.suppress(sqlite3.OperationalError):  # an older or newer schema without these
                 db.execute("UPDATE trans SET dt_begin = ?, dt_end = ?", (epoch, epoch))
                 db.commit()
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for suffix in ("-wal", "-shm"):
-        leftover = path.with_name(path.name + suffix)
-        if leftover.exists():
-            leftover.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name + suffix, dir_fd=dirfd)
 
 
 def ext_from_tree(tree: Path, image: Path, size: int, fstype: str, label: str, epoch: int, workdir: Path) -> None:

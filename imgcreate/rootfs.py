@@ -4,7 +4,8 @@ Why: packages may ship configuration files as symlinks, absolute (``/etc/passwd`
 (``../../../etc/shadow``).  Followed naively from the host, such a link points at the *host's* file.  Every path
 we write into the root is resolved here the way the kernel would resolve it inside a chroot (absolute links
 restart at the install root, ``..`` stops at it), and a symlink in the final component is replaced rather than
-followed.
+followed.  The file operations go through :mod:`imgcreate.inroot` (openat2 with ``RESOLVE_IN_ROOT``), which
+resolves the path again at each call: a script may have replaced any directory by a link since the last one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from imgcreate import fs
+from imgcreate import fs, inroot
 
 log = logging.getLogger("imgcreate")
 
@@ -51,54 +52,47 @@ def resolve_in_root(root: Path, path: str | os.PathLike[str], follow_last: bool 
 
 
 def host_path(root: Path, path: str) -> Path:
-    """The host path for writing *path* in *root*: parents resolved in the root, the last component not followed."""
+    """The host path for writing *path* in *root*: parents resolved in the root, the last component not followed.
+
+    Only for messages and for tools that want a path, right when it is computed: a path kept across a script
+    can lead out of the root by then.  To touch the file, use this module's functions or :mod:`imgcreate.inroot`.
+    """
     return resolve_in_root(root, path, follow_last=False)
 
 
 def write_file(root: Path, path: str, content: str | bytes, mode: int = 0o644) -> Path:
-    """Write *content* to *path* inside *root*.  A symlink at *path* is replaced by a regular file, not followed."""
-    target = host_path(root, path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_symlink():
-        log.warning("%s in the image is a symlink (to %s); replacing it with a file", path, os.readlink(target))
-        target.unlink()
-    data = content.encode() if isinstance(content, str) else content
-    tmp = target.parent / f".{target.name}.imgcreate-tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.rename(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return target
+    """Write *content* to *path* inside *root*.  A symlink at *path* is replaced by a regular file, not followed.
+
+    Returns the file's host path (for messages; see :func:`host_path`)."""
+    inroot.write_bytes(root, path, content.encode() if isinstance(content, str) else content, mode)
+    return host_path(root, path)
 
 
 def symlink(root: Path, path: str, target: str) -> Path:
     """Make *path* inside *root* a symlink to *target* (replacing whatever was there, without following it)."""
-    link = host_path(root, path)
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() or link.exists():
-        if link.is_dir() and not link.is_symlink():
-            raise IsADirectoryError(f"{path} in the image is a directory")
-        link.unlink()
-    os.symlink(target, link)
-    return link
+    with inroot.parent(root, path, create=True) as (dirfd, name):
+        try:
+            old = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            old = None
+        if old is not None:
+            if stat.S_ISDIR(old.st_mode):
+                raise IsADirectoryError(f"{path} in the image is a directory")
+            os.unlink(name, dir_fd=dirfd)
+        os.symlink(target, name, dir_fd=dirfd)
+    return host_path(root, path)
 
 
 def read_file(root: Path, path: str) -> str | None:
-    p = resolve_in_root(root, path)
+    """The text of *path* inside *root* (links followed inside it); None when it is not a readable file."""
     try:
-        return p.read_text()
+        return inroot.read_bytes(root, path).decode()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
 
 
 def exists(root: Path, path: str) -> bool:
-    return resolve_in_root(root, path).exists()
+    return inroot.stat_in_root(root, path) is not None
 
 
 _DEV_NODES = [
@@ -150,26 +144,40 @@ def host_resolv_conf(root: Path) -> Iterator[None]:
     """Give %post the host's DNS configuration, and give the image its own /etc/resolv.conf back afterwards.
 
     Whatever the image has at /etc/resolv.conf (a file, or a symlink such as systemd-resolved's) is moved
-    aside (rename never follows a link) and restored exactly, even if a script fails.
+    aside (rename never follows a link) and restored exactly, even if a script fails.  Everything happens in
+    the directory /etc was before %post, held open: if %post replaces /etc (by a symlink to a host folder, say),
+    the cleanup still works in the image's own directory, never at a path computed before the script.
     """
-    etc = host_path(root, "/etc")
-    if not etc.is_dir():
+    try:
+        etc = inroot.open_in_root(root, "/etc", os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
         yield
         return
-    target = etc / "resolv.conf"
-    saved = etc / ".resolv.conf.imgcreate-saved"
-    had_own = target.is_symlink() or target.exists()
-    if had_own:
-        os.rename(target, saved)
     try:
+        saved = ".resolv.conf.imgcreate-saved"
         try:
-            content = Path("/etc/resolv.conf").read_bytes()
-        except OSError:
-            content = b""
-        write_file(root, "/etc/resolv.conf", content)
-        yield
+            os.rename("resolv.conf", saved, src_dir_fd=etc, dst_dir_fd=etc)
+            had_own = True
+        except FileNotFoundError:
+            had_own = False
+        try:
+            try:
+                content = Path("/etc/resolv.conf").read_bytes()
+            except OSError:
+                content = b""
+            _write_at(etc, "resolv.conf", content)
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                if not stat.S_ISDIR(os.stat("resolv.conf", dir_fd=etc, follow_symlinks=False).st_mode):
+                    os.unlink("resolv.conf", dir_fd=etc)
+            if had_own:
+                os.rename(saved, "resolv.conf", src_dir_fd=etc, dst_dir_fd=etc)
     finally:
-        if target.is_symlink() or target.is_file():
-            os.unlink(target)
-        if had_own:
-            os.rename(saved, target)
+        os.close(etc)
+
+
+def _write_at(dirfd: int, name: str, data: bytes, mode: int = 0o644) -> None:
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dirfd)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)

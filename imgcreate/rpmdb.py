@@ -14,6 +14,8 @@ from pathlib import Path
 
 import rpm
 
+from imgcreate import inroot
+
 # Where the image's database lives (Fedora's and EL's path; Debian's rpm would otherwise use ~/.rpmdb).
 DBPATH = "/var/lib/rpm"
 
@@ -53,9 +55,16 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def dbpath(root: Path) -> str:
+    """The image's database folder with every link in it resolved inside the image, made if missing (Fedora's
+    ``/var/lib/rpm`` is a link to ``../../usr/lib/sysimage/rpm``).  rpm opens ``root + dbpath`` on the host,
+    where a link (absolute, or planted by a script) would lead to the host's own database."""
+    return inroot.real_path(root, DBPATH, create=True)
+
+
 @contextlib.contextmanager
 def _open(root: Path) -> Iterator[rpm.TransactionSet]:
-    with macros(_dbpath=DBPATH):
+    with macros(_dbpath=dbpath(root)):
         ts = rpm.TransactionSet(str(root))
         ts.setVSFlags(rpm._RPMVSF_NOSIGNATURES | rpm._RPMVSF_NODIGESTS)
         try:

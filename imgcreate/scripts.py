@@ -9,15 +9,16 @@ with INSTALL_ROOT and IMG_NAME in its environment.  A failing script stops the b
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imgcreate import rootfs
+from imgcreate import inroot, rootfs
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import ScriptError
 from imgcreate.kickstart import Script
@@ -46,11 +47,14 @@ def run_script(script: Script, where: ScriptPlace, what: str) -> None:
     if chroot:
         assert where.root is not None
         rel = f"/tmp/ks-script-{os.getpid()}-{script.lineno}"
-        path = rootfs.write_file(where.root, rel, script.body, mode=0o700)
+        rootfs.write_file(where.root, rel, script.body, mode=0o700)
         argv = [script.interp, rel]
+        # Removed inside the root as it is after the script, which may have replaced /tmp by a link.
+        remove: Callable[[], object] = functools.partial(inroot.unlink, where.root, rel)
     else:
         path = _host_script_file(script, where.scratch, what)
         argv = [script.interp, str(path)]
+        remove = path.unlink
         if where.root is not None:
             env["INSTALL_ROOT"] = str(where.root)
         env["IMG_NAME"] = where.image_name
@@ -63,7 +67,7 @@ def run_script(script: Script, where: ScriptPlace, what: str) -> None:
                      what=f"the {label}")
     finally:
         with contextlib.suppress(OSError):
-            path.unlink()
+            remove()
     if script.logfile:  # --log: inside the image for chrooted scripts, on the host otherwise
         if chroot:
             assert where.root is not None
