@@ -13,12 +13,19 @@ moved clock; only $SOURCE_DATE_EPOCH may decide the times they write.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from imgcreate import erofs, iso, reproducible, run, squashfs
+
 EPOCH = 1700000000
+# What main() makes in OUT, one file each (the packers() keys).
+NAMES = ("mksquashfs-xz", "mksquashfs-zstd", "mksquashfs-lz4", "mksquashfs-gzip", "mksquashfs-None",
+         "sparse-xz", "sparse-zstd", "sparse-gzip", "sparse-lz4", "erofs-lz4", "erofs-lz4hc", "erofs-None",
+         "ext4", "efiboot", "iso")
 _FAKETIME_ENV = ("LD_PRELOAD", "FAKETIME", "FAKETIME_SHARED", "NO_FAKE_STAT", "DONT_FAKE_MONOTONIC")
 
 
@@ -35,10 +42,8 @@ def make_tree(tree: Path, sparse_mib: int = 64) -> None:
     os.symlink("../usr/bin/tool", tree / "etc/tool-link")
     os.mkfifo(tree / "dev/fifo")
     os.mknod(tree / "dev/null", 0o20666, os.makedev(1, 3))
-    try:
+    with contextlib.suppress(OSError):  # a filesystem without user xattrs (tmpfs before 6.6)
         os.setxattr(tree / "etc/hostname", "user.repro", b"x")
-    except OSError:
-        pass  # a filesystem without user xattrs (tmpfs before 6.6)
     sparse = tree / "var/sparse.img"
     sparse.parent.mkdir()
     with open(sparse, "wb") as f:
@@ -58,77 +63,71 @@ def make_sparse_root(folder: Path) -> None:
             f.write(bytes(range(256)) * 64)
 
 
-def packers(work: Path, out: Path) -> dict[str, Callable[[], Path]]:
-    """name -> a function making ``out/<name>`` (the file compared) from the trees in *work*."""
-    from imgcreate import erofs, iso, reproducible, squashfs
+Packer = Callable[[Path, Path], None]  # (work folder holding tree/ and sparse/, output file)
 
-    tree, sparse = work / "tree", work / "sparse"
 
-    def mksquashfs(comp: str | None) -> Callable[[], Path]:
-        return lambda: _made(out / f"mksquashfs-{comp}", lambda o: squashfs.mksquashfs(tree, o, comp, False))
+def _mksquashfs(comp: str | None) -> Packer:
+    return lambda work, output: squashfs.mksquashfs(work / "tree", output, comp, False)
 
-    def pack_sparse(comp: str) -> Callable[[], Path]:
-        return lambda: _made(out / f"sparse-{comp}", lambda o: squashfs.pack_sparse(sparse, o, comp, False))
 
-    def mkfs_erofs(comp: str | None) -> Callable[[], Path]:
-        return lambda: _made(out / f"erofs-{comp}", lambda o: erofs.mkfs_erofs(tree, o, comp))
+def _pack_sparse(comp: str) -> Packer:
+    return lambda work, output: squashfs.pack_sparse(work / "sparse", output, comp, False)
 
-    def ext4() -> Path:
-        return _made(out / "ext4", lambda o: reproducible.ext_from_tree(tree, o, 32 << 20, "ext4", "REPRO", EPOCH,
-                                                                         work))
 
-    def efiboot() -> Path:
-        return _made(out / "efiboot", lambda o: iso.make_efiboot(o, {"EFI/BOOT/BOOTX64.EFI": tree / "usr/bin/tool",
-                                                                    "EFI/BOOT/grub.cfg": tree / "etc/hostname"}))
+def _mkfs_erofs(comp: str | None) -> Packer:
+    return lambda work, output: erofs.mkfs_erofs(work / "tree", output, comp)
 
-    def live_iso() -> Path:
-        """A hybrid ISO (MBR, GPT with the EFI image appended, El Torito) around an uncompressed rootfs.img
-        (the -s layout) and the squashfs of the sparse root, with the md5 implanted."""
-        isotree = work / "iso"
-        (isotree / "LiveOS").mkdir(parents=True)
-        (isotree / "images").mkdir()
-        with open(isotree / "LiveOS/rootfs.img", "wb") as f:  # -s: the ext image itself on the ISO
-            f.truncate(4 << 20)
-        squashfs.pack_sparse(sparse, isotree / "LiveOS/squashfs.img", "xz", False)
-        (isotree / "images/eltorito.img").write_bytes(b"\x90" * 8192)
-        iso.make_efiboot(isotree / "images/efiboot.img", {"EFI/BOOT/grub.cfg": tree / "etc/hostname"})
-        mbr = work / "mbr.bin"
-        mbr.write_bytes(b"\0" * 446)
-        spec = iso.IsoSpec(tree=isotree, volume_id="REPRO", bios=iso.BiosBootloader.GRUB2, mbr=mbr,
-                           efiboot="images/efiboot.img")
 
-        def master(o: Path) -> None:
-            iso.master_iso(spec, o)
-            iso.implant_md5(o)
+def _ext4(work: Path, output: Path) -> None:
+    reproducible.ext_from_tree(work / "tree", output, 32 << 20, "ext4", "REPRO", EPOCH, work)
 
-        return _made(out / "iso", master)
 
-    made: dict[str, Callable[[], Path]] = {}
+def _efiboot(work: Path, output: Path) -> None:
+    iso.make_efiboot(output, {"EFI/BOOT/BOOTX64.EFI": work / "tree/usr/bin/tool",
+                              "EFI/BOOT/grub.cfg": work / "tree/etc/hostname"})
+
+
+def _live_iso(work: Path, output: Path) -> None:
+    """A hybrid ISO (MBR, GPT with the EFI image appended, El Torito) around an uncompressed rootfs.img (the -s
+    layout) and the squashfs of the sparse root, with the md5 implanted."""
+    isotree = work / "iso"
+    (isotree / "LiveOS").mkdir(parents=True)
+    (isotree / "images").mkdir()
+    with open(isotree / "LiveOS/rootfs.img", "wb") as f:  # -s: the ext image itself on the ISO
+        f.truncate(4 << 20)
+    squashfs.pack_sparse(work / "sparse", isotree / "LiveOS/squashfs.img", "xz", False)
+    (isotree / "images/eltorito.img").write_bytes(b"\x90" * 8192)
+    iso.make_efiboot(isotree / "images/efiboot.img", {"EFI/BOOT/grub.cfg": work / "tree/etc/hostname"})
+    mbr = work / "mbr.bin"
+    mbr.write_bytes(b"\0" * 446)
+    iso.master_iso(iso.IsoSpec(tree=isotree, volume_id="REPRO", bios=iso.BiosBootloader.GRUB2, mbr=mbr,
+                               efiboot="images/efiboot.img"), output)
+    iso.implant_md5(output)
+
+
+def packers() -> dict[str, Packer]:
+    """name -> the packer making ``OUT/<name>``: each compressor of mksquashfs on a tree, of tar2sqfs (lz4:
+    mksquashfs) on the sparse root, of mkfs.erofs; mke2fs -d; the FAT image; the ISO."""
+    made: dict[str, Packer] = {}
     for comp in ("xz", "zstd", "lz4", "gzip", None):
-        made[f"mksquashfs-{comp}"] = mksquashfs(comp)
-    for comp in ("xz", "zstd", "gzip", "lz4"):  # tar2sqfs, except lz4: mksquashfs
-        made[f"sparse-{comp}"] = pack_sparse(comp)
+        made[f"mksquashfs-{comp}"] = _mksquashfs(comp)
+    for comp in ("xz", "zstd", "gzip", "lz4"):
+        made[f"sparse-{comp}"] = _pack_sparse(comp)
     for ecomp in ("lz4", "lz4hc", None):
-        made[f"erofs-{ecomp}"] = mkfs_erofs(ecomp)
-    made.update({"ext4": ext4, "efiboot": efiboot, "iso": live_iso})
-    return made
-
-
-def _made(output: Path, make: Callable[[Path], None]) -> Path:
-    make(output)
-    return output
+        made[f"erofs-{ecomp}"] = _mkfs_erofs(ecomp)
+    return {**made, "ext4": _ext4, "efiboot": _efiboot, "iso": _live_iso}
 
 
 def main(out: Path) -> None:
-    from imgcreate import reproducible, run
-
     reproducible.enable(EPOCH)
-    run.PASSED_ON = (*run.PASSED_ON, *_FAKETIME_ENV)  # the tools see the moved clock too
+    setattr(run, "PASSED_ON", (*run.PASSED_ON, *_FAKETIME_ENV))  # noqa: B010  the tools see the moved clock too
     work = out / "work"
     make_tree(work / "tree")
     make_sparse_root(work / "sparse")
-    for make in packers(work, out).values():
-        make()
+    made = packers()
+    assert tuple(made) == NAMES, f"tests/repro_pack.py: NAMES should be {tuple(made)}"
+    for name, pack in made.items():
+        pack(work, out / name)
 
 
 if __name__ == "__main__":
