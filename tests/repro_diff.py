@@ -133,7 +133,8 @@ def _describe(path: Path) -> dict[str, str]:
     st = path.lstat()
     out = {"kind": stat.filemode(st.st_mode)[0], "mode": oct(stat.S_IMODE(st.st_mode)), "owner":
            f"{st.st_uid}:{st.st_gid}", "mtime": _time(st.st_mtime)}
-    if stat.S_ISLNK(st.st_mode):
+    if stat.S_ISLNK(st.st_mode):  # its time and mode are the unpacker's (debugfs cannot set them): see entries
+        del out["mtime"], out["mode"]
         out["target"] = os.readlink(path)
     elif stat.S_ISREG(st.st_mode):
         out["size"] = str(st.st_size)

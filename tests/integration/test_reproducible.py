@@ -12,10 +12,11 @@ and one build of each other path (a flat squashfs, EROFS, -s, editliveos, the lo
 instead (tests/repro_pack.py: one small tree, packed twice).  On a difference, tests/repro_diff.py names the
 entry inside that differs (ISO entry, squashfs/EROFS entry, ext inode, FAT file).
 
-The second build's Python runs under faketime (rpm's, dnf's and the default names' clock); the commands it runs
-see the real clock, ~15 s later (imgcreate.run gives them a clean environment without faketime's preload), and
-the packer-level test moves their clock too.  NO_FAKE_STAT=1: the clock moves, the times files already have do
-not (by default faketime shifts every stat() result as well, which no real clock change does).
+The second build runs with umask 077 (the first with the test's), and its Python under faketime (rpm's, dnf's
+and the default names' clock); the commands it runs see the real clock, ~15 s later (imgcreate.run gives them a
+clean environment without faketime's preload); the packer-level test moves their clock too.  NO_FAKE_STAT=1: the
+clock moves, the times files already have do not (by default faketime shifts every stat() result as well, which
+no real clock change does).
 """
 
 from __future__ import annotations
@@ -51,8 +52,10 @@ kernel
 echo built > /etc/post-was-here
 %end
 """
-LATER = ["faketime", "-f", "+7d"]  # our process's clock a week on: rpm's, dnf's and the names' time
+# The second build: our process's clock a week on (rpm's, dnf's and the names' time), and another umask.
+LATER = ["sh", "-c", 'umask 077 && exec "$@"', "later", "faketime", "-f", "+7d"]
 LATER_ENV = {"NO_FAKE_STAT": "1"}
+FAKETIME = LATER[-3:]
 SQUASHFS_COMPRESSORS = ("xz", "zstd", "lz4", "gzip")  # xz, zstd, gzip: tar2sqfs for the sparse root; lz4: mksquashfs
 EROFS_COMPRESSORS = ("lz4", "lz4hc")  # what erofs-utils 1.5 (Debian 12) has
 # The cases of the default run: the default command line, and one of each other path.
@@ -190,9 +193,9 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     outs = (tmp / "a", tmp / "b/with-a-longer-name")
     for out, later in zip(outs, (False, True)):
         out.mkdir(parents=True)
-        subprocess.run([*(LATER if later else []), sys.executable, "-m", "tests.repro_pack", str(out)], check=True,
-                       cwd=REPO_ROOT, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(LATER_ENV if later else {})},
-                       timeout=300)
+        subprocess.run([*(FAKETIME if later else []), sys.executable, "-m", "tests.repro_pack", str(out)],
+                       check=True, cwd=REPO_ROOT, timeout=300,
+                       env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(LATER_ENV if later else {})})
     return outs
 
 
