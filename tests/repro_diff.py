@@ -95,7 +95,7 @@ def explain(a: Path, b: Path, work: Path) -> str:
         path, what = entry
         text = f"{kind} entry {path}: {what}"
         inner_a, inner_b = trees[0] / path.lstrip("/"), trees[1] / path.lstrip("/")
-        if what == "content" and kind_of(inner_a) in FORMATS:
+        if what.startswith("content") and kind_of(inner_a) in FORMATS:
             text += " -> " + explain(inner_a, inner_b, work / ("in" + re.sub(r"\W", "_", path)))
         return text
     paths = _paths(trees[0])
@@ -163,9 +163,13 @@ def _compare_trees(a: Path, b: Path) -> tuple[str, str] | None:
         if path not in pb or path not in pa:
             return path, "only in the " + ("first" if path in pa else "second")
         da, db = _describe(a / path.lstrip("/")), _describe(b / path.lstrip("/"))
-        for key in da.keys() | db.keys():
+        for key in ("kind", "mode", "owner", "target", "device", "mtime"):
             if da.get(key) != db.get(key):
-                return path, "content" if key == "content" else f"{key} {da.get(key)} vs {db.get(key)}"
+                return path, f"{key} {da.get(key)} vs {db.get(key)}"
+        if da.get("size") != db.get("size"):
+            return path, f"content (size {da.get('size')} vs {db.get('size')})"
+        if da.get("content") != db.get("content"):
+            return path, "content"
     return None
 
 
@@ -234,8 +238,7 @@ def _erofs_entries(image: Path, paths: list[str]) -> dict[str, str]:
 
 def _ext_unpack(image: Path, dest: Path) -> None:
     dest.mkdir(parents=True)
-    _run("debugfs", "-R", f"rdump / {dest}", str(image))
-    # rdump puts the root's entries in DEST itself; make it a tree rooted at DEST (lost+found included)
+    _run("debugfs", "-R", f"rdump / {dest}", str(image))  # the root's entries into DEST itself
 
 
 def _ext_header(image: Path) -> str:
