@@ -243,6 +243,14 @@ def test_a_difference_is_named_inside_the_nested_images(tmp_path: Path, monkeypa
     assert explained["fat"].startswith("fat entry /EFI/BOOT/grub.cfg: mtime"), explained["fat"]
     with pytest.raises(AssertionError, match="/etc/hostname: mtime"):
         repro_diff.assert_identical(made["iso"][0], made["iso"][1], tmp_path / "diff-again")
+    # Every entry the same, only the superblock's date differs: the header is named.
+    sqfs = []
+    for epoch in (EPOCH, str(int(EPOCH) + 60)):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+        squashfs.mksquashfs(tmp_path / "b/tree", tmp_path / f"{epoch}.sqfs", "gzip", False)
+        sqfs.append(tmp_path / f"{epoch}.sqfs")
+    explained["header"] = repro_diff.explain(sqfs[0], sqfs[1], tmp_path / "diff-header")
+    assert explained["header"].startswith("squashfs header: 'Creation or last append time"), explained["header"]
 
 
 # -- loop images --------------------------------------------------------------------------------------------
