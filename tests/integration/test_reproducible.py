@@ -79,6 +79,7 @@ def live_cases() -> dict[str, list[str]]:
         if rootfs_type != "erofs-ext4":
             cases[f"{rootfs_type}-s"] = ["--rootfs-type", rootfs_type, "-s"]
     cases["squashfs-lz4"] = ["--flat-squashfs", "--compression-type", "lz4"]  # upstream's spelling of the flat root
+    cases["syslinux-lz4"] = ["--syslinux", "--compression-type", "lz4"]  # isolinux and its hybrid MBR
     return cases
 
 
