@@ -68,7 +68,9 @@ class EditLiveCreator(LiveImageCreator):
 
     def __init__(self, ks: kickstart.KickstartHandler, name: str, **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
-        self._ext_image = _BaseSizedImage(name, 0, self._ext_image.fstype, self._ext_image.label)
+        # The epoch too: a reproducible edit makes its rootfs.img from the tree (reproducible.ext_from_tree).
+        self._ext_image = _BaseSizedImage(name, 0, self._ext_image.fstype, self._ext_image.label,
+                                          epoch=self.source_date_epoch)
 
 
 def kept_kernel_args(live: LiveIso) -> str:

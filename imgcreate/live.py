@@ -115,10 +115,12 @@ class LiveImageCreator(LoopImageCreator):
     # -- checks ------------------------------------------------------------------------------------------------
     def check_host_tools(self) -> None:
         super().check_host_tools()
+        # -s compresses nothing: the default compressor (xz, which erofs-utils < 1.6 lacks) is not checked.
+        compression = None if self.skip_compression else self.compression_type
         if self.erofs:
-            erofs.check_compression(self.compression_type)
+            erofs.check_compression(compression)
         else:
-            squashfs.check_compression(self.compression_type)
+            squashfs.check_compression(compression)
 
     def _host_tools(self) -> list[str]:
         compressor = "mkfs.erofs" if self.erofs else "mksquashfs"

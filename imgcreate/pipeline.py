@@ -8,6 +8,7 @@ step is the creator's business (its hooks), not the pipeline's.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,11 @@ def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
     releasing mounts and the build directory is the creator's ``cleanup()`` (use it as a context manager).
     """
     creator.check_host_tools()
+    # The folders and files the build makes itself (mount points in the root such as /dev and /proc, the ISO
+    # tree, the squashfs staging) get the modes a distribution's own have, whatever the caller's umask: with 077
+    # they would be 0700 in the image (and a reproducible build would differ with the caller's umask).  Files
+    # that must stay private are written with explicit modes.
+    umask = os.umask(0o022)
     try:
         creator.mount(base_on=options.base_on, cachedir=options.cachedir)
         if options.install:
@@ -49,3 +55,5 @@ def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
     except BaseException:
         creator.run_onerror_scripts()
         raise
+    finally:
+        os.umask(umask)

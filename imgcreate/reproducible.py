@@ -4,10 +4,15 @@ clock.
 
 Where variation comes from, and what is done about it:
 
-* the clock, in every tool: ``SOURCE_DATE_EPOCH`` is passed to every command we run (:mod:`imgcreate.run`), which
-  rpm >= 4.18 uses for the database's install times, mksquashfs for its dates (clamped), xorriso for the volume
-  dates, file dates and GPT GUIDs, and mkfs.fat for the EFI image's dates; ``E2FSPROGS_FAKE_TIME`` is the same
-  for mke2fs;
+* the clock, in every tool: :func:`enable` puts ``SOURCE_DATE_EPOCH`` in this process's environment (rpm >= 4.18,
+  which runs in it, uses it for the database's install times) and :mod:`imgcreate.run` passes it to every
+  command: mksquashfs clamps its dates to it, tar2sqfs dates its superblock, xorriso its volume dates, file dates
+  and GPT GUIDs, mkfs.fat and mtools the EFI image's dates; ``E2FSPROGS_FAKE_TIME`` is the same for mke2fs.
+  Tools that ignore the variable get options: GNU tar (feeding tar2sqfs the sparse live root) ``--mtime=@EPOCH
+  --clamp-mtime`` (:func:`imgcreate.squashfs.tar_time_args`), mkfs.erofs ``-T``/``-U``.  editliveos takes
+  ``--source-date-epoch`` too and rebuilds its root image from the tree like livecd-creator;
+* the caller's umask: the build sets 022 while it runs (:func:`imgcreate.pipeline.build_image`), so the folders
+  it makes itself (``/dev``, ``/proc`` in the root, the squashfs staging) have the same modes for every caller;
 * files the build leaves with a time after the epoch: clamped (:func:`clamp_mtimes`), like ``tar --clamp-mtime``;
 * per-build state in the root (:func:`normalize_tree`): ``/etc/machine-id`` emptied (systemd makes one at first
   boot, as on Fedora's images), random seeds and ldconfig's ``aux-cache`` (inode numbers and times) removed,

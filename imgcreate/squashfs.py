@@ -8,6 +8,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+from imgcreate import reproducible
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, CreatorError, SquashfsError
 from imgcreate.run import progress_on_terminal, run, run_pipe
@@ -100,6 +101,14 @@ def tar2sqfs_args(compression: str | None) -> list[str] | None:
     return _TAR2SQFS_COMPRESSION.get(compression.strip())
 
 
+def tar_time_args() -> list[str]:
+    """GNU tar's options for a reproducible build: every time after the epoch clamped to it, as mksquashfs does
+    with $SOURCE_DATE_EPOCH (tar ignores that variable).  The folders tar packs here are made during the build,
+    so without this the squashfs records the build's clock as the times of ``/``, ``LiveOS`` and ``rootfs.img``."""
+    epoch = reproducible.current()
+    return [] if epoch is None else [f"--mtime=@{epoch}", "--clamp-mtime"]
+
+
 def pack_sparse(source: Path, output: Path, compression: str | None, progress: bool | None = None) -> None:
     """Compress *source*, a directory holding a big sparse file (the live root image), into *output*.
 
@@ -119,8 +128,10 @@ def pack_sparse(source: Path, output: Path, compression: str | None, progress: b
     if progress is None:
         progress = progress_on_terminal()
     log.log(PROGRESS, "compressing %s with %s (tar2sqfs, holes skipped)", source, compression)
-    tar = ["tar", "--sparse", "--format=posix", "--numeric-owner", "-cf", "-", "-C", str(source), "."]
-    # -e: exportable (mksquashfs's default); -j: every core, as mksquashfs
+    tar = ["tar", "--sparse", "--format=posix", "--numeric-owner", "--sort=name", *tar_time_args(), "-cf", "-",
+           "-C", str(source), "."]
+    # -e: exportable (mksquashfs's default); -j: every core, as mksquashfs.  tar2sqfs keeps the archive's times
+    # and takes its superblock's time from $SOURCE_DATE_EPOCH (passed on by imgcreate.run).
     pack = ["tar2sqfs", *comp, "-e", "-j", str(os.cpu_count() or 1), "-f", *([] if progress else ["-q"]),
             str(output)]
     try:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from imgcreate import __version__, cli, debug
+from imgcreate import __version__, cli, debug, reproducible
 
 EXIT_CODES = """\
 exit status:
@@ -107,6 +107,9 @@ def editliveos_parser() -> argparse.ArgumentParser:
     parser.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
     parser.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made")
     parser.add_argument("--cache", help="persistent package cache")
+    parser.add_argument("--source-date-epoch", metavar="SECONDS",
+                        help="remaster reproducibly with this time (seconds since 1970, UTC): the same ISO and "
+                             "options give a bit-identical ISO; default: $SOURCE_DATE_EPOCH if set")
     debug.add_logging_options(parser)
     return parser
 
@@ -129,6 +132,9 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
     )
 
     def action() -> int:
+        epoch = reproducible.epoch_from(opts.source_date_epoch)
+        if epoch is not None:  # as livecd-creator: in force for every step and command (imgcreate.run)
+            reproducible.enable(epoch)
         iso = Path(opts.iso)
         output = Path(opts.output) if opts.output else None
         if output is None:

@@ -39,10 +39,14 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("LIVECD_TOOLS_FULL") != "1":
         # The default run boots every path once; a boot marked "full" boots a path again another way.
+        # Likewise "slow": the rest of a build matrix whose every path the default run builds once.
         again = pytest.mark.skip(reason="a second boot of a path: run with LIVECD_TOOLS_FULL=1")
+        more = pytest.mark.skip(reason="more builds of paths the default run builds: run with LIVECD_TOOLS_FULL=1")
         for item in items:
             if item.get_closest_marker("full"):
                 item.add_marker(again)
+            elif item.get_closest_marker("slow"):
+                item.add_marker(more)
     if os.geteuid() == 0:
         return
     skip = pytest.mark.skip(reason="needs root (loop devices, mounts, chroot)")
