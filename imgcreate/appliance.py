@@ -79,8 +79,12 @@ class DiskImageCreator(ImageCreator):
 
     def _create_bootconfig(self) -> None:
         """A generic initramfs (remade with the image's dracut when it has one), the GRUB menu, and GRUB itself
-        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none``."""
+        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none``, where the image may
+        also have no kernel (a disk that is not booted by itself, as appliance-creator allows)."""
         root = self._instroot
+        if not self.boots and not kernels.installed(root):
+            log.info("no kernel and no boot loader in the image: nothing to boot with")
+            return
         kver = kernels.newest(root)
         kernels.ensure_initramfs(root, kver, remake=kernels.has_dracut(root))
         if not self.boots:

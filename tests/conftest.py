@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.disks import BOOT_APPEND, GPT_KS, MSDOS_KS, Disk, build_disk
+from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_KS, Disk, build_disk
 from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, leak_snapshot
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -40,9 +40,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("LIVECD_TOOLS_FULL") != "1":
         # The default run boots every path once; a boot marked "full" boots a path again another way.
         again = pytest.mark.skip(reason="a second boot of a path: run with LIVECD_TOOLS_FULL=1")
+        slow = pytest.mark.skip(reason="a less important combination: run with LIVECD_TOOLS_FULL=1")
         for item in items:
             if item.get_closest_marker("full"):
                 item.add_marker(again)
+            elif item.get_closest_marker("slow"):
+                item.add_marker(slow)
     if os.geteuid() == 0:
         return
     skip = pytest.mark.skip(reason="needs root (loop devices, mounts, chroot)")
@@ -104,10 +107,11 @@ def mount_image(tmp_path: Path) -> Iterator[MountImage]:
 # tests/boot/test_disk_boot.py.
 @pytest.fixture(scope="session")
 def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
+    """Reproducible (SOURCE_DATE_EPOCH): the disk boot tests boot the path that makes ext partitions again from
+    their trees, and tests/integration/test_disk_reproducible.py compares a rebuild with it."""
     tmp = tmp_path_factory.mktemp("gpt")
-    return build_disk(tmp, "gptdisk", GPT_KS.format(repo=testrepo, append=BOOT_APPEND), "--no-compress",
-                      "--disk-size", "1200", "--checksum", "--vmem", "768", "--vcpu", "2", "--version", "1.2",
-                      "--release", "3")
+    return build_disk(tmp, "gptdisk", GPT_KS.format(repo=testrepo, append=BOOT_APPEND), *GPT_ARGS,
+                      env={"SOURCE_DATE_EPOCH": EPOCH})
 
 
 @pytest.fixture(scope="session")
