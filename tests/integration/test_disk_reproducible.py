@@ -80,7 +80,8 @@ def test_every_format_rebuilds_bit_identical(gpt_disk: Disk, rebuilt_gpt: Disk, 
 
 def test_compression_is_the_same_with_one_thread_or_all(gpt_disk: Disk, tmp_path: Path) -> None:
     """xz -T0 (>= 5.4) and zstd -T0 write the same bytes whatever the number of CPUs: a host with one CPU
-    delivers what ours with two does.  17 MiB of the disk (its partition table, BIOS boot partition and ESP: two xz blocks) do."""
+    delivers what ours with two does.  17 MiB of the disk (partition table, BIOS boot partition, ESP: two xz
+    blocks) do."""
     sample = tmp_path / "sample"
     with open(gpt_disk.out / "gptdisk-sda.raw", "rb") as src:
         sample.write_bytes(src.read(17 << 20))
