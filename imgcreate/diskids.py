@@ -53,7 +53,7 @@ def set_table_ids(image: Path, layout: DiskLayout, name: str, epoch: int) -> Non
 # qemu's vdi header (block/vdi.c): its signature, then the image's and the last snapshot's UUIDs.
 _VDI_SIGNATURE = (0x40, 0xBEDA107F)
 _VDI_UUIDS = (0x188, 0x198)
-_VMDK_CID = re.compile(rb"\nCID=[0-9a-f]{8}\n")
+_VMDK_CID = re.compile(rb"\nCID=[0-9a-f]{1,8}\n")
 
 
 def fix_image_ids(disk: Path, disk_format: str, name: str, epoch: int) -> None:
@@ -77,16 +77,19 @@ def _fix_vdi(disk: Path, name: str, epoch: int) -> None:
 
 def _fix_vmdk(disk: Path, name: str, epoch: int) -> None:
     """The ``CID=`` line of a monolithic sparse vmdk's embedded descriptor (header: descriptor offset and size
-    in sectors at bytes 28 and 36), overwritten in place with as many digits."""
+    in sectors at bytes 28 and 36).  qemu-img writes the CID without leading zeros, so the descriptor's text
+    is written again whole, with a CID of 8 digits, in its zero-padded area (its length is not stored)."""
     with open(disk, "r+b") as f:
         header = f.read(44)
         if header[:4] != b"KDMV":
             raise ImageError(f"{disk} is not a sparse vmdk as qemu-img writes them: its ids cannot be set.")
         desc_offset, desc_size = struct.unpack_from("<QQ", header, 28)
         f.seek(desc_offset * 512)
-        descriptor = f.read(desc_size * 512)
-        found = _VMDK_CID.search(descriptor)
-        if found is None:
+        area = f.read(desc_size * 512)
+        text = area.split(b"\0", 1)[0]
+        cid = derived_uuid("vmdk", name, epoch)[:8].encode()
+        fixed, count = _VMDK_CID.subn(b"\nCID=" + cid + b"\n", text, count=1)
+        if count != 1 or len(fixed) >= len(area):
             raise ImageError(f"{disk} has no CID in its descriptor: its ids cannot be set.")
-        f.seek(desc_offset * 512 + found.start())
-        f.write(f"\nCID={derived_uuid('vmdk', name, epoch)[:8]}\n".encode())
+        f.seek(desc_offset * 512)
+        f.write(fixed.ljust(len(area), b"\0"))
