@@ -107,7 +107,7 @@ PHASES: list[tuple[str, tuple[str, ...]]] = [
     ("squashfs", ("squashfs",)),
     ("ISO", ("iso",)),
     ("checksum", ("checksum",)),
-    ("disk out", ("disk-output",)),
+    ("disk out", ("disk-output", "disk-finish")),
 ]
 
 

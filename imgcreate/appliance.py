@@ -43,7 +43,7 @@ class DiskImageCreator(ImageCreator):
                                             release=release)
         self.boots = self.config.bootloader.location != "none"
         self.layout = disklayout.plan_disk(self.config, bios=self.boots, disk_size_mib=disk_size_mib)
-        self._disk = PartitionedDisk(name, self.layout)
+        self._disk = PartitionedDisk(name, self.layout, epoch=self.source_date_epoch)
 
     def _root_storage(self) -> RootStorage:
         return self._disk
@@ -79,8 +79,12 @@ class DiskImageCreator(ImageCreator):
 
     def _create_bootconfig(self) -> None:
         """A generic initramfs (remade with the image's dracut when it has one), the GRUB menu, and GRUB itself
-        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none``."""
+        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none``, where the image may
+        also have no kernel (a disk that is not booted by itself, as appliance-creator allows)."""
         root = self._instroot
+        if not self.boots and not kernels.installed(root):
+            log.info("no kernel and no boot loader in the image: nothing to boot with")
+            return
         kver = kernels.newest(root)
         kernels.ensure_initramfs(root, kver, remake=kernels.has_dracut(root))
         if not self.boots:
@@ -100,8 +104,12 @@ class DiskImageCreator(ImageCreator):
         super().unmount()
 
     def _stage_final_image(self) -> None:
+        """A reproducible disk's ext partitions are made again from their trees first (see
+        :mod:`imgcreate.diskrepro`), then the disk is converted and compressed."""
+        with self._phase("disk-finish"):
+            self._disk.finish()
         with self._phase("disk-output"):
-            diskoutput.finish(self._disk.path, self._outdir, self.output)
+            diskoutput.finish(self._disk.path, self._outdir, self.output, epoch=self.source_date_epoch)
 
 
 ApplianceImageCreator = DiskImageCreator  # appliance-tools' name

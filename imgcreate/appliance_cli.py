@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from imgcreate import __version__, boottest, cli, debug, diskoutput, kickstart
+from imgcreate import __version__, boottest, cli, debug, diskoutput, kickstart, reproducible
 from imgcreate.pipeline import BuildOptions
 
 
@@ -33,21 +34,33 @@ def appliance_parser() -> argparse.ArgumentParser:
     img.add_argument("--vcpu", type=int, default=1, help="virtual CPUs (default 1)")
     img.add_argument("--checksum", action="store_true", help="write a CHECKSUM file (and checksums in <name>.xml)")
     img.add_argument("--no-compress", action="store_true",
-                     help="do not compress the disk (default: raw as <name>-sda.raw.xz, qcow2 compressed inside)")
+                     help="do not compress the disk (default, as appliance-creator: raw as <name>-sda.raw.xz, "
+                          "qcow2 compressed inside; vmdk and vdi are never compressed)")
     img.add_argument("--compression", choices=tuple(diskoutput.COMPRESSORS), default="xz",
-                     help="what compresses a raw, vmdk or vdi disk (default xz, as appliance-creator)")
+                     help="what compresses a raw disk: xz (default, as appliance-creator: <name>-sda.raw.xz) or "
+                          "zstd (<name>-sda.raw.zst)")
     img.add_argument("--disk-size", type=int, metavar="MIB",
                      help="size of the disk in MiB, which --grow partitions fill (default: the sum of the parts)")
     img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
     img.add_argument("--repo", action="append", default=[], metavar="PATH",
                      help="a .repo file or a directory of them, whose repositories replace the kickstart's")
     img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
+    img.add_argument("--source-date-epoch", metavar="SECONDS",
+                     help="build reproducibly with this time (seconds since 1970, UTC): the same kickstart and "
+                          "repositories give a bit-identical disk (XFS partitions aside); default: "
+                          "$SOURCE_DATE_EPOCH if set")
     sys_ = parser.add_argument_group("System directory options")
     sys_.add_argument("-o", "--outdir", default=".", help="directory the appliance is written to (default: .)")
     sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (/var/tmp)")
     sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
     sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
     sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts)")
+    sys_.add_argument("--incremental", nargs="?", const="", metavar="DIR",
+                      help="keep the installed tree in DIR (default: CACHE/incremental, with --cache) and start "
+                           "from it, without dnf or rpm, when a later build installs the same packages from the "
+                           "same repository metadata (as livecd-creator's)")
+    sys_.add_argument("--no-incremental", action="store_true",
+                      help="a full build even with --incremental (the cache is neither read nor written)")
     boottest.add_options(parser)
     debug.add_logging_options(parser)
     return parser
@@ -56,13 +69,22 @@ def appliance_parser() -> argparse.ArgumentParser:
 def _make_creator(opts: argparse.Namespace, ks: Any) -> Any:
     from imgcreate.appliance import DiskImageCreator
 
-    name = opts.name or kickstart.build_name(opts.kscfg)
+    name = opts.name or default_name(opts.kscfg)
     return DiskImageCreator(
         ks, name, disk_format=opts.disk_format, compress=None if opts.no_compress else opts.compression,
         checksum=opts.checksum, vmem=opts.vmem, vcpu=opts.vcpu, version=opts.app_version, release=opts.release,
         disk_size_mib=opts.disk_size, releasever=opts.releasever or opts.app_version, tmpdir=opts.tmpdir,
         cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
     )
+
+
+def default_name(kscfg: str) -> str:
+    """appliance-creator's name without -n: the kickstart's name and the time (``vm-202311142213``); a
+    reproducible build's time is its epoch, in UTC, as livecd-creator's."""
+    epoch = reproducible.current()
+    if epoch is None:
+        return kickstart.build_name(kscfg)
+    return kickstart.build_name(kscfg, suffix=time.strftime("%Y%m%d%H%M", time.gmtime(epoch)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

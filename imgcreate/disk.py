@@ -14,27 +14,33 @@ import logging
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
-from imgcreate import disklayout, fs, inroot
+from imgcreate import diskids, disklayout, diskrepro, fs, inroot, reproducible
+from imgcreate.diskids import FsIds
 from imgcreate.disklayout import DiskLayout, PartKind, PlannedPartition
 from imgcreate.errors import CreatorError, ImageError
-from imgcreate.run import run
+from imgcreate.run import clean_env, run
 
 log = logging.getLogger("imgcreate")
-
-_MTOOLS_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "MTOOLS_SKIP_CHECK": "1"}
 
 # fstab options and fsck passes as anaconda writes them for Fedora.
 _FSTAB_OPTIONS = {"vfat": ("umask=0077,shortname=winnt", 2), "xfs": ("defaults", 0), "swap": ("defaults", 0)}
 
 
 class PartitionedDisk:
-    """The whole disk, ``<workdir>/image/<name>.raw``, laid out as *layout* says."""
+    """The whole disk, ``<workdir>/image/<name>.raw``, laid out as *layout* says.
 
-    def __init__(self, name: str, layout: DiskLayout) -> None:
+    *epoch* (``SOURCE_DATE_EPOCH``): a reproducible disk, whose ids are derived (:mod:`imgcreate.diskids`)
+    and whose ext partitions :meth:`finish` makes again from their trees (:mod:`imgcreate.diskrepro`).
+    """
+
+    def __init__(self, name: str, layout: DiskLayout, epoch: int | None = None) -> None:
         self.name = name
         self.layout = layout
+        self.epoch = epoch
+        self._workdir: Path | None = None
         self.uuids: dict[int, str] = {}  # partition number -> filesystem (or swap) UUID
         self._partitions: dict[int, str] = {}  # partition number -> its device, while attached
         self.device: str | None = None  # the loop device, while attached
@@ -52,8 +58,14 @@ class PartitionedDisk:
         for part in self.layout.partitions:
             tools |= set(_mkfs_tools(part))
             if part.fstype == "vfat":
-                tools.add("mcopy")
+                tools |= {"mcopy", "mmd"}
+        if self.epoch is not None:
+            tools |= {"sfdisk", "fallocate", "mksquashfs"}
         return sorted(tools)
+
+    def ids(self, part: PlannedPartition) -> FsIds | None:
+        """The filesystem ids *part* gets: derived for a reproducible disk, else None (the tools draw them)."""
+        return None if self.epoch is None else FsIds.derived(self.name, part.number, self.epoch)
 
     def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
         if base is not None:
@@ -61,14 +73,18 @@ class PartitionedDisk:
         image = workdir / "image" / f"{self.name}.raw"
         image.parent.mkdir(exist_ok=True)
         self._path = image
+        self._workdir = workdir
         fs.make_sparse(image, self.layout.size_bytes)
         disklayout.write_partition_table(image, self.layout)
+        if self.epoch is not None:
+            diskids.set_table_ids(image, self.layout, self.name, self.epoch)
+            diskrepro.warn_unreproducible(self.layout)
         self.device = fs.attach_loop(stack, image, partscan=True)
         stack.callback(setattr, self, "device", None)
         self._partitions = fs.partition_devices(self.device, expect=len(self.layout.partitions))
         for part in self.layout.partitions:
             dev = self.partition_device(part)
-            make_filesystem(part, dev)
+            make_filesystem(part, dev, self.ids(part))
             if part.kind is not PartKind.BIOSBOOT:
                 self.uuids[part.number] = probe_uuid(dev)
         root.mkdir(exist_ok=True)
@@ -109,12 +125,21 @@ class PartitionedDisk:
             try:
                 inroot.copy_out(self._root, part.mountpoint, staging, links="refuse")
                 entries = sorted(staging.iterdir())
+                if self.epoch is not None:
+                    reproducible.clamp_mtimes(staging, self.epoch)
                 if entries:
-                    run(["mcopy", "-s", "-p", "-Q", "-i", self.partition_device(part), *map(str, entries), "::/"],
-                        what=f"Copying {part.mountpoint} into its FAT partition", env=_MTOOLS_ENV)
+                    _copy_into_fat(self.partition_device(part), staging, entries, part.mountpoint)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             inroot.remove_contents(self._root, part.mountpoint)
+
+    def finish(self) -> None:
+        """After the build (everything unmounted): a reproducible disk's ext partitions made again from their
+        normalised trees (:func:`imgcreate.diskrepro.rebuild_ext_partitions`); nothing otherwise."""
+        if self.epoch is None or self._workdir is None:
+            return
+        ids = {p.number: FsIds.derived(self.name, p.number, self.epoch) for p in self.layout.partitions}
+        diskrepro.rebuild_ext_partitions(self.path, self.layout, ids, self.epoch, self._workdir)
 
     def partition_device(self, part: PlannedPartition) -> str:
         """``/dev/loopNpK`` of *part* (made by ``--partscan`` or ``partx``; see :func:`fs.partition_devices`)."""
@@ -142,21 +167,27 @@ def _mkfs_tools(part: PlannedPartition) -> list[str]:
     )
 
 
-def make_filesystem(part: PlannedPartition, dev: str) -> None:
+def make_filesystem(part: PlannedPartition, dev: str, ids: FsIds | None = None) -> None:
     """Format *dev* as *part* asks (nothing for a BIOS boot partition), with its label cut to what the
-    filesystem allows."""
+    filesystem allows; *ids*: given filesystem ids (a reproducible disk), else the tools draw them."""
     label = part.label or ""
     if part.kind is PartKind.BIOSBOOT or part.fstype is None:
         return
     if part.fstype in fs.EXT_TYPES:
-        fs.mkfs_ext(dev, part.fstype, label)
+        given = ["-U", ids.uuid, "-E", f"hash_seed={ids.hash_seed}"] if ids else []
+        fs.mkfs_ext(dev, part.fstype, label, extra=given)
     elif part.fstype == "xfs":
-        run(["mkfs.xfs", "-f", "-q", *(["-L", label[:12]] if label else []), dev], what=f"Creating XFS on {dev}")
+        given = ["-m", f"uuid={ids.uuid}"] if ids else []
+        run(["mkfs.xfs", "-f", "-q", *given, *(["-L", label[:12]] if label else []), dev],
+            what=f"Creating XFS on {dev}")
     elif part.fstype == "vfat":
         fat = ["-F", "32"] if part.size_mib >= 64 else []
-        run(["mkfs.vfat", *fat, *(["-n", label[:11].upper()] if label else []), dev], what=f"Creating FAT on {dev}")
+        given = ["--invariant", "-i", ids.serial] if ids else []
+        run(["mkfs.vfat", *fat, *given, *(["-n", label[:11].upper()] if label else []), dev],
+            what=f"Creating FAT on {dev}")
     elif part.fstype == "swap":
-        run(["mkswap", *(["-L", label] if label else []), dev], what=f"Creating swap on {dev}")
+        given = ["-U", ids.uuid] if ids else []
+        run(["mkswap", *given, *(["-L", label] if label else []), dev], what=f"Creating swap on {dev}")
     else:
         raise ImageError(f"Unsupported filesystem type '{part.fstype}' for partition {part.number}.")
 
@@ -167,3 +198,28 @@ def probe_uuid(dev: str) -> str:
     if not uuid:
         raise ImageError(f"{dev} has no UUID after it was formatted.")
     return uuid
+
+
+def _copy_into_fat(dev: str, staged: Path, entries: Sequence[Path], mountpoint: str) -> None:
+    """Copy *entries* (what lies in the FAT partition's mount point *staged*) into the FAT filesystem on *dev*
+    with mtools: directories first (``mmd``), then each directory's files, all in sorted order, so that the
+    directory entries are the same for the same files whatever order the host's filesystem lists them in.
+    mtools takes the times it makes up from ``SOURCE_DATE_EPOCH`` when it is set (the environment passes it on)."""
+    env = {**clean_env(), "MTOOLS_SKIP_CHECK": "1"}
+    dirs: list[str] = []
+    files: dict[str, list[str]] = {}
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            for top, subdirs, names in os.walk(entry):
+                subdirs.sort()
+                rel = "/" + str(Path(top).relative_to(staged))
+                dirs.append(f"::{rel}")
+                files[rel] = [os.path.join(top, n) for n in sorted(names)]
+        else:
+            files.setdefault("/", []).append(str(entry))
+    what = f"Copying {mountpoint} into its FAT partition"
+    if dirs:
+        run(["mmd", "-i", dev, *dirs], what=what, env=env)
+    for rel, names in files.items():
+        if names:
+            run(["mcopy", "-p", "-Q", "-i", dev, *names, f"::{rel.rstrip('/')}/"], what=what, env=env)

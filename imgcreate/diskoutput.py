@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from imgcreate import manifest
+from imgcreate import diskids, manifest
 from imgcreate.errors import CreatorError
 from imgcreate.run import run
 
@@ -44,37 +44,73 @@ class OutputSpec:
 
 def host_tools(spec: OutputSpec) -> list[str]:
     tools = [] if spec.disk_format == "raw" else ["qemu-img"]
-    if spec.compress:
+    if spec.compress and spec.disk_format == "raw":
         tools.append(COMPRESSORS[spec.compress][0])
     return tools
 
 
-def finish(raw: Path, outdir: Path, spec: OutputSpec) -> list[Path]:
+def finish(raw: Path, outdir: Path, spec: OutputSpec, epoch: int | None = None) -> list[Path]:
     """Turn the finished raw disk into what is delivered, in *outdir*; returns the files made.
 
     As appliance-creator: a raw disk is compressed as a whole (xz: ``<name>-sda.raw.xz``), a qcow2 disk
-    compresses its clusters (``qemu-img convert -c``); the XML names the uncompressed file.
+    compresses its clusters (``qemu-img convert -c``), vmdk and vdi are delivered as qemu-img writes them; the
+    XML names the uncompressed file.  *epoch* (a reproducible build): the ids qemu-img draws at random in a vmdk
+    or vdi are derived from the name and the epoch instead (see :func:`convert`).
     """
-    disk = outdir / spec.disk_name
-    if spec.disk_format == "raw":
-        os.rename(raw, disk)  # stays sparse
-    else:
-        internal = ["-c"] if spec.compress and spec.disk_format == "qcow2" else []
-        run(["qemu-img", "convert", "-f", "raw", "-O", spec.disk_format, *internal, str(raw), str(disk)],
-            what=f"Converting the disk to {spec.disk_format}")
-        raw.unlink()
+    disk = convert(raw, outdir / spec.disk_name, spec, epoch)
     sums = {a: manifest.file_digest(disk, a) for a in ("sha1", "sha256")} if spec.checksum else {}
     (outdir / f"{spec.name}.xml").write_text(image_xml(spec, sums))
-    if spec.compress and spec.disk_format != "qcow2":
-        tool, suffix = COMPRESSORS[spec.compress]
-        block = ["--block-size=16777216"] if tool == "xz" else []
-        run([tool, "-T0", "-q", *block, "--rm", str(disk)], what=f"Compressing {disk.name} with {tool}")
-        disk = disk.with_name(disk.name + suffix)
+    if spec.compress and spec.disk_format == "raw":
+        disk = compress(disk, spec.compress)
     made = [disk, outdir / f"{spec.name}.xml"]
     if spec.checksum:
         (outdir / "CHECKSUM").write_text(f"SHA256 ({disk.name}) = {manifest.file_digest(disk, 'sha256')}\n")
         made.append(outdir / "CHECKSUM")
     return made
+
+
+def convert(raw: Path, disk: Path, spec: OutputSpec, epoch: int | None = None) -> Path:
+    """*raw* becomes *disk* in *spec*'s format (a raw disk is only renamed, and stays sparse); returns *disk*.
+
+    qemu-img writes the same bytes for the same disk (in order, single-threaded), except the ids it draws for
+    a vmdk (its descriptor's ``CID``) and a vdi (the image and snapshot UUIDs): with *epoch* they are replaced
+    by ids derived from the disk's name and the epoch, so that a reproducible build gives the same file.
+    """
+    if spec.disk_format == "raw":
+        os.rename(raw, disk)
+        return disk
+    internal = ["-c"] if spec.compress and spec.disk_format == "qcow2" else []
+    try:
+        run(["qemu-img", "convert", "-f", "raw", "-O", spec.disk_format, *internal, str(raw), str(disk)],
+            what=f"Converting the disk to {spec.disk_format}")
+        if epoch is not None:
+            diskids.fix_image_ids(disk, spec.disk_format, spec.name, epoch)
+    except BaseException:
+        disk.unlink(missing_ok=True)
+        raise
+    raw.unlink()
+    return disk
+
+
+def compress(disk: Path, compressor: str) -> Path:
+    """Compress *disk* into ``<disk>.xz`` (``.zst``) and remove it; returns the compressed file.
+
+    xz removes its input after success by default and has no ``--rm`` (zstd keeps it unless told); both
+    remove their half-written output when they fail or are interrupted, and so do we.  xz and zstd always run
+    multi-threaded (``-T0``): xz >= 5.4 then writes the same bytes whatever the number of threads, with
+    upstream's 16 MiB blocks (seekable: ``xz --list`` shows them), and so does zstd.
+    """
+    tool, suffix = COMPRESSORS[compressor]
+    target = disk.with_name(disk.name + suffix)
+    args = ["xz", "-T0", "-q", "--block-size=16777216"] if tool == "xz" else ["zstd", "-T0", "-q", "--rm"]
+    try:
+        run([*args, str(disk)], what=f"Compressing {disk.name} with {tool}")
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    if disk.exists():  # never both: the compressed file replaces the disk
+        disk.unlink()
+    return target
 
 
 def image_xml(spec: OutputSpec, checksums: dict[str, str]) -> str:

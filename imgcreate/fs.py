@@ -245,11 +245,13 @@ def _comm(pid: int) -> str:
         return "?"
 
 
-def mkfs_ext(device: str, fstype: str, label: str, extra: list[str] | None = None) -> None:
+def mkfs_ext(device: str, fstype: str, label: str, extra: list[str] | None = None, size: int | None = None) -> None:
+    """An ext filesystem on *device* (a file or block device); *size* in bytes: not the whole device."""
     if fstype not in EXT_TYPES:
         raise ImageError(f"Unsupported filesystem type '{fstype}' for the image: use one of {', '.join(EXT_TYPES)}.")
     run(
-        [f"mkfs.{fstype}", "-F", "-q", "-L", label[:16], "-m", "1", "-b", "4096", *(extra or []), device],
+        [f"mkfs.{fstype}", "-F", "-q", "-L", label[:16], "-m", "1", "-b", "4096", *(extra or []), device,
+         *([f"{size // 1024}k"] if size is not None else [])],
         what="Creating the filesystem",
     )
 

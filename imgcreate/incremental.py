@@ -228,12 +228,13 @@ class TreeCache:
 def copy_tree(source: Path, dest: Path, skip: set[str]) -> None:
     """Copy *source* into *dest* (made) with owners, modes, links, xattrs; reflinks where the filesystem has
     them.  The top-level entries named in *skip* (where an install root has its API filesystems mounted) are
-    left out: when storing they are empty in the image anyway, and when restoring they are mounted."""
+    left out: when storing they are empty in the image anyway, and when restoring they are mounted.  Other
+    mounts are crossed: a disk image's partitions (``/var/log`` on its own) are part of the installed tree."""
     dest.mkdir(parents=True, exist_ok=True)
     entries = [str(child) for child in sorted(source.iterdir()) if child.name not in skip]
     for name in sorted(skip):
         if (source / name).is_dir() and not (dest / name).exists():
             (dest / name).mkdir()
     if entries:
-        run(["cp", "-a", "--reflink=auto", "--one-file-system", *entries, str(dest)],
+        run(["cp", "-a", "--reflink=auto", *entries, str(dest)],
             what=f"Copying the installed tree to {dest}")

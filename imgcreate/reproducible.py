@@ -33,6 +33,7 @@ import os
 import sqlite3
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from imgcreate import fs, inroot
@@ -141,19 +142,38 @@ def ext_from_tree(tree: Path, image: Path, size: int, fstype: str, label: str, e
     ``mke2fs -d`` copies each file's change time from the source, and a directory's change times are the
     kernel's clock; a squashfs reports the (clamped) modification time as the change time, so the tree is
     packed into an uncompressed squashfs (fast: no compression) and mke2fs reads that, mounted read-only."""
+    with packed_tree(tree, workdir) as source:
+        image.unlink(missing_ok=True)
+        fs.make_sparse(image, size)
+        fs.mkfs_ext(str(image), fstype, label, extra=[
+            "-U", derived_uuid("ext", label, epoch), "-E", f"hash_seed={derived_uuid('hash', label, epoch)}",
+            "-d", str(source)])
+
+
+@contextlib.contextmanager
+def packed_tree(tree: Path, workdir: Path) -> Iterator[Path]:
+    """*tree* as ``mke2fs -d`` should read it: packed into an uncompressed squashfs, mounted read-only (every
+    inode's change time is then its clamped modification time); yields the mount point, removed afterwards."""
     staging = workdir / "reproducible-tree.sqfs"
-    run(["mksquashfs", str(tree), str(staging), "-noappend", "-noI", "-noD", "-noF", "-noX", "-no-progress"],
-        what="Packing the root tree for mke2fs")  # its dates: $SOURCE_DATE_EPOCH (see enable())
-    mnt = workdir / "reproducible-tree"
-    mnt.mkdir(exist_ok=True)
     try:
-        with contextlib.ExitStack() as stack:
-            device = fs.attach_loop(stack, staging, readonly=True)
-            fs.mount(stack, device, mnt, fstype="squashfs", options="ro")
-            image.unlink(missing_ok=True)
-            fs.make_sparse(image, size)
-            fs.mkfs_ext(str(image), fstype, label, extra=[
-                "-U", derived_uuid("ext", label, epoch), "-E", f"hash_seed={derived_uuid('hash', label, epoch)}",
-                "-d", str(mnt)])
+        pack_tree(tree, staging)
+        with mounted_pack(staging, workdir / "reproducible-tree") as mnt:
+            yield mnt
     finally:
         staging.unlink(missing_ok=True)
+
+
+def pack_tree(tree: Path, staging: Path) -> None:
+    """Pack *tree* into *staging*, an uncompressed squashfs (fast), for :func:`mounted_pack`."""
+    run(["mksquashfs", str(tree), str(staging), "-noappend", "-noI", "-noD", "-noF", "-noX", "-no-progress"],
+        what=f"Packing {tree} for mke2fs")  # its dates: $SOURCE_DATE_EPOCH (see enable())
+
+
+@contextlib.contextmanager
+def mounted_pack(staging: Path, mnt: Path) -> Iterator[Path]:
+    """The squashfs *staging* mounted read-only at *mnt* (made) while the block runs."""
+    mnt.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        device = fs.attach_loop(stack, staging, readonly=True)
+        fs.mount(stack, device, mnt, fstype="squashfs", options="ro")
+        yield mnt

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.disks import BOOT_APPEND, GPT_KS, MSDOS_KS, Disk, build_disk
+from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_KS, Disk, build_disk
 from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, leak_snapshot
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -108,10 +108,11 @@ def mount_image(tmp_path: Path) -> Iterator[MountImage]:
 # tests/boot/test_disk_boot.py.
 @pytest.fixture(scope="session")
 def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
+    """Reproducible (SOURCE_DATE_EPOCH): the disk boot tests boot the path that makes ext partitions again from
+    their trees, and tests/integration/test_disk_reproducible.py compares a rebuild with it."""
     tmp = tmp_path_factory.mktemp("gpt")
-    return build_disk(tmp, "gptdisk", GPT_KS.format(repo=testrepo, append=BOOT_APPEND), "--no-compress",
-                      "--disk-size", "1200", "--checksum", "--vmem", "768", "--vcpu", "2", "--version", "1.2",
-                      "--release", "3")
+    return build_disk(tmp, "gptdisk", GPT_KS.format(repo=testrepo, append=BOOT_APPEND), *GPT_ARGS,
+                      env={"SOURCE_DATE_EPOCH": EPOCH})
 
 
 @pytest.fixture(scope="session")

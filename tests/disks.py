@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,10 @@ kernel
 %end
 """
 
+EPOCH = "1700000000"  # SOURCE_DATE_EPOCH of the reproducible disks (gpt_disk is one)
+GPT_ARGS = ("--no-compress", "--disk-size", "1200", "--checksum", "--vmem", "768", "--vcpu", "2", "--version", "1.2",
+            "--release", "3")
+
 GPT_TYPES = {"biosboot": "21686148-6449-6E6F-744E-656564454649", "esp": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
              "linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"}
 
@@ -53,12 +57,14 @@ class Disk:
         return found
 
 
-def build_disk(tmp: Path, name: str, ks_text: str, *args: str) -> Disk:
+def build_disk(tmp: Path, name: str, ks_text: str, *args: str, env: dict[str, str] | None = None,
+               prefix: Sequence[str] = ()) -> Disk:
     tmp.mkdir(parents=True, exist_ok=True)
     ks = tmp / f"{name}.ks"
     ks.write_text(ks_text)
     out = tmp / "out"
-    proc = run_tool("appliance-creator", "-c", str(ks), "-n", name, "-o", str(out), "-t", str(tmp), *args)
+    proc = run_tool("appliance-creator", "-c", str(ks), "-n", name, "-o", str(out), "-t", str(tmp), *args,
+                    env=env, prefix=prefix)
     return Disk(out, proc)
 
 

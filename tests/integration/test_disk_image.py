@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.disks import BOOT_APPEND, GPT_KS, GPT_TYPES, Disk, attached, blkid, debugfs, sfdisk
-from tests.support import assert_build_left_nothing, assert_failed, finish, run_tool, start_tool
+from tests.support import assert_build_left_nothing, assert_failed, finish, run_tool, start_tool, tool_argv
 
 pytestmark = pytest.mark.root
 
@@ -131,3 +131,70 @@ def test_a_failure_leaves_nothing_attached(fault: str, tmp_path: Path, testrepo:
     assert "Traceback" not in proc.stderr
     assert_build_left_nothing(tmp_path)
     assert _loop_partitions() <= before, "no partition device left"
+
+
+SMALL_KS = """repo --name=t --baseurl=file://{repo}
+clearpart --all --initlabel --disklabel=msdos
+part / --fstype=ext4 --size=200
+bootloader --location=none
+%packages
+@core
+%end
+"""
+
+
+def test_the_default_command_line_delivers_a_raw_xz(tmp_path: Path, testrepo: Path) -> None:
+    """``appliance-creator -c X -n Y`` with nothing else, as a user types it: the build directory in /var/tmp
+    (upstream's default, left empty again), the result in the current folder, compressed with xz as upstream
+    (``Y-sda.raw.xz``, 16 MiB blocks: seekable), and it decompresses to the kickstart's disk.  No kernel (xz
+    would take a minute on its modules here): with ``bootloader --location=none`` a disk need not boot."""
+    ks = tmp_path / "small.ks"
+    ks.write_text(SMALL_KS.format(repo=testrepo))
+    proc = subprocess.run([*tool_argv("appliance-creator"), "-c", str(ks), "-n", "plain"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Other builds may use /var/tmp meanwhile: look for what this one would have left.
+    assert not list(Path("/var/tmp").glob("imgcreate-*/image/plain.raw")), "the build directory was removed"
+    assert not list(Path("/var/tmp").glob("imgcreate-*/out/plain*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "plain-CHECKSUM", "plain-sda.raw.xz", "plain.flattened.ks", "plain.packages", "plain.xml", "small.ks"]
+    listing = subprocess.run(["xz", "--robot", "--list", str(tmp_path / "plain-sda.raw.xz")], capture_output=True,
+                             text=True, check=True).stdout
+    (totals,) = [line.split("\t") for line in listing.splitlines() if line.startswith("totals")]
+    assert int(totals[2]) == 13, "201 MiB in 16 MiB blocks"
+    raw = tmp_path / "plain-sda.raw"
+    subprocess.run(f"xz -dc plain-sda.raw.xz | cp --sparse=always /dev/stdin {raw.name}", shell=True, cwd=tmp_path,
+                   check=True)
+    assert raw.stat().st_size == 201 * 2**20
+    table = sfdisk(raw)
+    parts = table["partitions"]
+    assert isinstance(parts, list)
+    assert table["label"] == "dos" and [(p["start"], p["size"], p["type"]) for p in parts] == [(2048, 409600, "83")]
+    with attached(raw) as dev:
+        assert blkid(f"{dev}p1", "TYPE") == "ext4"
+        assert "UUID=" in debugfs(f"{dev}p1", "cat /etc/fstab")
+    assert "disk='plain-sda.raw'" in (tmp_path / "plain.xml").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "made"), [
+    (["-f", "vmdk"], "small-sda.vmdk"),  # upstream: vmdk and vdi are never compressed
+    (["-f", "vdi"], "small-sda.vdi"),
+    (["--compression", "zstd"], "small-sda.raw.zst"),
+])
+def test_other_formats_from_the_command_line(args: list[str], made: str, tmp_path: Path, testrepo: Path) -> None:
+    ks = tmp_path / "small.ks"
+    ks.write_text(SMALL_KS.format(repo=testrepo))
+    run_tool("appliance-creator", "-c", str(ks), "-n", "small", "-o", str(tmp_path / "out"), "-t", str(tmp_path),
+             *args)
+    assert made in [p.name for p in (tmp_path / "out").iterdir()]
+    disk = tmp_path / "out" / made
+    if made.endswith(".zst"):
+        subprocess.run(["zstd", "-q", "-d", str(disk)], check=True)
+        disk = disk.with_suffix("")
+        fmt = "raw"
+    else:
+        fmt = made.rsplit(".", 1)[1]
+    info = json.loads(subprocess.run(["qemu-img", "info", "-f", fmt, "--output=json", str(disk)],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert info["virtual-size"] == 201 * 2**20
