@@ -151,7 +151,8 @@ class DnfInstaller:
         conf.cachedir = str(cachedir)
         conf.logdir = str(logdir)
         # dnf and rpm open these as host paths below the root: resolved inside it first (a --base-on root may
-        # have links there), so they are the image's folders.
+        # have links there), so they are the image's folders.  The root itself is made if missing, as before.
+        instroot.mkdir(parents=True, exist_ok=True)
         conf.persistdir = str(instroot / inroot.real_path(instroot, "/var/lib/dnf", create=True).lstrip("/"))
         conf.reposdir = []
         conf.varsdir = []
