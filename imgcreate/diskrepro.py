@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import stat
 from pathlib import Path
 
-from imgcreate import fs, reproducible
+from imgcreate import fs, inroot, reproducible
 from imgcreate.diskids import FsIds
 from imgcreate.disklayout import DiskLayout, PlannedPartition
 from imgcreate.run import run
@@ -75,9 +76,12 @@ def _normalize(layout: DiskLayout, devices: dict[int, str], scratch: Path, epoch
         for part in layout.mount_order():
             if part.fstype == "vfat" or part.mountpoint is None:
                 continue
-            target = scratch / part.mountpoint.lstrip("/")
-            if not target.is_dir() or target.is_symlink():
-                continue  # the image replaced its mount point: nothing of the tree is below it
+            # Resolved inside the tree mounted so far, right now: a %post may have made a folder above the
+            # mount point (``/var`` for ``/var/log``) a link to a host folder, never to be mounted over.
+            st = inroot.lstat(scratch, part.mountpoint)
+            if st is None or not stat.S_ISDIR(st.st_mode):
+                continue  # the image removed or replaced its mount point: nothing of the tree is below it
+            target = scratch / inroot.real_path(scratch, part.mountpoint).lstrip("/")
             fs.mount(mounts, devices[part.number], target, fstype=part.fstype)
         reproducible.normalize_tree(scratch, epoch)
 
