@@ -55,12 +55,7 @@ def appliance_parser() -> argparse.ArgumentParser:
     sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
     sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
     sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts)")
-    sys_.add_argument("--incremental", nargs="?", const="", metavar="DIR",
-                      help="keep the installed tree in DIR (default: CACHE/incremental, with --cache) and start "
-                           "from it, without dnf or rpm, when a later build installs the same packages from the "
-                           "same repository metadata (as livecd-creator's)")
-    sys_.add_argument("--no-incremental", action="store_true",
-                      help="a full build even with --incremental (the cache is neither read nor written)")
+    cli.add_incremental_options(sys_)
     boottest.add_options(parser)
     debug.add_logging_options(parser)
     return parser

@@ -60,12 +60,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
     sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
     sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts everything)")
-    sys_.add_argument("--incremental", nargs="?", const="", metavar="DIR",
-                      help="keep the installed tree in DIR (default: CACHE/incremental, with --cache) and start "
-                           "from it, without dnf or rpm, when a later build installs the same packages from the "
-                           "same repository metadata")
-    sys_.add_argument("--no-incremental", action="store_true",
-                      help="a full build even with --incremental (the cache is neither read nor written)")
+    add_incremental_options(sys_)
     parser.add_argument("-l", "--shell", action="store_true",
                         help="open a shell in the image after %%post, before it is packaged")
     debug.add_logging_options(parser)
@@ -120,6 +115,16 @@ def livecd_parser() -> argparse.ArgumentParser:
 def image_parser() -> argparse.ArgumentParser:
     """image-creator's parser: the one source of its --help and its man page."""
     return build_parser(live=False)
+
+
+def add_incremental_options(group: argparse._ArgumentGroup) -> None:
+    """``--incremental [DIR]`` and ``--no-incremental``, the same for every creator (imgcreate.incremental)."""
+    group.add_argument("--incremental", nargs="?", const="", metavar="DIR",
+                       help="keep the installed tree in DIR (default: CACHE/incremental, with --cache) and start "
+                            "from it, without dnf or rpm, when a later build installs the same packages from the "
+                            "same repository metadata")
+    group.add_argument("--no-incremental", action="store_true",
+                       help="a full build even with --incremental (the cache is neither read nor written)")
 
 
 def setup_logging(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> debug.LogSettings:
