@@ -169,7 +169,9 @@ def makedirs(root: Path, path: str | os.PathLike[str], mode: int = 0o755, _links
 
 
 def lstat(root: Path, path: str | os.PathLike[str]) -> os.stat_result | None:
-    """What is at *path* (the last component not followed); None when nothing is."""
+    """What is at *path* (the last component not followed); None when nothing is.  ``/`` is the root itself."""
+    if not _clean(path):
+        return os.lstat(root)
     try:
         with parent(root, path) as (dirfd, name):
             return os.stat(name, dir_fd=dirfd, follow_symlinks=False)

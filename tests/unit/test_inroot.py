@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,3 +173,12 @@ def test_enosys_falls_back_to_the_walk(tree: tuple[Path, Path], monkeypatch: pyt
         assert (host / "secret").read_text() == "host secret"
     finally:
         inroot.use_openat2(None)
+
+
+def test_the_root_itself(tree: tuple[Path, Path], mode: str) -> None:
+    """``/`` is the root folder (a disk's root partition is mounted there): it exists and is a folder."""
+    root, _host = tree
+    for path in ("/", ""):
+        st = inroot.lstat(root, path)
+        assert st is not None and stat.S_ISDIR(st.st_mode)
+        assert inroot.real_path(root, path) == "/"
