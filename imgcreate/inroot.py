@@ -359,9 +359,11 @@ def _copy_fd(root: Path, rel: str, fd: int, dest: Path, links: str, ancestors: s
             os.close(out)
         return
     if not stat.S_ISDIR(st.st_mode):
-        raise ImageError(f"/{rel} in the image is neither a file nor a folder; it cannot be copied out of it.")
+        raise ImageError(f"/{rel} in the image is neither a file nor a folder; it cannot be copied out of it; "
+                         "remove it (a device, socket or pipe has no place among boot files).")
     if (st.st_dev, st.st_ino) in ancestors:
-        raise ImageError(f"/{rel} in the image is a symbolic link to a folder holding it (a loop).")
+        raise ImageError(f"/{rel} in the image is a symbolic link to a folder holding it (a loop): it cannot be "
+                         "copied; remove the link.")
     dest.mkdir(exist_ok=True)
     for name in sorted(os.listdir(fd)):
         child = f"{rel}/{name}" if rel else name
@@ -373,12 +375,13 @@ def _copy_fd(root: Path, rel: str, fd: int, dest: Path, links: str, ancestors: s
                 childfd = open_in_root(root, child, os.O_RDONLY | os.O_NONBLOCK)  # resolved inside the root
             except FileNotFoundError:
                 raise ImageError(f"/{child} in the image is a symbolic link to {os.readlink(name, dir_fd=fd)}, "
-                                 "which is not in the image (links are followed inside it, never to the host)."
-                                 ) from None
+                                 "which is not in the image (links are followed inside it, never to the host): "
+                                 "make the link point at a file of the image, or remove it.") from None
         elif kind in (stat.S_IFREG, stat.S_IFDIR):
             childfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
         else:
-            raise ImageError(f"/{child} in the image is neither a file nor a folder; it cannot be copied out of it.")
+            raise ImageError(f"/{child} in the image is neither a file nor a folder; it cannot be copied out of "
+                             "it; remove it (a device, socket or pipe has no place among boot files).")
         try:
             _copy_fd(root, child, childfd, dest / name, links, ancestors | {(st.st_dev, st.st_ino)})
         finally:
