@@ -1,7 +1,7 @@
 """One live ISO build through the imgcreate API, in its own process; the benchmark (bench/run.py) starts it.
 
 Usage: ``python bench/runner.py SPEC.json``.  SPEC holds ks, name, compression, cache, tmpdir, output, logfile,
-result.  The build runs the same pipeline as ``livecd-creator`` (``imgcreate.pipeline.build_image``); the
+result.  The build runs the same pipeline as ``livecd-creator`` (``imgcreate.build.pipeline.build_image``); the
 result file gets the library's own phase timings (``creator.timings``), what dnf downloaded
 (``creator.install_result``), the image sizes, and this process's peak memory (``ru_maxrss`` of RUSAGE_SELF:
 the Python process only, not mksquashfs or the other commands it runs).
@@ -30,10 +30,10 @@ def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import imgcreate
-    from imgcreate.appliance import DiskImageCreator
+    from imgcreate.build.pipeline import BuildOptions, build_image
     from imgcreate.creator import ImageCreator
+    from imgcreate.disk.appliance import DiskImageCreator
     from imgcreate.live import LiveImageCreator
-    from imgcreate.pipeline import BuildOptions, build_image
 
     log = logging.getLogger("imgcreate")
     log.setLevel(logging.DEBUG)
@@ -52,7 +52,7 @@ def main() -> int:
         if spec.get("title"):
             extra["title"] = spec["title"]
         if spec.get("mksquashfs_only"):  # the row that shows what tar2sqfs saves
-            from imgcreate import squashfs
+            from imgcreate.pack import squashfs
 
             squashfs.tar2sqfs_args = lambda compression: None  # type: ignore[assignment]
         creator = LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],

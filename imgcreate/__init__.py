@@ -12,11 +12,9 @@ The supported API (see the top-level API document)::
         creator.package("out/")
 """
 
-__version__ = "0.1.0"
-
-from imgcreate.creator import ImageCreator, LoopImageCreator  # noqa: E402 (after __version__, which cli reads)
-from imgcreate.debug import setup_logging  # noqa: E402
-from imgcreate.errors import (  # noqa: E402
+from imgcreate.creator import ImageCreator, LoopImageCreator
+from imgcreate.debug import setup_logging
+from imgcreate.errors import (
     CommandError,
     CreatorError,
     CryptoLUKSError,
@@ -32,14 +30,16 @@ from imgcreate.errors import (  # noqa: E402
     SnapshotError,
     SquashfsError,
 )
-from imgcreate.kickstart import FSLABEL_MAXLEN, build_name, read_kickstart  # noqa: E402
-from imgcreate.live import LiveImageCreator  # noqa: E402
+from imgcreate.kickstart import FSLABEL_MAXLEN, build_name, read_kickstart
+from imgcreate.live import LiveImageCreator
+from imgcreate.version import __version__
 
 # Upstream's names for the live creator: its x86 class, which LiveImageCreator aliases there, and the base class.
 x86LiveImageCreator = LiveImageCreator  # noqa: N816 (upstream's name)
 LiveImageCreatorBase = LiveImageCreator
 
 __all__ = [
+    "__version__",
     "FSLABEL_MAXLEN",
     "CommandError",
     "CreatorError",

@@ -1,8 +1,8 @@
 """ImageCreator and LoopImageCreator: the build steps and the hooks image types fill in.
 
-The order of the steps is :func:`imgcreate.pipeline.build_image`; each step (mount, install, configure, unmount,
+The order of the steps is :func:`imgcreate.build.pipeline.build_image`; each step (mount, install, configure, unmount,
 package) is a public method, timed and logged as a phase.  Where the root lives is a storage object
-(:mod:`imgcreate.storage`) the creator composes, chosen by the ``_root_storage()`` hook.  Every resource is
+(:mod:`imgcreate.storage.roots`) the creator composes, chosen by the ``_root_storage()`` hook.  Every resource is
 registered for release the moment it is acquired, on one of two stacks:
 
 * ``_mounts``: the install root's filesystem, the API filesystems in it, and the processes started in it.
@@ -24,31 +24,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from imgcreate import (
-    builddir,
-    config,
-    fs,
-    incremental,
-    inroot,
-    kickstart,
-    manifest,
-    repofiles,
-    reproducible,
-    rootfs,
-    rpmdb,
-    scripts,
-    signals,
-)
+from imgcreate import configure, kickstart
+from imgcreate.build import builddir, incremental, manifest
+from imgcreate.build.pipeline import BuildOptions, build_image
+from imgcreate.configure import scripts
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError
+from imgcreate.host import fs, signals
+from imgcreate.host.run import find_tool
 from imgcreate.kickstart import RepoSpec
-from imgcreate.pipeline import BuildOptions, build_image
-from imgcreate.run import find_tool
-from imgcreate.storage import DirectoryRoot, ExtImage, RootStorage
+from imgcreate.packages import repofiles, rpmdb
+from imgcreate.storage import inroot, reproducible, rootfs
+from imgcreate.storage.roots import DirectoryRoot, ExtImage, RootStorage
+from imgcreate.version import __version__
 
 log = logging.getLogger("imgcreate")
 
-# Where the install root has its API filesystems mounted during the build (imgcreate.rootfs).
+# Where the install root has its API filesystems mounted during the build (imgcreate.storage.rootfs).
 _API_MOUNTS = {"proc", "sys", "dev"}
 
 FULL_DISK_FREE = 8 * 1024 * 1024
@@ -108,11 +100,11 @@ class ImageCreator:
         self.full_disk: str | None = None  # set to --tmpdir if a phase failed while it was full
         self.install_result: Any = None
         self.package_list: list[str] | None = None  # name-epoch:version-release.arch, read before unmounting
-        # --incremental: the cache of installed trees (imgcreate.incremental); None: always install.
+        # --incremental: the cache of installed trees (imgcreate.build.incremental); None: always install.
         self.incremental: Path | None = None
         self._based_on: str | None = None
         self._install_key: incremental.InstallKey | None = None  # with --incremental, once installed
-        # SOURCE_DATE_EPOCH: a reproducible build (imgcreate.reproducible), in force for every command run.
+        # SOURCE_DATE_EPOCH: a reproducible build (imgcreate.storage.reproducible), in force for every command run.
         self.source_date_epoch = reproducible.current()
         if self.source_date_epoch is not None:
             reproducible.enable(self.source_date_epoch)
@@ -321,7 +313,7 @@ class ImageCreator:
         *repo_urls* (name -> URL) adds repositories; *repo*, a ``.repo`` file or a directory of them (or several),
         replaces the kickstart's repositories, as upstream's ``--repo``.
         """
-        from imgcreate.dnfbackend import DnfInstaller, cache_lock  # dnf is heavy: import it only to install
+        from imgcreate.packages.dnfbackend import DnfInstaller, cache_lock  # dnf is heavy: import it only to install
 
         self._require_mounted()
         self.run_pre_scripts()
@@ -358,8 +350,6 @@ class ImageCreator:
         if self._based_on is not None:
             log.log(PROGRESS, "incremental: not with --base-on (the base image decides the tree too): a full build")
             return None
-        from imgcreate import __version__
-
         return incremental.install_key(spec, repos, self.releasever or "", os.uname().machine,
                                        self.pkgverify_level, self.source_date_epoch, __version__)
 
@@ -394,13 +384,13 @@ class ImageCreator:
         self._require_mounted()
         root = self._instroot
         with self._phase("configure"):
-            config.write_fstab(root, self._get_fstab())
-            config.apply_before_post(root, self.config)
+            configure.write_fstab(root, self._get_fstab())
+            configure.apply_before_post(root, self.config)
             self._create_bootconfig()
         with self._phase("post"), rootfs.host_resolv_conf(root):
             self.run_post_scripts()
         with self._phase("configure-final"):
-            config.apply_after_post(root, self.config)
+            configure.apply_after_post(root, self.config)
 
     def unmount(self) -> None:
         """Stop what runs in the root, unmount everything and detach loop devices; the build directory stays.
@@ -460,7 +450,7 @@ class ImageCreator:
         what :meth:`_shell_binds` names (a live image's ISO tree) under ``/run/imgcreate``; all on a tmpfs over
         the image's /run, unmounted when the shell exits, so nothing of it stays in the image.
         """
-        from imgcreate.run import run_interactive
+        from imgcreate.host.run import run_interactive
 
         self._require_mounted()
         root = self._instroot

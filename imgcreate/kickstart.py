@@ -2,7 +2,7 @@
 
 This is the only module that touches pykickstart: :func:`read_kickstart` parses a file into a pykickstart
 KickstartParser (as upstream's does) and :func:`read_config` reads its handler into a :class:`KickstartConfig`,
-which the creators and the configuration writers (:mod:`imgcreate.config`) use.  Every option is read with a
+which the creators and the configuration writers (:mod:`imgcreate.configure`) use.  Every option is read with a
 default, because older syntax versions (RHEL7, F21, ...) lack some of them, so every kickstart syntax version
 pykickstart knows keeps working.  Values are read, not judged: checks that belong to writing something (a host
 name, an address, a password hash) stay with the writer, which names the kickstart command in its error.
@@ -135,7 +135,7 @@ class Bootloader:
 
 @dataclass(frozen=True)
 class Partition:
-    """One ``part``/``partition`` line, as written: the disk layout (:mod:`imgcreate.disklayout`) judges it.
+    """One ``part``/``partition`` line, as written: the disk layout (:mod:`imgcreate.disk.layout`) judges it.
 
     Sizes are MiB, as kickstart gives them.  None means the option was not given, so that the planner can tell
     "no --size" (use a default) from a size.

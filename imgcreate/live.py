@@ -25,25 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgcreate import (
-    baseiso,
-    bootloader,
-    dracutconf,
-    erofs,
-    incremental,
-    inroot,
-    iso,
-    kernels,
-    kickstart,
-    rootfs,
-    squashfs,
-)
+from imgcreate import kickstart
+from imgcreate.boot import bootloader, dracutconf, kernels
+from imgcreate.build import incremental
 from imgcreate.creator import LoopImageCreator
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError, ImageError
-from imgcreate.iso import BiosBootloader
-from imgcreate.run import find_any_tool, run
-from imgcreate.storage import DirectoryRoot, RootStorage
+from imgcreate.host.run import find_any_tool, run
+from imgcreate.media import baseiso, iso
+from imgcreate.media.iso import BiosBootloader
+from imgcreate.pack import erofs, squashfs
+from imgcreate.storage import inroot, rootfs
+from imgcreate.storage.roots import DirectoryRoot, RootStorage
 
 log = logging.getLogger("imgcreate")
 

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from imgcreate import appliance_cli, cli
+from imgcreate.cli import appliance, creators
 from imgcreate.creator import PHASE_HOOKS, PhaseHook
 from imgcreate.errors import CreatorError
 
@@ -44,8 +44,8 @@ def main(argv: Sequence[str]) -> int:
     tool, spec, *args = argv
     PHASE_HOOKS.append(fault(spec))
     if tool == "appliance-creator":
-        return appliance_cli.main(args)
-    return cli.main(args, live=tool == "livecd-creator")
+        return appliance.main(args)
+    return creators.main(args, live=tool == "livecd-creator")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ the reproducibility matrix, without a full build per combination.  The tree is m
 are the clock's, after the epoch, as a build's are), with the kinds of entry a root holds: folders, files, an
 empty and a sparse file, a symbolic and a hard link, a FIFO, a device node, an extended attribute.
 
-faketime's variables are passed on to the tools too (imgcreate.run gives commands a clean environment without
+faketime's variables are passed on to the tools too (imgcreate.host.run gives commands a clean environment without
 them otherwise), so mksquashfs, tar, tar2sqfs, mkfs.erofs, mke2fs, mkfs.vfat, mtools and xorriso all see the
 moved clock; only $SOURCE_DATE_EPOCH may decide the times they write.
 """
@@ -19,7 +19,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from imgcreate import erofs, iso, reproducible, run, squashfs
+from imgcreate.host import run
+from imgcreate.media import iso
+from imgcreate.pack import erofs, squashfs
+from imgcreate.storage import reproducible
 
 EPOCH = 1700000000
 # What main() makes in OUT, one file each (the packers() keys).

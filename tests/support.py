@@ -251,8 +251,8 @@ def assert_build_left_nothing(tmp_path: Path, *, keep_builddir: bool = False, ou
 
 
 def images_in(out: Path) -> list[Path]:
-    """What a build delivered to *out* besides the manifest every build writes (imgcreate/manifest.py), sorted."""
-    from imgcreate import manifest
+    """What a build delivered to *out* besides the manifest every build writes (imgcreate/build/manifest.py), sorted."""
+    from imgcreate.build import manifest
 
     return sorted(p for p in out.iterdir() if not manifest.is_manifest(p))
 

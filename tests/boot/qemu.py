@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from imgcreate import boottest
+from imgcreate.boot import boottest
 
 MARKER = "LIVECD-TOOLS-BOOT-OK"
 CHECK = "LIVECD-TOOLS-CHECK "
@@ -67,7 +67,7 @@ def run_qemu(media: Sequence[str], uefi: bool = False, timeout: float = 300, mar
     """Run QEMU (TCG unless LIVECD_TOOLS_QEMU_ACCEL says otherwise) with *media* (drive, netdev or -kernel
     arguments), on OVMF with *uefi*, until *marker* is on the serial console; with *wait_exit*, until the guest
     has powered off too (so what it wrote to a disk is complete), else it is killed at the marker.  The
-    library's runner (:func:`imgcreate.boottest.run_guest`) does the work."""
+    library's runner (:func:`imgcreate.boot.boottest.run_guest`) does the work."""
     result = boottest.run_guest(media, uefi=uefi, expect=re.escape(marker), timeout=timeout, memory=memory,
                                 wait_exit=wait_exit)
     return BootResult(**dataclasses.asdict(result))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import reproducible
+from imgcreate.storage import reproducible
 from tests.boot.qemu import MARKER
 from tests.disks import BOOT_APPEND, GPT_KS
 from tests.support import run_tool

@@ -4,7 +4,7 @@ rebuild from the --incremental tree.  A difference is named (tests/diskdiff.py: 
 
 The first build is the session's gpt_disk (booted by tests/boot/test_disk_boot.py); one rebuild, stored with
 --incremental, is compared with it, and the formats are made from both raw disks by the tool's own code
-(imgcreate.diskoutput), not by more builds.
+(imgcreate.disk.output), not by more builds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import diskoutput
+from imgcreate.disk import output
 from tests import diskdiff
 from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_KS, Disk, build_disk, sfdisk
 
@@ -54,9 +54,9 @@ def _delivered(raw: Path, tmp: Path, disk_format: str, compress: str | None) -> 
     tmp.mkdir()
     copy = tmp / "gptdisk.raw"
     subprocess.run(["cp", "--sparse=always", "--reflink=auto", str(raw), str(copy)], check=True)
-    spec = diskoutput.OutputSpec(name="gptdisk", disk_format=disk_format, compress=compress)
-    disk = diskoutput.convert(copy, tmp / spec.disk_name, spec, epoch=int(EPOCH))
-    return diskoutput.compress(disk, compress) if compress and disk_format == "raw" else disk
+    spec = output.OutputSpec(name="gptdisk", disk_format=disk_format, compress=compress)
+    disk = output.convert(copy, tmp / spec.disk_name, spec, epoch=int(EPOCH))
+    return output.compress(disk, compress) if compress and disk_format == "raw" else disk
 
 
 @pytest.mark.parametrize(("disk_format", "compress"), [
@@ -88,7 +88,7 @@ def test_compression_is_the_same_with_one_thread_or_all(gpt_disk: Disk, tmp_path
     cpus = os.sched_getaffinity(0)
     if len(cpus) < 2:
         pytest.skip("needs two CPUs to compare with one")
-    for compressor in diskoutput.COMPRESSORS:
+    for compressor in output.COMPRESSORS:
         made = []
         for affinity in ({min(cpus)}, cpus):
             work = tmp_path / f"{compressor}-{len(affinity)}"
@@ -96,7 +96,7 @@ def test_compression_is_the_same_with_one_thread_or_all(gpt_disk: Disk, tmp_path
             shutil.copyfile(sample, work / "disk")
             os.sched_setaffinity(0, affinity)  # inherited by the compressor
             try:
-                made.append(diskoutput.compress(work / "disk", compressor))
+                made.append(output.compress(work / "disk", compressor))
             finally:
                 os.sched_setaffinity(0, cpus)
         diskdiff.assert_same_file(*made)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import erofs
+from imgcreate.pack import erofs
 from tests import isoinspect
 from tests.support import MountImage, assert_build_left_nothing, assert_failed, build_dirs, run_tool
 

@@ -1,4 +1,4 @@
-"""Incremental builds (imgcreate/incremental.py): a rebuild with the same package set and repository metadata
+"""Incremental builds (imgcreate/build/incremental.py): a rebuild with the same package set and repository metadata
 starts from the cached installed tree (no dnf, no rpm transaction) and gives the same image, byte for byte
 (the builds are reproducible, so bytes can be compared); a changed package list or repository misses; a
 damaged or half-written entry is detected and rebuilt; two builds can share the cache; --no-incremental

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import rootfs
+from imgcreate.storage import rootfs
 from tests.support import (
     REPO_ROOT,
     Built,

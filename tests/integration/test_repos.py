@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import dnfcompat, kickstart
-from imgcreate.dnfbackend import DnfInstaller
+from imgcreate import kickstart
 from imgcreate.kickstart import RepoSpec
+from imgcreate.packages import dnfcompat
+from imgcreate.packages.dnfbackend import DnfInstaller
 from tests.support import Built, MountImage, RepoServer, assert_failed, image_creator
 
 

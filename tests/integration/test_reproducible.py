@@ -1,4 +1,4 @@
-"""Reproducible builds (imgcreate/reproducible.py): with SOURCE_DATE_EPOCH or --source-date-epoch, two builds of
+"""Reproducible builds (imgcreate/storage/reproducible.py): with SOURCE_DATE_EPOCH or --source-date-epoch, two builds of
 the same kickstart from the same repository, in different temporary folders and the second with the clock a week
 on (faketime), give byte-identical live ISOs and loop images; one package more changes only what that package
 and the package databases hold.  And the manifest every build delivers: a CHECKSUM that ``sha256sum -c``
@@ -13,7 +13,7 @@ instead (tests/repro_pack.py: one small tree, packed twice).  On a difference, t
 entry inside that differs (ISO entry, squashfs/EROFS entry, ext inode, FAT file).
 
 The second build runs with umask 077 (the first with the test's), and its Python under faketime (rpm's, dnf's
-and the default names' clock); the commands it runs see the real clock, ~15 s later (imgcreate.run gives them a
+and the default names' clock); the commands it runs see the real clock, ~15 s later (imgcreate.host.run gives them a
 clean environment without faketime's preload); the packer-level test moves their clock too.  NO_FAKE_STAT=1: the
 clock moves, the times files already have do not (by default faketime shifts every stat() result as well, which
 no real clock change does).
@@ -32,7 +32,8 @@ from _pytest.mark.structures import ParameterSet
 from pykickstart.parser import KickstartParser
 from pykickstart.version import makeVersion
 
-from imgcreate import live, manifest
+from imgcreate import live
+from imgcreate.build import manifest
 from tests import isoinspect, repro_diff, repro_pack
 from tests.support import REPO_ROOT, assert_failed, images_in, run_tool
 
@@ -210,7 +211,9 @@ def test_packer_output_is_bit_identical(packed: tuple[Path, Path], tmp_path: Pat
 def test_a_difference_is_named_inside_the_nested_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The explanation follows ISO -> squashfs.img -> rootfs.img down to the ext inode that differs; and names
     the EROFS entry and the FAT file."""
-    from imgcreate import erofs, iso, reproducible, squashfs
+    from imgcreate.media import iso
+    from imgcreate.pack import erofs, squashfs
+    from imgcreate.storage import reproducible
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     monkeypatch.setenv("E2FSPROGS_FAKE_TIME", EPOCH)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import squashfs
 from imgcreate.errors import CommandError
-from imgcreate.run import run_pipe
+from imgcreate.host.run import run_pipe
+from imgcreate.pack import squashfs
 
 pytestmark = pytest.mark.skipif(shutil.which("tar2sqfs") is None, reason="squashfs-tools-ng is not installed")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import fs
-from imgcreate.liveiso import read_live_iso
-from imgcreate.livemount import mounted_live_root
+from imgcreate.host import fs
+from imgcreate.media.liveiso import read_live_iso
+from imgcreate.toolbox.livemount import mounted_live_root
 from tests import isoinspect, support
 from tests.support import assert_failed, leak_snapshot, run_tool
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests import isoinspect
-from tests.boot.qemu import boot
 from tests.support import REPO_ROOT, MakeKs, MountImage, assert_failed, images_in, run_tool
 
 pytestmark = pytest.mark.root
@@ -38,18 +37,6 @@ def test_xz1m_compression(make_ks: MakeKs, tmp_path: Path) -> None:
     livecd(make_ks, tmp_path, "-f", "XZ1M", "--compression-type", "xz1m")
     info = isoinspect.squashfs_info(isoinspect.squashfs_image(tmp_path / "out/XZ1M.iso", tmp_path))
     assert "Compression xz" in info and "Block size 1048576" in info, info
-
-
-@pytest.mark.boot
-@pytest.mark.full  # a BIOS live boot again (LiveOS/rootfs.img read directly): in the full run only
-def test_skip_compression_puts_rootfs_img_on_the_iso_and_boots(make_ks: MakeKs, tmp_path: Path) -> None:
-    """-s: an uncompressed LiveOS/rootfs.img on the ISO (no squashfs.img), which dmsquash-live boots directly."""
-    livecd(make_ks, tmp_path, "-f", "NOSQ", "-s")
-    iso = tmp_path / "out/NOSQ.iso"
-    names = isoinspect.files(iso)
-    assert "/LiveOS/rootfs.img" in names and "/LiveOS/squashfs.img" not in names
-    result = boot(iso, "bios")
-    assert result.ok and "root=/dev/mapper/live-rw fstype=ext4" in result.line, result.tail()
 
 
 def test_image_type_image_from_livecd_creator(make_ks: MakeKs, tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import imgcreate
-from imgcreate import cli, reproducible
+from imgcreate.cli import creators
+from imgcreate.storage import reproducible
 from tests import isoinspect
 from tests.boot.test_boot_test import FAIL_MEMORY, FAIL_TIMEOUT, NEVER, failing_run
 from tests.support import images_in, run_tool
@@ -428,7 +429,7 @@ def test_option_effect(option: str, builds: Builds) -> None:
 
 def test_every_option_has_a_checked_effect() -> None:
     for live in (True, False):
-        for action in cli.build_parser(live)._actions:
+        for action in creators.build_parser(live)._actions:
             names = [o for o in action.option_strings if o.startswith("--")] or [str(action.metavar or action.dest)]
             assert any(n in OPTION_EFFECTS for n in names), f"no effect checked for {names}"
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import bootloader, cli, kickstart, squashfs
+from imgcreate import kickstart
+from imgcreate.boot import bootloader
+from imgcreate.cli import creators
 from imgcreate.errors import CreatorError
+from imgcreate.pack import squashfs
 
 MENU = bootloader.BootMenu(
     label="MY-LIVE",
@@ -81,17 +84,17 @@ UPSTREAM_LIVECD_OPTIONS = [
 
 
 def test_livecd_creator_accepts_upstream_options() -> None:
-    opts = {o for a in cli.build_parser(live=True)._actions for o in a.option_strings}
+    opts = {o for a in creators.build_parser(live=True)._actions for o in a.option_strings}
     missing = [o for o in UPSTREAM_LIVECD_OPTIONS if o not in opts]
     assert missing == []
     assert {"-c", "-f", "-b", "-l", "-t", "-v", "-d", "-q", "-o", "-n", "-s", "-p"} <= opts
 
 
 def test_image_creator_options() -> None:
-    opts = {o for a in cli.build_parser(live=False)._actions for o in a.option_strings}
+    opts = {o for a in creators.build_parser(live=False)._actions for o in a.option_strings}
     assert {"-c", "--config", "-n", "--name", "--fslabel", "--cache", "--tmpdir", "--output"} <= opts
 
 
 def test_positional_kickstart() -> None:
-    ns = cli.build_parser(live=True).parse_args(["x.ks", "--fslabel", "L"])
+    ns = creators.build_parser(live=True).parse_args(["x.ks", "--fslabel", "L"])
     assert ns.kscfg_pos == "x.ks" and ns.fslabel == "L"

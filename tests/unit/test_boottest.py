@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import appliance_cli, boottest, cli
-from imgcreate.boottest import BootResult, BootTest
+from imgcreate.boot import boottest
+from imgcreate.boot.boottest import BootResult, BootTest
+from imgcreate.cli import appliance, creators
 from imgcreate.errors import MissingToolError
 from tests.support import REPO_ROOT
 from tests.unit.test_disklayout import GPT_BIOS, plan
@@ -160,7 +161,7 @@ def test_find_match() -> None:
 
 
 def test_expect_option_is_a_regex() -> None:
-    parser = cli.build_parser(live=True)
+    parser = creators.build_parser(live=True)
     opts = parser.parse_args(["--boot-test", "--boot-test-expect", "Welcome|ready"])
     assert isinstance(opts.boot_test_expect, re.Pattern) and opts.boot_test_expect.pattern == "Welcome|ready"
     defaults = parser.parse_args([])
@@ -177,8 +178,8 @@ def test_which_tools_have_the_options() -> None:
         return {o for a in parser._actions for o in a.option_strings}
 
     wanted = {"--boot-test", "--boot-test-expect", "--boot-test-timeout", "--boot-test-memory"}
-    assert wanted <= names(cli.livecd_parser()) and wanted <= names(appliance_cli.appliance_parser())
-    assert not wanted & names(cli.image_parser()), "a filesystem image does not boot"
+    assert wanted <= names(creators.livecd_parser()) and wanted <= names(appliance.appliance_parser())
+    assert not wanted & names(creators.image_parser()), "a filesystem image does not boot"
 
 
 def test_failure_message_names_the_log_and_the_firmware(tmp_path: Path) -> None:
@@ -203,10 +204,10 @@ def test_failure_message_names_the_log_and_the_firmware(tmp_path: Path) -> None:
 def test_missing_qemu_names_its_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(MissingToolError) as exc:
-        BootTest.from_options(cli.build_parser(live=True).parse_args(["--boot-test"]))
+        BootTest.from_options(creators.build_parser(live=True).parse_args(["--boot-test"]))
     assert "qemu-system-x86_64" in str(exc.value) and "qemu-system-x86" in str(exc.value)
     assert "qemu-system-x86-core" in str(exc.value), "Fedora's package too"
-    assert BootTest.from_options(cli.build_parser(live=True).parse_args([])) is None, "no --boot-test, no check"
+    assert BootTest.from_options(creators.build_parser(live=True).parse_args([])) is None, "no --boot-test, no check"
 
 
 def test_missing_ovmf_names_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,7 +302,7 @@ def test_compressed_disk_is_decompressed_sparse(tmp_path: Path) -> None:
 def test_no_guest_outlives_its_runner(fake_qemu: Path, monkeypatch: pytest.MonkeyPatch, how: int) -> None:
     """Ctrl-C: the runner kills QEMU on its way out; the runner killed outright: QEMU dies with it."""
     monkeypatch.setenv("FAKE_QEMU_SAYS", "Linux\\n")
-    runner = subprocess.Popen([sys.executable, "-c", "from imgcreate import boottest; boottest.run_guest([])"],
+    runner = subprocess.Popen([sys.executable, "-c", "from imgcreate.boot import boottest; boottest.run_guest([])"],
                               cwd=REPO_ROOT, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
     while not (fake_qemu.exists() and fake_qemu.read_text().strip()) and time.monotonic() < deadline:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import cli, debug, dracutconf
+from imgcreate import debug
+from imgcreate.boot import dracutconf
+from imgcreate.cli import creators
 
 log = logging.getLogger("imgcreate")
 
@@ -35,10 +37,10 @@ def restore_logging() -> Iterator[None]:
 
 def _logged(tmp_path: Path, *args: str) -> tuple[str, str]:
     """What the console and the log file get from one record of each level, with these options."""
-    parser = cli.build_parser(live=True)
+    parser = creators.build_parser(live=True)
     logfile = tmp_path / "build.log"
     opts = parser.parse_args(["-c", "x.ks", "--logfile", str(logfile), *args])
-    settings = cli.setup_logging(opts, parser)
+    settings = creators.setup_logging(opts, parser)
     console = io.StringIO()
     settings.console.setStream(console)
     log.debug("debug-line")
@@ -100,20 +102,20 @@ def _opts(**kw: object) -> argparse.Namespace:
 def test_default_names_as_upstream() -> None:
     now = time.mktime((2024, 1, 31, 12, 0, 0, 0, 0, -1))
     arch = os.uname().machine
-    names = cli.derive_names(_opts(), "livecd", now)
+    names = creators.derive_names(_opts(), "livecd", now)
     assert names.name == "livecd-fedora-minimal-202401311200"
     assert names.fslabel == f"fedora-minimal-{arch}-202401311200"[-32:] or len(names.fslabel) <= 32
     assert names.fslabel.endswith(f"-{arch}-202401311200") and len(names.fslabel) <= 32
     assert (names.title, names.product) == ("Livecd Fedora", "Livecd Fedora")
-    assert cli.derive_names(_opts(kscfg="my.ks"), "livecd", now).fslabel == f"livecd-my-{arch}-202401311200"
-    image = cli.derive_names(_opts(kscfg="appliance.ks"), "image", now)
+    assert creators.derive_names(_opts(kscfg="my.ks"), "livecd", now).fslabel == f"livecd-my-{arch}-202401311200"
+    image = creators.derive_names(_opts(kscfg="appliance.ks"), "image", now)
     assert image.name == "image-appliance-202401311200"
 
 
 def test_fslabel_is_also_the_name_and_gives_the_title() -> None:
-    names = cli.derive_names(_opts(fslabel="Fedora-29-WS-Live-foo"), "livecd")
+    names = creators.derive_names(_opts(fslabel="Fedora-29-WS-Live-foo"), "livecd")
     assert (names.name, names.fslabel, names.title) == ("Fedora-29-WS-Live-foo", "Fedora-29-WS-Live-foo", "Fedora 29")
-    given = cli.derive_names(_opts(fslabel="L", title="My Title", product="Prod"), "livecd")
+    given = creators.derive_names(_opts(fslabel="L", title="My Title", product="Prod"), "livecd")
     assert (given.title, given.product) == ("My Title", "Prod")
 
 
@@ -162,11 +164,11 @@ def test_an_error_while_unwinding_after_a_signal_still_exits_130(capsys: pytest.
             time.sleep(5)
         return 0
 
-    assert cli.guarded("tool", action) == 130
+    assert creators.guarded("tool", action) == 130
     err = capsys.readouterr().err
     assert "tool: Stopped by SIGTERM, but cleaning up failed: /x/install_root could not be unmounted" in err
     def fails() -> int:
         busy()
         return 0
 
-    assert cli.guarded("tool", fails) == 1, "the same error without a signal is a failure"
+    assert creators.guarded("tool", fails) == 1, "the same error without a signal is a failure"

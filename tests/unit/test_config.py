@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from imgcreate import config, kickstart, passwords
-from imgcreate.config import accounts, common, localization, security, services
+from imgcreate import configure, kickstart
+from imgcreate.configure import accounts, common, localization, passwords, security, services
 from imgcreate.errors import KickstartError
 from tests.support import password_matches
 
@@ -56,7 +56,7 @@ def table(root: Path, name: str) -> dict[str, list[str]]:
 
 
 def test_lang(tmp_path: Path, root: Path) -> None:
-    config.apply_lang(root, parse(tmp_path, "lang de_DE.UTF-8 --addsupport=fr_FR\n").lang)
+    configure.apply_lang(root, parse(tmp_path, "lang de_DE.UTF-8 --addsupport=fr_FR\n").lang)
     assert (root / "etc/locale.conf").read_text() == 'LANG="de_DE.UTF-8"\n'
 
 
@@ -64,7 +64,7 @@ def test_keyboard_console_and_x11(tmp_path: Path, root: Path) -> None:
     (root / "etc/vconsole.conf").write_text('KEYMAP="us"\nFONT="eurlatgr"\n')
     cfg = parse(tmp_path, "keyboard --vckeymap=de-nodeadkeys --xlayouts='de (nodeadkeys)','us' "
                          "--switch=grp:alt_shift_toggle\n")
-    config.apply_keyboard(root, cfg.keyboard)
+    configure.apply_keyboard(root, cfg.keyboard)
     assert (root / "etc/vconsole.conf").read_text() == 'KEYMAP="de-nodeadkeys"\nFONT="eurlatgr"\n'
     x11 = (root / "etc/X11/xorg.conf.d/00-keyboard.conf").read_text()
     assert 'Option "XkbLayout" "de,us"' in x11
@@ -74,19 +74,19 @@ def test_keyboard_console_and_x11(tmp_path: Path, root: Path) -> None:
 
 
 def test_keyboard_legacy_syntax_is_console_only(tmp_path: Path, root: Path) -> None:
-    config.apply_keyboard(root, parse(tmp_path, "keyboard fr\n").keyboard)
+    configure.apply_keyboard(root, parse(tmp_path, "keyboard fr\n").keyboard)
     assert (root / "etc/vconsole.conf").read_text() == 'KEYMAP="fr"\n'
     assert not (root / "etc/X11").exists()
 
 
 def test_keyboard_keymap_from_first_layout(tmp_path: Path, root: Path) -> None:
-    config.apply_keyboard(root, parse(tmp_path, "keyboard --xlayouts='cz (qwerty)'\n").keyboard)
+    configure.apply_keyboard(root, parse(tmp_path, "keyboard --xlayouts='cz (qwerty)'\n").keyboard)
     assert (root / "etc/vconsole.conf").read_text() == 'KEYMAP="cz-qwerty"\n'
     assert '"XkbLayout" "cz"' in (root / "etc/X11/xorg.conf.d/00-keyboard.conf").read_text()
 
 
 def test_no_keyboard_line_writes_nothing(tmp_path: Path, root: Path) -> None:
-    config.apply_before_post(root, parse(tmp_path, "%packages\n%end\n"))
+    configure.apply_before_post(root, parse(tmp_path, "%packages\n%end\n"))
     # Only /etc/rpm/macros.imgcreate, which upstream always writes.
     assert sorted(p.name for p in (root / "etc").iterdir()) == ["group", "gshadow", "passwd", "rpm", "shadow"]
     assert [p.name for p in (root / "etc/rpm").iterdir()] == ["macros.imgcreate"]
@@ -95,7 +95,7 @@ def test_no_keyboard_line_writes_nothing(tmp_path: Path, root: Path) -> None:
 def test_timezone_link_and_adjtime(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
     (root / "usr/share/zoneinfo/Europe").mkdir(parents=True)
     (root / "usr/share/zoneinfo/Europe/Berlin").write_bytes(b"TZif")
-    config.apply_timezone(root, parse(tmp_path, "timezone Europe/Berlin --utc\n").timezone)
+    configure.apply_timezone(root, parse(tmp_path, "timezone Europe/Berlin --utc\n").timezone)
     assert os.readlink(root / "etc/localtime") == "../usr/share/zoneinfo/Europe/Berlin"
     assert (root / "etc/adjtime").read_text() == "0.0 0 0.0\n0\nUTC\n"
     assert "zoneinfo" not in caplog.text
@@ -103,14 +103,14 @@ def test_timezone_link_and_adjtime(tmp_path: Path, root: Path, caplog: pytest.Lo
 
 def test_timezone_without_tzdata_warns_and_links(tmp_path: Path, root: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
-    config.apply_timezone(root, parse(tmp_path, "timezone America/New_York --isUtc\n").timezone)
+    configure.apply_timezone(root, parse(tmp_path, "timezone America/New_York --isUtc\n").timezone)
     assert os.readlink(root / "etc/localtime") == "../usr/share/zoneinfo/America/New_York"
     assert "tzdata" in caplog.text
     assert (root / "etc/adjtime").read_text().endswith("UTC\n")
 
 
 def test_timezone_local_clock_leaves_adjtime(tmp_path: Path, root: Path) -> None:
-    config.apply_timezone(root, parse(tmp_path, "timezone UTC\n").timezone)
+    configure.apply_timezone(root, parse(tmp_path, "timezone UTC\n").timezone)
     assert os.readlink(root / "etc/localtime") == "../usr/share/zoneinfo/UTC"
     assert not (root / "etc/adjtime").exists()
 
@@ -119,7 +119,7 @@ def test_timezone_local_clock_leaves_adjtime(tmp_path: Path, root: Path) -> None
 
 
 def test_rootpw_plaintext_verifies(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --plaintext s3cret\n").rootpw)
+    configure.apply_rootpw(root, parse(tmp_path, "rootpw --plaintext s3cret\n").rootpw)
     entry = shadow(root)["root"]
     assert entry[1].startswith("$6$") and password_matches("s3cret", entry[1])
     assert shadow(root)["bin"] == ["bin", "*", "19000", "0", "99999", "7", "", "", ""], "other lines kept"
@@ -127,43 +127,43 @@ def test_rootpw_plaintext_verifies(tmp_path: Path, root: Path) -> None:
 
 
 def test_rootpw_default_is_plaintext(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw 'pass word'\n").rootpw)
+    configure.apply_rootpw(root, parse(tmp_path, "rootpw 'pass word'\n").rootpw)
     assert password_matches("pass word", shadow(root)["root"][1])
 
 
 def test_rootpw_iscrypted_is_stored_as_given(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --iscrypted $6$abcdefgh$XYZ\n").rootpw)
+    configure.apply_rootpw(root, parse(tmp_path, "rootpw --iscrypted $6$abcdefgh$XYZ\n").rootpw)
     assert shadow(root)["root"][1] == "$6$abcdefgh$XYZ"
 
 
 def test_rootpw_lock(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --lock --plaintext pw\n").rootpw)
+    configure.apply_rootpw(root, parse(tmp_path, "rootpw --lock --plaintext pw\n").rootpw)
     field = shadow(root)["root"][1]
     assert field.startswith("!$6$") and password_matches("pw", field[1:])
 
 
 def test_rootpw_lock_alone(tmp_path: Path, root: Path) -> None:
     (root / "etc/shadow").write_text("root:$6$s$h:1:0:99999:7:::\n")
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --lock\n").rootpw)
+    configure.apply_rootpw(root, parse(tmp_path, "rootpw --lock\n").rootpw)
     assert shadow(root)["root"][1] == "!$6$s$h"
 
 
 def test_rootpw_allow_ssh(tmp_path: Path, root: Path) -> None:
-    config.apply_rootpw(root, parse(tmp_path, "rootpw --allow-ssh pw\n").rootpw)
+    configure.apply_rootpw(root, parse(tmp_path, "rootpw --allow-ssh pw\n").rootpw)
     assert "PermitRootLogin yes" in (root / "etc/ssh/sshd_config.d/01-permitrootlogin.conf").read_text()
 
 
 def test_rootpw_in_an_image_without_account_files(tmp_path: Path) -> None:
     bare = tmp_path / "bare"
     bare.mkdir()
-    config.apply_rootpw(bare, parse(tmp_path, "rootpw pw\n").rootpw)
+    configure.apply_rootpw(bare, parse(tmp_path, "rootpw pw\n").rootpw)
     assert (bare / "etc/passwd").read_text() == "root:x:0:0:root:/root:/bin/bash\n"
     assert password_matches("pw", shadow(bare)["root"][1])
     assert stat.S_IMODE((bare / "etc/shadow").stat().st_mode) == 0
 
 
 def test_group(tmp_path: Path, root: Path) -> None:
-    config.apply_groups(root, parse(tmp_path, "group --name=admins --gid=2000\ngroup --name=ops\n").groups)
+    configure.apply_groups(root, parse(tmp_path, "group --name=admins --gid=2000\ngroup --name=ops\n").groups)
     groups = table(root, "group")
     assert groups["admins"] == ["admins", "x", "2000", ""]
     assert groups["ops"][2] == "1000"
@@ -172,7 +172,7 @@ def test_group(tmp_path: Path, root: Path) -> None:
 
 def test_group_gid_clash_fails_with_line(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError, match=r"line 1.*wheel"):
-        config.apply_groups(root, parse(tmp_path, "group --name=other --gid=10\n").groups)
+        configure.apply_groups(root, parse(tmp_path, "group --name=other --gid=10\n").groups)
 
 
 def test_user_all_options(tmp_path: Path, root: Path) -> None:
@@ -181,7 +181,7 @@ def test_user_all_options(tmp_path: Path, root: Path) -> None:
     os.symlink("/etc/shadow", root / "etc/skel/.link")
     cfg = parse(tmp_path, "user --name=alice --groups=wheel,devs --password=secret --plaintext "
                          "--homedir=/srv/alice --shell=/bin/sh --uid=1500 --gid=1600 --gecos='Alice A'\n")
-    config.apply_users(root, cfg.users)
+    configure.apply_users(root, cfg.users)
     assert table(root, "passwd")["alice"] == ["alice", "x", "1500", "1600", "Alice A", "/srv/alice", "/bin/sh"]
     groups = table(root, "group")
     assert groups["alice"][2] == "1600", "--gid that no group has: a group named after the user gets it"
@@ -197,7 +197,7 @@ def test_user_all_options(tmp_path: Path, root: Path) -> None:
 
 
 def test_user_defaults_and_private_group(tmp_path: Path, root: Path) -> None:
-    config.apply_users(root, parse(tmp_path, "user --name=bob\n").users)
+    configure.apply_users(root, parse(tmp_path, "user --name=bob\n").users)
     entry = table(root, "passwd")["bob"]
     assert entry == ["bob", "x", "1000", "1000", "", "/home/bob", "/bin/bash"]
     assert table(root, "group")["bob"][2] == "1000"
@@ -206,19 +206,19 @@ def test_user_defaults_and_private_group(tmp_path: Path, root: Path) -> None:
 
 
 def test_user_iscrypted_and_lock(tmp_path: Path, root: Path) -> None:
-    config.apply_users(root, parse(tmp_path, "user --name=carol --iscrypted --password=$6$x$y --lock\n").users)
+    configure.apply_users(root, parse(tmp_path, "user --name=carol --iscrypted --password=$6$x$y --lock\n").users)
     assert shadow(root)["carol"][1] == "!$6$x$y"
 
 
 def test_user_with_existing_gid(tmp_path: Path, root: Path) -> None:
-    config.apply_users(root, parse(tmp_path, "user --name=dave --gid=100\n").users)
+    configure.apply_users(root, parse(tmp_path, "user --name=dave --gid=100\n").users)
     assert table(root, "passwd")["dave"][3] == "100"
     assert "dave" not in table(root, "group"), "the existing group 'users' is used"
 
 
 def test_bad_user_name_fails_with_line(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError, match=r"line 2.*not a valid user name"):
-        config.apply_users(root, parse(tmp_path, "# comment\nuser --name=bad:name\n").users)
+        configure.apply_users(root, parse(tmp_path, "# comment\nuser --name=bad:name\n").users)
 
 
 def test_account_files_never_follow_links_out(tmp_path: Path, root: Path) -> None:
@@ -226,7 +226,7 @@ def test_account_files_never_follow_links_out(tmp_path: Path, root: Path) -> Non
     outside.write_text("host:secret:::::::\n")
     (root / "etc/shadow").unlink()
     os.symlink(str(outside), root / "etc/shadow")
-    config.apply_rootpw(root, parse(tmp_path, "rootpw pw\n").rootpw)
+    configure.apply_rootpw(root, parse(tmp_path, "rootpw pw\n").rootpw)
     assert outside.read_text() == "host:secret:::::::\n"
     assert not (root / "etc/shadow").is_symlink()
 
@@ -248,9 +248,9 @@ def test_users_with_the_images_shadow_utils(tmp_path: Path, root: Path, monkeypa
     cfg = parse(tmp_path, "group --name=admins --gid=2000\nrootpw --lock pw\n"
                          "user --name=alice --groups=wheel,devs --password=pw --uid=1500 --gid=1600 "
                          "--homedir=/srv/a --shell=/bin/sh\n")
-    config.apply_groups(root, cfg.groups)
-    config.apply_rootpw(root, cfg.rootpw)
-    config.apply_users(root, cfg.users)
+    configure.apply_groups(root, cfg.groups)
+    configure.apply_rootpw(root, cfg.rootpw)
+    configure.apply_users(root, cfg.users)
     argvs = [c[0] for c in calls]
     assert ["groupadd", "-g", "2000", "admins"] in argvs
     assert ["chpasswd", "-e"] in argvs
@@ -267,8 +267,8 @@ def test_sshkey(tmp_path: Path, root: Path) -> None:
     cfg = parse(tmp_path, "user --name=alice --uid=1500\n"
                          'sshkey --username=alice "ssh-ed25519 AAAAC3Nza alice@example"\n'
                          'sshkey --username=root "ssh-rsa AAAAB3 root@example"\n')
-    config.apply_users(root, cfg.users)
-    config.apply_sshkeys(root, cfg.sshkeys)
+    configure.apply_users(root, cfg.users)
+    configure.apply_sshkeys(root, cfg.sshkeys)
     keys = root / "home/alice/.ssh/authorized_keys"
     assert keys.read_text() == "ssh-ed25519 AAAAC3Nza alice@example\n"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600 and keys.stat().st_uid == 1500
@@ -278,7 +278,7 @@ def test_sshkey(tmp_path: Path, root: Path) -> None:
 
 def test_sshkey_for_unknown_user_fails(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError, match="nobody-here"):
-        config.apply_sshkeys(root, parse(tmp_path, 'sshkey --username=nobody-here "ssh-rsa AAAA"\n').sshkeys)
+        configure.apply_sshkeys(root, parse(tmp_path, 'sshkey --username=nobody-here "ssh-rsa AAAA"\n').sshkeys)
 
 
 # ---- network ----------------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def test_network_static_keyfile(tmp_path: Path, root: Path) -> None:
     cfg = parse(tmp_path, "network --device=eth0 --bootproto=static --ip=10.0.0.5 --netmask=255.255.255.0 "
                          "--gateway=10.0.0.1 --nameserver=1.1.1.1,2606:4700::1111 --onboot=no --activate "
                          "--hostname=box.example.com\n")
-    config.apply_network(root, cfg.network)
+    configure.apply_network(root, cfg.network)
     assert (root / "etc/hostname").read_text() == "box.example.com\n"
     path = root / "etc/NetworkManager/system-connections/eth0.nmconnection"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -306,7 +306,7 @@ def test_network_static_keyfile(tmp_path: Path, root: Path) -> None:
 def test_network_dhcp_device_and_hostname_only(tmp_path: Path, root: Path) -> None:
     cfg = parse(tmp_path, "network --hostname=only-name\nnetwork --device=ens3 --bootproto=dhcp\n"
                          "network --bootproto=dhcp --device=link --activate\n")
-    config.apply_network(root, cfg.network)
+    configure.apply_network(root, cfg.network)
     assert (root / "etc/hostname").read_text() == "only-name\n"
     files = sorted(p.name for p in (root / "etc/NetworkManager/system-connections").iterdir())
     assert files == ["ens3.nmconnection"], "a plain DHCP line for any device is NetworkManager's default"
@@ -318,7 +318,7 @@ def test_network_dhcp_device_and_hostname_only(tmp_path: Path, root: Path) -> No
 def test_network_prefix_netmask_and_noipv6(tmp_path: Path, root: Path) -> None:
     cfg = parse(tmp_path, "network --device=52:54:00:12:34:56 --bootproto=static --ip=192.168.1.2 --netmask=16 "
                          "--noipv6 --mtu=9000\n")
-    config.apply_network(root, cfg.network)
+    configure.apply_network(root, cfg.network)
     (path,) = (root / "etc/NetworkManager/system-connections").iterdir()
     text = path.read_text()
     assert "mac-address=52:54:00:12:34:56" in text and "interface-name" not in text and "mtu=9000" in text
@@ -327,7 +327,7 @@ def test_network_prefix_netmask_and_noipv6(tmp_path: Path, root: Path) -> None:
 
 def test_network_static_without_ip_fails(tmp_path: Path, root: Path) -> None:
     with pytest.raises(KickstartError, match="--ip"):
-        config.apply_network(root, parse(tmp_path, "network --device=eth0 --bootproto=static\n").network)
+        configure.apply_network(root, parse(tmp_path, "network --device=eth0 --bootproto=static\n").network)
 
 
 # ---- selinux, firewall, authselect ------------------------------------------------------------------------
@@ -342,12 +342,12 @@ def add_policy(root: Path) -> None:
 def test_selinux_config(tmp_path: Path, root: Path, mode: str) -> None:
     add_policy(root)
     (root / "etc/selinux/config").write_text("# comment\nSELINUX=enforcing\nSELINUXTYPE=targeted\n")
-    config.apply_selinux_config(root, parse(tmp_path, f"selinux --{mode}\n").selinux)
+    configure.apply_selinux_config(root, parse(tmp_path, f"selinux --{mode}\n").selinux)
     assert (root / "etc/selinux/config").read_text() == f"# comment\nSELINUX={mode}\nSELINUXTYPE=targeted\n"
 
 
 def test_selinux_without_policy_warns(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
-    config.apply_selinux_config(root, parse(tmp_path, "selinux --enforcing\n").selinux)
+    configure.apply_selinux_config(root, parse(tmp_path, "selinux --enforcing\n").selinux)
     assert not (root / "etc/selinux/config").exists(), "enforcing without a policy would not boot"
     assert "selinux-policy-targeted" in caplog.text
 
@@ -355,15 +355,15 @@ def test_selinux_without_policy_warns(tmp_path: Path, root: Path, caplog: pytest
 def test_relabel_without_setfiles_warns(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
     add_policy(root)
     with caplog.at_level(logging.WARNING):
-        config.relabel(root, parse(tmp_path, "selinux --permissive\n").selinux)
+        configure.relabel(root, parse(tmp_path, "selinux --permissive\n").selinux)
     assert "setfiles" in caplog.text and "policycoreutils" in caplog.text
 
 
 def test_relabel_skipped_when_disabled_or_no_policy(tmp_path: Path, root: Path,
                                                     caplog: pytest.LogCaptureFixture) -> None:
-    config.relabel(root, parse(tmp_path, "%packages\n%end\n").selinux)  # no policy: nothing, silently
+    configure.relabel(root, parse(tmp_path, "%packages\n%end\n").selinux)  # no policy: nothing, silently
     add_policy(root)
-    config.relabel(root, parse(tmp_path, "selinux --disabled\n").selinux)
+    configure.relabel(root, parse(tmp_path, "selinux --disabled\n").selinux)
     assert caplog.text == ""
 
 
@@ -371,7 +371,7 @@ def test_firewall_args(tmp_path: Path) -> None:
     def args(text: str) -> list[str] | None:
         fw = parse(tmp_path, text).firewall
         assert fw is not None
-        return config.firewall_args(fw)
+        return configure.firewall_args(fw)
 
     assert args("firewall --enabled --service=ssh,mdns --port=1234:tcp --trust=eth1 --remove-service=cockpit\n") == [
         "--enabled", "--trust=eth1", "--port=1234:tcp", "--remove-service=cockpit", "--service=ssh",
@@ -383,8 +383,8 @@ def test_firewall_args(tmp_path: Path) -> None:
 
 def test_missing_image_tools_warn_with_package(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
     cfg = parse(tmp_path, "firewall --enabled\nauthselect select sssd\n")
-    config.apply_firewall(root, cfg.firewall)
-    config.apply_auth(root, cfg.auth)
+    configure.apply_firewall(root, cfg.firewall)
+    configure.apply_auth(root, cfg.auth)
     assert "'firewall-offline-cmd'" in caplog.text and "'firewalld'" in caplog.text
     assert "kickstart 'authselect'" in caplog.text and "'authselect' package" in caplog.text
 
@@ -401,14 +401,14 @@ def test_services(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) 
     wants = root / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True)
     os.symlink("/usr/lib/systemd/system/off.service", wants / "off.service")
-    config.apply_services(root, parse(tmp_path, "services --enabled=on,ghost --disabled=off\n").services)
+    configure.apply_services(root, parse(tmp_path, "services --enabled=on,ghost --disabled=off\n").services)
     assert os.readlink(wants / "on.service") == "/usr/lib/systemd/system/on.service"
     assert not (wants / "off.service").exists()
     assert "ghost" in caplog.text and "ghost.service" in caplog.text
 
 
 def test_xconfig(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
-    config.apply_xconfig(root, parse(tmp_path, "xconfig --startxonboot --defaultdesktop=KDE\n").xconfig)
+    configure.apply_xconfig(root, parse(tmp_path, "xconfig --startxonboot --defaultdesktop=KDE\n").xconfig)
     assert os.readlink(root / "etc/systemd/system/default.target") == "/usr/lib/systemd/system/graphical.target"
     assert (root / "etc/sysconfig/desktop").read_text() == "DESKTOP=KDE\n"
     assert "graphical.target" in caplog.text
@@ -418,7 +418,7 @@ def test_bootloader_default_grub(tmp_path: Path, root: Path) -> None:
     (root / "etc/default").mkdir()
     (root / "etc/default/grub").write_text('GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX="rhgb quiet"\nGRUB_X=y\n')
     cfg = parse(tmp_path, 'bootloader --append="quiet mitigations=off" --timeout=12\n')
-    config.apply_bootloader(root, cfg.bootloader)
+    configure.apply_bootloader(root, cfg.bootloader)
     assert (root / "etc/default/grub").read_text() == (
         'GRUB_TIMEOUT=12\nGRUB_CMDLINE_LINUX="rhgb quiet mitigations=off"\nGRUB_X=y\n'
     )
@@ -440,7 +440,7 @@ def test_hostile_links_are_replaced_not_followed(tmp_path: Path, root: Path) -> 
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, root / rel)
     cfg = parse(tmp_path, "lang C.UTF-8\nkeyboard us\nnetwork --hostname=h\nxconfig --defaultdesktop=GNOME\n")
-    config.apply_before_post(root, cfg)
+    configure.apply_before_post(root, cfg)
     assert list(outside.iterdir()) == []
     for rel in links:
         assert (root / rel).is_file() and not (root / rel).is_symlink()
@@ -448,8 +448,8 @@ def test_hostile_links_are_replaced_not_followed(tmp_path: Path, root: Path) -> 
 
 
 def test_update_assignments_keeps_other_lines() -> None:
-    assert config.update_assignments("# c\nA=1\nB=2\nA=3\n", {"A": "9", "C": "x"}) == "# c\nA=9\nB=2\nC=x\n"
-    assert config.update_assignments(None, {"A": "1"}) == "A=1\n"
+    assert configure.update_assignments("# c\nA=1\nB=2\nA=3\n", {"A": "9", "C": "x"}) == "# c\nA=9\nB=2\nC=x\n"
+    assert configure.update_assignments(None, {"A": "1"}) == "A=1\n"
 
 
 def test_line_breaks_in_values_are_refused(tmp_path: Path, root: Path) -> None:
@@ -511,8 +511,8 @@ def test_every_syntax_version_applies(tmp_path: Path, monkeypatch: pytest.Monkey
         (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
         (root / "etc/group").write_text("wheel:x:10:\n")
         cfg = kickstart.read_config(handler)
-        config.apply_before_post(root, cfg)
-        config.apply_after_post(root, cfg)
+        configure.apply_before_post(root, cfg)
+        configure.apply_after_post(root, cfg)
         for helper in UPSTREAM_HELPERS:  # upstream's helpers read every syntax version too
             helper(handler)
         assert (root / "etc/locale.conf").exists(), name

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import diskids
+from imgcreate.disk import ids
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
 
@@ -34,9 +34,9 @@ def test_two_conversions_get_the_same_ids(fmt: str, tmp_path: Path) -> None:
         second.write_bytes(bytes(data))
     assert first.read_bytes() != second.read_bytes()
     for image in (first, second):
-        diskids.fix_image_ids(image, fmt, "disk", 1700000000)
+        ids.fix_image_ids(image, fmt, "disk", 1700000000)
         subprocess.run(["qemu-img", "check", "-f", fmt, str(image)], check=True, capture_output=True)
     assert first.read_bytes() == second.read_bytes()
     other = _image(tmp_path, "c", fmt)
-    diskids.fix_image_ids(other, fmt, "disk", 1700000001)
+    ids.fix_image_ids(other, fmt, "disk", 1700000001)
     assert other.read_bytes() != first.read_bytes(), "another epoch, other ids"

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import disklayout, kickstart
-from imgcreate.disklayout import DiskLabel, DiskLayout, PartKind, plan_disk
+from imgcreate import kickstart
+from imgcreate.disk import layout as disklayout
+from imgcreate.disk.layout import DiskLabel, DiskLayout, PartKind, plan_disk
 from imgcreate.errors import ImageError, KickstartError
 
 MIB = 1024 * 1024

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import dmsnapshot
 from imgcreate.errors import ImageError
+from imgcreate.media import dmsnapshot
 
 CHUNK_SECTORS = 1  # 512-byte chunks: 32 exception pairs per metadata area, so areas are crossed quickly
 CHUNK = CHUNK_SECTORS * 512

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import erofs, kickstart, live
+from imgcreate import kickstart, live
 from imgcreate.errors import CreatorError
+from imgcreate.pack import erofs
 
 
 @pytest.mark.parametrize(("value", "expect"), [("lz4", ("lz4", None)), ("lz4hc,12", ("lz4hc", 12)),
@@ -54,8 +55,8 @@ def test_missing_mkfs_erofs_names_the_package(monkeypatch: pytest.MonkeyPatch, t
     """Without mkfs.erofs, the host-tool check names erofs-utils for both families, before anything is built."""
     import shutil
 
-    from imgcreate import run
     from imgcreate.errors import MissingToolError
+    from imgcreate.host import run
 
     real = shutil.which
     monkeypatch.setattr(shutil, "which", lambda tool: None if tool == "mkfs.erofs" else real(tool))

@@ -1,4 +1,4 @@
-"""imgcreate.inroot: every path is resolved inside the root, with openat2 and with the fallback walk that old
+"""imgcreate.storage.inroot: every path is resolved inside the root, with openat2 and with the fallback walk that old
 kernels get, and the two give the same answers (pure filesystem logic, no root needed)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import inroot, reproducible, rootfs
 from imgcreate.errors import ImageError
+from imgcreate.storage import inroot, reproducible, rootfs
 
 
 @pytest.fixture(params=["openat2", "walk"])

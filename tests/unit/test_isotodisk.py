@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from imgcreate import isotodisk_cli
-from imgcreate.disklayout import MIB, DiskLabel, PartKind
+from imgcreate.cli import isotodisk as isotodisk_cli
+from imgcreate.disk.layout import MIB, DiskLabel, PartKind
 from imgcreate.errors import CreatorError
-from imgcreate.isotodisk import (
+from imgcreate.media.liveiso import Layout
+from imgcreate.toolbox.isotodisk import (
     IsoToDiskOptions,
     data_size_mib,
     esp_size_mib,
@@ -16,7 +17,6 @@ from imgcreate.isotodisk import (
     plan_stick,
     stick_label,
 )
-from imgcreate.liveiso import Layout
 
 ISO_ARGS = ("root=live:CDLABEL=PERSIST rootfstype=auto ro rd.live.image quiet rhgb console=ttyS0,115200 "
             "rd.live.check")

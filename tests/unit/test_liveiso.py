@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from imgcreate import bootloader
-from imgcreate.liveiso import BootEntry, parse_boot_config
+from imgcreate.boot import bootloader
+from imgcreate.media.liveiso import BootEntry, parse_boot_config
 
 MENU = bootloader.BootMenu(label="L", title="T", product="P", kernel="/images/pxeboot/vmlinuz",
                            initrd="/images/pxeboot/initrd.img", kernel_args="root=live:CDLABEL=L rd.live.image x=1",

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import appliance_cli, cli, isotodisk_cli, toolbox_cli
+from imgcreate.cli import appliance, creators, isotodisk, toolbox
 from tests.support import REPO_ROOT
 
-PARSERS = {"livecd-creator": cli.livecd_parser, "image-creator": cli.image_parser,
-           "appliance-creator": appliance_cli.appliance_parser, "livecd-iso-to-disk": isotodisk_cli.iso_to_disk_parser,
-           "liveimage-mount": toolbox_cli.liveimage_mount_parser, "editliveos": toolbox_cli.editliveos_parser,
-           "livecd-iso-to-pxeboot": toolbox_cli.pxeboot_parser}
+PARSERS = {"livecd-creator": creators.livecd_parser, "image-creator": creators.image_parser,
+           "appliance-creator": appliance.appliance_parser, "livecd-iso-to-disk": isotodisk.iso_to_disk_parser,
+           "liveimage-mount": toolbox.liveimage_mount_parser, "editliveos": toolbox.editliveos_parser,
+           "livecd-iso-to-pxeboot": toolbox.pxeboot_parser}
 EXIT_CODES = ("0", "1", "2", "130")
 
 
@@ -60,7 +60,7 @@ def test_committed_page_is_current(prog: str, regenerated: Path) -> None:
     committed = page_path(prog)
     assert committed.exists(), f"{committed.relative_to(REPO_ROOT)} is missing: run scripts/manpages"
     assert committed.read_text() == (regenerated / f"{prog}.1").read_text(), (
-        f"man/{prog}.1 is not what the parser in imgcreate/cli.py gives: run scripts/manpages and commit man/")
+        f"man/{prog}.1 is not what the parser in imgcreate/cli/creators.py gives: run scripts/manpages and commit man/")
 
 
 ACTIONS = documented_actions()
@@ -82,7 +82,7 @@ def test_page_gives_exit_codes(prog: str) -> None:
     assert section, f"man/{prog}.1 has no EXIT STATUS section"
     listed = re.findall(r"^\.TP\n\\fB(\d+)\\fR$", section.group(1), re.M)
     assert set(EXIT_CODES) <= set(listed), f"exit codes in man/{prog}.1: {listed}"
-    assert listed == re.findall(r"^\s+(\d+)\s", cli.EXIT_CODES, re.M)  # the codes --help lists, in its order
+    assert listed == re.findall(r"^\s+(\d+)\s", creators.EXIT_CODES, re.M)  # the codes --help lists, in its order
 
 
 @pytest.mark.parametrize("prog", PARSERS)

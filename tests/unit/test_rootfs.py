@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from imgcreate import rootfs
+from imgcreate.storage import rootfs
 
 
 def test_resolve_absolute_link_stays_in_root(tmp_path: Path) -> None:

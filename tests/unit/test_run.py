@@ -1,4 +1,4 @@
-"""The command runner's process groups (imgcreate/run.py): stopping a command stops everything it started, and a
+"""The command runner's process groups (imgcreate/host/run.py): stopping a command stops everything it started, and a
 host command's leftovers are stopped when it ends.  Real processes (sh and sleep), no root needed."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from imgcreate import run
 from imgcreate.errors import Interrupted
+from imgcreate.host import run
 from tests.support import alive, running
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate import editlive, pxeboot, toolbox_cli
+from imgcreate.cli import toolbox
 from imgcreate.errors import CreatorError
-from imgcreate.liveiso import BootEntry, Layout, LiveIso
+from imgcreate.media.liveiso import BootEntry, Layout, LiveIso
+from imgcreate.toolbox import editlive, pxeboot
 
 ARGS = "root=live:CDLABEL=OLD rootfstype=auto ro rd.live.image rd.live.overlay.overlayfs=1 quiet rhgb console=ttyS0"
 
@@ -49,10 +50,10 @@ def test_pxe_names_and_args() -> None:
 
 
 @pytest.mark.parametrize(("main", "argv"), [
-    (toolbox_cli.liveimage_mount, ["only.iso"]),
-    (toolbox_cli.editliveos, []),
-    (toolbox_cli.editliveos, ["a.iso", "--package", "x"]),
-    (toolbox_cli.pxeboot, ["--no-such-option", "a.iso"]),
+    (toolbox.liveimage_mount, ["only.iso"]),
+    (toolbox.editliveos, []),
+    (toolbox.editliveos, ["a.iso", "--package", "x"]),
+    (toolbox.pxeboot, ["--no-such-option", "a.iso"]),
 ])
 def test_usage_errors_exit_2(main: object, argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:

@@ -1,0 +1,1 @@
+"""Boot loaders, the kernel and its initramfs, and the QEMU boot test."""

@@ -1,0 +1,137 @@
+"""Booting a disk image: GRUB 2's configuration, and its installation for BIOS and UEFI with the image's tools.
+
+The layout is Fedora's: the real menu in ``/boot/grub2/grub.cfg``; for UEFI, the image's shim and GRUB on the
+ESP (``EFI/<vendor>/``, with ``EFI/BOOT/BOOTX64.EFI`` as the fallback firmware boots without NVRAM entries) and
+a stub ``grub.cfg`` next to them that finds the /boot filesystem by UUID and reads the real menu; for BIOS,
+GRUB's core image in the BIOS boot partition (GPT) or the gap after the MBR (msdos), made and written by the
+image's own ``grub2-mkimage`` and ``grub2-bios-setup`` run in the chroot.  The core image carries a small
+configuration that finds /boot by UUID, so it does not depend on how the tools name disks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgcreate.errors import ImageError
+from imgcreate.host.run import run
+from imgcreate.storage import inroot, rootfs
+
+log = logging.getLogger("imgcreate")
+
+BIOS_CORE_MODULES = ("biosdisk", "part_gpt", "part_msdos", "ext2", "xfs", "fat", "search", "search_fs_uuid",
+                     "configfile", "normal", "linux", "echo", "test", "serial", "terminal")
+GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
+
+
+@dataclass(frozen=True)
+class DiskBootMenu:
+    """What the GRUB menu of a disk boots: paths are on the filesystem holding /boot (``boot_uuid``)."""
+
+    title: str
+    kernel: str  # "/vmlinuz-KVER" on a separate /boot, "/boot/vmlinuz-KVER" on the root
+    initrd: str
+    kernel_args: str
+    boot_uuid: str
+    grub_dir: str  # "/grub2" or "/boot/grub2", on that filesystem
+    timeout: int
+
+
+def grub_cfg(menu: DiskBootMenu) -> str:
+    """``/boot/grub2/grub.cfg``: one entry for the installed kernel (a serial terminal too when the kernel
+    command line has a serial console, so the menu shows where the system's console is)."""
+    lines = [f"# {menu.title}", "set default=0", f"set timeout={menu.timeout}"]
+    if "console=ttyS" in menu.kernel_args:
+        lines += ["serial --unit=0 --speed=115200", "terminal_input serial console", "terminal_output serial console"]
+    lines += [
+        "insmod part_gpt",
+        "insmod part_msdos",
+        "insmod ext2",
+        "insmod xfs",
+        f"search --no-floppy --fs-uuid --set=root {menu.boot_uuid}",
+        "",
+        f"menuentry '{menu.title}' --class fedora --class gnu-linux --class gnu --class os {{",
+        f"    linux {menu.kernel} {menu.kernel_args}",
+        f"    initrd {menu.initrd}",
+        "}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def find_boot_cfg(menu: DiskBootMenu) -> str:
+    """The small configuration that finds /boot by UUID and reads the real menu: Fedora's ESP stub
+    (``EFI/<vendor>/grub.cfg``), also embedded in the BIOS core image."""
+    return (
+        f"search --no-floppy --fs-uuid --set=dev {menu.boot_uuid}\n"
+        f"set prefix=($dev){menu.grub_dir}\n"
+        "export prefix\n"
+        "configfile $prefix/grub.cfg\n"
+    )
+
+
+def install_efi(root: Path, menu: DiskBootMenu) -> list[str]:
+    """Put the stub grub.cfg next to every GRUB on the ESP (mounted at /boot/efi) and make sure the fallback
+    ``EFI/BOOT/BOOTX64.EFI`` exists; returns the ESP paths written.  The binaries are the image's packages'.
+    Everything is read and written inside the root (:mod:`imgcreate.storage.inroot`): a link there never reaches
+    the host."""
+    efi = "/boot/efi/EFI"
+    vendors = [name for name in inroot.listdir(root, efi) if inroot.is_dir(root, f"{efi}/{name}")]
+    grubs = [d for d in vendors
+             if inroot.is_file(root, f"{efi}/{d}/grubx64.efi") or inroot.is_file(root, f"{efi}/{d}/gcdx64.efi")]
+    if not grubs:
+        raise ImageError(
+            "The image has no GRUB for UEFI on its ESP (/boot/efi/EFI/*/grubx64.efi): add 'grub2-efi-x64' and "
+            "'shim-x64' to %packages, or remove the /boot/efi partition."
+        )
+    written = []
+    stub = find_boot_cfg(menu)
+    for d in {*grubs, "BOOT"}:
+        rel = f"{efi}/{d}/grub.cfg"
+        rootfs.write_file(root, rel, stub, mode=0o700)
+        written.append(rel)
+    if not inroot.is_file(root, f"{efi}/BOOT/BOOTX64.EFI"):
+        vendor = f"{efi}/{grubs[0]}"
+        source = f"{vendor}/shimx64.efi" if inroot.is_file(root, f"{vendor}/shimx64.efi") else f"{vendor}/grubx64.efi"
+        rootfs.write_file(root, f"{efi}/BOOT/BOOTX64.EFI", inroot.read_bytes(root, source), mode=0o700)
+        written.append(f"{efi}/BOOT/BOOTX64.EFI")
+    return sorted(written)
+
+
+def install_bios(root: Path, device: str, menu: DiskBootMenu, gpt: bool) -> None:
+    """GRUB for BIOS with the image's tools, in the chroot: a core image that finds /boot by UUID, written to
+    the BIOS boot partition (GPT) or after the MBR (msdos) by grub2-bios-setup, whose boot sector goes in
+    the MBR.  The host's /dev must be visible in the root (the caller binds it) for the loop device."""
+    if not rootfs.exists(root, f"{GRUB_PC_DIR}/boot.img"):
+        raise ImageError(
+            f"The image has no GRUB for BIOS ({GRUB_PC_DIR}): add 'grub2-pc' to %packages, or use "
+            "'bootloader --location=none'."
+        )
+    mkimage = _image_tool(root, "grub2-mkimage", "grub-mkimage")
+    setup = _image_tool(root, "grub2-bios-setup", "grub-bios-setup")
+    grubdir = "/boot/grub2/i386-pc"
+    rootfs.write_file(root, f"{grubdir}/load.cfg", find_boot_cfg(menu))
+    rootfs.write_file(root, f"{grubdir}/boot.img", inroot.read_bytes(root, f"{GRUB_PC_DIR}/boot.img"))
+    part = "part_gpt" if gpt else "part_msdos"
+    run([mkimage, "-O", "i386-pc", "-d", GRUB_PC_DIR, "-c", f"{grubdir}/load.cfg", "-p", menu.grub_dir,
+         "-o", f"{grubdir}/core.img", part, *BIOS_CORE_MODULES], root=root,
+        what="Making GRUB's BIOS core image with the image's grub2-mkimage")
+    # The loop device is the whole disk, hd0: a device map says so, for this run only.
+    rootfs.write_file(root, "/boot/grub2/device.map", f"(hd0) {device}\n")
+    try:
+        run([setup, "--directory", grubdir, "--device-map", "/boot/grub2/device.map", device], root=root,
+            what="Writing GRUB's BIOS boot code with the image's grub2-bios-setup")
+    finally:
+        inroot.unlink(root, "/boot/grub2/device.map")
+
+
+def _image_tool(root: Path, *names: str) -> str:
+    for name in names:
+        for d in ("/usr/sbin", "/usr/bin"):
+            if rootfs.exists(root, f"{d}/{name}"):
+                return f"{d}/{name}"
+    raise ImageError(
+        f"The image has no {names[0]} (package grub2-tools): GRUB is installed with the image's own tools. Add "
+        "'grub2-pc' to %packages, or use 'bootloader --location=none'."
+    )

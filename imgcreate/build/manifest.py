@@ -1,0 +1,66 @@
+"""What is delivered next to every image so a rebuild can be compared and a download verified.
+
+* ``<name>.packages``: every installed package as ``name-epoch:version-release.arch``, sorted (rpm's own
+  public keys, ``gpg-pubkey``, left out: they are not packages that were installed);
+* ``<name>.ks``: the kickstart as it was read, flattened (``%include`` resolved, as ``ksflatten`` writes it);
+* ``<name>-CHECKSUM``: sha256 of each image file in the format Fedora publishes (``# FILE: SIZE bytes`` and
+  ``SHA256 (FILE) = HEX``), which ``sha256sum -c`` verifies.  Named after the image as Fedora names its
+  ``...-CHECKSUM`` files, so builds that share an output folder do not overwrite each other's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pykickstart.base import KickstartHandler
+
+from imgcreate.packages import rpmdb
+
+CHUNK = 4 * 1024 * 1024
+# How the manifest's files end, after the image's name.
+SUFFIXES = ("-CHECKSUM", ".packages", ".flattened.ks")
+
+
+def is_manifest(path: Path) -> bool:
+    return path.name.endswith(SUFFIXES)
+
+
+def package_lines(root: Path) -> list[str]:
+    """``name-epoch:version-release.arch`` of every package in the rpm database under *root*, sorted."""
+    return sorted(f"{n.name}-{n.epoch}:{n.version}-{n.release}.{n.arch}" for n in rpmdb.installed(root)
+                  if n.name != "gpg-pubkey")
+
+
+def write_packages(lines: list[str], path: Path) -> Path:
+    """*lines* (see :func:`package_lines`) as ``<name>.packages``."""
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
+def write_kickstart(handler: KickstartHandler, path: Path) -> Path:
+    path.write_text(str(handler))
+    return path
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's content (read in chunks: images are gigabytes)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum_text(files: list[Path]) -> str:
+    """Fedora's CHECKSUM format for *files* (sorted by name)."""
+    out = []
+    for path in sorted(files, key=lambda p: p.name):
+        out.append(f"# {path.name}: {path.stat().st_size} bytes\n")
+        out.append(f"SHA256 ({path.name}) = {file_digest(path)}\n")
+    return "".join(out)
+
+
+def write_checksum(files: list[Path], path: Path) -> Path:
+    path.write_text(checksum_text(files))
+    return path

@@ -1,0 +1,101 @@
+"""``appliance-creator``: partitioned, bootable disk images from a kickstart, with appliance-tools' options.
+
+The same guarantees as livecd-creator (one-paragraph errors, exit codes, nothing left mounted or attached):
+the build runs through :func:`imgcreate.cli.creators.run_build`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from imgcreate import debug, kickstart
+from imgcreate.boot import boottest
+from imgcreate.build.pipeline import BuildOptions
+from imgcreate.cli import creators
+from imgcreate.disk import output
+from imgcreate.storage import reproducible
+from imgcreate.version import __version__
+
+
+def appliance_parser() -> argparse.ArgumentParser:
+    """appliance-creator's parser: the one source of its --help and its man page."""
+    parser = argparse.ArgumentParser(
+        prog="appliance-creator", description="Build a partitioned, bootable disk image from a kickstart file.",
+        epilog=creators.EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-V", "--tool-version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
+    img = parser.add_argument_group("Image options")
+    img.add_argument("-c", "--config", dest="kscfg", required=True, help="path to the kickstart file")
+    img.add_argument("-n", "--name", help="name of the appliance (default: from the kickstart's file name)")
+    img.add_argument("--version", dest="app_version", help="version of the appliance (in <name>.xml)")
+    img.add_argument("--release", help="release of the appliance (in <name>.xml)")
+    img.add_argument("-f", "--format", dest="disk_format", default="raw", choices=output.FORMATS,
+                     help="disk format: raw (default), qcow2, vmdk or vdi")
+    img.add_argument("--vmem", type=int, default=512, help="memory of the virtual machine in MiB (default 512)")
+    img.add_argument("--vcpu", type=int, default=1, help="virtual CPUs (default 1)")
+    img.add_argument("--checksum", action="store_true", help="write a CHECKSUM file (and checksums in <name>.xml)")
+    img.add_argument("--no-compress", action="store_true",
+                     help="do not compress the disk (default, as appliance-creator: raw as <name>-sda.raw.xz, "
+                          "qcow2 compressed inside; vmdk and vdi are never compressed)")
+    img.add_argument("--compression", choices=tuple(output.COMPRESSORS), default="xz",
+                     help="what compresses a raw disk: xz (default, as appliance-creator: <name>-sda.raw.xz) or "
+                          "zstd (<name>-sda.raw.zst)")
+    img.add_argument("--disk-size", type=int, metavar="MIB",
+                     help="size of the disk in MiB, which --grow partitions fill (default: the sum of the parts)")
+    img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
+    img.add_argument("--repo", action="append", default=[], metavar="PATH",
+                     help="a .repo file or a directory of them, whose repositories replace the kickstart's")
+    img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
+    img.add_argument("--source-date-epoch", metavar="SECONDS",
+                     help="build reproducibly with this time (seconds since 1970, UTC): the same kickstart and "
+                          "repositories give a bit-identical disk (XFS partitions aside); default: "
+                          "$SOURCE_DATE_EPOCH if set")
+    sys_ = parser.add_argument_group("System directory options")
+    sys_.add_argument("-o", "--outdir", default=".", help="directory the appliance is written to (default: .)")
+    sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (/var/tmp)")
+    sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
+    sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
+    sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts)")
+    creators.add_incremental_options(sys_)
+    boottest.add_options(parser)
+    debug.add_logging_options(parser)
+    return parser
+
+
+def _make_creator(opts: argparse.Namespace, ks: Any) -> Any:
+    from imgcreate.disk.appliance import DiskImageCreator
+
+    name = opts.name or default_name(opts.kscfg)
+    return DiskImageCreator(
+        ks, name, disk_format=opts.disk_format, compress=None if opts.no_compress else opts.compression,
+        checksum=opts.checksum, vmem=opts.vmem, vcpu=opts.vcpu, version=opts.app_version, release=opts.release,
+        disk_size_mib=opts.disk_size, releasever=opts.releasever or opts.app_version, tmpdir=opts.tmpdir,
+        cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
+    )
+
+
+def default_name(kscfg: str) -> str:
+    """appliance-creator's name without -n: the kickstart's name and the time (``vm-202311142213``); a
+    reproducible build's time is its epoch, in UTC, as livecd-creator's."""
+    epoch = reproducible.current()
+    if epoch is None:
+        return kickstart.build_name(kscfg)
+    return kickstart.build_name(kscfg, suffix=time.strftime("%Y%m%d%H%M", time.gmtime(epoch)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    creators.path_with_sbin()
+    parser = appliance_parser()
+    opts = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    creators.setup_logging(opts, parser)
+    options = BuildOptions(destdir=Path(opts.outdir), cachedir=Path(opts.cache) if opts.cache else None,
+                           repo_paths=tuple(Path(p) for p in opts.repo))
+    return creators.run_build("appliance-creator", opts, lambda ks: _make_creator(opts, ks), options)
+
+
+def appliance_main() -> None:
+    sys.exit(main(sys.argv[1:]))

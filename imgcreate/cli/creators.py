@@ -1,0 +1,416 @@
+"""The one command-line implementation behind ``livecd-creator`` and ``image-creator``.
+
+Both commands take the options of upstream livecd-tools with their meaning.  Every error a user can cause
+ends in one paragraph on stderr and a non-zero exit, never a traceback; SIGTERM and SIGHUP unwind the build
+like Ctrl-C does, so nothing is left mounted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from imgcreate import debug, kickstart
+from imgcreate.boot import boottest
+from imgcreate.build.pipeline import BuildOptions, build_image
+from imgcreate.creator import ImageCreator
+from imgcreate.errors import CreatorError, Interrupted
+from imgcreate.storage import reproducible
+from imgcreate.version import __version__
+
+log = logging.getLogger("imgcreate")
+
+COMPRESSORS = ("xz", "zstd", "lz4", "lzo", "gzip", "lzma")
+IMAGE_TYPES = ("livecd", "image")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kscfg_pos", nargs="?", metavar="KICKSTART", help="the kickstart file (same as -c)")
+    img = parser.add_argument_group("Image options")
+    img.add_argument("-c", "--config", dest="kscfg", help="path to the kickstart file")
+    img.add_argument("-f", "--fslabel",
+                     help="the filesystem label, also the image's name (default: from the kickstart's file name)")
+    img.add_argument("-n", "--name", dest="fslabel", help=argparse.SUPPRESS)  # upstream's alias of -f
+    img.add_argument("-b", "--base-on",
+                     help="start from an earlier image: a live ISO (livecd) or a filesystem image (image)")
+    img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
+    img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
+    img.add_argument("-o", "--output", default=".", help="directory the finished image is written to (default: .)")
+    img.add_argument("--repo", action="append", default=[], metavar="PATH",
+                     help="a .repo file or a directory of them, whose repositories replace the kickstart's (as "
+                          "upstream); or NAME,URL (or a URL) to add one repository (may be repeated)")
+    img.add_argument("--pkgverify-level", choices=("all", "none", "signature", "digest"), default=None,
+                     help="what rpm verifies of each package before installing it: its digests, a signature by "
+                          "a key imported in the image, both, or nothing (default: rpm's own, digest)")
+    img.add_argument("--image-type", choices=IMAGE_TYPES,
+                     help="livecd (a live ISO) or image (a filesystem image); default: from the command's name")
+    img.add_argument("--source-date-epoch", metavar="SECONDS",
+                     help="build reproducibly with this time (seconds since 1970, UTC): the same kickstart and "
+                          "repositories give a bit-identical image; default: $SOURCE_DATE_EPOCH if set")
+    img.add_argument("-p", "--plugins", action="store_true",
+                     help="accepted for compatibility; dnf plugins are not loaded (they would act on the host)")
+    sys_ = parser.add_argument_group("System directory options")
+    sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (default /var/tmp)")
+    sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
+    sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
+    sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts everything)")
+    add_incremental_options(sys_)
+    parser.add_argument("-l", "--shell", action="store_true",
+                        help="open a shell in the image after %%post, before it is packaged")
+    debug.add_logging_options(parser)
+
+EXIT_CODES = """\
+exit status:
+  0    the image was built and written to --output
+  1    the build failed (the message says why); nothing was left mounted or written
+  2    the command line was wrong (unknown option, missing kickstart, bad value)
+  130  interrupted (Ctrl-C, SIGTERM or SIGHUP); everything was cleaned up
+"""
+
+
+def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser:
+    prog = prog or ("livecd-creator" if live else "image-creator")
+    desc = "Build a live CD/USB ISO from a kickstart file." if live else "Build a filesystem image from a kickstart."
+    parser = argparse.ArgumentParser(prog=prog, description=desc, epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
+    _add_common(parser)
+    if live:
+        liv = parser.add_argument_group("Live image options")
+        liv.add_argument("--title", help="title of the boot menu (default: the first two words of the name)")
+        liv.add_argument("--product", help="product name in the boot menu (default: like --title)")
+        liv.add_argument("--compression-type", default="xz",
+                         help="squashfs compressor and options, e.g. 'xz', 'zstd', \"xz -Xbcj x86\", upstream's "
+                              "'xz1m', or 'None': that of the --base-on ISO (default xz)")
+        liv.add_argument("-s", "--skip-compression", action="store_true",
+                         help="put the root filesystem image on the ISO uncompressed (LiveOS/rootfs.img, no squashfs)")
+        liv.add_argument("--flat-squashfs", action="store_true",
+                         help="put the root tree itself in the squashfs (no ext4 rootfs.img inside)")
+        liv.add_argument("--rootfs-type", choices=("squashfs-ext4", "squashfs", "erofs-ext4", "erofs"), default=None,
+                         help="LiveOS/squashfs.img as lorax makes it: squashfs or EROFS, holding an ext4 rootfs.img "
+                              "(-ext4) or the root tree; EROFS takes --compression-type lz4, lz4hc[,LEVEL] or what "
+                              "the host's mkfs.erofs lists (default squashfs-ext4; squashfs is --flat-squashfs)")
+        liv.add_argument("--skip-minimize", action="store_true", help="do not shrink the ext4 image to its minimum")
+        liv.add_argument("--syslinux", action="store_true", help="BIOS boot with isolinux instead of GRUB 2")
+        liv.add_argument("--nomacboot", action="store_true", help="do not make Mac EFI boot files (accepted; no-op)")
+        liv.add_argument("--dracut-conf-args", default="", metavar="[+]MODULE ...",
+                         help="dracut modules of the live initramfs: '+a b' adds to the default set (livenet "
+                              "dmsquash-live dmsquash-live-autooverlay overlayfs pollcdrom), 'a b' replaces it, "
+                              "'-a' omits one; dracut.conf text (with '=') is added as it is")
+        boottest.add_options(parser)
+    return parser
+
+
+def livecd_parser() -> argparse.ArgumentParser:
+    """livecd-creator's parser: the one source of its --help and its man page."""
+    return build_parser(live=True)
+
+
+def image_parser() -> argparse.ArgumentParser:
+    """image-creator's parser: the one source of its --help and its man page."""
+    return build_parser(live=False)
+
+
+def add_incremental_options(group: argparse._ArgumentGroup) -> None:
+    """``--incremental [DIR]`` and ``--no-incremental``, the same for every creator (imgcreate.build.incremental)."""
+    group.add_argument("--incremental", nargs="?", const="", metavar="DIR",
+                       help="keep the installed tree in DIR (default: CACHE/incremental, with --cache) and start "
+                            "from it, without dnf or rpm, when a later build installs the same packages from the "
+                            "same repository metadata")
+    group.add_argument("--no-incremental", action="store_true",
+                       help="a full build even with --incremental (the cache is neither read nor written)")
+
+
+def setup_logging(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> debug.LogSettings:
+    """Upstream's levels (see :mod:`imgcreate.debug`); the options' order does not matter for these four."""
+    settings = debug.LogSettings()
+    for what in ("debug", "verbose", "quiet"):
+        if getattr(opts, what):
+            debug.apply_option(settings, what)
+    if opts.logfile:
+        try:
+            debug.apply_option(settings, "logfile", opts.logfile)
+        except OSError as exc:
+            parser.error(f"cannot write the log file '{opts.logfile}': {exc.strerror}")
+    return settings
+
+
+# The signals that stopped the current guarded() run, in order: an error raised while unwinding after one (an
+# unmount that failed) still ends the run as interrupted, not failed.
+_received: list[str] = []
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    _received.append(signal.Signals(signum).name)
+    raise Interrupted(f"Stopped by {signal.Signals(signum).name}")
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    _received.append("SIGINT")
+    raise KeyboardInterrupt
+
+
+def _repo_paths(values: Sequence[str]) -> tuple[Path, ...]:
+    """The --repo values that are existing paths: .repo files or directories (upstream's meaning)."""
+    return tuple(Path(v) for v in values if os.path.exists(v))
+
+
+def _parse_repos(values: Sequence[str]) -> dict[str, str]:
+    """The other --repo values: NAME,URL or a bare URL, each adding one repository."""
+    repos: dict[str, str] = {}
+    for i, value in enumerate(v for v in values if not os.path.exists(v)):
+        if "," in value and "://" not in value.split(",", 1)[0]:
+            name, url = value.split(",", 1)
+        else:
+            name, url = f"cmdline-{i}", value
+        repos[name] = url
+    return repos
+
+
+@dataclass(frozen=True)
+class Names:
+    """The image's name (its file name), its label and its boot menu's title and product."""
+
+    name: str
+    fslabel: str
+    title: str
+    product: str
+
+
+def derive_names(opts: argparse.Namespace, image_type: str, now: float | None = None) -> Names:
+    """Upstream's defaults: -f gives both label and name; without it the name is "<type>-<ks name>-<time>" and
+    the label the kickstart name cut to fit 32 characters with "-<arch>-<time>"; title and product are the
+    name's first two dash-separated words, capitalized ("Livecd Fedora", "Fedora 29")."""
+    epoch = reproducible.current()
+    # A reproducible build's default name and label come from its epoch (in UTC: the same on every host).
+    stamp = time.strftime("%Y%m%d%H%M", time.gmtime(epoch) if epoch is not None else time.localtime(now))
+    if opts.fslabel:
+        name = fslabel = opts.fslabel
+    else:
+        prefix = f"{image_type}-"
+        name = kickstart.build_name(opts.kscfg, prefix, suffix=stamp)
+        fslabel = kickstart.build_name(opts.kscfg, prefix, maxlen=kickstart.FSLABEL_MAXLEN,
+                                       suffix=f"{os.uname().machine}-{stamp}")
+        if image_type == "livecd":
+            fslabel = kickstart.label_from_name(fslabel)
+        log.info("Using label '%s' and name '%s'", fslabel, name)
+    default_title = " ".join(name.split("-")[:2]).title() or "Linux"
+    return Names(name=name, fslabel=fslabel, title=getattr(opts, "title", None) or default_title,
+                 product=getattr(opts, "product", None) or default_title)
+
+
+def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartHandler) -> Any:
+    common: dict[str, Any] = dict(
+        releasever=opts.releasever, tmpdir=opts.tmpdir, cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
+        pkgverify_level=opts.pkgverify_level,
+    )
+    names = derive_names(opts, "livecd" if live else "image")
+    if not live:
+        from imgcreate.creator import LoopImageCreator
+
+        # Upstream checks labels of live images only; an ext label keeps its first 16 characters.  Without -f,
+        # the kickstart's part / --label names the filesystem (else the name does).
+        label = names.fslabel[: kickstart.FSLABEL_MAXLEN] if opts.fslabel else None
+        return LoopImageCreator(ks, names.name, fslabel=label, **common)
+    from imgcreate.live import LiveImageCreator
+
+    kickstart.check_fslabel(names.fslabel)
+    return LiveImageCreator(
+        ks,
+        names.name,
+        fslabel=names.fslabel,
+        title=names.title,
+        product=names.product,
+        compression_type=opts.compression_type,
+        skip_compression=opts.skip_compression,
+        flat_squashfs=opts.flat_squashfs,
+        rootfs_type=getattr(opts, "rootfs_type", None),
+        skip_minimize=opts.skip_minimize,
+        syslinux=opts.syslinux,
+        dracut_conf_args=opts.dracut_conf_args,
+        **common,
+    )
+
+
+def _launch_shell(creator: ImageCreator) -> None:
+    print("Launching shell. Exit to continue.", file=sys.stderr)
+    print("----------------------------------", file=sys.stderr)
+    creator.launch_shell()
+
+
+def check_host(prog: str = "this") -> None:
+    """The tools need root: loop devices, mounts and chroot."""
+    if os.geteuid() != 0:
+        raise CreatorError(f"You must run {prog} as root: it needs loop devices, mounts and chroot.")
+
+
+def path_with_sbin() -> None:
+    """Tools like losetup and mkfs live in sbin, which a non-login root shell's PATH may lack."""
+    path = os.environ.get("PATH", "/usr/bin:/bin").split(":")
+    os.environ["PATH"] = ":".join(path + [d for d in ("/usr/sbin", "/sbin") if d not in path])
+
+
+def _image_type(argv: Sequence[str]) -> str | None:
+    """--image-type, read before the full parser is built (its live options depend on it), as upstream does."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--image-type", choices=IMAGE_TYPES)
+    known, _ = pre.parse_known_args(argv)
+    return known.image_type  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
+    path_with_sbin()
+    args = list(sys.argv[1:] if argv is None else argv)
+    prog = "livecd-creator" if live else "image-creator"
+    image_type = _image_type(args)
+    if image_type is not None:
+        live = image_type == "livecd"
+    parser = build_parser(live, prog)
+    opts = parser.parse_args(args)
+    opts.kscfg = opts.kscfg or opts.kscfg_pos
+    if not opts.kscfg:
+        parser.error("a kickstart file is required (-c/--config KICKSTART)")
+    setup_logging(opts, parser)
+    if opts.plugins:
+        log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
+    return run_build(prog, opts, lambda ks: _make_creator(opts, live, ks), _build_options(opts))
+
+
+def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any], ImageCreator],
+              options: BuildOptions) -> int:
+    """Read the kickstart, make the creator and run the pipeline (livecd-creator, image-creator,
+    appliance-creator), with :func:`guarded`'s error handling and a hint when a disk filled up."""
+    state: dict[str, Any] = {}
+
+    def build() -> int:
+        epoch = reproducible.epoch_from(getattr(opts, "source_date_epoch", None))
+        if epoch is not None:
+            reproducible.enable(epoch)
+            log.info("reproducible build: SOURCE_DATE_EPOCH=%d", epoch)
+        check_host(prog)
+        boot_test = boottest.BootTest.from_options(opts)  # None without --boot-test; QEMU is checked first
+        ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
+        creator = state["creator"] = make_creator(ks)
+        creator.incremental = incremental_dir(opts)
+        with creator:
+            delivered = build_image(creator, options)
+        _report_timings(creator)
+        if boot_test is not None:
+            boot_test.run(creator, delivered)  # a failure keeps the image and the serial log
+        return 0
+
+    def hint(message: str) -> str:
+        creator = state.get("creator")
+        return _full_disk_hint(message, opts, creator is not None and creator.full_disk is not None)
+
+    return guarded(prog, build, hint)
+
+
+def incremental_dir(opts: argparse.Namespace) -> Path | None:
+    """Where --incremental keeps installed trees; None for a normal build."""
+    chosen = getattr(opts, "incremental", None)
+    if chosen is None or getattr(opts, "no_incremental", False):
+        return None
+    if chosen:
+        return Path(chosen).resolve()
+    if not getattr(opts, "cache", None):
+        raise CreatorError("--incremental without a folder keeps its trees under --cache: give --cache DIR, or "
+                           "--incremental DIR.")
+    return Path(opts.cache).resolve() / "incremental"
+
+
+def guarded(prog: str, action: Callable[[], int], hint: Callable[[str], str] | None = None) -> int:
+    """Run a tool's *action* so that every error ends in one paragraph and an exit code (see EXIT_CODES):
+    1 for a failure, 130 when interrupted; SIGTERM and SIGHUP unwind like Ctrl-C, so cleanup runs.  *hint*
+    adds advice to an error's message (e.g. which folder filled up)."""
+    more = hint or (lambda message: "")
+    _received.clear()
+    old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started with SIGINT ignored
+        old_handlers[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    try:
+        return action()
+    except KeyboardInterrupt as exc:
+        return _fail(prog, f"{_stopped_by(exc)}; everything was cleaned up.", 130)
+    except Exception as exc:
+        if _received:  # interrupted, and cleaning up after it failed: still an interrupted run
+            what = "Interrupted (SIGINT)" if _received[0] == "SIGINT" else f"Stopped by {_received[0]}"
+            return _fail(prog, f"{what}, but cleaning up failed: {_describe(exc)}", 130)
+        if isinstance(exc, CreatorError):
+            return _fail(prog, f"error: {exc}{more(str(exc))}", exc.exit_code)
+        if isinstance(exc, OSError):
+            return _fail(prog, f"error: {_describe(exc)}{more(str(exc))}", 1)
+        # a bug of ours: still one paragraph, the details go to the debug log
+        return _fail(prog, f"internal error: {type(exc).__name__}: {exc}. Everything was cleaned up; run with "
+                           "--debug or --logfile for details, and please report this.", 1)
+    finally:
+        for s, handler in old_handlers.items():
+            signal.signal(s, handler)
+
+
+def _stopped_by(exc: KeyboardInterrupt) -> str:
+    return str(exc) if isinstance(exc, Interrupted) else "Interrupted (SIGINT)"
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, CreatorError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}."
+    return str(exc)
+
+
+def _build_options(opts: argparse.Namespace) -> BuildOptions:
+    return BuildOptions(
+        destdir=Path(opts.output), base_on=opts.base_on,
+        cachedir=Path(opts.cache) if opts.cache else None, repo_urls=_parse_repos(opts.repo),
+        repo_paths=_repo_paths(opts.repo),
+        before_unmount=_launch_shell if opts.shell else None,
+        # upstream: editing a base image by hand in the shell does not install the kickstart's packages again
+        install=not (opts.shell and opts.base_on),
+    )
+
+
+def _fail(prog: str, message: str, code: int) -> int:
+    """The one paragraph on stderr; the log (a --logfile) gets it too, with the traceback at debug level."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    log.error("%s", message, extra={"console": False})
+    log.debug("error details", exc_info=True)
+    return code
+
+
+def _full_disk_hint(message: str, opts: argparse.Namespace, tmpdir_full: bool = False) -> str:
+    if tmpdir_full:
+        return (
+            f"\nThe filesystem of --tmpdir ({opts.tmpdir}) is full: that is where the image is built. Free some "
+            "space there or choose another directory with --tmpdir."
+        )
+    if "No space left on device" not in message and "Disk quota exceeded" not in message:
+        return ""
+    output = getattr(opts, "output", None) or getattr(opts, "outdir", ".")
+    return (
+        f"\nA filesystem is full: the build directory is in --tmpdir ({opts.tmpdir}) and the result goes to "
+        f"the output folder ({output}). Free some space there or choose other directories."
+    )
+
+
+def _report_timings(creator: Any) -> None:
+    timings = getattr(creator, "timings", {})
+    if timings:
+        log.info("phase timings: %s", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+
+
+def livecd_main() -> None:
+    sys.exit(main(sys.argv[1:], live=True))
+
+
+def image_main() -> None:
+    sys.exit(main(sys.argv[1:], live=False))

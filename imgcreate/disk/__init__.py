@@ -1,0 +1,1 @@
+"""Partitioned disk images (appliance-creator): layout, ids, reproducible partitions and output formats."""

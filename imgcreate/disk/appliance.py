@@ -1,0 +1,136 @@
+"""DiskImageCreator: a partitioned disk image that boots (BIOS and UEFI), as upstream appliance-creator makes.
+
+The disk layout comes from the kickstart (``clearpart --disklabel``, ``part`` lines, ``bootloader``), planned by
+:mod:`imgcreate.disk.layout` and made by :class:`imgcreate.disk.partitioned.PartitionedDisk`; the rest is the
+pipeline every creator runs.  The boot loader is installed with the image's own tools
+(:mod:`imgcreate.boot.diskboot`); the result is a sparse raw disk, or a qcow2/vmdk/vdi conversion
+(:mod:`imgcreate.disk.output`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from imgcreate.boot import diskboot, kernels
+from imgcreate.creator import ImageCreator
+from imgcreate.disk import layout as disklayout
+from imgcreate.disk import output as diskoutput
+from imgcreate.disk.layout import DiskLabel
+from imgcreate.disk.partitioned import PartitionedDisk
+from imgcreate.errors import CreatorError
+from imgcreate.host import fs
+from imgcreate.storage import inroot, rootfs
+from imgcreate.storage.roots import RootStorage
+
+log = logging.getLogger("imgcreate")
+
+
+class DiskImageCreator(ImageCreator):
+    """Builds ``<name>-sda.<format>``: a partitioned disk that boots with GRUB 2 on BIOS and, with an ESP, UEFI.
+
+    *disk_format*: raw (sparse), qcow2, vmdk or vdi; *compress*: "xz", "zstd" or None for the result;
+    *checksum*: a ``CHECKSUM`` file (sha256) and checksums in ``<name>.xml``, appliance-creator's virt-image
+    description, which also holds *vmem* (MiB), *vcpu*, *version* and *release*; *disk_size_mib*: the disk's
+    size, which ``--grow`` partitions fill (default: the sum of the partitions).
+    """
+
+    def __init__(self, ks: Any, name: str, disk_format: str = "raw", compress: str | None = None,
+                 checksum: bool = False, vmem: int = 512, vcpu: int = 1, version: str | None = None,
+                 release: str | None = None, disk_size_mib: int | None = None, **kwargs: Any) -> None:
+        super().__init__(ks, name, **kwargs)
+        self.output = diskoutput.OutputSpec(name=name, disk_format=disk_format, compress=compress,
+                                            checksum=checksum, vmem=vmem, vcpu=vcpu, version=version,
+                                            release=release)
+        self.boots = self.config.bootloader.location != "none"
+        self.layout = disklayout.plan_disk(self.config, bios=self.boots, disk_size_mib=disk_size_mib)
+        self._disk = PartitionedDisk(name, self.layout, epoch=self.source_date_epoch)
+
+    def _root_storage(self) -> RootStorage:
+        return self._disk
+
+    def _host_tools(self) -> list[str]:
+        return [*super()._host_tools(), *diskoutput.host_tools(self.output)]
+
+    def _get_required_packages(self) -> list[str]:
+        """GRUB for BIOS and, with an ESP, shim and GRUB for UEFI (Fedora's names), unless no boot loader."""
+        if not self.boots:
+            return []
+        return ["grub2-pc", *(["grub2-efi-x64", "shim-x64"] if self.layout.esp is not None else [])]
+
+    def _get_fstab(self) -> str:
+        return self._disk.fstab() + super()._get_fstab()
+
+    def _get_kernel_options(self) -> str:
+        return self.config.bootloader.kernel_args(f"root=UUID={self._disk.uuid_of(self.layout.root)} ro")
+
+    def _boot_menu(self, kver: str) -> diskboot.DiskBootMenu:
+        boot = self.layout.boot or self.layout.root
+        on_root = boot is self.layout.root
+        prefix = "/boot" if on_root else ""
+        return diskboot.DiskBootMenu(
+            title=f"{kernels.os_name(self._instroot)} ({kver})",
+            kernel=f"{prefix}/vmlinuz-{kver}",
+            initrd=f"{prefix}/initramfs-{kver}.img",
+            kernel_args=self._get_kernel_options(),
+            boot_uuid=self._disk.uuid_of(boot),
+            grub_dir=f"{prefix}/grub2",
+            timeout=self.config.bootloader.timeout_or(5),
+        )
+
+    def _create_bootconfig(self) -> None:
+        """A generic initramfs (remade with the image's dracut when it has one), the GRUB menu, and GRUB itself
+        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none``, where the image may
+        also have no kernel (a disk that is not booted by itself, as appliance-creator allows)."""
+        root = self._instroot
+        if not self.boots and not kernels.installed(root):
+            log.info("no kernel and no boot loader in the image: nothing to boot with")
+            return
+        kver = kernels.newest(root)
+        kernels.ensure_initramfs(root, kver, remake=kernels.has_dracut(root))
+        if not self.boots:
+            return
+        menu = self._boot_menu(kver)
+        rootfs.write_file(root, "/boot/grub2/grub.cfg", diskboot.grub_cfg(menu), mode=0o600)
+        if self.layout.esp is not None:
+            diskboot.install_efi(root, menu)
+        if self.layout.label is DiskLabel.MSDOS or self.layout.biosboot is not None:
+            with _host_device_in_root(root, self._disk.device):
+                diskboot.install_bios(root, str(self._disk.device), menu, gpt=self.layout.label is DiskLabel.GPT)
+
+    def unmount(self) -> None:
+        """After a successful build only: what was installed on FAT partitions goes into them first."""
+        if self.is_mounted:
+            self._disk.write_fat_partitions()
+        super().unmount()
+
+    def _stage_final_image(self) -> None:
+        """A reproducible disk's ext partitions are made again from their trees first (see
+        :mod:`imgcreate.disk.repro`), then the disk is converted and compressed."""
+        with self._phase("disk-finish"):
+            self._disk.finish()
+        with self._phase("disk-output"):
+            diskoutput.finish(self._disk.path, self._outdir, self.output, epoch=self.source_date_epoch)
+
+
+ApplianceImageCreator = DiskImageCreator  # appliance-tools' name
+
+
+@contextlib.contextmanager
+def _host_device_in_root(root: Path, device: str | None) -> Iterator[None]:
+    """The loop device and its partitions, bound at the same paths inside the root's private /dev while GRUB
+    is written (GRUB's tools find the partition holding /boot through them and the image's udevadm)."""
+    if device is None:
+        raise CreatorError("The disk is not attached to a loop device.")
+    with contextlib.ExitStack() as stack:
+        for node in sorted(glob.glob(f"{device}p[0-9]*")) + [device]:
+            # Made afresh inside the root's own /dev (whatever a package left there is replaced, never followed),
+            # and mounted on at its path resolved in the root right now.
+            target = rootfs.write_file(root, node, b"", mode=0o600)
+            stack.callback(inroot.unlink, root, node)
+            fs.mount(stack, node, target, bind=True)
+        yield

@@ -1,0 +1,147 @@
+"""What a disk image build delivers: the disk in its format, optionally compressed, its checksum, and a libvirt
+domain description (appliance-creator's ``<name>.xml``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from imgcreate.build import manifest
+from imgcreate.disk import ids
+from imgcreate.errors import CreatorError
+from imgcreate.host.run import run
+
+log = logging.getLogger("imgcreate")
+
+FORMATS = ("raw", "qcow2", "vmdk", "vdi")
+COMPRESSORS = {"xz": ("xz", ".xz"), "zstd": ("zstd", ".zst")}
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    disk_format: str = "raw"
+    compress: str | None = None
+    checksum: bool = False
+    vmem: int = 512  # MiB, appliance-creator's default
+    vcpu: int = 1
+    version: str | None = None  # appliance-creator's --version and --release, in the XML
+    release: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.disk_format not in FORMATS:
+            raise CreatorError(f"Unknown disk format '{self.disk_format}': use one of {', '.join(FORMATS)}.")
+        if self.compress is not None and self.compress not in COMPRESSORS:
+            raise CreatorError(f"Unknown compression '{self.compress}': use one of {', '.join(COMPRESSORS)}.")
+
+    @property
+    def disk_name(self) -> str:
+        """appliance-creator's file name: ``<name>-sda.<format>``."""
+        return f"{self.name}-sda.{self.disk_format}"
+
+
+def host_tools(spec: OutputSpec) -> list[str]:
+    tools = [] if spec.disk_format == "raw" else ["qemu-img"]
+    if spec.compress and spec.disk_format == "raw":
+        tools.append(COMPRESSORS[spec.compress][0])
+    return tools
+
+
+def finish(raw: Path, outdir: Path, spec: OutputSpec, epoch: int | None = None) -> list[Path]:
+    """Turn the finished raw disk into what is delivered, in *outdir*; returns the files made.
+
+    As appliance-creator: a raw disk is compressed as a whole (xz: ``<name>-sda.raw.xz``), a qcow2 disk
+    compresses its clusters (``qemu-img convert -c``), vmdk and vdi are delivered as qemu-img writes them; the
+    XML names the uncompressed file.  *epoch* (a reproducible build): the ids qemu-img draws at random in a vmdk
+    or vdi are derived from the name and the epoch instead (see :func:`convert`).
+    """
+    disk = convert(raw, outdir / spec.disk_name, spec, epoch)
+    sums = {a: manifest.file_digest(disk, a) for a in ("sha1", "sha256")} if spec.checksum else {}
+    (outdir / f"{spec.name}.xml").write_text(image_xml(spec, sums))
+    if spec.compress and spec.disk_format == "raw":
+        disk = compress(disk, spec.compress)
+    made = [disk, outdir / f"{spec.name}.xml"]
+    if spec.checksum:
+        (outdir / "CHECKSUM").write_text(f"SHA256 ({disk.name}) = {manifest.file_digest(disk, 'sha256')}\n")
+        made.append(outdir / "CHECKSUM")
+    return made
+
+
+def convert(raw: Path, disk: Path, spec: OutputSpec, epoch: int | None = None) -> Path:
+    """*raw* becomes *disk* in *spec*'s format (a raw disk is only renamed, and stays sparse); returns *disk*.
+
+    qemu-img writes the same bytes for the same disk (in order, single-threaded), except the ids it draws for
+    a vmdk (its descriptor's ``CID``) and a vdi (the image and snapshot UUIDs): with *epoch* they are replaced
+    by ids derived from the disk's name and the epoch, so that a reproducible build gives the same file.
+    """
+    if spec.disk_format == "raw":
+        os.rename(raw, disk)
+        return disk
+    internal = ["-c"] if spec.compress and spec.disk_format == "qcow2" else []
+    try:
+        run(["qemu-img", "convert", "-f", "raw", "-O", spec.disk_format, *internal, str(raw), str(disk)],
+            what=f"Converting the disk to {spec.disk_format}")
+        if epoch is not None:
+            ids.fix_image_ids(disk, spec.disk_format, spec.name, epoch)
+    except BaseException:
+        disk.unlink(missing_ok=True)
+        raise
+    raw.unlink()
+    return disk
+
+
+def compress(disk: Path, compressor: str) -> Path:
+    """Compress *disk* into ``<disk>.xz`` (``.zst``) and remove it; returns the compressed file.
+
+    xz removes its input after success by default and has no ``--rm`` (zstd keeps it unless told); both
+    remove their half-written output when they fail or are interrupted, and so do we.  xz and zstd always run
+    multi-threaded (``-T0``): xz >= 5.4 then writes the same bytes whatever the number of threads, with
+    upstream's 16 MiB blocks (seekable: ``xz --list`` shows them), and so does zstd.
+    """
+    tool, suffix = COMPRESSORS[compressor]
+    target = disk.with_name(disk.name + suffix)
+    args = ["xz", "-T0", "-q", "--block-size=16777216"] if tool == "xz" else ["zstd", "-T0", "-q", "--rm"]
+    try:
+        run([*args, str(disk)], what=f"Compressing {disk.name} with {tool}")
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    if disk.exists():  # never both: the compressed file replaces the disk
+        disk.unlink()
+    return target
+
+
+def image_xml(spec: OutputSpec, checksums: dict[str, str]) -> str:
+    """appliance-creator's ``<name>.xml``: the virt-image description of the appliance (name, version, memory,
+    vcpus, the disk and, with --checksum, its sha1 and sha256)."""
+    sums = "".join(f"\n        <checksum type='{kind}'>{value}</checksum>" for kind, value in checksums.items())
+    disk = escape(spec.disk_name)
+    attrs = "".join(f" {k}='{escape(v)}'" for k, v in (("version", spec.version), ("release", spec.release)) if v)
+    return f"""<image>
+  <name{attrs}>{escape(spec.name)}</name>
+  <domain>
+    <boot type='hvm'>
+      <guest>
+        <arch>{os.uname().machine}</arch>
+      </guest>
+      <os>
+        <loader dev='hd'/>
+      </os>
+      <drive disk='{disk}' target='hda'/>
+    </boot>
+    <devices>
+      <vcpu>{spec.vcpu}</vcpu>
+      <memory>{spec.vmem * 1024}</memory>
+      <interface/>
+      <graphics/>
+    </devices>
+  </domain>
+  <storage>
+    <disk file='{disk}' use='system' format='{spec.disk_format}'>{sums}
+    </disk>
+  </storage>
+</image>
+"""

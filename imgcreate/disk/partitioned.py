@@ -1,0 +1,229 @@
+"""A partitioned disk image as the install root's storage: a sparse file, its partition table, a loop device
+with its partitions, a filesystem on each, mounted in order under the root.
+
+Composed like :class:`imgcreate.storage.roots.ExtImage` (kiwi's way): each resource is registered for release on the
+mount stack the moment it is acquired, so a failure anywhere between partitioning and unmounting leaves no
+mount and no loop device behind.  The layout itself (sizes, order, types, validation) is
+:mod:`imgcreate.disk.layout`'s; this module only makes it real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from imgcreate.disk import ids as diskids
+from imgcreate.disk import layout as disklayout
+from imgcreate.disk import repro
+from imgcreate.disk.ids import FsIds
+from imgcreate.disk.layout import DiskLayout, PartKind, PlannedPartition
+from imgcreate.errors import CreatorError, ImageError
+from imgcreate.host import fs
+from imgcreate.host.run import clean_env, run
+from imgcreate.storage import inroot, reproducible
+
+log = logging.getLogger("imgcreate")
+
+# fstab options and fsck passes as anaconda writes them for Fedora.
+_FSTAB_OPTIONS = {"vfat": ("umask=0077,shortname=winnt", 2), "xfs": ("defaults", 0), "swap": ("defaults", 0)}
+
+
+class PartitionedDisk:
+    """The whole disk, ``<workdir>/image/<name>.raw``, laid out as *layout* says.
+
+    *epoch* (``SOURCE_DATE_EPOCH``): a reproducible disk, whose ids are derived (:mod:`imgcreate.disk.ids`)
+    and whose ext partitions :meth:`finish` makes again from their trees (:mod:`imgcreate.disk.repro`).
+    """
+
+    def __init__(self, name: str, layout: DiskLayout, epoch: int | None = None) -> None:
+        self.name = name
+        self.layout = layout
+        self.epoch = epoch
+        self._workdir: Path | None = None
+        self.uuids: dict[int, str] = {}  # partition number -> filesystem (or swap) UUID
+        self._partitions: dict[int, str] = {}  # partition number -> its device, while attached
+        self.device: str | None = None  # the loop device, while attached
+        self._path: Path | None = None
+        self._root = Path("/nonexistent")
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            raise CreatorError("The disk image does not exist yet: the install root was never mounted.")
+        return self._path
+
+    def host_tools(self) -> list[str]:
+        tools = {"losetup", "blkid", "partx"}
+        for part in self.layout.partitions:
+            tools |= set(_mkfs_tools(part))
+            if part.fstype == "vfat":
+                tools |= {"mcopy", "mmd"}
+        if self.epoch is not None:
+            tools |= {"sfdisk", "fallocate", "mksquashfs"}
+        return sorted(tools)
+
+    def ids(self, part: PlannedPartition) -> FsIds | None:
+        """The filesystem ids *part* gets: derived for a reproducible disk, else None (the tools draw them)."""
+        return None if self.epoch is None else FsIds.derived(self.name, part.number, self.epoch)
+
+    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
+        if base is not None:
+            raise CreatorError("--base-on is not supported for disk images: start from a kickstart.")
+        image = workdir / "image" / f"{self.name}.raw"
+        image.parent.mkdir(exist_ok=True)
+        self._path = image
+        self._workdir = workdir
+        fs.make_sparse(image, self.layout.size_bytes)
+        disklayout.write_partition_table(image, self.layout)
+        if self.epoch is not None:
+            diskids.set_table_ids(image, self.layout, self.name, self.epoch)
+            repro.warn_unreproducible(self.layout)
+        self.device = fs.attach_loop(stack, image, partscan=True)
+        stack.callback(setattr, self, "device", None)
+        self._partitions = fs.partition_devices(self.device, expect=len(self.layout.partitions))
+        for part in self.layout.partitions:
+            dev = self.partition_device(part)
+            make_filesystem(part, dev, self.ids(part))
+            if part.kind is not PartKind.BIOSBOOT:
+                self.uuids[part.number] = probe_uuid(dev)
+        root.mkdir(exist_ok=True)
+        self._root = root
+        for part in self.layout.mount_order():
+            assert part.mountpoint is not None and part.fstype is not None
+            target = root / part.mountpoint.lstrip("/")
+            target.mkdir(parents=True, exist_ok=True)
+            if part.fstype != "vfat":
+                fs.mount(stack, self.partition_device(part), target, fstype=part.fstype)
+
+    def write_fat_partitions(self) -> None:
+        """Move what was installed below a FAT mountpoint (the ESP) into its partition, with mtools.
+
+        FAT partitions are not mounted during the build: many hosts' kernels (VMs, containers) have no vfat,
+        and mtools writes FAT as reliably everywhere.  Until now their files lay in the mountpoint directory on
+        the parent filesystem; afterwards that directory is empty again, a mountpoint as in any installed system.
+
+        The mountpoint is resolved inside the root now (a %post may have replaced it), copied out through file
+        descriptors into a staging folder (mcopy follows links on the host; it reads only that copy), and a
+        symbolic link there or below it, which FAT cannot hold, is an error: nothing is read or deleted through it.
+        """
+        for part in self.layout.mount_order():
+            if part.fstype != "vfat" or part.mountpoint is None:
+                continue
+            st = inroot.lstat(self._root, part.mountpoint)
+            if st is None:
+                continue  # removed by a script: an empty partition
+            if stat.S_ISLNK(st.st_mode):
+                with inroot.parent(self._root, part.mountpoint) as (dirfd, name):
+                    target = os.readlink(name, dir_fd=dirfd)
+                raise ImageError(
+                    f"{part.mountpoint} in the image is a symbolic link (to {target}), not the folder its FAT "
+                    f"partition {part.number} is mounted on: a script (%post) replaced it. Nothing was copied "
+                    "through it or deleted; the kickstart must leave the mount point a folder.")
+            staging = self.path.parent / f"fat-partition-{part.number}"
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                inroot.copy_out(self._root, part.mountpoint, staging, links="refuse")
+                entries = sorted(staging.iterdir())
+                if self.epoch is not None:
+                    reproducible.clamp_mtimes(staging, self.epoch)
+                if entries:
+                    _copy_into_fat(self.partition_device(part), staging, entries, part.mountpoint)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            inroot.remove_contents(self._root, part.mountpoint)
+
+    def finish(self) -> None:
+        """After the build (everything unmounted): a reproducible disk's ext partitions made again from their
+        normalised trees (:func:`imgcreate.disk.repro.rebuild_ext_partitions`); nothing otherwise."""
+        if self.epoch is None or self._workdir is None:
+            return
+        ids = {p.number: FsIds.derived(self.name, p.number, self.epoch) for p in self.layout.partitions}
+        repro.rebuild_ext_partitions(self.path, self.layout, ids, self.epoch, self._workdir)
+
+    def partition_device(self, part: PlannedPartition) -> str:
+        """``/dev/loopNpK`` of *part* (made by ``--partscan`` or ``partx``; see :func:`fs.partition_devices`)."""
+        if self.device is None:
+            raise CreatorError("The disk image is not attached to a loop device.")
+        return self._partitions[part.number]
+
+    def uuid_of(self, part: PlannedPartition) -> str:
+        return self.uuids[part.number]
+
+    def fstab(self) -> str:
+        """fstab lines by UUID for every mounted partition and swap, in mount order (as anaconda writes them)."""
+        lines = []
+        for part in [*self.layout.mount_order(), *(p for p in self.layout.partitions if p.kind is PartKind.SWAP)]:
+            fstype = part.fstype or "auto"
+            options, passno = _FSTAB_OPTIONS.get(fstype, ("defaults", 1 if part.mountpoint == "/" else 2))
+            mountpoint = part.mountpoint or "none"
+            lines.append(f"UUID={self.uuid_of(part)}  {mountpoint}  {fstype}  {options}  0 {passno}\n")
+        return "".join(lines)
+
+
+def _mkfs_tools(part: PlannedPartition) -> list[str]:
+    return {"vfat": ["mkfs.vfat"], "xfs": ["mkfs.xfs"], "swap": ["mkswap"], None: []}.get(
+        part.fstype, [f"mkfs.{part.fstype}"]
+    )
+
+
+def make_filesystem(part: PlannedPartition, dev: str, ids: FsIds | None = None) -> None:
+    """Format *dev* as *part* asks (nothing for a BIOS boot partition), with its label cut to what the
+    filesystem allows; *ids*: given filesystem ids (a reproducible disk), else the tools draw them."""
+    label = part.label or ""
+    if part.kind is PartKind.BIOSBOOT or part.fstype is None:
+        return
+    if part.fstype in fs.EXT_TYPES:
+        given = ["-U", ids.uuid, "-E", f"hash_seed={ids.hash_seed}"] if ids else []
+        fs.mkfs_ext(dev, part.fstype, label, extra=given)
+    elif part.fstype == "xfs":
+        given = ["-m", f"uuid={ids.uuid}"] if ids else []
+        run(["mkfs.xfs", "-f", "-q", *given, *(["-L", label[:12]] if label else []), dev],
+            what=f"Creating XFS on {dev}")
+    elif part.fstype == "vfat":
+        fat = ["-F", "32"] if part.size_mib >= 64 else []
+        given = ["--invariant", "-i", ids.serial] if ids else []
+        run(["mkfs.vfat", *fat, *given, *(["-n", label[:11].upper()] if label else []), dev],
+            what=f"Creating FAT on {dev}")
+    elif part.fstype == "swap":
+        given = ["-U", ids.uuid] if ids else []
+        run(["mkswap", *given, *(["-L", label] if label else []), dev], what=f"Creating swap on {dev}")
+    else:
+        raise ImageError(f"Unsupported filesystem type '{part.fstype}' for partition {part.number}.")
+
+
+def probe_uuid(dev: str) -> str:
+    """The UUID of what was just made on *dev*, probed directly (blkid's cache may not know it yet)."""
+    uuid = fs.probe(dev, "UUID")
+    if not uuid:
+        raise ImageError(f"{dev} has no UUID after it was formatted.")
+    return uuid
+
+
+def _copy_into_fat(dev: str, staged: Path, entries: Sequence[Path], mountpoint: str) -> None:
+    """Copy *entries* (what lies in the FAT partition's mount point *staged*) into the FAT filesystem on *dev*
+    with mtools: directories first (``mmd``), then each directory's files, all in sorted order, so that the
+    directory entries are the same for the same files whatever order the host's filesystem lists them in.
+    mtools takes the times it makes up from ``SOURCE_DATE_EPOCH`` when it is set (the environment passes it on)."""
+    env = {**clean_env(), "MTOOLS_SKIP_CHECK": "1"}
+    dirs: list[str] = []
+    files: dict[str, list[str]] = {}
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            for top, subdirs, names in os.walk(entry):
+                subdirs.sort()
+                rel = "/" + str(Path(top).relative_to(staged))
+                dirs.append(f"::{rel}")
+                files[rel] = [os.path.join(top, n) for n in sorted(names)]
+        else:
+            files.setdefault("/", []).append(str(entry))
+    what = f"Copying {mountpoint} into its FAT partition"
+    if dirs:
+        run(["mmd", "-i", dev, *dirs], what=what, env=env)
+    for rel, names in files.items():
+        if names:
+            run(["mcopy", "-p", "-Q", "-i", dev, *names, f"::{rel.rstrip('/')}/"], what=what, env=env)

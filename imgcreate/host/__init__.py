@@ -1,0 +1,1 @@
+"""Running commands on the host: the one command runner, held-back signals, loop devices and mounts."""

@@ -1,0 +1,1 @@
+"""Live media: mastering the ISO and reading an existing live ISO."""

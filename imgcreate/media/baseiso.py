@@ -1,0 +1,120 @@
+"""Reading an earlier live ISO to start a build from (``--base-on``), whatever layout it has.
+
+A live ISO carries its root in one of three ways, and each is a valid base:
+
+- ``LiveOS/squashfs.img`` holding ``LiveOS/rootfs.img`` (or the older ``LiveOS/ext3fs.img``): an ext image;
+- ``LiveOS/squashfs.img`` holding the root tree itself (``--flat-squashfs``, Fedora 37+ style);
+- ``LiveOS/rootfs.img`` directly on the ISO (``--skip-compression``).
+
+``LiveOS/squashfs.img`` may also be EROFS (``--rootfs-type erofs``/``erofs-ext4``, Fedora 42+ media): it is
+loop-mounted read-only (the kernel reads EROFS; erofs-utils 1.5 cannot extract ownership and xattrs faithfully)
+and its rootfs.img copied out sparsely, or its flat tree repacked as an uncompressed squashfs, the form of a flat
+base the root storage unpacks.
+
+Upstream 31 handles only the first and fails on the others (a flat base's squashfs is copied where an ext image
+is expected); reading all three is what its later versions aim at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgcreate.errors import CreatorError
+from imgcreate.host import fs
+from imgcreate.host.run import run
+from imgcreate.media import liveiso
+from imgcreate.pack import erofs
+
+log = logging.getLogger("imgcreate")
+
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """The root of a base ISO: *root* is an ext filesystem image, or (*is_tree*) a squashfs of the root tree.
+    *compression* is the compressor of the ISO's squashfs.img (None when it had none)."""
+
+    root: Path
+    is_tree: bool
+    compression: str | None
+
+
+def squashfs_compression(squashfs: Path) -> str | None:
+    """The compressor a squashfs was made with (``unsquashfs -s``), e.g. "xz" or "zstd"; None if unknown."""
+    out = run(["unsquashfs", "-s", str(squashfs)], what=f"Reading the superblock of {squashfs}",
+              env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}).stdout
+    for line in out.splitlines():
+        if line.startswith("Compression "):
+            return line.split()[1]
+    return None
+
+
+def read_base_iso(iso: Path, workdir: Path) -> BaseImage:
+    """Take the root out of the live ISO *iso*, into *workdir*."""
+    if not iso.is_file():
+        raise CreatorError(f"--base-on: '{iso}' is not a file.")
+    workdir.mkdir(parents=True, exist_ok=True)
+    liveos = workdir / "LiveOS"
+    run(["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract", "/LiveOS", str(liveos)],
+        what=f"Reading LiveOS/ from {iso}")
+    squashfs = liveos / "squashfs.img"
+    if squashfs.is_file() and erofs.is_erofs(squashfs):
+        return _from_erofs(iso, squashfs, workdir)
+    if squashfs.is_file():
+        return _from_squashfs(iso, squashfs, workdir)
+    if (liveos / "rootfs.img").is_file():
+        return BaseImage(root=liveos / "rootfs.img", is_tree=False, compression=None)
+    raise CreatorError(
+        f"--base-on: '{iso}' is not a live ISO: it has neither LiveOS/squashfs.img nor LiveOS/rootfs.img."
+    )
+
+
+def _from_squashfs(iso: Path, squashfs: Path, workdir: Path) -> BaseImage:
+    compression = squashfs_compression(squashfs)
+    listing = run(["unsquashfs", "-l", "-d", "", str(squashfs)], what=f"Listing {squashfs}").stdout.split()
+    layout, inner = liveiso.squashfs_content(listing)
+    if inner is None:
+        if layout is None:
+            raise CreatorError(
+                f"--base-on: the LiveOS/squashfs.img of '{iso}' holds neither LiveOS/rootfs.img nor a root tree."
+            )
+        log.info("the base ISO %s has a flat root tree (%s)", iso, compression)
+        return BaseImage(root=squashfs, is_tree=True, compression=compression)
+    out = workdir / "sq"
+    run(["unsquashfs", "-d", str(out), str(squashfs), inner], what=f"Unpacking {inner} from {iso}")
+    image = workdir / "rootfs.img"
+    shutil.move(str(out / inner), image)
+    squashfs.unlink()
+    return BaseImage(root=image, is_tree=False, compression=compression)
+
+
+def _from_erofs(iso: Path, image: Path, workdir: Path) -> BaseImage:
+    """The root of an EROFS LiveOS/squashfs.img.  Its compression is reported as lz4hc: lz4 and lz4hc write the
+    same LZ4 format, and lz4hc is what a distribution builds with."""
+    mnt = workdir / "erofs-mount"
+    mnt.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        device = fs.attach_loop(stack, image, readonly=True)
+        fs.mount(stack, device, mnt, fstype="erofs", options="ro")
+        inner = next((name for name in liveiso.EXT_IMAGES if (mnt / name).is_file()), None)
+        if inner is not None:
+            out = workdir / "rootfs.img"
+            run(["cp", "--sparse=always", str(mnt / inner), str(out)], what=f"Copying {inner} from {iso}")
+            result = BaseImage(root=out, is_tree=False, compression="lz4hc")
+        elif (mnt / "usr").is_dir() or (mnt / "etc").is_dir():
+            log.info("the base ISO %s has a flat EROFS root tree", iso)
+            out = workdir / "tree.squashfs"
+            run(["mksquashfs", str(mnt), str(out), "-noappend", "-noI", "-noD", "-noF", "-noX", "-no-progress"],
+                what=f"Repacking the EROFS root tree of {iso}")
+            result = BaseImage(root=out, is_tree=True, compression="lz4hc")
+        else:
+            raise CreatorError(
+                f"--base-on: the EROFS LiveOS/squashfs.img of '{iso}' holds neither LiveOS/rootfs.img nor a root "
+                "tree."
+            )
+    image.unlink()
+    return result

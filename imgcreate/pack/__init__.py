@@ -1,0 +1,1 @@
+"""Packing the finished root for live media: squashfs (mksquashfs, tar2sqfs) and EROFS."""

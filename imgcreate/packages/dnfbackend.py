@@ -1,0 +1,641 @@
+"""Installing packages into the install root with the dnf Python API.
+
+Why this is careful: the dnf API, unlike the dnf command, does not put its cache, logs and state under the
+install root, and on a Debian host rpm's database path points into $HOME.  Every path is therefore set
+explicitly, host repository files and variables are never read, and the host's rpm database, dnf history and
+logs are never opened.  dnf's public API only: what it lacks (and the failures known only by their text) is in
+dnfcompat.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import dnf
+import dnf.callback
+import dnf.comps
+import dnf.exceptions
+import dnf.transaction
+import libdnf.transaction
+
+from imgcreate.debug import PROGRESS
+from imgcreate.errors import ImageError, PackageError, RepoError
+from imgcreate.kickstart import PackageSpec, RepoSpec
+from imgcreate.packages import dnfcompat, rpmdb
+from imgcreate.storage import inroot
+
+log = logging.getLogger("imgcreate")
+
+_GROUP_TYPES = {
+    "required": ("mandatory",),
+    "default": ("mandatory", "default"),
+    "all": ("mandatory", "default", "optional"),
+}
+
+
+@dataclass
+class InstallResult:
+    installed: list[str] = field(default_factory=list)
+    downloaded: list[str] = field(default_factory=list)  # packages fetched from a remote repo in this build
+    download_bytes: int = 0
+
+
+PKGVERIFY_LEVELS = ("none", "digest", "signature", "all")
+
+_PKG_TYPE_NAMES = {
+    dnf.comps.MANDATORY: "mandatory",
+    dnf.comps.DEFAULT: "default",
+    dnf.comps.OPTIONAL: "optional",
+    dnf.comps.CONDITIONAL: "conditional",
+}
+
+_INSTALL_ACTIONS = (
+    dnf.transaction.PKG_INSTALL,
+    dnf.transaction.PKG_UPGRADE,
+    dnf.transaction.PKG_DOWNGRADE,
+    dnf.transaction.PKG_REINSTALL,
+)
+
+
+class _DownloadProgress(dnf.callback.DownloadProgress):  # type: ignore[misc]
+    """Logs each finished download, so a long fetch shows progress and the log says what was fetched."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+
+    def start(self, total_files: int, total_size: int, total_drpms: int = 0) -> None:
+        self.total = total_files
+        if total_files:
+            log.log(PROGRESS, "Downloading %d packages (%.1f MiB)", total_files, total_size / 1048576)
+
+    def end(self, payload: Any, status: int, msg: str | None) -> None:
+        self.done += 1
+        if status == dnf.callback.STATUS_FAILED:
+            log.error("download of %s failed: %s", payload, msg)
+        else:
+            log.info("Downloaded %s (%d/%d)", payload, self.done, self.total)
+
+
+class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[misc]
+    """Logs one line per package installed and every line rpm or a scriptlet prints; keeps rpm's errors.
+
+    The errors only explain a failure (:func:`_check_transaction` decides from the rpm database and dnf's item
+    states whether there was one): dnf reports them to this display as text, read by
+    :func:`dnfcompat.element_error`.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.errors: list[str] = []  # dnf's error messages, one per failed element or scriptlet
+        self.rpm_errors: list[str] = []  # rpm's own "error: ..." lines
+
+    def progress(self, package: Any, action: int, ti_done: int, ti_total: int, ts_done: int, ts_total: int) -> None:
+        if package is None or action not in _INSTALL_ACTIONS:
+            return
+        key = str(package)
+        if key not in self.seen:
+            self.seen.add(key)
+            log.log(PROGRESS, "Installing %s (%d/%d)", package, ts_done, ts_total)
+
+    def scriptout(self, msgs: Any) -> None:
+        if msgs:
+            text = msgs.decode(errors="replace") if isinstance(msgs, bytes) else str(msgs)
+            for line in text.splitlines():
+                log.info("scriptlet: %s", line)
+                if line.startswith("error:"):
+                    self.rpm_errors.append(line[len("error:"):].strip())
+
+    def error(self, message: str) -> None:
+        log.info("rpm: %s", message)  # a failure is reported once, by _check_transaction, with its reason
+        self.errors.append(str(message))
+
+
+class DnfInstaller:
+    """One package transaction into *instroot*.  Use it as a context manager: exit closes the rpm database.
+
+    ``cachedir`` is where repository metadata and downloaded packages are kept; a persistent one (``--cache``)
+    is reused by the next build without fetching again.  ``logdir`` keeps dnf's own logs out of the image and
+    off the host.
+    """
+
+    def __init__(
+        self,
+        instroot: Path,
+        releasever: str,
+        cachedir: Path,
+        logdir: Path,
+        cacheonly: bool = False,
+        pkgverify_level: str | None = None,
+    ) -> None:
+        if pkgverify_level is not None and pkgverify_level not in PKGVERIFY_LEVELS:
+            raise PackageError(
+                f"Unknown package verification level '{pkgverify_level}': use one of {', '.join(PKGVERIFY_LEVELS)}."
+            )
+        self.instroot = instroot
+        self.cachedir = cachedir
+        cachedir.mkdir(parents=True, exist_ok=True)
+        logdir.mkdir(parents=True, exist_ok=True)
+        conf = dnf.conf.Conf()
+        conf.installroot = str(instroot)
+        conf.releasever = releasever
+        conf.cachedir = str(cachedir)
+        conf.logdir = str(logdir)
+        # dnf and rpm open these as host paths below the root: resolved inside it first (a --base-on root may
+        # have links there), so they are the image's folders.  The root itself is made if missing, as before.
+        instroot.mkdir(parents=True, exist_ok=True)
+        conf.persistdir = str(instroot / inroot.real_path(instroot, "/var/lib/dnf", create=True).lstrip("/"))
+        conf.reposdir = []
+        conf.varsdir = []
+        conf.keepcache = True
+        conf.cacheonly = cacheonly
+        conf.skip_if_unavailable = False
+        conf.gpgcheck = False
+        conf.assumeyes = True
+        conf.debuglevel = 0
+        self.conf = conf
+        self.base = dnf.Base(conf)
+        # rpm macros in force while this installer is open, removed again by close().  libdnf re-reads rpm's
+        # configuration when the Base is made, so they must come after it (see the test-distro notes): Debian's
+        # rpm would otherwise put the image's database under $HOME.  _pkgverify_level is what rpm itself checks
+        # of each package before installing it: "digest" the checksums, "signature" a signature by a key
+        # imported in the image, "all" both.
+        self._macros = contextlib.ExitStack()
+        self._macros.enter_context(rpmdb.macros(_dbpath=rpmdb.dbpath(instroot)))
+        if pkgverify_level is not None:  # None: rpm's own default (digest)
+            log.info("rpm verifies each package: %s", pkgverify_level)
+            self._macros.enter_context(rpmdb.macros(_pkgverify_level=pkgverify_level))
+        self.timings: dict[str, float] = {}
+
+    # -- context management --------------------------------------------------------------------------------
+    def __enter__(self) -> DnfInstaller:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                self.base.close()
+        finally:
+            self._macros.close()
+
+    # -- repositories --------------------------------------------------------------------------------------
+    def add_repo(self, spec: RepoSpec) -> None:
+        if not (spec.baseurl or spec.mirrorlist or spec.metalink):
+            raise RepoError(f"Repository '{spec.name}' has no --baseurl, --mirrorlist or --metalink.")
+        repoid = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in spec.name)
+        try:
+            self.base.repos.add_new_repo(repoid, self.conf, baseurl=spec.baseurl, **_repo_options(spec))
+        except dnf.exceptions.ConfigError as exc:
+            raise RepoError(f"Repository '{spec.name}' is not valid: {exc}") from exc
+
+    def repo_urls(self) -> dict[str, str]:
+        out = {}
+        for repo in self.base.repos.values():
+            raw = ", ".join(repo.baseurl) or repo.mirrorlist or repo.metalink or "?"
+            out[repo.id] = dnfcompat.substitute(raw, self.conf.substitutions)
+        return out
+
+    # -- the transaction -----------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load repository metadata (downloading it unless cached), comps groups and the image's rpm database."""
+        if not self.base.repos:
+            raise RepoError("The kickstart names no repository: add a 'repo --name=... --baseurl=...' line.")
+        urls = self.repo_urls()
+        for repo in self.base.repos.values():
+            log.info("repository %s: %s", repo.id, urls.get(repo.id, "?"))
+            self._load_repo(repo)
+        try:
+            with _sigint_from_librepo():
+                self.base.fill_sack(load_system_repo=True, load_available_repos=True)
+        except dnf.exceptions.RepoError as exc:
+            raise RepoError(f"Cannot load repository metadata: {exc}") from exc
+        try:
+            self.base.read_comps(arch_filter=True)
+        except dnf.exceptions.Error as exc:
+            log.warning("no usable comps (group) data in the repositories: %s", exc)
+
+    def _load_repo(self, repo: Any) -> None:
+        """Load one repository's metadata; a local repository's is always re-read.
+
+        Re-reading a local repository costs nothing, and cached metadata of a tree that was rebuilt since would
+        name packages whose checksums no longer match.
+        """
+        if repo.baseurl and all(u.startswith("file:") for u in repo.baseurl) and not self.conf.cacheonly:
+            dnfcompat.expire_metadata(repo)
+        try:
+            with _sigint_from_librepo():
+                repo.load()
+        except dnf.exceptions.RepoError as exc:
+            url = self.repo_urls().get(repo.id, "?")
+            extra = " (--cacheonly is set and it is not in the cache)" if self.conf.cacheonly else ""
+            raise RepoError(f"Cannot load repository '{repo.id}' from {url}{extra}: {exc}") from exc
+
+    def apply_modules(self, modules: list[tuple[str, str | None, bool]]) -> None:
+        """Enable or disable module streams (kickstart ``module``) before %packages is resolved.
+
+        Their state is saved in the image's /etc/dnf/modules.d by the transaction, as anaconda leaves it.
+        Repositories without modules metadata make the lines meaningless: a warning, not a failure.  Called
+        also without module lines: default streams need the platform module too (see _set_module_platform).
+        """
+        from dnf.module.module_base import ModuleBase
+
+        module_base = ModuleBase(self.base)
+        packages, _ = module_base.get_modules("*")  # every stream of every module in the repositories
+        if packages:
+            self._set_module_platform(packages)
+        if not modules:
+            return
+        if not packages:
+            names = ", ".join(f"{n}:{s}" if s else n for n, s, _ in modules)
+            log.warning("kickstart 'module' (%s): the repositories have no modules metadata; ignored", names)
+            return
+        for name, stream, enable in modules:
+            spec = f"{name}:{stream}" if stream else name
+            try:
+                if enable:
+                    module_base.enable([spec])
+                else:
+                    module_base.disable([name])
+            except dnf.exceptions.Error as exc:
+                action = "enable" if enable else "disable"
+                raise PackageError(f"Cannot {action} module '{spec}' (kickstart 'module'): {exc}") from exc
+            log.info("module %s %s", spec, "enabled" if enable else "disabled")
+
+    def _set_module_platform(self, packages: Any) -> None:
+        """Give dnf the platform pseudo-module (e.g. ``platform:el9``) the repositories' streams require.
+
+        dnf reads it from the install root's os-release, which does not exist before the first package is
+        installed, and every EL module stream requires it.  When neither os-release nor configuration names it,
+        it is taken from the streams' own requirements.
+        """
+        if self.conf.module_platform_id:
+            return
+        for rel in ("etc/os-release", "usr/lib/os-release"):
+            with contextlib.suppress(OSError):
+                if b"PLATFORM_ID=" in inroot.read_bytes(self.instroot, rel):
+                    return
+        wanted = _platform_streams(packages)
+        if not wanted:
+            return
+        stream = max(sorted(wanted), key=lambda s: wanted[s])
+        log.info("module streams require platform:%s; using it (the image has no os-release yet)", stream)
+        self.conf.module_platform_id = f"platform:{stream}"
+        dnfcompat.apply_module_platform(self.base)
+
+    def select(self, spec: PackageSpec) -> None:
+        """Mark what %packages asks for.  Every missing package or group is named in one error."""
+        group_exclude = self._group_excludes(spec)
+        groups = self._groups_with_core(spec)
+        missing = self._install_environment(self._environment(spec), group_exclude)
+        for gname, include in groups:
+            if gname in spec.excluded_groups:
+                continue
+            group = self._find_group(gname)
+            if group is None:
+                missing.append(f"@{gname}")
+                continue
+            self._install_group(group, include, set(group_exclude))
+        for name in spec.packages:
+            try:
+                self.base.install(name)
+            except dnf.exceptions.MarkingError:
+                missing.append(name)
+        self._check_missing(missing, spec.ignore_missing)
+
+    def _find_group(self, name: str) -> Any:
+        comps = self.base.comps
+        return comps.group_by_pattern(name) if comps else None
+
+    def _group_excludes(self, spec: PackageSpec) -> list[str]:
+        """Packages not to install from groups: those of ``-@group`` lines and ``-package`` lines, unless named
+        explicitly in %packages."""
+        excluded_by_group: set[str] = set()
+        for gname in spec.excluded_groups:
+            group = self._find_group(gname)
+            if group is None:
+                log.warning("excluded group '@%s' does not exist in the repositories", gname)
+                continue
+            excluded_by_group.update(pkg.name for pkg in group.packages_iter())
+        return sorted((excluded_by_group | set(spec.excluded)) - set(spec.packages))
+
+    def _groups_with_core(self, spec: PackageSpec) -> list[tuple[str, str]]:
+        """The groups %packages names, with @core first unless --nocore (as anaconda installs it)."""
+        groups = list(spec.groups)
+        if not spec.nocore and not any(g[0] == "core" for g in groups):
+            if self._find_group("core") is not None:
+                groups.insert(0, ("core", "default"))
+            else:
+                log.warning("the repositories have no 'core' group; nothing installed for it")
+        return groups
+
+    def _environment(self, spec: PackageSpec) -> str | None:
+        """The environment to install: ``@^name``, or for --default the first one (anaconda's default set)."""
+        if spec.environment or not spec.default:
+            return spec.environment
+        comps = self.base.comps
+        envs = list(comps.environments) if comps is not None else []
+        if not envs:
+            log.warning("%%packages --default: the repositories define no environment; installing @core only")
+            return None
+        log.info("%%packages --default: installing the environment '@^%s'", envs[0].id)
+        return str(envs[0].id)
+
+    def _install_environment(self, environment: str | None, exclude: list[str]) -> list[str]:
+        """Mark *environment*'s groups; returns ``["@^name"]`` if the repositories do not define it."""
+        if not environment:
+            return []
+        comps = self.base.comps
+        env = comps.environment_by_pattern(environment) if comps else None
+        if env is None:
+            return [f"@^{environment}"]
+        self.base.environment_install(env.id, _GROUP_TYPES["default"], exclude=exclude)
+        return []
+
+    def _check_missing(self, missing: list[str], ignore_missing: bool) -> None:
+        if missing and not ignore_missing:
+            raise PackageError(
+                "These packages or groups from %packages were not found in the repositories "
+                f"({', '.join(self.repo_urls())}): {', '.join(missing)}. Check their names, or add "
+                "--ignoremissing to %packages to skip them."
+            )
+        for name in missing:
+            log.warning("skipping missing package or group '%s' (--ignoremissing)", name)
+
+    def _install_group(self, group: Any, include: str, exclude: set[str]) -> None:
+        """Install a comps group's packages of the wanted types, minus *exclude*.
+
+        dnf's own group_install() accepts an exclude list but ignores it, so when an exclusion touches the group
+        its packages are installed one by one (and the group is not recorded in the image's dnf history).
+        """
+        types = _GROUP_TYPES[include]
+        wanted = [p for p in group.packages_iter() if _PKG_TYPE_NAMES.get(p.option_type) in types]
+        if not exclude.intersection(p.name for p in wanted):
+            try:
+                self.base.group_install(group.id, types, strict=False)
+            except dnf.exceptions.Error as exc:
+                raise PackageError(f"Cannot install group '@{group.id}': {exc}") from exc
+            return
+        for pkg in wanted:
+            if pkg.name in exclude:
+                log.info("not installing %s from @%s (excluded)", pkg.name, group.id)
+                continue
+            try:
+                self.base.install(pkg.name, strict=False)
+            except dnf.exceptions.MarkingError:
+                log.warning("@%s lists %s, which no repository has", group.id, pkg.name)
+
+    def run(self, spec: PackageSpec) -> InstallResult:
+        """Resolve, download and install.  Returns what was installed and what had to be downloaded."""
+        self._configure(spec)
+        start = time.monotonic()
+        self.load()
+        self.apply_modules(spec.modules)
+        self.select(spec)
+        try:
+            self.base.resolve(allow_erasing=False)
+        except dnf.exceptions.DepsolveError as exc:
+            raise PackageError(f"Package dependencies cannot be resolved: {exc}") from exc
+        self.timings["resolve"] = time.monotonic() - start
+        install_set = list(self.base.transaction.install_set)
+        result = self._plan_downloads(install_set)
+        start = time.monotonic()
+        try:
+            with _sigint_from_librepo():
+                self.base.download_packages(install_set, _DownloadProgress())
+        except dnf.exceptions.Error as exc:
+            raise PackageError(f"Downloading packages failed: {exc}") from exc
+        self.timings["download"] = time.monotonic() - start
+        self._transaction(install_set)
+        return result
+
+    def _configure(self, spec: PackageSpec) -> None:
+        """What %packages says about how to install (not what): documentation, weak dependencies, languages."""
+        conf = self.conf
+        if spec.excludedocs:
+            conf.tsflags = [*conf.tsflags, "nodocs"]
+        conf.install_weak_deps = not spec.exclude_weakdeps
+        if spec.excluded:
+            conf.excludepkgs = list(spec.excluded)
+        if spec.rpm_install_langs is not None:
+            self._macros.enter_context(rpmdb.macros(_install_langs=spec.rpm_install_langs))
+
+    def _plan_downloads(self, install_set: list[Any]) -> InstallResult:
+        """What will be installed, and which of it must be fetched (neither local nor already in the cache)."""
+        result = InstallResult(installed=sorted(str(p) for p in install_set))
+        remote = [p for p in install_set if not dnfcompat.is_local_package(self.base, p)]
+        to_fetch = [p for p in remote if not _is_cached(p)]
+        result.downloaded = sorted(str(p) for p in to_fetch)
+        result.download_bytes = sum(p.downloadsize or 0 for p in to_fetch)
+        log.log(
+            PROGRESS,
+            "%d packages to install; %d to download (%.1f MiB), %d already in the cache",
+            len(install_set),
+            len(to_fetch),
+            result.download_bytes / 1048576,
+            len(remote) - len(to_fetch),
+        )
+        return result
+
+    def _transaction(self, install_set: list[Any]) -> None:
+        """rpm's transaction into the root, then the check that every package really is in its database."""
+        start = time.monotonic()
+        progress = _TransactionProgress()
+        try:
+            with _writeback(self.instroot):
+                self.base.do_transaction(display=progress)
+        except dnf.exceptions.Error as exc:
+            raise _transaction_error(exc) from exc
+        self.timings["transaction"] = time.monotonic() - start
+        failed_states = {str(tsi.pkg) for tsi in self.base.transaction
+                         if tsi.state == libdnf.transaction.TransactionItemState_ERROR}
+        _check_transaction(install_set, rpmdb.installed(self.instroot), failed_states, progress)
+
+
+def _repo_options(spec: RepoSpec) -> dict[str, Any]:
+    """dnf's repository options for a kickstart repo line (besides its id and baseurl)."""
+    options: dict[str, Any] = {}
+    if spec.mirrorlist:
+        options["mirrorlist"] = spec.mirrorlist
+    if spec.metalink:
+        options["metalink"] = spec.metalink
+    # As comma-separated strings: add_new_repo() substitutes variables in a list but keeps only its
+    # first item (dnf 4.14), while a string is split by the option itself.
+    if spec.includepkgs:
+        options["includepkgs"] = ",".join(spec.includepkgs)
+    if spec.excludepkgs:
+        options["excludepkgs"] = ",".join(spec.excludepkgs)
+    if spec.cost is not None:
+        options["cost"] = spec.cost
+    if spec.proxy:
+        options["proxy"] = spec.proxy
+    if spec.noverifyssl:
+        options["sslverify"] = False
+    for opt in ("sslcacert", "sslclientcert", "sslclientkey"):
+        if getattr(spec, opt):
+            options[opt] = getattr(spec, opt)
+    return options
+
+
+def _platform_streams(module_packages: Any) -> dict[str, int]:
+    """How many module streams require each ``platform`` stream (``-stream`` exclusions left out)."""
+    wanted: dict[str, int] = {}
+    for pkg in module_packages:
+        for dep in pkg.getModuleDependencies():
+            for req in dep.getRequires():
+                for stream in (list(req["platform"]) if req.has_key("platform") else []):
+                    if stream and not stream.startswith("-"):
+                        wanted[stream] = wanted.get(stream, 0) + 1
+    return wanted
+
+
+# rpm's scriptlet tags as dnf names them, and whether rpm installs the package anyway when one fails.
+_SCRIPTLETS = {
+    "PRETRANS": ("%pretrans", True), "PREIN": ("%pre", True), "POSTIN": ("%post", False),
+    "POSTTRANS": ("%posttrans", False), "TRIGGERPREIN": ("%triggerprein", True),
+    "TRIGGERIN": ("%triggerin", False), "FILETRIGGERIN": ("%filetriggerin", False),
+    "TRANSFILETRIGGERIN": ("%transfiletriggerin", False), "VERIFYSCRIPT": ("%verifyscript", False),
+}
+
+
+def _check_transaction(install_set: list[Any], in_rpmdb: set[rpmdb.Nevra], failed_states: set[str],
+                       progress: _TransactionProgress) -> None:
+    """Fail unless every package dnf meant to install is in the image's rpm database and none failed.
+
+    The dnf API, unlike the dnf command, raises nothing when rpm refuses a transaction element (a failed %pre,
+    a payload that cannot be unpacked): the package is just missing.  So the rpm database and dnf's own item
+    states decide; rpm's messages only say why.  A failed %post-style scriptlet leaves the package installed:
+    a warning naming the package and the scriptlet, as dnf gives.
+    """
+    errors = [e for e in map(dnfcompat.element_error, progress.errors) if e is not None]
+    failed: list[str] = []
+    for pkg in install_set:
+        nevra = rpmdb.Nevra(pkg.name, int(pkg.epoch or 0), pkg.version, pkg.release, pkg.arch)
+        if nevra not in in_rpmdb or str(pkg) in failed_states:
+            why = "; ".join(_explain(e) for e in errors if e.names(pkg.name, str(pkg)))
+            failed.append(f"{pkg} ({why or 'not in the rpm database afterwards'})")
+    _warn_failed_scriptlets(errors, failed)
+    if failed:
+        details = "; ".join(progress.rpm_errors[:5])
+        raise PackageError(
+            f"rpm did not install {len(failed)} of the {len(install_set)} packages: {', '.join(failed)}."
+            + (f" rpm said: {details}." if details else "")
+            + " The image would lack them, so nothing was written; fix or remove these packages."
+        )
+
+
+def _warn_failed_scriptlets(errors: list[dnfcompat.ElementError], failed: list[str]) -> None:
+    """Warn of each failed scriptlet after which rpm installed the package anyway (%post and the like)."""
+    for error in errors:
+        if error.scriptlet is None or any(f.startswith(f"{error.package}-") for f in failed):
+            continue
+        name, fatal = _SCRIPTLETS.get(error.scriptlet, (error.scriptlet, False))
+        if not fatal:
+            log.warning("package %s: its %s scriptlet failed; rpm installed the package anyway", error.package, name)
+
+
+def _explain(error: dnfcompat.ElementError) -> str:
+    """dnf's error about one package, in kickstart terms ("Error in PREIN scriptlet" -> "its %pre failed")."""
+    if error.scriptlet is not None:
+        return f"its {_SCRIPTLETS.get(error.scriptlet, (error.scriptlet, False))[0]} scriptlet failed"
+    if error.unpacking:
+        return "its payload could not be unpacked"
+    return error.message
+
+
+@contextlib.contextmanager
+def cache_lock(cachedir: Path) -> Iterator[None]:
+    """Hold the package cache for one build at a time, so concurrent builds can share a --cache.
+
+    Taken before dnf is started (and before signals are held back for it), so waiting for the lock can still
+    be interrupted.
+    """
+    cachedir.mkdir(parents=True, exist_ok=True)
+    with open(cachedir / ".imgcreate.lock", "w") as lockfile:
+        try:
+            fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.log(PROGRESS, "waiting for another build using the package cache %s", cachedir)
+            fcntl.flock(lockfile, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lockfile, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _sigint_from_librepo() -> Iterator[None]:
+    """librepo stops a transfer on SIGINT by itself, and dnf then raises an error saying so: Ctrl-C again."""
+    try:
+        yield
+    except dnf.exceptions.Error as exc:
+        if dnfcompat.is_interrupt(exc):
+            raise KeyboardInterrupt(str(exc)) from exc
+        raise
+
+
+@contextlib.contextmanager
+def _writeback(root: Path, interval: float = 1.0) -> Iterator[None]:
+    """While rpm writes the image, flush it (syncfs) every *interval* seconds from a second thread.
+
+    rpm uses one core; the kernel's writeback of a loop-mounted image, which would otherwise all happen when it
+    is unmounted (about 1 s for 600 MiB), then runs on another one meanwhile.  Only for a mounted filesystem:
+    a plain directory root lives on the host's filesystem, which is not ours to flush.
+    """
+    syncfs = getattr(_libc(), "syncfs", None)
+    if syncfs is None or not os.path.ismount(root):
+        yield
+        return
+    stop = threading.Event()
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+
+    def flush() -> None:
+        while not stop.wait(interval):
+            syncfs(fd)
+
+    thread = threading.Thread(target=flush, name="imgcreate-writeback", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        os.close(fd)
+
+
+def _libc() -> Any:
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True)  # the C library this Python runs on
+    except OSError:
+        return None
+
+
+def _is_cached(pkg: Any) -> bool:
+    path = pkg.localPkg()
+    return bool(path) and os.path.exists(path) and os.path.getsize(path) == (pkg.downloadsize or os.path.getsize(path))
+
+
+def _transaction_error(exc: Exception) -> Exception:
+    text = str(exc)
+    if dnfcompat.is_out_of_room(exc):
+        return ImageError(
+            "The root filesystem is too small for the packages: "
+            f"{' '.join(text.split())[:600]}. Make it larger in the kickstart, e.g. 'part / --size <MiB>'."
+        )
+    return PackageError(f"The package transaction failed: {text}")

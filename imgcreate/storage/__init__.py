@@ -1,0 +1,1 @@
+"""The install root: where it lives, and every path inside it touched without leaving it."""

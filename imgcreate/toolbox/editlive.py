@@ -1,0 +1,170 @@
+"""Remastering an existing live ISO (``editliveos``): packages added, kernel arguments added, a script or a
+kickstart's %post run in its root, a new label.
+
+Why this is a thin layer over :class:`LiveImageCreator`: a build with ``base_on=ISO`` already starts from an
+earlier live ISO's root (its ext ``rootfs.img`` or flat tree, see :mod:`imgcreate.media.baseiso`) and then installs,
+runs %post, remakes the boot menus and masters a new ISO, with every guarantee of a normal build (nothing left
+mounted, the output written whole or not at all).  Editing is then a kickstart made from the options, and a
+creator that keeps what the base ISO had: its label, layout, compressor, boot loader, kernel arguments and the
+size of its root filesystem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imgcreate import kickstart
+from imgcreate.build.pipeline import BuildOptions, build_image
+from imgcreate.errors import CreatorError
+from imgcreate.host import signals
+from imgcreate.live import LiveImageCreator
+from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
+from imgcreate.storage.roots import ExtImage, is_squashfs
+
+log = logging.getLogger("imgcreate")
+
+# Arguments every live boot entry gets from LiveImageCreator itself: not carried over from the base ISO.
+_LIVE_ARGS = ("ro", "quiet", "rhgb", "rd.live.image")
+_LIVE_ARG_PREFIXES = ("root=", "rootfstype=", "rd.live.overlay.overlayfs")
+
+
+@dataclass(frozen=True)
+class EditOptions:
+    """What to change.  *label*: the new volume label (None keeps the base ISO's).  *repos*: repository URLs,
+    directories holding a repository (``repodata/``), ``.repo`` files or directories of them.  *script*: a file
+    run chrooted in the root (with its ``#!`` interpreter, else /bin/sh).  *kickstart*: a kickstart whose
+    packages, commands and %post apply to the root."""
+
+    label: str | None = None
+    packages: tuple[str, ...] = ()
+    repos: tuple[str, ...] = ()
+    extra_kernel_args: str = ""
+    script: Path | None = None
+    kickstart: Path | None = None
+    tmpdir: Path = Path("/var/tmp")
+    releasever: str | None = None
+    compression_type: str | None = None  # None: the base ISO's compressor
+    cachedir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # more LiveImageCreator keyword arguments
+
+
+class _BaseSizedImage(ExtImage):
+    """The root ext image sized as the base ISO's ``rootfs.img`` (not the kickstart's default 4 GiB): an edited
+    live system keeps the room it had."""
+
+    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
+        if base is not None and not is_squashfs(base):
+            self.size = max(self.size, os.path.getsize(base))
+        super().open(stack, root, workdir, base)
+
+
+class EditLiveCreator(LiveImageCreator):
+    """A LiveImageCreator whose root image takes the base ISO's size."""
+
+    def __init__(self, ks: kickstart.KickstartHandler, name: str, **kwargs: Any) -> None:
+        super().__init__(ks, name, **kwargs)
+        # The epoch too: a reproducible edit makes its rootfs.img from the tree (reproducible.ext_from_tree).
+        self._ext_image = _BaseSizedImage(name, 0, self._ext_image.fstype, self._ext_image.label,
+                                          epoch=self.source_date_epoch)
+
+
+def kept_kernel_args(live: LiveIso) -> str:
+    """The base ISO's kernel arguments that are not the live boot's own (root=, rd.live.image, ...), which
+    the new menu gets anyway, with the new label."""
+    return " ".join(a for a in shlex.split(live.boot.args)
+                    if a not in _LIVE_ARGS and not a.startswith(_LIVE_ARG_PREFIXES))
+
+
+def _script_section(script: Path) -> str:
+    try:
+        text = script.read_text()
+    except OSError as exc:
+        raise CreatorError(f"--script '{script}' cannot be read: {exc.strerror or exc}.") from exc
+    first = text.splitlines()[0] if text else ""
+    interpreter = first[2:].strip().split()[0] if first.startswith("#!") and first[2:].strip() else "/bin/sh"
+    return f"%post --interpreter={interpreter}\n{text.rstrip()}\n%end\n"
+
+
+def edit_kickstart(live: LiveIso, options: EditOptions) -> str:
+    """The kickstart the edit is built from: the user's kickstart (if any), then the kernel arguments, the added
+    packages and the script."""
+    parts: list[str] = []
+    if options.kickstart is not None:
+        try:
+            parts.append(options.kickstart.read_text().rstrip() + "\n")
+        except OSError as exc:
+            raise CreatorError(f"--kickstart '{options.kickstart}' cannot be read: {exc.strerror or exc}.") from exc
+    args = " ".join(a for a in (kept_kernel_args(live), options.extra_kernel_args.strip()) if a)
+    if args:
+        parts.append(f"bootloader --append={shlex.quote(args)}\n")
+    if options.packages:
+        parts.append("%packages\n" + "".join(f"{p}\n" for p in options.packages) + "%end\n")
+    if options.script is not None:
+        parts.append(_script_section(options.script))
+    return "".join(parts)
+
+
+def _repo_options(repos: tuple[str, ...]) -> tuple[dict[str, str], tuple[Path, ...]]:
+    """(name -> URL, .repo paths): a directory with repodata/ becomes a file:// URL."""
+    urls: dict[str, str] = {}
+    paths: list[Path] = []
+    for i, value in enumerate(repos):
+        path = Path(value)
+        if path.is_dir() and (path / "repodata").is_dir():
+            urls[f"editliveos-{i}"] = path.resolve().as_uri()
+        elif path.exists():
+            paths.append(path)
+        elif "://" in value:
+            urls[f"editliveos-{i}"] = value
+        else:
+            raise CreatorError(f"--repo '{value}' is neither a URL nor an existing repository, .repo file or "
+                               "directory.")
+    return urls, tuple(paths)
+
+
+def check_output(iso: Path, output: Path) -> None:
+    """The new ISO must be a new file: never the source, never an existing file (it is not overwritten)."""
+    if output.suffix != ".iso":
+        raise CreatorError(f"The output '{output}' must be a file name ending in .iso.")
+    if output.exists():
+        raise CreatorError(f"The output '{output}' exists already: remove it or choose another name.")
+    if not output.parent.is_dir():
+        raise CreatorError(f"The output's folder '{output.parent}' does not exist.")
+    if iso.exists() and output.resolve() == iso.resolve():
+        raise CreatorError("The output must not be the ISO being edited.")
+
+
+def edit_live_iso(iso: Path, output: Path, options: EditOptions) -> Path:
+    """Build *output*, a new live ISO: *iso* with *options* applied.  Returns *output*."""
+    live = read_live_iso(iso)
+    check_output(iso, output)
+    label = options.label or live.label
+    kickstart.check_fslabel(label)
+    if options.packages and not options.repos and options.kickstart is None:
+        raise CreatorError("--package needs a repository to install from: give --repo URL or PATH.")
+    repo_urls, repo_paths = _repo_options(options.repos)
+    text = edit_kickstart(live, options)
+    with signals.temporary_directory("editliveos-", options.tmpdir) as tmp:
+        ks_path = tmp / "edit.ks"
+        ks_path.write_text(text)
+        log.debug("editliveos kickstart:\n%s", text)
+        ks = kickstart.read_kickstart(str(ks_path))
+        creator = EditLiveCreator(
+            ks, output.stem, fslabel=label, compression_type=options.compression_type,
+            rootfs_type=live.rootfs_type,  # the same layout and filesystem (squashfs or EROFS) as the ISO
+            skip_compression=live.layout is Layout.ROOTFS_ON_ISO,
+            syslinux="/isolinux/isolinux.cfg" in live.files and "/boot/grub2/grub.cfg" not in live.files,
+            tmpdir=options.tmpdir, releasever=options.releasever, **options.extra,
+        )
+        install = bool(options.packages) or "%packages" in text
+        build = BuildOptions(destdir=output.parent, base_on=str(iso), cachedir=options.cachedir,
+                             repo_urls=repo_urls, repo_paths=repo_paths, install=install)
+        with creator:
+            build_image(creator, build)
+    return output

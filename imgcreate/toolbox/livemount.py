@@ -1,0 +1,282 @@
+"""Mounting the root filesystem of a live ISO or a live USB stick on the host (``liveimage-mount``),
+read-only or through an overlay.
+
+The host may have no iso9660 driver, so an ISO itself is never mounted: the file that carries the root
+(``LiveOS/squashfs.img``, or ``LiveOS/rootfs.img`` on an uncompressed ISO) is extracted with xorriso into a
+temporary directory and loop-mounted from there.
+
+A stick (a block device, one of its partitions, or a disk image file, as ``livecd-iso-to-disk`` writes them) is
+read where it lies: its partition holding ``LiveOS/`` is mounted read-only, and the root is shown as the live
+system last left it, through the stick's persistent overlay (``LiveOS/overlay-*``: an overlayfs image, or a
+dm-snapshot COW file applied to a private copy of the root image, see :mod:`imgcreate.media.dmsnapshot`), with its
+``LiveOS/home.img`` on ``/home``.  The stick is never written (ext filesystems are mounted ``noload`` so not even
+a journal is replayed on it); ``--overlay`` puts a writable layer of the user's on top, as for an ISO.
+
+Every loop device and mount is registered on one ExitStack
+the moment it exists, so leaving the ``with`` block for any reason (the command failed, Ctrl-C, SIGTERM, an
+error half-way through) unmounts and detaches everything in reverse order and removes the temporary files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from imgcreate.errors import CreatorError, MountError
+from imgcreate.host import fs
+from imgcreate.host.run import run, stop
+from imgcreate.media import dmsnapshot
+from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
+from imgcreate.pack import erofs
+
+log = logging.getLogger("imgcreate")
+
+_INNER_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")
+
+
+def check_mountpoint(mountpoint: Path) -> None:
+    """A mount point must be an existing directory that nothing is mounted on yet: mounting over a mount would
+    hide it, and unmounting afterwards could take the wrong one."""
+    if not mountpoint.is_dir():
+        raise CreatorError(f"The mount point '{mountpoint}' is not a directory: create it first.")
+    if os.path.ismount(mountpoint) or fs.mounts_under(mountpoint):
+        raise CreatorError(f"The mount point '{mountpoint}' is busy: something is already mounted there. "
+                           "Unmount it or choose an empty directory.")
+
+
+@contextlib.contextmanager
+def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
+                      tmpdir: Path | None = None) -> Iterator[Path]:
+    """Mount the live root of *iso* (a live ISO, or a live medium: a block device, a partition or a disk image
+    file holding ``LiveOS/``) on *mountpoint* for the duration of the block.
+
+    Without *overlay* the root is read-only.  With *overlay* (a directory, created if missing, or an ext
+    filesystem image file) it is writable through an overlayfs whose upper layer lives in the overlay, so what
+    is written survives the unmount and a later mount with the same overlay sees it.  *tmpdir* holds the
+    extracted root image (default /var/tmp: it can be as large as the ISO).
+    """
+    check_mountpoint(mountpoint)
+    live = read_live_iso(iso) if _is_iso(iso) else None
+    if overlay is not None:
+        _check_overlay(overlay)
+    with contextlib.ExitStack() as stack:
+        work = Path(tempfile.mkdtemp(prefix="liveimage-mount-", dir=tmpdir or "/var/tmp"))
+        stack.callback(fs.remove_tree, work)  # registered first: removed last, once nothing is mounted below
+        lower = work / "lower" if overlay is not None else mountpoint
+        lower.mkdir(exist_ok=True)
+        if live is not None:
+            _mount_root(stack, live, work, lower)
+        else:
+            liveos = _mount_medium(stack, iso, work)
+            _mount_medium_root(stack, liveos, work, lower)
+        if overlay is not None:
+            _mount_overlay(stack, overlay, work, lower, mountpoint)
+        if live is None and _stick_file(liveos / "home.img") and (mountpoint / "home").is_dir():
+            _mount_ro(stack, liveos / "home.img", mountpoint / "home", options="ro,noload")
+        log.info("%s mounted on %s (%s)", iso, mountpoint, "read-write" if overlay else "read-only")
+        yield mountpoint
+
+
+def _check_overlay(overlay: Path) -> None:
+    if overlay.exists() and not (overlay.is_dir() or overlay.is_file()):
+        raise CreatorError(f"--overlay '{overlay}' is neither a directory nor a filesystem image file.")
+    if not overlay.exists() and not overlay.parent.is_dir():
+        raise CreatorError(f"--overlay '{overlay}': its folder {overlay.parent} does not exist.")
+
+
+def _mount_root(stack: contextlib.ExitStack, live: LiveIso, work: Path, target: Path) -> None:
+    """The live root read-only on *target*: the ext image inside the squashfs, the flat squashfs itself, or the
+    ext image lying on the ISO."""
+    image = live.extract(live.root_image, work / Path(live.root_image).name)
+    if live.layout is Layout.ROOTFS_ON_ISO:
+        _mount_ro(stack, image, target)
+        return
+    if live.layout is Layout.FLAT_SQUASHFS:
+        _mount_ro(stack, image, target, erofs.fstype_of(image))
+        return
+    squash = work / "squashfs"
+    squash.mkdir()
+    _mount_ro(stack, image, squash, erofs.fstype_of(image))
+    inner = next((squash / name for name in _INNER_IMAGES if _stick_file(squash / name)), None)
+    if inner is None:
+        raise CreatorError(f"'{live.path}': LiveOS/squashfs.img holds no LiveOS/rootfs.img.")
+    _mount_ro(stack, inner, target)
+
+
+def _mount_ro(stack: contextlib.ExitStack, image: Path, target: Path, fstype: str | None = None,
+              options: str = "ro") -> None:
+    dev = fs.attach_loop(stack, image, readonly=True)
+    fs.mount(stack, dev, target, fstype=fstype, options=options)
+
+
+def _is_iso(path: Path) -> bool:
+    """An ISO 9660 image file (a hybrid ISO too), as opposed to a block device or a disk image."""
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        f.seek(0x8001)
+        return f.read(5) == b"CD001"
+
+
+def _mount_medium(stack: contextlib.ExitStack, source: Path, work: Path) -> Path:
+    """Mount, read-only, the filesystem of *source* that holds ``LiveOS/squashfs.img``; its ``LiveOS``."""
+    if not source.exists():
+        raise CreatorError(f"'{source}' is not a file or a device (it does not exist): give a live ISO, a live "
+                           "USB stick or a disk image written by livecd-iso-to-disk.")
+    is_block = stat.S_ISBLK(source.stat().st_mode)
+    device = str(source) if is_block else fs.attach_loop(stack, source, readonly=True, partscan=True)
+    candidates = [*fs.partition_devices(device).values()] or [device]
+    if is_block and Path(f"/sys/class/block/{source.resolve().name}/partition").exists():
+        candidates = [str(source)]  # a partition named directly
+    medium = work / "medium"
+    medium.mkdir()
+    probed = [(dev, fs.probe(dev, "TYPE")) for dev in candidates]
+    # FAT last: a stick's EFI partition is FAT, and some kernels (this CI's) cannot mount it at all.
+    for dev, fstype in sorted(probed, key=lambda p: p[1] == "vfat"):
+        if fstype not in _MEDIUM_OPTIONS:
+            continue
+        with contextlib.ExitStack() as attempt:
+            try:
+                fs.mount(attempt, dev, medium, fstype=fstype, options=_MEDIUM_OPTIONS[fstype])
+            except MountError as exc:
+                log.debug("cannot look into %s: %s", dev, exc)
+                continue
+            if not (medium / "LiveOS").is_symlink() and _stick_file(medium / "LiveOS/squashfs.img"):
+                stack.push(attempt.pop_all())
+                log.info("The live system is on %s (%s)", dev, fstype)
+                return medium / "LiveOS"
+    raise CreatorError(f"'{source}' is not a live ISO, and none of its filesystems ({', '.join(candidates)}) "
+                       "holds LiveOS/squashfs.img.  Give a live ISO or a stick written by livecd-iso-to-disk "
+                       "(ext4, XFS or Btrfs; a FAT stick needs a kernel with the vfat driver).")
+
+
+# How a stick's filesystem is mounted: read-only without replaying a journal, so the stick is never written.
+_MEDIUM_OPTIONS = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload", "xfs": "ro,norecovery",
+                   "btrfs": "ro", "vfat": "ro"}
+
+
+def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, target: Path) -> None:
+    """The root of the live system on a stick, as it last ran: squashfs (and the ext image in it), with the
+    stick's persistent overlay applied."""
+    overlays = sorted(p for p in liveos.glob("overlay-*") if _stick_file(p) is not None)
+    cow = overlays[0] if overlays else None
+    if cow is not None and len(overlays) > 1:
+        log.warning("%s holds several overlays; using %s", liveos, cow.name)
+    squash = work / "squashfs"
+    squash.mkdir()
+    _mount_ro(stack, liveos / "squashfs.img", squash, erofs.fstype_of(liveos / "squashfs.img"))
+    inner = next((squash / name for name in _INNER_IMAGES if _stick_file(squash / name)), None)
+    if cow is not None and _is_overlayfs_overlay(cow):
+        lower = squash
+        if inner is not None:
+            lower = work / "root"
+            lower.mkdir()
+            _mount_ro(stack, inner, lower, options="ro,noload")
+        _mount_persistent_overlayfs(stack, cow, work, lower, target)
+        return
+    if inner is None:
+        fs.mount(stack, str(squash), target, options="bind,ro")
+        return
+    snapshot = dmsnapshot.read_cow(cow) if cow is not None else None
+    if cow is None or snapshot is None:
+        _mount_ro(stack, inner, target, options="ro,noload")
+        return
+    copy = work / "rootfs.img"
+    run(["cp", "--sparse=always", "--reflink=auto", str(inner), str(copy)], what="Copying the root image")
+    chunks = dmsnapshot.apply_cow(cow, snapshot, copy)
+    log.info("Applied %d changed chunks from the persistent overlay %s", chunks, cow.name)
+    dev = fs.attach_loop(stack, copy)  # writable: the private copy's journal is replayed on mount
+    fs.mount(stack, dev, target, options="ro")
+
+
+def _stick_file(path: Path) -> bool | None:
+    """Whether *path* on the stick is a regular file (None: nothing there, False: something else).  A symbolic
+    link is refused: followed on the host, it would show a host file (a device, say) as the stick's."""
+    if path.is_symlink():
+        raise CreatorError(f"{path.name} on the live medium ({path}) is a symbolic link (to {os.readlink(path)}); "
+                           "it is not followed.  Write the stick again with livecd-iso-to-disk.")
+    if not path.exists():
+        return None
+    return path.is_file()
+
+
+def _is_overlayfs_overlay(overlay: Path) -> bool:
+    """dracut's overlayfs overlay: a directory, or an ext image (holding ``overlayfs/`` and ``ovlwork/``), as
+    opposed to a dm-snapshot COW file."""
+    if overlay.is_dir():
+        return True
+    with open(overlay, "rb") as f:
+        f.seek(1080)
+        return f.read(2) == b"\x53\xef"
+
+
+def _mount_persistent_overlayfs(stack: contextlib.ExitStack, overlay: Path, work: Path, lower: Path,
+                                target: Path) -> None:
+    """A read-only overlayfs of the stick's upper layer (what the live system wrote) over *lower*."""
+    top = overlay
+    if overlay.is_file():
+        top = work / "persistent"
+        top.mkdir()
+        _mount_ro(stack, overlay, top, options="ro,noload")
+        top = top / "overlayfs"
+    if not top.is_dir():
+        raise CreatorError(f"The persistent overlay '{overlay}' holds no overlayfs/ folder.")
+    fs.mount(stack, "overlay", target, fstype="overlay", options=f"ro,lowerdir={top}:{lower}")
+
+
+def _mount_overlay(stack: contextlib.ExitStack, overlay: Path, work: Path, lower: Path, mountpoint: Path) -> None:
+    """An overlayfs on *mountpoint*: *lower* below, the overlay's ``upper`` (what was written) above.  An ext
+    image file is loop-mounted read-write first; a directory is used as it is."""
+    top = overlay
+    if overlay.is_file():
+        top = work / "overlay"
+        top.mkdir()
+        dev = fs.attach_loop(stack, overlay)
+        fs.mount(stack, dev, top)
+    else:
+        overlay.mkdir(exist_ok=True)
+    upper, workdir = top / "upper", top / "work"
+    upper.mkdir(exist_ok=True)
+    workdir.mkdir(exist_ok=True)
+    fs.mount(stack, "overlay", mountpoint, fstype="overlay",
+             options=f"lowerdir={lower},upperdir={upper},workdir={workdir}")
+
+
+def default_command() -> list[str]:
+    """The user's shell ($SHELL), else /bin/sh, as upstream opens one."""
+    shell = os.environ.get("SHELL") or "/bin/sh"
+    return [shell if shutil.which(shell) else "/bin/sh"]
+
+
+def run_in(mountpoint: Path, command: Sequence[str]) -> int:
+    """Run *command* on the user's terminal with *mountpoint* as its working directory; its exit status
+    (128+N when signal N killed it).
+
+    The command is the user's, so it keeps their environment and terminal (imgcreate.host.run captures output,
+    which a shell cannot live with).  Ctrl-C is the command's to handle (an interactive shell ignores it), so
+    we ignore SIGINT while it runs; if we are stopped otherwise (SIGTERM, SIGHUP), the command and everything it
+    started are stopped (:func:`imgcreate.host.run.stop`) before the caller unmounts.  It stays in our process group,
+    the terminal's foreground one, so that an interactive shell keeps its job control.
+    """
+    log.debug("running in %s: %s", mountpoint, " ".join(command))
+    try:
+        proc = subprocess.Popen(list(command), cwd=mountpoint)
+    except OSError as exc:
+        raise CreatorError(f"Cannot run '{command[0]}': {exc.strerror or exc}.") from exc
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = proc.wait()
+    except BaseException:
+        stop(proc, group=False)
+        raise
+    finally:
+        signal.signal(signal.SIGINT, old)
+    return 128 - code if code < 0 else code
