@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from imgcreate import configure, kickstart
 from imgcreate.build import builddir, incremental, manifest
+from imgcreate.build.artifacts import Artifact, ArtifactKind
 from imgcreate.build.pipeline import BuildOptions, build_image
 from imgcreate.configure import scripts
 from imgcreate.debug import PROGRESS
@@ -100,6 +101,7 @@ class ImageCreator:
         self.full_disk: str | None = None  # set to --tmpdir if a phase failed while it was full
         self.install_result: Any = None
         self.package_list: list[str] | None = None  # name-epoch:version-release.arch, read before unmounting
+        self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
         # --incremental: the cache of installed trees (imgcreate.build.incremental); None: always install.
         self.incremental: Path | None = None
         self._based_on: str | None = None
@@ -420,19 +422,17 @@ class ImageCreator:
         with self._phase("package"):
             self._stage_final_image()
             self._write_manifest()
-        delivered = builddir.deliver(self._outdir, Path(destdir))
-        return sorted(delivered, key=manifest.is_manifest)  # the image first, as before there was a manifest
+        delivered = sorted(builddir.deliver(self._outdir, Path(destdir)), key=manifest.is_manifest)
+        self.artifacts = [Artifact(p, ArtifactKind.MANIFEST) if manifest.is_manifest(p) else self._artifact(p)
+                          for p in delivered]
+        return delivered  # the image first, as before there was a manifest
+
+    def _artifact(self, path: Path) -> Artifact:
+        """What the delivered image file *path* is (a hook: each kind of image says what it made)."""
+        return Artifact(path, ArtifactKind.FILESYSTEM_IMAGE)
 
     def _write_manifest(self) -> None:
-        """Beside the image: ``<name>-CHECKSUM`` (sha256 of each image file, Fedora's format),
-        ``<name>.packages`` (what was installed) and ``<name>.flattened.ks`` (the kickstart as read; not
-        ``<name>.ks``, which could be the user's own kickstart in the output folder)."""
-        images = [p for p in self._outdir.iterdir() if p.is_file() and not p.is_symlink() and p.name != "CHECKSUM"]
-        if images:
-            manifest.write_checksum(images, self._outdir / f"{self.name}-CHECKSUM")
-        if self.package_list is not None:
-            manifest.write_packages(self.package_list, self._outdir / f"{self.name}.packages")
-        manifest.write_kickstart(self.ks.handler, self._outdir / f"{self.name}.flattened.ks")
+        manifest.write_manifest(self._outdir, self.name, self.package_list, self.ks.handler)
 
     def cleanup(self) -> None:
         """Unmount everything and remove the build directory (kept with docleanup=False, but still unmounted)."""

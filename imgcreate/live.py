@@ -28,13 +28,14 @@ from typing import Any
 from imgcreate import kickstart
 from imgcreate.boot import bootloader, dracutconf, kernels
 from imgcreate.build import incremental
+from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.creator import LoopImageCreator
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.host.run import find_any_tool, run
 from imgcreate.media import baseiso, iso
 from imgcreate.media.iso import BiosBootloader
-from imgcreate.pack import erofs, squashfs
+from imgcreate.pack import RootfsType
 from imgcreate.storage import inroot, rootfs
 from imgcreate.storage.roots import DirectoryRoot, RootStorage
 
@@ -43,7 +44,7 @@ log = logging.getLogger("imgcreate")
 DRACUT_CONF = "/etc/dracut.conf.d/99-liveos.conf"
 DEFAULT_COMPRESSION = "xz"  # upstream 31's default
 # lorax's --rootfs-type values: the compressed image (squashfs or EROFS) holds the root tree or an ext4 rootfs.img.
-ROOTFS_TYPES = ("squashfs-ext4", "squashfs", "erofs-ext4", "erofs")
+ROOTFS_TYPES = RootfsType.names()
 
 _GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
 _SYSLINUX_DIRS = ("/usr/share/syslinux", "/usr/lib/syslinux", "/usr/lib/ISOLINUX")
@@ -86,9 +87,9 @@ class LiveImageCreator(LoopImageCreator):
         self.title = title or self.product
         # None (or upstream's command-line spelling "None"): the base ISO's compressor, else the default.
         self.compression_type = None if compression_type in (None, "None") else compression_type
-        self.rootfs_type = _rootfs_type(rootfs_type, flat_squashfs)
-        self.flat_squashfs = self.rootfs_type in ("squashfs", "erofs")  # the root tree itself, no rootfs.img
-        self.erofs = self.rootfs_type.startswith("erofs")
+        self.rootfs_type = RootfsType.choose(rootfs_type, flat_squashfs)
+        self.flat_squashfs = self.rootfs_type.flat  # the root tree itself, no rootfs.img
+        self.packer = self.rootfs_type.packer
         self.skip_minimize = skip_minimize
         self.skip_compression = skip_compression  # the ext image on the ISO as LiveOS/rootfs.img, as upstream
         self.bios = BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2
@@ -109,15 +110,10 @@ class LiveImageCreator(LoopImageCreator):
     def check_host_tools(self) -> None:
         super().check_host_tools()
         # -s compresses nothing: the default compressor (xz, which erofs-utils < 1.6 lacks) is not checked.
-        compression = None if self.skip_compression else self.compression_type
-        if self.erofs:
-            erofs.check_compression(compression)
-        else:
-            squashfs.check_compression(compression)
+        self.packer.check(None if self.skip_compression else self.compression_type)
 
     def _host_tools(self) -> list[str]:
-        compressor = "mkfs.erofs" if self.erofs else "mksquashfs"
-        return [*super()._host_tools(), compressor, "xorriso", "implantisomd5", "mkfs.vfat", "mmd", "mcopy"]
+        return [*super()._host_tools(), self.packer.tool, "xorriso", "implantisomd5", "mkfs.vfat", "mmd", "mcopy"]
 
     # -- hooks -------------------------------------------------------------------------------------------------
     def _get_required_packages(self) -> list[str]:
@@ -136,11 +132,11 @@ class LiveImageCreator(LoopImageCreator):
         return DirectoryRoot() if self.flat_squashfs else super()._root_storage()
 
     def _root_settings(self) -> dict[str, object]:
-        return {**super()._root_settings(), "rootfs_type": self.rootfs_type, "compression": self.compression_type,
+        return {**super()._root_settings(), "rootfs_type": self.rootfs_type.value, "compression": self.compression_type,
                 "minimize": not self.skip_minimize, "dracut": self.dracut.text()}
 
     def _fstab_root(self) -> str:
-        fstype = ("erofs" if self.erofs else "squashfs") if self.flat_squashfs else self.fstype
+        fstype = self.packer.fstype if self.flat_squashfs else self.fstype
         return f"/dev/root  /  {fstype}  defaults,noatime  0 0\n"
 
     def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
@@ -317,7 +313,8 @@ class LiveImageCreator(LoopImageCreator):
         elif self.flat_squashfs:
             # A flat root has no ext image to put on the ISO: --skip-compression makes the squashfs uncompressed.
             with self._phase("squashfs"):
-                self._compress(self._instroot, squashfs_img, None if self.skip_compression else self.compression_type)
+                self.packer.pack(self._instroot, squashfs_img, None if self.skip_compression else self.compression_type,
+                                 sparse=False)
         elif self.skip_compression:
             # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
             with self._phase("filesystem-finish"):
@@ -328,6 +325,12 @@ class LiveImageCreator(LoopImageCreator):
             with self._phase("incremental-store"):
                 kept[0].store_root(kept[1], kept[2], squashfs_img)
         self._master(self._boot_media, self._outdir / f"{self.name}.iso")
+
+    def _artifact(self, path: Path) -> Artifact:
+        if path.suffix != ".iso" or self._boot_media is None:
+            return super()._artifact(path)
+        uefi = (Firmware.UEFI,) if self._boot_media.efiboot is not None else ()
+        return Artifact(path, ArtifactKind.LIVE_ISO, firmwares=(Firmware.BIOS, *uefi))
 
     def _reuse_compressed_root(self, cache: incremental.TreeCache, tree: incremental.InstallKey, root: str,
                                dest: Path) -> bool:
@@ -353,21 +356,10 @@ class LiveImageCreator(LoopImageCreator):
         os.rename(image, sqroot / "LiveOS/rootfs.img")
         try:
             with self._phase("squashfs"):
-                self._compress(sqroot, output, self.compression_type, sparse=True)
+                # Only the sparse rootfs.img is in sqroot: tar2sqfs skips its holes (see pack.squashfs).
+                self.packer.pack(sqroot, output, self.compression_type, sparse=True)
         finally:
             os.rename(sqroot / "LiveOS/rootfs.img", image)
-
-    def _compress(self, source: Path, output: Path, compression: str | None, sparse: bool = False) -> None:
-        """LiveOS/squashfs.img from *source*: squashfs, or EROFS under the same name (as Fedora 42's media).
-
-        *sparse*: *source* holds only the sparse rootfs.img, whose holes tar2sqfs can skip; a root tree (with
-        its xattrs, device nodes and hard links) always goes to mksquashfs."""
-        if self.erofs:
-            erofs.mkfs_erofs(source, output, compression)
-        elif sparse:
-            squashfs.pack_sparse(source, output, compression)
-        else:
-            squashfs.mksquashfs(source, output, compression)
 
     def _master(self, media: BootMedia, output: Path) -> None:
         mbr: Path | None = None
@@ -392,18 +384,6 @@ class LiveImageCreator(LoopImageCreator):
         log.warning("the image has no hybrid MBR boot code (%s); the ISO will not boot from USB on BIOS",
                     " or ".join(candidates))
         return None
-
-
-def _rootfs_type(rootfs_type: str | None, flat_squashfs: bool) -> str:
-    """The --rootfs-type, where --flat-squashfs is upstream's spelling of "squashfs"."""
-    if rootfs_type is None:
-        return "squashfs" if flat_squashfs else "squashfs-ext4"
-    if rootfs_type not in ROOTFS_TYPES:
-        raise CreatorError(f"Unknown root filesystem type '{rootfs_type}': use one of {', '.join(ROOTFS_TYPES)}.")
-    if flat_squashfs and rootfs_type not in ("squashfs", "erofs"):
-        raise CreatorError(f"--flat-squashfs puts the root tree itself in the image; --rootfs-type {rootfs_type} "
-                           "puts an ext4 rootfs.img there: use one of them.")
-    return rootfs_type
 
 
 def _copy_boot_file(root: Path, src: Path, dest: Path) -> None:

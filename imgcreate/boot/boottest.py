@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError, MissingToolError
 
@@ -49,8 +50,7 @@ ACCEL_ENV = "LIVECD_TOOLS_QEMU_ACCEL"
 DEFAULT_EXPECT = r"login:|Reached target.*(Multi-User System|Graphical Interface)"
 DEFAULT_TIMEOUT = 600.0  # seconds: a TCG boot of a full distribution is slow
 DEFAULT_MEMORY = 2048  # MiB: a live system keeps its writes in RAM
-FIRMWARES = ("bios", "uefi")
-FIRMWARE_NAMES = {"bios": "BIOS", "uefi": "UEFI"}
+FIRMWARES = Firmware.names()
 
 _ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[=>78c])")
 
@@ -138,7 +138,7 @@ def cdrom_media(iso: Path) -> list[str]:
 
 def disk_media(disk: Path, disk_format: str | None = None) -> list[str]:
     """A disk image on a virtio drive whose writes go to a throw-away snapshot (the file is never written);
-    its format from the suffix unless given (qcow2, vmdk, vdi; raw otherwise)."""
+    its format as the creator says, else from the suffix (qcow2, vmdk, vdi; raw otherwise)."""
     fmt = disk_format or {".qcow2": "qcow2", ".vmdk": "vmdk", ".vdi": "vdi"}.get(disk.suffix, "raw")
     return ["-drive", f"file={disk},format={fmt},if=virtio,snapshot=on"]
 
@@ -162,8 +162,8 @@ def el_torito_platforms(catalog: bytes) -> set[int]:
     return platforms
 
 
-def iso_firmwares(iso: Path) -> tuple[str, ...]:
-    """How an ISO boots as a CD: "bios" and/or "uefi", from its El Torito boot catalog."""
+def iso_firmwares(iso: Path) -> tuple[Firmware, ...]:
+    """How an ISO boots as a CD, from its El Torito boot catalog (an ISO no creator of ours described)."""
     with open(iso, "rb") as f:
         f.seek(17 * 2048)
         record = f.read(2048)
@@ -171,16 +171,7 @@ def iso_firmwares(iso: Path) -> tuple[str, ...]:
             return ()
         f.seek(int.from_bytes(record[0x47:0x4B], "little") * 2048)
         platforms = el_torito_platforms(f.read(2048))
-    return tuple(fw for fw, pid in (("bios", 0), ("uefi", 0xEF)) if pid in platforms)
-
-
-def disk_firmwares(layout: Any, boots: bool = True) -> tuple[str, ...]:
-    """How a disk of :class:`imgcreate.disk.layout.DiskLayout` *layout* boots, as DiskImageCreator installs
-    GRUB: BIOS on an msdos disk or with a biosboot partition, UEFI with an ESP; nothing without a boot loader."""
-    if not boots:
-        return ()
-    bios = layout.label.value == "msdos" or layout.biosboot is not None
-    return tuple(fw for fw, yes in (("bios", bios), ("uefi", layout.esp is not None)) if yes)
+    return tuple(fw for fw, pid in ((Firmware.BIOS, 0), (Firmware.UEFI, 0xEF)) if pid in platforms)
 
 
 # -- running QEMU -------------------------------------------------------------------------------------------------
@@ -328,39 +319,39 @@ class BootTest:
             raise
         return cls(opts.boot_test_expect, opts.boot_test_timeout, opts.boot_test_memory, opts.tmpdir)
 
-    def run(self, creator: Any, delivered: Sequence[Path]) -> list[BootResult]:
-        """Boot what *creator* delivered: its ISO, or its disk (layout from the creator)."""
-        isos = [p for p in delivered if p.suffix == ".iso"]
-        disks = [p for p in delivered if "-sda." in p.name]
-        if isos:
-            return self.boot(isos[0], iso_firmwares(isos[0]), name=creator.name)
-        if disks and hasattr(creator, "layout"):
-            return self.boot(disks[0], disk_firmwares(creator.layout, creator.boots), name=creator.name)
-        raise CreatorError("--boot-test: the build delivered nothing bootable (a live ISO or a disk image).")
+    def run(self, artifacts: Sequence[Artifact], name: str) -> list[BootResult]:
+        """Boot the first live ISO or disk a build delivered (``ImageCreator.artifacts``), on each firmware its
+        creator installed a boot loader for."""
+        image = next((a for a in artifacts if a.kind in (ArtifactKind.LIVE_ISO, ArtifactKind.DISK)), None)
+        if image is None:
+            raise CreatorError("--boot-test: the build delivered nothing bootable (a live ISO or a disk image).")
+        return self.boot(image.path, image.firmwares, name=name, disk_format=image.disk_format)
 
-    def boot(self, image: Path, firmwares: Sequence[str], name: str) -> list[BootResult]:
+    def boot(self, image: Path, firmwares: Sequence[Firmware], name: str,
+             disk_format: str | None = None) -> list[BootResult]:
         """Boot *image* (an ISO, or a disk: raw, qcow2, vmdk, vdi, possibly .xz/.zst) on each of *firmwares*;
         the serial logs go beside it as ``<name>.boot-<firmware>.log``.  A failure raises BootTestError."""
         if not firmwares:
             raise BootTestError(f"--boot-test: {image} has no boot loader for BIOS or UEFI, so there is nothing "
                                 f"to boot; the image is in {image.parent}.")
-        if "uefi" in firmwares:
+        if Firmware.UEFI in firmwares:
             find_ovmf()
         for firmware in FIRMWARES:  # an earlier build's logs would tell of another image
             (image.parent / f"{name}.boot-{firmware}.log").unlink(missing_ok=True)
         accel = accel_from_env()
         results = []
         with tempfile.TemporaryDirectory(prefix="boottest-", dir=self.tmpdir) as tmp:
-            media = cdrom_media(image) if image.suffix == ".iso" else disk_media(_uncompressed(image, Path(tmp)))
+            media = (cdrom_media(image) if image.suffix == ".iso"
+                     else disk_media(_uncompressed(image, Path(tmp)), disk_format))
             for firmware in firmwares:
                 serial_log = image.parent / f"{name}.boot-{firmware}.log"
                 log.log(PROGRESS, "Boot test: %s on %s in QEMU (%s, %d MiB), up to %.0f s for %r", image.name,
-                        FIRMWARE_NAMES[firmware], accel.upper(), self.memory, self.timeout, self.expect.pattern)
-                result = run_guest(media, uefi=firmware == "uefi", expect=self.expect, timeout=self.timeout,
+                        firmware.display, accel.upper(), self.memory, self.timeout, self.expect.pattern)
+                result = run_guest(media, uefi=firmware is Firmware.UEFI, expect=self.expect, timeout=self.timeout,
                                    memory=self.memory, serial_log=serial_log, accel=accel, tmpdir=tmp)
                 if not result.ok:
                     raise BootTestError(failure_message(image, firmware, result, self, serial_log, accel))
-                log.log(PROGRESS, "Boot test passed on %s in %.0f s: %s", FIRMWARE_NAMES[firmware],
+                log.log(PROGRESS, "Boot test passed on %s in %.0f s: %s", firmware.display,
                         result.seconds, result.line.strip())
                 results.append(result)
         return results
@@ -370,10 +361,10 @@ class BootTestError(CreatorError):
     """The built image did not boot to the expected pattern (the image and the serial log are kept)."""
 
 
-def failure_message(image: Path, firmware: str, result: BootResult, test: BootTest, serial_log: Path,
+def failure_message(image: Path, firmware: Firmware, result: BootResult, test: BootTest, serial_log: Path,
                     accel: str) -> str:
     """The one paragraph a failed boot test ends in: what, on which firmware, why, and where the log is."""
-    fw = FIRMWARE_NAMES[firmware]
+    fw = firmware.display
     if result.exited and result.returncode not in (0, None):
         why = f"QEMU failed (exit status {result.returncode}: {result.log.split('[qemu] ')[-1].strip()[-300:]})"
     elif result.exited:

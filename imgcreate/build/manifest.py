@@ -64,3 +64,15 @@ def checksum_text(files: list[Path]) -> str:
 def write_checksum(files: list[Path], path: Path) -> Path:
     path.write_text(checksum_text(files))
     return path
+
+
+def write_manifest(outdir: Path, name: str, package_list: list[str] | None, handler: KickstartHandler) -> None:
+    """Beside the image in *outdir*: ``<name>-CHECKSUM`` (sha256 of each image file, Fedora's format),
+    ``<name>.packages`` (what was installed, when known) and ``<name>.flattened.ks`` (the kickstart as read; not
+    ``<name>.ks``, which could be the user's own kickstart in the output folder)."""
+    images = [p for p in outdir.iterdir() if p.is_file() and not p.is_symlink() and p.name != "CHECKSUM"]
+    if images:
+        write_checksum(images, outdir / f"{name}-CHECKSUM")
+    if package_list is not None:
+        write_packages(package_list, outdir / f"{name}.packages")
+    write_kickstart(handler, outdir / f"{name}.flattened.ks")

@@ -302,10 +302,10 @@ def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any],
         creator = state["creator"] = make_creator(ks)
         creator.incremental = incremental_dir(opts)
         with creator:
-            delivered = build_image(creator, options)
+            build_image(creator, options)
         _report_timings(creator)
         if boot_test is not None:
-            boot_test.run(creator, delivered)  # a failure keeps the image and the serial log
+            boot_test.run(creator.artifacts, creator.name)  # a failure keeps the image and the serial log
         return 0
 
     def hint(message: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from imgcreate.boot import diskboot, kernels
+from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.creator import ImageCreator
 from imgcreate.disk import layout as disklayout
 from imgcreate.disk import output as diskoutput
@@ -98,9 +99,18 @@ class DiskImageCreator(ImageCreator):
         rootfs.write_file(root, "/boot/grub2/grub.cfg", diskboot.grub_cfg(menu), mode=0o600)
         if self.layout.esp is not None:
             diskboot.install_efi(root, menu)
-        if self.layout.label is DiskLabel.MSDOS or self.layout.biosboot is not None:
+        if Firmware.BIOS in self.firmwares:
             with _host_device_in_root(root, self._disk.device):
                 diskboot.install_bios(root, str(self._disk.device), menu, gpt=self.layout.label is DiskLabel.GPT)
+
+    def _artifact(self, path: Path) -> Artifact:
+        if not path.name.startswith(self.output.disk_name):
+            return super()._artifact(path)  # <name>.xml, CHECKSUM
+        return Artifact(path, ArtifactKind.DISK, firmwares=self.firmwares, disk_format=str(self.output.disk_format))
+
+    @property
+    def firmwares(self) -> tuple[Firmware, ...]:
+        return disk_firmwares(self.layout, self.boots)
 
     def unmount(self) -> None:
         """After a successful build only: what was installed on FAT partitions goes into them first."""
@@ -118,6 +128,15 @@ class DiskImageCreator(ImageCreator):
 
 
 ApplianceImageCreator = DiskImageCreator  # appliance-tools' name
+
+
+def disk_firmwares(layout: disklayout.DiskLayout, boots: bool = True) -> tuple[Firmware, ...]:
+    """What boots a disk of *layout*, as DiskImageCreator installs GRUB: BIOS on an msdos disk or with a
+    biosboot partition, UEFI with an ESP; nothing without a boot loader."""
+    if not boots:
+        return ()
+    bios = layout.label is DiskLabel.MSDOS or layout.biosboot is not None
+    return (*((Firmware.BIOS,) if bios else ()), *((Firmware.UEFI,) if layout.esp is not None else ()))
 
 
 @contextlib.contextmanager

@@ -13,17 +13,29 @@ from imgcreate.build import manifest
 from imgcreate.disk import ids
 from imgcreate.errors import CreatorError
 from imgcreate.host.run import run
+from imgcreate.strenum import StrEnum
 
 log = logging.getLogger("imgcreate")
 
-FORMATS = ("raw", "qcow2", "vmdk", "vdi")
+
+
+class DiskFormat(StrEnum):
+    """appliance-creator's ``--format`` (qemu-img's names): raw is the sparse disk itself."""
+
+    RAW = "raw"
+    QCOW2 = "qcow2"
+    VMDK = "vmdk"
+    VDI = "vdi"
+
+
+FORMATS = DiskFormat.names()
 COMPRESSORS = {"xz": ("xz", ".xz"), "zstd": ("zstd", ".zst")}
 
 
 @dataclass(frozen=True)
 class OutputSpec:
     name: str
-    disk_format: str = "raw"
+    disk_format: DiskFormat | str = DiskFormat.RAW  # a plain name ("qcow2") becomes the member
     compress: str | None = None
     checksum: bool = False
     vmem: int = 512  # MiB, appliance-creator's default
@@ -32,8 +44,7 @@ class OutputSpec:
     release: str | None = None
 
     def __post_init__(self) -> None:
-        if self.disk_format not in FORMATS:
-            raise CreatorError(f"Unknown disk format '{self.disk_format}': use one of {', '.join(FORMATS)}.")
+        object.__setattr__(self, "disk_format", DiskFormat.of(self.disk_format, "disk format"))
         if self.compress is not None and self.compress not in COMPRESSORS:
             raise CreatorError(f"Unknown compression '{self.compress}': use one of {', '.join(COMPRESSORS)}.")
 
@@ -44,8 +55,8 @@ class OutputSpec:
 
 
 def host_tools(spec: OutputSpec) -> list[str]:
-    tools = [] if spec.disk_format == "raw" else ["qemu-img"]
-    if spec.compress and spec.disk_format == "raw":
+    tools = [] if spec.disk_format is DiskFormat.RAW else ["qemu-img"]
+    if spec.compress and spec.disk_format is DiskFormat.RAW:
         tools.append(COMPRESSORS[spec.compress][0])
     return tools
 
@@ -61,7 +72,7 @@ def finish(raw: Path, outdir: Path, spec: OutputSpec, epoch: int | None = None) 
     disk = convert(raw, outdir / spec.disk_name, spec, epoch)
     sums = {a: manifest.file_digest(disk, a) for a in ("sha1", "sha256")} if spec.checksum else {}
     (outdir / f"{spec.name}.xml").write_text(image_xml(spec, sums))
-    if spec.compress and spec.disk_format == "raw":
+    if spec.compress and spec.disk_format is DiskFormat.RAW:
         disk = compress(disk, spec.compress)
     made = [disk, outdir / f"{spec.name}.xml"]
     if spec.checksum:
@@ -77,10 +88,10 @@ def convert(raw: Path, disk: Path, spec: OutputSpec, epoch: int | None = None) -
     a vmdk (its descriptor's ``CID``) and a vdi (the image and snapshot UUIDs): with *epoch* they are replaced
     by ids derived from the disk's name and the epoch, so that a reproducible build gives the same file.
     """
-    if spec.disk_format == "raw":
+    if spec.disk_format is DiskFormat.RAW:
         os.rename(raw, disk)
         return disk
-    internal = ["-c"] if spec.compress and spec.disk_format == "qcow2" else []
+    internal = ["-c"] if spec.compress and spec.disk_format is DiskFormat.QCOW2 else []
     try:
         run(["qemu-img", "convert", "-f", "raw", "-O", spec.disk_format, *internal, str(raw), str(disk)],
             what=f"Converting the disk to {spec.disk_format}")

@@ -19,7 +19,7 @@ from pathlib import Path
 from imgcreate.errors import CommandError, CreatorError
 from imgcreate.host import signals
 from imgcreate.host.run import run
-from imgcreate.pack import erofs
+from imgcreate.pack import RootfsType, erofs
 
 _BOOT_CONFIGS = ("/boot/grub2/grub.cfg", "/EFI/BOOT/grub.cfg", "/isolinux/isolinux.cfg", "/isolinux/grub.cfg")
 
@@ -55,12 +55,14 @@ class LiveIso:
     erofs: bool = False  # LiveOS/squashfs.img is EROFS (--rootfs-type erofs / erofs-ext4)
 
     @property
-    def rootfs_type(self) -> str | None:
+    def rootfs_type(self) -> RootfsType | None:
         """livecd-creator's (lorax's) ``--rootfs-type`` that makes this layout; None for rootfs.img on the ISO."""
         if self.layout is Layout.ROOTFS_ON_ISO:
             return None
-        kind = "erofs" if self.erofs else "squashfs"
-        return kind if self.layout is Layout.FLAT_SQUASHFS else f"{kind}-ext4"
+        flat = self.layout is Layout.FLAT_SQUASHFS
+        if self.erofs:
+            return RootfsType.EROFS if flat else RootfsType.EROFS_EXT4
+        return RootfsType.SQUASHFS if flat else RootfsType.SQUASHFS_EXT4
 
     @property
     def root_image(self) -> str:

@@ -19,7 +19,9 @@ import pytest
 
 from imgcreate.boot import boottest
 from imgcreate.boot.boottest import BootResult, BootTest
+from imgcreate.build.artifacts import Firmware
 from imgcreate.cli import appliance, creators
+from imgcreate.disk.appliance import disk_firmwares
 from imgcreate.errors import MissingToolError
 from tests.support import REPO_ROOT
 from tests.unit.test_disklayout import GPT_BIOS, plan
@@ -85,7 +87,7 @@ def test_iso_firmwares_of_real_isos(tmp_path: Path) -> None:
         assert boottest.iso_firmwares(iso) == expect, name
 
 
-# -- the disk's firmware: how DiskImageCreator installed GRUB ------------------------------------------------------
+# -- the disk's firmware: how DiskImageCreator installs GRUB (its artifact tells the boot test) ---------------
 
 DISK = "bootloader --timeout=1{location}\npart / --fstype=ext4 --size=400\n"
 
@@ -102,7 +104,7 @@ def test_disk_firmwares(tmp_path: Path, label: str, parts: str, location: str, e
     text = f"clearpart --all --disklabel={label}\n" + parts + DISK.format(location=location)
     boots = not location
     layout = plan(tmp_path, text, bios=boots and (label == "msdos" or "biosboot" in parts))
-    assert boottest.disk_firmwares(layout, boots) == expect
+    assert disk_firmwares(layout, boots) == expect
 
 
 def test_nothing_to_boot_is_an_error(tmp_path: Path) -> None:
@@ -186,17 +188,17 @@ def test_failure_message_names_the_log_and_the_firmware(tmp_path: Path) -> None:
     test = BootTest(boottest.expect_pattern("NEVER"), timeout=45, memory=1024)
     image, serial = tmp_path / "L.iso", tmp_path / "L.boot-uefi.log"
     timed_out = BootResult(False, "[    0.0] Linux version 6.1\n", 45.2, "")
-    message = boottest.failure_message(image, "uefi", timed_out, test, serial, "tcg")
+    message = boottest.failure_message(image, Firmware.UEFI, timed_out, test, serial, "tcg")
     assert "L.iso booted on UEFI (QEMU, TCG, 1024 MiB)" in message and str(serial) in message
     assert "'NEVER'" in message and "within 45 s" in message and f"kept in {tmp_path}" in message
     assert "\n" not in message and "console=ttyS0" not in message
     silent = BootResult(False, "", 12, "", exited=True, returncode=0)
-    message = boottest.failure_message(image, "bios", silent, test, serial, "kvm")
+    message = boottest.failure_message(image, Firmware.BIOS, silent, test, serial, "kvm")
     assert "on BIOS (QEMU, KVM" in message and "the guest stopped" in message and "after 12 s" in message
     assert "console=ttyS0" in message, "a silent console: the likely cause named"
     broken = BootResult(False, "\n[qemu] qemu-system-x86_64: -drive x: Could not open", 0.1, "", True, 1)
     assert "QEMU failed (exit status 1: qemu-system-x86_64: -drive x: Could not open)" in \
-        boottest.failure_message(image, "bios", broken, test, serial, "tcg")
+        boottest.failure_message(image, Firmware.BIOS, broken, test, serial, "tcg")
 
 
 # -- finding QEMU and OVMF -----------------------------------------------------------------------------------------
@@ -272,7 +274,7 @@ def test_guest_that_stops_fails_at_once(fake_qemu: Path, monkeypatch: pytest.Mon
     iso = fake_iso(tmp_path / "out" / "L.iso", catalog())
     (tmp_path / "out/L.boot-uefi.log").write_text("an earlier build's boot")
     with pytest.raises(boottest.BootTestError) as exc:
-        BootTest(boottest.expect_pattern("NEVER"), timeout=30, tmpdir=str(tmp_path)).boot(iso, ("bios",), "L")
+        BootTest(boottest.expect_pattern("NEVER"), timeout=30, tmpdir=str(tmp_path)).boot(iso, (Firmware.BIOS,), "L")
     message = str(exc.value)
     assert "the guest stopped" in message and "on BIOS" in message and f"{tmp_path}/out/L.boot-bios.log" in message
     assert (tmp_path / "out/L.boot-bios.log").read_text().startswith("Linux\nreboot: Power down")

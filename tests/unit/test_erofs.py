@@ -9,7 +9,7 @@ import pytest
 
 from imgcreate import kickstart, live
 from imgcreate.errors import CreatorError
-from imgcreate.pack import erofs
+from imgcreate.pack import ErofsPacker, RootfsType, SquashfsPacker, erofs
 
 
 @pytest.mark.parametrize(("value", "expect"), [("lz4", ("lz4", None)), ("lz4hc,12", ("lz4hc", 12)),
@@ -41,14 +41,25 @@ def test_unsupported_compressor_is_one_paragraph_naming_the_supported() -> None:
     assert "\n" not in text and missing in text and all(k in text for k in known)
 
 
+def test_each_rootfs_type_packs_with_its_own_packer() -> None:
+    """The live creator asks the type, never which filesystem: flat or not, and the packer."""
+    kinds = {t: (t.flat, type(t.packer), t.packer.fstype, t.packer.tool) for t in RootfsType}
+    assert kinds == {
+        RootfsType.SQUASHFS_EXT4: (False, SquashfsPacker, "squashfs", "mksquashfs"),
+        RootfsType.SQUASHFS: (True, SquashfsPacker, "squashfs", "mksquashfs"),
+        RootfsType.EROFS_EXT4: (False, ErofsPacker, "erofs", "mkfs.erofs"),
+        RootfsType.EROFS: (True, ErofsPacker, "erofs", "mkfs.erofs"),
+    }
+
+
 def test_rootfs_type_and_flat_squashfs() -> None:
-    assert live._rootfs_type(None, False) == "squashfs-ext4"
-    assert live._rootfs_type(None, True) == "squashfs"
-    assert live._rootfs_type("erofs", True) == "erofs"
+    assert RootfsType.choose(None, False) is RootfsType.SQUASHFS_EXT4
+    assert RootfsType.choose(None, True) is RootfsType.SQUASHFS
+    assert RootfsType.choose("erofs", True) is RootfsType.EROFS == "erofs"
     with pytest.raises(CreatorError, match="--flat-squashfs"):
-        live._rootfs_type("erofs-ext4", True)
+        RootfsType.choose("erofs-ext4", True)
     with pytest.raises(CreatorError, match="Unknown"):
-        live._rootfs_type("ext4", False)
+        RootfsType.choose("ext4", False)
 
 
 def test_missing_mkfs_erofs_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
