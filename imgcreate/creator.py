@@ -32,7 +32,7 @@ from imgcreate.configure import scripts
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError
 from imgcreate.host import fs, signals
-from imgcreate.host.run import find_tool
+from imgcreate.host.run import find_tool, passed_to_commands
 from imgcreate.kickstart import RepoSpec
 from imgcreate.packages import repofiles, rpmdb
 from imgcreate.storage import inroot, reproducible, rootfs
@@ -86,6 +86,7 @@ class ImageCreator:
         cacheonly: bool = False,
         docleanup: bool = True,
         pkgverify_level: str | None = None,
+        source_date_epoch: int | None = None,
     ) -> None:
         if not name or "/" in name or name in (".", ".."):
             raise CreatorError(f"Invalid image name '{name}': it must be a non-empty file name without '/'.")
@@ -106,10 +107,10 @@ class ImageCreator:
         self.incremental: Path | None = None
         self._based_on: str | None = None
         self._install_key: incremental.InstallKey | None = None  # with --incremental, once installed
-        # SOURCE_DATE_EPOCH: a reproducible build (imgcreate.storage.reproducible), in force for every command run.
-        self.source_date_epoch = reproducible.current()
-        if self.source_date_epoch is not None:
-            reproducible.enable(self.source_date_epoch)
+        # A reproducible build (imgcreate.storage.reproducible): --source-date-epoch, else $SOURCE_DATE_EPOCH as
+        # the caller's environment has it now; passed to every command the build runs (see mount()).
+        self.source_date_epoch = (source_date_epoch if source_date_epoch is not None
+                                  else reproducible.epoch_from())
         self.extra_repos: list[RepoSpec] = []
         self._builddir: Path | None = None
         self._cachedir: Path | None = None
@@ -295,6 +296,7 @@ class ImageCreator:
         if self._mounted:
             return
         if self._builddir is None:
+            self._resources.enter_context(passed_to_commands(reproducible.command_env(self.source_date_epoch)))
             self._builddir = builddir.create(self._resources, self.tmpdir, keep=not self.docleanup)
         if cachedir is not None:
             self._cachedir = Path(cachedir).resolve()

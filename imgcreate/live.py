@@ -297,7 +297,7 @@ class LiveImageCreator(LoopImageCreator):
         copied["EFI/BOOT/grub.cfg"] = bootdir / "grub.cfg"
         images = isodir / "images"
         images.mkdir(exist_ok=True)
-        iso.make_efiboot(images / "efiboot.img", copied)
+        iso.make_efiboot(images / "efiboot.img", copied, self.source_date_epoch)
         return "images/efiboot.img"
 
     # -- packaging -------------------------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ class LiveImageCreator(LoopImageCreator):
             # A flat root has no ext image to put on the ISO: --skip-compression makes the squashfs uncompressed.
             with self._phase("squashfs"):
                 self.packer.pack(self._instroot, squashfs_img, None if self.skip_compression else self.compression_type,
-                                 sparse=False)
+                                 sparse=False, epoch=self.source_date_epoch)
         elif self.skip_compression:
             # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
             with self._phase("filesystem-finish"):
@@ -357,7 +357,7 @@ class LiveImageCreator(LoopImageCreator):
         try:
             with self._phase("squashfs"):
                 # Only the sparse rootfs.img is in sqroot: tar2sqfs skips its holes (see pack.squashfs).
-                self.packer.pack(sqroot, output, self.compression_type, sparse=True)
+                self.packer.pack(sqroot, output, self.compression_type, sparse=True, epoch=self.source_date_epoch)
         finally:
             os.rename(sqroot / "LiveOS/rootfs.img", image)
 
@@ -368,7 +368,7 @@ class LiveImageCreator(LoopImageCreator):
             mbr.write_bytes(media.mbr)
         with self._phase("iso"):
             iso.master_iso(iso.IsoSpec(tree=self._isodir, volume_id=self.fslabel, bios=media.bios, mbr=mbr,
-                                       efiboot=media.efiboot), output)
+                                       efiboot=media.efiboot, epoch=self.source_date_epoch), output)
         with self._phase("checksum"):
             iso.implant_md5(output)
 

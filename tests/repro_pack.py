@@ -6,9 +6,10 @@ the reproducibility matrix, without a full build per combination.  The tree is m
 are the clock's, after the epoch, as a build's are), with the kinds of entry a root holds: folders, files, an
 empty and a sparse file, a symbolic and a hard link, a FIFO, a device node, an extended attribute.
 
-faketime's variables are passed on to the tools too (imgcreate.host.run gives commands a clean environment without
-them otherwise), so mksquashfs, tar, tar2sqfs, mkfs.erofs, mke2fs, mkfs.vfat, mtools and xorriso all see the
-moved clock; only $SOURCE_DATE_EPOCH may decide the times they write.
+The epoch and faketime's variables are passed to the tools as a build passes its epoch
+(imgcreate.host.run.passed_to_commands; commands get a clean environment without them otherwise), so mksquashfs,
+tar, tar2sqfs, mkfs.erofs, mke2fs, mkfs.vfat, mtools and xorriso all see the moved clock; only $SOURCE_DATE_EPOCH
+may decide the times they write.
 """
 
 from __future__ import annotations
@@ -74,11 +75,11 @@ def _mksquashfs(comp: str | None) -> Packer:
 
 
 def _pack_sparse(comp: str) -> Packer:
-    return lambda work, output: squashfs.pack_sparse(work / "sparse", output, comp, False)
+    return lambda work, output: squashfs.pack_sparse(work / "sparse", output, comp, False, epoch=EPOCH)
 
 
 def _mkfs_erofs(comp: str | None) -> Packer:
-    return lambda work, output: erofs.mkfs_erofs(work / "tree", output, comp)
+    return lambda work, output: erofs.mkfs_erofs(work / "tree", output, comp, EPOCH)
 
 
 def _ext4(work: Path, output: Path) -> None:
@@ -87,7 +88,7 @@ def _ext4(work: Path, output: Path) -> None:
 
 def _efiboot(work: Path, output: Path) -> None:
     iso.make_efiboot(output, {"EFI/BOOT/BOOTX64.EFI": work / "tree/usr/bin/tool",
-                              "EFI/BOOT/grub.cfg": work / "tree/etc/hostname"})
+                              "EFI/BOOT/grub.cfg": work / "tree/etc/hostname"}, EPOCH)
 
 
 def _live_iso(work: Path, output: Path) -> None:
@@ -98,13 +99,13 @@ def _live_iso(work: Path, output: Path) -> None:
     (isotree / "images").mkdir()
     with open(isotree / "LiveOS/rootfs.img", "wb") as f:  # -s: the ext image itself on the ISO
         f.truncate(4 << 20)
-    squashfs.pack_sparse(work / "sparse", isotree / "LiveOS/squashfs.img", "xz", False)
+    squashfs.pack_sparse(work / "sparse", isotree / "LiveOS/squashfs.img", "xz", False, epoch=EPOCH)
     (isotree / "images/eltorito.img").write_bytes(b"\x90" * 8192)
-    iso.make_efiboot(isotree / "images/efiboot.img", {"EFI/BOOT/grub.cfg": work / "tree/etc/hostname"})
+    iso.make_efiboot(isotree / "images/efiboot.img", {"EFI/BOOT/grub.cfg": work / "tree/etc/hostname"}, EPOCH)
     mbr = work / "mbr.bin"
     mbr.write_bytes(b"\0" * 446)
     iso.master_iso(iso.IsoSpec(tree=isotree, volume_id="REPRO", bios=iso.BiosBootloader.GRUB2, mbr=mbr,
-                               efiboot="images/efiboot.img"), output)
+                               efiboot="images/efiboot.img", epoch=EPOCH), output)
     iso.implant_md5(output)
 
 
@@ -122,8 +123,12 @@ def packers() -> dict[str, Packer]:
 
 
 def main(out: Path) -> None:
-    reproducible.enable(EPOCH)
-    setattr(run, "PASSED_ON", (*run.PASSED_ON, *_FAKETIME_ENV))  # noqa: B010  the tools see the moved clock too
+    moved_clock = {k: os.environ[k] for k in _FAKETIME_ENV if k in os.environ}  # the tools see it too
+    with run.passed_to_commands({**reproducible.command_env(EPOCH), **moved_clock}):
+        _make_all(out)
+
+
+def _make_all(out: Path) -> None:
     work = out / "work"
     make_tree(work / "tree")
     make_sparse_root(work / "sparse")

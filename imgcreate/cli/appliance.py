@@ -18,7 +18,6 @@ from imgcreate.boot import boottest
 from imgcreate.build.pipeline import BuildOptions
 from imgcreate.cli import creators
 from imgcreate.disk import output
-from imgcreate.storage import reproducible
 from imgcreate.version import __version__
 
 
@@ -66,22 +65,21 @@ def appliance_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _make_creator(opts: argparse.Namespace, ks: Any) -> Any:
+def _make_creator(opts: argparse.Namespace, ks: Any, epoch: int | None) -> Any:
     from imgcreate.disk.appliance import DiskImageCreator
 
-    name = opts.name or default_name(opts.kscfg)
+    name = opts.name or default_name(opts.kscfg, epoch)
     return DiskImageCreator(
         ks, name, disk_format=opts.disk_format, compress=None if opts.no_compress else opts.compression,
         checksum=opts.checksum, vmem=opts.vmem, vcpu=opts.vcpu, version=opts.app_version, release=opts.release,
         disk_size_mib=opts.disk_size, releasever=opts.releasever or opts.app_version, tmpdir=opts.tmpdir,
-        cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
+        cacheonly=opts.cacheonly, docleanup=not opts.nocleanup, source_date_epoch=epoch,
     )
 
 
-def default_name(kscfg: str) -> str:
+def default_name(kscfg: str, epoch: int | None) -> str:
     """appliance-creator's name without -n: the kickstart's name and the time (``vm-202311142213``); a
     reproducible build's time is its epoch, in UTC, as livecd-creator's."""
-    epoch = reproducible.current()
     if epoch is None:
         return kickstart.build_name(kscfg)
     return kickstart.build_name(kscfg, suffix=time.strftime("%Y%m%d%H%M", time.gmtime(epoch)))
@@ -94,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     creators.setup_logging(opts, parser)
     options = BuildOptions(destdir=Path(opts.outdir), cachedir=Path(opts.cache) if opts.cache else None,
                            repo_paths=tuple(Path(p) for p in opts.repo))
-    return creators.run_build("appliance-creator", opts, lambda ks: _make_creator(opts, ks), options)
+    return creators.run_build("appliance-creator", opts, lambda ks, epoch: _make_creator(opts, ks, epoch), options)
 
 
 def appliance_main() -> None:

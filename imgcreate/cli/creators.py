@@ -186,11 +186,11 @@ class Names:
     product: str
 
 
-def derive_names(opts: argparse.Namespace, image_type: str, now: float | None = None) -> Names:
+def derive_names(opts: argparse.Namespace, image_type: str, now: float | None = None,
+                 epoch: int | None = None) -> Names:
     """Upstream's defaults: -f gives both label and name; without it the name is "<type>-<ks name>-<time>" and
     the label the kickstart name cut to fit 32 characters with "-<arch>-<time>"; title and product are the
     name's first two dash-separated words, capitalized ("Livecd Fedora", "Fedora 29")."""
-    epoch = reproducible.current()
     # A reproducible build's default name and label come from its epoch (in UTC: the same on every host).
     stamp = time.strftime("%Y%m%d%H%M", time.gmtime(epoch) if epoch is not None else time.localtime(now))
     if opts.fslabel:
@@ -208,12 +208,12 @@ def derive_names(opts: argparse.Namespace, image_type: str, now: float | None = 
                  product=getattr(opts, "product", None) or default_title)
 
 
-def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartHandler) -> Any:
+def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartHandler, epoch: int | None) -> Any:
     common: dict[str, Any] = dict(
         releasever=opts.releasever, tmpdir=opts.tmpdir, cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
-        pkgverify_level=opts.pkgverify_level,
+        pkgverify_level=opts.pkgverify_level, source_date_epoch=epoch,
     )
-    names = derive_names(opts, "livecd" if live else "image")
+    names = derive_names(opts, "livecd" if live else "image", epoch=epoch)
     if not live:
         from imgcreate.creator import LoopImageCreator
 
@@ -282,24 +282,24 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
     setup_logging(opts, parser)
     if opts.plugins:
         log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
-    return run_build(prog, opts, lambda ks: _make_creator(opts, live, ks), _build_options(opts))
+    return run_build(prog, opts, lambda ks, epoch: _make_creator(opts, live, ks, epoch), _build_options(opts))
 
 
-def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any], ImageCreator],
+def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any, int | None], ImageCreator],
               options: BuildOptions) -> int:
-    """Read the kickstart, make the creator and run the pipeline (livecd-creator, image-creator,
+    """Read the kickstart, make the creator (from the kickstart and the build's epoch: --source-date-epoch,
+    else $SOURCE_DATE_EPOCH, else None) and run the pipeline (livecd-creator, image-creator,
     appliance-creator), with :func:`guarded`'s error handling and a hint when a disk filled up."""
     state: dict[str, Any] = {}
 
     def build() -> int:
         epoch = reproducible.epoch_from(getattr(opts, "source_date_epoch", None))
         if epoch is not None:
-            reproducible.enable(epoch)
             log.info("reproducible build: SOURCE_DATE_EPOCH=%d", epoch)
         check_host(prog)
         boot_test = boottest.BootTest.from_options(opts)  # None without --boot-test; QEMU is checked first
         ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
-        creator = state["creator"] = make_creator(ks)
+        creator = state["creator"] = make_creator(ks, epoch)
         creator.incremental = incremental_dir(opts)
         with creator:
             build_image(creator, options)

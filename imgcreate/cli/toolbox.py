@@ -126,18 +126,17 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
     creators.setup_logging(opts, parser)
     if opts.package and not opts.repo and not opts.kickstart:
         parser.error("--package needs --repo (a repository to install from)")
-    options = editlive.EditOptions(
-        label=opts.label, packages=tuple(opts.package), repos=tuple(opts.repo),
-        extra_kernel_args=opts.extra_kernel_args, script=Path(opts.script) if opts.script else None,
-        kickstart=Path(opts.kickstart) if opts.kickstart else None, tmpdir=Path(opts.tmpdir),
-        releasever=opts.releasever, compression_type=opts.compression_type,
-        cachedir=Path(opts.cache) if opts.cache else None,
-    )
 
     def action() -> int:
-        epoch = reproducible.epoch_from(opts.source_date_epoch)
-        if epoch is not None:  # as livecd-creator: in force for every step and command (imgcreate.host.run)
-            reproducible.enable(epoch)
+        options = editlive.EditOptions(
+            label=opts.label, packages=tuple(opts.package), repos=tuple(opts.repo),
+            extra_kernel_args=opts.extra_kernel_args, script=Path(opts.script) if opts.script else None,
+            kickstart=Path(opts.kickstart) if opts.kickstart else None, tmpdir=Path(opts.tmpdir),
+            releasever=opts.releasever, compression_type=opts.compression_type,
+            cachedir=Path(opts.cache) if opts.cache else None,
+            # As livecd-creator: the build's epoch, passed to every command it runs (imgcreate.host.run).
+            source_date_epoch=reproducible.epoch_from(opts.source_date_epoch),
+        )
         iso = Path(opts.iso)
         output = Path(opts.output) if opts.output else None
         if output is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import ScriptError
-from imgcreate.host.run import PASSED_ON, run
+from imgcreate.host.run import passed_on, run
 from imgcreate.kickstart import Script
 from imgcreate.storage import inroot, rootfs
 
@@ -42,7 +42,7 @@ class ScriptPlace:
 def run_script(script: Script, where: ScriptPlace, what: str) -> None:
     """Run one script; raise ScriptError if it fails and has ``--erroronfail``, else warn."""
     label = f"{what} script (kickstart line {script.lineno})"
-    env = {**_BASE_ENV, **{k: os.environ[k] for k in PASSED_ON if k in os.environ}}
+    env = {**_BASE_ENV, **passed_on()}
     chroot = script.in_chroot and where.root is not None
     if chroot:
         assert where.root is not None

@@ -21,6 +21,7 @@ install root it is still stopped at unmount.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import shlex
@@ -30,7 +31,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+import types
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
 
 from imgcreate.debug import PROGRESS
@@ -145,14 +147,47 @@ class _OutputReader(threading.Thread):
 
 # The environment commands get unless the caller gives one: the host's locale and variables stay out of the image.
 _CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/root"}
-# Passed on from ours when set: a reproducible build's time (imgcreate.storage.reproducible), honoured by rpm,
-# mksquashfs, xorriso, mkfs.fat, mke2fs and the scripts of a kickstart.
-PASSED_ON = ("SOURCE_DATE_EPOCH", "E2FSPROGS_FAKE_TIME")
+# What a build passes to every command it runs, for as long as it runs (see passed_to_commands): never this
+# process's own environment, so one build's settings cannot leak into the next one, or into a library caller.
+_PASSED_ON: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "passed_on", default=types.MappingProxyType({}))
+
+
+@contextlib.contextmanager
+def passed_to_commands(variables: Mapping[str, str]) -> Iterator[None]:
+    """Every command run inside the block gets *variables* (e.g. a reproducible build's SOURCE_DATE_EPOCH, which
+    rpm, mksquashfs, xorriso, mkfs.fat, mke2fs and the kickstart's scripts honour); nested blocks add to it."""
+    token = _PASSED_ON.set({**_PASSED_ON.get(), **variables})
+    try:
+        yield
+    finally:
+        _PASSED_ON.reset(token)
+
+
+def passed_on() -> dict[str, str]:
+    """The variables :func:`passed_to_commands` passes to commands now."""
+    return dict(_PASSED_ON.get())
+
+
+@contextlib.contextmanager
+def in_process_environment() -> Iterator[None]:
+    """The passed-on variables in this process's own environment for the block, for work done in-process that
+    starts programs itself (rpm's scriptlets under the dnf transaction); restored afterwards."""
+    before = {k: os.environ.get(k) for k in _PASSED_ON.get()}
+    os.environ.update(_PASSED_ON.get())
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def clean_env() -> dict[str, str]:
     """The environment commands get unless the caller gives one."""
-    return {**_CLEAN_ENV, **{k: os.environ[k] for k in PASSED_ON if k in os.environ}}
+    return {**_CLEAN_ENV, **passed_on()}
 
 
 def _command(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None) -> list[str]:

@@ -17,17 +17,17 @@ _ESP_GUID = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 _BASIC_DATA_GUID = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
 
 
-def make_efiboot(image: Path, files: dict[str, Path]) -> None:
+def make_efiboot(image: Path, files: dict[str, Path], epoch: int | None = None) -> None:
     """Make a FAT image holding *files* (path in the image, e.g. "EFI/BOOT/BOOTX64.EFI" -> source).
 
-    The image is sized from its content, with room for FAT structures, so it stays small.
+    The image is sized from its content, with room for FAT structures, so it stays small.  *epoch*: a
+    reproducible build's (its volume id is derived from it, its files' times clamped to it).
     """
     total = sum(src.stat().st_size for src in files.values())
     size_kib = max(2048, (total * 11 // 10) // 1024 + 1024)
     size_kib += (-size_kib) % 1024
     if image.exists():
         image.unlink()
-    epoch = reproducible.current()
     if epoch is not None:  # some were written during the build (grub.cfg), others copied from the root
         for src in files.values():
             reproducible.clamp_mtimes(src, epoch)
@@ -77,6 +77,7 @@ class IsoSpec:
     bios: BiosBootloader
     mbr: Path | None = None
     efiboot: str | None = None
+    epoch: int | None = None  # a reproducible build's: the tree's times are clamped to it
 
 
 def master_iso(spec: IsoSpec, output: Path) -> None:
@@ -85,7 +86,7 @@ def master_iso(spec: IsoSpec, output: Path) -> None:
     # its output every 16 MiB (-stdio_sync), and looks whether the write has ended only once a second
     # (-pacifier), which made mastering take 0.9-1.3 s instead of 0.1 s.  -no_rc: no host startup files.
     label = spec.volume_id
-    epoch = reproducible.current()
+    epoch = spec.epoch
     if epoch is not None:  # xorriso takes the volume dates and GPT GUIDs from $SOURCE_DATE_EPOCH, file dates as is
         reproducible.clamp_mtimes(spec.tree, epoch)
     args = ["xorriso", "-no_rc", "-stdio_sync", "off", "-pacifier", "interval=0.1", "-as", "mkisofs",

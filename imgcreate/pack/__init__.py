@@ -25,8 +25,9 @@ class Packer(Protocol):
     def check(self, compression: str | None) -> None:
         """Refuse, before building, a --compression-type this host's tool cannot make."""
 
-    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool) -> None:
-        """Pack *source* into *output*; *sparse*: *source* holds only the big sparse rootfs.img."""
+    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None) -> None:
+        """Pack *source* into *output*; *sparse*: *source* holds only the big sparse rootfs.img; *epoch*: a
+        reproducible build's."""
 
 
 class SquashfsPacker:
@@ -38,9 +39,9 @@ class SquashfsPacker:
     def check(self, compression: str | None) -> None:
         squashfs.check_compression(compression)
 
-    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool) -> None:
+    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None) -> None:
         if sparse:
-            squashfs.pack_sparse(source, output, compression)
+            squashfs.pack_sparse(source, output, compression, epoch=epoch)
         else:
             squashfs.mksquashfs(source, output, compression)
 
@@ -54,8 +55,8 @@ class ErofsPacker:
     def check(self, compression: str | None) -> None:
         erofs.check_compression(compression)
 
-    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool) -> None:
-        erofs.mkfs_erofs(source, output, compression)
+    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None) -> None:
+        erofs.mkfs_erofs(source, output, compression, epoch)
 
 
 class RootfsType(StrEnum):

@@ -104,18 +104,17 @@ def mkfs_args(compression: str | None) -> list[str]:
     return args
 
 
-def reproducible_args(name: str) -> list[str]:
+def reproducible_args(name: str, epoch: int | None) -> list[str]:
     """For a reproducible build (SOURCE_DATE_EPOCH): every file's time is the epoch (-T; erofs-utils 1.5 has
     no clamping) and the UUID is derived from the epoch instead of random (-U)."""
-    epoch = reproducible.current()
     if epoch is None:
         return []
     return [f"-T{epoch}", f"-U{reproducible.derived_uuid('erofs', name, epoch)}"]
 
 
-def mkfs_erofs(source: Path, output: Path, compression: str | None) -> None:
-    """Make the EROFS image *output* from the directory *source*."""
-    args = [find_tool("mkfs.erofs"), *mkfs_args(compression), *reproducible_args(output.name), str(output),
+def mkfs_erofs(source: Path, output: Path, compression: str | None, epoch: int | None = None) -> None:
+    """Make the EROFS image *output* from the directory *source* (*epoch*: a reproducible build's)."""
+    args = [find_tool("mkfs.erofs"), *mkfs_args(compression), *reproducible_args(output.name, epoch), str(output),
             str(source)]
     log.log(PROGRESS, "making EROFS image of %s with %s", source, compression or "no compression")
     log.info("mkfs.erofs options: %s", " ".join(args[1:-2]) or "(none)")

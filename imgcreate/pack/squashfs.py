@@ -11,7 +11,6 @@ from pathlib import Path
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, CreatorError, SquashfsError
 from imgcreate.host.run import progress_on_terminal, run, run_pipe
-from imgcreate.storage import reproducible
 
 log = logging.getLogger("imgcreate")
 
@@ -101,15 +100,15 @@ def tar2sqfs_args(compression: str | None) -> list[str] | None:
     return _TAR2SQFS_COMPRESSION.get(compression.strip())
 
 
-def tar_time_args() -> list[str]:
+def tar_time_args(epoch: int | None) -> list[str]:
     """GNU tar's options for a reproducible build: every time after the epoch clamped to it, as mksquashfs does
     with $SOURCE_DATE_EPOCH (tar ignores that variable).  The folders tar packs here are made during the build,
     so without this the squashfs records the build's clock as the times of ``/``, ``LiveOS`` and ``rootfs.img``."""
-    epoch = reproducible.current()
     return [] if epoch is None else [f"--mtime=@{epoch}", "--clamp-mtime"]
 
 
-def pack_sparse(source: Path, output: Path, compression: str | None, progress: bool | None = None) -> None:
+def pack_sparse(source: Path, output: Path, compression: str | None, progress: bool | None = None,
+                epoch: int | None = None) -> None:
     """Compress *source*, a directory holding a big sparse file (the live root image), into *output*.
 
     Why not mksquashfs alone: it reads every hole of a sparse file, so a 4 GiB nominal root with 100 MiB in it
@@ -117,7 +116,8 @@ def pack_sparse(source: Path, output: Path, compression: str | None, progress: b
     file).  GNU tar finds the holes with SEEK_HOLE and tar2sqfs (squashfs-tools-ng) stores them as sparse
     blocks without reading them, so the nominal size costs next to nothing.  The squashfs holds the same tree
     (owners, modes, times, the image's bytes); tar2sqfs is used when it is installed and takes the compressor,
-    mksquashfs otherwise.
+    mksquashfs otherwise.  *epoch*: a reproducible build's (mksquashfs and tar2sqfs also read it from the
+    SOURCE_DATE_EPOCH the build passes to commands).
     """
     comp = tar2sqfs_args(compression)
     if comp is None or shutil.which("tar2sqfs") is None or shutil.which("tar") is None:
@@ -128,7 +128,7 @@ def pack_sparse(source: Path, output: Path, compression: str | None, progress: b
     if progress is None:
         progress = progress_on_terminal()
     log.log(PROGRESS, "compressing %s with %s (tar2sqfs, holes skipped)", source, compression)
-    tar = ["tar", "--sparse", "--format=posix", "--numeric-owner", "--sort=name", *tar_time_args(), "-cf", "-",
+    tar = ["tar", "--sparse", "--format=posix", "--numeric-owner", "--sort=name", *tar_time_args(epoch), "-cf", "-",
            "-C", str(source), "."]
     # -e: exportable (mksquashfs's default); -j: every core, as mksquashfs.  tar2sqfs keeps the archive's times
     # and takes its superblock's time from $SOURCE_DATE_EPOCH (passed on by imgcreate.host.run).

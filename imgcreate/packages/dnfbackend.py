@@ -30,6 +30,7 @@ import libdnf.transaction
 
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import ImageError, PackageError, RepoError
+from imgcreate.host.run import in_process_environment
 from imgcreate.kickstart import PackageSpec, RepoSpec
 from imgcreate.packages import dnfcompat, rpmdb
 from imgcreate.storage import inroot
@@ -456,7 +457,9 @@ class DnfInstaller:
         start = time.monotonic()
         progress = _TransactionProgress()
         try:
-            with _writeback(self.instroot):
+            # rpm runs in this process: a reproducible build's time reaches its database and its scriptlets
+            # (e.g. a kernel's dracut) through this process's environment, for the transaction only.
+            with _writeback(self.instroot), in_process_environment():
                 self.base.do_transaction(display=progress)
         except dnf.exceptions.Error as exc:
             raise _transaction_error(exc) from exc

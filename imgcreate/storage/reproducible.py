@@ -4,9 +4,10 @@ clock.
 
 Where variation comes from, and what is done about it:
 
-* the clock, in every tool: :func:`enable` puts ``SOURCE_DATE_EPOCH`` in this process's environment (rpm >= 4.18,
-  which runs in it, uses it for the database's install times) and :mod:`imgcreate.host.run` passes it to every
-  command: mksquashfs clamps its dates to it, tar2sqfs dates its superblock, xorriso its volume dates, file dates
+* the clock, in every tool: the build passes ``SOURCE_DATE_EPOCH`` (:func:`command_env`) to every command it
+  runs while it runs (:func:`imgcreate.host.run.passed_to_commands`; and into rpm's transaction, which runs
+  in-process, for the database's install times and the scriptlets), never through this process's environment:
+  mksquashfs clamps its dates to it, tar2sqfs dates its superblock, xorriso its volume dates, file dates
   and GPT GUIDs, mkfs.fat and mtools the EFI image's dates; ``E2FSPROGS_FAKE_TIME`` is the same for mke2fs.
   Tools that ignore the variable get options: GNU tar (feeding tar2sqfs the sparse live root) ``--mtime=@EPOCH
   --clamp-mtime`` (:func:`imgcreate.pack.squashfs.tar_time_args`), mkfs.erofs ``-T``/``-U``.  editliveos takes
@@ -57,15 +58,10 @@ def epoch_from(value: str | int | None = None) -> int | None:
     return int(raw)
 
 
-def enable(epoch: int) -> None:
-    """Make every later step of this process, and every command it runs, use *epoch* as the time."""
-    os.environ[ENV] = str(epoch)
-    os.environ["E2FSPROGS_FAKE_TIME"] = str(epoch)
-
-
-def current() -> int | None:
-    """The epoch in force in this process (see :func:`enable`)."""
-    return epoch_from()
+def command_env(epoch: int | None) -> dict[str, str]:
+    """What every command of a reproducible build is given (:func:`imgcreate.host.run.passed_to_commands`):
+    the epoch, and e2fsprogs' own spelling of it; nothing for a normal build."""
+    return {} if epoch is None else {ENV: str(epoch), "E2FSPROGS_FAKE_TIME": str(epoch)}
 
 
 def derived_uuid(*parts: object) -> str:

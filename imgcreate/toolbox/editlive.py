@@ -51,6 +51,7 @@ class EditOptions:
     releasever: str | None = None
     compression_type: str | None = None  # None: the base ISO's compressor
     cachedir: Path | None = None
+    source_date_epoch: int | None = None  # a reproducible edit (None: $SOURCE_DATE_EPOCH when set)
     extra: dict[str, Any] = field(default_factory=dict)  # more LiveImageCreator keyword arguments
 
 
@@ -160,7 +161,8 @@ def edit_live_iso(iso: Path, output: Path, options: EditOptions) -> Path:
             rootfs_type=live.rootfs_type,  # the same layout and filesystem (squashfs or EROFS) as the ISO
             skip_compression=live.layout is Layout.ROOTFS_ON_ISO,
             syslinux="/isolinux/isolinux.cfg" in live.files and "/boot/grub2/grub.cfg" not in live.files,
-            tmpdir=options.tmpdir, releasever=options.releasever, **options.extra,
+            tmpdir=options.tmpdir, releasever=options.releasever, source_date_epoch=options.source_date_epoch,
+            **options.extra,
         )
         install = bool(options.packages) or "%packages" in text
         build = BuildOptions(destdir=output.parent, base_on=str(iso), cachedir=options.cachedir,

@@ -211,33 +211,33 @@ def test_packer_output_is_bit_identical(packed: tuple[Path, Path], tmp_path: Pat
 def test_a_difference_is_named_inside_the_nested_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The explanation follows ISO -> squashfs.img -> rootfs.img down to the ext inode that differs; and names
     the EROFS entry and the FAT file."""
+    from imgcreate.host import run
     from imgcreate.media import iso
     from imgcreate.pack import erofs, squashfs
     from imgcreate.storage import reproducible
 
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    monkeypatch.setenv("E2FSPROGS_FAKE_TIME", EPOCH)
     made: dict[str, list[Path]] = {"iso": [], "erofs": [], "fat": []}
-    for name, older in (("a", False), ("b", True)):
-        work = tmp_path / name
-        repro_pack.make_tree(work / "tree", sparse_mib=1)
-        reproducible.clamp_mtimes(work / "tree", int(EPOCH))
-        if older:
-            os.utime(work / "tree/etc/hostname", (int(EPOCH) - 3600, int(EPOCH) - 3600))
-        (work / "sq/LiveOS").mkdir(parents=True)
-        reproducible.ext_from_tree(work / "tree", work / "sq/LiveOS/rootfs.img", 16 << 20, "ext4", "R", int(EPOCH),
-                                   work)
-        (work / "iso/LiveOS").mkdir(parents=True)
-        squashfs.pack_sparse(work / "sq", work / "iso/LiveOS/squashfs.img", "zstd", False)
-        (work / "iso/images").mkdir()
-        (work / "iso/images/eltorito.img").write_bytes(b"\x90" * 8192)
-        iso.master_iso(iso.IsoSpec(tree=work / "iso", volume_id="R", bios=iso.BiosBootloader.GRUB2),
-                       work / "r.iso")
-        erofs.mkfs_erofs(work / "tree", work / "r.erofs", "lz4")
-        iso.make_efiboot(work / "r.fat", {"EFI/BOOT/grub.cfg": work / "tree/etc/hostname"})
-        made["iso"].append(work / "r.iso")
-        made["erofs"].append(work / "r.erofs")
-        made["fat"].append(work / "r.fat")
+    with run.passed_to_commands(reproducible.command_env(int(EPOCH))):
+        for name, older in (("a", False), ("b", True)):
+            work = tmp_path / name
+            repro_pack.make_tree(work / "tree", sparse_mib=1)
+            reproducible.clamp_mtimes(work / "tree", int(EPOCH))
+            if older:
+                os.utime(work / "tree/etc/hostname", (int(EPOCH) - 3600, int(EPOCH) - 3600))
+            (work / "sq/LiveOS").mkdir(parents=True)
+            reproducible.ext_from_tree(work / "tree", work / "sq/LiveOS/rootfs.img", 16 << 20, "ext4", "R", int(EPOCH),
+                                       work)
+            (work / "iso/LiveOS").mkdir(parents=True)
+            squashfs.pack_sparse(work / "sq", work / "iso/LiveOS/squashfs.img", "zstd", False, epoch=int(EPOCH))
+            (work / "iso/images").mkdir()
+            (work / "iso/images/eltorito.img").write_bytes(b"\x90" * 8192)
+            iso.master_iso(iso.IsoSpec(tree=work / "iso", volume_id="R", bios=iso.BiosBootloader.GRUB2,
+                                       epoch=int(EPOCH)), work / "r.iso")
+            erofs.mkfs_erofs(work / "tree", work / "r.erofs", "lz4", int(EPOCH))
+            iso.make_efiboot(work / "r.fat", {"EFI/BOOT/grub.cfg": work / "tree/etc/hostname"}, int(EPOCH))
+            made["iso"].append(work / "r.iso")
+            made["erofs"].append(work / "r.erofs")
+            made["fat"].append(work / "r.fat")
     explained = {kind: repro_diff.explain(a, b, tmp_path / f"diff-{kind}") for kind, (a, b) in made.items()}
     assert explained["iso"].startswith(
         "iso entry /LiveOS/squashfs.img: content -> squashfs entry /LiveOS/rootfs.img: content -> "
@@ -250,8 +250,8 @@ def test_a_difference_is_named_inside_the_nested_images(tmp_path: Path, monkeypa
     # Every entry the same, only the superblock's date differs: the header is named.
     sqfs = []
     for epoch in (EPOCH, str(int(EPOCH) + 60)):
-        monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
-        squashfs.mksquashfs(tmp_path / "b/tree", tmp_path / f"{epoch}.sqfs", "gzip", False)
+        with run.passed_to_commands(reproducible.command_env(int(epoch))):
+            squashfs.mksquashfs(tmp_path / "b/tree", tmp_path / f"{epoch}.sqfs", "gzip", False)
         sqfs.append(tmp_path / f"{epoch}.sqfs")
     explained["header"] = repro_diff.explain(sqfs[0], sqfs[1], tmp_path / "diff-header")
     assert explained["header"].startswith("squashfs header: 'Creation or last append time"), explained["header"]
