@@ -367,7 +367,7 @@ class ImageCreator:
         the tree was not keyed (no --incremental, --base-on, or unreadable repository metadata)."""
         if self.incremental is None or self._install_key is None:
             return None
-        key = incremental.root_key(self._install_key, str(self.ks.handler), self._root_settings())
+        key = incremental.root_key(self._install_key, kickstart.flattened(self.ks), self._root_settings())
         return incremental.TreeCache(self.incremental), self._install_key, key
 
     def _reuse_installed_tree(self, key: incremental.InstallKey) -> bool:
@@ -434,7 +434,7 @@ class ImageCreator:
         return Artifact(path, ArtifactKind.FILESYSTEM_IMAGE)
 
     def _write_manifest(self) -> None:
-        manifest.write_manifest(self._outdir, self.name, self.package_list, self.ks.handler)
+        manifest.write_manifest(self._outdir, self.name, self.package_list, self.ks)
 
     def cleanup(self) -> None:
         """Unmount everything and remove the build directory (kept with docleanup=False, but still unmounted)."""

@@ -22,10 +22,11 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from pykickstart import constants as ksconstants
 from pykickstart import version as ksversion
+from pykickstart.base import BaseHandler
 from pykickstart.errors import KickstartError as PyKickstartError
 from pykickstart.parser import KickstartParser
 
@@ -33,8 +34,8 @@ from imgcreate.errors import KickstartError
 
 # A pykickstart KickstartParser (what read_kickstart() returns) or its handler (a BaseHandler of the kickstart's
 # syntax version): every function here and every creator takes either (see as_handler()).  pykickstart ships no
-# type hints; outside this module the object is only passed along, never looked into.
-KickstartHandler = Any
+# type hints; outside this module the object is only passed along, never looked into (flattened() writes it).
+KickstartHandler = Union[KickstartParser, BaseHandler]
 
 log = logging.getLogger("imgcreate")
 
@@ -463,6 +464,11 @@ def read_kickstart(path: str | os.PathLike[str], version: str | None = None) -> 
 def as_handler(ks: KickstartHandler) -> KickstartHandler:
     """The pykickstart handler of *ks*: a handler itself, or a parser (upstream's API passes parsers around)."""
     return ks.handler if isinstance(ks, KickstartParser) else ks
+
+
+def flattened(ks: KickstartHandler) -> str:
+    """The kickstart as read, as text (``ksflatten``'s output: %include resolved): what pykickstart writes back."""
+    return str(as_handler(ks))
 
 
 def read_config(handler: KickstartHandler) -> KickstartConfig:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pykickstart.base import KickstartHandler
-
+from imgcreate import kickstart
+from imgcreate.kickstart import KickstartHandler
 from imgcreate.packages import rpmdb
 
 CHUNK = 4 * 1024 * 1024
@@ -38,8 +38,8 @@ def write_packages(lines: list[str], path: Path) -> Path:
     return path
 
 
-def write_kickstart(handler: KickstartHandler, path: Path) -> Path:
-    path.write_text(str(handler))
+def write_kickstart(ks: KickstartHandler, path: Path) -> Path:
+    path.write_text(kickstart.flattened(ks))
     return path
 
 
@@ -66,7 +66,7 @@ def write_checksum(files: list[Path], path: Path) -> Path:
     return path
 
 
-def write_manifest(outdir: Path, name: str, package_list: list[str] | None, handler: KickstartHandler) -> None:
+def write_manifest(outdir: Path, name: str, package_list: list[str] | None, ks: KickstartHandler) -> None:
     """Beside the image in *outdir*: ``<name>-CHECKSUM`` (sha256 of each image file, Fedora's format),
     ``<name>.packages`` (what was installed, when known) and ``<name>.flattened.ks`` (the kickstart as read; not
     ``<name>.ks``, which could be the user's own kickstart in the output folder)."""
@@ -75,4 +75,4 @@ def write_manifest(outdir: Path, name: str, package_list: list[str] | None, hand
         write_checksum(images, outdir / f"{name}-CHECKSUM")
     if package_list is not None:
         write_packages(package_list, outdir / f"{name}.packages")
-    write_kickstart(handler, outdir / f"{name}.flattened.ks")
+    write_kickstart(ks, outdir / f"{name}.flattened.ks")

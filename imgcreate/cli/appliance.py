@@ -11,12 +11,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from imgcreate import debug, kickstart
 from imgcreate.boot import boottest
 from imgcreate.build.pipeline import BuildOptions
 from imgcreate.cli import creators
+from imgcreate.creator import ImageCreator
 from imgcreate.disk import output
 from imgcreate.version import __version__
 
@@ -65,7 +65,7 @@ def appliance_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _make_creator(opts: argparse.Namespace, ks: Any, epoch: int | None) -> Any:
+def _make_creator(opts: argparse.Namespace, ks: kickstart.KickstartHandler, epoch: int | None) -> ImageCreator:
     from imgcreate.disk.appliance import DiskImageCreator
 
     name = opts.name or default_name(opts.kscfg, epoch)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from imgcreate import kickstart
 from imgcreate.boot import diskboot, kernels
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.creator import ImageCreator
@@ -40,7 +41,7 @@ class DiskImageCreator(ImageCreator):
     size, which ``--grow`` partitions fill (default: the sum of the partitions).
     """
 
-    def __init__(self, ks: Any, name: str, disk_format: str = "raw", compress: str | None = None,
+    def __init__(self, ks: kickstart.KickstartHandler, name: str, disk_format: str = "raw", compress: str | None = None,
                  checksum: bool = False, vmem: int = 512, vcpu: int = 1, version: str | None = None,
                  release: str | None = None, disk_size_mib: int | None = None, **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import imgcreate
+from imgcreate.build.artifacts import ArtifactKind
 from tests.support import Built, MakeKs, MountImage, RepoServer, assert_failed, host_state, image_creator, images_in
 
 pytestmark = pytest.mark.root
@@ -59,7 +60,8 @@ def test_image_creator_builds_a_checked_sparse_image(make_ks: MakeKs, tmp_path: 
 
 
 def test_five_api_steps_in_order(make_ks: MakeKs, tmp_path: Path, mount_image: MountImage) -> None:
-    ks = imgcreate.read_kickstart(make_ks("part / --size 300 --fstype ext3\n%packages\ndemo-app\n%end\n"))
+    """The API's steps, given the kickstart's handler (the API takes a parser or a handler alike)."""
+    ks = imgcreate.read_kickstart(make_ks("part / --size 300 --fstype ext3\n%packages\ndemo-app\n%end\n")).handler
     out = tmp_path / "out"
     with imgcreate.LoopImageCreator(ks, "api-image", fslabel="APIIMG", tmpdir=tmp_path) as creator:
         creator.mount()
@@ -68,8 +70,13 @@ def test_five_api_steps_in_order(make_ks: MakeKs, tmp_path: Path, mount_image: M
         creator.unmount()
         creator.package(out)
         builddir = creator.builddir
+        assert {a.path.name: a.kind for a in creator.artifacts} == {
+            "api-image.img": ArtifactKind.FILESYSTEM_IMAGE, "api-image-CHECKSUM": ArtifactKind.MANIFEST,
+            "api-image.flattened.ks": ArtifactKind.MANIFEST, "api-image.packages": ArtifactKind.MANIFEST}
+        assert not any(a.bootable for a in creator.artifacts)
         assert builddir is not None and builddir.exists()
     assert not builddir.exists(), "cleanup() ran when the with-block ended"
+    assert "demo-app" in (out / "api-image.flattened.ks").read_text()
     image = out / "api-image.img"
     assert image.stat().st_size == 300 * 1024 * 1024
     blkid = subprocess.run(["blkid", "-o", "export", str(image)], capture_output=True, text=True).stdout
