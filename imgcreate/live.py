@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from imgcreate import kickstart
-from imgcreate.boot import bootloader, dracutconf, kernels
+from imgcreate.boot import bootloader, dracutconf, efi, kernels
 from imgcreate.build import incremental
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.creator import LoopImageCreator
@@ -253,28 +253,15 @@ class LiveImageCreator(LoopImageCreator):
     def _efi_files(self, root: Path) -> dict[str, str]:
         """EFI/BOOT's files from the image (their paths in it): shim as BOOTX64.EFI and GRUB (the CD build when
         there is one)."""
-        efi = "/boot/efi/EFI"
-        vendors = [f"{efi}/{d}" for d in inroot.listdir(root, efi) if d != "BOOT" and inroot.is_dir(root, f"{efi}/{d}")]
-
-        def first(*names: str) -> str | None:
-            for name in names:
-                for d in vendors:
-                    if inroot.is_file(root, f"{d}/{name}"):
-                        return f"{d}/{name}"
-            return None
-
-        fallback = f"{efi}/BOOT/BOOTX64.EFI"
-        shim = first("shimx64.efi") or (fallback if inroot.is_file(root, fallback) else None)
-        grub = first("gcdx64.efi", "grubx64.efi")
+        found = efi.scan(root, cd=True)
         files: dict[str, str] = {}
-        if shim is not None:
-            files["EFI/BOOT/BOOTX64.EFI"] = shim
-        if grub is not None:
-            files["EFI/BOOT/grubx64.efi"] = grub
-            files.setdefault("EFI/BOOT/BOOTX64.EFI", grub)
-        mm = first("mmx64.efi")
-        if mm is not None:
-            files["EFI/BOOT/mmx64.efi"] = mm
+        if found.shim is not None:
+            files["EFI/BOOT/BOOTX64.EFI"] = found.shim
+        if found.grub is not None:
+            files["EFI/BOOT/grubx64.efi"] = found.grub
+            files.setdefault("EFI/BOOT/BOOTX64.EFI", found.grub)
+        if found.mm is not None:
+            files["EFI/BOOT/mmx64.efi"] = found.mm
         return files
 
     def _setup_efi(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> str | None:

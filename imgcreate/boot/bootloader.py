@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from imgcreate.boot import grubmenu
+from imgcreate.boot.grubmenu import GrubMenu, MenuEntry
+
 
 @dataclass(frozen=True)
 class BootMenu:
@@ -31,40 +34,10 @@ class BootMenu:
 
 def grub_cfg(menu: BootMenu) -> str:
     """grub.cfg for GRUB 2; the same text serves BIOS (boot/grub2/) and UEFI (EFI/BOOT/)."""
-    linux, initrd = "linux", "initrd"
-    start, check, basic = menu.entries()
-    lines = [
-        f"# {menu.title}",
-        'set default="0"',
-        "function load_video {",
-        "  insmod all_video",
-        "}",
-        "load_video",
-        "set gfxpayload=keep",
-        "insmod gzio",
-        "insmod part_gpt",
-        "insmod part_msdos",
-        "insmod iso9660",
-        "insmod ext2",
-        f"set timeout={menu.timeout}",
-        f"search --no-floppy --set=root -l '{menu.label}'",
-        "",
-    ]
-
-    def entry(text: str, args: str, indent: str = "") -> list[str]:
-        return [
-            f"{indent}menuentry '{text}' --class fedora --class gnu-linux --class gnu --class os {{",
-            f"{indent}    {linux} {menu.kernel} {args}",
-            f"{indent}    {initrd} {menu.initrd}",
-            f"{indent}}}",
-        ]
-
-    lines += entry(start[1], start[2])
-    lines += entry(check[1], check[2])
-    lines += ["submenu 'Troubleshooting -->' {"]
-    lines += entry(basic[1], basic[2], "    ")
-    lines += ["}", ""]
-    return "\n".join(lines)
+    start, check, basic = (MenuEntry(text, menu.kernel, menu.initrd, args) for _, text, args in menu.entries())
+    return grubmenu.render(GrubMenu(
+        entries=(start, check), troubleshooting=(basic,), timeout=menu.timeout, title=menu.title,
+        root=("label", menu.label), modules=("gzio", "part_gpt", "part_msdos", "iso9660", "ext2"), video=True))
 
 
 def isolinux_cfg(menu: BootMenu) -> str:

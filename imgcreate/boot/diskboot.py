@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgcreate.boot import efi, grubmenu
+from imgcreate.boot.grubmenu import GrubMenu, MenuEntry
 from imgcreate.errors import ImageError
 from imgcreate.host.run import run
 from imgcreate.storage import inroot, rootfs
@@ -41,23 +43,10 @@ class DiskBootMenu:
 def grub_cfg(menu: DiskBootMenu) -> str:
     """``/boot/grub2/grub.cfg``: one entry for the installed kernel (a serial terminal too when the kernel
     command line has a serial console, so the menu shows where the system's console is)."""
-    lines = [f"# {menu.title}", "set default=0", f"set timeout={menu.timeout}"]
-    if "console=ttyS" in menu.kernel_args:
-        lines += ["serial --unit=0 --speed=115200", "terminal_input serial console", "terminal_output serial console"]
-    lines += [
-        "insmod part_gpt",
-        "insmod part_msdos",
-        "insmod ext2",
-        "insmod xfs",
-        f"search --no-floppy --fs-uuid --set=root {menu.boot_uuid}",
-        "",
-        f"menuentry '{menu.title}' --class fedora --class gnu-linux --class gnu --class os {{",
-        f"    linux {menu.kernel} {menu.kernel_args}",
-        f"    initrd {menu.initrd}",
-        "}",
-        "",
-    ]
-    return "\n".join(lines)
+    return grubmenu.render(GrubMenu(
+        entries=(MenuEntry(menu.title, menu.kernel, menu.initrd, menu.kernel_args),), timeout=menu.timeout,
+        title=menu.title, root=("uuid", menu.boot_uuid), modules=("part_gpt", "part_msdos", "ext2", "xfs"),
+        serial="console=ttyS" in menu.kernel_args))
 
 
 def find_boot_cfg(menu: DiskBootMenu) -> str:
@@ -76,26 +65,23 @@ def install_efi(root: Path, menu: DiskBootMenu) -> list[str]:
     ``EFI/BOOT/BOOTX64.EFI`` exists; returns the ESP paths written.  The binaries are the image's packages'.
     Everything is read and written inside the root (:mod:`imgcreate.storage.inroot`): a link there never reaches
     the host."""
-    efi = "/boot/efi/EFI"
-    vendors = [name for name in inroot.listdir(root, efi) if inroot.is_dir(root, f"{efi}/{name}")]
-    grubs = [d for d in vendors
-             if inroot.is_file(root, f"{efi}/{d}/grubx64.efi") or inroot.is_file(root, f"{efi}/{d}/gcdx64.efi")]
-    if not grubs:
+    found = efi.scan(root)
+    if not found.grub_vendors:
         raise ImageError(
             "The image has no GRUB for UEFI on its ESP (/boot/efi/EFI/*/grubx64.efi): add 'grub2-efi-x64' and "
             "'shim-x64' to %packages, or remove the /boot/efi partition."
         )
     written = []
     stub = find_boot_cfg(menu)
-    for d in {*grubs, "BOOT"}:
-        rel = f"{efi}/{d}/grub.cfg"
+    for folder in (*found.grub_vendors, f"{efi.EFI_DIR}/BOOT"):
+        rel = f"{folder}/grub.cfg"
         rootfs.write_file(root, rel, stub, mode=0o700)
         written.append(rel)
-    if not inroot.is_file(root, f"{efi}/BOOT/BOOTX64.EFI"):
-        vendor = f"{efi}/{grubs[0]}"
-        source = f"{vendor}/shimx64.efi" if inroot.is_file(root, f"{vendor}/shimx64.efi") else f"{vendor}/grubx64.efi"
-        rootfs.write_file(root, f"{efi}/BOOT/BOOTX64.EFI", inroot.read_bytes(root, source), mode=0o700)
-        written.append(f"{efi}/BOOT/BOOTX64.EFI")
+    if not inroot.is_file(root, efi.FALLBACK):
+        source = found.shim or found.grub
+        assert source is not None  # a vendor holds a GRUB
+        rootfs.write_file(root, efi.FALLBACK, inroot.read_bytes(root, source), mode=0o700)
+        written.append(efi.FALLBACK)
     return sorted(written)
 
 

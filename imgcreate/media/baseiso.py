@@ -27,7 +27,6 @@ from imgcreate.errors import CreatorError
 from imgcreate.host import fs
 from imgcreate.host.run import run
 from imgcreate.media import liveiso
-from imgcreate.pack import erofs
 
 log = logging.getLogger("imgcreate")
 
@@ -62,10 +61,15 @@ def read_base_iso(iso: Path, workdir: Path) -> BaseImage:
     run(["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract", "/LiveOS", str(liveos)],
         what=f"Reading LiveOS/ from {iso}")
     squashfs = liveos / "squashfs.img"
-    if squashfs.is_file() and erofs.is_erofs(squashfs):
-        return _from_erofs(iso, squashfs, workdir)
     if squashfs.is_file():
-        return _from_squashfs(iso, squashfs, workdir)
+        layout, inner, is_erofs = liveiso.image_content(squashfs)
+        if layout is None:
+            kind = "EROFS " if is_erofs else ""
+            raise CreatorError(
+                f"--base-on: the {kind}LiveOS/squashfs.img of '{iso}' holds neither LiveOS/rootfs.img nor a root "
+                "tree."
+            )
+        return (_from_erofs if is_erofs else _from_squashfs)(iso, squashfs, workdir, inner)
     if (liveos / "rootfs.img").is_file():
         return BaseImage(root=liveos / "rootfs.img", is_tree=False, compression=None)
     raise CreatorError(
@@ -73,15 +77,9 @@ def read_base_iso(iso: Path, workdir: Path) -> BaseImage:
     )
 
 
-def _from_squashfs(iso: Path, squashfs: Path, workdir: Path) -> BaseImage:
+def _from_squashfs(iso: Path, squashfs: Path, workdir: Path, inner: str | None) -> BaseImage:
     compression = squashfs_compression(squashfs)
-    listing = run(["unsquashfs", "-l", "-d", "", str(squashfs)], what=f"Listing {squashfs}").stdout.split()
-    layout, inner = liveiso.squashfs_content(listing)
     if inner is None:
-        if layout is None:
-            raise CreatorError(
-                f"--base-on: the LiveOS/squashfs.img of '{iso}' holds neither LiveOS/rootfs.img nor a root tree."
-            )
         log.info("the base ISO %s has a flat root tree (%s)", iso, compression)
         return BaseImage(root=squashfs, is_tree=True, compression=compression)
     out = workdir / "sq"
@@ -92,7 +90,7 @@ def _from_squashfs(iso: Path, squashfs: Path, workdir: Path) -> BaseImage:
     return BaseImage(root=image, is_tree=False, compression=compression)
 
 
-def _from_erofs(iso: Path, image: Path, workdir: Path) -> BaseImage:
+def _from_erofs(iso: Path, image: Path, workdir: Path, inner: str | None) -> BaseImage:
     """The root of an EROFS LiveOS/squashfs.img.  Its compression is reported as lz4hc: lz4 and lz4hc write the
     same LZ4 format, and lz4hc is what a distribution builds with."""
     mnt = workdir / "erofs-mount"
@@ -100,21 +98,15 @@ def _from_erofs(iso: Path, image: Path, workdir: Path) -> BaseImage:
     with contextlib.ExitStack() as stack:
         device = fs.attach_loop(stack, image, readonly=True)
         fs.mount(stack, device, mnt, fstype="erofs", options="ro")
-        inner = next((name for name in liveiso.EXT_IMAGES if (mnt / name).is_file()), None)
         if inner is not None:
             out = workdir / "rootfs.img"
             run(["cp", "--sparse=always", str(mnt / inner), str(out)], what=f"Copying {inner} from {iso}")
             result = BaseImage(root=out, is_tree=False, compression="lz4hc")
-        elif (mnt / "usr").is_dir() or (mnt / "etc").is_dir():
+        else:
             log.info("the base ISO %s has a flat EROFS root tree", iso)
             out = workdir / "tree.squashfs"
             run(["mksquashfs", str(mnt), str(out), "-noappend", "-noI", "-noD", "-noF", "-noX", "-no-progress"],
                 what=f"Repacking the EROFS root tree of {iso}")
             result = BaseImage(root=out, is_tree=True, compression="lz4hc")
-        else:
-            raise CreatorError(
-                f"--base-on: the EROFS LiveOS/squashfs.img of '{iso}' holds neither LiveOS/rootfs.img nor a root "
-                "tree."
-            )
     image.unlink()
     return result

@@ -130,19 +130,27 @@ def _squashfs_layout(path: Path) -> tuple[Layout, bool]:
         sq = tmp / "squashfs.img"
         run(["xorriso", "-indev", str(path), "-osirrox", "on", "-extract", "/LiveOS/squashfs.img", str(sq)],
             what=f"Extracting LiveOS/squashfs.img from {path}")
-        is_erofs = erofs.is_erofs(sq)
-        if is_erofs:  # --rootfs-type erofs / erofs-ext4: the same two layouts, in EROFS
-            top = erofs.listing(sq)
-            names = top + (erofs.listing(sq, "/LiveOS") if "/LiveOS" in top else [])
-        else:
-            names = run(["unsquashfs", "-l", "-d", "", str(sq)], what="Listing the squashfs").stdout.split()
-    layout, _ = squashfs_content(names)
+        layout, _, is_erofs = image_content(sq)
     if layout is None:
         raise CreatorError(f"'{path}': LiveOS/squashfs.img holds neither LiveOS/rootfs.img nor a root tree.")
     return layout, is_erofs
 
 
 EXT_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")  # the root image's names inside squashfs.img, newest first
+
+
+def image_content(image: Path) -> tuple[Layout | None, str | None, bool]:
+    """What a LiveOS/squashfs.img (a file, squashfs or EROFS) holds: its layout, the ext image's path inside it
+    (None for a root tree), and whether it is EROFS.  (None, None, ...) if neither an ext image nor a tree.
+    Listed without mounting: ``unsquashfs -l``, or ``dump.erofs --ls`` (--rootfs-type erofs / erofs-ext4)."""
+    is_erofs = erofs.is_erofs(image)
+    if is_erofs:
+        top = erofs.listing(image)
+        names = top + (erofs.listing(image, "/LiveOS") if "/LiveOS" in top else [])
+    else:
+        names = run(["unsquashfs", "-l", "-d", "", str(image)], what=f"Listing {image}").stdout.split()
+    layout, inner = squashfs_content(names)
+    return layout, inner, is_erofs
 
 
 def squashfs_content(names: list[str]) -> tuple[Layout | None, str | None]:

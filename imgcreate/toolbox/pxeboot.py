@@ -31,6 +31,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgcreate.boot import grubmenu
+from imgcreate.boot.grubmenu import GrubMenu, MenuEntry
 from imgcreate.errors import CreatorError
 from imgcreate.host import signals
 from imgcreate.host.run import find_any_tool, run
@@ -202,11 +204,8 @@ def _grub_pxe(live: LiveIso, tmp: Path, tree: Path, grub_cfg: str) -> None:
 
 def _grub_cfg(*entries: list[str]) -> str:
     """A GRUB menu of *entries* ([title, kernel, initrd, args]), the first one the default."""
-    menu = "set timeout=1\nset default=0\nserial --unit=0 --speed=115200\nterminal_output console serial\n"
-    for title, kernel, initrd, args in entries:
-        menu += (f"menuentry '{title}' {{\n  echo 'Loading {kernel} and {initrd}...'\n"
-                 f"  linux {kernel} {args}\n  initrd {initrd}\n}}\n")
-    return menu
+    return grubmenu.render(GrubMenu(entries=tuple(MenuEntry(*entry) for entry in entries), timeout=1, serial=True,
+                                    announce=True))
 
 
 def _ipxe_script(kernel: str, initrd: str, args: str) -> str:
