@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,13 +28,27 @@ import dnf.transaction
 import libdnf.transaction
 
 from imgcreate.debug import PROGRESS
-from imgcreate.errors import ImageError, PackageError, RepoError
+from imgcreate.errors import PackageError, RepoError
 from imgcreate.host.run import in_process_environment
 from imgcreate.kickstart import PackageSpec, RepoSpec
 from imgcreate.packages import dnfcompat, rpmdb
+from imgcreate.packages.transaction import (
+    DownloadProgress,
+    TransactionProgress,
+    check_transaction,
+    transaction_error,
+    writeback,
+)
 from imgcreate.storage import inroot
 
 log = logging.getLogger("imgcreate")
+
+_PKG_TYPE_NAMES = {
+    dnf.comps.MANDATORY: "mandatory",
+    dnf.comps.DEFAULT: "default",
+    dnf.comps.OPTIONAL: "optional",
+    dnf.comps.CONDITIONAL: "conditional",
+}
 
 _GROUP_TYPES = {
     "required": ("mandatory",),
@@ -52,74 +65,6 @@ class InstallResult:
 
 
 PKGVERIFY_LEVELS = ("none", "digest", "signature", "all")
-
-_PKG_TYPE_NAMES = {
-    dnf.comps.MANDATORY: "mandatory",
-    dnf.comps.DEFAULT: "default",
-    dnf.comps.OPTIONAL: "optional",
-    dnf.comps.CONDITIONAL: "conditional",
-}
-
-_INSTALL_ACTIONS = (
-    dnf.transaction.PKG_INSTALL,
-    dnf.transaction.PKG_UPGRADE,
-    dnf.transaction.PKG_DOWNGRADE,
-    dnf.transaction.PKG_REINSTALL,
-)
-
-
-class _DownloadProgress(dnf.callback.DownloadProgress):  # type: ignore[misc]
-    """Logs each finished download, so a long fetch shows progress and the log says what was fetched."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.done = 0
-
-    def start(self, total_files: int, total_size: int, total_drpms: int = 0) -> None:
-        self.total = total_files
-        if total_files:
-            log.log(PROGRESS, "Downloading %d packages (%.1f MiB)", total_files, total_size / 1048576)
-
-    def end(self, payload: Any, status: int, msg: str | None) -> None:
-        self.done += 1
-        if status == dnf.callback.STATUS_FAILED:
-            log.error("download of %s failed: %s", payload, msg)
-        else:
-            log.info("Downloaded %s (%d/%d)", payload, self.done, self.total)
-
-
-class _TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[misc]
-    """Logs one line per package installed and every line rpm or a scriptlet prints; keeps rpm's errors.
-
-    The errors only explain a failure (:func:`_check_transaction` decides from the rpm database and dnf's item
-    states whether there was one): dnf reports them to this display as text, read by
-    :func:`dnfcompat.element_error`.
-    """
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.errors: list[str] = []  # dnf's error messages, one per failed element or scriptlet
-        self.rpm_errors: list[str] = []  # rpm's own "error: ..." lines
-
-    def progress(self, package: Any, action: int, ti_done: int, ti_total: int, ts_done: int, ts_total: int) -> None:
-        if package is None or action not in _INSTALL_ACTIONS:
-            return
-        key = str(package)
-        if key not in self.seen:
-            self.seen.add(key)
-            log.log(PROGRESS, "Installing %s (%d/%d)", package, ts_done, ts_total)
-
-    def scriptout(self, msgs: Any) -> None:
-        if msgs:
-            text = msgs.decode(errors="replace") if isinstance(msgs, bytes) else str(msgs)
-            for line in text.splitlines():
-                log.info("scriptlet: %s", line)
-                if line.startswith("error:"):
-                    self.rpm_errors.append(line[len("error:"):].strip())
-
-    def error(self, message: str) -> None:
-        log.info("rpm: %s", message)  # a failure is reported once, by _check_transaction, with its reason
-        self.errors.append(str(message))
 
 
 class DnfInstaller:
@@ -417,7 +362,7 @@ class DnfInstaller:
         start = time.monotonic()
         try:
             with _sigint_from_librepo():
-                self.base.download_packages(install_set, _DownloadProgress())
+                self.base.download_packages(install_set, DownloadProgress())
         except dnf.exceptions.Error as exc:
             raise PackageError(f"Downloading packages failed: {exc}") from exc
         self.timings["download"] = time.monotonic() - start
@@ -455,18 +400,18 @@ class DnfInstaller:
     def _transaction(self, install_set: list[Any]) -> None:
         """rpm's transaction into the root, then the check that every package really is in its database."""
         start = time.monotonic()
-        progress = _TransactionProgress()
+        progress = TransactionProgress()
         try:
             # rpm runs in this process: a reproducible build's time reaches its database and its scriptlets
             # (e.g. a kernel's dracut) through this process's environment, for the transaction only.
-            with _writeback(self.instroot), in_process_environment():
+            with writeback(self.instroot), in_process_environment():
                 self.base.do_transaction(display=progress)
         except dnf.exceptions.Error as exc:
-            raise _transaction_error(exc) from exc
+            raise transaction_error(exc) from exc
         self.timings["transaction"] = time.monotonic() - start
         failed_states = {str(tsi.pkg) for tsi in self.base.transaction
                          if tsi.state == libdnf.transaction.TransactionItemState_ERROR}
-        _check_transaction(install_set, rpmdb.installed(self.instroot), failed_states, progress)
+        check_transaction(install_set, rpmdb.installed(self.instroot), failed_states, progress)
 
 
 def _repo_options(spec: RepoSpec) -> dict[str, Any]:
@@ -506,60 +451,6 @@ def _platform_streams(module_packages: Any) -> dict[str, int]:
     return wanted
 
 
-# rpm's scriptlet tags as dnf names them, and whether rpm installs the package anyway when one fails.
-_SCRIPTLETS = {
-    "PRETRANS": ("%pretrans", True), "PREIN": ("%pre", True), "POSTIN": ("%post", False),
-    "POSTTRANS": ("%posttrans", False), "TRIGGERPREIN": ("%triggerprein", True),
-    "TRIGGERIN": ("%triggerin", False), "FILETRIGGERIN": ("%filetriggerin", False),
-    "TRANSFILETRIGGERIN": ("%transfiletriggerin", False), "VERIFYSCRIPT": ("%verifyscript", False),
-}
-
-
-def _check_transaction(install_set: list[Any], in_rpmdb: set[rpmdb.Nevra], failed_states: set[str],
-                       progress: _TransactionProgress) -> None:
-    """Fail unless every package dnf meant to install is in the image's rpm database and none failed.
-
-    The dnf API, unlike the dnf command, raises nothing when rpm refuses a transaction element (a failed %pre,
-    a payload that cannot be unpacked): the package is just missing.  So the rpm database and dnf's own item
-    states decide; rpm's messages only say why.  A failed %post-style scriptlet leaves the package installed:
-    a warning naming the package and the scriptlet, as dnf gives.
-    """
-    errors = [e for e in map(dnfcompat.element_error, progress.errors) if e is not None]
-    failed: list[str] = []
-    for pkg in install_set:
-        nevra = rpmdb.Nevra(pkg.name, int(pkg.epoch or 0), pkg.version, pkg.release, pkg.arch)
-        if nevra not in in_rpmdb or str(pkg) in failed_states:
-            why = "; ".join(_explain(e) for e in errors if e.names(pkg.name, str(pkg)))
-            failed.append(f"{pkg} ({why or 'not in the rpm database afterwards'})")
-    _warn_failed_scriptlets(errors, failed)
-    if failed:
-        details = "; ".join(progress.rpm_errors[:5])
-        raise PackageError(
-            f"rpm did not install {len(failed)} of the {len(install_set)} packages: {', '.join(failed)}."
-            + (f" rpm said: {details}." if details else "")
-            + " The image would lack them, so nothing was written; fix or remove these packages."
-        )
-
-
-def _warn_failed_scriptlets(errors: list[dnfcompat.ElementError], failed: list[str]) -> None:
-    """Warn of each failed scriptlet after which rpm installed the package anyway (%post and the like)."""
-    for error in errors:
-        if error.scriptlet is None or any(f.startswith(f"{error.package}-") for f in failed):
-            continue
-        name, fatal = _SCRIPTLETS.get(error.scriptlet, (error.scriptlet, False))
-        if not fatal:
-            log.warning("package %s: its %s scriptlet failed; rpm installed the package anyway", error.package, name)
-
-
-def _explain(error: dnfcompat.ElementError) -> str:
-    """dnf's error about one package, in kickstart terms ("Error in PREIN scriptlet" -> "its %pre failed")."""
-    if error.scriptlet is not None:
-        return f"its {_SCRIPTLETS.get(error.scriptlet, (error.scriptlet, False))[0]} scriptlet failed"
-    if error.unpacking:
-        return "its payload could not be unpacked"
-    return error.message
-
-
 @contextlib.contextmanager
 def cache_lock(cachedir: Path) -> Iterator[None]:
     """Hold the package cache for one build at a time, so concurrent builds can share a --cache.
@@ -591,54 +482,8 @@ def _sigint_from_librepo() -> Iterator[None]:
         raise
 
 
-@contextlib.contextmanager
-def _writeback(root: Path, interval: float = 1.0) -> Iterator[None]:
-    """While rpm writes the image, flush it (syncfs) every *interval* seconds from a second thread.
-
-    rpm uses one core; the kernel's writeback of a loop-mounted image, which would otherwise all happen when it
-    is unmounted (about 1 s for 600 MiB), then runs on another one meanwhile.  Only for a mounted filesystem:
-    a plain directory root lives on the host's filesystem, which is not ours to flush.
-    """
-    syncfs = getattr(_libc(), "syncfs", None)
-    if syncfs is None or not os.path.ismount(root):
-        yield
-        return
-    stop = threading.Event()
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-
-    def flush() -> None:
-        while not stop.wait(interval):
-            syncfs(fd)
-
-    thread = threading.Thread(target=flush, name="imgcreate-writeback", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        os.close(fd)
-
-
-def _libc() -> Any:
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None, use_errno=True)  # the C library this Python runs on
-    except OSError:
-        return None
-
-
 def _is_cached(pkg: Any) -> bool:
     path = pkg.localPkg()
     return bool(path) and os.path.exists(path) and os.path.getsize(path) == (pkg.downloadsize or os.path.getsize(path))
 
 
-def _transaction_error(exc: Exception) -> Exception:
-    text = str(exc)
-    if dnfcompat.is_out_of_room(exc):
-        return ImageError(
-            "The root filesystem is too small for the packages: "
-            f"{' '.join(text.split())[:600]}. Make it larger in the kickstart, e.g. 'part / --size <MiB>'."
-        )
-    return PackageError(f"The package transaction failed: {text}")
