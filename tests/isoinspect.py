@@ -36,6 +36,11 @@ def el_torito(iso: Path) -> str:
     return _xorriso(iso, "-report_el_torito", "plain")
 
 
+def system_area(iso: Path) -> str:
+    """xorriso's report of the ISO's system area: its MBR, GPT and Apple partition map entries."""
+    return _xorriso(iso, "-report_system_area", "plain")
+
+
 def read(iso: Path, path: str) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "f"

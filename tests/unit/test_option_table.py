@@ -54,10 +54,15 @@ def _functions(path: str) -> frozenset[str]:
 def _effect_keys(path: str) -> frozenset[str] | None:
     """The string keys of the module's EFFECTS/OPTION_EFFECTS dict literal (None: it has none)."""
     for node in _tree(path).body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (
-            node.targets[0] if isinstance(node, ast.Assign) else None)
-        if isinstance(target, ast.Name) and target.id.endswith("EFFECTS") and isinstance(node.value, ast.Dict):
-            return frozenset(k.value for k in node.value.keys if isinstance(k, ast.Constant))
+        target: ast.expr
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign):
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id.endswith("EFFECTS") and isinstance(value, ast.Dict):
+            return frozenset(str(k.value) for k in value.keys if isinstance(k, ast.Constant))
     return None
 
 
@@ -121,6 +126,6 @@ def test_full_run_only_is_said() -> None:
     """A row whose every test is slow or full is listed in FULL_RUN_ONLY, and only such a row."""
     for tool, rows in OPTIONS.items():
         for option, refs in rows.items():
-            full = all(_REF.match(r) and _REF.match(r).group(2) in _full_only(_REF.match(r).group(1))  # type: ignore[union-attr]
-                       for r in refs)
+            matches = [_REF.match(r) for r in refs]
+            full = all(m is not None and m.group(2) in _full_only(m.group(1)) for m in matches)
             assert full == (option in FULL_RUN_ONLY.get(tool, frozenset())), f"{tool} {option}"
