@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -103,3 +104,10 @@ def rootfs_of(iso: Path, tmp: Path) -> Path:
 def debugfs(image: Path, request: str) -> str:
     """What ``debugfs -R REQUEST`` prints about an ext image (e.g. ``cat /etc/fstab``), without mounting it."""
     return subprocess.run(["debugfs", "-R", request, str(image)], capture_output=True, text=True).stdout
+
+
+def ext_bytes(image: Path) -> int:
+    """The size of the ext filesystem in *image* (its block count times its block size)."""
+    stats = debugfs(image, "stats")
+    found = {m[1]: int(m[2]) for m in re.finditer(r"^(Block count|Block size): +(\d+)$", stats, re.MULTILINE)}
+    return found["Block count"] * found["Block size"]

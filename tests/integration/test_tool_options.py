@@ -195,39 +195,41 @@ class Runs:
             damaged.write_bytes(data)
         return damaged
 
-    def stick(self) -> Ran:
+    def stick(self, key: str = "stick", *logging: str) -> Ran:
         """--msdos --efi (both the defaults, named) --format --reset-mbr onto a file full of old data, from the
-        damaged ISO with --noverify, -d -q --logfile."""
-        if "stick" not in self.done:
-            d = self._dir("stick")
+        damaged ISO with --noverify; -d -q --logfile, or *logging*."""
+        if key not in self.done:
+            d = self._dir(key)
             target = d / "out/stick.raw"
             with open(target, "wb") as f:  # an old GPT disk's leftovers: the stick must not keep them
                 f.write(b"\xff" * (1 << 20))
                 f.truncate(500 << 20)
             proc = run_tool("livecd-iso-to-disk", str(self.damaged_iso()), str(target), "--force", "--msdos",
-                            "--efi", "--format", "--reset-mbr", "--noverify", "-d", "-q", "--logfile",
-                            str(d / "log"))
-            self.done["stick"] = Ran(proc, d)
-        return self.done["stick"]
+                            "--efi", "--format", "--reset-mbr", "--noverify", *(logging or ("-d", "-q")),
+                            "--logfile", str(d / "log"))
+            self.done[key] = Ran(proc, d)
+        return self.done[key]
 
-    def pxe(self) -> Ran:
-        """No -o (./tftpboot), --http-url, -v --logfile."""
-        if "pxe" not in self.done:
-            d = self._dir("pxe")
+    def pxe(self, key: str = "pxe", *logging: str) -> Ran:
+        """No -o (./tftpboot), --http-url; -v --logfile, or *logging*."""
+        if key not in self.done:
+            d = self._dir(key)
             proc = run_in(d / "out", "livecd-iso-to-pxeboot", str(self.isos["squashfs"]), "--http-url",
-                          "http://192.0.2.1/live", "-v", "--logfile", str(d / "log"))
-            self.done["pxe"] = Ran(proc, d)
-        return self.done["pxe"]
+                          "http://192.0.2.1/live", *(logging or ("-v",)), "--logfile", str(d / "log"))
+            self.done[key] = Ran(proc, d)
+        return self.done[key]
 
-    def mounted(self) -> Ran:
-        """-t: the root image is extracted there while COMMAND runs (it lists that folder); -d -q --logfile."""
-        if "mount" not in self.done:
-            d = self._dir("mount")
+    def mounted(self, key: str = "mount", *logging: str) -> Ran:
+        """-t: the root image is extracted there while COMMAND runs (it lists that folder); -d -q --logfile, or
+        *logging*."""
+        if key not in self.done:
+            d = self._dir(key)
             (d / "mnt").mkdir()
-            proc = run_tool("liveimage-mount", "-t", str(d / "work"), "-d", "-q", "--logfile", str(d / "log"),
-                            str(self.isos["squashfs"]), str(d / "mnt"), "sh", "-c", f"ls -R {d / 'work'}")
-            self.done["mount"] = Ran(proc, d)
-        return self.done["mount"]
+            proc = run_tool("liveimage-mount", "-t", str(d / "work"), *(logging or ("-d", "-q")), "--logfile",
+                            str(d / "log"), str(self.isos["squashfs"]), str(d / "mnt"), "sh", "-c",
+                            f"ls -R {d / 'work'}")
+            self.done[key] = Ran(proc, d)
+        return self.done[key]
 
 
 @pytest.fixture(scope="module")
@@ -467,9 +469,16 @@ def sd_noverify(r: Runs) -> None:
     assert r.stick().proc.returncode == 0 and "checkisomd5" not in r.stick().log
 
 
+def assert_levels(debug: Ran, verbose: Ran) -> None:
+    """-d -q: DEBUG in the log file, nothing of the log on the terminal (livecd-iso-to-pxeboot's one-line summary
+    is printed, not logged); -v: INFO but no DEBUG, and the terminal shows it."""
+    assert " DEBUG running: " in debug.log and " INFO " in debug.log
+    assert all(line.startswith("wrote ") for line in debug.proc.stderr.splitlines()), debug.proc.stderr
+    assert " INFO " in verbose.log and " DEBUG " not in verbose.log and verbose.proc.stderr != ""
+
+
 def sd_logging(r: Runs) -> None:
-    ran = r.stick()
-    assert " DEBUG running: " in ran.log and ran.proc.stderr == ""
+    assert_levels(r.stick(), r.stick("stick-v", "-v"))
 
 
 # ---- livecd-iso-to-pxeboot ----------------------------------------------------------------------------------------
@@ -483,9 +492,7 @@ def px_http_url_and_default_output(r: Runs) -> None:
 
 
 def px_logging(r: Runs) -> None:
-    ran = r.pxe()
-    assert " INFO " in ran.log and " DEBUG " not in ran.log
-    assert "wrote " in ran.proc.stderr, "without -q the summary is printed"
+    assert_levels(r.pxe("pxe-d", "-d", "-q"), r.pxe())
 
 
 # ---- liveimage-mount --------------------------------------------------------------------------------------------
@@ -498,8 +505,7 @@ def lm_tmpdir(r: Runs) -> None:
 
 
 def lm_logging(r: Runs) -> None:
-    ran = r.mounted()
-    assert " DEBUG running: " in ran.log and ran.proc.stderr == ""
+    assert_levels(r.mounted(), r.mounted("mount-v", "-v"))
 
 
 # ---- every tool ---------------------------------------------------------------------------------------------------
