@@ -85,6 +85,7 @@ class Runs:
         (tmp / "srv").mkdir()
         (tmp / "srv/99").symlink_to(testrepo)
         self.server: RepoServer | None = RepoServer(tmp / "srv")
+        self.edit_url = ""  # where edited() served the test distribution (gone after it)
         self.repofile = tmp / "http.repo"
         self.repofile.write_text(f"[byrelease]\nname=byrelease\nbaseurl={self.server.url}/$releasever/\n"
                                  "enabled=1\ngpgcheck=0\n")
@@ -177,7 +178,21 @@ class Runs:
                               "--compression-type", "lz4", "-t", str(d / "work"), "-v", "-q", "--logfile",
                               str(d / "log"))
                 self.done["edited"] = Ran(proc, d, list(server.requests))
+            self.edit_url = server.url
         return self.done["edited"]
+
+    def edited_offline(self) -> Ran:
+        """With edited()'s HTTP repository gone, upstream's spellings: -f (--cache) --cacheonly, -c
+        (--compress-type) lz4, -a (--extra-kernel-args), -p, -o an existing folder; --nocleanup."""
+        if "offline-edit" not in self.done:
+            first = self.edited()
+            d = self._dir("offline-edit")
+            proc = run_tool("editliveos", str(self.isos["squashfs"]), "--repo", str(first.dir / "file.repo"),
+                            "--repo", self.edit_url, "--releasever", "99", "--package", "docs-demo", "-f",
+                            str(first.dir / "cache"), "--cacheonly", "-c", "lz4", "-a", "offline.arg=1", "-p",
+                            "-o", str(d / "out"), "-t", str(d / "work"), "--nocleanup")
+            self.done["offline-edit"] = Ran(proc, d)
+        return self.done["offline-edit"]
 
     def edited_root(self) -> Path:
         ran = self.edited()
@@ -427,6 +442,20 @@ def ed_tmpdir(r: Runs) -> None:
     assert str(ran.dir / "work") in ran.log and list((ran.dir / "work").iterdir()) == [], "used, then emptied"
 
 
+def ed_offline(r: Runs) -> None:
+    """-f/--cacheonly: docs-demo came from edited()'s cache with its server gone; -c lz4 (the base: xz); -a;
+    -o a folder: <label>-edited.iso in it; --nocleanup: the build directory kept, nothing mounted; -p warns."""
+    ran = r.edited_offline()
+    iso = ran.dir / "out/TB-SQ-edited.iso"
+    root = isoinspect.rootfs_of(iso, ran.dir)
+    assert "docs-demo" in isoinspect.debugfs(root, "ls /usr/share")
+    assert "Compression lz4" in isoinspect.squashfs_info(isoinspect.squashfs_image(iso, ran.dir))
+    assert "offline.arg=1" in isoinspect.read_text(iso, "/boot/grub2/grub.cfg")
+    kept = list((ran.dir / "work").glob("imgcreate-*"))
+    assert kept and not leak_snapshot().under(ran.dir).mounts
+    assert "--plugins: dnf plugins are not loaded" in ran.proc.stderr
+
+
 def ed_logging(r: Runs) -> None:
     """-v: INFO but no DEBUG in the log file; -q: nothing on the terminal; -d: DEBUG (a refused run is enough:
     the ISO is read before it is refused)."""
@@ -534,6 +563,7 @@ EFFECTS: dict[str, Callable[[Runs], None]] = {
     "editliveos --cache": ed_cache, "editliveos --kickstart": ed_kickstart,
     "editliveos --compression-type": ed_compression_type, "editliveos --name, no --output": ed_name_and_default_output,
     "editliveos --tmpdir": ed_tmpdir, "editliveos logging": ed_logging,
+    "editliveos --cacheonly --nocleanup, upstream's names": ed_offline,
     "livecd-iso-to-disk --msdos --efi --format --reset-mbr": sd_msdos_efi_format_reset_mbr,
     "livecd-iso-to-disk --noverify": sd_noverify, "livecd-iso-to-disk logging": sd_logging,
     "livecd-iso-to-pxeboot --http-url, no --output": px_http_url_and_default_output,
