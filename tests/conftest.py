@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_KS, Disk, build_disk
-from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, leak_snapshot
+from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, build_live, leak_snapshot
 
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -119,3 +119,13 @@ def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
 def msdos_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
     tmp = tmp_path_factory.mktemp("msdos")
     return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=testrepo, append=BOOT_APPEND), "-f", "qcow2")
+
+
+@pytest.fixture(scope="session")
+def toolbox_isos(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> dict[str, Path]:
+    """Two small live ISOs (squashfs holding rootfs.img, and flat) that the live media tools read or start from:
+    tests/integration/test_toolbox.py and tests/integration/test_tool_options.py share them.  Their live check
+    writes nothing."""
+    tmp = tmp_path_factory.mktemp("toolbox-isos")
+    return {"squashfs": build_live(tmp, testrepo, "TB-SQ", write_mib=0),
+            "flat": build_live(tmp, testrepo, "TB-FLAT", "--flat-squashfs", write_mib=0)}

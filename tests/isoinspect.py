@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -34,6 +35,11 @@ def files(iso: Path) -> set[str]:
 
 def el_torito(iso: Path) -> str:
     return _xorriso(iso, "-report_el_torito", "plain")
+
+
+def system_area(iso: Path) -> str:
+    """xorriso's report of the ISO's system area: its MBR, GPT and Apple partition map entries."""
+    return _xorriso(iso, "-report_system_area", "plain")
 
 
 def read(iso: Path, path: str) -> bytes:
@@ -98,3 +104,11 @@ def rootfs_of(iso: Path, tmp: Path) -> Path:
 def debugfs(image: Path, request: str) -> str:
     """What ``debugfs -R REQUEST`` prints about an ext image (e.g. ``cat /etc/fstab``), without mounting it."""
     return subprocess.run(["debugfs", "-R", request, str(image)], capture_output=True, text=True).stdout
+
+
+def free_extents(image: Path) -> int:
+    """How many runs of free blocks the ext filesystem in *image* has (e2freefrag): 1-2 once minimized."""
+    out = subprocess.run(["e2freefrag", str(image)], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"^Num\. free extent: (\d+)$", out, re.MULTILINE)
+    assert found, out
+    return int(found.group(1))

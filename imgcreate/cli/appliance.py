@@ -30,7 +30,9 @@ def appliance_parser() -> argparse.ArgumentParser:
     img = parser.add_argument_group("Image options")
     img.add_argument("-c", "--config", dest="kscfg", required=True, help="path to the kickstart file")
     img.add_argument("-n", "--name", help="name of the appliance (default: from the kickstart's file name)")
-    img.add_argument("--version", dest="app_version", help="version of the appliance (in <name>.xml)")
+    img.add_argument("--version", dest="app_version",
+                     help="version of the appliance (in <name>.xml); as appliance-creator, also the value of "
+                          "$releasever in repository URLs unless --releasever is given")
     img.add_argument("--release", help="release of the appliance (in <name>.xml)")
     img.add_argument("-f", "--format", dest="disk_format", default="raw", choices=output.FORMATS,
                      help="disk format: raw (default), qcow2, vmdk or vdi")
@@ -45,7 +47,9 @@ def appliance_parser() -> argparse.ArgumentParser:
                           "zstd (<name>-sda.raw.zst)")
     img.add_argument("--disk-size", type=int, metavar="MIB",
                      help="size of the disk in MiB, which --grow partitions fill (default: the sum of the parts)")
-    img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
+    img.add_argument("--releasever",
+                     help="value to substitute for $releasever in repository URLs (default: --version, else the "
+                          "host's)")
     img.add_argument("--repo", action="append", default=[], metavar="PATH",
                      help="a .repo file or a directory of them, whose repositories replace the kickstart's")
     img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")

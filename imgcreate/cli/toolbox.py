@@ -8,6 +8,7 @@ unwind like Ctrl-C, so nothing stays mounted and nothing half-written is left.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from imgcreate import debug
 from imgcreate.cli import creators
 from imgcreate.storage import reproducible
 from imgcreate.version import __version__
+
+log = logging.getLogger("imgcreate")
 
 EXIT_CODES = """\
 exit status:
@@ -89,10 +92,11 @@ def liveimage_mount(argv: Sequence[str] | None = None) -> int:
 
 def editliveos_parser() -> argparse.ArgumentParser:
     parser = _parser("editliveos", "Make a new live ISO from an existing one: add packages and kernel arguments, "
-                                   "run a script or a kickstart's %%post in its root, change its label.")
+                                   "run a script or a kickstart's %post in its root, change its label.")
     parser.add_argument("iso", metavar="ISO", help="the live ISO to start from (it is not changed)")
-    parser.add_argument("-o", "--output", metavar="NEWISO",
-                        help="the new ISO's file name, ending in .iso (default: ./<label>-edited.iso)")
+    parser.add_argument("-o", "--output", metavar="NEWISO|DIR",
+                        help="the new ISO's file name, ending in .iso, or an existing folder to write "
+                             "<label>-edited.iso in (default: ./<label>-edited.iso)")
     parser.add_argument("-n", "--name", "--label", dest="label",
                         help="the new ISO's label (root=live:CDLABEL=); default: the ISO's own")
     parser.add_argument("--package", action="append", default=[], metavar="NAME",
@@ -100,16 +104,22 @@ def editliveos_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", action="append", default=[], metavar="URL|PATH",
                         help="a repository to install from: a URL, a directory holding repodata/, a .repo file "
                              "or a directory of them (may be repeated)")
-    parser.add_argument("--extra-kernel-args", default="", metavar="ARGS",
+    parser.add_argument("-a", "--extra-kernel-args", default="", metavar="ARGS",
                         help="kernel arguments to add to the boot menus")
     parser.add_argument("-s", "--script", metavar="FILE", help="a script to run chrooted in the root")
     parser.add_argument("-k", "--kickstart", metavar="KS",
                         help="a kickstart whose commands, %%packages and %%post apply to the root")
-    parser.add_argument("--compression-type", default=None,
-                        help="squashfs compressor (default: the ISO's own)")
+    parser.add_argument("-c", "--compression-type", "--compress-type", default=None,
+                        help="squashfs compressor (default: the ISO's own); --compress-type is upstream's name")
     parser.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
     parser.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made")
-    parser.add_argument("--cache", help="persistent package cache")
+    parser.add_argument("--cache", "-f", "--dnfcache", "-y", "--yumcache", dest="cache",
+                        help="persistent package cache (-f/--dnfcache/-y/--yumcache: upstream's names)")
+    parser.add_argument("--cacheonly", action="store_true",
+                        help="use only the package cache (--cache); never download")
+    parser.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts)")
+    parser.add_argument("-p", "--plugins", action="store_true",
+                        help="accepted for compatibility; dnf plugins are not loaded (they would act on the host)")
     parser.add_argument("--source-date-epoch", metavar="SECONDS",
                         help="remaster reproducibly with this time (seconds since 1970, UTC): the same ISO and "
                              "options give a bit-identical ISO; default: $SOURCE_DATE_EPOCH if set")
@@ -126,6 +136,8 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
     creators.setup_logging(opts, parser)
     if opts.package and not opts.repo and not opts.kickstart:
         parser.error("--package needs --repo (a repository to install from)")
+    if opts.plugins:
+        log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
 
     def action() -> int:
         options = editlive.EditOptions(
@@ -134,15 +146,16 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
             kickstart=Path(opts.kickstart) if opts.kickstart else None, tmpdir=Path(opts.tmpdir),
             releasever=opts.releasever, compression_type=opts.compression_type,
             cachedir=Path(opts.cache) if opts.cache else None,
+            extra={"cacheonly": opts.cacheonly, "docleanup": not opts.nocleanup},
             # As livecd-creator: the build's epoch, passed to every command it runs (imgcreate.host.run).
             source_date_epoch=reproducible.epoch_from(opts.source_date_epoch),
         )
         iso = Path(opts.iso)
         output = Path(opts.output) if opts.output else None
-        if output is None:
+        if output is None or output.is_dir():  # upstream's -o is a folder
             from imgcreate.media.liveiso import read_live_iso
 
-            output = Path(f"{opts.label or read_live_iso(iso).label}-edited.iso")
+            output = (output or Path()) / f"{opts.label or read_live_iso(iso).label}-edited.iso"
         editlive.edit_live_iso(iso, output, options)
         return 0
 

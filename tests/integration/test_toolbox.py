@@ -29,10 +29,9 @@ def build_live(tmp: Path, repo: Path, label: str, *extra: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def isos(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> dict[str, Path]:
-    tmp = tmp_path_factory.mktemp("toolbox-isos")
-    return {"squashfs": build_live(tmp, testrepo, "TB-SQ"), "flat": build_live(tmp, testrepo, "TB-FLAT",
-                                                                               "--flat-squashfs")}
+def isos(toolbox_isos: dict[str, Path]) -> dict[str, Path]:
+    """TB-SQ and TB-FLAT (conftest.toolbox_isos, shared with test_tool_options.py)."""
+    return toolbox_isos
 
 
 @pytest.fixture

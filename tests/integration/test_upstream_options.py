@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +21,16 @@ import pytest
 import imgcreate
 from imgcreate.cli import creators
 from imgcreate.storage import reproducible
-from tests import isoinspect
+from tests import isoinspect, livecommands
 from tests.boot.test_boot_test import FAIL_MEMORY, FAIL_TIMEOUT, NEVER, failing_run
-from tests.support import images_in, run_tool
+from tests.support import REPO_ROOT, assert_failed, images_in, run_tool, tool_argv
 
 pytestmark = pytest.mark.root
 
-KS = """part / --size 300
+KS = """{commands}
+part / --size 300
 repo --name=ksrepo --baseurl=file:///nonexistent/kickstart-repo-replaced-by-repo-option
-bootloader --timeout 1
+{bootloader}
 %packages
 @core
 kernel
@@ -82,6 +84,12 @@ class Build:
         return isoinspect.squashfs_info(isoinspect.squashfs_image(self.image, self.tmp))
 
 
+def kickstart(extra: str = "", marker: str = "", commands: str = "") -> str:
+    """KS with *commands* before the rest (their own bootloader line replaces the plain one)."""
+    bootloader = "" if "bootloader" in commands else "bootloader --timeout 1"
+    return KS.format(extra=extra, marker=marker, commands=commands, bootloader=bootloader)
+
+
 @dataclass
 class Builds:
     tmp: Path
@@ -89,14 +97,14 @@ class Builds:
     done: dict[str, Build]
 
     def run(self, key: str, tool: str, *args: str, extra: str = "", positional: bool = False,
-            input: str | None = None, fixed_dirs: bool = True) -> Build:
+            input: str | None = None, fixed_dirs: bool = True, commands: str = "") -> Build:
         if key in self.done:
             return self.done[key]
         tmp = self.tmp / key
         for d in ("out", "work"):
             (tmp / d).mkdir(parents=True)
         ks = tmp / f"{key}.ks"
-        ks.write_text(KS.format(extra=extra, marker=key))
+        ks.write_text(kickstart(extra=extra, marker=key, commands=commands))
         log = tmp / "build.log"
         where = [str(ks)] if positional else ["-c", str(ks)]
         dirs = ["--tmpdir", str(tmp / "work"), "--output", str(tmp / "out")] if fixed_dirs else []
@@ -105,6 +113,15 @@ class Builds:
         proc = run_tool(tool, *where, *dirs, *args, input=input)
         self.done[key] = Build(proc, tmp / "out", tmp / "work", log, tmp)
         return self.done[key]
+
+    def image_a_again(self, key: str, *args: str,
+                      prefix: tuple[str, ...] = ()) -> tuple[Path, subprocess.CompletedProcess[str]]:
+        """image-creator (or *prefix*) with image_a's kickstart and repository and *args*, in folder KEY."""
+        (where := self.tmp / key).mkdir()
+        argv = [*(prefix or tool_argv("image-creator")), "-c", str(self.tmp / "IMGA/IMGA.ks"), "--repo",
+                str(self.repofile), "--releasever", "99", "--tmpdir", str(where), "-o", str(where / "out"), *args]
+        return where, subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                                     env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
 
     @property
     def repofile(self) -> Path:
@@ -130,13 +147,15 @@ def live_a(b: Builds) -> Build:
     return b.run("LIVEA", "livecd-creator", "-d", "-v", "--logfile", "{log}", "--cache", "{tmp}/cache",
                  "-f", "LIVEA", "--title", "T One", "--product", "Prod X", "--releasever", "99",
                  "--repo", "{repofile}", "--compression-type", "zstd", "--dracut-conf-args", "+nfs",
-                 "--nomacboot", "--pkgverify-level", "digest", "--syslinux", "--skip-minimize", "-p")
+                 "--nomacboot", "--pkgverify-level", "digest", "--syslinux", "--skip-minimize", "-p",
+                 commands=livecommands.COMMANDS, extra=livecommands.PACKAGES)
 
 
 def live_b(b: Builds) -> Build:
     """The positional kickstart, -n, -s, -q with a log file at -v."""
     return b.run("LIVEB", "livecd-creator", "-n", "LIVEB", "-s", "-q", "-v", "--logfile", "{log}",
-                 "--repo", "{repofile}", "--releasever", "99", "--ksversion", "RHEL9", positional=True)
+                 "--repo", "{repofile}", "--releasever", "99", "--ksversion", "RHEL9", positional=True,
+                 commands=livecommands.RHEL9_ONLY)
 
 
 def live_flat(b: Builds) -> Build:
@@ -243,8 +262,13 @@ def check_cache(b: Builds) -> None:
 
 
 def check_cacheonly(b: Builds) -> None:
-    build = image_b(b)
-    assert "cacheonly" in " ".join(build.proc.args) and build.image.exists()
+    """image_b built from image_a's cache alone; with an empty cache the build stops at once, naming the
+    repository and the cache (tests/integration/test_loop_image.py also builds with the HTTP server gone)."""
+    assert image_b(b).image.exists()
+    empty, proc = b.image_a_again("cacheonly-empty", "--cache", str(b.tmp / "cacheonly-empty/cache"),
+                                       "--cacheonly")
+    assert_failed(proc, "'rel'", "releases/99", "--cacheonly is set and it is not in the cache")
+    assert not list(empty.glob("imgcreate-*")) and not (empty / "out").exists()
 
 
 def check_tmpdir(b: Builds) -> None:
@@ -292,8 +316,9 @@ def check_skip_compression(b: Builds) -> None:
 
 
 def check_skip_minimize(b: Builds) -> None:
-    log = live_a(b).log.read_text()
-    assert "resize2fs -M" not in log and "e2fsck" in log, "checked, not minimized"
+    """Minimized roots are packed and regrown (LIVEB: 1-2 free extents); skipped, free space stays scattered."""
+    scattered, packed = (isoinspect.free_extents(build.rootfs()) for build in (live_a(b), live_b(b)))
+    assert packed <= 3 < scattered and "e2fsck" in live_a(b).log.read_text(), (scattered, packed)
 
 
 def check_syslinux(b: Builds) -> None:
@@ -301,7 +326,12 @@ def check_syslinux(b: Builds) -> None:
 
 
 def check_nomacboot(b: Builds) -> None:
-    assert not any("macboot" in f for f in _files(live_a(b)))
+    """No Mac boot: no HFS+ image (file, GPT partition), no Apple partition map, no Mac El Torito entry."""
+    build = live_a(b)
+    assert not any("macboot" in f or f.endswith(".hfs") for f in _files(build))
+    area = isoinspect.system_area(build.image)
+    assert "APM" not in area and "005346480000aa11aa1100306543ecac" not in area.lower(), "no HFS+ GPT type"
+    assert " Mac " not in isoinspect.el_torito(build.image)
 
 
 def check_dracut_conf_args(b: Builds) -> None:
@@ -311,11 +341,25 @@ def check_dracut_conf_args(b: Builds) -> None:
 
 
 def check_pkgverify_level(b: Builds) -> None:
-    assert "rpm verifies each package: digest" in live_a(b).log.read_text()
+    """digest: LIVEA's unsigned packages were installed; signature: rpm refuses the first of them, nothing is
+    built (tests/integration/test_repos.py::test_pkgverify_level too)."""
+    assert "demo.service" in isoinspect.debugfs(live_a(b).rootfs(), "ls /usr/lib/systemd/system")
+    image_a(b)  # its kickstart, and the repository's metadata checked once
+    refused, proc = b.image_a_again("pkgverify", "--pkgverify-level", "signature")
+    assert_failed(proc, "does not verify: no signature")
+    assert not (refused / "out").exists() or not list((refused / "out").iterdir())
 
 
 def check_plugins(b: Builds) -> None:
-    assert "--plugins" in live_a(b).log.read_text()
+    """-p loads no dnf plugin (a host plugin would act on the build and the host): a build with -p never calls
+    dnf's plugin loader (tests/pluginprobe.py).  It warns that -p is ignored."""
+    assert "--plugins: dnf plugins are not loaded" in live_a(b).proc.stderr + live_a(b).log.read_text()
+    image_a(b)
+    marker = b.tmp / "plugins-loaded"
+    work, proc = b.image_a_again("plugins", "-p", "-n", "PLUGINS",
+                                 prefix=(sys.executable, "-m", "tests.pluginprobe", str(marker)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work / "out/PLUGINS.img").exists() and not marker.exists()
 
 
 def check_debug_logfile(b: Builds) -> None:
@@ -331,8 +375,15 @@ def check_verbose_and_quiet(b: Builds) -> None:
 
 
 def check_ksversion(b: Builds) -> None:
+    """LIVEB's kickstart has RHEL9's syspurpose: built with --ksversion RHEL9, refused with the newest syntax (the
+    default); RHEL9 lacks the newest rdp; an unknown version is named."""
+    ks = b.tmp / "LIVEB/LIVEB.ks"
     assert live_b(b).proc.returncode == 0
-    proc = run_tool("livecd-creator", "-c", str(b.tmp / "LIVEB/LIVEB.ks"), "--ksversion", "F1bogus", check=False)
+    assert_failed(run_tool("livecd-creator", "-c", str(ks), check=False), "syspurpose", "line 1")
+    rdp = b.tmp / "rdp.ks"
+    rdp.write_text(kickstart(marker="rdp", commands="rdp --enable"))
+    assert_failed(run_tool("livecd-creator", "-c", str(rdp), "--ksversion", "RHEL9", check=False), "rdp", "line 1")
+    proc = run_tool("livecd-creator", "-c", str(ks), "--ksversion", "F1bogus", check=False)
     assert proc.returncode == 1 and "F1bogus" in proc.stderr
 
 
@@ -372,7 +423,7 @@ def check_boot_test(b: Builds) -> None:
     """QEMU is looked for before the build: without it, one paragraph naming its package and nothing built.  With
     it the ISO is booted (tests/boot/test_boot_test.py) and kept when the boot fails."""
     ks = b.tmp / "noqemu.ks"
-    ks.write_text(KS.format(extra="", marker="noqemu"))
+    ks.write_text(kickstart(marker="noqemu"))
     out = b.tmp / "noqemu-out"
     proc = run_tool("livecd-creator", "-c", str(ks), "-o", str(out), "--boot-test", env={"PATH": "/nonexistent"},
                     check=False)
@@ -425,6 +476,15 @@ OPTION_EFFECTS: dict[str, Callable[[Builds], None]] = {
 @pytest.mark.parametrize("option", list(OPTION_EFFECTS))
 def test_option_effect(option: str, builds: Builds) -> None:
     OPTION_EFFECTS[option](builds)
+
+
+@pytest.mark.parametrize("command", list(livecommands.CHECKS))
+def test_kickstart_command_on_a_live_iso(command: str, builds: Builds) -> None:
+    """LIVEA's kickstart has tests/livecommands.py's commands: each one's effect in its squashfs root."""
+    build = live_a(builds)
+    menus = _grub_or_isolinux(build) + isoinspect.read_text(build.image, "/EFI/BOOT/grub.cfg")
+    root = livecommands.Root(build.cat, lambda request: isoinspect.debugfs(build.rootfs(), request), menus)
+    livecommands.CHECKS[command](root)
 
 
 def test_every_option_has_a_checked_effect() -> None:

@@ -1,0 +1,210 @@
+"""Every documented option of every tool, and the tests that check its effect on the result.
+
+The man pages and --help are made from the parsers (scripts/manpages), so "documented" is "in the parser".
+tests/unit/test_option_table.py fails when a parser has an option without a row here, when a row names an
+option that no longer exists, and when a row names a test that does not exist.
+
+A row is keyed by the option's first long name (``--name``), or a positional's metavar (``ISO``), and lists
+test ids (``path::function`` or ``path::function[param]``; a ``[param]`` of a table-driven module is a key of
+its EFFECTS/OPTION_EFFECTS table).  Each test checks what the option changed in what the tool delivered (the
+image, its files, the tree, the exit status and output a user sees), not only that the tool accepted it.
+Tests marked ``slow``/``full`` run only with LIVECD_TOOLS_FULL=1: a row proven only by those says so in
+FULL_RUN_ONLY.
+"""
+
+from __future__ import annotations
+
+UPSTREAM = "tests/integration/test_upstream_options.py::test_option_effect"
+TOOLS = "tests/integration/test_tool_options.py::test_option_effect"
+TOOLBOX = "tests/integration/test_toolbox.py"
+ISO_TO_DISK = "tests/integration/test_iso_to_disk.py"
+DISK = "tests/integration/test_disk_image.py"
+BOOT_TEST = "tests/boot/test_boot_test.py"
+LOGGING_UNIT = "tests/unit/test_cli.py::test_levels_as_upstream"
+
+
+def up(*keys: str) -> tuple[str, ...]:
+    return tuple(f"{UPSTREAM}[{k}]" for k in keys)
+
+
+def tools(*keys: str) -> tuple[str, ...]:
+    return tuple(f"{TOOLS}[{k}]" for k in keys)
+
+
+# livecd-creator and image-creator: one parser (image-creator lacks the "Live image options").
+_CREATOR: dict[str, tuple[str, ...]] = {
+    "--help": up("--help"),
+    "--version": up("--version"),
+    "KICKSTART": up("KICKSTART"),
+    "--config": up("--config"),
+    "--fslabel": up("--fslabel"),
+    "--name": up("--name"),
+    "--base-on": (*up("--base-on", "--base-on (image)"), "tests/integration/test_live_options.py::"
+                  "test_base_on_an_earlier_iso"),
+    "--ksversion": (*up("--ksversion"), "tests/integration/test_kickstart_commands.py::"
+                    "test_older_syntax_versions_keep_working[--ksversion]"),
+    "--releasever": (*up("--releasever"), "tests/integration/test_repos.py::"
+                     "test_releasever_and_basearch_are_substituted"),
+    "--output": up("--output"),
+    "--repo": (*up("--repo"), "tests/integration/test_live_options.py::"
+               "test_repo_option_dracut_conf_args_and_positional_kickstart"),
+    "--pkgverify-level": (*up("--pkgverify-level"), "tests/integration/test_repos.py::test_pkgverify_level"),
+    "--image-type": up("--image-type"),
+    "--source-date-epoch": (*up("--source-date-epoch"), "tests/integration/test_reproducible.py::"
+                            "test_live_iso_rebuilds_bit_identical"),
+    "--plugins": up("--plugins"),
+    "--tmpdir": up("--tmpdir"),
+    "--cache": (*up("--cache"), "tests/integration/test_loop_image.py::test_cache_is_reused_without_downloading"),
+    "--cacheonly": (*up("--cacheonly"), "tests/integration/test_loop_image.py::"
+                    "test_cache_is_reused_without_downloading"),
+    "--nocleanup": (*up("--nocleanup"), "tests/integration/test_cleanup.py::"
+                    "test_nocleanup_keeps_the_build_dir_but_unmounts"),
+    "--incremental": (*up("--incremental"), "tests/integration/test_incremental.py::"
+                      "test_rebuild_reuses_the_tree_and_gives_the_same_image"),
+    "--no-incremental": up("--no-incremental"),
+    "--shell": (*up("--shell"), "tests/integration/test_live_options.py::test_shell_option_runs_a_shell_in_the_image"),
+    "--debug": (*up("--debug"), LOGGING_UNIT),
+    "--verbose": (*up("--verbose"), LOGGING_UNIT),
+    "--quiet": (*up("--quiet"), LOGGING_UNIT),
+    "--logfile": (*up("--logfile"), "tests/unit/test_cli.py::test_logfile_appends"),
+}
+
+_LIVE: dict[str, tuple[str, ...]] = {
+    "--title": up("--title"),
+    "--product": up("--product"),
+    "--compression-type": (*up("--compression-type", "--compression-type None"),
+                           "tests/integration/test_live_options.py::test_compression_choices"),
+    "--skip-compression": up("--skip-compression"),
+    "--flat-squashfs": up("--flat-squashfs"),
+    "--rootfs-type": (*up("--rootfs-type"), "tests/integration/test_erofs.py::"
+                      "test_flat_erofs_lz4hc_and_an_erofs_ext4_build_based_on_it"),
+    "--skip-minimize": up("--skip-minimize"),
+    "--syslinux": up("--syslinux"),
+    "--nomacboot": up("--nomacboot"),
+    "--dracut-conf-args": up("--dracut-conf-args"),
+    "--boot-test": (*up("--boot-test"), f"{BOOT_TEST}::test_livecd_boot_test_passes"),
+    "--boot-test-expect": up("--boot-test-expect"),
+    "--boot-test-timeout": up("--boot-test-timeout"),
+    "--boot-test-memory": up("--boot-test-memory"),
+}
+
+_LOGGING = ("--debug", "--verbose", "--quiet", "--logfile")
+
+
+def _logging(key: str) -> dict[str, tuple[str, ...]]:
+    return {option: (*tools(key), LOGGING_UNIT) for option in _LOGGING}
+
+
+OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "livecd-creator": {**_CREATOR, **_LIVE},
+    "image-creator": _CREATOR,
+    "appliance-creator": {
+        "--help": tools("--help --version"),
+        "--tool-version": tools("appliance-creator --tool-version"),
+        "--config": (f"{DISK}::test_the_default_command_line_delivers_a_raw_xz",),
+        "--name": (f"{DISK}::test_the_default_command_line_delivers_a_raw_xz",),
+        "--version": (*tools("appliance-creator --version", "appliance-creator --releasever"),
+                      f"{DISK}::test_raw_is_sparse_and_checksum_and_xml"),
+        "--release": tools("appliance-creator --release"),
+        "--format": (*tools("appliance-creator --format vmdk vdi"), f"{DISK}::test_msdos_qcow2_layout"),
+        "--vmem": (f"{DISK}::test_raw_is_sparse_and_checksum_and_xml",),
+        "--vcpu": (f"{DISK}::test_raw_is_sparse_and_checksum_and_xml",),
+        "--checksum": (f"{DISK}::test_raw_is_sparse_and_checksum_and_xml",),
+        "--no-compress": (f"{DISK}::test_raw_is_sparse_and_checksum_and_xml",),
+        "--compression": tools("appliance-creator --compression --disk-size"),
+        "--disk-size": (*tools("appliance-creator --compression --disk-size"),
+                        f"{DISK}::test_gpt_partition_table_is_the_kickstarts_and_grow_fills_the_disk"),
+        "--releasever": tools("appliance-creator --releasever"),
+        "--repo": tools("appliance-creator --repo"),
+        "--ksversion": tools("appliance-creator --ksversion"),
+        "--source-date-epoch": ("tests/integration/test_disk_reproducible.py::"
+                                "test_raw_disk_and_its_files_rebuild_bit_identical",),
+        "--outdir": (f"{DISK}::test_the_default_command_line_delivers_a_raw_xz",
+                     f"{DISK}::test_raw_is_sparse_and_checksum_and_xml"),
+        "--tmpdir": (f"{DISK}::test_a_failure_leaves_nothing_attached", *tools("appliance-creator --nocleanup")),
+        "--cache": tools("appliance-creator --cache"),
+        "--cacheonly": tools("appliance-creator --cacheonly"),
+        "--nocleanup": tools("appliance-creator --nocleanup"),
+        "--incremental": tools("appliance-creator --incremental"),
+        "--no-incremental": tools("appliance-creator --incremental"),
+        "--boot-test": (*tools("appliance-creator --boot-test"), f"{BOOT_TEST}::test_appliance_boot_test_passes"),
+        "--boot-test-expect": (f"{BOOT_TEST}::test_appliance_boot_test_passes",),
+        "--boot-test-timeout": (f"{BOOT_TEST}::test_appliance_boot_test_passes",),
+        "--boot-test-memory": (f"{BOOT_TEST}::test_appliance_boot_test_passes",),
+        **_logging("appliance-creator logging"),
+    },
+    "editliveos": {
+        "--help": tools("--help --version"),
+        "--version": tools("--help --version"),
+        "ISO": (f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script",),
+        "--output": (f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script",
+                     *tools("editliveos --cacheonly --nocleanup, upstream's names")),
+        "--name": (*tools("editliveos --name, no --output"),
+                   f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script"),
+        "--package": (f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script",
+                      *tools("editliveos --repo file --releasever")),
+        "--repo": (*tools("editliveos --repo file --releasever", "editliveos --repo URL"),
+                   f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script"),
+        "--extra-kernel-args": (f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script",
+                                *tools("editliveos --cacheonly --nocleanup, upstream's names")),
+        "--script": (f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script",),
+        "--kickstart": tools("editliveos --kickstart"),
+        "--compression-type": tools("editliveos --compression-type",
+                                    "editliveos --cacheonly --nocleanup, upstream's names"),
+        "--releasever": tools("editliveos --repo file --releasever"),
+        "--tmpdir": tools("editliveos --tmpdir"),
+        "--cache": tools("editliveos --cache", "editliveos --cacheonly --nocleanup, upstream's names"),
+        "--source-date-epoch": ("tests/integration/test_reproducible.py::test_editliveos_rebuilds_bit_identical",),
+        "--cacheonly": tools("editliveos --cacheonly --nocleanup, upstream's names"),
+        "--nocleanup": tools("editliveos --cacheonly --nocleanup, upstream's names"),
+        "--plugins": (*tools("editliveos --cacheonly --nocleanup, upstream's names"), *up("--plugins")),
+        **_logging("editliveos logging"),
+    },
+    "livecd-iso-to-disk": {
+        "--help": tools("--help --version"),
+        "--version": tools("--help --version"),
+        "ISO": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
+        "TARGET": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
+        "--size-mb": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
+        "--format": tools("livecd-iso-to-disk --msdos --efi --format --reset-mbr"),
+        "--reset-mbr": tools("livecd-iso-to-disk --msdos --efi --format --reset-mbr"),
+        "--gpt": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
+        "--msdos": tools("livecd-iso-to-disk --msdos --efi --format --reset-mbr"),
+        "--efi": tools("livecd-iso-to-disk --msdos --efi --format --reset-mbr"),
+        "--noefi": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
+        "--label": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
+        "--overlay-size-mb": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
+        "--home-size-mb": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
+        "--noverify": tools("livecd-iso-to-disk --noverify"),
+        "--force": (f"{ISO_TO_DISK}::test_an_existing_file_is_overwritten_only_with_force",),
+        "--extra-kernel-args": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
+        **_logging("livecd-iso-to-disk logging"),
+    },
+    "liveimage-mount": {
+        "--help": tools("--help --version"),
+        "--version": tools("--help --version"),
+        "ISO|DEVICE": (f"{TOOLBOX}::test_mount_read_only_shows_the_root",
+                       f"{TOOLBOX}::test_mount_a_stick_read_only_with_its_home"),
+        "MOUNTPOINT": (f"{TOOLBOX}::test_mount_read_only_shows_the_root",),
+        "COMMAND": (f"{TOOLBOX}::test_mount_read_only_shows_the_root",
+                    f"{TOOLBOX}::test_failing_command_returns_its_status_and_unmounts"),
+        "--overlay": (f"{TOOLBOX}::test_overlay_keeps_writes_for_the_next_mount",),
+        "--tmpdir": tools("liveimage-mount --tmpdir"),
+        **_logging("liveimage-mount logging"),
+    },
+    "livecd-iso-to-pxeboot": {
+        "--help": tools("--help --version"),
+        "--version": tools("--help --version"),
+        "ISO": (f"{TOOLBOX}::test_pxe_tree",),
+        "--output": (f"{TOOLBOX}::test_pxe_tree", *tools("livecd-iso-to-pxeboot --http-url, no --output")),
+        "--http-url": (*tools("livecd-iso-to-pxeboot --http-url, no --output"),
+                       "tests/boot/test_toolbox_boot.py::test_pxe_tree_boots_over_http"),
+        **_logging("livecd-iso-to-pxeboot logging"),
+    },
+}
+
+# Options whose effect only a slow/full test checks (the default run checks the shared code through another
+# tool): appliance-creator's boot test waits for a real boot of the disk.
+FULL_RUN_ONLY: dict[str, frozenset[str]] = {
+    "appliance-creator": frozenset({"--boot-test-expect", "--boot-test-timeout", "--boot-test-memory"}),
+}
