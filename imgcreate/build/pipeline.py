@@ -9,13 +9,22 @@ step is the creator's business (its hooks), not the pipeline's.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from imgcreate.build.artifacts import Artifact
 
 if TYPE_CHECKING:
     from imgcreate.creator import ImageCreator
+
+
+class BootTester(Protocol):
+    """Boots what a build delivered and raises if it does not come up (``--boot-test``:
+    :class:`imgcreate.boot.boottest.BootTest`)."""
+
+    def run(self, artifacts: Sequence[Artifact], name: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -29,10 +38,21 @@ class BuildOptions:
     repo_paths: tuple[Path, ...] = ()  # .repo files or directories replacing the kickstart's repositories
     before_unmount: Callable[[ImageCreator], None] | None = None  # e.g. --shell: open a shell in the image
     install: bool = True  # install the kickstart's packages (not when a base image is edited in --shell)
+    boot_test: BootTester | None = None  # --boot-test: boot the delivered image, after the build is cleaned up
 
 
 def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
     """Build the image *creator* describes and deliver it to ``options.destdir``; return the delivered files.
+
+    The steps, in order (each a public method of the creator, upstream's API):
+
+    * ``mount``: the build directory, the root's storage opened (a directory, an ext image, a partitioned disk);
+    * ``install``: the kickstart's packages into the root, or the tree ``--incremental`` kept (``%pre`` first);
+    * ``configure``: the kickstart's settings, the boot configuration, ``%post`` (then ``--shell``);
+    * ``unmount``: a reproducible root normalised, everything in the root stopped, its storage closed;
+    * ``package``: the filesystem finished, packed (squashfs, EROFS), mastered (ISO) or converted (disk),
+      checksums and manifest written, all delivered to the output folder at once;
+    * the boot test (``--boot-test``) of what was delivered, once the build's resources are released.
 
     On any failure (an error, Ctrl-C, a signal) the kickstart's %onerror scripts run and the error propagates;
     releasing mounts and the build directory is the creator's ``cleanup()`` (use it as a context manager).
@@ -51,9 +71,13 @@ def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
         if options.before_unmount is not None:
             options.before_unmount(creator)
         creator.unmount()
-        return creator.package(options.destdir)
+        delivered = creator.package(options.destdir)
     except BaseException:
         creator.run_onerror_scripts()
         raise
     finally:
         os.umask(umask)
+    if options.boot_test is not None:
+        creator.cleanup()  # the image is delivered: its build directory need not wait for a long boot
+        options.boot_test.run(creator.artifacts, creator.name)  # a failure keeps the image and the serial log
+    return delivered

@@ -8,6 +8,7 @@ like Ctrl-C does, so nothing is left mounted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -302,10 +303,8 @@ def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any, 
         creator = state["creator"] = make_creator(ks, epoch)
         creator.incremental = incremental_dir(opts)
         with creator:
-            build_image(creator, options)
+            build_image(creator, dataclasses.replace(options, boot_test=boot_test))
         _report_timings(creator)
-        if boot_test is not None:
-            boot_test.run(creator.artifacts, creator.name)  # a failure keeps the image and the serial log
         return 0
 
     def hint(message: str) -> str:
