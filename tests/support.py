@@ -242,7 +242,7 @@ def _chrooted() -> frozenset[str]:
 
 def tool_temp_folders() -> frozenset[str]:
     """The tools' temporary folders that exist right now in the default places."""
-    found = set()
+    found: set[str] = set()
     for top in TEMP_FOLDERS:
         with contextlib.suppress(OSError):
             found.update(entry.path for entry in os.scandir(top) if entry.name.startswith(TOOL_TEMP_PREFIXES))
