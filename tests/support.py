@@ -40,13 +40,15 @@ def _environ(env: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def run_tool(tool: str, *args: str, check: bool = True, env: Mapping[str, str] | None = None,
-             input: str | None = None, prefix: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+             input: str | None = None, prefix: Sequence[str] = (),
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run one of our tools to the end; with *check*, a failure raises with the tail of what it printed.
 
-    *env* is added to this process's environment; *prefix* runs the tool through another command (setpriv).
+    *env* is added to this process's environment; *prefix* runs the tool through another command (setpriv);
+    *cwd* is the folder it runs in (the default output folder of the creators).
     """
     proc = subprocess.run(tool_argv(tool, *args, prefix=prefix), capture_output=True, text=True, input=input,
-                          env=_environ(env), timeout=TOOL_TIMEOUT, errors="replace")
+                          env=_environ(env), timeout=TOOL_TIMEOUT, errors="replace", cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"{tool} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
