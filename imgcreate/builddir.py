@@ -28,7 +28,10 @@ def create(stack: contextlib.ExitStack, tmpdir: Path, keep: bool = False) -> Pat
     """Make a fresh build directory in *tmpdir* and register its removal (or, with *keep*, a note) on *stack*.
 
     Refuses up front when *tmpdir* has less than 100 MiB free: a build would fail later with a less clear error.
+    A relative *tmpdir* (``-t .``) is made absolute: dnf refuses a relative install root, and commands run in
+    other folders.
     """
+    tmpdir = tmpdir.absolute()
     tmpdir.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(tmpdir).free
     if free < MIN_TMPDIR_FREE:

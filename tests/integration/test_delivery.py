@@ -53,12 +53,12 @@ def test_the_defaults_deliver_a_sparse_image_to_another_filesystem(tmp_path: Pat
 
 def test_a_full_output_filesystem_during_the_copy_leaves_nothing(tmp_path: Path, make_ks: MakeKs) -> None:
     """The output folder (the default ``.``) on a 1 MiB tmpfs: the small manifest files are delivered first
-    (in name order), then the image's copy runs out of space; they are removed again, no ``.partial`` stays."""
+    (in name order), then the image's copy runs out of space; they are removed again, no ``.partial`` stays.
+    ``-t ../work``: a relative build folder (dnf refused one as its install root, an internal error)."""
     ks = make_ks(BODY, size=NOMINAL_MIB)
     (tmp_path / "work").mkdir()
     with tmpfs(tmp_path / "out", 1) as out:
-        proc = run_tool("image-creator", "-c", str(ks), "-n", "XFER", "--tmpdir", str(tmp_path / "work"), cwd=out,
-                        check=False)
+        proc = run_tool("image-creator", "-c", str(ks), "-n", "XFER", "-t", "../work", cwd=out, check=False)
         assert_failed(proc, f"error: Delivering XFER.img to {out} failed: ", "No space left on device",
                       f"Nothing of this build was left in {out}.", "A filesystem is full")
         assert proc.returncode == 1
