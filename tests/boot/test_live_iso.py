@@ -134,8 +134,10 @@ def test_grub_iso_layout(grub_iso: Path) -> None:
         assert path in names, f"{path} missing from the ISO"
     assert not any(n.startswith("/isolinux") for n in names)
     catalog = isoinspect.el_torito(grub_iso)
-    assert "BIOS" in catalog and "UEFI" in catalog, catalog
-    assert "/images/eltorito.img" in catalog and "efiboot.img" in catalog or "UEFI" in catalog
+    platforms = dict(re.findall(r"El Torito boot img :\s+(\d+)\s+(\w+)", catalog))
+    paths = dict(re.findall(r"El Torito img path :\s+(\d+)\s+(\S+)", catalog))
+    assert {paths.get(n): p for n, p in platforms.items()} == {"/images/eltorito.img": "BIOS",
+                                                                "/images/efiboot.img": "UEFI"}, catalog
     assert isoinspect.hybrid_tables(grub_iso) == (True, True), "hybrid: MBR and GPT for USB sticks"
 
 
