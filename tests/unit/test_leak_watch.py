@@ -24,7 +24,7 @@ INSIDE = {
 
 def _calls() -> list[tuple[str, str | None, int]]:
     """(file, constant prefix or None for an f-string, line) of every temporary-file call in imgcreate/."""
-    found = []
+    found: list[tuple[str, str | None, int]] = []
     for path in sorted(IMGCREATE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
