@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,13 +40,15 @@ def _environ(env: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def run_tool(tool: str, *args: str, check: bool = True, env: Mapping[str, str] | None = None,
-             input: str | None = None, prefix: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+             input: str | None = None, prefix: Sequence[str] = (),
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run one of our tools to the end; with *check*, a failure raises with the tail of what it printed.
 
-    *env* is added to this process's environment; *prefix* runs the tool through another command (setpriv).
+    *env* is added to this process's environment; *prefix* runs the tool through another command (setpriv);
+    *cwd* is the folder it runs in (the default output folder of the creators).
     """
     proc = subprocess.run(tool_argv(tool, *args, prefix=prefix), capture_output=True, text=True, input=input,
-                          env=_environ(env), timeout=TOOL_TIMEOUT, errors="replace")
+                          env=_environ(env), timeout=TOOL_TIMEOUT, errors="replace", cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"{tool} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
@@ -172,8 +175,16 @@ def assert_failed(proc: subprocess.CompletedProcess[str], *needles: str) -> None
 
 # ---- what a build can leave behind ------------------------------------------------------------------------
 
-# Where builds put things: the default --tmpdir; conftest adds the tests' temp dirs.
-WATCHED = ["/var/tmp/imgcreate-"]
+# The temporary folders the tools make where the user did not choose (tempfile's default folder, /tmp unless
+# $TMPDIR names another, and /var/tmp, the default --tmpdir of the creators and liveimage-mount): every prefix
+# of a tempfile.mkdtemp, TemporaryDirectory or signals.temporary_directory in imgcreate/ whose folder is not
+# inside a build directory or beside the output (tests/unit/test_leak_watch.py keeps this list complete).
+TOOL_TEMP_PREFIXES = ("imgcreate-", "livecd-iso-to-disk-", "liveiso-", "editliveos-", "pxeboot-", "boottest-",
+                      "liveimage-mount-", "erofs-probe-")
+TEMP_FOLDERS = tuple(sorted({tempfile.gettempdir(), "/var/tmp"}))
+
+# Where tools put things: those temporary folders; conftest adds the tests' temp dirs.
+WATCHED = [f"{top}/{prefix}" for top in TEMP_FOLDERS for prefix in TOOL_TEMP_PREFIXES]
 
 
 def _watched(path: str) -> bool:
@@ -187,26 +198,30 @@ def _names(item: str, path: str) -> bool:
 
 @dataclass(frozen=True)
 class Leaks:
-    """What a build can leave behind, seen from outside: mount points, attached loop devices (their
-    ``losetup -a`` lines) and processes whose root is a build directory (``pid:root``)."""
+    """What a tool can leave behind, seen from outside: mount points, attached loop devices (their
+    ``losetup -a`` lines), processes whose root is a build directory (``pid:root``) and the tools' temporary
+    folders in the default places (:data:`TOOL_TEMP_PREFIXES` in :data:`TEMP_FOLDERS`)."""
 
     mounts: frozenset[str] = frozenset()
     loops: frozenset[str] = frozenset()
     chrooted: frozenset[str] = frozenset()
+    folders: frozenset[str] = frozenset()
 
     def __sub__(self, earlier: Leaks) -> Leaks:
-        return Leaks(self.mounts - earlier.mounts, self.loops - earlier.loops, self.chrooted - earlier.chrooted)
+        return Leaks(self.mounts - earlier.mounts, self.loops - earlier.loops, self.chrooted - earlier.chrooted,
+                     self.folders - earlier.folders)
 
     def under(self, path: Path) -> Leaks:
         """Only what is at or below *path*."""
         where = str(path)
         return Leaks(*(frozenset(i for i in items if _names(i, where))
-                       for items in (self.mounts, self.loops, self.chrooted)))
+                       for items in (self.mounts, self.loops, self.chrooted, self.folders)))
 
     def assert_none(self) -> None:
         assert not self.mounts, f"left mounted: {sorted(self.mounts)}"
         assert not self.loops, f"loop devices left attached: {sorted(self.loops)}"
         assert not self.chrooted, f"processes left in a build root: {sorted(self.chrooted)}"
+        assert not self.folders, f"temporary folders left behind: {sorted(self.folders)}"
 
 
 def _lines(*argv: str) -> list[str]:
@@ -227,12 +242,23 @@ def _chrooted() -> frozenset[str]:
     return frozenset(found)
 
 
+def tool_temp_folders() -> frozenset[str]:
+    """The tools' temporary folders that exist right now in the default places."""
+    found: set[str] = set()
+    for top in TEMP_FOLDERS:
+        with contextlib.suppress(OSError):
+            found.update(entry.path for entry in os.scandir(top) if entry.name.startswith(TOOL_TEMP_PREFIXES))
+    return frozenset(found)
+
+
 def leak_snapshot() -> Leaks:
-    """Everything mounted, attached or running in a root below the watched directories right now."""
+    """Everything mounted, attached or running in a root below the watched directories, and the tools' temporary
+    folders, right now."""
     return Leaks(
         mounts=frozenset(m for m in _lines("findmnt", "-rn", "-o", "TARGET") if _watched(m)),
         loops=frozenset(lo for lo in _lines("losetup", "-a") if any(w in lo for w in WATCHED)),
         chrooted=_chrooted(),
+        folders=tool_temp_folders(),
     )
 
 

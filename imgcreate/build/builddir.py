@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from imgcreate.debug import PROGRESS
-from imgcreate.errors import ImageError
+from imgcreate.errors import CommandError, ImageError
 from imgcreate.host import fs, signals
 from imgcreate.host.run import run
 
@@ -28,7 +28,10 @@ def create(stack: contextlib.ExitStack, tmpdir: Path, keep: bool = False) -> Pat
     """Make a fresh build directory in *tmpdir* and register its removal (or, with *keep*, a note) on *stack*.
 
     Refuses up front when *tmpdir* has less than 100 MiB free: a build would fail later with a less clear error.
+    A relative *tmpdir* (``-t .``) is made absolute: dnf refuses a relative install root, and commands run in
+    other folders.
     """
+    tmpdir = tmpdir.absolute()
     tmpdir.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(tmpdir).free
     if free < MIN_TMPDIR_FREE:
@@ -50,28 +53,48 @@ def create(stack: contextlib.ExitStack, tmpdir: Path, keep: bool = False) -> Pat
 def deliver(outdir: Path, destdir: Path) -> list[Path]:
     """Move every file of *outdir* to *destdir*: each appears there complete or not at all.
 
-    If one move fails, the files already moved are removed again, so the output folder gets all or nothing.
+    If one move fails, the files already moved are removed again, so the output folder gets all or nothing; the
+    error names the file, the folder and the reason (a full filesystem, most often: the default ``--tmpdir``
+    /var/tmp and output folder ``.`` are often on different filesystems, and then every file is copied).
     """
     destdir.mkdir(parents=True, exist_ok=True)
     moved: list[Path] = []
+    item = outdir
     try:
         for item in sorted(outdir.iterdir()):
             moved.append(_move_atomically(item, destdir / item.name))
-    except BaseException:
+    except BaseException as exc:
         for path in moved:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 with contextlib.suppress(OSError):
                     path.unlink()
+        if isinstance(exc, (OSError, CommandError)):
+            where = os.path.abspath(destdir)
+            raise ImageError(f"Delivering {item.name} to {where} failed: {_reason(exc)}. Nothing of this build "
+                             f"was left in {where}.") from exc
         raise
     for path in moved:
         log.log(PROGRESS, "wrote %s", path)
     return moved
 
 
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in one line: cp's own message, or the system's."""
+    if isinstance(exc, CommandError):
+        lines = exc.output.strip().splitlines()
+        return lines[-1] if lines else f"cp exited with status {exc.returncode}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    return str(exc)
+
+
 def _move_atomically(src: Path, dest: Path) -> Path:
-    """Move *src* to *dest* so that *dest* appears complete or not at all (rename, or copy to a hidden temp)."""
+    """Move *src* to *dest* so that *dest* appears complete or not at all (rename, or copy to a hidden temp).
+
+    A copy keeps a sparse file sparse (``cp --sparse=auto`` finds the holes with SEEK_HOLE; Python's copy2
+    would write every hole out, and a 4 GiB nominal image would take 4 GiB in the output folder)."""
     try:
         os.rename(src, dest)
         return dest
@@ -82,7 +105,8 @@ def _move_atomically(src: Path, dest: Path) -> Path:
         if src.is_dir():  # an install tree (the base creator): owners, modes, links and xattrs as they are
             run(["cp", "-a", "--reflink=auto", str(src), str(tmp)], what=f"Copying {src} to {dest.parent}")
         else:
-            shutil.copy2(src, tmp)
+            run(["cp", "--reflink=auto", "--sparse=auto", "--preserve=mode,timestamps", str(src), str(tmp)],
+                what=f"Copying {src} to {dest.parent}")
         os.rename(tmp, dest)
     except BaseException:
         if tmp.is_dir():

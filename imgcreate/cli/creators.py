@@ -397,7 +397,7 @@ def _full_disk_hint(message: str, opts: argparse.Namespace, tmpdir_full: bool = 
     output = getattr(opts, "output", None) or getattr(opts, "outdir", ".")
     return (
         f"\nA filesystem is full: the build directory is in --tmpdir ({opts.tmpdir}) and the result goes to "
-        f"the output folder ({output}). Free some space there or choose other directories."
+        f"the output folder ({os.path.abspath(str(output))}). Free some space there or choose other directories."
     )
 
 

@@ -38,7 +38,8 @@ def iso_to_disk_parser() -> argparse.ArgumentParser:
     parser.add_argument("target", metavar="TARGET",
                         help="a whole block device (e.g. /dev/sdb) or a disk image file (made if missing)")
     parser.add_argument("--size-mb", type=int, metavar="N",
-                        help="an image file is made (or grown to) N MiB (default: as big as needed)")
+                        help="an image file is made N MiB, an existing one grown or cut to that size (default: as "
+                             "big as needed, an existing file keeps its size)")
     parser.add_argument("--format", action="store_true",
                         help="repartition and format the target (accepted: this tool always does)")
     parser.add_argument("--reset-mbr", action="store_true",

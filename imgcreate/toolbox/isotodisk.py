@@ -33,7 +33,6 @@ import os
 import re
 import shlex
 import shutil
-import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +56,8 @@ from imgcreate.host.run import find_any_tool, run
 from imgcreate.media import liveiso
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import inroot, rootfs
+from imgcreate.toolbox import sticktarget
+from imgcreate.toolbox.sticktarget import Target
 
 log = logging.getLogger("imgcreate")
 
@@ -74,7 +75,7 @@ _DROPPED_ARGS = ("root=", "rd.live.check", "check", "rd.live.overlay=", "overlay
 class IsoToDiskOptions:
     """What livecd-iso-to-disk was asked to do (the CLI's options; sizes in MiB)."""
 
-    size_mb: int | None = None  # an image file is made (or grown to) this size; a block device is as it is
+    size_mb: int | None = None  # an image file is made (grown or cut to) this size; a block device is as it is
     label: str | None = None  # the data partition's label (default: the ISO's, cut to 16 characters)
     gpt: bool = False
     efi: bool = True
@@ -175,118 +176,12 @@ def plan_stick(data_mib: int, esp_mib: int | None, gpt: bool, disk_bytes: int | 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The target: what it is, and whether it may be erased
-
-
-@dataclass(frozen=True)
-class Target:
-    path: Path
-    is_block: bool
-    size_bytes: int | None  # None: an image file to be made as big as needed
-
-
-def _sysfs_of(dev: int) -> Path | None:
-    p = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
-    return p.resolve() if p.exists() else None
-
-
-def _devnums(sysdir: Path) -> set[str]:
-    """"MAJ:MIN" of the device at *sysdir*, its partitions and everything stacked on them (dm, md), recursively."""
-    found: set[str] = set()
-    todo = [sysdir]
-    while todo:
-        d = todo.pop()
-        with contextlib.suppress(OSError):
-            num = (d / "dev").read_text().strip()
-            if num in found:
-                continue
-            found.add(num)
-        todo += [c for c in d.iterdir() if (c / "partition").exists()] if d.is_dir() else []
-        holders = d / "holders"
-        todo += [h.resolve() for h in holders.iterdir()] if holders.is_dir() else []
-    return found
-
-
-def _mounted_devnums() -> dict[str, str]:
-    """"MAJ:MIN" -> mount point of every mounted filesystem, and of swap devices."""
-    mounted: dict[str, str] = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            mounted.setdefault(fields[2], fields[4].encode().decode("unicode_escape"))
-    with contextlib.suppress(OSError), open("/proc/swaps") as f:
-        for line in f.readlines()[1:]:
-            with contextlib.suppress(OSError):
-                st = os.stat(line.split()[0])
-                if stat.S_ISBLK(st.st_mode):
-                    mounted.setdefault(f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}", "swap")
-    return mounted
-
-
-def _root_devnum() -> str:
-    st = os.stat("/")
-    return f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
-
-
-def check_block_target(path: Path) -> Target:
-    """A whole disk, not in use: no partition of it (nor anything stacked on it) mounted or swapped on, and not
-    the disk of the running system's root."""
-    st = os.stat(path)
-    sysdir = _sysfs_of(st.st_rdev)
-    if sysdir is None:
-        raise CreatorError(f"{path} is a block device the kernel does not list in /sys; refusing to write to it.")
-    if (sysdir / "partition").exists():
-        raise CreatorError(
-            f"{path} is a partition: give the whole disk (e.g. /dev/sdb, not /dev/sdb1); it is repartitioned."
-        )
-    nums = _devnums(sysdir)
-    if _root_devnum() in nums:
-        raise CreatorError(f"{path} holds the running system's root filesystem (/); refusing to erase it.")
-    mounted = _mounted_devnums()
-    busy = sorted({mounted[n] for n in nums if n in mounted})
-    if busy:
-        raise CreatorError(
-            f"{path} is in use: it (or a partition of it) is mounted on {', '.join(busy)}. Unmount it first; "
-            "nothing was written."
-        )
-    size = int((sysdir / "size").read_text()) * 512
-    return Target(path=path, is_block=True, size_bytes=size)
-
-
-def check_file_target(path: Path, iso: Path, size_mb: int | None, force: bool = False) -> Target:
-    """An image file (made if missing); refused while a loop device is attached to it (it may be mounted), and
-    refused without *force* when it exists and is not empty: a mistyped name must not erase someone's data."""
-    if path.exists() and not path.is_file():
-        raise CreatorError(f"'{path}' is neither a block device nor a regular file (a disk image).")
-    if not path.parent.is_dir():
-        raise CreatorError(f"The directory of '{path}' does not exist.")
-    if path.exists() and path.resolve() == iso.resolve():
-        raise CreatorError("The target is the ISO itself.")
-    if path.exists():
-        attached = run(["losetup", "--associated", str(path)], what=f"Looking for loop devices on {path}").stdout
-        if attached.strip():
-            raise CreatorError(
-                f"'{path}' is attached to a loop device ({attached.split(':')[0]}), so it may be mounted; detach it "
-                "first. Nothing was written."
-            )
-        if path.stat().st_size > 0 and not force:
-            raise CreatorError(f"'{path}' exists and is not empty: writing the live system to it would erase what it "
-                               "holds. Give --force to overwrite it, or choose a new file name. Nothing was written.")
-    if size_mb is not None:
-        return Target(path=path, is_block=False, size_bytes=size_mb * MIB)
-    return Target(path=path, is_block=False, size_bytes=path.stat().st_size if path.exists() else None)
+# Writing the stick
 
 
 def check_target(path: Path, iso: Path, options: IsoToDiskOptions) -> Target:
-    if path.is_block_device():
-        if options.size_mb is not None:
-            raise CreatorError("--size-mb is for a disk image file; a block device keeps its size.")
-        return check_block_target(path)
-    return check_file_target(path, iso, options.size_mb, options.force)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Writing the stick
+    """What *path* is, or why it must not be written (see :mod:`imgcreate.toolbox.sticktarget`)."""
+    return sticktarget.check_target(path, iso, options.size_mb, options.force)
 
 
 def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
@@ -355,17 +250,21 @@ def _iso_file_size(live: LiveIso, path: str) -> int:
     return 8 * MIB
 
 
-def _prepare(tgt: Target, layout: DiskLayout) -> None:
-    """Erase old signatures and write the new partition table (an image file is made or grown first)."""
-    if not tgt.is_block and (not tgt.path.exists() or tgt.path.stat().st_size < layout.size_bytes):
-        fs.make_sparse(tgt.path, layout.size_bytes)
+def _prepare(tgt: Target, layout: DiskLayout, exact: bool) -> None:
+    """Erase old signatures and write the new partition table.  An image file is made, or grown, to the layout's
+    size first; with *exact* (``--size-mb``) also cut to it: the user asked for that size, and a GPT's backup
+    header belongs at the end of the file, not beyond the last partition with the old stick's data after it."""
+    if not tgt.is_block:
+        size = tgt.path.stat().st_size if tgt.path.exists() else -1
+        if size < layout.size_bytes or (exact and size != layout.size_bytes):
+            fs.make_sparse(tgt.path, layout.size_bytes)
     run(["wipefs", "--all", "--quiet", str(tgt.path)], what=f"Erasing old signatures on {tgt.path}")
     write_partition_table(tgt.path, layout)
 
 
 def _write(stack: contextlib.ExitStack, live: LiveIso, tgt: Target, layout: DiskLayout, label: str,
            options: IsoToDiskOptions, work: Path) -> None:
-    _prepare(tgt, layout)
+    _prepare(tgt, layout, exact=options.size_mb is not None)
     device = fs.attach_loop(stack, tgt.path, partscan=True) if not tgt.is_block else str(tgt.path)
     devs = fs.partition_devices(device, expect=len(layout.partitions))
     for p in layout.partitions:

@@ -70,6 +70,16 @@ done < /proc/mounts
     echo "LIVECD-TOOLS-BOOT-OK root=$root_src fstype=$root_fs"
 } > /dev/console 2>&1
 
+# livecheck.login on the kernel command line: stay up with a real login prompt on the serial console (busybox's
+# getty, which prints "<host> login:" as a booted Fedora's agetty does) instead of powering off, for the boot
+# test's default pattern; whoever started the machine stops it.
+case " $(cat /proc/cmdline) " in
+    *" livecheck.login "*)
+        sync
+        setsid getty -L 115200 ttyS0 vt100 < /dev/null > /dev/null 2>&1 &
+        while :; do sleep 3600; done ;;
+esac
+
 # What the checks wrote must reach the medium (a persistent overlay or home) before the power goes.
 umount /home 2>/dev/null
 sync

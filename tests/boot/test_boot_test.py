@@ -9,6 +9,7 @@ session pays for it once.
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,9 @@ from tests.support import run_tool
 
 pytestmark = [pytest.mark.root, pytest.mark.boot]
 
+APPEND = "console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=0 livecheck.login"
 KS = """part / --size 1024
-bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=0"
+bootloader --timeout 1 --append="{append}"
 repo --name=testdistro --baseurl=file://{repo}
 %packages
 @core
@@ -47,7 +49,7 @@ class ToolRun:
 def run_livecd(tmp: Path, repo: Path, label: str, *args: str) -> ToolRun:
     tmp.mkdir(parents=True, exist_ok=True)
     ks = tmp / f"{label}.ks"
-    ks.write_text(KS.format(repo=repo))
+    ks.write_text(KS.format(repo=repo, append=APPEND))
     start = time.monotonic()
     proc = run_tool("livecd-creator", "-c", str(ks), "-f", label, "--tmpdir", str(tmp), "--output",
                     str(tmp / "out"), "--boot-test", *args, check=False)
@@ -76,13 +78,15 @@ def no_qemu_for(path: Path) -> None:
 
 
 def test_livecd_boot_test_passes(tmp_path: Path, testrepo: Path) -> None:
-    """Built reproducibly too (--source-date-epoch): its ext4 root, made by mke2fs -d with a derived UUID, boots
-    with the room its nominal size gives."""
-    run = run_livecd(tmp_path, testrepo, "BTPASS", "--boot-test-expect", MARKER, "--source-date-epoch", "1700000000")
+    """With the default --boot-test-expect, met by a real login prompt (the live system runs getty on the serial
+    console, ``livecheck.login``) after the live checks.  Built reproducibly too (--source-date-epoch): its ext4
+    root, made by mke2fs -d with a derived UUID, boots with the room its nominal size gives."""
+    run = run_livecd(tmp_path, testrepo, "BTPASS", "--source-date-epoch", "1700000000")
     assert run.returncode == 0, run.stderr[-3000:]
     for firmware, name in (("bios", "BIOS"), ("uefi", "UEFI")):
         log = (run.out / f"BTPASS.boot-{firmware}.log").read_text(errors="replace")
         assert f"{MARKER} root=/dev/mapper/live-rw" in log, log[-2000:]
+        assert re.search(r"\S+ login:", log[log.index(MARKER):]), "getty's prompt, after the checks"
         assert f"root-uuid: {reproducible.derived_uuid('ext', 'BTPASS', 1700000000)}" in log
         avail = int(log.split("df-before: ", 1)[1].split("avail_kib=", 1)[1].split()[0])
         assert avail > 700 * 1024, "the 1024 MiB nominal root has its free space"

@@ -18,11 +18,11 @@ from tests.support import images_in, run_tool
 
 pytestmark = pytest.mark.root
 
-NOMINAL_MIB = 1024
+NOMINAL_MIB = 1024  # part / --size of the syslinux and flat ISOs
+DEFAULT_ROOT_MIB = 4096  # the GRUB ISO's kickstart has no "part /": upstream's default root size
 KS = """
 lang en_US.UTF-8
-part / --size {nominal}
-network --hostname=live-check.example.com
+{part}network --hostname=live-check.example.com
 bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff"
 repo --name=testdistro --baseurl=file://{repo}
 %packages --excludedocs --instLangs=de
@@ -41,9 +41,10 @@ echo "from nochroot" > "$LIVE_ROOT/extra-file.txt"
 KERNEL_ARGS = "root=live:CDLABEL={label} rootfstype=auto ro rd.live.image"
 
 
-def build_iso(tmp: Path, repo: Path, label: str, *extra: str) -> Path:
+def build_iso(tmp: Path, repo: Path, label: str, *extra: str, nominal: int | None = NOMINAL_MIB) -> Path:
+    """livecd-creator with :data:`KS`; *nominal* None leaves ``part /`` out (the default root size)."""
     ks = tmp / "live.ks"
-    ks.write_text(KS.format(repo=repo, nominal=NOMINAL_MIB))
+    ks.write_text(KS.format(repo=repo, part="" if nominal is None else f"part / --size {nominal}\n"))
     out = tmp / "out"
     logfile = tmp / "build.log"
     run_tool("livecd-creator", "--config", str(ks), "--fslabel", label, "--title", "Test Title",
@@ -66,7 +67,9 @@ def installed_at_build(iso: Path) -> int:
 
 @pytest.fixture(scope="module")
 def grub_iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
-    return build_iso(tmp_path_factory.mktemp("grub"), testrepo, "LIVE-GRUB")
+    """The default run's live ISO: no ``part /``, so its root is upstream's default 4096 MiB (sparse), booted
+    and its size checked by the live system (test_boot)."""
+    return build_iso(tmp_path_factory.mktemp("grub"), testrepo, "LIVE-GRUB", nominal=None)
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +137,10 @@ def test_grub_iso_layout(grub_iso: Path) -> None:
         assert path in names, f"{path} missing from the ISO"
     assert not any(n.startswith("/isolinux") for n in names)
     catalog = isoinspect.el_torito(grub_iso)
-    assert "BIOS" in catalog and "UEFI" in catalog, catalog
-    assert "/images/eltorito.img" in catalog and "efiboot.img" in catalog or "UEFI" in catalog
+    platforms = dict(re.findall(r"El Torito boot img :\s+(\d+)\s+(\w+)", catalog))
+    paths = dict(re.findall(r"El Torito img path :\s+(\d+)\s+(\S+)", catalog))
+    assert {paths.get(n): p for n, p in platforms.items()} == {"/images/eltorito.img": "BIOS",
+                                                                "/images/efiboot.img": "UEFI"}, catalog
     assert isoinspect.hybrid_tables(grub_iso) == (True, True), "hybrid: MBR and GPT for USB sticks"
 
 
@@ -171,10 +176,11 @@ def test_squashfs_holds_rootfs_img(grub_iso: Path, tmp_path: Path) -> None:
     rootimg = isoinspect.unsquash(sq, tmp_path / "sq") / "LiveOS/rootfs.img"
     fsck = subprocess.run(["e2fsck", "-fn", str(rootimg)], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stdout
-    # The nominal size (part / --size), sparse: the live root has room, the squashfs does not pay for it.
-    assert rootimg.stat().st_size == NOMINAL_MIB * 1024 * 1024
+    # The nominal size (no part /: 4096 MiB), sparse: the live root has room, the squashfs does not pay for it.
+    assert rootimg.stat().st_size == DEFAULT_ROOT_MIB * 1024 * 1024
+    assert rootimg.stat().st_blocks * 512 < 1024 * 1024 * 1024, "sparse"
     blocks = subprocess.run(["dumpe2fs", "-h", str(rootimg)], capture_output=True, text=True).stdout
-    assert f"Block count:              {NOMINAL_MIB * 256}" in blocks, "the filesystem itself has the nominal size"
+    assert f"Block count:              {DEFAULT_ROOT_MIB * 256}\n" in blocks, "the filesystem has the nominal size"
     minimized = tmp_path / "min/LiveOS/rootfs.img"
     minimized.parent.mkdir(parents=True)
     subprocess.run(["cp", "--sparse=always", str(rootimg), str(minimized)], check=True)
@@ -225,7 +231,8 @@ def test_boot(iso: str, mode: str, request: pytest.FixtureRequest) -> None:
     menu = "/isolinux/isolinux.cfg" if iso == "syslinux_iso" else "/boot/grub2/grub.cfg"
     if mode == "uefi":
         menu = "/EFI/BOOT/grub.cfg"
-    nominal_kib = NOMINAL_MIB * 1024
+    nominal_kib = (DEFAULT_ROOT_MIB if iso == "grub_iso" else NOMINAL_MIB) * 1024
+    assert sizes(checks["df-before"])["size_kib"] <= nominal_kib, f"no larger than its nominal size: {checks}"
     assert_live_system(checks, image, isoinspect.read_text(image, menu), min_root_kib=nominal_kib * 95 // 100)
 
 

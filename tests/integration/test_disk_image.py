@@ -46,8 +46,8 @@ def test_gpt_filesystems_labels_and_fstab_by_uuid(gpt_disk: Disk) -> None:
         grub_cfg = debugfs(f"{dev}p3", "cat /grub2/grub.cfg")
         assert f"root=UUID={blkid(f'{dev}p4', 'UUID')} ro" in grub_cfg and "console=ttyS0" in grub_cfg
         assert "vmlinuz-" in debugfs(f"{dev}p3", "ls /"), "the kernel is on /boot's own filesystem"
-        assert debugfs(f"{dev}p4", "ls /boot/efi").split() == [".", ".."] or "EFI" not in debugfs(
-            f"{dev}p4", "ls /boot/efi"), "the ESP's files are on the ESP, not below its mountpoint"
+        assert "EFI" not in debugfs(f"{dev}p4", "ls /boot/efi").split(), \
+            "the ESP's files are on the ESP, not below its mountpoint"
         esp = subprocess.run(["mdir", "-i", f"{dev}p2", "-/", "-b", "::/EFI"], capture_output=True, text=True,
                              env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"}).stdout
         assert "::/EFI/BOOT/BOOTX64.EFI" in esp and "::/EFI/BOOT/grub.cfg" in esp, esp

@@ -1,11 +1,14 @@
-"""livecd-iso-to-disk without booting: the partition table, labels and files it writes to a disk image file,
-and its refusals (a mounted or attached target, the root disk, too small, not a live ISO, not confirmed), each
-with nothing written and nothing left mounted or attached."""
+"""livecd-iso-to-disk without booting: the partition table, labels and files it writes to a block device (a loop
+device, after "yes" at its question, and again over the stick it wrote) and to a disk image file (made, grown,
+cut to --size-mb), and every refusal it documents (checkisomd5 failing, a partition instead of a disk, a disk
+mounted or used as swap, an attached image file, the root disk, too small, not a live ISO, not confirmed, ...),
+each with its message, nothing written, and nothing left mounted, attached or in a temporary folder (the leak
+check, conftest ``no_leaks``, watches the tool's work folder too)."""
 
 from __future__ import annotations
 
 import contextlib
-import glob
+import functools
 import hashlib
 import json
 import os
@@ -18,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import build_live, run_tool, start_tool
+from tests import isoinspect
+from tests.support import build_live, run_tool, start_tool, tool_temp_folders
 
 pytestmark = pytest.mark.root
 
@@ -50,7 +54,7 @@ def untouched(sparse: Path) -> bool:
 
 def leftovers() -> list[str]:
     """The tool's work directories (with any mount in them) still there."""
-    return glob.glob("/tmp/livecd-iso-to-disk-*")
+    return sorted(f for f in tool_temp_folders() if os.path.basename(f).startswith("livecd-iso-to-disk-"))
 
 
 @contextlib.contextmanager
@@ -66,7 +70,7 @@ def loop(image: Path, partscan: bool = False) -> Iterator[str]:
 
 @contextlib.contextmanager
 def mounted(dev: str, where: Path, options: str = "ro") -> Iterator[Path]:
-    where.mkdir(exist_ok=True)
+    where.mkdir(parents=True, exist_ok=True)
     sh("mount", "-o", options, dev, str(where))
     try:
         yield where
@@ -200,7 +204,7 @@ def test_refuses_what_is_not_a_live_iso(tmp_path: Path) -> None:
     assert "not a live ISO" in refused(str(plain), str(image), "--force")
     junk = tmp_path / "junk.iso"
     junk.write_bytes(b"x" * 4096)
-    assert "not" in refused(str(junk), str(image), "--force")
+    assert "junk.iso' is not a live ISO" in refused(str(junk), str(image), "--force")
     assert not image.exists()
 
 
@@ -247,3 +251,157 @@ def test_interrupted_while_copying(iso: Path, tmp_path: Path, existing: bool) ->
     assert image.exists() is existing, "removed when the run made it, kept when it was there before"
     if existing:
         assert sh("losetup", "--associated", str(image)) == ""
+
+
+# -- a block device, as a user writes a USB stick -------------------------------------------------------------
+
+def sparse(path: Path, mib: int) -> Path:
+    with open(path, "wb") as f:
+        f.truncate(mib * 1024 * 1024)
+    return path
+
+
+def fs_bytes(dev: str) -> int:
+    """The size of the ext4 filesystem on *dev*, from its superblock."""
+    info = dict(line.split(":", 1) for line in sh("dumpe2fs", "-h", dev).splitlines() if ":" in line)
+    return int(info["Block count"]) * int(info["Block size"])
+
+
+@functools.cache
+def squashfs_digest(iso: Path) -> str:
+    return digest(isoinspect.squashfs_image(iso, iso.parent))
+
+
+def data_partition(dev: str, number: int, tmp: Path, iso: Path) -> tuple[str, str]:
+    """The data partition *number* of a stick on *dev*: its ext4 fills the partition and holds the ISO's squashfs
+    and a menu booting the partition by UUID; (label, uuid)."""
+    part = f"{dev}p{number}"
+    entry = table(Path(dev))["partitions"][number - 1]
+    assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", part).strip() == "ext4"
+    assert fs_bytes(part) == entry["size"] * 512, "the filesystem fills its partition"
+    uuid = sh("blkid", "-p", "-s", "UUID", "-o", "value", part).strip()
+    with mounted(part, tmp / f"data{number}") as mnt:
+        assert digest(mnt / "LiveOS/squashfs.img") == squashfs_digest(iso)
+        cfg = (mnt / "boot/grub2/grub.cfg").read_text()
+    assert f"search --no-floppy --fs-uuid --set=root {uuid}" in cfg and f"root=live:UUID={uuid}" in cfg
+    return sh("blkid", "-p", "-s", "LABEL", "-o", "value", part).strip(), uuid
+
+
+def test_writes_a_block_device_after_yes_and_again_over_its_own_stick(iso: Path, tmp_path: Path) -> None:
+    """What a user does with a USB stick: the question is answered "yes" on stdin, the whole device is used
+    (msdos, ESP, data partition to its end, GRUB in the MBR); then the stick is written again (GPT, no ESP,
+    another label) while the kernel still lists the first stick's partitions, and the new ones are used."""
+    backing = sparse(tmp_path / "usb.img", 600)
+    with loop(backing, partscan=True) as dev:
+        proc = run_tool("livecd-iso-to-disk", str(iso), dev, input="yes\n")
+        assert f"All data on {dev} (600 MiB) will be lost. Type 'yes' to continue: " in proc.stderr
+        t = table(Path(dev))
+        assert t["label"] == "dos"
+        esp, data = t["partitions"]
+        assert esp["type"] == "ef" and data["type"] == "83" and data.get("bootable") is True
+        assert data["start"] + data["size"] == 600 * 2048, "the data partition takes the rest of the device"
+        assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", f"{dev}p1").strip() == "vfat"
+        assert data_partition(dev, 2, tmp_path, iso)[0] == "I2D-TEST"
+        assert b"GRUB" in backing.read_bytes()[:512], "GRUB's boot code in the MBR"
+
+        proc = run_tool("livecd-iso-to-disk", "--gpt", "--noefi", "--noverify", "--label", "AGAIN", str(iso), dev,
+                        input="yes\n")
+        t = table(Path(dev))
+        assert t["label"] == "gpt" and [p["type"] for p in t["partitions"]] == [
+            "21686148-6449-6E6F-744E-656564454649", "0FC63DAF-8483-4772-8E79-3D69D8477DE4"]
+        assert data_partition(dev, 2, tmp_path, iso)[0] == "AGAIN"
+        assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", f"{dev}p1").strip() == "", "the BIOS boot partition"
+    assert leftovers() == []
+
+
+def test_an_image_file_is_used_whole_grown_or_cut_to_size_mb(iso: Path, tmp_path: Path) -> None:
+    """An existing image file keeps its size and the data partition fills it; --size-mb grows it, or cuts it to
+    that size (the GPT's backup header at the new end, nothing of the old stick beyond the last partition)."""
+    image = sparse(tmp_path / "grow.raw", 300)
+    for size_mb, extra in ((300, []), (400, ["--size-mb", "400"]), (250, ["--size-mb", "250", "--gpt"])):
+        run_tool("livecd-iso-to-disk", "--force", "--noverify", "--noefi", *extra, str(iso), str(image))
+        assert image.stat().st_size == size_mb * 1024 * 1024, extra
+        assert subprocess.run(["sfdisk", "--verify", str(image)], capture_output=True, text=True,
+                              check=False).returncode == 0, f"a consistent partition table ({extra})"
+        last = table(image)["partitions"][-1]
+        backup = 2048 if "--gpt" in extra else 0  # the GPT's last MiB holds its backup
+        assert last["start"] + last["size"] == size_mb * 2048 - backup, extra
+        with loop(image, partscan=True) as dev:
+            label, _ = data_partition(dev, len(table(image)["partitions"]), tmp_path / str(size_mb), iso)
+        assert label == "I2D-TEST"
+
+
+# -- refusals: the message, exit status 1, and nothing written ------------------------------------------------
+
+def test_refuses_an_iso_failing_its_checksum(iso: Path, tmp_path: Path) -> None:
+    """One byte of the squashfs changed: checkisomd5 fails and nothing is written (--noverify skips the check)."""
+    damaged = tmp_path / "damaged.iso"
+    data = bytearray(iso.read_bytes())
+    data[len(data) * 6 // 10] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    image = tmp_path / "t.raw"
+    err = refused(str(damaged), str(image))
+    assert "damaged.iso fails its own checksum (checkisomd5): the ISO is damaged. Nothing was written." in err
+    assert not image.exists()
+    backing = sparse(tmp_path / "usb.img", 600)
+    with loop(backing) as dev:
+        assert "fails its own checksum" in refused(str(damaged), dev, input="yes\n")
+    assert untouched(backing)
+
+
+@contextlib.contextmanager
+def swap_on(dev: str) -> Iterator[None]:
+    sh("mkswap", dev)
+    if subprocess.run(["swapon", dev], capture_output=True, check=False).returncode != 0:
+        pytest.skip("swapon is not allowed here")
+    try:
+        yield
+    finally:
+        sh("swapoff", dev, check=False)
+
+
+def test_refuses_a_partition_a_swap_device_a_block_device_too_small_or_sized(iso: Path, tmp_path: Path) -> None:
+    parted = sparse(tmp_path / "parted.img", 64)
+    subprocess.run(["sfdisk", "-q", str(parted)], input="start=2048, size=65536\n", text=True, check=True)
+    before = digest(parted)
+    with loop(parted, partscan=True) as dev:
+        err = refused(str(iso), f"{dev}p1", "--force")
+        assert f"{dev}p1 is a partition: give the whole disk" in err
+        err = refused(str(iso), dev, "--force", "--size-mb", "64")
+        assert "--size-mb is for a disk image file" in err
+    assert digest(parted) == before
+
+    small = sparse(tmp_path / "small.img", 64)
+    with loop(small) as dev:
+        err = refused(str(iso), dev, "--force")
+        assert "The target holds 64 MiB, but the live system with this overlay and home needs at least" in err
+    assert untouched(small)
+
+    swap = sparse(tmp_path / "swap.img", 32)
+    with loop(swap) as dev, swap_on(dev):
+        before = digest(swap)
+        err = refused(str(iso), dev, "--force")
+        assert digest(swap) == before
+    assert f"{dev} is in use: it (or a partition of it) is used as swap. Swapoff it first" in err
+
+
+def test_refuses_what_is_no_disk_image(iso: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert "is neither a block device nor a regular file" in refused(str(iso), str(folder), "--force")
+    assert list(folder.iterdir()) == []
+    assert "does not exist" in refused(str(iso), str(tmp_path / "missing/t.raw"), "--force")
+    before = digest(iso)
+    assert "The target is the ISO itself" in refused(str(iso), str(iso), "--force")
+    assert digest(iso) == before
+
+
+def test_no_answer_is_no(iso: Path, tmp_path: Path) -> None:
+    """stdin at its end (a script, a closed terminal) does not confirm."""
+    backing = sparse(tmp_path / "usb.img", 600)
+    with loop(backing) as dev:
+        err = refused(str(iso), dev, input="")
+        assert f"Not confirmed: nothing was written to {dev}." in err
+        err = refused(str(iso), dev, input="y\n")
+        assert "Not confirmed" in err, "only 'yes' confirms"
+    assert untouched(backing)

@@ -402,7 +402,8 @@ def check_base_on_image(b: Builds) -> None:
 def check_shell(b: Builds) -> None:
     build = live_on_flat(b)
     assert build.cat("/root/shell-was-here") == "typed-in-the-shell\n"
-    assert "isolinux" in build.cat("/root/iso-tree-in-shell") or "EFI" in build.cat("/root/iso-tree-in-shell")
+    assert {"EFI", "boot", "images"} <= set(build.cat("/root/iso-tree-in-shell").split()), \
+        "the ISO tree with the boot files made before the shell"
     assert build.cat("/root/host-root-in-shell") == "yes\n"
     assert "[ONFLAT chroot" in build.cat("/root/shell-prompt"), "the prompt says where the shell is"
     assert "Launching shell. Exit to continue." in build.proc.stderr
