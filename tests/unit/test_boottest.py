@@ -301,11 +301,13 @@ def test_compressed_disk_is_decompressed_sparse(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
-def test_no_guest_outlives_its_runner(fake_qemu: Path, monkeypatch: pytest.MonkeyPatch, how: int) -> None:
-    """Ctrl-C: the runner kills QEMU on its way out; the runner killed outright: QEMU dies with it."""
+def test_no_guest_outlives_its_runner(fake_qemu: Path, monkeypatch: pytest.MonkeyPatch, how: int,
+                                     tmp_path: Path) -> None:
+    """Ctrl-C: the runner kills QEMU on its way out; the runner killed outright: QEMU dies with it.  (Its
+    temporary folder is in tmp_path: a runner killed outright cannot remove it.)"""
     monkeypatch.setenv("FAKE_QEMU_SAYS", "Linux\\n")
-    runner = subprocess.Popen([sys.executable, "-c", "from imgcreate.boot import boottest; boottest.run_guest([])"],
-                              cwd=REPO_ROOT, stderr=subprocess.PIPE)
+    code = f"from imgcreate.boot import boottest; boottest.run_guest([], tmpdir={str(tmp_path)!r})"
+    runner = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
     while not (fake_qemu.exists() and fake_qemu.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.1)
