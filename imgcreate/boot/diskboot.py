@@ -85,6 +85,37 @@ def install_efi(root: Path, menu: DiskBootMenu) -> list[str]:
     return sorted(written)
 
 
+@dataclass(frozen=True)
+class GrubTools:
+    """GRUB's BIOS tools and where they run: chrooted in the image (*root*: the image's own tools, and every path
+    given with them is inside the image) or on the host (*root* None: livecd-iso-to-disk's)."""
+
+    mkimage: str
+    setup: str
+    root: Path | None = None
+
+    @property
+    def whose(self) -> str:
+        return "the image's" if self.root is not None else "the host's"
+
+
+def make_bios_core(tools: GrubTools, moddir: str, grubdir: str, menu: DiskBootMenu, gpt: bool) -> None:
+    """GRUB's BIOS core image ``grubdir/core.img`` from the i386-pc modules in *moddir*, with the caller's
+    ``grubdir/load.cfg`` (:func:`find_boot_cfg`) embedded: it finds /boot by UUID, however the firmware numbers
+    disks.  The one way both disks and sticks make it."""
+    part = "part_gpt" if gpt else "part_msdos"
+    run([tools.mkimage, "-O", "i386-pc", "-d", moddir, "-c", f"{grubdir}/load.cfg", "-p", menu.grub_dir,
+         "-o", f"{grubdir}/core.img", part, *BIOS_CORE_MODULES], root=tools.root,
+        what=f"Making GRUB's BIOS core image with {tools.whose} grub2-mkimage")
+
+
+def write_bios_boot(tools: GrubTools, grubdir: str, device_map: str, device: str) -> None:
+    """grub2-bios-setup: ``grubdir``'s boot.img into the MBR of *device* (the whole disk, hd0 in *device_map*)
+    and its core.img into the BIOS boot partition (GPT) or the gap after the MBR (msdos)."""
+    run([tools.setup, "--directory", grubdir, "--device-map", device_map, device], root=tools.root,
+        what=f"Writing GRUB's BIOS boot code with {tools.whose} grub2-bios-setup")
+
+
 def install_bios(root: Path, device: str, menu: DiskBootMenu, gpt: bool) -> None:
     """GRUB for BIOS with the image's tools, in the chroot: a core image that finds /boot by UUID, written to
     the BIOS boot partition (GPT) or after the MBR (msdos) by grub2-bios-setup, whose boot sector goes in
@@ -94,20 +125,16 @@ def install_bios(root: Path, device: str, menu: DiskBootMenu, gpt: bool) -> None
             f"The image has no GRUB for BIOS ({GRUB_PC_DIR}): add 'grub2-pc' to %packages, or use "
             "'bootloader --location=none'."
         )
-    mkimage = _image_tool(root, "grub2-mkimage", "grub-mkimage")
-    setup = _image_tool(root, "grub2-bios-setup", "grub-bios-setup")
+    tools = GrubTools(mkimage=_image_tool(root, "grub2-mkimage", "grub-mkimage"),
+                      setup=_image_tool(root, "grub2-bios-setup", "grub-bios-setup"), root=root)
     grubdir = "/boot/grub2/i386-pc"
     rootfs.write_file(root, f"{grubdir}/load.cfg", find_boot_cfg(menu))
     rootfs.write_file(root, f"{grubdir}/boot.img", inroot.read_bytes(root, f"{GRUB_PC_DIR}/boot.img"))
-    part = "part_gpt" if gpt else "part_msdos"
-    run([mkimage, "-O", "i386-pc", "-d", GRUB_PC_DIR, "-c", f"{grubdir}/load.cfg", "-p", menu.grub_dir,
-         "-o", f"{grubdir}/core.img", part, *BIOS_CORE_MODULES], root=root,
-        what="Making GRUB's BIOS core image with the image's grub2-mkimage")
+    make_bios_core(tools, GRUB_PC_DIR, grubdir, menu, gpt)
     # The loop device is the whole disk, hd0: a device map says so, for this run only.
     rootfs.write_file(root, "/boot/grub2/device.map", f"(hd0) {device}\n")
     try:
-        run([setup, "--directory", grubdir, "--device-map", "/boot/grub2/device.map", device], root=root,
-            what="Writing GRUB's BIOS boot code with the image's grub2-bios-setup")
+        write_bios_boot(tools, grubdir, "/boot/grub2/device.map", device)
     finally:
         inroot.unlink(root, "/boot/grub2/device.map")
 

@@ -369,21 +369,16 @@ def _install_bios_grub(mnt: Path, device: str, menu: diskboot.DiskBootMenu, gpt:
             )
         log.info("The ISO has no boot/grub2/i386-pc: using the host's GRUB modules")
         shutil.copytree(_HOST_GRUB_PC, staging, ignore=shutil.ignore_patterns("grub-*"))
-    mkimage = find_any_tool("grub2-mkimage", "grub-mkimage")
-    setup = _bios_setup_tool()
+    tools = diskboot.GrubTools(mkimage=find_any_tool("grub2-mkimage", "grub-mkimage"), setup=_bios_setup_tool())
     (staging / "load.cfg").write_text(diskboot.find_boot_cfg(menu))
-    part = "part_gpt" if gpt else "part_msdos"
-    run([mkimage, "-O", "i386-pc", "-d", str(staging), "-c", str(staging / "load.cfg"), "-p", menu.grub_dir,
-         "-o", str(staging / "core.img"), part, *diskboot.BIOS_CORE_MODULES],
-        what="Making GRUB's BIOS core image")
+    diskboot.make_bios_core(tools, str(staging), str(staging), menu, gpt)
     inroot.remove_tree(mnt, grubrel)
     inroot.makedirs(mnt, grubrel)
     grubdir = rootfs.resolve_in_root(mnt, grubrel)  # a new, real folder on the stick, resolved just now
     shutil.copytree(staging, grubdir, dirs_exist_ok=True)
     device_map = mnt.parent / "device.map"
     device_map.write_text(f"(hd0) {device}\n")
-    run([setup, "--directory", str(grubdir), "--device-map", str(device_map), device],
-        what="Writing GRUB's BIOS boot code")
+    diskboot.write_bios_boot(tools, str(grubdir), str(device_map), device)
 
 
 def _efi_dir(live: LiveIso, work: Path) -> Path:
