@@ -24,7 +24,7 @@ from imgcreate.disk.ids import FsIds
 from imgcreate.disk.layout import DiskLayout, PartKind, PlannedPartition
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.host import fs
-from imgcreate.host.run import clean_env, run
+from imgcreate.host.run import mtools_env, run
 from imgcreate.storage import inroot, reproducible
 
 log = logging.getLogger("imgcreate")
@@ -209,7 +209,7 @@ def _copy_into_fat(dev: str, staged: Path, entries: Sequence[Path], mountpoint: 
     with mtools: directories first (``mmd``), then each directory's files, all in sorted order, so that the
     directory entries are the same for the same files whatever order the host's filesystem lists them in.
     mtools takes the times it makes up from ``SOURCE_DATE_EPOCH`` when it is set (the environment passes it on)."""
-    env = {**clean_env(), "MTOOLS_SKIP_CHECK": "1"}
+    env = mtools_env()
     dirs: list[str] = []
     files: dict[str, list[str]] = {}
     for entry in entries:

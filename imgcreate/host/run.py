@@ -190,6 +190,12 @@ def clean_env() -> dict[str, str]:
     return {**_CLEAN_ENV, **passed_on()}
 
 
+def mtools_env() -> dict[str, str]:
+    """For mtools (mcopy, mmd) on a FAT image or partition: :func:`clean_env` and no check of the image's
+    geometry, which mtools would refuse for a partition of a loop device or a small EFI image."""
+    return {**clean_env(), "MTOOLS_SKIP_CHECK": "1"}
+
+
 def _command(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None) -> list[str]:
     """The command line to start: chrooted into *root*, or with the tool's full path (MissingToolError if none)."""
     args = [str(a) for a in argv]

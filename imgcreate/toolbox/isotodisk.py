@@ -52,7 +52,7 @@ from imgcreate.disk.layout import (
 )
 from imgcreate.errors import CommandError, CreatorError
 from imgcreate.host import fs, signals
-from imgcreate.host.run import find_any_tool, run
+from imgcreate.host.run import find_any_tool, mtools_env, run
 from imgcreate.media import liveiso
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import inroot, rootfs
@@ -64,7 +64,6 @@ log = logging.getLogger("imgcreate")
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,16}$")  # an ext4 label that needs no escaping on a kernel command line
 ESP_LABEL = "LIVE-EFI"
 MIN_ESP_MIB = 16
-_MTOOLS_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "MTOOLS_SKIP_CHECK": "1"}
 _GRUB_BIOS_SETUP = ("grub2-bios-setup", "grub-bios-setup")
 _HOST_GRUB_PC = Path(diskboot.GRUB_PC_DIR)
 # Arguments of the ISO's boot entry that the stick sets itself.
@@ -394,7 +393,7 @@ def _efi_dir(live: LiveIso, work: Path) -> Path:
     if "/images/efiboot.img" in live.files:
         img = live.extract("/images/efiboot.img", work / "efiboot.img")
         dest.mkdir()
-        run(["mcopy", "-s", "-n", "-i", str(img), "::/EFI/BOOT", str(dest)], env=_MTOOLS_ENV,
+        run(["mcopy", "-s", "-n", "-i", str(img), "::/EFI/BOOT", str(dest)], env=mtools_env(),
             what="Reading EFI/BOOT from the ISO's efiboot.img")
         return dest / "BOOT"
     raise CreatorError(
@@ -407,8 +406,8 @@ def _fill_esp(live: LiveIso, mnt: Path, esp_dev: str, menu: diskboot.DiskBootMen
     run(["chmod", "-R", "u+w", str(src)], what="Making the EFI files writable")
     (src / "grub.cfg").write_text(diskboot.find_boot_cfg(menu))
     try:
-        run(["mmd", "-i", esp_dev, "::/EFI", "::/EFI/BOOT"], env=_MTOOLS_ENV, what="Making EFI/BOOT on the ESP")
+        run(["mmd", "-i", esp_dev, "::/EFI", "::/EFI/BOOT"], env=mtools_env(), what="Making EFI/BOOT on the ESP")
         run(["mcopy", "-s", "-p", "-Q", "-i", esp_dev, *sorted(str(p) for p in src.iterdir()), "::/EFI/BOOT/"],
-            env=_MTOOLS_ENV, what="Copying the UEFI boot files to the ESP")
+            env=mtools_env(), what="Copying the UEFI boot files to the ESP")
     except CommandError as exc:
         raise CreatorError(f"Writing the EFI system partition failed: {exc}") from exc
