@@ -18,7 +18,8 @@ initramfs needs dracut's livenet, network and url-lib modules: ``dracut-network`
 pointed at it), and a second entry of pxegrub.0's and pxelinux.0's menus (kernel and initrd over TFTP).
 
 The tree is written in a temporary folder next to the destination and renamed into place at the end: the
-destination appears complete or not at all.
+destination appears complete or not at all.  Its files are the same, byte for byte, on every run from the same
+ISO (and host GRUB); with ``SOURCE_DATE_EPOCH`` their dates are clamped to it, so the whole tree is.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate import inroot, signals
+from imgcreate import inroot, reproducible, signals
 from imgcreate.errors import CreatorError
 from imgcreate.liveiso import LiveIso, read_live_iso
 from imgcreate.run import find_any_tool, run
@@ -95,6 +96,9 @@ def make_pxe_tree(iso: Path, dest: Path, http_url: str | None = None, tmpdir: Pa
             _http_files(live, staging, base_url, http_args)
         boot_files = _boot_loaders(live, tmp, staging, args, http_args)
         run(["chmod", "-R", "u+w,go+rX", str(staging)], what=f"Making {staging} readable")
+        epoch = reproducible.current()
+        if epoch is not None:  # the files' contents are the same on every run; their dates are now the epoch's
+            reproducible.clamp_mtimes(staging, epoch)
         staging.rename(dest)
     except BaseException:
         with signals.deferred("cleaning up"):
