@@ -7,7 +7,7 @@ import logging
 import re
 from pathlib import Path
 
-from imgcreate import rootfs
+from imgcreate import inroot, rootfs
 from imgcreate.config.common import _check_line, _quote, _unit_path, update_assignments
 from imgcreate.errors import KickstartError
 from imgcreate.kickstart import Keyboard, Timezone
@@ -89,7 +89,7 @@ def apply_timezone(root: Path, timezone: Timezone | None) -> None:
         if not _ZONE_RE.match(zone) or ".." in zone.split("/"):
             raise KickstartError(f"timezone: '{zone}' is not a time zone name like 'Europe/Berlin' or 'UTC'.")
         rootfs.symlink(root, "/etc/localtime", f"../usr/share/zoneinfo/{zone}")
-        if not rootfs.resolve_in_root(root, f"/usr/share/zoneinfo/{zone}").is_file():
+        if not inroot.is_file(root, f"/usr/share/zoneinfo/{zone}"):
             log.warning(
                 "kickstart 'timezone %s': the image has no /usr/share/zoneinfo/%s (add the 'tzdata' package to "
                 "%%packages); /etc/localtime points to it anyway", zone, zone,
