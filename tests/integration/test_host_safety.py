@@ -219,29 +219,45 @@ kernel
 """
 
 
-@pytest.mark.parametrize("path", ["erofs", "incremental", "qcow2"])
-def test_option_paths_with_links(path: str, testrepo: Path, tmp_path: Path, canary: tuple[Path, Snapshot]) -> None:
+OPTION_PATHS = {
+    "erofs": ["--rootfs-type", "erofs", "--compression-type", "lz4"],
+    "flat-squashfs": ["--flat-squashfs", "--compression-type", "lz4"],
+    "incremental": ["--compression-type", "lz4", "--incremental", "{tmp}/cache"],
+    "base-on": ["--compression-type", "lz4", "--base-on", "{base}"],
+    "qcow2": ["-f", "qcow2"],
+    "appliance-incremental": ["--no-compress", "--incremental", "{tmp}/cache"],
+}
+
+
+@pytest.mark.parametrize("path", OPTION_PATHS)
+def test_option_paths_with_links(path: str, testrepo: Path, tmp_path: Path, canary: tuple[Path, Snapshot],
+                                 request: pytest.FixtureRequest) -> None:
     """The paths an option selects, with the links planted and SOURCE_DATE_EPOCH (the normalisation touches most
-    files): an EROFS root, a tree reused from the --incremental cache (the second build's %post plants the links
-    in the copy; the first stored the tree before its %post), a qcow2 appliance.  Each builds; the canary stays."""
-    plant = PLANT.format(canary=canary[0])
+    files): an EROFS root, a flat squashfs, a tree reused from the --incremental cache (the second build's %post
+    plants the links in the copy; the first stored the tree before its %post), a qcow2 appliance: each builds.
+    A root based on an ISO whose root has the links already (/etc among them, where libdnf writes as the host
+    sees it) is refused with one paragraph.  The canary stays."""
+    appliance = path in ("qcow2", "appliance-incremental")
+    base = request.getfixturevalue("planted_iso") if path == "base-on" else None
     ks = tmp_path / "opt.ks"
-    ks.write_text((DISK_KS if path == "qcow2" else LIVE_KS).format(repo=testrepo) + plant)
+    ks.write_text((DISK_KS if appliance else LIVE_KS).format(repo=testrepo) + PLANT.format(canary=canary[0]))
+    extra = [a.format(tmp=tmp_path, base=base) for a in OPTION_PATHS[path]]
     epoch = ["--source-date-epoch", "1700000000"]
-    if path == "qcow2":
-        run_tool("appliance-creator", "-c", str(ks), "-n", "opt", "-t", str(tmp_path), "-o", str(tmp_path / "out"),
-                 "-f", "qcow2", *epoch)
-        assert (tmp_path / "out/opt/opt-sda.qcow2").is_file() or list((tmp_path / "out").rglob("*.qcow2"))
-    else:
-        extra = (["--rootfs-type", "erofs", "--compression-type", "lz4"] if path == "erofs"
-                 else ["--compression-type", "lz4", "--incremental", str(tmp_path / "cache")])
-        runs = 2 if path == "incremental" else 1
-        for n in range(runs):
-            proc = run_tool("livecd-creator", "-c", str(ks), "-f", f"OPT{n}", "--tmpdir", str(tmp_path),
-                            "--output", str(tmp_path / "out"), *extra, *epoch)
-            assert (tmp_path / f"out/OPT{n}.iso").is_file()
-        if path == "incremental":
-            assert "reused the installed tree" in proc.stderr, proc.stderr[-3000:]
+    for n in range(2 if "incremental" in path else 1):
+        out = tmp_path / f"out{n}"
+        if appliance:
+            proc = run_tool("appliance-creator", "-c", str(ks), "-n", "opt", "-t", str(tmp_path), "-o", str(out),
+                            *extra, *epoch)
+        else:
+            proc = run_tool("livecd-creator", "-c", str(ks), "-f", "OPT", "--tmpdir", str(tmp_path), "--output",
+                            str(out), *extra, *epoch, check=path != "base-on")
+        if path == "base-on":  # libdnf makes /etc/dnf/modules.d as a host path: refused before dnf starts
+            assert "/etc/dnf/modules.d in the image" in error_line(proc) and "leads out of it" in proc.stderr
+            assert not out.exists() or not list(out.iterdir())
+            break
+        assert list(out.glob("opt-sda.*") if appliance else out.glob("OPT.iso")), proc.stderr[-3000:]
+    if "incremental" in path:
+        assert "reused the installed tree" in proc.stderr, proc.stderr[-3000:]
     assert_untouched(canary)
 
 

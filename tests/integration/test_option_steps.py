@@ -139,6 +139,21 @@ PATHS = {
     "livecd-creator --incremental": OptionPath(
         lambda ctx: [*_creator("livecd-creator", LIVE_KS, "--compression-type", "lz4")(ctx), "--incremental",
                      str(ctx.tmp / "cache")], "cp", "-a --reflink=auto", _incremental_left_nothing),
+    # the installed tree is packed straight into the squashfs (no ext image)
+    "livecd-creator --flat-squashfs": OptionPath(
+        _creator("livecd-creator", LIVE_KS, "--flat-squashfs", "--compression-type", "lz4"), "mksquashfs",
+        "squashfs.img", _creator_left_nothing),
+    # a compressor other than the default xz: mksquashfs packs the ext image (the default goes through tar2sqfs)
+    "livecd-creator --compression-type lz4": OptionPath(
+        _creator("livecd-creator", LIVE_KS, "--compression-type", "lz4"), "mksquashfs", "squashfs.img",
+        _creator_left_nothing),
+    # the base ISO's root is extracted to start from
+    "livecd-creator --base-on": OptionPath(
+        lambda ctx: [*_creator("livecd-creator", LIVE_KS, "--compression-type", "lz4")(ctx), "--base-on",
+                     str(ctx.iso)], "xorriso", "-extract /LiveOS", _creator_left_nothing),
+    "appliance-creator --incremental": OptionPath(
+        lambda ctx: [*_creator("appliance-creator", DISK_KS, "--no-compress")(ctx), "--incremental",
+                     str(ctx.tmp / "cache")], "cp", "-a --reflink=auto", _incremental_left_nothing),
     "appliance-creator -f qcow2": OptionPath(_creator("appliance-creator", DISK_KS, "-f", "qcow2"), "qemu-img",
                                              "convert", _creator_left_nothing),
     # the home image is made after the overlay file was reserved
