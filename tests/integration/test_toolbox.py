@@ -354,3 +354,17 @@ def test_pxe_tree_is_reproducible(isos: dict[str, Path], tmp_path: Path, http: b
         time.sleep(1.1)
     assert ("LiveOS/squashfs.img" in listings[0]) is http
     assert listings[0] == listings[1]
+
+
+def test_editliveos_failing_script_is_reported(isos: dict[str, Path], tmp_path: Path) -> None:
+    """editliveos -s with a script that fails: as a %post without --erroronfail, the failure is reported (the
+    script, its exit status) and the ISO is made; nothing is left mounted, attached or in the work folder."""
+    script = tmp_path / "fails.sh"
+    script.write_text("#!/bin/sh\necho half > /etc/half-done\nexit 3\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_tool("editliveos", str(isos["squashfs"]), "-o", str(out / "new.iso"), "--script", str(script), "-t",
+                    str(tmp_path))
+    assert "failed with exit status 3" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert (out / "new.iso").is_file() and not list(tmp_path.glob("imgcreate-*"))
+    assert_nothing_left(tmp_path)
