@@ -356,6 +356,7 @@ def test_pxe_tree_is_reproducible(isos: dict[str, Path], tmp_path: Path, http: b
     assert listings[0] == listings[1]
 
 
+@pytest.mark.slow  # an editliveos run (20 s) for a cell that is n/a; run with LIVECD_TOOLS_FULL=1
 def test_editliveos_failing_script_is_reported(isos: dict[str, Path], tmp_path: Path) -> None:
     """editliveos -s with a script that fails: as a %post without --erroronfail, the failure is reported (the
     script, its exit status) and the ISO is made; nothing is left mounted, attached or in the work folder."""
