@@ -193,7 +193,9 @@ def test_interrupt_or_failure_in_the_options_own_step(path: str, kind: str, tmp_
     log = tmp_path / "log"
     tool, *args = option.argv(ctx)
     with open(log, "w") as err:
-        proc = subprocess.Popen(tool_argv(tool, *args), stdout=subprocess.DEVNULL, stderr=err, env=env)
+        # SIGINT as a terminal gives it, even when the tests run in the background (which ignores it)
+        proc = subprocess.Popen(tool_argv(tool, *args), stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         if sig is not None:
             deadline = time.monotonic() + TOOL_TIMEOUT
             while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
