@@ -127,7 +127,9 @@ class ImageCreator:
 
     @tmpdir.setter
     def tmpdir(self, value: str | os.PathLike[str]) -> None:
-        self._tmpdir = Path(value)
+        # Made absolute now, as upstream's tools do (os.path.abspath(options.tmpdir)): the build directory's paths
+        # are handed to dnf (which refuses a relative install root) and to commands run in other folders.
+        self._tmpdir = Path(os.path.abspath(value))
 
     @property
     def _instroot(self) -> Path:

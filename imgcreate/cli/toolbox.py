@@ -186,7 +186,9 @@ def pxeboot(argv: Sequence[str] | None = None) -> int:
     creators.setup_logging(opts, parser)
 
     def action() -> int:
-        tree = pxe.make_pxe_tree(Path(opts.iso), Path(opts.output), http_url=opts.http_url)
+        # $SOURCE_DATE_EPOCH, read once here: a reproducible tree (the dates of its files).
+        tree = pxe.make_pxe_tree(Path(opts.iso), Path(opts.output), http_url=opts.http_url,
+                                 source_date_epoch=reproducible.epoch_from())
         print(f"wrote {tree.path}: boot files {', '.join(tree.boot_files)}; kernel arguments: {tree.args}",
               file=sys.stderr)
         return 0

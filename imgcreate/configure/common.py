@@ -4,12 +4,12 @@ for a missing program, editing ``KEY=value`` files, quoting and line checks."""
 from __future__ import annotations
 
 import logging
-import os
 import re
+import stat
 from pathlib import Path
 
 from imgcreate.errors import KickstartError
-from imgcreate.storage import rootfs
+from imgcreate.storage import inroot
 
 log = logging.getLogger("imgcreate")
 
@@ -32,10 +32,11 @@ _UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".path", ".mount",
 
 
 def image_tool(root: Path, name: str) -> str | None:
-    """The path (inside the image) of an executable the image ships, or None."""
+    """The path (inside the image) of an executable the image ships, or None.  Looked up in the root at the
+    moment of use (imgcreate.storage.inroot): the SELinux relabel asks for setfiles after %post."""
     for d in _TOOL_DIRS:
-        host = rootfs.resolve_in_root(root, f"{d}/{name}")
-        if host.is_file() and os.access(host, os.X_OK):
+        st = inroot.stat_in_root(root, f"{d}/{name}")
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
             return f"{d}/{name}"
     return None
 
@@ -90,7 +91,6 @@ def _unit_path(root: Path, name: str) -> str | None:
         candidates.append(m.group(1) + m.group(2))
     for d in _UNIT_DIRS:
         for c in candidates:
-            p = rootfs.resolve_in_root(root, f"{d}/{c}")
-            if p.exists():
+            if inroot.stat_in_root(root, f"{d}/{c}") is not None:
                 return f"{d}/{c}"
     return None

@@ -11,7 +11,7 @@ from imgcreate.configure.common import _check_line, _quote, _unit_path, update_a
 from imgcreate.errors import KickstartError
 from imgcreate.host.run import find_tool, run
 from imgcreate.kickstart import Keyboard, Timezone
-from imgcreate.storage import rootfs
+from imgcreate.storage import inroot, rootfs
 
 log = logging.getLogger("imgcreate")
 
@@ -89,7 +89,7 @@ def apply_timezone(root: Path, timezone: Timezone | None) -> None:
         if not _ZONE_RE.match(zone) or ".." in zone.split("/"):
             raise KickstartError(f"timezone: '{zone}' is not a time zone name like 'Europe/Berlin' or 'UTC'.")
         rootfs.symlink(root, "/etc/localtime", f"../usr/share/zoneinfo/{zone}")
-        if not rootfs.resolve_in_root(root, f"/usr/share/zoneinfo/{zone}").is_file():
+        if not inroot.is_file(root, f"/usr/share/zoneinfo/{zone}"):
             log.warning(
                 "kickstart 'timezone %s': the image has no /usr/share/zoneinfo/%s (add the 'tzdata' package to "
                 "%%packages); /etc/localtime points to it anyway", zone, zone,

@@ -280,7 +280,10 @@ class AccountFiles:
 def make_home(root: Path, home: str, uid: int, gid: int) -> None:
     """Create *home* in the image owned by uid:gid (mode 0700), filled from /etc/skel as useradd -m does.
 
-    Paths resolve inside the root; links found in /etc/skel are copied as links, never followed.
+    Paths resolve inside the root; links found in /etc/skel are copied as links, never followed.  The host
+    paths are computed with rootfs (a walk, not imgcreate.storage.inroot's openat2) and used at once: this runs in the
+    configure phase, before %post (config.apply_before_post), when the tree holds only what the packages
+    installed, and nothing changes it meanwhile (no script runs while the home is made).
     """
     target = rootfs.host_path(root, home)
     if target.is_symlink() or target.exists():

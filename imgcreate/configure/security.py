@@ -10,7 +10,7 @@ from pathlib import Path
 from imgcreate.configure.common import image_tool, update_assignments, warn_missing_tool
 from imgcreate.host.run import run
 from imgcreate.kickstart import Auth, Firewall, FirewallMode, SELinuxMode
-from imgcreate.storage import rootfs
+from imgcreate.storage import inroot, rootfs
 
 log = logging.getLogger("imgcreate")
 
@@ -36,7 +36,7 @@ def apply_selinux_config(root: Path, mode: SELinuxMode | None) -> None:
     if mode is None:
         return
     policy = _selinux_type(root)
-    if mode is not SELinuxMode.DISABLED and not rootfs.resolve_in_root(root, _file_contexts(root)).is_file():
+    if mode is not SELinuxMode.DISABLED and not inroot.is_file(root, _file_contexts(root)):
         log.warning(
             "kickstart 'selinux --%s': the image has no SELinux policy (add the 'selinux-policy-%s' package to "
             "%%packages); /etc/selinux/config was not written", mode.value, policy,
@@ -58,7 +58,7 @@ def relabel(root: Path, mode: SELinuxMode | None) -> None:
     if mode is SELinuxMode.DISABLED:
         return
     contexts = _file_contexts(root)
-    if not rootfs.resolve_in_root(root, contexts).is_file():
+    if not inroot.is_file(root, contexts):  # after %post: resolved in the root now (imgcreate.storage.inroot)
         return  # no policy: nothing to label with (the missing policy was warned about if it was asked for)
     setfiles = image_tool(root, "setfiles")
     if setfiles is None:

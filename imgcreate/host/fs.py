@@ -124,7 +124,32 @@ def mount(
             run(args, what=f"Mounting {source} on {target}")
         except CommandError as exc:
             raise MountError(str(exc)) from exc
-        stack.callback(umount, target)
+        stack.callback(umount, target, mount_id(target))
+
+
+# A mount as the kernel names it: its id and its device (major:minor), which together cannot name another
+# mount made later with a reused id.
+MountRef = tuple[int, str]
+
+
+def _mountinfo() -> list[tuple[MountRef, str]]:
+    """(mount id and device, mount point) of every mount, in the kernel's order (/proc/self/mountinfo)."""
+    with open("/proc/self/mountinfo") as f:
+        return [((int(fields[0]), fields[2]), fields[4].encode().decode("unicode_escape"))
+                for fields in (line.split() for line in f)]
+
+
+def mount_id(target: Path) -> MountRef | None:
+    """The mount on top at *target* (None: nothing is mounted there)."""
+    real = os.path.realpath(target)
+    found = [ref for ref, where in _mountinfo() if where == real]
+    return found[-1] if found else None
+
+
+def mount_point_of(ref: MountRef) -> Path | None:
+    """Where the mount *ref* is now (None: it is gone).  A script may have moved the folder holding it (a
+    ``%post`` doing ``mv /srv /srv.old`` carries the mount of ``/srv/data`` along): its path now, not then."""
+    return next((Path(where) for m, where in _mountinfo() if m == ref), None)
 
 
 def holders_of(path: Path) -> list[str]:
@@ -148,12 +173,21 @@ def holders_of(path: Path) -> list[str]:
     return found
 
 
-def umount(target: Path) -> None:
+def umount(target: Path, mid: MountRef | None = None) -> None:
     """Unmount *target*; retry while busy and, as a last resort, detach lazily with a warning naming the holders.
 
+    With *mid* (:func:`mount_id`, recorded when it was mounted) the mount itself is unmounted wherever it is now,
+    whatever path it was mounted on: the folder holding it may have been moved or renamed since.
     A busy mount is never silently leaked: either it is gone, or it is lazily detached and the log says who held it.
     """
-    if not os.path.ismount(target):
+    if mid is not None:
+        now = mount_point_of(mid)
+        if now is None:
+            return
+        if now != Path(os.path.realpath(target)):
+            log.info("%s was moved to %s since it was mounted; unmounting it there", target, now)
+        target = now
+    elif not os.path.ismount(target):
         return
     last = ""
     for attempt in range(5):
@@ -181,13 +215,7 @@ def umount(target: Path) -> None:
 def mounts_under(path: Path) -> list[str]:
     """Mount points at or below *path*, from the kernel's own table (/proc/self/mountinfo)."""
     prefix = str(Path(path).resolve())
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            target = line.split()[4].encode().decode("unicode_escape")
-            if target == prefix or target.startswith(prefix + "/"):
-                found.append(target)
-    return found
+    return [target for _mid, target in _mountinfo() if target == prefix or target.startswith(prefix + "/")]
 
 
 def remove_tree(path: Path) -> None:

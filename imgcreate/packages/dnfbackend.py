@@ -57,6 +57,11 @@ _GROUP_TYPES = {
 }
 
 
+# Folders libdnf opens as host paths below the install root, with no option to point it elsewhere (it makes
+# /etc/dnf/modules.d itself): a --base-on root with a link there out of the root is refused before dnf starts.
+_LIBDNF_HOST_PATHS = ("/etc/dnf/modules.d", "/etc/dnf/modules.defaults.d")
+
+
 @dataclass
 class InstallResult:
     installed: list[str] = field(default_factory=list)
@@ -100,6 +105,7 @@ class DnfInstaller:
         # dnf and rpm open these as host paths below the root: resolved inside it first (a --base-on root may
         # have links there), so they are the image's folders.  The root itself is made if missing, as before.
         instroot.mkdir(parents=True, exist_ok=True)
+        inroot.refuse_links_out(instroot, _LIBDNF_HOST_PATHS, "dnf would write through it to the host")
         conf.persistdir = str(instroot / inroot.real_path(instroot, "/var/lib/dnf", create=True).lstrip("/"))
         conf.reposdir = []
         conf.varsdir = []

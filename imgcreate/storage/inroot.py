@@ -319,6 +319,18 @@ def real_path(root: Path, path: str | os.PathLike[str], create: bool = False) ->
     return "/" + host[len(top):].strip("/")
 
 
+def refuse_links_out(root: Path, paths: tuple[str, ...], why: str) -> None:
+    """For a program that opens *paths* as host paths below *root* (and would follow links on the host): refuse,
+    naming the path and where it leads, when one of them leads out of the root through a symbolic link."""
+    top = os.path.realpath(root)
+    for path in paths:
+        host = os.path.realpath(root / _clean(path))
+        if host != top and not host.startswith(top.rstrip("/") + "/"):
+            raise ImageError(f"{path} in the image at {root} leads out of it, to {host}, through a symbolic link: "
+                             f"{why}.  Nothing was written; replace the link by a folder in the image (a base "
+                             "image's root, or the script that made it, put it there).")
+
+
 def copy_out(root: Path, path: str | os.PathLike[str], dest: Path,
              links: Literal["resolve", "refuse"] = "resolve") -> None:
     """Copy the file or directory tree *path* of *root* to the host path *dest* (made; modes and modification

@@ -36,6 +36,7 @@ from imgcreate.host.run import run, stop
 from imgcreate.media import dmsnapshot
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.pack import erofs
+from imgcreate.storage import inroot
 
 log = logging.getLogger("imgcreate")
 
@@ -79,8 +80,10 @@ def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
             _mount_medium_root(stack, liveos, work, lower)
         if overlay is not None:
             _mount_overlay(stack, overlay, work, lower, mountpoint)
-        if live is None and _stick_file(liveos / "home.img") and (mountpoint / "home").is_dir():
-            _mount_ro(stack, liveos / "home.img", mountpoint / "home", options="ro,noload")
+        if live is None and _stick_file(liveos / "home.img") and inroot.is_dir(mountpoint, "/home"):
+            # /home resolved inside the root: a link there to a host folder must not get the home mounted over it
+            home = mountpoint / inroot.real_path(mountpoint, "/home").lstrip("/")
+            _mount_ro(stack, liveos / "home.img", home, options="ro,noload")
         log.info("%s mounted on %s (%s)", iso, mountpoint, "read-write" if overlay else "read-only")
         yield mountpoint
 

@@ -18,7 +18,8 @@ initramfs needs dracut's livenet, network and url-lib modules: ``dracut-network`
 pointed at it), and a second entry of pxegrub.0's and pxelinux.0's menus (kernel and initrd over TFTP).
 
 The tree is written in a temporary folder next to the destination and renamed into place at the end: the
-destination appears complete or not at all.
+destination appears complete or not at all.  Its files are the same, byte for byte, on every run from the same
+ISO (and host GRUB); with ``SOURCE_DATE_EPOCH`` their dates are clamped to it, so the whole tree is.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from imgcreate.errors import CreatorError
 from imgcreate.host import signals
 from imgcreate.host.run import find_any_tool, run
 from imgcreate.media.liveiso import LiveIso, read_live_iso
-from imgcreate.storage import inroot
+from imgcreate.storage import inroot, reproducible
 
 log = logging.getLogger("imgcreate")
 
@@ -73,8 +74,10 @@ def live_args(live: LiveIso, root: str) -> str:
     return " ".join([f"root={root}", *kept])
 
 
-def make_pxe_tree(iso: Path, dest: Path, http_url: str | None = None, tmpdir: Path | None = None) -> PxeTree:
-    """Write the network boot tree of *iso* to *dest* (which must not exist yet)."""
+def make_pxe_tree(iso: Path, dest: Path, http_url: str | None = None, tmpdir: Path | None = None,
+                  source_date_epoch: int | None = None) -> PxeTree:
+    """Write the network boot tree of *iso* to *dest* (which must not exist yet); with *source_date_epoch* its
+    files' dates are that time (a reproducible tree)."""
     live = read_live_iso(iso)
     if dest.exists() or dest.is_symlink():
         raise CreatorError(f"'{dest}' exists already; it is not overwritten. Remove it or choose another -o.")
@@ -98,6 +101,8 @@ def make_pxe_tree(iso: Path, dest: Path, http_url: str | None = None, tmpdir: Pa
             _http_files(live, staging, base_url, http_args)
         boot_files = _boot_loaders(live, tmp, staging, args, http_args)
         run(["chmod", "-R", "u+w,go+rX", str(staging)], what=f"Making {staging} readable")
+        if source_date_epoch is not None:  # the contents are the same on every run; the dates now are too
+            reproducible.clamp_mtimes(staging, source_date_epoch)
         staging.rename(dest)
     except BaseException:
         with signals.deferred("cleaning up"):

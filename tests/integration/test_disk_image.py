@@ -198,3 +198,38 @@ def test_other_formats_from_the_command_line(args: list[str], made: str, tmp_pat
     info = json.loads(subprocess.run(["qemu-img", "info", "-f", fmt, "--output=json", str(disk)],
                                      capture_output=True, text=True, check=True).stdout)
     assert info["virtual-size"] == 201 * 2**20
+
+
+MOVED_KS = """repo --name=t --baseurl=file://{repo}
+clearpart --all --initlabel --disklabel=msdos
+part / --fstype=ext4 --size=200
+part /srv/data --fstype=ext4 --size=16 --label=DATA
+bootloader --location=none
+%packages
+@core
+%end
+%post
+echo kept > /srv/data/note
+mv /srv /srv.moved
+%end
+"""
+
+
+def test_a_post_moving_a_partitions_folder_still_unmounts_it(tmp_path: Path, testrepo: Path) -> None:
+    """Issue 22: a %post that moves the folder holding a partition's mount point carries the mount along; it is
+    unmounted where it is now (the kernel's mount id), not at the path it was mounted on: the build succeeds,
+    nothing stays mounted or attached, and the partition holds what %post wrote before the move."""
+    before = _loop_partitions()
+    ks = tmp_path / "moved.ks"
+    ks.write_text(MOVED_KS.format(repo=testrepo))
+    (tmp_path / "work").mkdir()
+    proc = run_tool("appliance-creator", "-c", str(ks), "-n", "moved", "-o", str(tmp_path / "out"),
+                    "-t", str(tmp_path / "work"), "--no-compress", "-v")
+    assert "was moved to" in proc.stderr and "srv.moved/data" in proc.stderr, proc.stderr[-3000:]
+    assert _loop_partitions() <= before
+    disk = next((tmp_path / "out").rglob("moved-sda.raw"))
+    with attached(disk) as dev:
+        labels = {part: subprocess.run(["blkid", "-s", "LABEL", "-o", "value", part], capture_output=True,
+                                       text=True).stdout.strip() for part in (f"{dev}p1", f"{dev}p2")}
+        data = next(part for part, label in labels.items() if label == "DATA")
+        assert debugfs(data, "cat /note") == "kept\n"

@@ -32,13 +32,16 @@ kernel
 %end
 """
 
-# /etc, /var/lib/systemd (random-seed) and /var/lib/dnf (history.sqlite) become links to the canary.
+# /etc, /var/lib/systemd (random-seed), /var/lib/dnf (history.sqlite) and /home (where liveimage-mount mounts a
+# stick's home image) become links to the canary.
 PLANT = """%post --erroronfail
 mv /etc /etc.image
 ln -s {canary} /etc
 rm -rf /var/lib/systemd /var/lib/dnf
 ln -s {canary} /var/lib/systemd
 ln -s {canary} /var/lib/dnf
+rm -rf /home
+ln -s {canary} /home
 %end
 """
 
@@ -187,15 +190,92 @@ def test_iso_to_disk_links_in_the_iso(planted_iso: Path, tmp_path: Path, canary:
     assert_untouched(canary)
 
 
-def test_pxeboot_link_in_the_grub_modules(planted_iso: Path, tmp_path: Path, canary: tuple[Path, Snapshot]) -> None:
+@pytest.mark.parametrize("http", [False, True], ids=["default", "http-url"])
+def test_pxeboot_link_in_the_grub_modules(planted_iso: Path, tmp_path: Path, canary: tuple[Path, Snapshot],
+                                          http: bool) -> None:
     """livecd-iso-to-pxeboot gives the host's grub-mkimage the ISO's modules: a link among them to a host file
-    is resolved inside the ISO's tree (where it leads nowhere), never read from the host."""
+    is resolved inside the ISO's tree (where it leads nowhere), never read from the host.  With --http-url the
+    tree also gets the ISO's squashfs and initrd: the same refusal, nothing written."""
     iso = tmp_path / "modlink.iso"
     subprocess.run(["xorriso", "-indev", str(planted_iso), "-outdev", str(iso), "-boot_image", "any", "replay",
                     "-lns", f"{canary[0]}/secret", "/boot/grub2/i386-pc/normal.mod.sig"], check=True,
                    capture_output=True)
-    proc = run_tool("livecd-iso-to-pxeboot", str(iso), "-o", str(tmp_path / "tftpboot"), check=False)
+    url = ["--http-url", "http://10.0.2.2:8080/"] if http else []
+    proc = run_tool("livecd-iso-to-pxeboot", str(iso), "-o", str(tmp_path / "tftpboot"), *url, check=False)
     error = error_line(proc)
     assert "/boot/grub2/i386-pc/normal.mod.sig in the image is a symbolic link" in error, error
     assert not (tmp_path / "tftpboot").exists()
+    assert_untouched(canary)
+
+
+DISK_KS = """repo --name=testdistro --baseurl=file://{repo}
+clearpart --all --initlabel --disklabel=msdos
+part / --fstype=ext4 --size=300
+bootloader --location=none
+%packages
+@core
+kernel
+%end
+"""
+
+
+OPTION_PATHS = {
+    "erofs": ["--rootfs-type", "erofs", "--compression-type", "lz4"],
+    "flat-squashfs": ["--flat-squashfs", "--compression-type", "lz4"],
+    "incremental": ["--compression-type", "lz4", "--incremental", "{tmp}/cache"],
+    "base-on": ["--compression-type", "lz4", "--base-on", "{base}"],
+    "qcow2": ["-f", "qcow2"],
+    "appliance-incremental": ["--no-compress", "--incremental", "{tmp}/cache"],
+}
+
+
+@pytest.mark.parametrize("path", OPTION_PATHS)
+def test_option_paths_with_links(path: str, testrepo: Path, tmp_path: Path, canary: tuple[Path, Snapshot],
+                                 request: pytest.FixtureRequest) -> None:
+    """The paths an option selects, with the links planted and SOURCE_DATE_EPOCH (the normalisation touches most
+    files): an EROFS root, a flat squashfs, a tree reused from the --incremental cache (the second build's %post
+    plants the links in the copy; the first stored the tree before its %post), a qcow2 appliance: each builds.
+    A root based on an ISO whose root has the links already (/etc among them, where libdnf writes as the host
+    sees it) is refused with one paragraph.  The canary stays."""
+    appliance = path in ("qcow2", "appliance-incremental")
+    base = request.getfixturevalue("planted_iso") if path == "base-on" else None
+    ks = tmp_path / "opt.ks"
+    ks.write_text((DISK_KS if appliance else LIVE_KS).format(repo=testrepo) + PLANT.format(canary=canary[0]))
+    extra = [a.format(tmp=tmp_path, base=base) for a in OPTION_PATHS[path]]
+    epoch = ["--source-date-epoch", "1700000000"]
+    for n in range(2 if "incremental" in path else 1):
+        out = tmp_path / f"out{n}"
+        if appliance:
+            proc = run_tool("appliance-creator", "-c", str(ks), "-n", "opt", "-t", str(tmp_path), "-o", str(out),
+                            *extra, *epoch)
+        else:
+            proc = run_tool("livecd-creator", "-c", str(ks), "-f", "OPT", "--tmpdir", str(tmp_path), "--output",
+                            str(out), *extra, *epoch, check=path != "base-on")
+        if path == "base-on":  # libdnf makes /etc/dnf/modules.d as a host path: refused before dnf starts
+            assert "/etc/dnf/modules.d in the image" in error_line(proc) and "leads out of it" in proc.stderr
+            assert not out.exists() or not list(out.iterdir())
+            break
+        assert list(out.glob("opt-sda.*") if appliance else out.glob("OPT.iso")), proc.stderr[-3000:]
+    if "incremental" in path:
+        assert "reused the installed tree" in proc.stderr, proc.stderr[-3000:]
+    assert_untouched(canary)
+
+
+@pytest.mark.parametrize("overlay", [False, True], ids=["read-only", "overlay"])
+def test_liveimage_mount_links_in_the_root(planted_iso: Path, tmp_path: Path, canary: tuple[Path, Snapshot],
+                                           overlay: bool) -> None:
+    """liveimage-mount of an ISO whose root has /etc, /home and more linked to the canary, and of a stick made
+    from it with a home image (mounted on the root's /home, resolved inside the root: the link leads nowhere
+    there, so no home is mounted, and never over the host folder): nothing is mounted on the canary, which
+    stays as it was."""
+    stick = tmp_path / "stick.raw"
+    run_tool("livecd-iso-to-disk", str(planted_iso), str(stick), "--noefi", "--noverify", "--home-size-mb", "8")
+    for source in (planted_iso, stick):
+        mnt = tmp_path / f"mnt{source.suffix}"
+        mnt.mkdir()
+        layer = ["--overlay", str(tmp_path / f"overlay{source.suffix}")] if overlay else []
+        proc = run_tool("liveimage-mount", "--tmpdir", str(tmp_path), *layer, str(source), str(mnt),
+                        "findmnt", "-rn", "-o", "TARGET")
+        assert str(canary[0]) not in proc.stdout, f"mounted over the canary: {proc.stdout}"
+        assert str(mnt) in proc.stdout.split()
     assert_untouched(canary)

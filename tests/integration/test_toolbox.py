@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import os
 import re
 import signal
 import subprocess
@@ -329,3 +330,41 @@ def test_pxeboot_interrupted_leaves_no_tree(isos: dict[str, Path], tmp_path: Pat
     assert "Stopped by SIGHUP; everything was cleaned up" in err, err
     assert list(tmp_path.iterdir()) == [], "neither the tree nor its staging folder"
     assert set(glob.glob("/tmp/pxeboot-*")) <= before
+
+
+# the default tree is the --http-url tree without LiveOS/ and http/: the default run checks the bigger one
+@pytest.mark.parametrize("http", [pytest.param(False, marks=pytest.mark.slow), True], ids=["default", "http-url"])
+def test_pxe_tree_is_reproducible(isos: dict[str, Path], tmp_path: Path, http: bool) -> None:
+    """Two runs from the same ISO, in different folders (and working directories) at different clock times, with
+    SOURCE_DATE_EPOCH: the same names, modes, contents and modification times."""
+    url = ["--http-url", "http://10.0.2.2:8080/"] if http else []
+    listings = []
+    for n in (1, 2):
+        work = tmp_path / f"run{n}"
+        work.mkdir()
+        proc = subprocess.run(support.tool_argv("livecd-iso-to-pxeboot", str(isos["squashfs"]), "-o", "tftpboot",
+                                                *url), cwd=work, capture_output=True, text=True,
+                              env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}, timeout=support.TOOL_TIMEOUT)
+        assert proc.returncode == 0, proc.stderr
+        tree = work / "tftpboot"
+        listings.append({str(p.relative_to(tree)): (p.lstat().st_mode, p.lstat().st_mtime_ns,
+                                                    "" if p.is_dir() else sha256(p))
+                         for p in [tree, *tree.rglob("*")]})
+        time.sleep(1.1)
+    assert ("LiveOS/squashfs.img" in listings[0]) is http
+    assert listings[0] == listings[1]
+
+
+@pytest.mark.slow  # an editliveos run (20 s) for a cell that is n/a; run with LIVECD_TOOLS_FULL=1
+def test_editliveos_failing_script_is_reported(isos: dict[str, Path], tmp_path: Path) -> None:
+    """editliveos -s with a script that fails: as a %post without --erroronfail, the failure is reported (the
+    script, its exit status) and the ISO is made; nothing is left mounted, attached or in the work folder."""
+    script = tmp_path / "fails.sh"
+    script.write_text("#!/bin/sh\necho half > /etc/half-done\nexit 3\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_tool("editliveos", str(isos["squashfs"]), "-o", str(out / "new.iso"), "--script", str(script), "-t",
+                    str(tmp_path))
+    assert "failed with exit status 3" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert (out / "new.iso").is_file() and not list(tmp_path.glob("imgcreate-*"))
+    assert_nothing_left(tmp_path)

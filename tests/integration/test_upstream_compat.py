@@ -173,3 +173,23 @@ def test_base_creator_delivers_the_install_tree(make_ks: MakeKs, tmp_path: Path)
     assert (tree / "etc/os-release").is_file() and list((tree / "boot").glob("vmlinuz-*"))
     assert not (tree / "proc/self").exists(), "nothing mounted in the delivered tree"
     assert " INFO " in logfile.read_text(), "-v from setup_logging reached the log file"
+
+
+@pytest.mark.parametrize("tool", ["livecd-creator", "appliance-creator"])
+def test_relative_tmpdir_output_and_cache(tool: str, tmp_path: Path, testrepo: Path) -> None:
+    """Issue 22: relative --tmpdir, output and --cache folders are taken relative to the working directory, as
+    upstream takes them (it makes --tmpdir absolute); they crashed with an internal error from dnf before."""
+    ks = tmp_path / "rel.ks"
+    layout = ("clearpart --all --initlabel --disklabel=msdos\npart / --fstype=ext4 --size=200\n"
+              "bootloader --location=none\n" if tool == "appliance-creator" else "part / --size 300\n")
+    ks.write_text(f"repo --name=t --baseurl=file://{testrepo}\n{layout}%packages\n@core\nkernel\n%end\n")
+    (tmp_path / "work").mkdir()
+    name = ["-n", "rel", "--no-compress"] if tool == "appliance-creator" else ["-f", "REL", "--compression-type",
+                                                                            "lz4"]
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / tool), "-c", "rel.ks", *name, "-t", "work",
+                           "-o", "out", "--cache", "cache"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert images_in(tmp_path / "out"), "delivered to ./out"
+    assert list((tmp_path / "cache").iterdir()), "the package cache is ./cache"
+    assert list((tmp_path / "work").iterdir()) == [], "the build directory in ./work was removed"
