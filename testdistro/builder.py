@@ -268,15 +268,17 @@ def repo_info(repo: Path) -> dict:
 
 
 def prune(cache_dir: Union[Path, str, None] = None, keep: Path | None = None, log: Log = print) -> None:
-    """Remove cached repositories and kernel trees other than ``keep`` (and its kernel)."""
+    """Remove cached repositories and kernel trees other than ``keep`` (and its kernel), and other than the
+    repositories a ``current*`` link names (the newest of each flavour)."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     with _locked(cache / ".lock", log):
+        linked = {cache / os.readlink(link) for link in cache.glob("current*") if link.is_symlink()}
         keep_kernel = None
         if keep is not None and (keep / INFO_FILE).exists():
             kpkg = _resolve_kernel(cache)
             keep_kernel = cache / f"kernel-{kernel.tree_key(_file_digest(kernel.deb_path(kpkg, cache)))}"
         for p in sorted(cache.glob("repo-*")) + sorted(cache.glob("kernel-*")):
-            if p.is_dir() and p != keep and p != keep_kernel:
+            if p.is_dir() and p != keep and p != keep_kernel and p not in linked:
                 log(f"testdistro: removing {p}")
                 shutil.rmtree(p, ignore_errors=True)
         _remove_stale_temps(cache)

@@ -73,7 +73,7 @@ def test_the_userland_runs_chrooted(repo: Path, tmp_path: Path) -> None:
     subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--nodeps", "-i", *rpms], check=True,
                    capture_output=True)
     assert os.readlink(root / "usr/bin/sh") == "bash"
-    assert not (root / "usr/bin/cp").is_symlink() and not (root / "usr/sbin/modprobe").resolve().name == "busybox"
+    assert not (root / "usr/bin/cp").is_symlink() and os.readlink(root / "usr/sbin/modprobe").endswith("/kmod")
 
     def chroot(*argv: str) -> str:
         proc = subprocess.run(["chroot", str(root), *argv], capture_output=True, text=True, timeout=60)
