@@ -67,6 +67,8 @@ class Inputs:
         h.update(f"{FORMAT}\nfiller {n_filler}\n".encode())
         h.update(f"kernel-deb {deb.name} {self.deb_digest}\n".encode())
         for p in source_files():
+            if flavour == "plain" and userland.only_for_the_flavour(p):
+                continue  # the plain repository is not made again when only the real-userland flavour changes
             h.update(f"source {p.relative_to(PACKAGE_DIR)} {_file_digest(p)}\n".encode())
         for p in packages.host_input_files():
             h.update(f"host {p} {_file_digest(p)}\n".encode())

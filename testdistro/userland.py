@@ -186,5 +186,6 @@ def debian_packages() -> tuple[str, ...]:
     return tuple(sorted({d for debs, _, _ in PACKAGES.values() for d in debs}))
 
 
-def data_files() -> list[Path]:
-    return sorted(p for p in DATA.rglob("*") if p.is_file())
+def only_for_the_flavour(path: Path) -> bool:
+    """Whether a testdistro source file shapes only this flavour (this module and data/userland)."""
+    return path == Path(__file__).resolve() or DATA in path.parents

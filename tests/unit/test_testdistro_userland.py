@@ -24,6 +24,15 @@ def test_debian_paths_go_under_usr() -> None:
     assert userland.fedora_path("/usr/bin/dracut") == "/usr/bin/dracut"
 
 
+def test_the_plain_repository_ignores_the_flavours_files() -> None:
+    from testdistro import builder
+
+    mine = [p.name for p in builder.source_files() if userland.only_for_the_flavour(p)]
+    assert "userland.py" in mine and "dracut.conf" in mine and "module-setup.sh" in mine
+    assert not any(userland.only_for_the_flavour(p) for p in builder.source_files()
+                   if p.name in ("packages.py", "builder.py", "live-check.sh", "rpmspec.py"))
+
+
 def test_no_busybox_link_shadows_a_real_program() -> None:
     """A real program in /usr/sbin removes busybox's link of that name from /usr/bin too, and the reverse."""
     busybox = Package("busybox", "b", entries=[
