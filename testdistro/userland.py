@@ -43,12 +43,14 @@ PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
                "The host's dracut (059) with a testdistro configuration that keeps the initramfs small"),
     "dracut-live": (("dracut-live",), ("dracut",), "dracut's live modules (dmsquash-live, ...), without livenet"),
 }
-# Paths never shipped: documentation, Debian's kernel hooks, and livenet, which needs dracut-network (network,
+# Paths never shipped: documentation, Debian's kernel hooks, udev's hardware database sources (10 MB of text
+# nothing here compiles), and livenet, which needs dracut-network (network,
 # url-lib: dhclient, curl) that this flavour does not have; without it the creator leaves livenet out.
 SKIP_PREFIXES = ("/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/locale", "/usr/share/lintian",
                  "/usr/share/bug", "/usr/share/bash-completion", "/usr/share/zsh", "/usr/share/initramfs-tools",
                  "/usr/share/fish", "/etc/kernel", "/etc/init.d", "/etc/logrotate.d", "/usr/share/menu",
-                 "/usr/lib/x86_64-linux-gnu/gconv", "/usr/lib/dracut/modules.d/90livenet", "/etc/dracut.conf.d")
+                 "/usr/lib/x86_64-linux-gnu/gconv", "/usr/lib/dracut/modules.d/90livenet", "/etc/dracut.conf.d",
+                 "/usr/lib/udev/hwdb.d")
 EXTRA_LINKS = {"bash": {"/usr/bin/sh": "bash"}, "mawk": {"/usr/bin/awk": "mawk"}}
 EXTRA_PROVIDES = {"bash": ["/bin/sh", "/usr/bin/sh", "/bin/bash"], "mawk": ["/usr/bin/awk", "gawk"],
                   "systemd-udev": ["/usr/bin/udevadm", "udev"], "device-mapper": ["/usr/sbin/dmsetup"]}
