@@ -14,6 +14,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m testdistro", description=__doc__)
     ap.add_argument("--cache", type=Path, default=None,
                     help=f"cache directory (default: ${builder.CACHE_ENV} or {builder.DEFAULT_CACHE})")
+    ap.add_argument("--flavour", choices=builder.userland.FLAVOURS, default="plain",
+                    help="userland: the real-userland repository (dracut runs in the image)")
     ap.add_argument("--filler", type=int, default=0, metavar="N", help="add N benchmark filler packages")
     ap.add_argument("--print-path", action="store_true",
                     help="print only the repository path on stdout (progress goes to stderr)")
@@ -29,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(builder.kernel_version(args.cache))
         return 0
     try:
-        repo = builder.build_repo(args.cache, filler=args.filler, log=log)
+        repo = builder.build_repo(args.cache, filler=args.filler, log=log, flavour=args.flavour)
         if args.prune:
             builder.prune(args.cache, keep=repo, log=log)
     except (RuntimeError, OSError) as e:

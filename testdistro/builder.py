@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
-from testdistro import comps, filler, kernel, packages, rpmspec
+from testdistro import comps, filler, kernel, packages, rpmspec, userland
 
 Log = Callable[[str], None]
 
@@ -59,19 +59,25 @@ def source_files() -> list[Path]:
 class Inputs:
     """Everything that goes into the repository, reduced to one content hash."""
 
-    def __init__(self, deb: Path, filler_specs: list[filler.FillerSpec], n_filler: int) -> None:
+    def __init__(self, deb: Path, filler_specs: list[filler.FillerSpec], n_filler: int,
+                 flavour: str = "plain") -> None:
         self.deb_digest = _file_digest(deb)
         self.kernel_key = kernel.tree_key(self.deb_digest)
         h = hashlib.sha256()
         h.update(f"{FORMAT}\nfiller {n_filler}\n".encode())
         h.update(f"kernel-deb {deb.name} {self.deb_digest}\n".encode())
         for p in source_files():
+            if flavour == "plain" and userland.only_for_the_flavour(p):
+                continue  # the plain repository is not made again when only the real-userland flavour changes
             h.update(f"source {p.relative_to(PACKAGE_DIR)} {_file_digest(p)}\n".encode())
         for p in packages.host_input_files():
             h.update(f"host {p} {_file_digest(p)}\n".encode())
         for p in filler.input_files(filler_specs):
             h.update(f"filler {p} {_file_digest(p)}\n".encode())
         h.update(kernel.host_package_versions(TOOL_PACKAGES).encode())
+        if flavour != "plain":  # the plain repository's hash stays what it was before flavours
+            h.update(f"flavour {flavour}\n".encode())
+            h.update(kernel.host_package_versions(userland.debian_packages()).encode())
         self.digest = h.hexdigest()[:24]
 
 
@@ -114,50 +120,58 @@ def kernel_version(cache_dir: Path | None = None) -> str:
     return _KVER_MEMO[key]
 
 
-def build_repo(cache_dir: Union[Path, str, None] = None, filler: int = 0, log: Log = print) -> Path:
+def build_repo(cache_dir: Union[Path, str, None] = None, filler: int = 0, log: Log = print,
+               flavour: str = "plain") -> Path:
     """Return the path of a finished repository (``Packages/*.rpm`` + ``repodata/`` with comps groups).
 
     Use it as ``repo --name=testdistro --baseurl=file://<path>``. The repository is cached under
     ``<cache>/repo-<hash>`` where the hash covers everything that goes in; builds are serialised with a lock.
+    *flavour* "userland" is the real-userland repository (the host's C library, bash, coreutils, util-linux,
+    kmod, udev, dracut; a kernel without initramfs whose %posttrans runs dracut), see README.md.
     """
     n_filler = int(filler)
     if n_filler < 0:
         raise ValueError("filler must be >= 0")
+    if flavour not in userland.FLAVOURS:
+        raise ValueError(f"flavour must be one of {', '.join(userland.FLAVOURS)}")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     kpkg = _resolve_kernel(cache)
     deb = kernel.deb_path(kpkg, cache)
     filler_specs = filler_select(n_filler)
     if deb.exists():
-        inputs = Inputs(deb, filler_specs, n_filler)
+        inputs = Inputs(deb, filler_specs, n_filler, flavour)
         repo = cache / f"repo-{inputs.digest}"
         if _ready(repo):
-            return _link_current(cache, repo, n_filler)
+            return _link_current(cache, repo, n_filler, flavour)
     with _locked(cache / ".lock", log):
         deb = kernel.download(kpkg, cache, log)
-        inputs = Inputs(deb, filler_specs, n_filler)
+        inputs = Inputs(deb, filler_specs, n_filler, flavour)
         repo = cache / f"repo-{inputs.digest}"
         if _ready(repo):
-            return _link_current(cache, repo, n_filler)
+            return _link_current(cache, repo, n_filler, flavour)
         _remove_stale_temps(cache)
         started = time.monotonic()
-        log(f"testdistro: building repository {repo.name} (filler={n_filler})")
+        log(f"testdistro: building repository {repo.name} (filler={n_filler}, flavour={flavour})")
         work = Path(tempfile.mkdtemp(prefix="tmp-repo-", dir=cache))
         try:
             out = work / "repo"
-            _build(out, work, cache, kpkg, deb, inputs, filler_specs, log)
+            _build(out, work, cache, kpkg, deb, inputs, filler_specs, log, flavour)
             os.chmod(out, 0o755)
             os.rename(out, repo)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         log(f"testdistro: repository ready in {time.monotonic() - started:.1f}s: {repo}")
-    return _link_current(cache, repo, n_filler)
+    return _link_current(cache, repo, n_filler, flavour)
 
 
-def _link_current(cache: Path, repo: Path, n_filler: int) -> Path:
-    """Point ``<cache>/current`` (``current-filler-N`` with filler) at *repo*, so that sample kickstarts can
-    name a stable path (config/testdistro-*.ks use file:///var/cache/livecd-tools-testdistro/current)."""
+def _link_current(cache: Path, repo: Path, n_filler: int, flavour: str = "plain") -> Path:
+    """Point ``<cache>/current`` (``current-filler-N`` with filler, ``current-userland`` for the flavour) at
+    *repo*, so that sample kickstarts can name a stable path (config/testdistro-*.ks use
+    file:///var/cache/livecd-tools-testdistro/current)."""
     name = "current" if n_filler == 0 else f"current-filler-{n_filler}"
+    if flavour != "plain":
+        name = f"{name}-{flavour}"
     link = cache / name
     try:
         if os.path.islink(link) and os.readlink(link) == repo.name:
@@ -183,7 +197,7 @@ def _remove_stale_temps(cache: Path) -> None:
 
 
 def _build(out: Path, work: Path, cache: Path, kpkg: kernel.KernelPackage, deb: Path, inputs: Inputs,
-           filler_specs: list[filler.FillerSpec], log: Log) -> None:
+           filler_specs: list[filler.FillerSpec], log: Log, flavour: str = "plain") -> None:
     kernel_tree = kernel.prepare_tree(cache, deb, kpkg, inputs.kernel_key, log)
     grub_img = work / "grubx64.efi"
     missing = packages.build_grub_efi_image(grub_img)
@@ -193,6 +207,8 @@ def _build(out: Path, work: Path, cache: Path, kpkg: kernel.KernelPackage, deb: 
                                 kernel_rpm_release=kpkg.rpm_release, kernel_tree=kernel_tree,
                                 grub_efi_image=grub_img)
     pkgs = packages.base_packages(ctx)
+    if flavour == "userland":
+        pkgs = _userland(pkgs, kpkg.kver)
     packages.drop_applets_owned_elsewhere(pkgs)
     fill = filler.packages(filler_specs)
     packages.check_conflicts(pkgs + fill)
@@ -224,6 +240,7 @@ def _build(out: Path, work: Path, cache: Path, kpkg: kernel.KernelPackage, deb: 
         "kernel_version": kpkg.kver,
         "kernel_nvra": kpkg_obj.nvra,
         "kernel_deb": deb.name,
+        "flavour": flavour,
         "filler": len(fill),
         "packages": sorted(p.nvra for p in pkgs + fill),
         "groups": {g.id: {"mandatory": g.mandatory, "default": g.default, "optional": g.optional}
@@ -232,21 +249,38 @@ def _build(out: Path, work: Path, cache: Path, kpkg: kernel.KernelPackage, deb: 
     (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
+def _userland(pkgs: list[rpmspec.Package], kver: str) -> list[rpmspec.Package]:
+    """The real-userland flavour's packages: the host's userland instead of the stand-ins (udevadm), a kernel
+    without initramfs, no host-made livenet initramfs, and no busybox links shadowing a real program."""
+    real = userland.userland_packages()
+    names = {p.name for p in real}
+    kept = [p for p in pkgs if p.name not in names and p.name != "initramfs-livenet"]
+    kernel_pkg = packages.find(kept, "kernel")
+    assert kernel_pkg is not None
+    userland.kernel_without_initramfs(kernel_pkg, kver)
+    userland.share_identical(real, kept)
+    out = kept + real
+    userland.drop_shadowing_applets(out)
+    return out
+
+
 def repo_info(repo: Path) -> dict:
     """The metadata the builder writes next to repodata/ (kernel version, package list, groups)."""
     return json.loads((Path(repo) / INFO_FILE).read_text())
 
 
 def prune(cache_dir: Union[Path, str, None] = None, keep: Path | None = None, log: Log = print) -> None:
-    """Remove cached repositories and kernel trees other than ``keep`` (and its kernel)."""
+    """Remove cached repositories and kernel trees other than ``keep`` (and its kernel), and other than the
+    repositories a ``current*`` link names (the newest of each flavour)."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     with _locked(cache / ".lock", log):
+        linked = {cache / os.readlink(link) for link in cache.glob("current*") if link.is_symlink()}
         keep_kernel = None
         if keep is not None and (keep / INFO_FILE).exists():
             kpkg = _resolve_kernel(cache)
             keep_kernel = cache / f"kernel-{kernel.tree_key(_file_digest(kernel.deb_path(kpkg, cache)))}"
         for p in sorted(cache.glob("repo-*")) + sorted(cache.glob("kernel-*")):
-            if p.is_dir() and p != keep and p != keep_kernel:
+            if p.is_dir() and p != keep and p != keep_kernel and p not in linked:
                 log(f"testdistro: removing {p}")
                 shutil.rmtree(p, ignore_errors=True)
         _remove_stale_temps(cache)

@@ -77,6 +77,7 @@ class Package:
     recommends: list[str] = field(default_factory=list)
     pre: str | None = None
     post: str | None = None
+    posttrans: str | None = None  # runs once the whole transaction is installed (Fedora's kernel-core)
     entries: list[Entry] = field(default_factory=list)
 
     @property
@@ -192,6 +193,8 @@ def spec_text(spec_name: str, packages: Sequence[Package]) -> str:
             out += [f"%pre -n {n}", pkg.pre.rstrip("\n"), ""]
         if pkg.post is not None:
             out += [f"%post -n {n}", pkg.post.rstrip("\n"), ""]
+        if pkg.posttrans is not None:
+            out += [f"%posttrans -n {n}", pkg.posttrans.rstrip("\n"), ""]
         out += [f"%files -n {n}", "%defattr(-,root,root,-)"]
         out += [_files_line(e) for e in pkg.entries]
         out.append("")

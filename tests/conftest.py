@@ -63,6 +63,15 @@ def testrepo() -> Path:
     return testdistro.build_repo()
 
 
+@pytest.fixture(scope="session")
+def userland_repo() -> Path:
+    """The real-userland flavour of the test distribution: the image's own dracut makes the initramfs (kernel
+    %posttrans, livecd-creator's and appliance-creator's remake), as on Fedora (testdistro/README.md)."""
+    import testdistro
+
+    return testdistro.build_repo(flavour="userland")
+
+
 @pytest.fixture
 def repo_server(testrepo: Path) -> Iterator[RepoServer]:
     """The test repository over HTTP, recording what is downloaded."""
@@ -116,9 +125,11 @@ def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
 
 
 @pytest.fixture(scope="session")
-def msdos_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
+def msdos_disk(tmp_path_factory: pytest.TempPathFactory, userland_repo: Path) -> Disk:
+    """The real-userland flavour: appliance-creator makes the initramfs again with the image's own dracut, and
+    GRUB goes in with the image's own grub2-mkimage and grub2-bios-setup, as on Fedora."""
     tmp = tmp_path_factory.mktemp("msdos")
-    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=testrepo, append=BOOT_APPEND), "-f", "qcow2")
+    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=userland_repo, append=BOOT_APPEND), "-f", "qcow2")
 
 
 @pytest.fixture(scope="session")

@@ -151,14 +151,19 @@ bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=po
 %packages
 @core
 kernel
+{packages}
 %end
 """
+# What a live kickstart adds with the real-userland flavour (conftest's userland_repo), as Fedora's live
+# kickstarts do: the kernel package pulls dracut in, its live modules come with dracut-live.
+USERLAND_LIVE_PACKAGES = "dracut-live"
 
 
-def build_live(tmp: Path, repo: Path, label: str, *extra: str, write_mib: int = 16) -> Path:
-    """``livecd-creator -c LABEL.ks -f LABEL`` with :data:`LIVE_KS` (and *extra* options): the ISO's path."""
+def build_live(tmp: Path, repo: Path, label: str, *extra: str, write_mib: int = 16, packages: str = "") -> Path:
+    """``livecd-creator -c LABEL.ks -f LABEL`` with :data:`LIVE_KS` (and *extra* options, *packages* added to
+    %packages): the ISO's path."""
     ks = tmp / f"{label}.ks"
-    ks.write_text(LIVE_KS.format(repo=repo, write_mib=write_mib))
+    ks.write_text(LIVE_KS.format(repo=repo, write_mib=write_mib, packages=packages))
     run_tool("livecd-creator", "-c", str(ks), "-f", label, "--tmpdir", str(tmp), "--output", str(tmp / "out"),
              *extra)
     return tmp / "out" / f"{label}.iso"

@@ -91,14 +91,21 @@ def probe(dev: str, tag: str) -> str:
 
 
 def detach_loop(dev: str) -> None:
+    """Detach *dev* and wait (up to about 5 s) until it is gone: while udev still probes it, ``losetup -d``
+    only marks it to be detached when closed, and a caller checking right after would still see it."""
     for attempt in range(10):
         try:
             run(["losetup", "-d", dev], what=f"Detaching {dev}")
-            return
+            break
         except CommandError:
             if attempt == 9:
                 raise
             time.sleep(0.2 * (attempt + 1))
+    backing = Path("/sys/block") / Path(dev).name / "loop" / "backing_file"
+    for _ in range(50):
+        if not backing.exists():
+            return
+        time.sleep(0.1)
 
 
 def mount(

@@ -25,6 +25,11 @@ if [ -r /etc/os-release ]; then
 else
     say "os-release: missing"
 fi
+# Only with an initramfs made by the image's own dracut (real-userland flavour, data/userland/dracut).
+if [ -r /run/testdistro/made-in ]; then
+    say "initramfs-made-in: $(cat /run/testdistro/made-in)"
+    say "initramfs-modules: $(tr '\n' ' ' < /run/testdistro/modules.txt)"
+fi
 for f in /etc/hostname /etc/live-post /etc/rpm/macros.imgcreate; do
     if [ -f "$f" ]; then
         say "file $f: $(tr '\n' ';' < "$f")"

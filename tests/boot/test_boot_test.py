@@ -2,6 +2,10 @@
 (BIOS and UEFI) to the marker; with a pattern the system never prints it fails, keeping the ISO and the serial
 log.  appliance-creator's disk (compressed, booted from a decompressed copy) only in the full run.
 
+The passing ISO is Fedora's path: the real-userland flavour (``userland_repo``), whose kernel package has no
+initramfs; dracut inside the image makes it with livecd-creator's live configuration and
+``--dracut-conf-args``, and both boots read back which dracut modules the initramfs they booted has.
+
 The failing run is shared with tests/integration/test_upstream_options.py (its --boot-test-* entries), so a
 session pays for it once.
 """
@@ -30,8 +34,12 @@ repo --name=testdistro --baseurl=file://{repo}
 %packages
 @core
 kernel
+{packages}
 %end
 """
+# Added to the live set: qemu (only in an initramfs that asks for it); named but not in the image:
+# network-manager (dracut-network's); omitted from the live set: pollcdrom.
+DRACUT_CONF_ARGS = "+qemu network-manager -pollcdrom"
 NEVER = "NEVER-PRINTED-[0-9]{3}"
 FAIL_TIMEOUT = 30
 FAIL_MEMORY = 1024
@@ -46,10 +54,10 @@ class ToolRun:
     seconds: float
 
 
-def run_livecd(tmp: Path, repo: Path, label: str, *args: str) -> ToolRun:
+def run_livecd(tmp: Path, repo: Path, label: str, *args: str, packages: str = "") -> ToolRun:
     tmp.mkdir(parents=True, exist_ok=True)
     ks = tmp / f"{label}.ks"
-    ks.write_text(KS.format(repo=repo, append=APPEND))
+    ks.write_text(KS.format(repo=repo, append=APPEND, packages=packages))
     start = time.monotonic()
     proc = run_tool("livecd-creator", "-c", str(ks), "-f", label, "--tmpdir", str(tmp), "--output",
                     str(tmp / "out"), "--boot-test", *args, check=False)
@@ -77,16 +85,37 @@ def no_qemu_for(path: Path) -> None:
         assert str(path).encode() not in cmdline, f"process {pid} left behind: {cmdline!r}"
 
 
-def test_livecd_boot_test_passes(tmp_path: Path, testrepo: Path) -> None:
+def initramfs_modules(log: str) -> list[str]:
+    """The dracut modules of the initramfs a boot used, as the booted system reports them (testdistro's
+    ``testdistro-made-in`` dracut module hands its modules.txt over in /run); [] without that report."""
+    for line in log.splitlines():
+        if "LIVECD-TOOLS-CHECK initramfs-modules: " in line:
+            return line.split("LIVECD-TOOLS-CHECK initramfs-modules: ", 1)[1].split()
+    return []
+
+
+def test_livecd_boot_test_passes(tmp_path: Path, userland_repo: Path) -> None:
     """With the default --boot-test-expect, met by a real login prompt (the live system runs getty on the serial
     console, ``livecheck.login``) after the live checks.  Built reproducibly too (--source-date-epoch): its ext4
-    root, made by mke2fs -d with a derived UUID, boots with the room its nominal size gives."""
-    run = run_livecd(tmp_path, testrepo, "BTPASS", "--source-date-epoch", "1700000000")
+    root, made by mke2fs -d with a derived UUID, boots with the room its nominal size gives.  Its initramfs was
+    made by the image's dracut (the kernel package has none): the modules --dracut-conf-args adds are in it, the
+    ones it omits are not, and those the image lacks (network-manager, named; livenet, a default, which comes with
+    dracut-network) are left out with a warning and the initramfs made again after the kernel's %posttrans dracut
+    failed on them."""
+    run = run_livecd(tmp_path, userland_repo, "BTPASS", "--source-date-epoch", "1700000000",
+                     "--dracut-conf-args", DRACUT_CONF_ARGS, packages="dracut-live")
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "its %posttrans scriptlet failed" in run.stderr, "the kernel's dracut refused the missing modules"
+    (warning,) = [line for line in run.stderr.splitlines() if "the image has no dracut module" in line]
+    assert "livenet" in warning and "network-manager" in warning and "making the initramfs again" in warning
     for firmware, name in (("bios", "BIOS"), ("uefi", "UEFI")):
         log = (run.out / f"BTPASS.boot-{firmware}.log").read_text(errors="replace")
         assert f"{MARKER} root=/dev/mapper/live-rw" in log, log[-2000:]
         assert re.search(r"\S+ login:", log[log.index(MARKER):]), "getty's prompt, after the checks"
+        assert "LIVECD-TOOLS-CHECK initramfs-made-in: testdistro" in log, "made by dracut inside the image"
+        modules = initramfs_modules(log)
+        assert {"dmsquash-live", "qemu", "testdistro-made-in"} <= set(modules), modules
+        assert not {"pollcdrom", "livenet", "network-manager"} & set(modules), modules
         assert f"root-uuid: {reproducible.derived_uuid('ext', 'BTPASS', 1700000000)}" in log
         avail = int(log.split("df-before: ", 1)[1].split("avail_kib=", 1)[1].split()[0])
         assert avail > 700 * 1024, "the 1024 MiB nominal root has its free space"

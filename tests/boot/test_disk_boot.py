@@ -1,6 +1,7 @@
 """Disk images boot in QEMU (TCG): a GPT disk with BIOS and with UEFI (OVMF), an msdos disk with BIOS, and a
 qcow2 conversion, each to the test distribution's marker with / mounted read-write from the partition whose
-UUID fstab names, and /boot/efi mounted where the disk has an ESP."""
+UUID fstab names, and /boot/efi mounted where the disk has an ESP.  The msdos disk is the real-userland flavour:
+its initramfs was made by the image's dracut and its GRUB written by the image's grub2 tools."""
 
 from __future__ import annotations
 
@@ -43,3 +44,7 @@ def test_msdos_qcow2_disk_boots(msdos_disk: Disk) -> None:
     mounts = _mounts(result.log)
     assert mounts["/"][1:] == ("xfs", "rw"), mounts
     assert "/boot/efi" not in mounts
+    checks = result.checks()
+    assert checks.get("initramfs-made-in") == "testdistro", "the image's dracut made the initramfs it booted"
+    modules = checks["initramfs-modules"].split()
+    assert "rootfs-block" in modules and "dmsquash-live" not in modules, "a disk's generic initramfs: " + str(modules)

@@ -5,6 +5,9 @@ persistent overlay and home (and liveimage-mount shows it on the host), and is g
 The sticks carry ``livecheck.persist=write`` (``--extra-kernel-args``): the test distribution's live check
 reports the markers an earlier boot left, then writes those missing (testdistro/README.md), and the live
 system unmounts and syncs before it powers off.  Four boots by default, three more in the full run.
+
+The sticks' ISO is the real-userland flavour (``userland_repo``): its initramfs was made by dracut inside the
+image, and the stick boots with it.
 """
 
 from __future__ import annotations
@@ -14,17 +17,17 @@ from pathlib import Path
 import pytest
 
 from tests.boot.qemu import BootResult, run_qemu
-from tests.support import build_live, leak_snapshot, run_tool
+from tests.support import USERLAND_LIVE_PACKAGES, build_live, leak_snapshot, run_tool
 
 pytestmark = [pytest.mark.root, pytest.mark.boot]
 
-def build_iso(tmp: Path, repo: Path, label: str, *extra: str) -> Path:
-    return build_live(tmp, repo, label, "--compression-type", "lz4", *extra)
+def build_iso(tmp: Path, repo: Path, label: str, *extra: str, packages: str = "") -> Path:
+    return build_live(tmp, repo, label, "--compression-type", "lz4", *extra, packages=packages)
 
 
 @pytest.fixture(scope="module")
-def iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
-    return build_iso(tmp_path_factory.mktemp("i2d-boot"), testrepo, "STICK")
+def iso(tmp_path_factory: pytest.TempPathFactory, userland_repo: Path) -> Path:
+    return build_iso(tmp_path_factory.mktemp("i2d-boot"), userland_repo, "STICK", packages=USERLAND_LIVE_PACKAGES)
 
 
 def stick(iso: Path, path: Path, *options: str) -> Path:
@@ -67,6 +70,8 @@ def test_stick_without_persistence_boots_and_forgets(iso: Path, tmp_path: Path) 
     assert "/run/initramfs/live ext4" in first.log, "the live tree came from the stick's ext4 data partition"
     assert "/home" not in mounts(first.log)
     assert checks["persist-marker"] == "none", checks
+    assert checks.get("initramfs-made-in") == "testdistro", "the stick boots the initramfs made in the image"
+    assert "dmsquash-live" in checks["initramfs-modules"].split(), checks
     _, again = boot(disk)
     assert again["persist-marker"] == "none" and again["home-marker"] == "none", "nothing persisted"
 
