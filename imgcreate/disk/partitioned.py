@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imgcreate.disk import ids as diskids
-from imgcreate.disk import layout as disklayout
-from imgcreate.disk import repro
+from imgcreate.disk import repro, table
 from imgcreate.disk.ids import FsIds
 from imgcreate.disk.layout import DiskLayout, PartKind, PlannedPartition
 from imgcreate.errors import CreatorError, ImageError
@@ -79,7 +78,7 @@ class PartitionedDisk:
         self._path = image
         self._workdir = workdir
         fs.make_sparse(image, self.layout.size_bytes)
-        disklayout.write_partition_table(image, self.layout)
+        table.write_partition_table(image, self.layout)
         if self.epoch is not None:
             diskids.set_table_ids(image, self.layout, self.name, self.epoch)
             repro.warn_unreproducible(self.layout)

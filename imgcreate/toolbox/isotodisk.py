@@ -48,8 +48,8 @@ from imgcreate.disk.layout import (
     DiskLayout,
     PartKind,
     PlannedPartition,
-    write_partition_table,
 )
+from imgcreate.disk.table import write_partition_table
 from imgcreate.errors import CommandError, CreatorError
 from imgcreate.host import fs, signals
 from imgcreate.host.run import find_any_tool, mtools_env, run

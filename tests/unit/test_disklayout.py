@@ -12,6 +12,7 @@ import pytest
 
 from imgcreate import kickstart
 from imgcreate.disk import layout as disklayout
+from imgcreate.disk import table as partition_table
 from imgcreate.disk.layout import DiskLabel, DiskLayout, PartKind, plan_disk
 from imgcreate.errors import ImageError, KickstartError
 
@@ -214,7 +215,7 @@ def sfdisk(image: Path) -> dict[str, object]:
 def written(tmp_path: Path, layout: DiskLayout) -> tuple[dict[str, object], list[dict[str, object]]]:
     pytest.importorskip("parted")
     image = tmp_path / "disk.raw"
-    disklayout.write_partition_table(image, layout)
+    partition_table.write_partition_table(image, layout)
     assert image.stat().st_size == layout.size_bytes
     assert image.stat().st_blocks * 512 < layout.size_bytes, "sparse"
     table = sfdisk(image)
@@ -272,11 +273,11 @@ def test_write_msdos_esp_and_logical_partitions(tmp_path: Path) -> None:
 def test_write_replaces_a_table_and_refuses_a_small_device(tmp_path: Path) -> None:
     pytest.importorskip("parted")
     image = tmp_path / "disk.raw"
-    disklayout.write_partition_table(image, plan(tmp_path, "clearpart --disklabel=msdos\npart / --size=5\n"))
+    partition_table.write_partition_table(image, plan(tmp_path, "clearpart --disklabel=msdos\npart / --size=5\n"))
     layout = plan(tmp_path, GPT_BIOS + "part / --size=5\n", disk_size_mib=20)
-    disklayout.write_partition_table(image, layout)
+    partition_table.write_partition_table(image, layout)
     table = sfdisk(image)
     assert table["label"] == "gpt" and image.stat().st_size == 20 * MIB, "a file grows to the layout"
     big = plan(tmp_path, GPT_BIOS + "part / --size=5\n", disk_size_mib=40)
     with pytest.raises(ImageError, match="/dev/null"):
-        disklayout.write_partition_table(Path("/dev/null"), big)
+        partition_table.write_partition_table(Path("/dev/null"), big)
