@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -420,3 +420,15 @@ def host_state(*tops: str, mtimes: bool = False) -> dict[str, str]:
                 path = os.path.join(dirpath, name) if name else dirpath
                 out[path] = _describe(path, mtimes)
     return out
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(where: Path, mib: int) -> Iterator[Path]:
+    """A tmpfs of *mib* MiB mounted on the new folder *where* for the block: a small or another filesystem
+    (a full --tmpdir, an output folder across filesystems)."""
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mib}m", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import Leaks, assert_build_left_nothing, assert_failed, build_dirs, run_tool
+from tests.support import Leaks, assert_build_left_nothing, assert_failed, build_dirs, mounted_tmpfs, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -82,24 +80,13 @@ def test_root_filesystem_too_small(tmp_path: Path, testrepo: Path) -> None:
     assert_failed_cleanly(proc, tmp_path, "too small", "part / --size")
 
 
-@contextlib.contextmanager
-def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
-    small = tmp_path / "small"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(small)], check=True)
-    try:
-        yield small
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
-
-
 @pytest.mark.parametrize(
     ("size", "needles"),
-    [("20m", ["MiB free", "--tmpdir"]),  # refused up front
-     ("130m", ["is full", "--tmpdir"])],  # fills up while the ISO is made
+    [(20, ["MiB free", "--tmpdir"]),  # refused up front
+     (130, ["is full", "--tmpdir"])],  # fills up while the ISO is made
 )
-def test_tmpdir_too_small(tmp_path: Path, testrepo: Path, size: str, needles: list[str]) -> None:
-    with small_tmpfs(tmp_path, size) as small:
+def test_tmpdir_too_small(tmp_path: Path, testrepo: Path, size: int, needles: list[str]) -> None:
+    with mounted_tmpfs(tmp_path / "small", size) as small:
         proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
                       "--tmpdir", str(small), "--compression-type", "gzip")
         assert_failed_cleanly(proc, tmp_path, str(small), *needles, ours=Leaks(mounts=frozenset({str(small)})))

@@ -7,15 +7,13 @@ one paragraph naming the file and the folder, exit status 1, and nothing left in
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import Leaks, MakeKs, assert_build_left_nothing, assert_failed, run_tool
+from tests.support import Leaks, MakeKs, assert_build_left_nothing, assert_failed, mounted_tmpfs, run_tool
 
 pytestmark = pytest.mark.root
 
@@ -23,20 +21,10 @@ BODY = "%packages\n@core\n%end\n"
 NOMINAL_MIB = 512
 
 
-@contextlib.contextmanager
-def tmpfs(where: Path, mib: int) -> Iterator[Path]:
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mib}m", "tmpfs", str(where)], check=True)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=False)
-
-
 def test_the_defaults_deliver_a_sparse_image_to_another_filesystem(tmp_path: Path, make_ks: MakeKs) -> None:
     """``image-creator -c KS -n NAME`` run in a folder on a 256 MiB tmpfs: built in /var/tmp, copied there."""
     ks = make_ks(BODY, size=NOMINAL_MIB)
-    with tmpfs(tmp_path / "out", 256) as out:
+    with mounted_tmpfs(tmp_path / "out", 256) as out:
         assert os.stat(out).st_dev != os.stat("/var/tmp").st_dev, "the output is another filesystem"
         proc = run_tool("image-creator", "-c", str(ks), "-n", "XFER", cwd=out)
         assert sorted(p.name for p in out.iterdir()) == ["XFER-CHECKSUM", "XFER.flattened.ks", "XFER.img",
@@ -57,7 +45,7 @@ def test_a_full_output_filesystem_during_the_copy_leaves_nothing(tmp_path: Path,
     ``-t ../work``: a relative build folder (dnf refused one as its install root, an internal error)."""
     ks = make_ks(BODY, size=NOMINAL_MIB)
     (tmp_path / "work").mkdir()
-    with tmpfs(tmp_path / "out", 1) as out:
+    with mounted_tmpfs(tmp_path / "out", 1) as out:
         proc = run_tool("image-creator", "-c", str(ks), "-n", "XFER", "-t", "../work", cwd=out, check=False)
         assert_failed(proc, f"error: Delivering XFER.img to {out} failed: ", "No space left on device",
                       f"Nothing of this build was left in {out}.", "A filesystem is full")

@@ -19,18 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import kickstarts
 from tests.support import assert_failed, run_tool
 
 pytestmark = pytest.mark.root
 
-LIVE_KS = """repo --name=testdistro --baseurl=file://{repo}
-part / --size 300
-bootloader --timeout 1
-%packages
-@core
-kernel
-%end
-"""
+LIVE_KS = kickstarts.LIVE
 
 # /etc, /var/lib/systemd (random-seed), /var/lib/dnf (history.sqlite) and /home (where liveimage-mount mounts a
 # stick's home image) become links to the canary.
@@ -208,15 +202,7 @@ def test_pxeboot_link_in_the_grub_modules(planted_iso: Path, tmp_path: Path, can
     assert_untouched(canary)
 
 
-DISK_KS = """repo --name=testdistro --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=msdos
-part / --fstype=ext4 --size=300
-bootloader --location=none
-%packages
-@core
-kernel
-%end
-"""
+DISK_KS = kickstarts.DISK
 
 
 OPTION_PATHS = {

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import kickstarts
 from tests.faults import wrap_host_tool
 from tests.support import (
     TOOL_TIMEOUT,
@@ -34,24 +35,9 @@ from tests.support import (
 
 pytestmark = pytest.mark.root
 
-LIVE_KS = """repo --name=testdistro --baseurl=file://{repo}
-part / --size 300
-bootloader --timeout 1
-%packages
-@core
-kernel
-%end
-"""
+LIVE_KS = kickstarts.LIVE
 
-DISK_KS = """repo --name=testdistro --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=msdos
-part / --fstype=ext4 --size=300
-bootloader --location=none
-%packages
-@core
-kernel
-%end
-"""
+DISK_KS = kickstarts.DISK
 
 
 @dataclass(frozen=True)
