@@ -13,6 +13,7 @@ import hashlib
 import http.server
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,14 @@ def start_tool(tool: str, *args: str, env: Mapping[str, str] | None = None,
     if fault is not None:
         argv = [sys.executable, "-m", "tests.faults", tool, fault, *args]
         env = {**(env or {}), "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, errors="replace", env=_environ(env))
+    return subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, errors="replace", env=_environ(env),
+                            preexec_fn=default_sigint)
+
+
+def default_sigint() -> None:
+    """SIGINT as a terminal gives it to a tool: a suite started in the background (``pytest &``, a CI runner)
+    has it ignored, and every process it starts would inherit that and never see Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def signal_at(proc: subprocess.Popen[str], sig: int, needle: str, stdout: bool = False) -> str:

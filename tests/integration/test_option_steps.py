@@ -28,6 +28,7 @@ from tests.support import (
     assert_build_left_nothing,
     build_dirs,
     build_live,
+    default_sigint,
     leak_snapshot,
     running,
     tool_argv,
@@ -181,7 +182,7 @@ def test_interrupt_or_failure_in_the_options_own_step(path: str, kind: str, tmp_
     with open(log, "w") as err:
         # SIGINT as a terminal gives it, even when the tests run in the background (which ignores it)
         proc = subprocess.Popen(tool_argv(tool, *args), stdout=subprocess.DEVNULL, stderr=err, env=env,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                                preexec_fn=default_sigint)
         if sig is not None:
             deadline = time.monotonic() + TOOL_TIMEOUT
             while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
