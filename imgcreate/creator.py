@@ -16,10 +16,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,6 +25,7 @@ from typing import Any, TypeVar
 from imgcreate import configure, kickstart
 from imgcreate.build import builddir, incremental, manifest
 from imgcreate.build.artifacts import Artifact, ArtifactKind
+from imgcreate.build.phases import Phases
 from imgcreate.build.pipeline import BuildOptions, build_image
 from imgcreate.configure import scripts
 from imgcreate.debug import PROGRESS
@@ -41,31 +40,7 @@ from imgcreate.version import __version__
 
 log = logging.getLogger("imgcreate")
 
-# Where the install root has its API filesystems mounted during the build (imgcreate.storage.rootfs).
-_API_MOUNTS = {"proc", "sys", "dev"}
-
-FULL_DISK_FREE = 8 * 1024 * 1024
-
 _Creator = TypeVar("_Creator", bound="ImageCreator")
-
-PhaseHook = Callable[[str, str], None]
-PHASE_HOOKS: list[PhaseHook] = []
-"""Called as ``hook(phase, "start"|"end")`` around every phase of every build in this process.
-
-For tools that watch or test builds: the test suite's fault injection (tests/faults.py) fails a real build at
-a known point this way.  Empty in normal use.
-"""
-
-
-def host_releasever() -> str | None:
-    """The host's release version, the default for $releasever (as yum used the running system's)."""
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("VERSION_ID="):
-                return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return None
 
 
 class ImageCreator:
@@ -93,13 +68,12 @@ class ImageCreator:
         self.ks = ks
         self.config = kickstart.read_config(ks)
         self.name = name
-        self.releasever = releasever or host_releasever()
+        self.releasever = releasever or repofiles.host_releasever()
         self.tmpdir = Path(tmpdir)
         self.cacheonly = cacheonly
         self.docleanup = docleanup
         self.pkgverify_level = pkgverify_level
-        self.timings: dict[str, float] = {}
-        self.full_disk: str | None = None  # set to --tmpdir if a phase failed while it was full
+        self._phases = Phases(lambda: self.tmpdir)
         self.install_result: Any = None
         self.package_list: list[str] | None = None  # name-epoch:version-release.arch, read before unmounting
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
@@ -250,7 +224,7 @@ class ImageCreator:
 
     def _get_fstab(self) -> str:
         """The image's /etc/fstab: the root's line (``_fstab_root``), then the pseudo filesystems."""
-        return self._fstab_root() + _PSEUDO_FSTAB
+        return self._fstab_root() + configure.PSEUDO_FSTAB
 
     def _fstab_root(self) -> str:
         """The root filesystem's fstab line, or "" (a directory root has none)."""
@@ -265,29 +239,19 @@ class ImageCreator:
         return {}
 
     # -- phases ---------------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _phase(self, name: str) -> Iterator[None]:
-        log.log(PROGRESS, "== %s", name)
-        start = time.monotonic()
-        try:
-            for hook in PHASE_HOOKS:
-                hook(name, "start")
-            yield
-            for hook in PHASE_HOOKS:
-                hook(name, "end")
-        except BaseException:
-            self._note_full_disk()
-            raise
-        finally:
-            took = time.monotonic() - start
-            self.timings[name] = self.timings.get(name, 0.0) + took
-            log.info("== %s took %.1f s", name, took)
+    def _phase(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A phase of the build: logged, timed, watched by :data:`imgcreate.build.phases.PHASE_HOOKS`."""
+        return self._phases.phase(name)
 
-    def _note_full_disk(self) -> None:
-        """Remember whether --tmpdir was full when a phase failed: tools report that in many different ways."""
-        with contextlib.suppress(OSError):
-            if self.full_disk is None and shutil.disk_usage(self.tmpdir).free < FULL_DISK_FREE:
-                self.full_disk = str(self.tmpdir)
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per phase (mount, install, install.resolve, ..., package), for the log and the benchmark."""
+        return self._phases.timings
+
+    @property
+    def full_disk(self) -> str | None:
+        """--tmpdir, when a phase failed while it was full (the command line then says so)."""
+        return self._phases.full_disk
 
     def create(self, destdir: str | os.PathLike[str] = ".") -> list[Path]:
         """Build the whole image into *destdir* (the pipeline the command-line tools run); returns its files."""
@@ -325,7 +289,7 @@ class ImageCreator:
         self.run_pre_scripts()
         workdir = self._require_builddir()
         cachedir = self._cachedir or workdir / "cache"
-        repos = list(self.config.repos) if repo is None else _repo_files(repo)
+        repos = list(self.config.repos) if repo is None else repofiles.read_repo_paths(repo)
         repos += self.extra_repos
         for name, url in (repo_urls or {}).items():
             repos.append(RepoSpec(name=name, baseurl=(url,)))
@@ -347,7 +311,7 @@ class ImageCreator:
                 self.timings[f"install.{name}"] = value
         if key is not None and self.incremental is not None:
             with self._phase("incremental-store"):
-                incremental.TreeCache(self.incremental).store(key, self._instroot, _API_MOUNTS)
+                incremental.TreeCache(self.incremental).store(key, self._instroot, rootfs.API_MOUNTS)
 
     def _incremental_key(self, spec: kickstart.PackageSpec, repos: list[RepoSpec]) -> incremental.InstallKey | None:
         """The cache key of this install, when --incremental is on and the install starts from nothing."""
@@ -380,7 +344,7 @@ class ImageCreator:
             log.log(PROGRESS, "incremental: no installed tree for this package set yet; installing")
             return False
         with self._phase("install"):
-            incremental.copy_tree(tree, self._instroot, _API_MOUNTS)
+            incremental.copy_tree(tree, self._instroot, rootfs.API_MOUNTS)
         self.timings["install.reused"] = self.timings.get("install", 0.0)
         log.log(PROGRESS, "incremental: reused the installed tree %s (no dnf, no rpm transaction)", tree.parent)
         return True
@@ -449,25 +413,11 @@ class ImageCreator:
 
     def launch_shell(self, prompt: str | None = None) -> int:
         """An interactive shell chrooted into the install root (upstream's ``-l``); returns its exit status.
-
-        For ad-hoc changes from the shell, the host's root is bound in read-only at ``/run/imgcreate/host``, and
-        what :meth:`_shell_binds` names (a live image's ISO tree) under ``/run/imgcreate``; all on a tmpfs over
-        the image's /run, unmounted when the shell exits, so nothing of it stays in the image.
-        """
-        from imgcreate.host.run import run_interactive
-
+        The host's root is at ``/run/imgcreate/host`` (read-only), and what :meth:`_shell_binds` names (a live
+        image's ISO tree) under ``/run/imgcreate`` (see :func:`imgcreate.storage.rootfs.interactive_shell`)."""
         self._require_mounted()
-        root = self._instroot
-        with contextlib.ExitStack() as stack:
-            run_dir = rootfs.host_path(root, "/run")
-            if run_dir.is_dir() and not run_dir.is_symlink():
-                fs.mount(stack, "imgcreate-run", run_dir, fstype="tmpfs", options="mode=0755,nosuid,nodev")
-                for name, source, options in [("host", Path("/"), "ro"), *self._shell_binds()]:
-                    target = run_dir / "imgcreate" / name
-                    target.mkdir(parents=True)
-                    fs.mount(stack, str(source), target, bind=True, options=options)
-            shell = "/bin/bash" if rootfs.exists(root, "/bin/bash") else "/bin/sh"
-            return run_interactive([shell, "-i"], root=root, prompt=prompt or f"[{self.name} chroot \\w]# ")
+        return rootfs.interactive_shell(self._instroot, [("host", Path("/"), "ro"), *self._shell_binds()],
+                                        prompt or f"[{self.name} chroot \\w]# ")
 
     def _shell_binds(self) -> list[tuple[str, Path, str | None]]:
         """What ``launch_shell`` binds in under /run/imgcreate besides the host: (name, host path, options)."""
@@ -499,19 +449,6 @@ class ImageCreator:
             image_name=self.name,
             extra_env=self._get_post_scripts_env(in_chroot),
         )
-
-
-_PSEUDO_FSTAB = (
-    "devpts     /dev/pts  devpts  gid=5,mode=620  0 0\n"
-    "tmpfs      /dev/shm  tmpfs   defaults        0 0\n"
-    "proc       /proc     proc    defaults        0 0\n"
-    "sysfs      /sys      sysfs   defaults        0 0\n"
-)
-
-
-def _repo_files(repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[RepoSpec]:
-    paths = [repo] if isinstance(repo, (str, os.PathLike)) else list(repo)
-    return [spec for p in paths for spec in repofiles.read_repo_path(Path(p))]
 
 
 class LoopImageCreator(ImageCreator):

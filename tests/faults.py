@@ -4,7 +4,7 @@
 
 WHEN is ``start`` or ``end`` of the phase (mount, install, configure, post, configure-final, unmount, package,
 squashfs, iso, checksum); KIND is ``exception`` (a CreatorError) or a signal name (SIGINT, SIGTERM, SIGHUP) sent
-to the build's own process.  It installs a phase hook (``imgcreate.creator.PHASE_HOOKS``) and runs the tool's
+to the build's own process.  It installs a phase hook (``imgcreate.build.phases.PHASE_HOOKS``) and runs the tool's
 own main(): nothing of this is in the library.
 """
 
@@ -20,8 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from imgcreate.build.phases import PHASE_HOOKS, PhaseHook
 from imgcreate.cli import appliance, creators
-from imgcreate.creator import PHASE_HOOKS, PhaseHook
 from imgcreate.errors import CreatorError
 
 log = logging.getLogger("imgcreate")

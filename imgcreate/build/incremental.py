@@ -34,6 +34,7 @@ import shutil
 import tempfile
 import urllib.request
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -149,7 +150,7 @@ class TreeCache:
             return None
         return entry / TREE
 
-    def store(self, key: InstallKey, root: Path, skip: set[str]) -> None:
+    def store(self, key: InstallKey, root: Path, skip: AbstractSet[str]) -> None:
         """Copy the installed tree *root* (without the contents of its top-level entries named in *skip*, the
         API filesystems mounted there) into a new entry."""
 
@@ -225,7 +226,7 @@ class TreeCache:
             path.rmdir()
 
 
-def copy_tree(source: Path, dest: Path, skip: set[str]) -> None:
+def copy_tree(source: Path, dest: Path, skip: AbstractSet[str]) -> None:
     """Copy *source* into *dest* (made) with owners, modes, links, xattrs; reflinks where the filesystem has
     them.  The top-level entries named in *skip* (where an install root has its API filesystems mounted) are
     left out: when storing they are empty in the image anyway, and when restoring they are mounted.  Other

@@ -66,6 +66,15 @@ __all__ = [
 ]
 
 
+# The pseudo filesystems every image's /etc/fstab lists after its own filesystems, as upstream's.
+PSEUDO_FSTAB = (
+    "devpts     /dev/pts  devpts  gid=5,mode=620  0 0\n"
+    "tmpfs      /dev/shm  tmpfs   defaults        0 0\n"
+    "proc       /proc     proc    defaults        0 0\n"
+    "sysfs      /sys      sysfs   defaults        0 0\n"
+)
+
+
 def write_fstab(root: Path, text: str) -> None:
     rootfs.write_file(root, "/etc/fstab", text)
 

@@ -8,6 +8,8 @@ Only what a build uses is read; dnf substitutes ``$releasever`` and ``$basearch`
 from __future__ import annotations
 
 import configparser
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from imgcreate.errors import RepoError
@@ -77,3 +79,20 @@ def _flag(value: str) -> bool:
 
 def _words(value: str) -> tuple[str, ...]:
     return tuple(w for w in value.replace(",", " ").split() if w)
+
+
+def read_repo_paths(repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[RepoSpec]:
+    """The repositories of one ``.repo`` path or several (files or directories of them), in order."""
+    paths = [repo] if isinstance(repo, (str, os.PathLike)) else list(repo)
+    return [spec for p in paths for spec in read_repo_path(Path(p))]
+
+
+def host_releasever() -> str | None:
+    """The host's release version, the default for $releasever (as yum used the running system's)."""
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("VERSION_ID="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return None

@@ -109,6 +109,29 @@ _DEV_NODES = [
 ]
 
 
+def interactive_shell(root: Path, binds: list[tuple[str, Path, str | None]], prompt: str) -> int:
+    """An interactive shell chrooted into *root* (bash, else sh); its exit status.  Each of *binds* (name, host
+    path, mount options) is bound at ``/run/imgcreate/NAME``, on a tmpfs over the image's /run that is unmounted
+    when the shell exits, so nothing of it stays in the image."""
+    from imgcreate.host.run import run_interactive
+
+    with contextlib.ExitStack() as stack:
+        run_dir = host_path(root, "/run")
+        if run_dir.is_dir() and not run_dir.is_symlink():
+            fs.mount(stack, "imgcreate-run", run_dir, fstype="tmpfs", options="mode=0755,nosuid,nodev")
+            for name, source, options in binds:
+                target = run_dir / "imgcreate" / name
+                target.mkdir(parents=True)
+                fs.mount(stack, str(source), target, bind=True, options=options)
+        shell = "/bin/bash" if exists(root, "/bin/bash") else "/bin/sh"
+        return run_interactive([shell, "-i"], root=root, prompt=prompt)
+
+
+# The folders of the root the build mounts its API filesystems on (mount_api_filesystems): never part of a tree
+# kept or copied (--incremental).
+API_MOUNTS = frozenset({"proc", "sys", "dev"})
+
+
 def mount_api_filesystems(stack: contextlib.ExitStack, root: Path) -> None:
     """Mount /proc, /sys, a private /dev (with the usual nodes), /dev/pts and /dev/shm inside the root.
 
