@@ -10,7 +10,7 @@ stops there, ``/proc``'s magic links are refused), and then works on file descri
 ``%post`` is never reused after it.  The last component is never followed by what writes or deletes.
 
 On kernels without openat2 (before 5.6: ENOSYS, or EPERM from a seccomp filter) the path is resolved by
-:func:`imgcreate.storage.rootfs.resolve_in_root`'s walk, which gives the same answers but is not atomic against a
+:func:`resolve_in_root`'s walk, which gives the same answers but is not atomic against a
 process changing the tree at the same moment (none runs in the root while the build touches it).
 
 Copying out of the root (:func:`copy_out`) follows links *inside* the root, as the booted system would see
@@ -108,7 +108,6 @@ def open_in_root(root: Path, path: str | os.PathLike[str], flags: int = os.O_RDO
             return _openat2(rootfd, rel or ".", flags, mode, _IN_ROOT)
         finally:
             os.close(rootfd)
-    from imgcreate.storage.rootfs import resolve_in_root  # the fallback walk (rootfs imports this module)
 
     return os.open(resolve_in_root(root, rel, follow_last=follow_last), flags | os.O_CLOEXEC, mode)
 
@@ -400,3 +399,33 @@ def _copy_fd(root: Path, rel: str, fd: int, dest: Path, links: str, ancestors: s
             os.close(childfd)
     os.chmod(dest, stat.S_IMODE(st.st_mode))
     os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+_MAX_LINKS = 40  # as the kernel's limit on links followed in one path lookup
+
+
+def resolve_in_root(root: Path, path: str | os.PathLike[str], follow_last: bool = True) -> Path:
+    """Return the host path of *path* as seen inside *root* (chroot semantics).  Never leaves *root*."""
+    root = Path(root)
+    parts = [p for p in str(path).split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = root.joinpath(*resolved, part)
+        is_last = not parts
+        if candidate.is_symlink() and (follow_last or not is_last):
+            links += 1
+            if links > _MAX_LINKS:
+                raise OSError(f"too many levels of symbolic links resolving {path} in {root}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return root.joinpath(*resolved)

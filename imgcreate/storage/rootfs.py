@@ -19,38 +19,9 @@ from pathlib import Path
 
 from imgcreate.host import fs
 from imgcreate.storage import inroot
+from imgcreate.storage.inroot import resolve_in_root as resolve_in_root  # its home was here
 
 log = logging.getLogger("imgcreate")
-
-_MAX_LINKS = 40
-
-
-def resolve_in_root(root: Path, path: str | os.PathLike[str], follow_last: bool = True) -> Path:
-    """Return the host path of *path* as seen inside *root* (chroot semantics).  Never leaves *root*."""
-    root = Path(root)
-    parts = [p for p in str(path).split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        is_last = not parts
-        if candidate.is_symlink() and (follow_last or not is_last):
-            links += 1
-            if links > _MAX_LINKS:
-                raise OSError(f"too many levels of symbolic links resolving {path} in {root}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return root.joinpath(*resolved)
-
 
 def host_path(root: Path, path: str) -> Path:
     """The host path for writing *path* in *root*: parents resolved in the root, the last component not followed.
