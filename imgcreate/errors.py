@@ -15,6 +15,11 @@ class CreatorError(Exception):
 
     exit_code = 1
 
+    def __init__(self, msg: str = "", *args: object) -> None:
+        # Upstream's signature (CreatorError(msg)); the message stays readable as ``msg`` for scripts that use it.
+        super().__init__(msg, *args)
+        self.msg = msg
+
 
 class KickstartError(CreatorError):
     """The kickstart file is missing, unreadable, or not valid kickstart (message names file and line)."""
