@@ -327,6 +327,7 @@ def run(
     what: str | None = None,
     timeout: float | None = None,
     tty: bool = False,
+    apart: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command and return its result with the merged output in ``stdout``.
 
@@ -336,6 +337,8 @@ def run(
     ``what``: a few words said in front of the error, e.g. "Creating the filesystem".
     ``tty``: the command's stdout goes to our stderr, the user's terminal (for a progress bar, see
     :func:`progress_on_terminal`); only its stderr is captured.
+    ``apart``: stdout and stderr captured apart (``stdout``, ``stderr``), for output that is parsed while the
+    tool may warn (upstream's ``rcall``).
     """
     args = _command(argv, root)
     if env is None:
@@ -352,7 +355,7 @@ def run(
                     args,
                     stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
                     stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
-                    stderr=subprocess.PIPE if tty else subprocess.STDOUT,
+                    stderr=subprocess.PIPE if tty or apart else subprocess.STDOUT,
                     env=dict(env),
                     cwd=cwd,
                     start_new_session=True,  # its own process group: see the module's docstring
@@ -362,6 +365,7 @@ def run(
             pipe = proc.stderr if tty else proc.stdout
             assert pipe is not None
             reader = _OutputReader(pipe, stream)
+            err_reader = _OutputReader(proc.stderr, False) if apart and not tty and proc.stderr else None
         _feed_and_wait(proc, data, timeout)
     except BaseException:
         if proc is not None:
@@ -374,12 +378,18 @@ def run(
     reader.join(2.0)
     chunks = list(reader.chunks)
     output = b"".join(chunks).decode(errors="replace")
+    err_output = None
+    if err_reader is not None:
+        err_reader.join(2.0)
+        err_output = b"".join(err_reader.chunks).decode(errors="replace")
     if not stream and output.strip():
         log.debug("%s", output.rstrip())
+    if err_output and err_output.strip():
+        log.debug("%s", err_output.rstrip())
     if check and proc.returncode != 0:
         log.error("command failed (%d): %s", proc.returncode, cmdline(args))
-        raise CommandError(args, proc.returncode, output, what)
-    return subprocess.CompletedProcess(args, proc.returncode, output, None)
+        raise CommandError(args, proc.returncode, output + (err_output or ""), what)
+    return subprocess.CompletedProcess(args, proc.returncode, output, err_output)
 
 
 def run_pipe(
