@@ -196,6 +196,10 @@ class OverlayFSMount(Mount):
         self.imgmnt.mount(ops="ro", dirmode=dirmode)
         if self.cowmnt is not None:
             self.cowmnt.mount(ops=ops, dirmode=dirmode)
+        if not readonly(ops):
+            for option in (self.upper, self.work):  # overlayfs needs both; upstream's callers made them
+                if option:
+                    makedirs(option.split("=", 1)[1], 0o755)
         stack = contextlib.ExitStack()
         try:
             host_fs.mount(stack, name or self.name, Path(self.mountdir), fstype="overlay", options=options)
