@@ -111,3 +111,28 @@ def test_squashfs_compression_type_of_something_else_is_a_squashfs_error(tmp_pat
     (tmp_path / "not.img").write_bytes(b"\0" * 4096)
     with pytest.raises(SquashfsError):
         imgcreate.fs.squashfs_compression_type(str(tmp_path / "not.img"))
+
+
+def test_the_instance_attributes_in_the_list_exist_on_built_objects(tmp_path: Path) -> None:
+    """The ``# instance`` lines of imgcreate.fs.txt: what appliance-tools and upstream's classes read on an
+    object (building these needs no root: nothing is attached or mounted until create() or mount())."""
+    f = imgcreate.fs
+    img, mnt = str(tmp_path / "x.img"), str(tmp_path / "mnt")
+    (tmp_path / "upper").mkdir()
+    built: dict[str, object] = {
+        "LoopbackMount": f.LoopbackMount(img, mnt),
+        "LoopbackDisk": f.LoopbackDisk(img, 0),
+        "Mount": f.Mount(mnt),
+        "DiskMount": f.DiskMount(f.RawDisk(1, "/dev/null"), mnt),
+        "OverlayFSMount": f.OverlayFSMount("o", f.DiskMount(f.RawDisk(1, "/dev/null"), mnt), str(tmp_path / "upper"),
+                                           dest=mnt),
+        "BindChrootMount": f.BindChrootMount(str(tmp_path), str(tmp_path / "root"), "/x"),
+        "ExtDiskMount": f.ExtDiskMount(f.RawDisk(1, "/dev/null"), mnt, "ext4", 4096, "/"),
+        "LiveImageMount": f.LiveImageMount(str(tmp_path), mnt),
+    }
+    instance = [line.split("#")[0].strip() for line in LIST.read_text().splitlines() if line.endswith("# instance")]
+    assert len(instance) >= 20
+    for entry in instance:
+        cls, attr = entry.split(".")
+        assert hasattr(built[cls], attr), entry
+    assert built["ExtDiskMount"].fslabel == "_/"  # type: ignore[attr-defined]
