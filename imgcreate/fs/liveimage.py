@@ -25,8 +25,9 @@ _COW_TYPES = ("", "temp", "DM_snapshot_cow")
 
 class LiveImageMount:
     """The live root found at *srcdir* (the folder a live ISO or stick is mounted on, a live ISO file, or a
-    stick's device or image file) mounted on *mountdir*.  *overlay*: a folder or an ext image file holding a
-    writable layer (``upper``, ``work``) over the root; without one the root is read-only.  *rootfsimg* is
+    stick's device or image file) mounted on *mountdir*, read-only, as the live system last left it: the
+    medium's persistent overlay (``LiveOS/overlay-*``) is applied.  *overlay* (another name): a folder or an
+    ext image file holding a writable layer (``upper``, ``work``) over the root.  *rootfsimg* is
     upstream's name of the root image inside ``LiveOS`` (the standard names are found without it)."""
 
     def __init__(self, srcdir: str, mountdir: str, rootfsimg: str | None = None, overlay: str | None = None,
@@ -47,7 +48,9 @@ class LiveImageMount:
         if self.mounted:
             return
         makedirs(self.mountdir, dirmode if dirmode is not None else self.dirmode)
-        overlay = Path(os.path.join(self.liveosdir, self.overlay)) if self.overlay else None
+        # A medium's persistent overlay (LiveOS/overlay-*) is found and applied read-only by mounted_live_root.
+        persistent = bool(self.overlay) and os.path.basename(str(self.overlay)).startswith("overlay-")
+        overlay = Path(os.path.join(self.liveosdir, self.overlay)) if self.overlay and not persistent else None
         stack = contextlib.ExitStack()
         try:
             stack.enter_context(mounted_live_root(Path(self.srcdir), Path(self.mountdir), overlay=overlay))

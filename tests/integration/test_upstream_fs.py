@@ -263,3 +263,41 @@ def test_overlayfs_and_live_image_mounts(tmp_path: Path) -> None:
         live.cleanup()
     live.cleanup()
     assert not os.path.ismount(tmp_path / "live") and not _attached(tmp_path)
+
+
+def test_live_image_mount_makes_persistent_overlays_dracut_and_it_read(tmp_path: Path) -> None:
+    """make_overlay() writes the medium's overlay-* in dracut's formats; the next mount finds it and shows the
+    root through it (an empty ext overlay, then an unused snapshot store: the root as it was)."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "marker").write_text("root")
+    medium = tmp_path / "medium"
+    (medium / "LiveOS").mkdir(parents=True)
+    mksquashfs(str(tree), str(medium / "LiveOS" / "squashfs.img"), "gzip")
+    live = LiveImageMount(str(medium), str(tmp_path / "live"))
+    for fstype, size in (("ext4", 8 * MIB), ("", 4 * MIB)):
+        path, _uuid = live.make_overlay(size=size, ovl_fstype=fstype)
+        assert os.path.dirname(path) == str(medium / "LiveOS") and os.path.basename(path).startswith("overlay-")
+        assert os.path.getsize(path) == size
+        assert _blkid(path, "TYPE") == (fstype or "")
+        if fstype:  # what the live system wrote, as dracut keeps it: the next mount shows it
+            written = LoopbackMount(path, str(tmp_path / "ovl"))
+            try:
+                written.mount()
+                (tmp_path / "ovl" / "overlayfs" / "added").write_text("by the live system")
+            finally:
+                written.cleanup()
+            try:
+                live.mount()
+                assert (tmp_path / "live" / "added").read_text() == "by the live system"
+            finally:
+                live.cleanup()
+        live.reset_overlay()
+        try:
+            live.mount()
+            assert (tmp_path / "live" / "marker").read_text() == "root"
+            assert not (tmp_path / "live" / "added").exists(), "reset_overlay() forgot what was written"
+        finally:
+            live.cleanup()
+        os.remove(path)
+    assert not _attached(tmp_path)
