@@ -29,10 +29,12 @@ from imgcreate.fs import (
     RawDisk,
     SparseExtLoopbackMount,
     SparseLoopbackDisk,
+    chrootentitycheck,
     fsck,
     mksquashfs,
     resizefs,
     squashfs_compression_type,
+    unmount_all,
 )
 from imgcreate.host import fs as host_fs
 from tests.support import leak_snapshot
@@ -152,8 +154,11 @@ def test_sparse_ext_image_loop_mounted_resized_resparsed_and_squashed(tmp_path: 
         assert (mnt / "hello").read_text() == "world"
         loop.loopsetup()
         assert loop.loopdev is not None and loop.loopdev.startswith("/dev/loop")
+        assert unmount_all(str(image)) is True, "the image's loop device was mounted"
+        assert not os.path.ismount(mnt)
+        assert unmount_all(str(image)) is None
     finally:
-        loop.cleanup()
+        loop.cleanup()  # its mount is gone already: nothing to do but detach
     loop.cleanup()
     assert not _attached(tmp_path)
 
@@ -219,6 +224,7 @@ def test_bind_into_a_chroot_never_follows_a_link_out_of_it(tmp_path: Path) -> No
         d.mkdir()
     (src / "data").write_text("bound")
     (root / "etc").symlink_to(outside)  # absolute: inside the chroot it means root/<outside>
+    assert chrootentitycheck(["/bin/true"], str(root)) is False, "nothing to run in an empty root"
     bind = BindChrootMount(str(src), str(root), "/etc/pki", ops="ro")
     try:
         bind.mount()
