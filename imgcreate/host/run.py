@@ -33,7 +33,7 @@ import threading
 import time
 import types
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO
+from typing import IO, Any
 
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, MissingToolError
@@ -303,6 +303,27 @@ def _comm(pid: int) -> str:
         return "?"
 
 
+# How often a wait for a command looks up from it, so that a signal is acted on at once (see wait_for).
+_WAKE = 0.1
+
+
+def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
+    """Wait for *proc* to end (``subprocess.TimeoutExpired`` after *timeout* seconds), acting on a signal at once.
+
+    Why not ``proc.wait()``: Python runs signal handlers in the main thread only, and the kernel may hand a
+    signal sent to the process to another thread (our output readers); a main thread blocked in ``waitpid``
+    then sleeps on until the command ends by itself, maybe an hour later (seen in CI: SIGTERM while a %post ran
+    ``sleep`` was acted on 53 minutes late).  Waking every tenth of a second lets the handler run."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = _WAKE if deadline is None else min(_WAKE, max(deadline - time.monotonic(), 0.0))
+        try:
+            return proc.wait(timeout=step)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(proc.args, timeout or 0.0) from None
+
+
 def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> None:
     """Give the command its input and wait for it to end (the caller stops it if this is cut short)."""
     if data is not None:
@@ -312,7 +333,7 @@ def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: f
             proc.stdin.close()
         except BrokenPipeError:
             pass
-    proc.wait(timeout=timeout)
+    wait_for(proc, timeout)
 
 
 def run(
@@ -426,7 +447,7 @@ def run_pipe(
             assert pipe is not None
             readers.append(_OutputReader(pipe, False))
         for proc in reversed(procs):
-            proc.wait()
+            wait_for(proc)
     except BaseException:
         for proc in procs:
             stop(proc)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from imgcreate.errors import CreatorError, MountError
 from imgcreate.host import fs
-from imgcreate.host.run import run, stop
+from imgcreate.host.run import run, stop, wait_for
 from imgcreate.media import dmsnapshot
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.pack import erofs
@@ -287,7 +287,7 @@ def run_in(mountpoint: Path, command: Sequence[str]) -> int:
         raise CreatorError(f"Cannot run '{command[0]}': {exc.strerror or exc}.") from exc
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        code = proc.wait()
+        code = wait_for(proc)
     except BaseException:
         stop(proc, group=False)
         raise
