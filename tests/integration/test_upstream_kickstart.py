@@ -56,6 +56,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path:
     root.mkdir()
     conf = tmp / "dnf.conf"
     with DnfLiveCD(releasever="9") as dbo:
+        assert (dbo.releasever, dbo.useplugins, dbo.pkgverify_level) == ("9", False, None)
         dbo.setup(str(conf), str(root))
         repo = dbo.addRepository("testdistro", f"file://{testrepo}")
         assert repo.id == "testdistro"
