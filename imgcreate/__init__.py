@@ -34,10 +34,6 @@ from imgcreate.kickstart import FSLABEL_MAXLEN, build_name, read_kickstart
 from imgcreate.live import LiveImageCreator
 from imgcreate.version import __version__
 
-# Upstream's names for the live creator: its x86 class, which LiveImageCreator aliases there, and the base class.
-x86LiveImageCreator = LiveImageCreator  # noqa: N816 (upstream's name)
-LiveImageCreatorBase = LiveImageCreator
-
 __all__ = [
     "__version__",
     "FSLABEL_MAXLEN",
@@ -58,11 +54,9 @@ __all__ = [
     "ScriptError",
     "SnapshotError",
     "SquashfsError",
-    "LiveImageCreatorBase",
     "build_name",
     "read_kickstart",
     "setup_logging",
-    "x86LiveImageCreator",
 ]
 
 # upstream's imgcreate.fs names ---------------------------------------------------------------------------------
@@ -112,4 +106,67 @@ from imgcreate.fs import (  # noqa: E402, F401 (re-exported, as upstream's star 
     unavailable_space,
     unmount_all,
 )
+
 # end of upstream's imgcreate.fs names --------------------------------------------------------------------------
+# ---- upstream's imgcreate.live names: the per-architecture creators (LiveImageCreator is the machine's) ----------
+from imgcreate.live import LiveImageCreatorBase, ppc64LiveImageCreator, ppcLiveImageCreator, x86LiveImageCreator  # noqa: E402,I001
+
+__all__ += ["LiveImageCreatorBase", "ppc64LiveImageCreator", "ppcLiveImageCreator", "x86LiveImageCreator"]
+
+# ---- upstream's imgcreate.dnfinst names ------------------------------------------------------------------------
+from imgcreate.dnfinst import DnfLiveCD  # noqa: E402
+
+__all__ += ["DnfLiveCD"]
+
+# ---- upstream's imgcreate.kickstart names (upstream star-imports the module) -----------------------------------
+from imgcreate.kickstart import (  # noqa: E402
+    AuthConfig,
+    AuthSelect,
+    FirewallConfig,
+    KeyboardConfig,
+    KickstartConfig,
+    LanguageConfig,
+    NetworkConfig,
+    RootPasswordConfig,
+    RPMMacroConfig,
+    SelinuxConfig,
+    ServicesConfig,
+    TimezoneConfig,
+    XConfig,
+    convert_method_to_repo,
+    exclude_docs,
+    exclude_weakdeps,
+    get_default_kernel,
+    get_environment,
+    get_excluded,
+    get_excluded_groups,
+    get_groups,
+    get_image_fstype,
+    get_image_size,
+    get_kernel_args,
+    get_modules,
+    get_packages,
+    get_partitions,
+    get_post_scripts,
+    get_pre_scripts,
+    get_repos,
+    get_timeout,
+    ignore_missing,
+    inst_langs,
+    nocore,
+    selinux_enabled,
+)
+
+__all__ += [
+    "AuthConfig", "AuthSelect", "FirewallConfig", "KeyboardConfig", "KickstartConfig", "LanguageConfig",
+    "NetworkConfig", "RootPasswordConfig", "RPMMacroConfig", "SelinuxConfig", "ServicesConfig", "TimezoneConfig",
+    "XConfig", "convert_method_to_repo", "exclude_docs", "exclude_weakdeps", "get_default_kernel",
+    "get_environment", "get_excluded", "get_excluded_groups", "get_groups", "get_image_fstype", "get_image_size",
+    "get_kernel_args", "get_modules", "get_packages", "get_partitions", "get_post_scripts", "get_pre_scripts",
+    "get_repos", "get_timeout", "ignore_missing", "inst_langs", "nocore", "selinux_enabled",
+]
+
+# ---- upstream's imgcreate.debug names --------------------------------------------------------------------------
+from imgcreate.debug import LoggingConfig, handle_logfile, handle_logging, handle_quiet  # noqa: E402
+
+__all__ += ["LoggingConfig", "handle_logfile", "handle_logging", "handle_quiet"]
