@@ -40,7 +40,8 @@ def main(extra: list[str]) -> int:
     boot_tmp = Path(tempfile.gettempdir()) / "livecd-tests-boot-half"  # kept, as pytest keeps its folders
     boot_tmp.mkdir(mode=0o700, exist_ok=True)
     halves = {
-        "boot": ([*pytest, "-p", "no:cacheprovider"], {**os.environ, "TMPDIR": str(boot_tmp), "LIVECD_TESTS_HALF": "boot"}),
+        "boot": ([*pytest, "-p", "no:cacheprovider"],
+                 {**os.environ, "TMPDIR": str(boot_tmp), "LIVECD_TESTS_HALF": "boot"}),
         "rest": (pytest, {**os.environ, "LIVECD_TESTS_HALF": "rest"}),
     }
     procs: dict[str, subprocess.Popen[str]] = {}
