@@ -237,3 +237,25 @@ def test_koji_appliance_task(installed: Installed, tmp_path: Path, testrepo: Pat
     if extra:
         # kojid: "Only one disk image allowed for output!" when os.walk(-o) finds more than two files.
         pytest.xfail(f"appliance-creator's manifest beside the disk makes kojid's ApplianceTask fail: {extra}")
+
+
+@pytest.mark.slow
+def test_pip_install_gives_every_command_and_man_page(tmp_path: Path) -> None:
+    """`pip install .` in a fresh venv made with --system-site-packages (for the distribution's dnf and rpm), as
+    README.md says: every command runs from the venv with the venv's library, its man page in share/man/man1,
+    pykickstart pulled in, and no test distribution."""
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    proc = subprocess.run([str(venv / "bin/pip"), "install", "-q", "--disable-pip-version-check", str(REPO_ROOT)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    python = str(venv / "bin/python")
+    where = subprocess.run([python, "-c", "import imgcreate, pykickstart; print(imgcreate.__file__)"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(where).is_relative_to(venv), where
+    assert subprocess.run([python, "-c", "import testdistro"], cwd=tmp_path, capture_output=True).returncode != 0
+    for command in (*LIVE_COMMANDS, "appliance-creator"):
+        out = subprocess.run([str(venv / "bin" / command), "--help"], cwd=tmp_path, capture_output=True, text=True,
+                             check=True).stdout
+        assert out.startswith(f"usage: {command}"), out[:200]
+        assert (venv / "share/man/man1" / f"{command}.1").read_text().startswith(".TH ")
