@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
-from testdistro import extras, comps, filler, kernel, packages, rpmspec, userland
+from testdistro import comps, extras, filler, kernel, packages, rpmspec, userland
 
 Log = Callable[[str], None]
 

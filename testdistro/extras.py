@@ -4,14 +4,15 @@ policycoreutils and ``firewall-offline-cmd`` from firewalld, a Python program) u
 replacing the stand-ins that only record their calls; and ``dracut-network`` with what its modules run (ip,
 dhclient, curl, pgrep, arping) and dracut's ``livenet`` module, so a live image that names it gets livenet.
 
-policycoreutils, firewalld, python3-firewall and python3-nftables are not installed on the host (installing firewalld would start
-a firewall service), so their .debs are fetched with ``apt-get download`` into ``<cache>/debs`` and unpacked
-with ``dpkg-deb -x`` at build time; Python and its GObject and D-Bus bindings come from the host's installed
-packages (``dpkg -L``), as the rest of the flavour does.  Each package ships the host libraries its programs
-need that ``glibc`` and ``userland-libs`` do not (``ldd``), so Python (20 MB) is only in an image that installs
-``firewalld`` and setfiles' libraries only in one that installs ``policycoreutils``.  authselect is not in
-Debian: it stays a stand-in.  libnftables is left out: ``firewall-offline-cmd`` imports the nftables module
-but only writes XML, and the module loads the library only when it is used.
+policycoreutils, firewalld, python3-firewall and python3-nftables are not installed on the host (installing
+firewalld would start a firewall service), so their .debs are fetched with ``apt-get download`` into
+``<cache>/debs`` and unpacked with ``dpkg-deb -x`` at build time; Python and its GObject and D-Bus bindings,
+and the network tools, come from the host's installed packages (``dpkg -L``), as the rest of the flavour does.
+Each package ships the host libraries its programs need that ``glibc`` and ``userland-libs`` do not (``ldd``),
+so Python (20 MB) is only in an image that installs ``firewalld``, curl's libraries only in one that installs
+``dracut-network``.  authselect is not in Debian: it stays a stand-in.  libnftables is left out:
+``firewall-offline-cmd`` imports the nftables module but only writes XML, and the module loads the library only
+when it is used.
 """
 
 from __future__ import annotations

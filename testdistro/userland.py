@@ -42,7 +42,8 @@ PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "dracut": (("dracut-core",), ("bash", "coreutils", "util-linux", "kmod", "systemd-udev", "cpio", "gzip",
                                   "tar", "sed", "grep", "findutils", "mawk", "device-mapper"),
                "The host's dracut (059) with a testdistro configuration that keeps the initramfs small"),
-    "dracut-live": (("dracut-live",), ("dracut",), "dracut's live modules (dmsquash-live, ...); livenet comes with dracut-network"),
+    "dracut-live": (("dracut-live",), ("dracut",),
+                    "dracut's live modules (dmsquash-live, ...); livenet comes with dracut-network"),
 }
 # Paths never shipped: documentation, Debian's kernel hooks, udev's hardware database sources (10 MB of text
 # nothing here compiles).
