@@ -92,7 +92,7 @@ def resolve(cache: Path) -> dict[str, str]:
     """The candidate versions of :data:`DOWNLOADED` (memoised in the cache against the apt lists, like the
     kernel's)."""
     stamp = kernel._apt_lists_stamp()
-    memo = cache / "admintools-resolve.json"
+    memo = cache / "extras-resolve.json"
     try:
         data = json.loads(memo.read_text())
         if data.get("stamp") == stamp and sorted(data["versions"]) == sorted(DOWNLOADED):
@@ -113,7 +113,7 @@ def version_key(cache: Path) -> str:
     """What goes into the flavour's repository hash: the downloaded and the installed packages' versions."""
     downloaded = "".join(f"{n} {v}\n" for n, v in sorted(resolve(cache).items()))
     installed = sorted({d for debs, _, _, _ in PACKAGES.values() for d in debs})
-    return "admintools v1\n" + downloaded + kernel.host_package_versions(tuple(installed))
+    return "extras v1\n" + downloaded + kernel.host_package_versions(tuple(installed))
 
 
 def _deb(cache: Path, name: str, version: str) -> Path:
