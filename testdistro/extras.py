@@ -93,13 +93,22 @@ def resolve(cache: Path) -> dict[str, str]:
     kernel's)."""
     stamp = kernel._apt_lists_stamp()
     memo = cache / "extras-resolve.json"
+    known: dict[str, str] = {}
     try:
         data = json.loads(memo.read_text())
-        if data.get("stamp") == stamp and sorted(data["versions"]) == sorted(DOWNLOADED):
-            return dict(data["versions"])
+        if sorted(data["versions"]) == sorted(DOWNLOADED):
+            known = dict(data["versions"])
+            if data.get("stamp") == stamp:
+                return known
     except (OSError, ValueError, KeyError):
         pass
-    versions = _apt_versions()
+    try:
+        versions = _apt_versions()
+    except (OSError, RuntimeError):
+        # No apt lists (or no apt): the versions resolved earlier, if their .debs are still in the cache.
+        if known and all(_deb(cache, n, v).exists() for n, v in known.items()):
+            return known
+        raise
     try:
         tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
         tmp.write_text(json.dumps({"stamp": stamp, "versions": versions}))
