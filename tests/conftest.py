@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_KS, Disk, build_disk
+from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, Disk, build_disk
 from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, build_live, leak_snapshot
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -143,14 +143,6 @@ def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
     tmp = tmp_path_factory.mktemp("gpt")
     return build_disk(tmp, "gptdisk", GPT_KS.format(repo=testrepo, append=BOOT_APPEND), *GPT_ARGS,
                       env={"SOURCE_DATE_EPOCH": EPOCH})
-
-
-@pytest.fixture(scope="session")
-def msdos_disk(tmp_path_factory: pytest.TempPathFactory, userland_repo: Path) -> Disk:
-    """The real-userland flavour: appliance-creator makes the initramfs again with the image's own dracut, and
-    GRUB goes in with the image's own grub2-mkimage and grub2-bios-setup, as on Fedora."""
-    tmp = tmp_path_factory.mktemp("msdos")
-    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=userland_repo, append=BOOT_APPEND), "-f", "qcow2")
 
 
 @pytest.fixture(scope="session")
