@@ -57,6 +57,16 @@ class Disk:
         return found
 
 
+# appliance-creator boots the msdos disk itself (``--boot-test``) with its three tuning options set to values the
+# boot test reads back: a pattern the default would never meet (this init prints no login prompt), a timeout and
+# the guest's memory.
+MSDOS_BOOT_TEST_EXPECT = r"LIVECD-TOOLS-BOOT-OK root=/dev/vda\d fstype=xfs"
+MSDOS_BOOT_TEST_TIMEOUT = "420"
+MSDOS_BOOT_TEST_MEMORY = "768"
+MSDOS_ARGS = ("-f", "qcow2", "--boot-test", "--boot-test-expect", MSDOS_BOOT_TEST_EXPECT, "--boot-test-timeout",
+              MSDOS_BOOT_TEST_TIMEOUT, "--boot-test-memory", MSDOS_BOOT_TEST_MEMORY)
+
+
 def build_disk(tmp: Path, name: str, ks_text: str, *args: str, env: dict[str, str] | None = None,
                prefix: Sequence[str] = ()) -> Disk:
     tmp.mkdir(parents=True, exist_ok=True)

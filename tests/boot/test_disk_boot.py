@@ -7,12 +7,13 @@ pattern the default would never meet (this init prints no login prompt), a timeo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.boot.qemu import BootResult, boot
-from tests.disks import BOOT_APPEND, MSDOS_KS, Disk, attached, blkid, build_disk
+from tests.disks import MSDOS_BOOT_TEST_EXPECT as EXPECT
+from tests.disks import MSDOS_BOOT_TEST_MEMORY as MEMORY
+from tests.disks import MSDOS_BOOT_TEST_TIMEOUT as TIMEOUT
+from tests.disks import Disk, attached, blkid
 
 pytestmark = [pytest.mark.root, pytest.mark.boot]
 
@@ -40,22 +41,6 @@ def test_gpt_disk_boots(mode: str, gpt_disk: Disk) -> None:
     assert mounts["/"][1:] == ("ext4", "rw"), mounts
     assert mounts["/boot"][1] == "ext4" and mounts["/boot/efi"][1] == "vfat", mounts
     assert f"root=UUID={root_uuid}" in checks["cmdline"]
-
-
-EXPECT = r"LIVECD-TOOLS-BOOT-OK root=/dev/vda\d fstype=xfs"
-TIMEOUT = "420"
-MEMORY = "768"
-
-
-@pytest.fixture(scope="module")
-def msdos_disk(tmp_path_factory: pytest.TempPathFactory, userland_repo: Path) -> Disk:
-    """The real-userland flavour: appliance-creator makes the initramfs again with the image's own dracut, and
-    GRUB goes in with the image's own grub2-mkimage and grub2-bios-setup, as on Fedora; then it boots the
-    qcow2 on BIOS (GRUB is on the msdos disk; no ESP, so no UEFI boot)."""
-    tmp = tmp_path_factory.mktemp("msdos")
-    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=userland_repo, append=BOOT_APPEND), "-f", "qcow2",
-                      "--boot-test", "--boot-test-expect", EXPECT, "--boot-test-timeout", TIMEOUT,
-                      "--boot-test-memory", MEMORY)
 
 
 def test_msdos_qcow2_disk_boots(msdos_disk: Disk) -> None:
