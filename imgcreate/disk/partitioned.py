@@ -4,7 +4,9 @@ with its partitions, a filesystem on each, mounted in order under the root.
 Composed like :class:`imgcreate.storage.roots.ExtImage` (kiwi's way): each resource is registered for release on the
 mount stack the moment it is acquired, so a failure anywhere between partitioning and unmounting leaves no
 mount and no loop device behind.  The layout itself (sizes, order, types, validation) is
-:mod:`imgcreate.disk.layout`'s; this module only makes it real.
+:mod:`imgcreate.disk.layout`'s; partitioning and formatting are :func:`imgcreate.disk.formatted.format_disk`'s
+(livecd-iso-to-disk's sticks take the same path); this module mounts the result, fills the FAT partitions and
+writes the fstab lines.
 """
 
 from __future__ import annotations
