@@ -107,6 +107,47 @@ def _public_home(module: str) -> str | None:
     return next((m for m in MODULES if module == m or (m != "imgcreate" and module.startswith(m + "."))), None)
 
 
+def _exposed(cls: type) -> bool:
+    """Whether a public module's page shows the class (imgcreate.fs.LoopbackMount; not a mixin it imports)."""
+    for name in MODULES:
+        module = sys.modules.get(name)
+        if getattr(module, cls.__name__, None) is not cls:
+            continue
+        names = getattr(module, "__all__", None)
+        if cls.__name__ in names if names is not None else cls.__module__ == name:
+            return True
+    return False
+
+
+def _classes_for_aliases(module_doc: pdoc.doc.Module) -> None:
+    """A class a module also names otherwise (imgcreate.live: ``LiveImageCreatorBase = LiveImageCreator``, the
+    machine's class as ``LiveImageCreator``) documented as a class under that name, not as a variable: upstream's
+    names are those, and their members belong on the page."""
+    for name, doc in list(module_doc.members.items()):
+        value = getattr(doc, "default_value", None)
+        if isinstance(doc, pdoc.doc.Variable) and isinstance(value, type) and value.__module__ == module_doc.modulename:
+            module_doc.members[name] = pdoc.doc.Class(module_doc.modulename, name, value, (module_doc.modulename, name))
+
+
+def _promote_mixin_members(cls_doc: pdoc.doc.Class) -> None:
+    """Show the members a class has from the library's internal bases (mixins) as its own.
+
+    pdoc lists inherited members only from documented modules, so upstream's hooks that ImageCreator has from a
+    mixin in an internal module (imgcreate.build) would be on no page.  A member of a base that a public module
+    shows (LoopbackMount's, for SparseLoopbackMount) stays that base's.  A class shown under another name
+    (``LiveImageCreatorBase = LiveImageCreator``) gets its own members too: pdoc takes them for someone else's.
+    """
+    cls: type = cls_doc.obj
+    own = list(cls_doc.own_members)
+    for sub in cls_doc.members.values():
+        owner = _defining_class(cls, sub.name)
+        if sub in own or owner is None or (sub.name.startswith("__") and sub.name != "__init__"):
+            continue
+        if owner is cls or (owner.__module__.startswith("imgcreate") and not _exposed(owner)):
+            own.append(sub)
+    cls_doc.own_members = own  # a cached_property: the instance's value wins
+
+
 def _defining_class(cls: type, name: str) -> type | None:
     return next((k for k in cls.__mro__ if name in vars(k)), None)
 
@@ -125,9 +166,10 @@ def _class_members(cls_doc: pdoc.doc.Class, upstream_classes: set[type], listed:
         owner = _defining_class(cls, sub.name)
         if sub.name.startswith("_") or owner is None or not owner.__module__.startswith("imgcreate"):
             continue  # private, an instance attribute only, or not the library's
-        if owner is not cls and (owner in upstream_classes or _public_home(owner.__module__) is not None):
-            continue  # judged where it is defined
-        if not any(f"{k.__name__}.{sub.name}" in listed for k in cls.__mro__):
+        homes = [k for k in cls.__mro__ if issubclass(k, owner) and (k in upstream_classes or _exposed(k))]
+        if (homes[-1] if homes else cls) is not cls:
+            continue  # judged at the first public class that has it (LoopImageCreator's, not each live one's)
+        if not any(f"{k}.{sub.name}" in listed for k in (cls_doc.name, *(k.__name__ for k in cls.__mro__))):
             found.append(f"{cls_doc.name}.{sub.name}")
     return found
 
@@ -201,6 +243,11 @@ def build(outdir: Path) -> list[Row]:
     upstream["imgcreate"] = {e.name for e in listed if "." not in e.name}
     names = {f"{e.module}.{e.name}" for e in listed}
     modules = {name: pdoc.doc.Module(_load(name)) for name in MODULES}
+    for module_doc in modules.values():
+        _classes_for_aliases(module_doc)
+        for member in module_doc.members.values():
+            if isinstance(member, pdoc.doc.Class):
+                _promote_mixin_members(member)
     rows = [status_of(e) for e in listed]
     resolved = (_resolve(e.module, e.name) for e in listed if "." not in e.name)
     upstream_classes = {obj for found, obj in resolved if found and isinstance(obj, type)}
