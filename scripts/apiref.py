@@ -43,16 +43,29 @@ MODULES = ("imgcreate", "imgcreate.creator", "imgcreate.live", "imgcreate.kickst
            "imgcreate.util", "imgcreate.dnfinst", "imgcreate.debug", "imgcreate.errors")
 STATUSES = ("same", "extended", "different", "ours", "missing")
 
-# Upstream's private names in the lists (hooks, name-mangled helpers) are shown as public; every page's navigation
-# ends with a link to the status table.
+# Upstream's private names in the lists (hooks, name-mangled helpers) are shown as public; each name in the table
+# says its status above its docstring; every page's navigation ends with a link to the status table.
 _TEMPLATE = """{% extends "default/module.html.jinja2" %}
 {% macro is_public(doc) -%}
   {% if doc.fullname in upstream_names %}true{% else %}{{ default_is_public(doc) }}{% endif %}
+{%- endmacro %}
+{% macro docstring(var) -%}
+  {% set status = upstream_status.get(var.fullname) %}
+  {% if status %}
+    <div class="upstream-status" style="font-size:90%;margin:.3em 0;{{ status_style[status[0]] }}">
+      <a href="{{ "../" * module.modulename.count(".") }}upstream.html#{{ var.fullname }}">upstream: {{ status[0] }}</a>
+      {%- if status[1] %}: {{ status[1] }}{% endif %}</div>
+  {% endif %}
+  {{ default_docstring(var) }}
 {%- endmacro %}
 {% block nav_footer %}
   <footer><a href="{{ "../" * module.modulename.count(".") }}upstream.html">Upstream status of every name</a></footer>
 {% endblock %}
 """
+
+
+_STYLE = {"same": "color:#555", "extended": "background:#eef6ff", "different": "background:#fde8e8",
+          "ours": "color:#555", "missing": "background:#f88"}
 
 
 @dataclass(frozen=True)
@@ -259,6 +272,8 @@ def build(outdir: Path) -> list[Row]:
         # no "View Source" (the source is in the repository): highlighting it doubled the build's time
         pdoc.render.configure(docformat="restructuredtext", template_directory=Path(templates), show_source=False)
         pdoc.render.env.globals["upstream_names"] = names
+        pdoc.render.env.globals["upstream_status"] = {f"{r.module}.{r.name}": (r.status, r.why) for r in rows}
+        pdoc.render.env.globals["status_style"] = _STYLE
         if outdir.exists():
             shutil.rmtree(outdir)
         pages = {}

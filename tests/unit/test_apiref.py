@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from markupsafe import escape  # jinja's, as pdoc's pages escape
 
 from tests.support import REPO_ROOT
 from tests.upstream_lists import Entry, entries, read_list
@@ -90,6 +91,8 @@ def test_the_pages_exist_and_show_upstream_names(reference: Path, rows: list[dic
         if obj is not None:  # what the library defines (not a module, not dnf.Base's own) has an entry
             html = (reference / (e.module.replace(".", "/") + ".html")).read_text()
             assert f'id="{e.name}"' in html, f"{e.id}: not rendered (a private hook must be too: it is API)"
+            if e.status == "different":  # and the page says so where it shows the name
+                assert f'upstream.html#{e.id}">upstream: different</a>: {escape(e.why)}' in html, e.id
 
 
 def _defined_here(e: Entry) -> Any:
