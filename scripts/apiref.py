@@ -12,8 +12,9 @@ checks (tests/upstream_api/*.txt, read by tests/upstream_lists.py, whose docstri
 
 Usage: scripts/apiref [OUTDIR] (default build/apiref; never committed).  OUTDIR gets pdoc's pages
 (index.html, imgcreate.html, imgcreate/<module>.html), upstream.html (the table, linked from every page) and
-upstream.json (the same rows, for tests/unit/test_apiref.py).  Upstream's private hooks named in the lists
-(``_mount_instroot``, ...) are rendered too: they are API for subclasses, as upstream's document says.
+upstream.json (the same rows, for tests/unit/test_apiref.py); on the pages, each name of the table says its
+status above its docstring.  Upstream's private hooks named in the lists (``_mount_instroot``, ...) are rendered
+too: they are API for subclasses, as upstream's document says.  The library rendered is this checkout's.
 """
 
 from __future__ import annotations
@@ -275,7 +276,7 @@ def build(outdir: Path) -> list[Row]:
         pdoc.render.env.globals["upstream_status"] = {f"{r.module}.{r.name}": (r.status, r.why) for r in rows}
         pdoc.render.env.globals["status_style"] = _STYLE
         if outdir.exists():
-            shutil.rmtree(outdir)
+            shutil.rmtree(outdir)  # an earlier reference (main() checked)
         pages = {}
         for name, module_doc in modules.items():
             pages[name] = pdoc.render.html_module(module_doc, modules)
@@ -292,14 +293,19 @@ def build(outdir: Path) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/apiref", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?", default=str(ROOT / "build" / "apiref"), type=Path,
-                        help="where the reference goes (default: build/apiref); emptied first")
+                        help="where the reference goes (default: build/apiref); an earlier one there is replaced")
     opts = parser.parse_args(argv)
-    rows = build(opts.outdir)
+    out: Path = opts.outdir
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "upstream.json").exists())):
+        print(f"scripts/apiref: {out} exists and is not an API reference this script made: not emptying it; "
+              "give a new or empty folder", file=sys.stderr)
+        return 2
+    rows = build(out)
     for r in rows:
         if r.status == "missing":
             print(f"scripts/apiref: {r.module}.{r.name}: {r.why}", file=sys.stderr)
     counts = ", ".join(f"{s} {sum(r.status == s for r in rows)}" for s in STATUSES)
-    print(f"scripts/apiref: {opts.outdir}/upstream.html ({counts}); modules: {opts.outdir}/index.html")
+    print(f"scripts/apiref: {out}/upstream.html ({counts}); modules: {out}/index.html")
     return 0
 
 

@@ -129,3 +129,10 @@ def test_a_status_note_needs_its_why(tmp_path: Path) -> None:
     lists.write_text("f(a)  # different\n")
     with pytest.raises(ValueError, match="line 1: 'different' needs a reason"):
         read_list(lists)
+
+
+def test_a_folder_it_did_not_make_is_left_alone(tmp_path: Path) -> None:
+    """The output folder is replaced on the next run, so a folder holding anything else is refused, untouched."""
+    (tmp_path / "precious").write_text("mine")
+    assert _apiref().main([str(tmp_path)]) == 2
+    assert (tmp_path / "precious").read_text() == "mine"
