@@ -114,8 +114,7 @@ class ImageCreator:
             source_date_epoch=self.source_date_epoch, incremental=self.incremental, **self._config_sections())
 
     def _config_sections(self) -> dict[str, Any]:
-        """The image type's sections of the configuration (``loop``, ``live``: :mod:`imgcreate.config.parse`)."""
-        return {}
+        return {}  # the image type's sections (``loop``, ``live``: imgcreate.config.parse)
 
     # -- paths -----------------------------------------------------------------------------------------------
     @property
@@ -172,8 +171,7 @@ class ImageCreator:
         return path
 
     def _get_kernel_versions(self) -> dict[str, list[str]]:
-        """The kernels installed in the image, as upstream returns them: {package name: [kernel version, ...]},
-        the versions read from each package's ``/boot/vmlinuz-<version>`` (or ``/lib/modules/<version>/vmlinuz``)."""
+        """The kernels installed in the image, as upstream returns them (see :func:`rpmdb.kernel_versions`)."""
         return rpmdb.kernel_versions(self._instroot)
 
     # -- context manager --------------------------------------------------------------------------------------

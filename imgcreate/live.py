@@ -100,7 +100,7 @@ class LiveImageCreator(LoopImageCreator):
         self.flat_squashfs = flat_squashfs  # the root tree itself, no rootfs.img
         self.skip_minimize = skip_minimize
         self.skip_compression = skip_compression  # the ext image on the ISO as LiveOS/rootfs.img, as upstream
-        self.BIOSbooter = str(BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2)  # upstream's name
+        self.BIOSbooter: str = (BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2).value  # upstream
         self.skip_hfs = False  # upstream's: no Mac HFS+ boot image (none is made here: accepted)
         self.dracut_conf_args = dracut_conf_args
         self._alt_initrd_name: str | None = None  # upstream's: /boot/<name> is the initrd (default: the kernel's)
