@@ -212,6 +212,7 @@ class LiveImageCreator(LoopImageCreator):
         return env
 
     def _mount_instroot(self, base_on: str | None = None) -> None:
+        self._dracut = self._base_compression = None  # this build's, not an earlier one's
         if base_on:
             base = baseiso.read_base_iso(Path(base_on), self._require_builddir() / "base")
             if self._live.compression is None:
