@@ -31,6 +31,7 @@ from imgcreate.errors import CreatorError
 from imgcreate.live import LiveImageCreator
 from imgcreate.media.iso import BiosBootloader
 from imgcreate.pack import RootfsType
+from imgcreate.storage.roots import ExtImage, ReproducibleExtImage
 
 
 @pytest.fixture
@@ -70,6 +71,19 @@ def test_attributes_set_after_construction_are_in_the_snapshot(ks: Any, tmp_path
     assert creator.packer.tool == "mksquashfs" and creator.bios is BiosBootloader.SYSLINUX
     creator.rootfs_type, creator.flat_squashfs = "erofs", False
     assert creator.packer.tool == "mkfs.erofs", "the packer is chosen from the settings, not fixed at construction"
+
+
+def test_loop_settings_after_construction_choose_the_storage(ks: Any, tmp_path: Path) -> None:
+    """The label and size of the ext image, and a reproducible epoch, set after construction: the root storage
+    is made from them (it used to be made in the constructor, so these were ignored)."""
+    creator = LoopImageCreator(ks, "loop", tmpdir=tmp_path)
+    creator.fslabel, creator.image_size = "A-NEW-LABEL-LONGER-THAN-16", 64 * 1024 * 1024
+    storage = creator._root_storage()
+    assert isinstance(storage, ExtImage) and not isinstance(storage, ReproducibleExtImage)
+    assert (storage.label, storage.size) == ("A-NEW-LABEL-LONG", 64 * 1024 * 1024)
+    creator.source_date_epoch = 1700000000
+    assert isinstance(creator._root_storage(), ReproducibleExtImage)
+    assert "LABEL=A-NEW-LABEL-LONG  /  ext4" in creator._fstab_root()
 
 
 def test_modes_are_enums(ks: Any, tmp_path: Path) -> None:
