@@ -318,7 +318,7 @@ class ImageCreator:
         request = InstallRequest(
             root=self._instroot, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,
             repos=tuple(repos), releasever=cfg.releasever, cacheonly=cfg.cacheonly,
-            pkgverify_level=cfg.pkgverify_level, epoch=cfg.source_date_epoch, incremental=cfg.incremental,
+            pkgverify_level=cfg.pkgverify_level, key_settings=cfg.install_settings(), incremental=cfg.incremental,
             based_on=self._based_on)
         self.install_result, self._install_key = install_packages(request, self._phase, self.timings)
 

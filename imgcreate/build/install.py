@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,7 @@ class InstallRequest:
     releasever: str
     cacheonly: bool
     pkgverify_level: str | None
-    epoch: int | None
+    key_settings: Mapping[str, object]  # the settings that decide the install (part of its cache key)
     incremental: Path | None  # the cache of installed trees; None: always install
     based_on: str | None  # --base-on: the base image decides the tree too, never keyed
 
@@ -51,8 +51,8 @@ def install_key(req: InstallRequest) -> incremental.InstallKey | None:
     if req.based_on is not None:
         log.log(PROGRESS, "incremental: not with --base-on (the base image decides the tree too): a full build")
         return None
-    return incremental.install_key(req.spec, list(req.repos), req.releasever, os.uname().machine,
-                                   req.pkgverify_level, req.epoch, __version__)
+    return incremental.install_key(req.spec, list(req.repos), req.key_settings, req.releasever, os.uname().machine,
+                                   __version__)
 
 
 def install(req: InstallRequest, phase: Phase,

@@ -27,13 +27,16 @@ from imgcreate.pack import RootfsType
 from imgcreate.strenum import StrEnum
 
 TREE = "tree"  # the metadata key of a field's marker: True when the field shapes the finished root
+INSTALL = "install"  # ... and True when it decides the installed tree (the incremental install key)
 
 
-def setting(*, tree: bool, default: Any = dataclasses.MISSING) -> Any:
-    """A configuration field that says whether it shapes the finished root (and so the incremental root key)."""
+def setting(*, tree: bool, install: bool = False, default: Any = dataclasses.MISSING) -> Any:
+    """A configuration field that says whether it shapes the finished root (the incremental root key) and
+    whether it decides the installed tree (the install key)."""
+    metadata = {TREE: tree, INSTALL: install}
     if default is dataclasses.MISSING:
-        return dataclasses.field(metadata={TREE: tree})
-    return dataclasses.field(default=default, metadata={TREE: tree})
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 class PkgVerifyLevel(StrEnum):
@@ -115,32 +118,41 @@ class BuildConfig:
 
     kind: str = setting(tree=True)  # the creator's class name
     name: str = setting(tree=False)
-    releasever: str = setting(tree=False)  # in InstallKey
+    releasever: str = setting(tree=False, install=True)
     tmpdir: Path = setting(tree=False)
     cacheonly: bool = setting(tree=False)
     docleanup: bool = setting(tree=False)
-    pkgverify_level: PkgVerifyLevel | None = setting(tree=False)  # in InstallKey
-    source_date_epoch: int | None = setting(tree=False)  # in InstallKey
+    pkgverify_level: PkgVerifyLevel | None = setting(tree=False, install=True)
+    source_date_epoch: int | None = setting(tree=False, install=True)  # rpm records it as the install time
     incremental: Path | None = setting(tree=False)  # where --incremental keeps its trees (None: off)
     loop: LoopConfig | None = setting(tree=True, default=None)
     live: LiveConfig | None = setting(tree=True, default=None)
 
     def root_settings(self) -> dict[str, object]:
         """The settings that decide the finished root: the key of a compressed root --incremental keeps."""
-        return root_settings(self)
+        return marked(self, TREE)
+
+    def install_settings(self) -> dict[str, object]:
+        """The settings that decide the installed tree (beside the packages, repositories and architecture):
+        part of the key of an installed tree --incremental keeps."""
+        return marked(self, INSTALL)
 
 
 def root_settings(section: object) -> dict[str, object]:
-    """The fields of *section* (a configuration dataclass) marked ``tree``, nested sections flattened as
+    """The fields of *section* marked ``tree`` (see :func:`marked`)."""
+    return marked(section, TREE)
+
+
+def marked(section: object, marker: str) -> dict[str, object]:
+    """The fields of *section* (a configuration dataclass) marked *marker*, nested sections flattened as
     ``section.field``, values as plain JSON-able data."""
     found: dict[str, object] = {}
     for f in dataclasses.fields(section):  # type: ignore[arg-type]
-        if not f.metadata[TREE]:
-            continue
         value = getattr(section, f.name)
         if _is_section(value):
-            found.update({f"{f.name}.{k}": v for k, v in root_settings(value).items()})
-        else:
+            if f.metadata[marker]:
+                found.update({f"{f.name}.{k}": v for k, v in marked(value, marker).items()})
+        elif f.metadata[marker]:
             found[f.name] = _plain(value)
     return found
 

@@ -18,6 +18,7 @@ from imgcreate import kickstart
 from imgcreate.boot.dracutconf import DracutSettings
 from imgcreate.config import parse
 from imgcreate.config.model import (
+    INSTALL,
     TREE,
     BuildConfig,
     Compression,
@@ -139,10 +140,11 @@ def _sections() -> list[type[Any]]:
 
 
 def test_every_field_says_whether_it_shapes_the_root() -> None:
-    """A new setting must be declared with setting(tree=...): then the key below cannot miss it."""
+    """A new setting must be declared with setting(tree=...): then the keys below cannot miss it."""
     for section in _sections():
         for f in dataclasses.fields(section):
-            assert TREE in f.metadata, f"{section.__name__}.{f.name} does not say whether it shapes the root"
+            assert TREE in f.metadata and INSTALL in f.metadata, \
+                f"{section.__name__}.{f.name} does not say whether it shapes the root: declare it with setting()"
 
 
 def _other(value: Any) -> Any:
@@ -166,11 +168,13 @@ def _other(value: Any) -> Any:
     raise AssertionError(f"no other value known for {value!r}: teach _other() the new field's type")
 
 
-def test_root_key_derived_from_the_tree_fields(ks: Any, tmp_path: Path) -> None:
-    """Changing any field marked tree changes the packed root's key; changing any other field does not."""
+def test_keys_derived_from_the_marked_fields(ks: Any, tmp_path: Path) -> None:
+    """Changing any field marked tree changes the packed root's key, any marked install the installed tree's;
+    changing any other field changes neither."""
     cfg = live(ks, tmp_path, source_date_epoch=1).build_config
     assert cfg.loop is not None and cfg.live is not None
-    base = cfg.root_settings()
+    base, base_install = cfg.root_settings(), cfg.install_settings()
+    assert base_install == {"releasever": cfg.releasever, "pkgverify_level": None, "source_date_epoch": 1}
     assert base["kind"] == "LiveImageCreator" and base["live.rootfs_type"] == "squashfs-ext4"
     assert base["loop.size"] == 300 * 1024 * 1024
     sections: list[tuple[str, Any]] = [("", cfg), ("loop", cfg.loop), ("live", cfg.live)]
@@ -183,6 +187,8 @@ def test_root_key_derived_from_the_tree_fields(ks: Any, tmp_path: Path) -> None:
             whole: BuildConfig = changed if not section_name else dataclasses.replace(cfg, **{section_name: changed})
             moved = whole.root_settings() != base
             assert moved == f.metadata[TREE], f"{section_name or 'build'}.{f.name}: tree={f.metadata[TREE]}"
+            moved = whole.install_settings() != base_install
+            assert moved == f.metadata[INSTALL], f"{section_name or 'build'}.{f.name}: install={f.metadata[INSTALL]}"
 
 
 def test_attribute_changed_after_mount_has_no_effect(ks: Any, tmp_path: Path) -> None:
