@@ -119,6 +119,8 @@ class LiveImageCreator(LoopImageCreator):
     def compress_args(self, value: str | None) -> None:
         self.compression_type = value
 
+    compress_type = compress_args  # the name upstream's releases before 25 used
+
     @property
     def productname(self) -> str:
         return self.product

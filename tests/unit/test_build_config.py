@@ -51,6 +51,8 @@ def test_attributes_set_after_construction_are_in_the_snapshot(ks: Any, tmp_path
     creator = live(ks, tmp_path)
     assert creator.build_config.live is not None and creator.build_config.live.compression == Compression(
         Compressor.XZ, "xz"), "upstream's default compressor"
+    creator.compress_type = "zstd"  # the name older upstream releases used
+    assert creator.compression_type == "zstd"
     creator.compress_args = "lz4"
     creator.skip_compression = True
     creator.skip_minimize = True
