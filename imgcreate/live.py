@@ -119,7 +119,7 @@ class LiveImageCreator(LoopImageCreator):
     def compress_args(self, value: str | None) -> None:
         self.compression_type = value
 
-    compress_type = compress_args  # the name upstream's releases before 25 used
+    compress_type = compress_args  # the name older upstream releases used
 
     @property
     def productname(self) -> str:
