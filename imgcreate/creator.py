@@ -2,8 +2,12 @@
 
 The order of the steps is :func:`imgcreate.build.pipeline.build_image`; each step (mount, install, configure, unmount,
 package) is a public method, timed and logged as a phase.  Where the root lives is a storage object
-(:mod:`imgcreate.storage.roots`) the creator composes, chosen by the ``_root_storage()`` hook.  Every resource is
-registered for release the moment it is acquired, on one of two stacks:
+(:mod:`imgcreate.storage.roots`) the creator composes, chosen by the ``_root_storage()`` hook.  Settings are the
+creator's attributes (constructor keywords, or set afterwards, as upstream's API has it) until ``mount()``, which
+takes one frozen :class:`~imgcreate.config.model.BuildConfig` from them (:attr:`ImageCreator.build_config`): the
+build reads only that, so an attribute changed after ``mount()`` has no effect on that build (``cleanup()``
+drops the snapshot; the next ``mount()`` takes a new one).  Every resource is registered for release the
+moment it is acquired, on one of two stacks:
 
 * ``_mounts``: the install root's filesystem, the API filesystems in it, and the processes started in it.
   ``unmount()`` unwinds it (the image stays in the build directory for ``package()``).
@@ -25,18 +29,20 @@ from typing import Any, TypeVar
 from imgcreate import configure, kickstart
 from imgcreate.build import builddir, incremental, manifest
 from imgcreate.build.artifacts import Artifact, ArtifactKind
+from imgcreate.build.install import InstallRequest
+from imgcreate.build.install import install as install_packages
 from imgcreate.build.phases import Phases
 from imgcreate.build.pipeline import BuildOptions, build_image
+from imgcreate.config import parse
+from imgcreate.config.model import BuildConfig, LoopConfig
 from imgcreate.configure import scripts
-from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError
 from imgcreate.host import fs, signals
 from imgcreate.host.run import find_tool, passed_to_commands
 from imgcreate.kickstart import RepoSpec
 from imgcreate.packages import repofiles, rpmdb
 from imgcreate.storage import inroot, reproducible, rootfs
-from imgcreate.storage.roots import DirectoryRoot, ExtImage, RootStorage
-from imgcreate.version import __version__
+from imgcreate.storage.roots import DirectoryRoot, ExtImage, ReproducibleExtImage, RootStorage
 
 log = logging.getLogger("imgcreate")
 
@@ -73,7 +79,7 @@ class ImageCreator:
         self.cacheonly = cacheonly
         self.docleanup = docleanup
         self.pkgverify_level = pkgverify_level
-        self._phases = Phases(lambda: self.tmpdir)
+        self._phases = Phases(lambda: self._snapshot.tmpdir if self._snapshot is not None else self.tmpdir)
         self.install_result: Any = None
         self.package_list: list[str] | None = None  # name-epoch:version-release.arch, read before unmounting
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
@@ -92,6 +98,23 @@ class ImageCreator:
         self._resources = contextlib.ExitStack()
         self._mounted = False
         self._storage: RootStorage | None = None
+        self._snapshot: BuildConfig | None = None  # taken by mount(), dropped by cleanup()
+
+    # -- settings ----------------------------------------------------------------------------------------------
+    @property
+    def build_config(self) -> BuildConfig:
+        """The build's settings: the snapshot ``mount()`` took, or (before it) one made from the attributes now
+        (checked: a :class:`CreatorError` says every problem in one paragraph)."""
+        return self._snapshot if self._snapshot is not None else self._make_config()
+
+    def _make_config(self) -> BuildConfig:
+        return parse.make_config(
+            kind=type(self).__name__, name=self.name, releasever=self.releasever or "", tmpdir=self.tmpdir,
+            cacheonly=self.cacheonly, docleanup=self.docleanup, pkgverify_level=self.pkgverify_level,
+            source_date_epoch=self.source_date_epoch, incremental=self.incremental, **self._config_sections())
+
+    def _config_sections(self) -> dict[str, Any]:
+        return {}  # the image type's sections (``loop``, ``live``: imgcreate.config.parse)
 
     # -- paths -----------------------------------------------------------------------------------------------
     @property
@@ -148,15 +171,8 @@ class ImageCreator:
         return path
 
     def _get_kernel_versions(self) -> dict[str, list[str]]:
-        """The kernels installed in the image, as upstream returns them: {package name: [kernel version, ...]},
-        the versions read from each package's ``/boot/vmlinuz-<version>`` (or ``/lib/modules/<version>/vmlinuz``)."""
-        kernels: dict[str, list[str]] = {}
-        for package, files in rpmdb.files_by_package(self._instroot, "kernel").items():
-            versions = [f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")]
-            versions += [f.split("/")[-2] for f in files
-                         if f.endswith("/vmlinuz") and "/lib/modules/" in f and f.split("/")[-2] not in versions]
-            kernels[package] = versions
-        return kernels
+        """The kernels installed in the image, as upstream returns them (see :func:`rpmdb.kernel_versions`)."""
+        return rpmdb.kernel_versions(self._instroot)
 
     # -- context manager --------------------------------------------------------------------------------------
     def __enter__(self: _Creator) -> _Creator:
@@ -177,10 +193,13 @@ class ImageCreator:
 
     # -- hooks for subclasses -----------------------------------------------------------------------------------
     def _root_storage(self) -> RootStorage:
-        """What the install root lives on (asked once).  Default: a directory in the build directory."""
+        """What the install root lives on (asked once per build, from :attr:`build_config`).  Default: a
+        directory in the build directory."""
         return DirectoryRoot()
 
     def _get_storage(self) -> RootStorage:
+        if self._snapshot is None:
+            return self._root_storage()  # before mount(): what the settings would choose now (host tools)
         if self._storage is None:
             self._storage = self._root_storage()
         return self._storage
@@ -212,7 +231,7 @@ class ImageCreator:
 
         The base creator's result is upstream's: the install tree itself, delivered as the directory ``<name>``.
         """
-        os.rename(self._instroot, self._outdir / self.name)
+        os.rename(self._instroot, self._outdir / self.build_config.name)
 
     def _get_required_packages(self) -> list[str]:
         """Packages this kind of image always needs, on top of %packages."""
@@ -258,12 +277,16 @@ class ImageCreator:
         return build_image(self, BuildOptions(destdir=Path(destdir)))
 
     def mount(self, base_on: str | None = None, cachedir: str | os.PathLike[str] | None = None) -> None:
-        """Create the build directory and the install root, and mount /proc, /sys, /dev in it."""
+        """Take the settings' snapshot (:attr:`build_config`), create the build directory and the install root,
+        and mount /proc, /sys, /dev in it."""
         if self._mounted:
             return
+        if self._snapshot is None:
+            self._snapshot = self._make_config()
+        cfg = self._snapshot
         if self._builddir is None:
-            self._resources.enter_context(passed_to_commands(reproducible.command_env(self.source_date_epoch)))
-            self._builddir = builddir.create(self._resources, self.tmpdir, keep=not self.docleanup)
+            self._resources.enter_context(passed_to_commands(reproducible.command_env(cfg.source_date_epoch)))
+            self._builddir = builddir.create(self._resources, cfg.tmpdir, keep=not cfg.docleanup)
         if cachedir is not None:
             self._cachedir = Path(cachedir).resolve()
         self._based_on = base_on
@@ -283,71 +306,31 @@ class ImageCreator:
         *repo_urls* (name -> URL) adds repositories; *repo*, a ``.repo`` file or a directory of them (or several),
         replaces the kickstart's repositories, as upstream's ``--repo``.
         """
-        from imgcreate.packages.dnfbackend import DnfInstaller, cache_lock  # dnf is heavy: import it only to install
-
         self._require_mounted()
+        cfg = self.build_config
         self.run_pre_scripts()
         workdir = self._require_builddir()
-        cachedir = self._cachedir or workdir / "cache"
         repos = list(self.config.repos) if repo is None else repofiles.read_repo_paths(repo)
         repos += self.extra_repos
         for name, url in (repo_urls or {}).items():
             repos.append(RepoSpec(name=name, baseurl=(url,)))
         spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
-        key = self._incremental_key(spec, repos)
-        self._install_key = key
-        if key is not None and self._reuse_installed_tree(key):
-            return
-        # libdnf and rpm call back into Python all the time, and an exception raised there by a signal handler
-        # becomes a garbled SWIG error or makes rpm abort the process: signals act once dnf is done (a SIGINT
-        # during a download still stops it at once, through librepo).
-        with self._phase("install"), cache_lock(cachedir), signals.deferred("the package installation"), \
-                DnfInstaller(self._instroot, self.releasever or "", cachedir, workdir / "dnf-log",
-                             cacheonly=self.cacheonly, pkgverify_level=self.pkgverify_level) as dnfi:
-            for repo_spec in repos:
-                dnfi.add_repo(repo_spec)
-            self.install_result = dnfi.run(spec)
-            for name, value in dnfi.timings.items():
-                self.timings[f"install.{name}"] = value
-        if key is not None and self.incremental is not None:
-            with self._phase("incremental-store"):
-                incremental.TreeCache(self.incremental).store(key, self._instroot, rootfs.API_MOUNTS)
-
-    def _incremental_key(self, spec: kickstart.PackageSpec, repos: list[RepoSpec]) -> incremental.InstallKey | None:
-        """The cache key of this install, when --incremental is on and the install starts from nothing."""
-        if self.incremental is None:
-            return None
-        if self._based_on is not None:
-            log.log(PROGRESS, "incremental: not with --base-on (the base image decides the tree too): a full build")
-            return None
-        return incremental.install_key(spec, repos, self.releasever or "", os.uname().machine,
-                                       self.pkgverify_level, self.source_date_epoch, __version__)
-
-    def _root_settings(self) -> dict[str, object]:
-        """The image type's settings that decide the finished root (beside the kickstart and the installed
-        tree): the key of a compressed root kept by --incremental."""
-        return {"type": type(self).__name__}
+        request = InstallRequest(
+            root=self._instroot, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,
+            repos=tuple(repos), releasever=cfg.releasever, cacheonly=cfg.cacheonly,
+            pkgverify_level=cfg.pkgverify_level, key_settings=cfg.install_settings(), incremental=cfg.incremental,
+            based_on=self._based_on)
+        self.install_result, self._install_key = install_packages(request, self._phase, self.timings)
 
     def _compressed_root(self) -> tuple[incremental.TreeCache, incremental.InstallKey, str] | None:
-        """Where --incremental keeps the compressed root of this build (cache, tree key, root key); None when
-        the tree was not keyed (no --incremental, --base-on, or unreadable repository metadata)."""
-        if self.incremental is None or self._install_key is None:
+        """Where --incremental keeps the compressed root of this build (cache, tree key, root key: derived from
+        the configuration's fields that shape the root); None when the tree was not keyed (no --incremental,
+        --base-on, or unreadable repository metadata)."""
+        cfg = self.build_config
+        if cfg.incremental is None or self._install_key is None:
             return None
-        key = incremental.root_key(self._install_key, kickstart.flattened(self.ks), self._root_settings())
-        return incremental.TreeCache(self.incremental), self._install_key, key
-
-    def _reuse_installed_tree(self, key: incremental.InstallKey) -> bool:
-        """Start from the cached tree for *key* instead of installing; whether there was one."""
-        assert self.incremental is not None
-        tree = incremental.TreeCache(self.incremental).lookup(key)
-        if tree is None:
-            log.log(PROGRESS, "incremental: no installed tree for this package set yet; installing")
-            return False
-        with self._phase("install"):
-            incremental.copy_tree(tree, self._instroot, rootfs.API_MOUNTS)
-        self.timings["install.reused"] = self.timings.get("install", 0.0)
-        log.log(PROGRESS, "incremental: reused the installed tree %s (no dnf, no rpm transaction)", tree.parent)
-        return True
+        key = incremental.root_key(self._install_key, kickstart.flattened(self.ks), cfg.root_settings())
+        return incremental.TreeCache(cfg.incremental), self._install_key, key
 
     def configure(self) -> None:
         """Apply kickstart configuration, the boot configuration, then %post scripts, as upstream does."""
@@ -372,8 +355,9 @@ class ImageCreator:
             if inroot.is_dir(self._instroot, rpmdb.DBPATH):
                 self.package_list = manifest.package_lines(self._instroot)
             self._release_mounts()
-            if self.source_date_epoch is not None and self._instroot.is_dir():
-                reproducible.normalize_tree(self._instroot, self.source_date_epoch)
+            epoch = self.build_config.source_date_epoch
+            if epoch is not None and self._instroot.is_dir():
+                reproducible.normalize_tree(self._instroot, epoch)
 
     def _release_mounts(self) -> None:
         """Unwind the mount stack: stop processes in the root, unmount, detach loop devices (reverse order)."""
@@ -400,7 +384,7 @@ class ImageCreator:
         return Artifact(path, ArtifactKind.FILESYSTEM_IMAGE)
 
     def _write_manifest(self) -> None:
-        manifest.write_manifest(self._outdir, self.name, self.package_list, self.ks)
+        manifest.write_manifest(self._outdir, self.build_config.name, self.package_list, self.ks)
 
     def cleanup(self) -> None:
         """Unmount everything and remove the build directory (kept with docleanup=False, but still unmounted)."""
@@ -410,6 +394,7 @@ class ImageCreator:
             finally:
                 self._resources.close()
                 self._builddir = None
+                self._snapshot = self._storage = None  # the next mount() takes the settings anew
 
     def launch_shell(self, prompt: str | None = None) -> int:
         """An interactive shell chrooted into the install root (upstream's ``-l``); returns its exit status.
@@ -454,35 +439,50 @@ class ImageCreator:
 class LoopImageCreator(ImageCreator):
     """An ext2/3/4 filesystem image in a sparse loopback file, ``<name>.img``.
 
-    Size and type come from ``part / --size N --fstype T`` (default 4096 MiB, ext4); the filesystem label from
-    ``fslabel`` (default: ``part / --label``, else the name; ext labels hold 16 characters).  The result is
-    checked, shrunk to its minimal size and grown back sparsely to its nominal size, as upstream does.
+    Size and type come from ``part / --size N --fstype T`` (default 4096 MiB, ext4: the attributes
+    ``image_size`` and ``fstype``); the filesystem label from ``fslabel`` (default: ``part / --label``, else the
+    name; ext labels hold 16 characters).  The result is checked, shrunk to its minimal size and grown back
+    sparsely to its nominal size, as upstream does.
     """
 
     def __init__(self, ks: kickstart.KickstartHandler, name: str, fslabel: str | None = None, **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
         part = self.config.root_partition
         self.fslabel = fslabel or part.label or name
-        self._ext_image = ExtImage(name, part.size, part.fstype, self.fslabel[:16], epoch=self.source_date_epoch)
+        self.fstype = part.fstype
+        self.image_size = part.size
+        self.size_from_base = False  # grow to a --base-on image's size when it is larger (editliveos)
         self.minimal_size: int | None = None
+        parse.loop_settings(self._raw_loop(), live=False)  # a kickstart asking for another filesystem fails now
+
+    def _raw_loop(self) -> parse.RawLoop:
+        return parse.RawLoop(self.fslabel, self.fstype, self.image_size, self.size_from_base)
+
+    def _config_sections(self) -> dict[str, Any]:
+        return {**super()._config_sections(), "loop": self._raw_loop()}
 
     @property
-    def fstype(self) -> str:
-        return self._ext_image.fstype
+    def _loop(self) -> LoopConfig:
+        loop = self.build_config.loop
+        assert loop is not None
+        return loop
 
     @property
-    def image_size(self) -> int:
-        return self._ext_image.size
-
-    def _root_settings(self) -> dict[str, object]:
-        return {**super()._root_settings(), "label": self.fslabel[:16], "fstype": self.fstype,
-                "size": self.image_size}
+    def _ext_image(self) -> ExtImage:
+        storage = self._get_storage()
+        assert isinstance(storage, ExtImage)
+        return storage
 
     def _root_storage(self) -> RootStorage:
-        return self._ext_image
+        """The ext image, made from a directory tree at the end for a reproducible build."""
+        loop, epoch = self._loop, self.build_config.source_date_epoch
+        kind = ExtImage if epoch is None else ReproducibleExtImage
+        return kind(self.build_config.name, loop.size, loop.fstype, loop.fslabel[:16], epoch=epoch,
+                    size_from_base=loop.size_from_base)
 
     def _fstab_root(self) -> str:
-        return f"LABEL={self.fslabel[:16]}  /  {self.fstype}  defaults,noatime  0 0\n"
+        loop = self._loop
+        return f"LABEL={loop.fslabel[:16]}  /  {loop.fstype}  defaults,noatime  0 0\n"
 
     def _finish_image(self, minimize: bool = True) -> Path:
         """The unmounted image, checked, minimized and grown back sparsely: the file that is shipped.

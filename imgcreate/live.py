@@ -13,6 +13,14 @@ Layout of the ISO (Fedora 37 and later; ``--syslinux`` gives the older isolinux/
 
 Boot loader files always come from the image being built, as the target distribution ships them; only
 ``grub2-mkimage`` may come from the host when the image lacks it.
+
+Settings are upstream's attributes (``compress_args``/``compression_type``, ``skip_compression``,
+``skip_minimize``, ``BIOSbooter``, ``skip_hfs``, ``dracut_conf_args``, ``_alt_initrd_name``, ``title``,
+``product``...), set as constructor keywords or afterwards until ``mount()``, which freezes them into
+``build_config.live`` (:class:`imgcreate.config.model.LiveConfig`); the build reads only that.  Where the root
+lives, how it is packed and how the medium is mastered are parts chosen from it: the root storage (a directory
+for a flat root, else the ext image), the :class:`~imgcreate.pack.Packer` of its ``rootfs_type``, and the ISO's
+BIOS boot loader.
 """
 
 from __future__ import annotations
@@ -29,20 +37,22 @@ from imgcreate import kickstart
 from imgcreate.boot import bootloader, dracutconf, efi, kernels
 from imgcreate.build import incremental
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
+from imgcreate.config import parse
+from imgcreate.config.model import LiveConfig
 from imgcreate.creator import LoopImageCreator
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError, ImageError
 from imgcreate.host.run import find_any_tool, run
 from imgcreate.media import baseiso, iso
 from imgcreate.media.iso import BiosBootloader
-from imgcreate.pack import RootfsType
+from imgcreate.pack import Packer, RootfsType
 from imgcreate.storage import inroot, rootfs
 from imgcreate.storage.roots import DirectoryRoot, RootStorage
 
 log = logging.getLogger("imgcreate")
 
 DRACUT_CONF = "/etc/dracut.conf.d/99-liveos.conf"
-DEFAULT_COMPRESSION = "xz"  # upstream 31's default
+DEFAULT_COMPRESSION = parse.DEFAULT_COMPRESSION  # upstream 31's default
 # lorax's --rootfs-type values: the compressed image (squashfs or EROFS) holds the root tree or an ext4 rootfs.img.
 ROOTFS_TYPES = RootfsType.names()
 
@@ -82,20 +92,77 @@ class LiveImageCreator(LoopImageCreator):
         **kwargs: Any,
     ) -> None:
         super().__init__(ks, name, fslabel=fslabel, **kwargs)
-        kickstart.check_fslabel(self.fslabel)  # also the ISO's volume id and root=live:CDLABEL=
         self.product = product or "Linux"
         self.title = title or self.product
         # None (or upstream's command-line spelling "None"): the base ISO's compressor, else the default.
-        self.compression_type = None if compression_type in (None, "None") else compression_type
-        self.rootfs_type = RootfsType.choose(rootfs_type, flat_squashfs)
-        self.flat_squashfs = self.rootfs_type.flat  # the root tree itself, no rootfs.img
-        self.packer = self.rootfs_type.packer
+        self.compression_type = compression_type
+        self.rootfs_type = rootfs_type  # lorax's name; None: squashfs-ext4, or squashfs with flat_squashfs
+        self.flat_squashfs = flat_squashfs  # the root tree itself, no rootfs.img
         self.skip_minimize = skip_minimize
         self.skip_compression = skip_compression  # the ext image on the ISO as LiveOS/rootfs.img, as upstream
-        self.bios = BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2
+        self.BIOSbooter: str = (BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2).value  # upstream
+        self.skip_hfs = False  # upstream's: no Mac HFS+ boot image (none is made here: accepted)
         self.dracut_conf_args = dracut_conf_args
-        self.dracut = dracutconf.parse_conf_args(dracut_conf_args)
+        self._alt_initrd_name: str | None = None  # upstream's: /boot/<name> is the initrd (default: the kernel's)
         self._boot_media: BootMedia | None = None
+        self._dracut: dracutconf.DracutSettings | None = None  # the live dracut modules this build uses
+        self._base_compression: str | None = None  # the --base-on ISO's compressor, read at mount()
+        self._make_config()  # bad settings fail at construction too (every one at once)
+
+    # -- settings (upstream's attribute names) ----------------------------------------------------------------------
+    @property
+    def compress_args(self) -> str | None:
+        """Upstream's name of ``compression_type``: the squashfs compressor and its options."""
+        return self.compression_type
+
+    @compress_args.setter
+    def compress_args(self, value: str | None) -> None:
+        self.compression_type = value
+
+    compress_type = compress_args  # the name older upstream releases used
+
+    @property
+    def productname(self) -> str:
+        return self.product
+
+    @productname.setter
+    def productname(self, value: str) -> None:
+        self.product = value
+
+    def _config_sections(self) -> dict[str, Any]:
+        raw = parse.RawLive(
+            rootfs_type=None if self.rootfs_type is None else str(self.rootfs_type), flat_squashfs=self.flat_squashfs,
+            compression=self.compression_type, skip_compression=self.skip_compression,
+            skip_minimize=self.skip_minimize, dracut_conf_args=self.dracut_conf_args, bios=self.BIOSbooter,
+            title=self.title, product=self.product, alt_initrd_name=self._alt_initrd_name, skip_hfs=self.skip_hfs)
+        return {**super()._config_sections(), "live": raw}
+
+    @property
+    def _live(self) -> LiveConfig:
+        live = self.build_config.live
+        assert live is not None
+        return live
+
+    @property
+    def packer(self) -> Packer:
+        """How the root is packed (squashfs or EROFS), from the settings' ``rootfs_type``."""
+        return self._live.rootfs_type.packer
+
+    @property
+    def bios(self) -> BiosBootloader:
+        return self._live.bios
+
+    @property
+    def dracut(self) -> dracutconf.DracutSettings:
+        """The live initramfs' dracut settings (the modules the image lacks left out once configured)."""
+        return self._dracut if self._dracut is not None else self._live.dracut
+
+    def _compression(self) -> str | None:
+        """What the packer compresses with: the setting, else the --base-on ISO's, else xz; None: uncompressed."""
+        chosen = self._live.compression
+        if chosen is None:
+            return self._base_compression or DEFAULT_COMPRESSION
+        return chosen.packer_arg
 
     # -- paths -------------------------------------------------------------------------------------------------
     @property
@@ -109,11 +176,16 @@ class LiveImageCreator(LoopImageCreator):
     # -- checks ------------------------------------------------------------------------------------------------
     def check_host_tools(self) -> None:
         super().check_host_tools()
-        # -s compresses nothing: the default compressor (xz, which erofs-utils < 1.6 lacks) is not checked.
-        self.packer.check(None if self.skip_compression else self.compression_type)
+        self._check_compression()
 
     def _host_tools(self) -> list[str]:
         return [*super()._host_tools(), self.packer.tool, "xorriso", "implantisomd5", "mkfs.vfat", "mmd", "mcopy"]
+
+    def _check_compression(self) -> None:
+        """-s compresses nothing: the default compressor (xz, which erofs-utils < 1.6 lacks) is not checked."""
+        live = self._live
+        if not live.skip_compression:
+            self.packer.check(live.compression.packer_arg if live.compression is not None else None)
 
     # -- hooks -------------------------------------------------------------------------------------------------
     def _get_required_packages(self) -> list[str]:
@@ -122,21 +194,17 @@ class LiveImageCreator(LoopImageCreator):
         return [*bios, "grub2-efi-x64-cdboot", "shim-x64"]
 
     def _get_kernel_options(self) -> str:
-        base = f"root=live:CDLABEL={self.fslabel} rootfstype=auto ro rd.live.image"
-        if self.flat_squashfs:
+        base = f"root=live:CDLABEL={self._loop.fslabel} rootfstype=auto ro rd.live.image"
+        if self._live.flat:
             base += " rd.live.overlay.overlayfs=1"
         return self.config.bootloader.kernel_args(f"{base} quiet rhgb")
 
     def _root_storage(self) -> RootStorage:
         """The root tree itself for --flat-squashfs, else the ext image that becomes LiveOS/rootfs.img."""
-        return DirectoryRoot() if self.flat_squashfs else super()._root_storage()
-
-    def _root_settings(self) -> dict[str, object]:
-        return {**super()._root_settings(), "rootfs_type": self.rootfs_type.value, "compression": self.compression_type,
-                "minimize": not self.skip_minimize, "dracut": self.dracut.text()}
+        return DirectoryRoot() if self._live.flat else super()._root_storage()
 
     def _fstab_root(self) -> str:
-        fstype = self.packer.fstype if self.flat_squashfs else self.fstype
+        fstype = self.packer.fstype if self._live.flat else self._loop.fstype
         return f"/dev/root  /  {fstype}  defaults,noatime  0 0\n"
 
     def _get_post_scripts_env(self, in_chroot: bool) -> dict[str, str]:
@@ -146,14 +214,13 @@ class LiveImageCreator(LoopImageCreator):
         return env
 
     def _mount_instroot(self, base_on: str | None = None) -> None:
+        self._dracut = self._base_compression = None  # this build's, not an earlier one's
         if base_on:
             base = baseiso.read_base_iso(Path(base_on), self._require_builddir() / "base")
-            if self.compression_type is None:
-                self.compression_type = base.compression or DEFAULT_COMPRESSION
-                log.info("compressing with %s, as the base ISO", self.compression_type)
+            if self._live.compression is None:
+                self._base_compression = base.compression
+                log.info("compressing with %s, as the base ISO", self._compression())
             base_on = str(base.root)
-        elif self.compression_type is None:
-            self.compression_type = DEFAULT_COMPRESSION
         super()._mount_instroot(base_on)
         self._isodir.mkdir(exist_ok=True)
         rootfs.write_file(self._instroot, DRACUT_CONF, self.dracut.text())
@@ -179,9 +246,9 @@ class LiveImageCreator(LoopImageCreator):
         _copy_boot_file(root, initrd, kdir / "initrd.img")
         log.info("kernel %s: %s, %s", kver, vmlinuz, initrd)
         menu = bootloader.BootMenu(
-            label=self.fslabel,
-            title=self.title,
-            product=self.product,
+            label=self._loop.fslabel,
+            title=self._live.title,
+            product=self._live.product,
             kernel=f"{self._kernel_dir}/vmlinuz",
             initrd=f"{self._kernel_dir}/initrd.img",
             kernel_args=self._get_kernel_options(),
@@ -204,7 +271,7 @@ class LiveImageCreator(LoopImageCreator):
         missing = " ".join(m for m in self.dracut.modules if m not in kept.modules)
         log.warning("the image has no dracut module %s (livenet comes with dracut-network): making the initramfs "
                     "again without it", missing)
-        self.dracut = kept
+        self._dracut = kept
         rootfs.write_file(self._instroot, DRACUT_CONF, kept.text())
         return True
 
@@ -213,6 +280,9 @@ class LiveImageCreator(LoopImageCreator):
         made none, or if *remake*)."""
         root = self._instroot
         kver = kernels.newest(root)
+        alt = self._live.alt_initrd_name
+        if alt is not None:  # upstream's _alt_initrd_name: a file the image's own tools made in /boot
+            return kver, kernels.vmlinuz(root, kver), rootfs.resolve_in_root(root, f"/boot/{alt}")
         return kver, kernels.vmlinuz(root, kver), kernels.ensure_initramfs(root, kver, remake=remake)
 
     def _setup_grub_bios(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
@@ -284,7 +354,7 @@ class LiveImageCreator(LoopImageCreator):
         copied["EFI/BOOT/grub.cfg"] = bootdir / "grub.cfg"
         images = isodir / "images"
         images.mkdir(exist_ok=True)
-        iso.make_efiboot(images / "efiboot.img", copied, self.source_date_epoch)
+        iso.make_efiboot(images / "efiboot.img", copied, self.build_config.source_date_epoch)
         return "images/efiboot.img"
 
     # -- packaging -------------------------------------------------------------------------------------------------
@@ -294,24 +364,25 @@ class LiveImageCreator(LoopImageCreator):
         liveos = self._isodir / "LiveOS"
         liveos.mkdir(exist_ok=True)
         squashfs_img = liveos / "squashfs.img"
-        kept = None if self.skip_compression else self._compressed_root()
+        live = self._live
+        kept = None if live.skip_compression else self._compressed_root()
         if kept is not None and self._reuse_compressed_root(*kept, squashfs_img):
             pass  # only the ISO is mastered again
-        elif self.flat_squashfs:
+        elif live.flat:
             # A flat root has no ext image to put on the ISO: --skip-compression makes the squashfs uncompressed.
             with self._phase("squashfs"):
-                self.packer.pack(self._instroot, squashfs_img, None if self.skip_compression else self.compression_type,
-                                 sparse=False, epoch=self.source_date_epoch)
-        elif self.skip_compression:
+                self.packer.pack(self._instroot, squashfs_img, None if live.skip_compression else self._compression(),
+                                 sparse=False, epoch=self.build_config.source_date_epoch)
+        elif live.skip_compression:
             # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
             with self._phase("filesystem-finish"):
-                os.rename(self._finish_image(minimize=not self.skip_minimize), liveos / "rootfs.img")
+                os.rename(self._finish_image(minimize=not live.skip_minimize), liveos / "rootfs.img")
         else:
             self._squash_rootfs_img(squashfs_img)
         if kept is not None:
             with self._phase("incremental-store"):
                 kept[0].store_root(kept[1], kept[2], squashfs_img)
-        self._master(self._boot_media, self._outdir / f"{self.name}.iso")
+        self._master(self._boot_media, self._outdir / f"{self.build_config.name}.iso")
 
     def _artifact(self, path: Path) -> Artifact:
         if path.suffix != ".iso" or self._boot_media is None:
@@ -337,14 +408,15 @@ class LiveImageCreator(LoopImageCreator):
         """LiveOS/squashfs.img holding LiveOS/rootfs.img: the ext image, minimized then grown back sparsely to
         its nominal size, so the live root has the size the kickstart asked for at no cost in the squashfs."""
         with self._phase("filesystem-finish"):
-            image = self._finish_image(minimize=not self.skip_minimize)
+            image = self._finish_image(minimize=not self._live.skip_minimize)
         sqroot = self._require_builddir() / "squashfs-root"
         (sqroot / "LiveOS").mkdir(parents=True, exist_ok=True)
         os.rename(image, sqroot / "LiveOS/rootfs.img")
         try:
             with self._phase("squashfs"):
                 # Only the sparse rootfs.img is in sqroot: tar2sqfs skips its holes (see pack.squashfs).
-                self.packer.pack(sqroot, output, self.compression_type, sparse=True, epoch=self.source_date_epoch)
+                self.packer.pack(sqroot, output, self._compression(), sparse=True,
+                                 epoch=self.build_config.source_date_epoch)
         finally:
             os.rename(sqroot / "LiveOS/rootfs.img", image)
 
@@ -354,8 +426,8 @@ class LiveImageCreator(LoopImageCreator):
             mbr = self._require_builddir() / "hybrid-mbr.bin"
             mbr.write_bytes(media.mbr)
         with self._phase("iso"):
-            iso.master_iso(iso.IsoSpec(tree=self._isodir, volume_id=self.fslabel, bios=media.bios, mbr=mbr,
-                                       efiboot=media.efiboot, epoch=self.source_date_epoch), output)
+            iso.master_iso(iso.IsoSpec(tree=self._isodir, volume_id=self._loop.fslabel, bios=media.bios, mbr=mbr,
+                                       efiboot=media.efiboot, epoch=self.build_config.source_date_epoch), output)
         with self._phase("checksum"):
             iso.implant_md5(output)
 

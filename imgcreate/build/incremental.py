@@ -4,10 +4,11 @@ it instead of running dnf and rpm.
 
 The key is everything that decides the installed tree: the package set and its options (``%packages`` with the
 image type's own additions and exclusions), every repository's definition and its metadata (the sha256 of its
-``repodata/repomd.xml``, which changes whenever a package is added, removed or rebuilt), the release version,
-the architecture, rpm's verification level, the reproducible epoch (rpm records it as the install time) and
-this tool's version.  A repository whose metadata cannot be read up front (a mirrorlist or metalink, or an
-unreachable URL) makes the build a normal one, said in the log.
+``repodata/repomd.xml``, which changes whenever a package is added, removed or rebuilt), the architecture, this
+tool's version, and the build settings that mark themselves as deciding the install
+(:meth:`imgcreate.config.model.BuildConfig.install_settings`: the release version, rpm's verification level,
+the reproducible epoch, which rpm records as the install time).  A repository whose metadata cannot be read up
+front (a mirrorlist or metalink, or an unreachable URL) makes the build a normal one, said in the log.
 
 The compressed root (``LiveOS/squashfs.img``) is kept too, inside the tree's entry, keyed by what decides it
 beyond the installed tree: the whole kickstart (settings and scripts) and the image's own settings (label,
@@ -33,7 +34,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -56,10 +57,8 @@ class InstallKey:
 
     packages: PackageSpec
     repos: tuple[tuple[RepoSpec, str], ...]  # each repository with the sha256 of its repomd.xml
-    releasever: str
+    settings: tuple[tuple[str, object], ...]  # the build settings marked as deciding the install, sorted
     arch: str
-    pkgverify_level: str | None
-    epoch: int | None
     version: str
 
     def describe(self) -> dict[str, object]:
@@ -88,9 +87,10 @@ def repo_metadata_digest(repo: RepoSpec, variables: dict[str, str] | None = None
     return None
 
 
-def install_key(packages: PackageSpec, repos: Sequence[RepoSpec], releasever: str, arch: str,
-                pkgverify_level: str | None, epoch: int | None, version: str) -> InstallKey | None:
-    """The key of this install, or None when a repository's metadata cannot be read up front."""
+def install_key(packages: PackageSpec, repos: Sequence[RepoSpec], settings: Mapping[str, object], releasever: str,
+                arch: str, version: str) -> InstallKey | None:
+    """The key of this install, or None when a repository's metadata cannot be read up front.  *releasever*
+    fills in the repositories' URLs (it is one of *settings* too)."""
     found = []
     basearch = "i386" if arch in ("i486", "i586", "i686") else arch
     for repo in repos:
@@ -100,7 +100,7 @@ def install_key(packages: PackageSpec, repos: Sequence[RepoSpec], releasever: st
                               "list, or no answer): a full build", repo.name)
             return None
         found.append((repo, digest))
-    return InstallKey(packages, tuple(found), releasever, arch, pkgverify_level, epoch, version)
+    return InstallKey(packages, tuple(found), tuple(sorted(settings.items())), arch, version)
 
 
 def root_key(install: InstallKey, kickstart_text: str, settings: dict[str, object]) -> str:

@@ -69,12 +69,12 @@ def _make_creator(opts: argparse.Namespace, ks: kickstart.KickstartHandler, epoc
     from imgcreate.disk.appliance import DiskImageCreator
 
     name = opts.name or default_name(opts.kscfg, epoch)
-    return DiskImageCreator(
-        ks, name, disk_format=opts.disk_format, compress=None if opts.no_compress else opts.compression,
-        checksum=opts.checksum, vmem=opts.vmem, vcpu=opts.vcpu, version=opts.app_version, release=opts.release,
-        disk_size_mib=opts.disk_size, releasever=opts.releasever or opts.app_version, tmpdir=opts.tmpdir,
-        cacheonly=opts.cacheonly, docleanup=not opts.nocleanup, source_date_epoch=epoch,
-    )
+    # appliance-creator's --version is also $releasever unless --releasever is given
+    opts = argparse.Namespace(**{**vars(opts), "releasever": opts.releasever or opts.app_version})
+    return creators.creator_from_options(
+        DiskImageCreator, opts, ks, name, epoch, disk_format=opts.disk_format,
+        compress=None if opts.no_compress else opts.compression, checksum=opts.checksum, vmem=opts.vmem,
+        vcpu=opts.vcpu, version=opts.app_version, release=opts.release, disk_size_mib=opts.disk_size)
 
 
 def default_name(kscfg: str, epoch: int | None) -> str:

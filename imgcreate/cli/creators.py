@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from imgcreate import debug, kickstart
 from imgcreate.boot import boottest
@@ -204,11 +204,23 @@ def derive_names(opts: argparse.Namespace, image_type: str, now: float | None = 
                  product=getattr(opts, "product", None) or default_title)
 
 
+_C = TypeVar("_C", bound=ImageCreator)
+
+
+def creator_from_options(cls: type[_C], opts: argparse.Namespace, ks: kickstart.KickstartHandler, name: str,
+                         epoch: int | None, **kind: Any) -> _C:
+    """The one way every frontend builds its creator from parsed options: the options all creators share
+    (--releasever, --tmpdir, --cacheonly, --nocleanup, --pkgverify-level, the epoch, --incremental) as
+    constructor keywords and settings, plus the image type's own keywords *kind*.  Nothing else sets a
+    creator's settings from the command line; ``mount()`` takes them as its one snapshot."""
+    creator = cls(ks, name, releasever=getattr(opts, "releasever", None), tmpdir=opts.tmpdir,
+                  cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
+                  pkgverify_level=getattr(opts, "pkgverify_level", None), source_date_epoch=epoch, **kind)
+    creator.incremental = incremental_dir(opts)
+    return creator
+
+
 def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartHandler, epoch: int | None) -> Any:
-    common: dict[str, Any] = dict(
-        releasever=opts.releasever, tmpdir=opts.tmpdir, cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
-        pkgverify_level=opts.pkgverify_level, source_date_epoch=epoch,
-    )
     names = derive_names(opts, "livecd" if live else "image", epoch=epoch)
     if not live:
         from imgcreate.creator import LoopImageCreator
@@ -216,13 +228,12 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartH
         # Upstream checks labels of live images only; an ext label keeps its first 16 characters.  Without -f,
         # the kickstart's part / --label names the filesystem (else the name does).
         label = names.fslabel[: kickstart.FSLABEL_MAXLEN] if opts.fslabel else None
-        return LoopImageCreator(ks, names.name, fslabel=label, **common)
+        return creator_from_options(LoopImageCreator, opts, ks, names.name, epoch, fslabel=label)
     from imgcreate.live import LiveImageCreator
 
     kickstart.check_fslabel(names.fslabel)
-    return LiveImageCreator(
-        ks,
-        names.name,
+    return creator_from_options(
+        LiveImageCreator, opts, ks, names.name, epoch,
         fslabel=names.fslabel,
         title=names.title,
         product=names.product,
@@ -233,7 +244,6 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartH
         skip_minimize=opts.skip_minimize,
         syslinux=opts.syslinux,
         dracut_conf_args=opts.dracut_conf_args,
-        **common,
     )
 
 
@@ -296,7 +306,6 @@ def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any, 
         boot_test = boottest.BootTest.from_options(opts)  # None without --boot-test; QEMU is checked first
         ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
         creator = state["creator"] = make_creator(ks, epoch)
-        creator.incremental = incremental_dir(opts)
         with creator:
             build_image(creator, dataclasses.replace(options, boot_test=boot_test))
         _report_timings(creator)

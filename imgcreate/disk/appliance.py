@@ -50,10 +50,17 @@ class DiskImageCreator(ImageCreator):
                                             release=release)
         self.boots = self.config.bootloader.location != "none"
         self.layout = disklayout.plan_disk(self.config, bios=self.boots, disk_size_mib=disk_size_mib)
-        self._disk = PartitionedDisk(name, self.layout, epoch=self.source_date_epoch)
 
     def _root_storage(self) -> RootStorage:
-        return self._disk
+        """The partitioned disk, made reproducibly when the settings' snapshot has an epoch."""
+        cfg = self.build_config
+        return PartitionedDisk(cfg.name, self.layout, epoch=cfg.source_date_epoch)
+
+    @property
+    def _disk(self) -> PartitionedDisk:
+        disk = self._get_storage()
+        assert isinstance(disk, PartitionedDisk)
+        return disk
 
     def _host_tools(self) -> list[str]:
         return [*super()._host_tools(), *diskoutput.host_tools(self.output)]
@@ -125,7 +132,7 @@ class DiskImageCreator(ImageCreator):
         with self._phase("disk-finish"):
             self._disk.finish()
         with self._phase("disk-output"):
-            diskoutput.finish(self._disk.path, self._outdir, self.output, epoch=self.source_date_epoch)
+            diskoutput.finish(self._disk.path, self._outdir, self.output, epoch=self.build_config.source_date_epoch)
 
 
 ApplianceImageCreator = DiskImageCreator  # appliance-tools' name

@@ -104,3 +104,15 @@ def files_by_package(root: Path, provide: str) -> dict[str, list[str]]:
         for hdr in ts.dbMatch("providename", provide):
             found.setdefault(_text(hdr[rpm.RPMTAG_NAME]), []).extend(_text(f) for f in hdr[rpm.RPMTAG_FILENAMES])
     return found
+
+
+def kernel_versions(root: Path) -> dict[str, list[str]]:
+    """The kernels installed in the image: {package name: [kernel version, ...]}, the versions read from each
+    package's ``/boot/vmlinuz-<version>`` (or ``/lib/modules/<version>/vmlinuz``), as upstream's creator has it."""
+    kernels: dict[str, list[str]] = {}
+    for package, files in files_by_package(root, "kernel").items():
+        versions = [f.split("vmlinuz-", 1)[1] for f in files if f.startswith("/boot/vmlinuz-")]
+        versions += [f.split("/")[-2] for f in files
+                     if f.endswith("/vmlinuz") and "/lib/modules/" in f and f.split("/")[-2] not in versions]
+        kernels[package] = versions
+    return kernels

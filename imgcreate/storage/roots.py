@@ -1,7 +1,8 @@
 """Where the install root lives: a plain directory, or an ext filesystem in a sparse file on a loop device.
 
-Composed rather than inherited (as kiwi's live builder does): a creator holds one storage object and opens it
-on its mount stack.  An ext image is a sparse file, a loop device on it and a filesystem mounted from that,
+Composed rather than inherited (as kiwi's live builder does): a creator holds one storage object, chosen from its
+build configuration (a directory, an ext image, or a reproducible ext image made from a directory at the end),
+and opens it on its mount stack.  An ext image is a sparse file, a loop device on it and a filesystem mounted from that,
 each registered for release the moment it is acquired, so the stack releases them in reverse order whatever
 way the build ends.  After the root is unmounted, :meth:`ExtImage.finish` makes the file what is shipped.
 """
@@ -75,9 +76,12 @@ class DirectoryRoot:
 
 
 class ExtImage:
-    """An ext2/3/4 filesystem of *size* bytes in the sparse file ``<workdir>/image/<name>.img``."""
+    """An ext2/3/4 filesystem of *size* bytes in the sparse file ``<workdir>/image/<name>.img``, mounted from a
+    loop device while the root is built.  *size_from_base*: a ``--base-on`` image larger than *size* sets the
+    size (editliveos keeps the room the edited system had)."""
 
-    def __init__(self, name: str, size: int, fstype: str, label: str, epoch: int | None = None) -> None:
+    def __init__(self, name: str, size: int, fstype: str, label: str, epoch: int | None = None,
+                 size_from_base: bool = False) -> None:
         if fstype not in fs.EXT_TYPES:
             raise ImageError(
                 f"The kickstart asks for a '{fstype}' root filesystem (part / --fstype); images are "
@@ -87,10 +91,8 @@ class ExtImage:
         self.size = size
         self.fstype = fstype
         self.label = label
-        # A reproducible build (SOURCE_DATE_EPOCH): the root is a directory, made into the image by finish().
-        self.epoch = epoch
-        self._tree: Path | None = None
-        self._workdir: Path | None = None
+        self.epoch = epoch  # the reproducible epoch (see ReproducibleExtImage)
+        self.size_from_base = size_from_base
         self._path: Path | None = None
 
     @property
@@ -101,17 +103,19 @@ class ExtImage:
         return self._path
 
     def host_tools(self) -> list[str]:
-        return ["losetup", f"mkfs.{self.fstype}", "e2fsck", "resize2fs", "dumpe2fs",
-                *(["mksquashfs"] if self.epoch is not None else [])]
+        return ["losetup", f"mkfs.{self.fstype}", "e2fsck", "resize2fs", "dumpe2fs"]
 
-    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
+    def _prepare(self, workdir: Path, base: Path | None) -> Path:
+        """The image file's path (its folder made); the size grown to the base image's with *size_from_base*."""
         image = workdir / "image" / f"{self.name}.img"
         image.parent.mkdir(exist_ok=True)
         self._path = image
-        if self.epoch is not None:
-            self._tree, self._workdir = root, workdir
-            DirectoryRoot().open(stack, root, workdir, base)
-            return
+        if self.size_from_base and base is not None and not is_squashfs(base):
+            self.size = max(self.size, os.path.getsize(base))
+        return image
+
+    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
+        image = self._prepare(workdir, base)
         tree = base if base is not None and is_squashfs(base) else None
         if tree is not None:
             base = None
@@ -136,11 +140,8 @@ class ExtImage:
         """Check, minimize and grow back sparsely to the nominal size (upstream's ``_resparse``).
 
         Returns the minimal size.  The file then holds only what is used (nothing stale is kept or compressed)
-        while the filesystem keeps the size the kickstart asked for.  A reproducible image is made from its tree
-        here instead (fresh, so nothing stale), at the nominal size.
+        while the filesystem keeps the size the kickstart asked for.
         """
-        if self._from_tree():
-            return self.size
         try:
             return fs.resparse(self.path, self.size)
         except CommandError as exc:
@@ -148,17 +149,43 @@ class ExtImage:
 
     def check(self) -> None:
         """Only check the filesystem and discard its free blocks (no minimizing: --skip-minimize)."""
-        if self._from_tree():
-            return
         try:
             fs.fsck(self.path, discard=True)
         except CommandError as exc:
             raise ImageError(f"Could not check the image {self.path}: {exc}") from exc
 
-    def _from_tree(self) -> bool:
-        """For a reproducible build, make the image from the (unmounted, normalised) tree; whether it did."""
-        if self._tree is None or self._workdir is None or self.epoch is None:
-            return False
-        reproducible.ext_from_tree(self._tree, self.path, self.size, self.fstype, self.label, self.epoch,
+
+class ReproducibleExtImage(ExtImage):
+    """The ext image of a reproducible build (SOURCE_DATE_EPOCH): the root is built in a directory, and the
+    image is made from the (unmounted, normalised) tree by :meth:`finish`, fresh, so nothing stale is in it."""
+
+    def __init__(self, name: str, size: int, fstype: str, label: str, epoch: int | None = None,
+                 size_from_base: bool = False) -> None:
+        if epoch is None:
+            raise CreatorError("A reproducible ext image needs the build's epoch.")
+        super().__init__(name, size, fstype, label, epoch, size_from_base)
+        self._epoch = epoch
+        self._tree: Path | None = None
+        self._workdir: Path | None = None
+
+    def host_tools(self) -> list[str]:
+        return [*super().host_tools(), "mksquashfs"]
+
+    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
+        self._prepare(workdir, base)
+        self._tree, self._workdir = root, workdir
+        DirectoryRoot().open(stack, root, workdir, base)
+
+    def finish(self) -> int:
+        """Make the image from the tree at its nominal size; returns that size."""
+        self._make()
+        return self.size
+
+    def check(self) -> None:
+        self._make()
+
+    def _make(self) -> None:
+        if self._tree is None or self._workdir is None:
+            raise CreatorError("The image's tree does not exist yet: the install root was never mounted.")
+        reproducible.ext_from_tree(self._tree, self.path, self.size, self.fstype, self.label, self._epoch,
                                    self._workdir)
-        return True

@@ -11,9 +11,7 @@ size of its root filesystem.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,6 @@ from imgcreate.errors import CreatorError
 from imgcreate.host import signals
 from imgcreate.live import LiveImageCreator
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
-from imgcreate.storage.roots import ExtImage, is_squashfs
 
 log = logging.getLogger("imgcreate")
 
@@ -55,24 +52,14 @@ class EditOptions:
     extra: dict[str, Any] = field(default_factory=dict)  # more LiveImageCreator keyword arguments
 
 
-class _BaseSizedImage(ExtImage):
-    """The root ext image sized as the base ISO's ``rootfs.img`` (not the kickstart's default 4 GiB): an edited
-    live system keeps the room it had."""
-
-    def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
-        if base is not None and not is_squashfs(base):
-            self.size = max(self.size, os.path.getsize(base))
-        super().open(stack, root, workdir, base)
-
-
 class EditLiveCreator(LiveImageCreator):
-    """A LiveImageCreator whose root image takes the base ISO's size."""
+    """A LiveImageCreator whose root image takes the base ISO's ``rootfs.img`` size (not the kickstart's default
+    4 GiB): an edited live system keeps the room it had.  The size is a setting the root storage reads."""
 
     def __init__(self, ks: kickstart.KickstartHandler, name: str, **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
-        # The epoch too: a reproducible edit makes its rootfs.img from the tree (reproducible.ext_from_tree).
-        self._ext_image = _BaseSizedImage(name, 0, self._ext_image.fstype, self._ext_image.label,
-                                          epoch=self.source_date_epoch)
+        self.image_size = 0
+        self.size_from_base = True
 
 
 def kept_kernel_args(live: LiveIso) -> str:

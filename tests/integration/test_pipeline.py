@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import tarfile
 from pathlib import Path
@@ -19,14 +20,21 @@ pytestmark = pytest.mark.root
 LIVE = "%packages\n@core\nkernel\n%end\n%post\necho from-post > /etc/post-file\n%end\n"
 
 
-def test_create_builds_what_the_cli_builds(make_ks: MakeKs, tmp_path: Path) -> None:
+def test_create_builds_what_the_cli_builds(make_ks: MakeKs, tmp_path: Path,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The API's create() builds the CLI's ISO; the compressor is set after construction, as upstream's own
+    livecd-creator sets ``compress_args``, and reaches the packer's command line (the snapshot mount() takes)."""
+    caplog.set_level(logging.DEBUG, logger="imgcreate")
     ks = make_ks(LIVE, size=256)
     run_tool("livecd-creator", "--config", str(ks), "--fslabel", "SAME", "--compression-type", "lz4",
              "--title", "T", "--product", "P", "--tmpdir", str(tmp_path), "--output", str(tmp_path / "cli"))
     parser = imgcreate.read_kickstart(ks)
-    with LiveImageCreator(parser, "SAME", fslabel="SAME", title="T", product="P", compression_type="lz4",
-                          tmpdir=tmp_path) as creator:
+    with LiveImageCreator(parser, "SAME", fslabel="SAME", title="T", product="P", tmpdir=tmp_path) as creator:
+        caplog.clear()
+        creator.compress_args = "lz4"
         files = creator.create(tmp_path / "api")
+    packed = [m for m in (r.getMessage() for r in caplog.records) if m.startswith("running:") and "squashfs.img" in m]
+    assert packed and all("-comp lz4" in line for line in packed), packed
     assert files[0] == tmp_path / "api/SAME.iso", "the image first"
     assert sorted(files) == sorted(tmp_path / "api" / n for n in ("SAME.iso", "SAME-CHECKSUM", "SAME.packages",
                                                                    "SAME.flattened.ks"))
