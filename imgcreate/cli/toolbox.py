@@ -59,7 +59,9 @@ def liveimage_mount_parser() -> argparse.ArgumentParser:
                                         "subshell; everything is unmounted afterwards (unless --persist).  The "
                                         "root is writable through a temporary overlay; changes persist only in "
                                         "an --overlay.  A stick is never written.")
-    parser.add_argument("-?", action="help", help=argparse.SUPPRESS)
+    helper = parser._option_string_actions["--help"]  # upstream's -? is one more name of --help
+    helper.option_strings.append("-?")
+    parser._option_string_actions["-?"] = helper
     parser.add_argument("iso", metavar="ISO|DEVICE", nargs="?",
                         help="the live ISO, or a live USB stick: a block device, one of its partitions, a disk "
                              "image file (as livecd-iso-to-disk writes them) or the folder it is mounted on")
