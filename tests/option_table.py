@@ -17,6 +17,7 @@ from __future__ import annotations
 UPSTREAM = "tests/integration/test_upstream_options.py::test_option_effect"
 TOOLS = "tests/integration/test_tool_options.py::test_option_effect"
 TOOLBOX = "tests/integration/test_toolbox.py"
+MKBIARCH = "tests/integration/test_mkbiarch.py"
 LIVEIMAGE_MOUNT = "tests/integration/test_liveimage_mount_options.py::test_option_effect"
 ISO_TO_DISK = "tests/integration/test_iso_to_disk.py"
 DISK = "tests/integration/test_disk_image.py"
@@ -212,6 +213,17 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--http-url": (*tools("livecd-iso-to-pxeboot --http-url, no --output"),
                        "tests/boot/test_toolbox_boot.py::test_pxe_tree_boots_over_http"),
         **_logging("livecd-iso-to-pxeboot logging"),
+    },
+    "mkbiarch": {
+        "--help": (f"{MKBIARCH}::test_mkbiarch_usage",),
+        "--version": (f"{MKBIARCH}::test_mkbiarch_usage",),
+        "X86_ISO": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
+        "X64_ISO": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
+        "TARGET": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image", f"{MKBIARCH}::test_mkbiarch_bad_input"),
+        "--debug": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
+        "--verbose": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
+        "--quiet": (f"{MKBIARCH}::test_mkbiarch_bad_input",),
+        "--logfile": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
     },
 }
 

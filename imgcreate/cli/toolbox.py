@@ -60,7 +60,7 @@ def liveimage_mount_parser() -> argparse.ArgumentParser:
                                         "root is writable through a temporary overlay; changes persist only in "
                                         "an --overlay.  A stick is never written.")
     helper = parser._option_string_actions["--help"]  # upstream's -? is one more name of --help
-    helper.option_strings.append("-?")
+    helper.option_strings = [*helper.option_strings, "-?"]
     parser._option_string_actions["-?"] = helper
     parser.add_argument("iso", metavar="ISO|DEVICE", nargs="?",
                         help="the live ISO, or a live USB stick: a block device, one of its partitions, a disk "
