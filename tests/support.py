@@ -193,7 +193,8 @@ def assert_failed(proc: subprocess.CompletedProcess[str], *needles: str) -> None
 # of a tempfile.mkdtemp, TemporaryDirectory or signals.temporary_directory in imgcreate/ whose folder is not
 # inside a build directory or beside the output (tests/unit/test_leak_watch.py keeps this list complete).
 TOOL_TEMP_PREFIXES = ("imgcreate-", "livecd-iso-to-disk-", "liveiso-", "editliveos-", "pxeboot-", "boottest-",
-                      "liveimage-mount-", "erofs-probe-", "mkbiarch-")
+                      "liveimage-mount-", "erofs-probe-", "mkbiarch-",
+                      "liveimage-mount-work-")
 TEMP_FOLDERS = tuple(sorted({tempfile.gettempdir(), "/var/tmp"}))
 
 # Where tools put things: those temporary folders; conftest adds the tests' temp dirs.
