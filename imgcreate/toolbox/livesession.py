@@ -60,9 +60,9 @@ def liveimage_mount(source: Path, mountpoint: Path, command: Sequence[str], sess
     with livemount.RecordingStack() as stack:
         livemount.mount_live_root(stack, source, mountpoint, session.overlay, session.tmpdir,
                                   read_only=session.read_only, scratch_mib=session.ovlsize_mib)
-        stack.callback(fs.kill_processes_in, mountpoint)  # before any unmount: nothing keeps running in it
         if session.mount_hacks:
             mount_hacks(stack, mountpoint, session.dnfcache)
+        stack.callback(fs.kill_processes_in, mountpoint)  # before any unmount: nothing keeps running in it
         if session.persist and command:
             proc = subprocess.Popen(list(command), close_fds=True)
             print(f"Process id: {proc.pid}")
