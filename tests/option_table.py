@@ -200,7 +200,7 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--mount-hacks": lm("--mount-hacks"),
         "--persist": lm("--persist"),
         "--overlay": (f"{TOOLBOX}::test_overlay_keeps_writes_for_the_next_mount", *lm("--overlay")),
-        "--ovlsize": lm("--ovlsize", "(default overlay)"),
+        "--ovlsize": lm("--ovlsize"),
         "--dnfcache": lm("--mount-hacks"),
         "--tmpdir": (*tools("liveimage-mount --tmpdir"), *lm("--tmpdir")),
         **_logging("liveimage-mount logging"),

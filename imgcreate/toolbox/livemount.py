@@ -10,7 +10,8 @@ read where it lies: its partition holding ``LiveOS/`` is mounted read-only, and 
 system last left it, through the stick's persistent overlay (``LiveOS/overlay-*``: an overlayfs image, or a
 dm-snapshot COW file applied to a private copy of the root image, see :mod:`imgcreate.media.dmsnapshot`), with its
 ``LiveOS/home.img`` on ``/home``.  The stick is never written (ext filesystems are mounted ``noload`` so not even
-a journal is replayed on it); ``--overlay`` puts a writable layer of the user's on top, as for an ISO.
+a journal is replayed on it); the root is made writable by a temporary overlay or the user's ``--overlay`` on
+top, as for an ISO.
 
 Every loop device and mount is registered on one ExitStack
 the moment it exists, so leaving the ``with`` block for any reason (the command failed, Ctrl-C, SIGTERM, an
