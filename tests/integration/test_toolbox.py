@@ -278,7 +278,9 @@ def test_mount_a_stick_read_only_with_its_home(isos: dict[str, Path], tmp_path: 
 def test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay(isos: dict[str, Path], tmp_path: Path,
                                                                      mnt: Path) -> None:
     """What the live system wrote into the stick's overlayfs overlay (written here by hand; by a booted system
-    in tests/boot/test_iso_to_disk_boot.py) shows in the mounted root; a partition device can be named."""
+    in tests/boot/test_iso_to_disk_boot.py) shows in the mounted root; a partition device can be named.  The
+    stick's overlay is not written by default (upstream's would be), only when it is named with -o (the stick
+    mounted read-write by the user)."""
     disk = stick(isos["flat"], tmp_path / "flat.raw", "--gpt", "--overlay-size-mb", "32")
     with contextlib.ExitStack() as attached:
         dev = fs.attach_loop(attached, disk, partscan=True)
@@ -291,8 +293,16 @@ def test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay(isos: dict[
             fs.mount(mounted, str(next((part / "LiveOS").glob("overlay-TB-FLAT-*"))), upper, options="loop")
             (upper / "overlayfs/etc").mkdir(parents=True)
             (upper / "overlayfs/etc/written-live").write_text("from the live session\n")
-        proc = mount_tool(data, str(mnt), "cat", "etc/written-live", tmp=tmp_path)
-    assert proc.stdout == "from the live session\n"
+        proc = mount_tool(data, str(mnt), "sh", "-c", "cat etc/written-live; echo mine > /etc/from-mount",
+                          tmp=tmp_path)
+        assert proc.stdout == "from the live session\n"
+        with contextlib.ExitStack() as mounted:  # the stick is written only when its overlay is named with -o
+            fs.mount(mounted, data, part)
+            overlay = next((part / "LiveOS").glob("overlay-TB-FLAT-*"))
+            assert "from-mount" not in isoinspect.debugfs(overlay, "ls /overlayfs/etc"), "not written by default"
+            mount_tool("-o", str(overlay), str(part), str(mnt), "sh", "-c", "echo asked > /etc/from-mount",
+                       tmp=tmp_path)
+            assert isoinspect.debugfs(overlay, "cat /overlayfs/etc/from-mount") == "asked\n", "written through"
     assert_nothing_left(tmp_path)
 
 
