@@ -17,6 +17,8 @@ from __future__ import annotations
 UPSTREAM = "tests/integration/test_upstream_options.py::test_option_effect"
 TOOLS = "tests/integration/test_tool_options.py::test_option_effect"
 TOOLBOX = "tests/integration/test_toolbox.py"
+MKBIARCH = "tests/integration/test_mkbiarch.py"
+LIVEIMAGE_MOUNT = "tests/integration/test_liveimage_mount_options.py::test_option_effect"
 ISO_TO_DISK = "tests/integration/test_iso_to_disk.py"
 DISK = "tests/integration/test_disk_image.py"
 BOOT_TEST = "tests/boot/test_boot_test.py"
@@ -30,6 +32,10 @@ def up(*keys: str) -> tuple[str, ...]:
 
 def tools(*keys: str) -> tuple[str, ...]:
     return tuple(f"{TOOLS}[{k}]" for k in keys)
+
+
+def lm(*keys: str) -> tuple[str, ...]:
+    return tuple(f"{LIVEIMAGE_MOUNT}[{k}]" for k in keys)
 
 
 # livecd-creator and image-creator: one parser (image-creator lacks the "Live image options").
@@ -182,15 +188,23 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **_logging("livecd-iso-to-disk logging"),
     },
     "liveimage-mount": {
-        "--help": tools("--help --version"),
+        "--help": (*tools("--help --version"), *lm("--help")),
         "--version": tools("--help --version"),
         "ISO|DEVICE": (f"{TOOLBOX}::test_mount_read_only_shows_the_root",
-                       f"{TOOLBOX}::test_mount_a_stick_read_only_with_its_home"),
-        "MOUNTPOINT": (f"{TOOLBOX}::test_mount_read_only_shows_the_root",),
+                       f"{TOOLBOX}::test_mount_a_stick_read_only_with_its_home", *lm("ISO|DEVICE")),
+        "MOUNTPOINT": (f"{TOOLBOX}::test_mount_read_only_shows_the_root", *lm("ISO|DEVICE")),
         "COMMAND": (f"{TOOLBOX}::test_mount_read_only_shows_the_root",
-                    f"{TOOLBOX}::test_failing_command_returns_its_status_and_unmounts"),
-        "--overlay": (f"{TOOLBOX}::test_overlay_keeps_writes_for_the_next_mount",),
-        "--tmpdir": tools("liveimage-mount --tmpdir"),
+                    f"{TOOLBOX}::test_failing_command_returns_its_status_and_unmounts", *lm("ISO|DEVICE")),
+        "--unmount": lm("--persist"),
+        "--read-only": lm("--read-only"),
+        "--chroot": lm("--chroot"),
+        "--mount-hacks": lm("--mount-hacks"),
+        "--persist": lm("--persist"),
+        "--overlay": (f"{TOOLBOX}::test_overlay_keeps_writes_for_the_next_mount",
+                      f"{TOOLBOX}::test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay", *lm("--overlay")),
+        "--ovlsize": lm("--ovlsize"),
+        "--dnfcache": lm("--mount-hacks"),
+        "--tmpdir": (*tools("liveimage-mount --tmpdir"), *lm("--tmpdir")),
         **_logging("liveimage-mount logging"),
     },
     "livecd-iso-to-pxeboot": {
@@ -201,6 +215,17 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--http-url": (*tools("livecd-iso-to-pxeboot --http-url, no --output"),
                        "tests/boot/test_toolbox_boot.py::test_pxe_tree_boots_over_http"),
         **_logging("livecd-iso-to-pxeboot logging"),
+    },
+    "mkbiarch": {
+        "--help": (f"{MKBIARCH}::test_mkbiarch_usage",),
+        "--version": (f"{MKBIARCH}::test_mkbiarch_usage",),
+        "X86_ISO": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
+        "X64_ISO": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
+        "TARGET": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image", f"{MKBIARCH}::test_mkbiarch_bad_input"),
+        "--debug": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
+        "--verbose": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
+        "--quiet": (f"{MKBIARCH}::test_mkbiarch_bad_input",),
+        "--logfile": (f"{MKBIARCH}::test_two_live_isos_on_one_disk_image",),
     },
 }
 

@@ -8,15 +8,20 @@ unwind like Ctrl-C, so nothing stays mounted and nothing half-written is left.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from imgcreate import debug
 from imgcreate.cli import command
-from imgcreate.cli.options import add_tmpdir_option, add_work_options, tool_parser
+from imgcreate.cli.options import add_work_options, tool_parser
+from imgcreate.errors import CreatorError
 from imgcreate.storage import reproducible
+from imgcreate.toolbox import livesession
+from imgcreate.toolbox.livesession import DEFAULT_OVLSIZE_MIB
 
 log = logging.getLogger("imgcreate")
 
@@ -36,38 +41,96 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 # -- liveimage-mount ---------------------------------------------------------------------------------------------
 
 def liveimage_mount_parser() -> argparse.ArgumentParser:
-    parser = _parser("liveimage-mount", "Mount the root filesystem of a live ISO or a live USB stick and run a "
-                                        "command (default: a shell) in the mount point; everything is unmounted "
-                                        "afterwards.  A stick's root is shown as its live system left it (its "
-                                        "persistent overlay and home applied), read-only: the stick is never "
-                                        "written.")
-    parser.add_argument("iso", metavar="ISO|DEVICE",
-                        help="the live ISO, or a live USB stick: a block device, one of its partitions or a disk "
-                             "image file (as livecd-iso-to-disk writes them)")
-    parser.add_argument("mountpoint", metavar="MOUNTPOINT", help="an existing, empty directory to mount it on")
+    parser = _parser("liveimage-mount", "Mount a LiveOS (a live ISO, a live USB stick, or the folder one is "
+                                        "mounted on) at MOUNTPOINT and run COMMAND chrooted in it, or enter a "
+                                        "subshell; everything is unmounted afterwards (unless --persist).  The "
+                                        "root is writable through a temporary overlay; changes persist only in "
+                                        "an --overlay.  A stick is never written.")
+    helper = parser._option_string_actions["--help"]  # upstream's -? is one more name of --help
+    helper.option_strings = [*helper.option_strings, "-?"]
+    parser._option_string_actions["-?"] = helper
+    parser.add_argument("iso", metavar="ISO|DEVICE", nargs="?",
+                        help="the live ISO, or a live USB stick: a block device, one of its partitions, a disk "
+                             "image file (as livecd-iso-to-disk writes them) or the folder it is mounted on")
+    parser.add_argument("mountpoint", metavar="MOUNTPOINT", nargs="?",
+                        help="an existing, empty directory to mount it on (made if missing, as upstream)")
     parser.add_argument("command", metavar="COMMAND", nargs=argparse.REMAINDER,
-                        help="command and arguments to run with MOUNTPOINT as its working directory (default: "
-                             "$SHELL, else /bin/sh); its exit status is the tool's")
-    parser.add_argument("--overlay", metavar="PATH",
-                        help="mount read-write through an overlay kept in PATH: a directory (made if missing) "
-                             "or an ext filesystem image file; without it the root is read-only")
-    add_tmpdir_option(parser, "where the root image is extracted to (default /var/tmp)")
+                        help="command and arguments run chrooted in the root (chroot MOUNTPOINT COMMAND); without "
+                             "one, a subshell ($SHELL) on the host in MOUNTPOINT; its exit status is the tool's")
+    parser.add_argument("-u", "--unmount", action="store_true",
+                        help="unmount what 'liveimage-mount --persist' left at MOUNTPOINT (the only argument): "
+                             "processes running in it are stopped first; the folder itself stays")
+    parser.add_argument("-r", "--read-only", action="store_true",
+                        help="mount the image's filesystems read-only: the --overlay is only read, changes go to "
+                             "a temporary overlay and are lost on exit")
+    parser.add_argument("--chroot", action="store_true",
+                        help="without COMMAND, start the subshell chrooted in the root")
+    parser.add_argument("--mount-hacks", action="store_true",
+                        help="also mount /proc, /sys, /dev (/dev/pts, /dev/shm), /run, the host's "
+                             "/etc/resolv.conf and /var/cache/dnf (a tmpfs, or --dnfcache) in the root")
+    parser.add_argument("--persist", action="store_true",
+                        help="keep the mounts on exit (liveimage-mount -u MOUNTPOINT unmounts them); a COMMAND "
+                             "then runs on the host, not chrooted, and is not waited for")
+    parser.add_argument("-o", "--overlay", metavar="PATH",
+                        help="an existing overlay that keeps the changes: a directory (the overlayfs upper layer; "
+                             "../ovlwork beside it is its work folder) or an ext image file holding overlayfs/ "
+                             "and ovlwork/ (a stick's persistent overlay, say); a stick's own LiveOS/overlay-* is "
+                             "not applied then")
+    parser.add_argument("-s", "--ovlsize", metavar="SIZE", default=str(DEFAULT_OVLSIZE_MIB),
+                        help=f"size in MiB of the temporary overlay (default {DEFAULT_OVLSIZE_MIB})")
+    parser.add_argument("-f", "--dnfcache", metavar="PATH",
+                        help="with --mount-hacks: bind this directory on the root's /var/cache/dnf")
+    parser.add_argument("-t", "--tmpdir", metavar="PATH", default="/var/tmp",
+                        help="where interim filesystems are mounted, the root image is extracted and the "
+                             "temporary overlay kept (default /var/tmp)")
     debug.add_logging_options(parser)
     return parser
 
 
-def liveimage_mount(argv: Sequence[str] | None = None) -> int:
-    from imgcreate.toolbox import livemount
+def _mount_session(opts: argparse.Namespace) -> livesession.Session:
+    """Upstream's checks of the option values, each an error with exit status 1 as upstream's."""
+    try:
+        size = int(opts.ovlsize)
+    except ValueError:
+        raise CreatorError(f"Invalid overlay size, '{opts.ovlsize}' is not an integer.") from None
+    if size <= 0:
+        raise CreatorError(f"Invalid overlay size, '{size}' MiB: it must be greater than zero MiB.")
+    for option, value in (("dnfcache", opts.dnfcache), ("tmpdir", opts.tmpdir)):
+        if value is not None and not Path(value).is_dir():
+            raise CreatorError(f"Invalid {option}, '{value}' is not a directory.")
+    if opts.dnfcache and not opts.mount_hacks:
+        log.warning("--dnfcache is used only with --mount-hacks")
+    return livesession.Session(read_only=opts.read_only, chroot=opts.chroot, mount_hacks=opts.mount_hacks,
+                               persist=opts.persist, overlay=Path(opts.overlay) if opts.overlay else None,
+                               ovlsize_mib=size, dnfcache=Path(opts.dnfcache) if opts.dnfcache else None,
+                               tmpdir=Path(opts.tmpdir))
 
+
+def liveimage_mount(argv: Sequence[str] | None = None) -> int:
     parser = liveimage_mount_parser()
     opts = command.read_command_line(parser, argv)
+    if opts.unmount and opts.iso is None:
+        parser.error("a mount point must be given")
+    if not opts.unmount and opts.mountpoint is None:
+        parser.error("a LiveOS source and a mount point must be given")
 
     def action() -> int:
+        if opts.unmount:
+            source = livesession.unmount(Path(opts.iso))
+            log.info("'%s' LiveOS filesystems have been unmounted; the '%s' mount point has not been deleted.",
+                     source, opts.iso)
+            return 0
+        session = _mount_session(opts)
         mountpoint = Path(opts.mountpoint)
-        command = list(opts.command) or livemount.default_command()
-        overlay = Path(opts.overlay) if opts.overlay else None
-        with livemount.mounted_live_root(Path(opts.iso), mountpoint, overlay, Path(opts.tmpdir)):
-            return livemount.run_in(mountpoint, command)
+        made = not mountpoint.exists() and not mountpoint.is_symlink()
+        if made:  # upstream makes a missing mount point, and removes it again afterwards
+            mountpoint.mkdir(parents=True)
+        try:
+            return livesession.liveimage_mount(Path(opts.iso), mountpoint, list(opts.command), session)
+        finally:
+            if made and not os.path.ismount(mountpoint):
+                with contextlib.suppress(OSError):
+                    mountpoint.rmdir()
 
     return command.run_tool("liveimage-mount", action)
 

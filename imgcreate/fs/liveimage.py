@@ -26,8 +26,9 @@ _COW_TYPES = ("", "temp", "DM_snapshot_cow")
 class LiveImageMount:
     """The live root found at *srcdir* (the folder a live ISO or stick is mounted on, a live ISO file, or a
     stick's device or image file) mounted on *mountdir*, read-only, as the live system last left it: the
-    medium's persistent overlay (``LiveOS/overlay-*``) is applied.  *overlay* (another name): a folder or an
-    ext image file holding a writable layer (``upper``, ``work``) over the root.  *rootfsimg* is
+    medium's persistent overlay (``LiveOS/overlay-*``) is applied.  *overlay* (another name, existing): a
+    writable layer over the root, as liveimage-mount -o takes it: a folder (the upper layer itself) or an ext image
+    file holding ``overlayfs/`` and ``ovlwork/``.  *rootfsimg* is
     upstream's name of the root image inside ``LiveOS`` (the standard names are found without it)."""
 
     def __init__(self, srcdir: str, mountdir: str, rootfsimg: str | None = None, overlay: str | None = None,

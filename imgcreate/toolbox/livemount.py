@@ -10,7 +10,8 @@ read where it lies: its partition holding ``LiveOS/`` is mounted read-only, and 
 system last left it, through the stick's persistent overlay (``LiveOS/overlay-*``: an overlayfs image, or a
 dm-snapshot COW file applied to a private copy of the root image, see :mod:`imgcreate.media.dmsnapshot`), with its
 ``LiveOS/home.img`` on ``/home``.  The stick is never written (ext filesystems are mounted ``noload`` so not even
-a journal is replayed on it); ``--overlay`` puts a writable layer of the user's on top, as for an ISO.
+a journal is replayed on it); the root is made writable by a temporary overlay or the user's ``--overlay`` on
+top, as for an ISO.
 
 Every loop device and mount is registered on one ExitStack
 the moment it exists, so leaving the ``with`` block for any reason (the command failed, Ctrl-C, SIGTERM, an
@@ -27,8 +28,9 @@ import signal
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from imgcreate.errors import CreatorError, MountError
 from imgcreate.host import fs
@@ -43,6 +45,24 @@ log = logging.getLogger("imgcreate")
 _INNER_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")
 
 
+class RecordingStack(contextlib.ExitStack):
+    """An ExitStack that also remembers every callback it is given, so the releases can be written down
+    (``--persist``) and replayed by another process (``-u``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+
+    def callback(self, callback: Callable[..., Any], /, *args: Any, **kwds: Any) -> Callable[..., Any]:
+        self.records.append((callback, args))
+        return super().callback(callback, *args, **kwds)
+
+    def adopt(self, other: contextlib.ExitStack) -> None:
+        if isinstance(other, RecordingStack):
+            self.records.extend(other.records)
+        self.push(other.pop_all())
+
+
 def check_mountpoint(mountpoint: Path) -> None:
     """A mount point must be an existing directory that nothing is mounted on yet: mounting over a mount would
     hide it, and unmounting afterwards could take the wrong one."""
@@ -54,46 +74,115 @@ def check_mountpoint(mountpoint: Path) -> None:
 
 
 @contextlib.contextmanager
-def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
-                      tmpdir: Path | None = None) -> Iterator[Path]:
-    """Mount the live root of *iso* (a live ISO, or a live medium: a block device, a partition or a disk image
-    file holding ``LiveOS/``, or the folder such a medium is mounted on) on *mountpoint* for the duration of
-    the block.
+def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None, tmpdir: Path | None = None, *,
+                      read_only: bool = False, scratch_mib: int | None = None) -> Iterator[Path]:
+    """:func:`mount_live_root` for the duration of the block; everything is released when it is left."""
+    with contextlib.ExitStack() as stack:
+        mount_live_root(stack, iso, mountpoint, overlay, tmpdir, read_only=read_only, scratch_mib=scratch_mib)
+        yield mountpoint
 
-    Without *overlay* the root is read-only.  With *overlay* (a directory, created if missing, or an ext
-    filesystem image file) it is writable through an overlayfs whose upper layer lives in the overlay, so what
-    is written survives the unmount and a later mount with the same overlay sees it.  *tmpdir* holds the
-    extracted root image (default /var/tmp: it can be as large as the ISO).
+
+def mount_live_root(stack: contextlib.ExitStack, iso: Path, mountpoint: Path, overlay: Path | None = None,
+                    tmpdir: Path | None = None, *, read_only: bool = False, scratch_mib: int | None = None) -> None:
+    """Mount the live root of *iso* (a live ISO, or a live medium: a block device, a partition or a disk image
+    file holding ``LiveOS/``, or the folder such a medium is mounted on) on *mountpoint*; every mount, loop
+    device and temporary folder is registered on *stack*.
+
+    The layers are upstream's (liveimage-mount -o/-r/-s): the root as the medium holds it, read-only (a
+    medium's own persistent overlay ``LiveOS/overlay-*`` applied, unless *overlay* is given); then *overlay*, a
+    directory (itself the upper layer; ``../ovlwork`` beside it, or a temporary work folder there) or an ext
+    image holding dracut's ``overlayfs/`` and ``ovlwork/``: written through, so the next mount sees the
+    changes, or only read when *read_only*; then, with *scratch_mib*, a temporary writable layer of that many
+    MiB (an ext image file in *tmpdir*), used when there is no *overlay* or it is only read, and gone afterwards.
+    Without *overlay* and *scratch_mib* the root is read-only.  *tmpdir* (default /var/tmp) also holds the
+    extracted root image: it can be as large as the ISO.
     """
     check_mountpoint(mountpoint)
     live = read_live_iso(iso) if _is_iso(iso) else None
     if overlay is not None:
         _check_overlay(overlay)
-    with contextlib.ExitStack() as stack:
-        work = Path(tempfile.mkdtemp(prefix="liveimage-mount-", dir=tmpdir or "/var/tmp"))
-        stack.callback(fs.remove_tree, work)  # registered first: removed last, once nothing is mounted below
-        lower = work / "lower" if overlay is not None else mountpoint
-        lower.mkdir(exist_ok=True)
-        if live is not None:
-            _mount_root(stack, live, work, lower)
+    work = Path(tempfile.mkdtemp(prefix="liveimage-mount-", dir=tmpdir or "/var/tmp"))
+    stack.callback(fs.remove_tree, work)  # registered first: removed last, once nothing is mounted below
+    writes_overlay = overlay is not None and not read_only
+    layered = overlay is not None or scratch_mib is not None
+    lower = work / "lower" if layered else mountpoint
+    lower.mkdir(exist_ok=True)
+    if live is not None:
+        _mount_root(stack, live, work, lower)
+    else:
+        liveos = _liveos_folder(iso) if iso.is_dir() else _mount_medium(stack, iso, work)
+        _mount_medium_root(stack, liveos, work, lower, own_overlay=overlay is None)
+    lowers = [lower]
+    if overlay is not None:
+        upper, workdir = _overlay_layers(stack, overlay, work, writable=writes_overlay)
+        if writes_overlay:
+            _mount_overlayfs(stack, lowers, upper, workdir, mountpoint)
         else:
-            liveos = _liveos_folder(iso) if iso.is_dir() else _mount_medium(stack, iso, work)
-            _mount_medium_root(stack, liveos, work, lower)
-        if overlay is not None:
-            _mount_overlay(stack, overlay, work, lower, mountpoint)
-        if live is None and _stick_file(liveos / "home.img") and inroot.is_dir(mountpoint, "/home"):
-            # /home resolved inside the root: a link there to a host folder must not get the home mounted over it
-            home = mountpoint / inroot.real_path(mountpoint, "/home").lstrip("/")
-            _mount_ro(stack, liveos / "home.img", home, options="ro,noload")
-        log.info("%s mounted on %s (%s)", iso, mountpoint, "read-write" if overlay else "read-only")
-        yield mountpoint
+            lowers.insert(0, upper)
+    if not writes_overlay and scratch_mib is not None:
+        _mount_overlayfs(stack, lowers, *_scratch_layer(stack, work, scratch_mib), mountpoint)
+    elif not writes_overlay and overlay is not None:
+        fs.mount(stack, "overlay", mountpoint, fstype="overlay", options="ro,lowerdir=" + ":".join(map(str, lowers)))
+    if live is None and _stick_file(liveos / "home.img") and inroot.is_dir(mountpoint, "/home"):
+        # /home resolved inside the root: a link there to a host folder must not get the home mounted over it
+        home = mountpoint / inroot.real_path(mountpoint, "/home").lstrip("/")
+        _mount_ro(stack, liveos / "home.img", home, options="ro,noload")
+    log.info("%s mounted on %s (%s)", iso, mountpoint,
+             f"changes are written to {overlay}" if writes_overlay
+             else "changes are only temporary" if scratch_mib is not None else "read-only")
 
 
 def _check_overlay(overlay: Path) -> None:
-    if overlay.exists() and not (overlay.is_dir() or overlay.is_file()):
-        raise CreatorError(f"--overlay '{overlay}' is neither a directory nor a filesystem image file.")
-    if not overlay.exists() and not overlay.parent.is_dir():
-        raise CreatorError(f"--overlay '{overlay}': its folder {overlay.parent} does not exist.")
+    if not (overlay.is_dir() or overlay.is_file()):
+        raise CreatorError(f"Invalid overlay: '{overlay}' is not a file or directory.")
+
+
+def _overlay_layers(stack: contextlib.ExitStack, overlay: Path, work: Path, writable: bool) -> tuple[Path, Path]:
+    """The upper and work folders of the user's *overlay*, as dracut and upstream lay them out: a directory is
+    the upper layer itself (its work folder ``../ovlwork``, or a temporary one beside it); an ext image holds
+    ``overlayfs/`` and ``ovlwork/`` (made if missing).  A device-mapper snapshot overlay is refused."""
+    if overlay.is_dir():
+        workdir = overlay.parent / "ovlwork"
+        if writable and not workdir.is_dir():
+            workdir = Path(tempfile.mkdtemp(prefix="liveimage-mount-work-", dir=overlay.parent))
+            stack.callback(fs.remove_tree, workdir)
+        return overlay, workdir
+    with open(overlay, "rb") as f:
+        f.seek(1080)
+        if f.read(2) != b"\x53\xef":
+            raise CreatorError(f"The overlay '{overlay}' is not an ext filesystem image or a directory (a "
+                               "device-mapper snapshot overlay needs dmsetup and cannot be written here).")
+    top = work / "overlay"
+    top.mkdir()
+    dev = fs.attach_loop(stack, overlay, readonly=not writable)
+    fs.mount(stack, dev, top, options=None if writable else "ro,noload")
+    if writable:
+        for name in ("overlayfs", "ovlwork"):
+            (top / name).mkdir(exist_ok=True)
+    elif not (top / "overlayfs").is_dir():
+        raise CreatorError(f"The overlay '{overlay}' holds no overlayfs/ folder.")
+    return top / "overlayfs", top / "ovlwork"
+
+
+def _scratch_layer(stack: contextlib.ExitStack, work: Path, size_mib: int) -> tuple[Path, Path]:
+    """A temporary writable layer: a sparse ext4 image of *size_mib* MiB in the work folder, as upstream's
+    temporary overlay file of ``--ovlsize`` MiB.  Writing more than that fails with 'No space left'."""
+    image = work / "scratch.img"
+    fs.make_sparse(image, size_mib << 20)
+    run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-E", "lazy_itable_init=1", "-L", "scratch", str(image)],
+        what="Making the temporary overlay")
+    top = work / "scratch"
+    top.mkdir()
+    fs.mount(stack, fs.attach_loop(stack, image), top)
+    (top / "upper").mkdir()
+    (top / "work").mkdir()
+    return top / "upper", top / "work"
+
+
+def _mount_overlayfs(stack: contextlib.ExitStack, lowers: list[Path], upper: Path, workdir: Path,
+                     mountpoint: Path) -> None:
+    fs.mount(stack, "overlay", mountpoint, fstype="overlay",
+             options=f"lowerdir={':'.join(map(str, lowers))},upperdir={upper},workdir={workdir}")
 
 
 def _mount_root(stack: contextlib.ExitStack, live: LiveIso, work: Path, target: Path) -> None:
@@ -157,14 +246,14 @@ def _mount_medium(stack: contextlib.ExitStack, source: Path, work: Path) -> Path
     for dev, fstype in sorted(probed, key=lambda p: p[1] == "vfat"):
         if fstype not in _MEDIUM_OPTIONS:
             continue
-        with contextlib.ExitStack() as attempt:
+        with type(stack)() as attempt:
             try:
                 fs.mount(attempt, dev, medium, fstype=fstype, options=_MEDIUM_OPTIONS[fstype])
             except MountError as exc:
                 log.debug("cannot look into %s: %s", dev, exc)
                 continue
             if not (medium / "LiveOS").is_symlink() and _stick_file(medium / "LiveOS/squashfs.img"):
-                stack.push(attempt.pop_all())
+                stack.adopt(attempt) if isinstance(stack, RecordingStack) else stack.push(attempt.pop_all())
                 log.info("The live system is on %s (%s)", dev, fstype)
                 return medium / "LiveOS"
     raise CreatorError(f"'{source}' is not a live ISO, and none of its filesystems ({', '.join(candidates)}) "
@@ -177,10 +266,11 @@ _MEDIUM_OPTIONS = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload", "xfs"
                    "btrfs": "ro", "vfat": "ro"}
 
 
-def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, target: Path) -> None:
-    """The root of the live system on a stick, as it last ran: squashfs (and the ext image in it), with the
-    stick's persistent overlay applied."""
-    overlays = sorted(p for p in liveos.glob("overlay-*") if _stick_file(p) is not None)
+def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, target: Path,
+                       own_overlay: bool = True) -> None:
+    """The root of the live system on a stick: squashfs (and the ext image in it), with the stick's persistent
+    overlay applied (as it last ran) when *own_overlay*; upstream uses it only when no other overlay is named."""
+    overlays = sorted(p for p in liveos.glob("overlay-*") if own_overlay and _stick_file(p) is not None)
     cow = overlays[0] if overlays else None
     if cow is not None and len(overlays) > 1:
         log.warning("%s holds several overlays; using %s", liveos, cow.name)
@@ -244,24 +334,6 @@ def _mount_persistent_overlayfs(stack: contextlib.ExitStack, overlay: Path, work
     if not top.is_dir():
         raise CreatorError(f"The persistent overlay '{overlay}' holds no overlayfs/ folder.")
     fs.mount(stack, "overlay", target, fstype="overlay", options=f"ro,lowerdir={top}:{lower}")
-
-
-def _mount_overlay(stack: contextlib.ExitStack, overlay: Path, work: Path, lower: Path, mountpoint: Path) -> None:
-    """An overlayfs on *mountpoint*: *lower* below, the overlay's ``upper`` (what was written) above.  An ext
-    image file is loop-mounted read-write first; a directory is used as it is."""
-    top = overlay
-    if overlay.is_file():
-        top = work / "overlay"
-        top.mkdir()
-        dev = fs.attach_loop(stack, overlay)
-        fs.mount(stack, dev, top)
-    else:
-        overlay.mkdir(exist_ok=True)
-    upper, workdir = top / "upper", top / "work"
-    upper.mkdir(exist_ok=True)
-    workdir.mkdir(exist_ok=True)
-    fs.mount(stack, "overlay", mountpoint, fstype="overlay",
-             options=f"lowerdir={lower},upperdir={upper},workdir={workdir}")
 
 
 def default_command() -> list[str]:

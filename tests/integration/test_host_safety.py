@@ -248,8 +248,13 @@ def test_liveimage_mount_links_in_the_root(planted_iso: Path, tmp_path: Path, ca
         mnt = tmp_path / f"mnt{source.suffix}"
         mnt.mkdir()
         layer = ["--overlay", str(tmp_path / f"overlay{source.suffix}")] if overlay else []
+        if overlay:
+            (tmp_path / f"overlay{source.suffix}").mkdir()
+        shell = tmp_path / "findmnt.sh"  # no COMMAND: $SHELL runs on the host in the mount point
+        shell.write_text("#!/bin/sh\nfindmnt -rn -o TARGET\n")
+        shell.chmod(0o755)
         proc = run_tool("liveimage-mount", "--tmpdir", str(tmp_path), *layer, str(source), str(mnt),
-                        "findmnt", "-rn", "-o", "TARGET")
+                        env={"SHELL": str(shell)})
         assert str(canary[0]) not in proc.stdout, f"mounted over the canary: {proc.stdout}"
         assert str(mnt) in proc.stdout.split()
     assert_untouched(canary)

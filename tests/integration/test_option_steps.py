@@ -80,7 +80,7 @@ def _i2d_argv(ctx: Ctx) -> list[str]:
 
 def _mount_argv(ctx: Ctx) -> list[str]:
     (ctx.tmp / "mnt").mkdir()
-    (ctx.tmp / "out").mkdir()
+    (ctx.tmp / "out/overlay").mkdir(parents=True)
     return ["liveimage-mount", "--tmpdir", str(ctx.tmp), "--overlay", str(ctx.tmp / "out/overlay"), str(ctx.iso),
             str(ctx.tmp / "mnt"), "true"]
 

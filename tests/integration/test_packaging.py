@@ -36,7 +36,7 @@ from tests.support import REPO_ROOT, TOOL_TIMEOUT, RepoServer
 pytestmark = pytest.mark.root
 
 LIVE_COMMANDS = ("livecd-creator", "image-creator", "livecd-iso-to-disk", "livecd-iso-to-pxeboot", "editliveos",
-                 "liveimage-mount")
+                 "liveimage-mount", "mkbiarch")
 SPEC = "packaging/livecd-tools.spec"
 # Tools a build never runs (the boot test's QEMU is a developer's check, not a user's dependency).
 NOT_REQUIRED = {"qemu-system-x86"}

@@ -234,9 +234,11 @@ class Runs:
         if key not in self.done:
             d = self._dir(key)
             (d / "mnt").mkdir()
+            shell = d / "shell.sh"  # no COMMAND: upstream's subshell, $SHELL on the host in the mount point
+            shell.write_text(f"#!/bin/sh\nls -R {d / 'work'}\n")
+            shell.chmod(0o755)
             proc = run_tool("liveimage-mount", "-t", str(d / "work"), *(logging or ("-d", "-q")), "--logfile",
-                            str(d / "log"), str(self.isos["squashfs"]), str(d / "mnt"), "sh", "-c",
-                            f"ls -R {d / 'work'}")
+                            str(d / "log"), str(self.isos["squashfs"]), str(d / "mnt"), env={"SHELL": str(shell)})
             self.done[key] = Ran(proc, d)
         return self.done[key]
 

@@ -42,8 +42,18 @@ def mnt(tmp_path: Path) -> Path:
     return path
 
 
-def mount_tool(*args: str, tmp: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run_tool("liveimage-mount", "--tmpdir", str(tmp), *args, check=check)
+def mount_tool(*args: str, tmp: Path, check: bool = True,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_tool("liveimage-mount", "--tmpdir", str(tmp), *args, check=check, env=env)
+
+
+def host_shell(tmp: Path, script: str) -> dict[str, str]:
+    """$SHELL for a run without COMMAND, which upstream runs on the host in the mount point (COMMAND runs
+    chrooted in the image)."""
+    path = tmp / "host-shell.sh"
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    path.chmod(0o755)
+    return {"SHELL": str(path)}
 
 
 def assert_nothing_left(tmp: Path) -> None:
@@ -55,12 +65,14 @@ def assert_nothing_left(tmp: Path) -> None:
 
 @pytest.mark.parametrize("layout", ["squashfs", "flat"])
 def test_mount_read_only_shows_the_root(isos: dict[str, Path], tmp_path: Path, mnt: Path, layout: str) -> None:
-    proc = mount_tool(str(isos[layout]), str(mnt), "sh", "-c", "cat etc/os-release; pwd; touch x", tmp=tmp_path,
-                      check=False)
+    """COMMAND runs chrooted in the root (upstream's meaning); the root is writable through a temporary overlay
+    only: nothing reaches the mount point or the next mount."""
+    proc = mount_tool(str(isos[layout]), str(mnt), "sh", "-c", "cat etc/os-release; pwd; touch x && echo wrote",
+                      tmp=tmp_path)
     assert 'NAME="Testdistro"' in proc.stdout
-    assert str(mnt) in proc.stdout, "the command runs in the mount point"
-    assert proc.returncode != 0 and "Read-only file system" in proc.stderr, "read-only without --overlay"
+    assert proc.stdout.split()[-2:] == ["/", "wrote"], "chrooted; the write goes to the temporary overlay"
     assert list(mnt.iterdir()) == []
+    mount_tool(str(isos[layout]), str(mnt), "test", "!", "-e", "/x", tmp=tmp_path)
     assert_nothing_left(tmp_path)
 
 
@@ -78,10 +90,12 @@ def test_overlay_keeps_writes_for_the_next_mount(isos: dict[str, Path], tmp_path
     if kind == "ext-image":
         subprocess.run(["truncate", "-s", "64M", str(overlay)], check=True)
         subprocess.run(["mkfs.ext4", "-q", str(overlay)], check=True)
+    else:
+        overlay.mkdir()
     mount_tool("--overlay", str(overlay), str(isos["squashfs"]), str(mnt), "sh", "-c",
                "echo persisted > root/note && rm etc/hostname 2>/dev/null; true", tmp=tmp_path)
     if kind == "directory":
-        assert (overlay / "upper/root/note").read_text() == "persisted\n", "the write is in the overlay"
+        assert (overlay / "root/note").read_text() == "persisted\n", "the write is in the overlay (its upper layer)"
     proc = mount_tool("--overlay", str(overlay), str(isos["squashfs"]), str(mnt), "cat", "root/note", tmp=tmp_path)
     assert proc.stdout == "persisted\n", "a second mount sees it"
     mount_tool(str(isos["squashfs"]), str(mnt), "sh", "-c", "test ! -e root/note", tmp=tmp_path)
@@ -127,9 +141,10 @@ def test_erofs_isos_are_read_mounted_and_edited(erofs_isos: dict[str, Path], tes
     for kind, iso in erofs_isos.items():
         live = read_live_iso(iso)
         assert live.erofs and live.rootfs_type == kind, (kind, live)
-        proc = mount_tool(str(iso), str(mnt), "sh", "-c", "grep ^NAME= etc/os-release; findmnt -n -o FSTYPE .",
-                          tmp=tmp_path)
-        assert proc.stdout.split() == ['NAME="Testdistro"', "erofs" if kind == "erofs" else "ext4"], proc.stdout
+        proc = mount_tool("-r", str(iso), str(mnt), tmp=tmp_path, env=host_shell(
+            tmp_path, "grep ^NAME= etc/os-release; findmnt -rn -o TARGET,FSTYPE | grep 'liveimage-mount-.*/lower '"))
+        assert proc.stdout.split()[0] == 'NAME="Testdistro"', proc.stdout
+        assert proc.stdout.split()[-1] == ("erofs" if kind == "erofs" else "ext4"), proc.stdout
     edited = tmp_path / "erofs-edited.iso"
     run_tool("editliveos", str(erofs_isos["erofs"]), "-o", str(edited), "--package", "demo-app", "--repo",
              str(testrepo), "-t", str(tmp_path))
@@ -170,8 +185,9 @@ def test_edited_iso_has_the_package_argument_and_script(isos: dict[str, Path], e
     assert "toolbox.edited=1" in isoinspect.read_text(edited[layout], "/EFI/BOOT/grub.cfg")
     compression = isoinspect.squashfs_info(isoinspect.squashfs_image(edited[layout], tmp_path))
     assert "Compression xz" in compression, "the base ISO's compressor"
-    proc = mount_tool(str(edited[layout]), str(mnt), "sh", "-c", "usr/bin/demo-app; cat etc/edited; df -k .",
-                      tmp=tmp_path)
+    proc = mount_tool(str(edited[layout]), str(mnt), tmp=tmp_path, env=host_shell(
+        tmp_path, "chroot . /usr/bin/demo-app; cat etc/edited; "
+                  "df -k $(findmnt -rn -o TARGET | grep 'liveimage-mount-.*/lower$')"))
     assert "demo-app 1.0 from testdistro" in proc.stdout
     assert "edited-by-script" in proc.stdout
     if layout == "squashfs":
@@ -247,13 +263,14 @@ def sha256(path: Path) -> str:
 def test_mount_a_stick_read_only_with_its_home(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> None:
     disk = stick(isos["squashfs"], tmp_path / "stick.raw", "--overlay-size-mb", "32", "--home-size-mb", "32")
     before = sha256(disk)
-    proc = mount_tool(str(disk), str(mnt), "sh", "-c", "cat etc/os-release; findmnt -n -o FSTYPE,OPTIONS home; "
-                      "touch x", tmp=tmp_path, check=False)
-    assert 'NAME="Testdistro"' in proc.stdout and "Read-only file system" in proc.stderr
+    proc = mount_tool(str(disk), str(mnt), tmp=tmp_path, check=False, env=host_shell(
+        tmp_path, "cat etc/os-release; touch home/x; findmnt -n -o FSTYPE,OPTIONS home"))
+    assert 'NAME="Testdistro"' in proc.stdout and "Read-only file system" in proc.stderr, "home is never written"
     assert proc.stdout.splitlines()[-1].startswith("ext4 "), "LiveOS/home.img is on /home"
     overlay = tmp_path / "mine"
+    overlay.mkdir()
     mount_tool("--overlay", str(overlay), str(disk), str(mnt), "sh", "-c", "echo x > root/note", tmp=tmp_path)
-    assert (overlay / "upper/root/note").is_file(), "--overlay puts the user's layer on top of the stick"
+    assert (overlay / "root/note").is_file(), "--overlay puts the user's layer on top of the stick"
     assert sha256(disk) == before, "the stick is never written"
     assert_nothing_left(tmp_path)
 
@@ -261,7 +278,9 @@ def test_mount_a_stick_read_only_with_its_home(isos: dict[str, Path], tmp_path: 
 def test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay(isos: dict[str, Path], tmp_path: Path,
                                                                      mnt: Path) -> None:
     """What the live system wrote into the stick's overlayfs overlay (written here by hand; by a booted system
-    in tests/boot/test_iso_to_disk_boot.py) shows in the mounted root; a partition device can be named."""
+    in tests/boot/test_iso_to_disk_boot.py) shows in the mounted root; a partition device can be named.  The
+    stick's overlay is not written by default (upstream's would be), only when it is named with -o (the stick
+    mounted read-write by the user)."""
     disk = stick(isos["flat"], tmp_path / "flat.raw", "--gpt", "--overlay-size-mb", "32")
     with contextlib.ExitStack() as attached:
         dev = fs.attach_loop(attached, disk, partscan=True)
@@ -274,8 +293,16 @@ def test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay(isos: dict[
             fs.mount(mounted, str(next((part / "LiveOS").glob("overlay-TB-FLAT-*"))), upper, options="loop")
             (upper / "overlayfs/etc").mkdir(parents=True)
             (upper / "overlayfs/etc/written-live").write_text("from the live session\n")
-        proc = mount_tool(data, str(mnt), "cat", "etc/written-live", tmp=tmp_path)
-    assert proc.stdout == "from the live session\n"
+        proc = mount_tool(data, str(mnt), "sh", "-c", "cat etc/written-live; echo mine > /etc/from-mount",
+                          tmp=tmp_path)
+        assert proc.stdout == "from the live session\n"
+        with contextlib.ExitStack() as mounted:  # the stick is written only when its overlay is named with -o
+            fs.mount(mounted, data, part)
+            overlay = next((part / "LiveOS").glob("overlay-TB-FLAT-*"))
+            assert "from-mount" not in isoinspect.debugfs(overlay, "ls /overlayfs/etc"), "not written by default"
+            mount_tool("-o", str(overlay), str(part), str(mnt), "sh", "-c", "echo asked > /etc/from-mount",
+                       tmp=tmp_path)
+            assert isoinspect.debugfs(overlay, "cat /overlayfs/etc/from-mount") == "asked\n", "written through"
     assert_nothing_left(tmp_path)
 
 

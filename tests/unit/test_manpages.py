@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate.cli import appliance, creators, isotodisk, toolbox
+from imgcreate.cli import appliance, creators, isotodisk, mkbiarch, toolbox
 from tests.support import REPO_ROOT
 
 PARSERS = {"livecd-creator": creators.livecd_parser, "image-creator": creators.image_parser,
            "appliance-creator": appliance.appliance_parser, "livecd-iso-to-disk": isotodisk.iso_to_disk_parser,
            "liveimage-mount": toolbox.liveimage_mount_parser, "editliveos": toolbox.editliveos_parser,
-           "livecd-iso-to-pxeboot": toolbox.pxeboot_parser}
+           "livecd-iso-to-pxeboot": toolbox.pxeboot_parser, "mkbiarch": mkbiarch.mkbiarch_parser}
 EXIT_CODES = ("0", "1", "2", "130")
 
 

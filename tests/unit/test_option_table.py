@@ -13,7 +13,7 @@ import functools
 import re
 from pathlib import Path
 
-from imgcreate.cli import appliance, creators, isotodisk, toolbox
+from imgcreate.cli import appliance, creators, isotodisk, mkbiarch, toolbox
 from tests.option_table import FULL_RUN_ONLY, OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +27,7 @@ PARSERS = {
     "livecd-iso-to-disk": isotodisk.iso_to_disk_parser,
     "liveimage-mount": toolbox.liveimage_mount_parser,
     "livecd-iso-to-pxeboot": toolbox.pxeboot_parser,
+    "mkbiarch": mkbiarch.mkbiarch_parser,
 }
 
 
