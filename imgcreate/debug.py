@@ -40,10 +40,11 @@ class LogSettings:
         for handler in [h for h in self.logger.handlers if getattr(h, "_imgcreate", False)]:
             self.logger.removeHandler(handler)
             handler.close()
-        self.console = logging.StreamHandler(stream or sys.stderr)
-        self.console.addFilter(_ConsoleFilter())
-        self._own(self.console)
-        self.logger.addHandler(self.console)
+        console = logging.StreamHandler(stream or sys.stderr)
+        console.addFilter(_ConsoleFilter())
+        self._own(console)
+        self.logger.addHandler(console)
+        self.console: logging.Handler | None = console
         self.logfile_handler: logging.Handler | None = None
         logging.getLogger("imgcreate").setLevel(logging.NOTSET)
         # dnf logs what our own progress lines say again, through its own handlers: only a log file gets it.
@@ -61,9 +62,20 @@ class LogSettings:
         if level < self.logger.level:
             self.logger.setLevel(level)
 
+    @classmethod
+    def adopt(cls, logger: logging.Logger, console: logging.Handler | None = None) -> LogSettings:
+        """Settings over a logger set up elsewhere (upstream's helpers are given a logger, and for -q the
+        console handler to remove): nothing changes until an option is applied."""
+        settings = cls.__new__(cls)
+        settings.logger = logger
+        settings.console = console
+        settings.logfile_handler = None
+        return settings
+
     def quiet(self) -> None:
         """-q: no console output from the log (the command line still prints its one-paragraph error)."""
-        self.logger.removeHandler(self.console)
+        if self.console is not None:
+            self.logger.removeHandler(self.console)
 
     def add_logfile(self, path: str) -> None:
         """--logfile: append to *path*; it records what the root level lets through, as upstream."""
@@ -77,25 +89,67 @@ class LogSettings:
         self.logfile_handler = handler
 
 
-class _LoggingAction(argparse.Action):
-    """An argparse action that changes the log settings as its option is parsed (upstream's LoggingConfig)."""
+class LoggingConfig(argparse.Action):
+    """Upstream's argparse action: the option its ``dest`` names (``debug``, ``verbose``, ``quiet``, ``logfile``)
+    changes the logging as it is parsed.
 
-    def __init__(self, option_strings: list[str], dest: str, settings: LogSettings | None = None,
-                 what: str = "", **kwargs: Any) -> None:
-        self.settings = settings
-        self.what = what
-        if what != "logfile":
+    *logger* is upstream's: the logger to change.  The LogSettings :func:`setup_logging` made may be given
+    instead (so ``-q`` removes the console handler it added); without either, the option only records its value.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, logger: logging.Logger | LogSettings | None = None,
+                 **kwargs: Any) -> None:
+        self.settings = _settings_of(logger)
+        if dest != "logfile":
             kwargs["nargs"] = 0
         super().__init__(option_strings, dest, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
-        setattr(namespace, self.dest, values if self.what == "logfile" else True)
+        setattr(namespace, self.dest, values if self.dest == "logfile" else True)
         if self.settings is not None:
             try:
-                apply_option(self.settings, self.what, values)
+                apply_option(self.settings, self.dest, values)
             except OSError as exc:
                 parser.error(f"cannot write the log file '{values}': {exc.strerror}")
+
+
+def _settings_of(logger: logging.Logger | LogSettings | None, console: logging.Handler | None = None,
+                 ) -> LogSettings | None:
+    if logger is None or isinstance(logger, LogSettings):
+        return logger
+    return LogSettings.adopt(logger, console)
+
+
+# Upstream's optparse callbacks (``callback_args``: the logger, and the level or the console handler).  They
+# change the logger through LogSettings, as the argparse options do; setup_logging() passes its LogSettings.
+
+
+def handle_logging(option: optparse.Option, opt: str, val: Any, parser: optparse.OptionParser,
+                   logger: logging.Logger | LogSettings, level: int) -> None:
+    """-d and -v: lower *logger*'s level to *level* (never raise it)."""
+    settings = _settings_of(logger)
+    assert settings is not None
+    settings.lower(level)
+
+
+def handle_logfile(option: optparse.Option, opt: str, val: Any, parser: optparse.OptionParser,
+                   logger: logging.Logger | LogSettings) -> None:
+    """--logfile FILE: append the log to FILE; a file that cannot be opened is a bad option value."""
+    settings = _settings_of(logger)
+    assert settings is not None
+    try:
+        settings.add_logfile(str(val))
+    except OSError as exc:
+        raise optparse.OptionValueError(f"cannot write the log file '{val}': {exc.strerror}") from exc
+
+
+def handle_quiet(option: optparse.Option, opt: str, val: Any, parser: optparse.OptionParser,
+                 logger: logging.Logger | LogSettings, stream: logging.Handler | None = None) -> None:
+    """-q: remove the console handler (*stream*, or the one setup_logging added) from *logger*."""
+    settings = _settings_of(logger, stream)
+    assert settings is not None
+    settings.quiet()
 
 
 def apply_option(settings: LogSettings, what: str, value: Any = None) -> None:
@@ -113,30 +167,27 @@ def apply_option(settings: LogSettings, what: str, value: Any = None) -> None:
 def add_logging_options(parser: argparse.ArgumentParser, settings: LogSettings | None = None) -> None:
     """The "Debugging options" group: -d, -v, -q, --logfile.  Without *settings* they only record their values."""
     group = parser.add_argument_group("Debugging options", _LOGGING_HELP)
-    group.add_argument("-d", "--debug", action=_LoggingAction, settings=settings, what="debug", default=False,
+    group.add_argument("-d", "--debug", action=LoggingConfig, logger=settings, default=False,
                        help="Output debugging information (every command run)")
-    group.add_argument("-v", "--verbose", action=_LoggingAction, settings=settings, what="verbose", default=False,
+    group.add_argument("-v", "--verbose", action=LoggingConfig, logger=settings, default=False,
                        help="Output verbose progress information")
-    group.add_argument("-q", "--quiet", action=_LoggingAction, settings=settings, what="quiet", default=False,
+    group.add_argument("-q", "--quiet", action=LoggingConfig, logger=settings, default=False,
                        help="No log output on the terminal (an error still prints its message)")
-    group.add_argument("--logfile", action=_LoggingAction, settings=settings, what="logfile", metavar="FILE",
+    group.add_argument("--logfile", action=LoggingConfig, logger=settings, metavar="FILE",
                        default=None, help="Append the log, at the level chosen, to FILE")
 
 
 def _add_optparse_options(parser: optparse.OptionParser, settings: LogSettings) -> None:
+    """Upstream's optparse group, with upstream's callbacks."""
     group = optparse.OptionGroup(parser, "Debugging options", _LOGGING_HELP)
-
-    def callback(option: optparse.Option, opt: str, value: Any, p: optparse.OptionParser, what: str) -> None:
-        try:
-            apply_option(settings, what, value)
-        except OSError as exc:
-            raise optparse.OptionValueError(f"cannot write the log file '{value}': {exc.strerror}") from exc
-
-    for short, name, kind in (("-d", "debug", None), ("-v", "verbose", None), ("-q", "quiet", None),
-                              (None, "logfile", "string")):
-        names = [n for n in (short, f"--{name}") if n]
-        group.add_option(*names, action="callback", callback=callback, callback_args=(name,), type=kind,
-                         metavar="FILE" if kind else None)
+    group.add_option("-d", "--debug", action="callback", callback=handle_logging,
+                     callback_args=(settings, logging.DEBUG), help="Output debugging information")
+    group.add_option("-v", "--verbose", action="callback", callback=handle_logging,
+                     callback_args=(settings, logging.INFO), help="Output verbose progress information")
+    group.add_option("-q", "--quiet", action="callback", callback=handle_quiet,
+                     callback_args=(settings, settings.console), help="Suppress stdout")
+    group.add_option("--logfile", type="string", action="callback", callback=handle_logfile,
+                     callback_args=(settings,), help="Save debug information to FILE", metavar="FILE")
     parser.add_option_group(group)
 
 

@@ -54,7 +54,7 @@ class ResizeError(ImageError):
 
 
 class CryptoLUKSError(CreatorError):
-    """Upstream's name for a failed LUKS operation; nothing here raises it (no encrypted images yet)."""
+    """Upstream's name for a failed LUKS operation (``imgcreate.fs.CryptoLUKSDevice``; builds make no LUKS images)."""
 
 
 class ScriptError(CreatorError):

@@ -453,3 +453,69 @@ def _copy_boot_file(root: Path, src: Path, dest: Path) -> None:
         inroot.copy_out(root, "/" + str(src.relative_to(root)), dest)
     else:
         shutil.copyfile(src, dest)
+
+
+# ---- upstream's per-architecture names --------------------------------------------------------------------------
+# Upstream has a base class and one subclass per architecture, and binds LiveImageCreator to the one for the
+# machine it runs on (importing imgcreate.live fails elsewhere).  Here the base finds every boot file in the image,
+# so the subclasses only keep upstream's names and package hooks, and every architecture gets a creator: the base
+# where upstream has no subclass.
+
+
+def _basearch() -> str:
+    """The machine's rpm base architecture (``x86_64``, ``i386``, ``aarch64``, ...), as upstream reads it."""
+    import dnf.rpm
+    import hawkey
+
+    return str(dnf.rpm.basearch(hawkey.detect_arch()))
+
+
+LiveImageCreatorBase = LiveImageCreator
+"""Upstream's base class of the per-architecture creators."""
+
+
+class x86LiveImageCreator(LiveImageCreatorBase):  # noqa: N801 (upstream's name)
+    """Upstream's creator for i386 and x86_64: BIOS (GRUB 2 or isolinux) and UEFI boot, as the base."""
+
+    @property
+    def efiarch(self) -> str:
+        """The UEFI name of the architecture, in ``BOOT<efiarch>.EFI`` (``X64``, ``IA32``)."""
+        return {"i386": "IA32", "x86_64": "X64"}[_basearch()]
+
+
+class ppcLiveImageCreator(LiveImageCreatorBase):  # noqa: N801 (upstream's name)
+    """Upstream's creator for 32-bit PowerPC: with upstream's package hooks (yaboot in, memtest86+ out).
+
+    Its boot configuration is the base's: an image without the boot files the base looks for fails with an
+    error naming them (upstream's yaboot and HFS layout is not made).
+    """
+
+    def _get_required_packages(self) -> list[str]:
+        return ["yaboot", *super()._get_required_packages()]
+
+    def _get_excluded_packages(self) -> list[str]:
+        return ["memtest86+", *super()._get_excluded_packages()]
+
+
+class ppc64LiveImageCreator(ppcLiveImageCreator):  # noqa: N801 (upstream's name)
+    """Upstream's creator for 64-bit PowerPC: as ppcLiveImageCreator, without the 32-bit kernel."""
+
+    def _get_excluded_packages(self) -> list[str]:
+        return ["kernel.ppc", *super()._get_excluded_packages()]
+
+
+def creator_for(basearch: str) -> type[LiveImageCreatorBase]:
+    """Upstream's choice of LiveImageCreator for an architecture; the base class where upstream has none."""
+    if basearch in ("i386", "x86_64"):
+        return x86LiveImageCreator
+    if basearch == "ppc":
+        return ppcLiveImageCreator
+    if basearch == "ppc64":
+        return ppc64LiveImageCreator
+    return LiveImageCreatorBase
+
+
+arch = _basearch()
+"""The machine's base architecture, which chose LiveImageCreator (upstream's module attribute)."""
+
+LiveImageCreator = creator_for(arch)  # type: ignore[misc]  # rebound to the machine's class, as upstream

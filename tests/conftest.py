@@ -36,7 +36,28 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     (leak_snapshot() - before).assert_none()
 
 
+# The session-wide builds the boots share with some build tests: a test using one runs in the boot half.
+BOOT_HALF_FIXTURES = {"gpt_disk", "msdos_disk"}
+
+
+def in_boot_half(item: pytest.Item) -> bool:
+    """Whether *item* runs in the boot half of a split run (scripts/test_halves.py): a boot, or a test of the disks
+    the boots build (built once, in that half)."""
+    return (item.get_closest_marker("boot") is not None or "/tests/boot/" in str(item.path)
+            or bool(BOOT_HALF_FIXTURES & set(getattr(item, "fixturenames", ()))))
+
+
+def _split(config: pytest.Config, items: list[pytest.Item]) -> None:
+    half = os.environ.get("LIVECD_TESTS_HALF")
+    if half not in ("boot", "rest"):
+        return
+    keep = [item for item in items if in_boot_half(item) == (half == "boot")]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _split(config, items)
     if os.environ.get("LIVECD_TOOLS_FULL") != "1":
         # The default run boots every path once; a boot marked "full" boots a path again another way.
         # Likewise "slow": the rest of a build matrix whose every path the default run builds once.

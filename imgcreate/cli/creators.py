@@ -345,6 +345,9 @@ def guarded(prog: str, action: Callable[[], int], hint: Callable[[str], str] | N
     old_handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started with SIGINT ignored
         old_handlers[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    # A parent may start us with these signals blocked (a mask is inherited across exec; some job runners block
+    # SIGTERM to read it from a signalfd): blocked, SIGTERM would wait until the build ended, unwinding nothing.
+    old_mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, set(old_handlers))
     try:
         return action()
     except KeyboardInterrupt as exc:
@@ -363,6 +366,7 @@ def guarded(prog: str, action: Callable[[], int], hint: Callable[[str], str] | N
     finally:
         for s, handler in old_handlers.items():
             signal.signal(s, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def _stopped_by(exc: KeyboardInterrupt) -> str:

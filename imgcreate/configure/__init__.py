@@ -1,7 +1,7 @@
 """Kickstart commands that configure the installed system (lang, keyboard, timezone, accounts, network, ...).
 
 Each writer takes the install root and the typed value it needs, read once from the kickstart by
-:func:`imgcreate.kickstart.read_config` (the entry points take the whole KickstartConfig).  Files change only
+:func:`imgcreate.kickstart.read_config` (the entry points take the whole KickstartSettings).  Files change only
 through :mod:`imgcreate.storage.rootfs`, so nothing is ever written through a symlink out of the root; programs run
 either inside the image (``run(..., root=instroot)``: the image's own firewall-offline-cmd, authselect,
 setfiles, shadow-utils) or on the host with ``--root`` (systemctl).  A command the kickstart does not use
@@ -30,7 +30,7 @@ from imgcreate.configure.network import NM_CONNECTIONS, apply_network, keyfile_f
 from imgcreate.configure.packaging import RPM_MACROS, apply_rpm_macros, rpm_macros_text
 from imgcreate.configure.security import apply_auth, apply_firewall, apply_selinux_config, firewall_args, relabel
 from imgcreate.configure.services import apply_services, apply_xconfig
-from imgcreate.kickstart import KickstartConfig
+from imgcreate.kickstart import KickstartSettings
 from imgcreate.storage import rootfs
 
 __all__ = [
@@ -79,7 +79,7 @@ def write_fstab(root: Path, text: str) -> None:
     rootfs.write_file(root, "/etc/fstab", text)
 
 
-def apply_before_post(root: Path, cfg: KickstartConfig) -> None:
+def apply_before_post(root: Path, cfg: KickstartSettings) -> None:
     """Everything upstream's configure() applies before the boot configuration and %post.
 
     The order follows upstream: accounts before ssh keys (which need the user's home), the firewall before
@@ -103,6 +103,6 @@ def apply_before_post(root: Path, cfg: KickstartConfig) -> None:
     apply_rpm_macros(root, cfg.packages)
 
 
-def apply_after_post(root: Path, cfg: KickstartConfig) -> None:
+def apply_after_post(root: Path, cfg: KickstartSettings) -> None:
     """What must come last: the SELinux relabel, so files %post created get their labels too (as upstream)."""
     relabel(root, cfg.selinux)

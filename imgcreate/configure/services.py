@@ -7,7 +7,7 @@ from pathlib import Path
 
 from imgcreate.configure.common import _check_line, _unit_name, _unit_path, update_assignments
 from imgcreate.host.run import find_tool, run
-from imgcreate.kickstart import Services, XConfig
+from imgcreate.kickstart import Services, XSettings
 from imgcreate.storage import rootfs
 
 log = logging.getLogger("imgcreate")
@@ -32,7 +32,7 @@ def apply_services(root: Path, services: Services) -> None:
             log.info("services: %sd %s", action, _unit_name(name))
 
 
-def apply_xconfig(root: Path, xconfig: XConfig | None) -> None:
+def apply_xconfig(root: Path, xconfig: XSettings | None) -> None:
     """``xconfig --startxonboot`` -> default.target is graphical.target; ``--defaultdesktop`` -> DESKTOP= in
     /etc/sysconfig/desktop (what the display manager scripts read)."""
     if xconfig is None:

@@ -176,7 +176,7 @@ class _Request:
 
 
 def plan_disk(
-    config: kickstart.KickstartConfig, bios: bool = True, disk_size_mib: int | None = None
+    config: kickstart.KickstartSettings, bios: bool = True, disk_size_mib: int | None = None
 ) -> DiskLayout:
     """Plan the disk the kickstart's ``part`` lines describe (see the module's docstring for the rules).
 

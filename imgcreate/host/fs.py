@@ -280,27 +280,29 @@ def _comm(pid: int) -> str:
         return "?"
 
 
-def mkfs_ext(device: str, fstype: str, label: str, extra: list[str] | None = None, size: int | None = None) -> None:
+def mkfs_ext(device: str, fstype: str, label: str, extra: list[str] | None = None, size: int | None = None,
+             blocksize: int = 4096) -> None:
     """An ext filesystem on *device* (a file or block device); *size* in bytes: not the whole device."""
     if fstype not in EXT_TYPES:
         raise ImageError(f"Unsupported filesystem type '{fstype}' for the image: use one of {', '.join(EXT_TYPES)}.")
     run(
-        [f"mkfs.{fstype}", "-F", "-q", "-L", label[:16], "-m", "1", "-b", "4096", *(extra or []), device,
+        [f"mkfs.{fstype}", "-F", "-q", "-L", label[:16], "-m", "1", "-b", str(blocksize), *(extra or []), device,
          *([f"{size // 1024}k"] if size is not None else [])],
         what="Creating the filesystem",
     )
 
 
-def fsck(image: Path, discard: bool = False) -> None:
+def fsck(image: Path, discard: bool = False) -> int:
     """Force a full check; exit status 1 means errors were corrected, which is fine for a fresh image.
 
     *discard*: also punch out the free blocks of an image file, so that what deleted files left in them is
-    neither kept in the sparse file nor compressed into a squashfs.
+    neither kept in the sparse file nor compressed into a squashfs.  Returns e2fsck's exit status (0 or 1).
     """
     extra = ["-E", "discard"] if discard else []
     res = run(["e2fsck", "-f", "-y", *extra, str(image)], check=False, what="Checking the filesystem")
     if res.returncode not in (0, 1):
         raise CommandError(res.args, res.returncode, res.stdout, "Checking the filesystem")
+    return res.returncode
 
 
 def minimal_size(image: Path) -> int:

@@ -33,7 +33,7 @@ import threading
 import time
 import types
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO
+from typing import IO, Any
 
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, MissingToolError
@@ -303,6 +303,27 @@ def _comm(pid: int) -> str:
         return "?"
 
 
+# How often a wait for a command looks up from it, so that a signal is acted on at once (see wait_for).
+_WAKE = 0.1
+
+
+def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
+    """Wait for *proc* to end (``subprocess.TimeoutExpired`` after *timeout* seconds), acting on a signal at once.
+
+    Why not ``proc.wait()``: Python runs signal handlers in the main thread only, and the kernel may hand a
+    signal sent to the process to another thread (our output readers); a main thread blocked in ``waitpid``
+    then sleeps on until the command ends by itself, maybe an hour later (seen in CI: SIGTERM while a %post ran
+    ``sleep`` was acted on 53 minutes late).  Waking every tenth of a second lets the handler run."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = _WAKE if deadline is None else min(_WAKE, max(deadline - time.monotonic(), 0.0))
+        try:
+            return proc.wait(timeout=step)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(proc.args, timeout or 0.0) from None
+
+
 def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> None:
     """Give the command its input and wait for it to end (the caller stops it if this is cut short)."""
     if data is not None:
@@ -312,7 +333,7 @@ def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: f
             proc.stdin.close()
         except BrokenPipeError:
             pass
-    proc.wait(timeout=timeout)
+    wait_for(proc, timeout)
 
 
 def run(
@@ -327,6 +348,7 @@ def run(
     what: str | None = None,
     timeout: float | None = None,
     tty: bool = False,
+    apart: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command and return its result with the merged output in ``stdout``.
 
@@ -336,6 +358,8 @@ def run(
     ``what``: a few words said in front of the error, e.g. "Creating the filesystem".
     ``tty``: the command's stdout goes to our stderr, the user's terminal (for a progress bar, see
     :func:`progress_on_terminal`); only its stderr is captured.
+    ``apart``: stdout and stderr captured apart (``stdout``, ``stderr``), for output that is parsed while the
+    tool may warn (upstream's ``rcall``).
     """
     args = _command(argv, root)
     if env is None:
@@ -352,7 +376,7 @@ def run(
                     args,
                     stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
                     stdout=sys.stderr.fileno() if tty else subprocess.PIPE,
-                    stderr=subprocess.PIPE if tty else subprocess.STDOUT,
+                    stderr=subprocess.PIPE if tty or apart else subprocess.STDOUT,
                     env=dict(env),
                     cwd=cwd,
                     start_new_session=True,  # its own process group: see the module's docstring
@@ -362,6 +386,7 @@ def run(
             pipe = proc.stderr if tty else proc.stdout
             assert pipe is not None
             reader = _OutputReader(pipe, stream)
+            err_reader = _OutputReader(proc.stderr, False) if apart and not tty and proc.stderr else None
         _feed_and_wait(proc, data, timeout)
     except BaseException:
         if proc is not None:
@@ -374,12 +399,18 @@ def run(
     reader.join(2.0)
     chunks = list(reader.chunks)
     output = b"".join(chunks).decode(errors="replace")
+    err_output = None
+    if err_reader is not None:
+        err_reader.join(2.0)
+        err_output = b"".join(err_reader.chunks).decode(errors="replace")
     if not stream and output.strip():
         log.debug("%s", output.rstrip())
+    if err_output and err_output.strip():
+        log.debug("%s", err_output.rstrip())
     if check and proc.returncode != 0:
         log.error("command failed (%d): %s", proc.returncode, cmdline(args))
-        raise CommandError(args, proc.returncode, output, what)
-    return subprocess.CompletedProcess(args, proc.returncode, output, None)
+        raise CommandError(args, proc.returncode, output + (err_output or ""), what)
+    return subprocess.CompletedProcess(args, proc.returncode, output, err_output)
 
 
 def run_pipe(
@@ -416,7 +447,7 @@ def run_pipe(
             assert pipe is not None
             readers.append(_OutputReader(pipe, False))
         for proc in reversed(procs):
-            proc.wait()
+            wait_for(proc)
     except BaseException:
         for proc in procs:
             stop(proc)

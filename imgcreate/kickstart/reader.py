@@ -1,4 +1,4 @@
-"""Reading kickstart files with pykickstart into :class:`~imgcreate.kickstart.values.KickstartConfig`.
+"""Reading kickstart files with pykickstart into :class:`~imgcreate.kickstart.values.KickstartSettings`.
 
 Every option is read with a default, because older syntax versions (RHEL7, F21, ...) lack some of them, so every
 kickstart syntax version pykickstart knows keeps working.  Values are read, not judged: checks that belong to
@@ -26,7 +26,7 @@ from imgcreate.kickstart.values import (
     FirewallMode,
     Group,
     Keyboard,
-    KickstartConfig,
+    KickstartSettings,
     NetworkDevice,
     PackageSpec,
     Partition,
@@ -40,7 +40,7 @@ from imgcreate.kickstart.values import (
     SshKey,
     Timezone,
     User,
-    XConfig,
+    XSettings,
 )
 
 # How pykickstart names what the values name.
@@ -76,31 +76,31 @@ def flattened(ks: KickstartHandler) -> str:
     return str(as_handler(ks))
 
 
-def read_config(handler: KickstartHandler) -> KickstartConfig:
+def read_config(handler: KickstartHandler) -> KickstartSettings:
     """Read everything the build needs from a pykickstart handler or parser (see :func:`read_kickstart`), once."""
     handler = as_handler(handler)
-    return KickstartConfig(
+    return KickstartSettings(
         root_partition=_read_root_partition(handler),
         partitions=tuple(_read_partition(p) for p in _items(handler, "partition", "partitions")),
         disklabel=_opt_text(_text(getattr(_command(handler, "clearpart"), "disklabel", None)).lower()),
         zerombr=bool(getattr(_command(handler, "zerombr"), "zerombr", False)),
         bootloader=_read_bootloader(getattr(handler, "bootloader", None)),
         repos=_read_repos(handler),
-        packages=_read_packages(handler),
+        packages=read_packages(handler),
         scripts=_read_scripts(handler),
-        lang=_text(getattr(getattr(handler, "lang", None), "lang", None)),
-        keyboard=_read_keyboard(_command(handler, "keyboard")),
-        timezone=_read_timezone(_command(handler, "timezone")),
+        lang=read_lang(getattr(handler, "lang", None)),
+        keyboard=read_keyboard(used(getattr(handler, "keyboard", None))),
+        timezone=read_timezone(used(getattr(handler, "timezone", None))),
         groups=tuple(_read_group(g) for g in _items(handler, "group", "groupList")),
-        rootpw=_read_rootpw(_command(handler, "rootpw")),
+        rootpw=read_rootpw(used(getattr(handler, "rootpw", None))),
         users=tuple(_read_user(u) for u in _items(handler, "user", "userList")),
         sshkeys=tuple(_read_sshkey(k) for k in _items(handler, "sshkey", "sshUserList")),
-        network=tuple(_read_network_device(nd) for nd in _items(handler, "network", "network")),
-        selinux=_read_selinux(_command(handler, "selinux")),
-        firewall=_read_firewall(_command(handler, "firewall")),
-        auth=_read_auth(handler),
-        services=_read_services(getattr(handler, "services", None)),
-        xconfig=_read_xconfig(_command(handler, "xconfig")),
+        network=read_network(getattr(handler, "network", None)),
+        selinux=read_selinux(used(getattr(handler, "selinux", None))),
+        firewall=read_firewall(used(getattr(handler, "firewall", None))),
+        auth=read_auth(used(getattr(handler, "authselect", None)), used(getattr(handler, "authconfig", None))),
+        services=read_services(getattr(handler, "services", None)),
+        xconfig=read_xconfig(used(getattr(handler, "xconfig", None))),
     )
 
 
@@ -134,8 +134,27 @@ def _words(value: Any) -> tuple[str, ...]:
 
 def _command(handler: Any, name: str) -> Any | None:
     """The handler's command object *name* if the kickstart used it, else None."""
-    cmd = getattr(handler, name, None)
+    return used(getattr(handler, name, None))
+
+
+# ---- one command object at a time: read_config reads the handler with these, and upstream's *Config classes
+# (imgcreate.configure.upstream) read the command object their apply() is given with the same ones.
+
+
+def used(cmd: Any | None) -> Any | None:
+    """*cmd* if the kickstart used the command (pykickstart's ``seen``), else None: a command not used changes
+    nothing in the image."""
     return cmd if cmd is not None and getattr(cmd, "seen", False) else None
+
+
+def read_lang(cmd: Any | None) -> str:
+    """``lang``: the locale, "" when not given."""
+    return _text(getattr(cmd, "lang", None))
+
+
+def read_network(cmd: Any | None) -> tuple[NetworkDevice, ...]:
+    """``network``: one value per line."""
+    return tuple(read_network_device(nd) for nd in getattr(cmd, "network", None) or [])
 
 
 def _items(handler: Any, name: str, attr: str) -> list[Any]:
@@ -217,7 +236,7 @@ def _read_repo(r: Any) -> RepoSpec:
     )
 
 
-def _read_packages(handler: Any) -> PackageSpec:
+def read_packages(handler: Any) -> PackageSpec:
     p = handler.packages
     inst_langs = getattr(p, "instLangs", None)
     return PackageSpec(
@@ -261,7 +280,7 @@ def _read_scripts(handler: Any) -> tuple[Script, ...]:
     )
 
 
-def _read_keyboard(kb: Any | None) -> Keyboard | None:
+def read_keyboard(kb: Any | None) -> Keyboard | None:
     if kb is None:
         return None
     layouts = tuple(str(x) for x in getattr(kb, "x_layouts", None) or [])
@@ -285,7 +304,7 @@ def _console_keymap(kb: Any, layouts: tuple[str, ...]) -> str:
     return "" if layouts and legacy == layouts[0] else legacy
 
 
-def _read_timezone(tz: Any | None) -> Timezone | None:
+def read_timezone(tz: Any | None) -> Timezone | None:
     if tz is None:
         return None
     return Timezone(zone=_text(getattr(tz, "timezone", None)), utc=bool(getattr(tz, "isUtc", False)),
@@ -296,7 +315,7 @@ def _read_group(g: Any) -> Group:
     return Group(name=str(g.name), gid=_opt_int(getattr(g, "gid", None)), lineno=_lineno(g))
 
 
-def _read_rootpw(rp: Any | None) -> RootPassword | None:
+def read_rootpw(rp: Any | None) -> RootPassword | None:
     if rp is None:
         return None
     return RootPassword(
@@ -332,7 +351,7 @@ def _read_sshkey(k: Any) -> SshKey:
 _VIRTUAL_DEVICE_OPTIONS = ("bondslaves", "vlanid", "teamslaves", "bridgeslaves")
 
 
-def _read_network_device(nd: Any) -> NetworkDevice:
+def read_network_device(nd: Any) -> NetworkDevice:
     def text(name: str) -> str:
         return _text(getattr(nd, name, None))
 
@@ -369,11 +388,11 @@ def _bootproto(word: str) -> BootProto:
         return BootProto.DHCP
 
 
-def _read_selinux(sel: Any | None) -> SELinuxMode | None:
+def read_selinux(sel: Any | None) -> SELinuxMode | None:
     return _SELINUX_MODES.get(getattr(sel, "selinux", None)) if sel is not None else None
 
 
-def _read_firewall(fw: Any | None) -> Firewall | None:
+def read_firewall(fw: Any | None) -> Firewall | None:
     if fw is None:
         return None
     if getattr(fw, "use_system_defaults", False):
@@ -389,19 +408,20 @@ def _read_firewall(fw: Any | None) -> Firewall | None:
     )
 
 
-def _read_auth(handler: Any) -> Auth:
-    return Auth(authselect=_text(getattr(_command(handler, "authselect"), "authselect", None)),
-                authconfig=_text(getattr(_command(handler, "authconfig"), "authconfig", None)))
+def read_auth(authselect: Any | None, authconfig: Any | None) -> Auth:
+    """``authselect`` and the older ``auth``/``authconfig``: both command objects (None: not used)."""
+    return Auth(authselect=_text(getattr(authselect, "authselect", None)),
+                authconfig=_text(getattr(authconfig, "authconfig", None)))
 
 
-def _read_services(svc: Any) -> Services:
+def read_services(svc: Any) -> Services:
     return Services(enabled=_words(getattr(svc, "enabled", None)), disabled=_words(getattr(svc, "disabled", None)))
 
 
-def _read_xconfig(xc: Any | None) -> XConfig | None:
+def read_xconfig(xc: Any | None) -> XSettings | None:
     if xc is None:
         return None
-    return XConfig(startx=bool(getattr(xc, "startX", False)),
+    return XSettings(startx=bool(getattr(xc, "startX", False)),
                    default_desktop=_text(getattr(xc, "defaultdesktop", None)))
 
 

@@ -18,7 +18,6 @@ from imgcreate.kickstart.reader import (
     _items,
     _opt_int,
     _opt_text,
-    _read_modules,
     as_handler,
     read_config,
 )
@@ -213,9 +212,17 @@ def inst_langs(ks: KickstartHandler) -> str | None:
     return _raw_text(_packages_option(ks, "instLangs", ""))
 
 
-def get_modules(ks: KickstartHandler) -> list[tuple[str, str | None, bool]]:
-    """``module --name --stream [--disable]`` lines (EL8/EL9 modularity) as (name, stream, enable)."""
-    return _read_modules(as_handler(ks))
+def get_modules(ks: KickstartHandler) -> list[str]:
+    """The kernel modules of ``device`` lines (``device scsi aic7xxx``), as upstream: appliance-tools adds them to
+    its initramfs.  ``device`` exists in kickstart syntax up to F33 and RHEL8; later versions refuse the line."""
+    device = getattr(as_handler(ks), "device", None)
+    devices = getattr(device, "deviceList", None)
+    modules: list[str] = []
+    for dev in devices if devices is not None else [device]:
+        name = getattr(dev, "moduleName", None)
+        if name:
+            modules.extend(str(name).split(":"))
+    return modules
 
 
 def _pykickstart_scripts(ks: KickstartHandler, kind: ScriptKind) -> list[Any]:

@@ -279,7 +279,7 @@ class Services:
 
 
 @dataclass(frozen=True)
-class XConfig:
+class XSettings:
     """``xconfig --startxonboot --defaultdesktop=D``."""
 
     startx: bool = False
@@ -287,7 +287,7 @@ class XConfig:
 
 
 @dataclass(frozen=True)
-class KickstartConfig:
+class KickstartSettings:
     """Everything a build reads from a kickstart.  A command the kickstart does not use is None (or empty)."""
 
     root_partition: RootPartition = RootPartition()
@@ -310,7 +310,7 @@ class KickstartConfig:
     firewall: Firewall | None = None
     auth: Auth = Auth()
     services: Services = Services()
-    xconfig: XConfig | None = None
+    xconfig: XSettings | None = None
 
     def scripts_of(self, kind: ScriptKind) -> tuple[Script, ...]:
         """The scripts of one kind, in kickstart order."""

@@ -6,6 +6,7 @@ import logging
 import os
 import shlex
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from imgcreate.debug import PROGRESS
@@ -63,15 +64,17 @@ def check_compression(compression: str | None) -> None:
         )
 
 
-def mksquashfs(source: Path, output: Path, compression: str | None, progress: bool | None = None) -> None:
+def mksquashfs(source: Path, output: Path, compression: str | None, progress: bool | None = None,
+               extra: Sequence[str] = ()) -> None:
     """Compress *source* (a directory) into *output*, on every core (mksquashfs's default).
 
     *progress*: show mksquashfs's progress bar on the terminal (default: when the log is shown on one).
+    *extra*: more mksquashfs options, after ours (upstream's ``mksquashfs(..., ops)``).
     """
     if progress is None:
         progress = progress_on_terminal()
     args = ["mksquashfs", str(source), str(output), "-noappend", *compression_args(compression),
-            "-quiet" if progress else "-no-progress"]
+            "-quiet" if progress else "-no-progress", *extra]
     log.log(PROGRESS, "compressing %s with %s", source, compression or "no compression")
     try:
         run(args, what="Creating the squashfs image", stream=False, tty=progress)

@@ -31,7 +31,7 @@ from imgcreate.debug import PROGRESS
 from imgcreate.errors import PackageError, RepoError
 from imgcreate.host.run import in_process_environment
 from imgcreate.kickstart import PackageSpec, RepoSpec
-from imgcreate.packages import dnfcompat, rpmdb
+from imgcreate.packages import dnfcompat, repofiles, rpmdb
 from imgcreate.packages.transaction import (
     DownloadProgress,
     TransactionProgress,
@@ -88,16 +88,14 @@ class DnfInstaller:
         logdir: Path,
         cacheonly: bool = False,
         pkgverify_level: str | None = None,
+        base: dnf.Base | None = None,
     ) -> None:
-        if pkgverify_level is not None and pkgverify_level not in PKGVERIFY_LEVELS:
-            raise PackageError(
-                f"Unknown package verification level '{pkgverify_level}': use one of {', '.join(PKGVERIFY_LEVELS)}."
-            )
+        """*base*: a dnf.Base to configure and use (upstream's DnfLiveCD is one), else a new one."""
         self.instroot = instroot
         self.cachedir = cachedir
         cachedir.mkdir(parents=True, exist_ok=True)
         logdir.mkdir(parents=True, exist_ok=True)
-        conf = dnf.conf.Conf()
+        conf = base.conf if base is not None else dnf.conf.Conf()
         conf.installroot = str(instroot)
         conf.releasever = releasever
         conf.cachedir = str(cachedir)
@@ -116,7 +114,7 @@ class DnfInstaller:
         conf.assumeyes = True
         conf.debuglevel = 0
         self.conf = conf
-        self.base = dnf.Base(conf)
+        self.base = base if base is not None else dnf.Base(conf)
         # rpm macros in force while this installer is open, removed again by close().  libdnf re-reads rpm's
         # configuration when the Base is made, so they must come after it (see the test-distro notes): Debian's
         # rpm would otherwise put the image's database under $HOME.  _pkgverify_level is what rpm itself checks
@@ -124,10 +122,18 @@ class DnfInstaller:
         # imported in the image, "all" both.
         self._macros = contextlib.ExitStack()
         self._macros.enter_context(rpmdb.macros(_dbpath=rpmdb.dbpath(instroot)))
-        if pkgverify_level is not None:  # None: rpm's own default (digest)
-            log.info("rpm verifies each package: %s", pkgverify_level)
-            self._macros.enter_context(rpmdb.macros(_pkgverify_level=pkgverify_level))
+        self.set_pkgverify_level(pkgverify_level)
         self.timings: dict[str, float] = {}
+
+    def set_pkgverify_level(self, level: str | None) -> None:
+        """rpm's ``_pkgverify_level`` while this installer is open; None: rpm's own default (digest)."""
+        if level is not None and level not in PKGVERIFY_LEVELS:
+            raise PackageError(
+                f"Unknown package verification level '{level}': use one of {', '.join(PKGVERIFY_LEVELS)}."
+            )
+        if level is not None:
+            log.info("rpm verifies each package: %s", level)
+            self._macros.enter_context(rpmdb.macros(_pkgverify_level=level))
 
     # -- context management --------------------------------------------------------------------------------
     def __enter__(self) -> DnfInstaller:
@@ -146,12 +152,13 @@ class DnfInstaller:
             self._macros.close()
 
     # -- repositories --------------------------------------------------------------------------------------
-    def add_repo(self, spec: RepoSpec) -> None:
+    def add_repo(self, spec: RepoSpec) -> Any:
+        """Add a kickstart repository; returns dnf's repository object."""
         if not (spec.baseurl or spec.mirrorlist or spec.metalink):
             raise RepoError(f"Repository '{spec.name}' has no --baseurl, --mirrorlist or --metalink.")
         repoid = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in spec.name)
         try:
-            self.base.repos.add_new_repo(repoid, self.conf, baseurl=spec.baseurl, **_repo_options(spec))
+            return self.base.repos.add_new_repo(repoid, self.conf, baseurl=spec.baseurl, **repofiles.dnf_options(spec))
         except dnf.exceptions.ConfigError as exc:
             raise RepoError(f"Repository '{spec.name}' is not valid: {exc}") from exc
 
@@ -261,7 +268,7 @@ class DnfInstaller:
             if group is None:
                 missing.append(f"@{gname}")
                 continue
-            self._install_group(group, include, set(group_exclude))
+            self.install_group(group, include, set(group_exclude))
         for name in spec.packages:
             try:
                 self.base.install(name)
@@ -328,7 +335,7 @@ class DnfInstaller:
         for name in missing:
             log.warning("skipping missing package or group '%s' (--ignoremissing)", name)
 
-    def _install_group(self, group: Any, include: str, exclude: set[str]) -> None:
+    def install_group(self, group: Any, include: str, exclude: set[str]) -> None:
         """Install a comps group's packages of the wanted types, minus *exclude*.
 
         dnf's own group_install() accepts an exclude list but ignores it, so when an exclusion touches the group
@@ -358,6 +365,12 @@ class DnfInstaller:
         self.load()
         self.apply_modules(spec.modules)
         self.select(spec)
+        return self.install_marked(start)
+
+    def install_marked(self, start: float | None = None) -> InstallResult:
+        """Resolve what is marked, download it and run rpm's transaction into the root (*start*: when the
+        resolve step's timing began)."""
+        start = time.monotonic() if start is None else start
         try:
             self.base.resolve(allow_erasing=False)
         except dnf.exceptions.DepsolveError as exc:
@@ -418,31 +431,6 @@ class DnfInstaller:
         failed_states = {str(tsi.pkg) for tsi in self.base.transaction
                          if tsi.state == libdnf.transaction.TransactionItemState_ERROR}
         check_transaction(install_set, rpmdb.installed(self.instroot), failed_states, progress)
-
-
-def _repo_options(spec: RepoSpec) -> dict[str, Any]:
-    """dnf's repository options for a kickstart repo line (besides its id and baseurl)."""
-    options: dict[str, Any] = {}
-    if spec.mirrorlist:
-        options["mirrorlist"] = spec.mirrorlist
-    if spec.metalink:
-        options["metalink"] = spec.metalink
-    # As comma-separated strings: add_new_repo() substitutes variables in a list but keeps only its
-    # first item (dnf 4.14), while a string is split by the option itself.
-    if spec.includepkgs:
-        options["includepkgs"] = ",".join(spec.includepkgs)
-    if spec.excludepkgs:
-        options["excludepkgs"] = ",".join(spec.excludepkgs)
-    if spec.cost is not None:
-        options["cost"] = spec.cost
-    if spec.proxy:
-        options["proxy"] = spec.proxy
-    if spec.noverifyssl:
-        options["sslverify"] = False
-    for opt in ("sslcacert", "sslclientcert", "sslclientkey"):
-        if getattr(spec, opt):
-            options[opt] = getattr(spec, opt)
-    return options
 
 
 def _platform_streams(module_packages: Any) -> dict[str, int]:

@@ -11,6 +11,7 @@ import configparser
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from imgcreate.errors import RepoError
 from imgcreate.kickstart import RepoSpec
@@ -96,3 +97,28 @@ def host_releasever() -> str | None:
     except OSError:
         pass
     return None
+
+
+def dnf_options(spec: RepoSpec) -> dict[str, Any]:
+    """dnf's repository options for a kickstart repo line (besides its id and baseurl)."""
+    options: dict[str, Any] = {}
+    if spec.mirrorlist:
+        options["mirrorlist"] = spec.mirrorlist
+    if spec.metalink:
+        options["metalink"] = spec.metalink
+    # As comma-separated strings: add_new_repo() substitutes variables in a list but keeps only its
+    # first item (dnf 4.14), while a string is split by the option itself.
+    if spec.includepkgs:
+        options["includepkgs"] = ",".join(spec.includepkgs)
+    if spec.excludepkgs:
+        options["excludepkgs"] = ",".join(spec.excludepkgs)
+    if spec.cost is not None:
+        options["cost"] = spec.cost
+    if spec.proxy:
+        options["proxy"] = spec.proxy
+    if spec.noverifyssl:
+        options["sslverify"] = False
+    for opt in ("sslcacert", "sslclientcert", "sslclientkey"):
+        if getattr(spec, opt):
+            options[opt] = getattr(spec, opt)
+    return options

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from imgcreate.errors import CreatorError, MountError
 from imgcreate.host import fs
-from imgcreate.host.run import run, stop
+from imgcreate.host.run import run, stop, wait_for
 from imgcreate.media import dmsnapshot
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.pack import erofs
@@ -57,7 +57,8 @@ def check_mountpoint(mountpoint: Path) -> None:
 def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
                       tmpdir: Path | None = None) -> Iterator[Path]:
     """Mount the live root of *iso* (a live ISO, or a live medium: a block device, a partition or a disk image
-    file holding ``LiveOS/``) on *mountpoint* for the duration of the block.
+    file holding ``LiveOS/``, or the folder such a medium is mounted on) on *mountpoint* for the duration of
+    the block.
 
     Without *overlay* the root is read-only.  With *overlay* (a directory, created if missing, or an ext
     filesystem image file) it is writable through an overlayfs whose upper layer lives in the overlay, so what
@@ -76,7 +77,7 @@ def mounted_live_root(iso: Path, mountpoint: Path, overlay: Path | None = None,
         if live is not None:
             _mount_root(stack, live, work, lower)
         else:
-            liveos = _mount_medium(stack, iso, work)
+            liveos = _liveos_folder(iso) if iso.is_dir() else _mount_medium(stack, iso, work)
             _mount_medium_root(stack, liveos, work, lower)
         if overlay is not None:
             _mount_overlay(stack, overlay, work, lower, mountpoint)
@@ -127,6 +128,16 @@ def _is_iso(path: Path) -> bool:
     with open(path, "rb") as f:
         f.seek(0x8001)
         return f.read(5) == b"CD001"
+
+
+def _liveos_folder(folder: Path) -> Path:
+    """The ``LiveOS`` folder of a live medium already mounted (or copied) at *folder*, or *folder* itself."""
+    liveos = folder / "LiveOS"
+    if not liveos.is_symlink() and _stick_file(liveos / "squashfs.img"):
+        return liveos
+    if _stick_file(folder / "squashfs.img"):
+        return folder
+    raise CreatorError(f"'{folder}' holds no LiveOS/squashfs.img: give the folder a live medium is mounted on.")
 
 
 def _mount_medium(stack: contextlib.ExitStack, source: Path, work: Path) -> Path:
@@ -276,7 +287,7 @@ def run_in(mountpoint: Path, command: Sequence[str]) -> int:
         raise CreatorError(f"Cannot run '{command[0]}': {exc.strerror or exc}.") from exc
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        code = proc.wait()
+        code = wait_for(proc)
     except BaseException:
         stop(proc, group=False)
         raise

@@ -42,6 +42,7 @@ def _logged(tmp_path: Path, *args: str) -> tuple[str, str]:
     opts = parser.parse_args(["-c", "x.ks", "--logfile", str(logfile), *args])
     settings = creators.setup_logging(opts, parser)
     console = io.StringIO()
+    assert isinstance(settings.console, logging.StreamHandler)
     settings.console.setStream(console)
     log.debug("debug-line")
     log.info("info-line")

@@ -23,7 +23,7 @@ from imgcreate.errors import KickstartError
 from tests.support import password_matches
 
 
-def parse(tmp_path: Path, text: str) -> kickstart.KickstartConfig:
+def parse(tmp_path: Path, text: str) -> kickstart.KickstartSettings:
     """Read *text* as a build does: pykickstart parses the file, read_config() reads the typed values."""
     path = tmp_path / "test.ks"
     path.write_text(text)

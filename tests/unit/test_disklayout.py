@@ -20,7 +20,7 @@ MIB = 1024 * 1024
 GPT_BIOS = "part biosboot --fstype=biosboot --size=1\n"
 
 
-def config(tmp_path: Path, text: str) -> kickstart.KickstartConfig:
+def config(tmp_path: Path, text: str) -> kickstart.KickstartSettings:
     path = tmp_path / "disk.ks"
     path.write_text(text)
     return kickstart.read_config(kickstart.read_kickstart(path))

@@ -108,14 +108,14 @@ def test_ksversion(tmp_path: Path) -> None:
 # ---- read_config ----------------------------------------------------------------------------------------------
 
 
-def config_of(tmp_path: Path, text: str, version: str | None = None) -> kickstart.KickstartConfig:
+def config_of(tmp_path: Path, text: str, version: str | None = None) -> kickstart.KickstartSettings:
     return kickstart.read_config(kickstart.read_kickstart(write(tmp_path, text), version))
 
 
 def test_read_config_defaults(tmp_path: Path) -> None:
     """A kickstart that uses no command reads as the defaults: nothing to configure, upstream's root size."""
     cfg = config_of(tmp_path, "%packages\n%end\n")
-    assert cfg == kickstart.KickstartConfig()
+    assert cfg == kickstart.KickstartSettings()
     assert cfg.root_partition == kickstart.RootPartition(size=4096 * 1024 * 1024, fstype="ext4", label=None)
     assert cfg.bootloader.kernel_args("base") == "base" and cfg.bootloader.timeout_or(10) == 10
     assert cfg.keyboard is None and cfg.timezone is None and cfg.rootpw is None and cfg.selinux is None
@@ -252,7 +252,7 @@ def test_read_config_commands(tmp_path: Path) -> None:
     )
     assert bond0.virtual == ("bondslaves",) and not bond0.wireless
     assert cfg.services == kickstart.Services(enabled=("a", "b"), disabled=("c",))
-    assert cfg.xconfig == kickstart.XConfig(startx=True, default_desktop="KDE")
+    assert cfg.xconfig == kickstart.XSettings(startx=True, default_desktop="KDE")
     assert cfg.auth == kickstart.Auth(authselect="select sssd")
     assert cfg.firewall == kickstart.Firewall(kickstart.FirewallMode.ENABLED, trusts=("eth1",), ports=("22:tcp",),
                                               remove_services=("x",), services=("ssh",))
