@@ -223,7 +223,7 @@ class LiveImageCreator(LoopImageCreator):
             base_on = str(base.root)
         super()._mount_instroot(base_on)
         self._isodir.mkdir(exist_ok=True)
-        rootfs.write_file(self._instroot, DRACUT_CONF, self.dracut.text())
+        rootfs.write_file(self._instroot.path, DRACUT_CONF, self.dracut.text())
         # Removed while the root is still mounted, whatever way the build ends.
         self._on_unmount(self._remove_dracut_conf)
 
@@ -233,11 +233,11 @@ class LiveImageCreator(LoopImageCreator):
 
     def _remove_dracut_conf(self) -> None:
         with contextlib.suppress(IsADirectoryError):
-            inroot.unlink(self._instroot, DRACUT_CONF)
+            inroot.unlink(self._instroot.path, DRACUT_CONF)
 
     # -- boot configuration ----------------------------------------------------------------------------------------
     def _create_bootconfig(self) -> None:
-        root = self._instroot
+        root = self._instroot.path
         isodir = self._isodir
         kver, vmlinuz, initrd = self._find_kernel(remake=self._leave_out_missing_dracut_modules())
         kdir = isodir / self._kernel_dir.lstrip("/")
@@ -263,22 +263,22 @@ class LiveImageCreator(LoopImageCreator):
 
     def _leave_out_missing_dracut_modules(self) -> bool:
         """Drop the live dracut modules the installed image lacks; True if the initramfs must be made again."""
-        if not inroot.is_dir(self._instroot, dracutconf.MODULES_DIR):
+        if not inroot.is_dir(self._instroot.path, dracutconf.MODULES_DIR):
             return False
-        kept = self.dracut.keeping(dracutconf.module_names(inroot.listdir(self._instroot, dracutconf.MODULES_DIR)))
+        kept = self.dracut.keeping(dracutconf.module_names(inroot.listdir(self._instroot.path, dracutconf.MODULES_DIR)))
         if kept == self.dracut:
             return False
         missing = " ".join(m for m in self.dracut.modules if m not in kept.modules)
         log.warning("the image has no dracut module %s (livenet comes with dracut-network): making the initramfs "
                     "again without it", missing)
         self._dracut = kept
-        rootfs.write_file(self._instroot, DRACUT_CONF, kept.text())
+        rootfs.write_file(self._instroot.path, DRACUT_CONF, kept.text())
         return True
 
     def _find_kernel(self, remake: bool = False) -> tuple[str, Path, Path]:
         """The newest installed kernel and its initramfs (made with the image's dracut if the kernel package
         made none, or if *remake*)."""
-        root = self._instroot
+        root = self._instroot.path
         kver = kernels.newest(root)
         alt = self._live.alt_initrd_name
         if alt is not None:  # upstream's _alt_initrd_name: a file the image's own tools made in /boot
@@ -358,7 +358,7 @@ class LiveImageCreator(LoopImageCreator):
         return "images/efiboot.img"
 
     # -- packaging -------------------------------------------------------------------------------------------------
-    def _stage_final_image(self) -> None:
+    def _stage_final_image(self, ops: list[str] | None = None) -> None:
         if self._boot_media is None:
             raise CreatorError("The boot configuration was not made: call configure() before package().")
         liveos = self._isodir / "LiveOS"
@@ -371,8 +371,9 @@ class LiveImageCreator(LoopImageCreator):
         elif live.flat:
             # A flat root has no ext image to put on the ISO: --skip-compression makes the squashfs uncompressed.
             with self._phase("squashfs"):
-                self.packer.pack(self._instroot, squashfs_img, None if live.skip_compression else self._compression(),
-                                 sparse=False, epoch=self.build_config.source_date_epoch)
+                self.packer.pack(self._instroot.path, squashfs_img,
+                                 None if live.skip_compression else self._compression(), sparse=False,
+                                 epoch=self.build_config.source_date_epoch)
         elif live.skip_compression:
             # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
             with self._phase("filesystem-finish"):
@@ -382,7 +383,7 @@ class LiveImageCreator(LoopImageCreator):
         if kept is not None:
             with self._phase("incremental-store"):
                 kept[0].store_root(kept[1], kept[2], squashfs_img)
-        self._master(self._boot_media, self._outdir / f"{self.build_config.name}.iso")
+        self._master(self._boot_media, self._outdir.path / f"{self.build_config.name}.iso")
 
     def _artifact(self, path: Path) -> Artifact:
         if path.suffix != ".iso" or self._boot_media is None:
@@ -438,8 +439,8 @@ class LiveImageCreator(LoopImageCreator):
         else:
             candidates = [f"{_GRUB_PC_DIR}/boot_hybrid.img"]
         for cand in candidates:
-            if inroot.is_file(self._instroot, cand):
-                return inroot.read_bytes(self._instroot, cand)
+            if inroot.is_file(self._instroot.path, cand):
+                return inroot.read_bytes(self._instroot.path, cand)
         log.warning("the image has no hybrid MBR boot code (%s); the ISO will not boot from USB on BIOS",
                     " or ".join(candidates))
         return None
