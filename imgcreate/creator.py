@@ -46,6 +46,7 @@ from imgcreate.storage.roots import DirectoryRoot, ExtImage, ReproducibleExtImag
 from imgcreate.strpath import StrPath
 
 log = logging.getLogger("imgcreate")
+FSLABEL_MAXLEN = kickstart.FSLABEL_MAXLEN  # upstream defines it here; imgcreate re-exports it
 
 _Creator = TypeVar("_Creator", bound="ImageCreator")
 
