@@ -21,7 +21,8 @@ def test_it_is_the_string_upstream_hands_out() -> None:
     assert os.path.join(root, "etc") == "/var/tmp/imgcreate-x/install_root/etc"
     assert root.startswith("/var/tmp") and os.fspath(root) == str(root)
     assert hash(root) == hash("/var/tmp/imgcreate-x/install_root")
-    assert {root: 1}["/var/tmp/imgcreate-x/install_root"] == 1
+    table: dict[str, int] = {root: 1}
+    assert table["/var/tmp/imgcreate-x/install_root"] == 1
 
 
 def test_slash_joins_as_path_does_and_keeps_the_type() -> None:
