@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
-from testdistro import comps, filler, kernel, packages, rpmspec, userland
+from testdistro import comps, extras, filler, kernel, packages, rpmspec, userland
 
 Log = Callable[[str], None]
 
@@ -60,7 +60,7 @@ class Inputs:
     """Everything that goes into the repository, reduced to one content hash."""
 
     def __init__(self, deb: Path, filler_specs: list[filler.FillerSpec], n_filler: int,
-                 flavour: str = "plain") -> None:
+                 flavour: str = "plain", cache: Path | None = None) -> None:
         self.deb_digest = _file_digest(deb)
         self.kernel_key = kernel.tree_key(self.deb_digest)
         h = hashlib.sha256()
@@ -78,6 +78,7 @@ class Inputs:
         if flavour != "plain":  # the plain repository's hash stays what it was before flavours
             h.update(f"flavour {flavour}\n".encode())
             h.update(kernel.host_package_versions(userland.debian_packages()).encode())
+            h.update(extras.version_key(cache or default_cache_dir()).encode())
         self.digest = h.hexdigest()[:24]
 
 
@@ -140,13 +141,13 @@ def build_repo(cache_dir: Union[Path, str, None] = None, filler: int = 0, log: L
     deb = kernel.deb_path(kpkg, cache)
     filler_specs = filler_select(n_filler)
     if deb.exists():
-        inputs = Inputs(deb, filler_specs, n_filler, flavour)
+        inputs = Inputs(deb, filler_specs, n_filler, flavour, cache)
         repo = cache / f"repo-{inputs.digest}"
         if _ready(repo):
             return _link_current(cache, repo, n_filler, flavour)
     with _locked(cache / ".lock", log):
         deb = kernel.download(kpkg, cache, log)
-        inputs = Inputs(deb, filler_specs, n_filler, flavour)
+        inputs = Inputs(deb, filler_specs, n_filler, flavour, cache)
         repo = cache / f"repo-{inputs.digest}"
         if _ready(repo):
             return _link_current(cache, repo, n_filler, flavour)
@@ -208,7 +209,7 @@ def _build(out: Path, work: Path, cache: Path, kpkg: kernel.KernelPackage, deb: 
                                 grub_efi_image=grub_img)
     pkgs = packages.base_packages(ctx)
     if flavour == "userland":
-        pkgs = _userland(pkgs, kpkg.kver)
+        pkgs = _userland(pkgs, kpkg.kver, cache, work, log)
     packages.drop_applets_owned_elsewhere(pkgs)
     fill = filler.packages(filler_specs)
     packages.check_conflicts(pkgs + fill)
@@ -249,9 +250,10 @@ def _build(out: Path, work: Path, cache: Path, kpkg: kernel.KernelPackage, deb: 
     (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
-def _userland(pkgs: list[rpmspec.Package], kver: str) -> list[rpmspec.Package]:
-    """The real-userland flavour's packages: the host's userland instead of the stand-ins (udevadm), a kernel
-    without initramfs, no host-made livenet initramfs, and no busybox links shadowing a real program."""
+def _userland(pkgs: list[rpmspec.Package], kver: str, cache: Path, work: Path, log: Log) -> list[rpmspec.Package]:
+    """The real-userland flavour's packages: the host's userland instead of the stand-ins (udevadm, setfiles,
+    firewall-offline-cmd), a kernel without initramfs, no host-made livenet initramfs, and no busybox links
+    shadowing a real program."""
     real = userland.userland_packages()
     names = {p.name for p in real}
     kept = [p for p in pkgs if p.name not in names and p.name != "initramfs-livenet"]
@@ -259,6 +261,8 @@ def _userland(pkgs: list[rpmspec.Package], kver: str) -> list[rpmspec.Package]:
     assert kernel_pkg is not None
     userland.kernel_without_initramfs(kernel_pkg, kver)
     userland.share_identical(real, kept)
+    real += extras.admin_packages(cache, work, kept + real, log)
+    kept = [p for p in kept if p.name not in {r.name for r in real}]
     out = kept + real
     userland.drop_shadowing_applets(out)
     return out

@@ -21,6 +21,7 @@ from testdistro.rpmspec import Entry, Package, directory, file, symlink
 
 FLAVOURS = ("plain", "userland")
 DATA = Path(__file__).resolve().parent / "data" / "userland"
+FLAVOUR_MODULES = ("userland.py", "extras.py")  # the modules that shape only this flavour
 
 # Fedora package -> the installed Debian packages whose files it ships, and what it requires besides them.
 PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
@@ -41,16 +42,18 @@ PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "dracut": (("dracut-core",), ("bash", "coreutils", "util-linux", "kmod", "systemd-udev", "cpio", "gzip",
                                   "tar", "sed", "grep", "findutils", "mawk", "device-mapper"),
                "The host's dracut (059) with a testdistro configuration that keeps the initramfs small"),
-    "dracut-live": (("dracut-live",), ("dracut",), "dracut's live modules (dmsquash-live, ...), without livenet"),
+    "dracut-live": (("dracut-live",), ("dracut",),
+                    "dracut's live modules (dmsquash-live, ...); livenet comes with dracut-network"),
 }
 # Paths never shipped: documentation, Debian's kernel hooks, udev's hardware database sources (10 MB of text
-# nothing here compiles), and livenet, which needs dracut-network (network,
-# url-lib: dhclient, curl) that this flavour does not have; without it the creator leaves livenet out.
+# nothing here compiles).
 SKIP_PREFIXES = ("/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/locale", "/usr/share/lintian",
                  "/usr/share/bug", "/usr/share/bash-completion", "/usr/share/zsh", "/usr/share/initramfs-tools",
                  "/usr/share/fish", "/etc/kernel", "/etc/init.d", "/etc/logrotate.d", "/usr/share/menu",
-                 "/usr/lib/x86_64-linux-gnu/gconv", "/usr/lib/dracut/modules.d/90livenet", "/etc/dracut.conf.d",
-                 "/usr/lib/udev/hwdb.d")
+                 "/usr/lib/x86_64-linux-gnu/gconv", "/etc/dracut.conf.d", "/usr/lib/udev/hwdb.d")
+# livenet needs dracut-network's modules (network, url-lib: dhclient, curl): it ships with dracut-network
+# (testdistro/extras.py), so a live image without dracut-network has no livenet and the creator leaves it out.
+PACKAGE_SKIP = {"dracut-live": ("/usr/lib/dracut/modules.d/90livenet",)}
 EXTRA_LINKS = {"bash": {"/usr/bin/sh": "bash"}, "mawk": {"/usr/bin/awk": "mawk"}}
 EXTRA_PROVIDES = {"bash": ["/bin/sh", "/usr/bin/sh", "/bin/bash"], "mawk": ["/usr/bin/awk", "gawk"],
                   "systemd-udev": ["/usr/bin/udevadm", "udev"], "device-mapper": ["/usr/sbin/dmsetup"]}
@@ -76,14 +79,22 @@ def _skipped(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in SKIP_PREFIXES)
 
 
-def _entries(debs: tuple[str, ...]) -> list[Entry]:
+def _entries(debs: tuple[str, ...], skip: tuple[str, ...] = ()) -> list[Entry]:
+    return entries_of(debian_files(debs), skip=skip)
+
+
+def entries_of(paths: list[str], root: Path = Path("/"), skip: tuple[str, ...] = ()) -> list[Entry]:
+    """Entries for Debian *paths* (as ``dpkg -L`` lists them) found under *root* (the host, or a .deb
+    unpacked with ``dpkg-deb -x``), at Fedora's paths, leaving out documentation and *skip* prefixes."""
     entries: list[Entry] = []
     seen: set[str] = set()
-    for host in debian_files(debs):
+    for host in paths:
         dest = fedora_path(host)
         if dest in seen or _skipped(dest) or dest in packages.ROOT_DIRS or host in packages.ROOT_SYMLINKS:
             continue
-        src = Path(host)
+        if any(dest == s or dest.startswith(s + "/") for s in skip):
+            continue
+        src = root / host.lstrip("/")
         if src.is_symlink():
             entries.append(symlink(dest, os.readlink(src)))
         elif src.is_dir():
@@ -127,15 +138,23 @@ def userland_packages() -> list[Package]:
     """The Fedora-named packages of the host's userland, plus ``userland-libs`` for the libraries between them."""
     pkgs: list[Package] = []
     for name, (debs, requires, summary) in PACKAGES.items():
-        entries = _entries(debs)
+        entries = _entries(debs, PACKAGE_SKIP.get(name, ()))
         entries += [symlink(p, t) for p, t in EXTRA_LINKS.get(name, {}).items()]
         if name == "dracut":
             entries += _dracut_data()
         reqs = ["filesystem", *requires] + (["userland-libs"] if name != "glibc" else [])
         pkgs.append(Package(name, summary, requires=reqs, provides=EXTRA_PROVIDES.get(name, []), entries=entries))
-    shipped = {e.path for p in pkgs for e in p.entries}
+    libs = [directory(packages.LIB_DIR), *library_entries(pkgs, {e.path for p in pkgs for e in p.entries})]
+    pkgs.append(Package("userland-libs", "Shared libraries the host userland's programs need (from ldd)",
+                        requires=["filesystem", "glibc"], entries=libs))
+    return pkgs
+
+
+def library_entries(pkgs: list[Package], shipped: set[str]) -> list[Entry]:
+    """The host libraries the ELF files of *pkgs* need (``ldd``) at their Fedora paths, but those in *shipped*
+    (a set of paths, updated)."""
     elves = [e.src for p in pkgs for e in p.entries if e.kind == "file" and e.src is not None and _is_elf(e.src)]
-    libs: list[Entry] = [directory(packages.LIB_DIR)]
+    libs: list[Entry] = []
     for lib in sorted(_libraries(elves)):
         dest = fedora_path(str(lib))
         if not dest.startswith("/usr/lib64/"):
@@ -143,9 +162,7 @@ def userland_packages() -> list[Package]:
         if dest not in shipped:
             shipped.add(dest)
             libs.append(file(dest, src=lib.resolve(), mode=0o755))
-    pkgs.append(Package("userland-libs", "Shared libraries the host userland's programs need (from ldd)",
-                        requires=["filesystem", "glibc"], entries=libs))
-    return pkgs
+    return libs
 
 
 def share_identical(pkgs: list[Package], base: list[Package]) -> None:
@@ -190,4 +207,4 @@ def debian_packages() -> tuple[str, ...]:
 
 def only_for_the_flavour(path: Path) -> bool:
     """Whether a testdistro source file shapes only this flavour (this module and data/userland)."""
-    return path == Path(__file__).resolve() or DATA in path.parents
+    return path.parent == Path(__file__).resolve().parent and path.name in FLAVOUR_MODULES or DATA in path.parents

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_KS, Disk, build_disk
+from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_ARGS, MSDOS_KS, Disk, build_disk
 from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, build_live, leak_snapshot
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -148,9 +148,11 @@ def gpt_disk(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Disk:
 @pytest.fixture(scope="session")
 def msdos_disk(tmp_path_factory: pytest.TempPathFactory, userland_repo: Path) -> Disk:
     """The real-userland flavour: appliance-creator makes the initramfs again with the image's own dracut, and
-    GRUB goes in with the image's own grub2-mkimage and grub2-bios-setup, as on Fedora."""
+    GRUB goes in with the image's own grub2-mkimage and grub2-bios-setup, as on Fedora; then it boots the
+    qcow2 on BIOS itself (GRUB is on the msdos disk; no ESP, so no UEFI boot): tests/boot/test_disk_boot.py reads
+    its boot log, tests/integration/test_disk_image.py the layout."""
     tmp = tmp_path_factory.mktemp("msdos")
-    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=userland_repo, append=BOOT_APPEND), "-f", "qcow2")
+    return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=userland_repo, append=BOOT_APPEND), *MSDOS_ARGS)
 
 
 @pytest.fixture(scope="session")

@@ -9,35 +9,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import kickstarts
 from tests.support import run_tool
 
 BOOT_APPEND = "console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib=16"
 
-GPT_KS = """repo --name=t --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=gpt
-zerombr
-part biosboot --fstype=biosboot --size=1
-part /boot/efi --fstype=efi --size=64
-part /boot --fstype=ext4 --size=200 --label=BOOT
-part / --fstype=ext4 --size=400 --grow --label=ROOT
-part swap --size=64
-bootloader --timeout=1 --append="{append}"
-%packages
-@core
-kernel
-%end
-"""
+GPT_KS = kickstarts.kickstart(
+    kickstarts.clearpart("gpt"), "zerombr", "part biosboot --fstype=biosboot --size=1",
+    "part /boot/efi --fstype=efi --size=64", "part /boot --fstype=ext4 --size=200 --label=BOOT",
+    "part / --fstype=ext4 --size=400 --grow --label=ROOT", "part swap --size=64",
+    repo=kickstarts.repo_line("t"), bootloader='--timeout=1 --append="{append}"')
 
-MSDOS_KS = """repo --name=t --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=msdos
-part /boot --fstype=ext4 --size=200
-part / --fstype=xfs --size=500 --label=XROOT
-bootloader --timeout=1 --append="{append}"
-%packages
-@core
-kernel
-%end
-"""
+MSDOS_KS = kickstarts.kickstart(
+    kickstarts.clearpart("msdos"), "part /boot --fstype=ext4 --size=200",
+    "part / --fstype=xfs --size=500 --label=XROOT", repo=kickstarts.repo_line("t"),
+    bootloader='--timeout=1 --append="{append}"')
 
 EPOCH = "1700000000"  # SOURCE_DATE_EPOCH of the reproducible disks (gpt_disk is one)
 GPT_ARGS = ("--no-compress", "--disk-size", "1200", "--checksum", "--vmem", "768", "--vcpu", "2", "--version", "1.2",
@@ -55,6 +41,16 @@ class Disk:
     def file(self, suffix: str) -> Path:
         (found,) = [p for p in self.out.iterdir() if p.name.endswith(suffix)]
         return found
+
+
+# appliance-creator boots the msdos disk itself (``--boot-test``) with its three tuning options set to values the
+# boot test reads back: a pattern the default would never meet (this init prints no login prompt), a timeout and
+# the guest's memory.
+MSDOS_BOOT_TEST_EXPECT = r"LIVECD-TOOLS-BOOT-OK root=/dev/vda\d fstype=xfs"
+MSDOS_BOOT_TEST_TIMEOUT = "420"
+MSDOS_BOOT_TEST_MEMORY = "768"
+MSDOS_ARGS = ("-f", "qcow2", "--boot-test", "--boot-test-expect", MSDOS_BOOT_TEST_EXPECT, "--boot-test-timeout",
+              MSDOS_BOOT_TEST_TIMEOUT, "--boot-test-memory", MSDOS_BOOT_TEST_MEMORY)
 
 
 def build_disk(tmp: Path, name: str, ks_text: str, *args: str, env: dict[str, str] | None = None,

@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from tests import kickstarts
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOL_TIMEOUT = 600  # seconds: a build that takes longer has hung
 
@@ -153,15 +155,10 @@ def image_creator(ks: Path, tmp: Path, *extra: str, fslabel: str | None = None, 
 
 # A small live ISO of the test distribution (a 300 MiB root, @core and kernel) that boots to the serial console
 # and powers off instead of opening a dracut shell; its live check writes {write_mib} MiB to the root.
-LIVE_KS = """part / --size 300
-repo --name=testdistro --baseurl=file://{repo}
-bootloader --timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff livecheck.write_mib={write_mib}"
-%packages
-@core
-kernel
-{packages}
-%end
-"""
+LIVE_KS = kickstarts.kickstart(
+    "part / --size 300", packages=("@core", "kernel", "{packages}"),
+    bootloader='--timeout 1 --append="console=ttyS0,115200 rd.shell=0 rd.emergency=poweroff '
+               'livecheck.write_mib={write_mib}"')
 # What a live kickstart adds with the real-userland flavour (conftest's userland_repo), as Fedora's live
 # kickstarts do: the kernel package pulls dracut in, its live modules come with dracut-live.
 USERLAND_LIVE_PACKAGES = "dracut-live"

@@ -15,18 +15,16 @@ from pathlib import Path
 from imgcreate import debug, kickstart
 from imgcreate.boot import boottest
 from imgcreate.build.pipeline import BuildOptions
-from imgcreate.cli import creators
+from imgcreate.cli import command, creators
+from imgcreate.cli.options import add_work_options, tool_parser
 from imgcreate.creator import ImageCreator
 from imgcreate.disk import output
-from imgcreate.version import __version__
 
 
 def appliance_parser() -> argparse.ArgumentParser:
     """appliance-creator's parser: the one source of its --help and its man page."""
-    parser = argparse.ArgumentParser(
-        prog="appliance-creator", description="Build a partitioned, bootable disk image from a kickstart file.",
-        epilog=creators.EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-V", "--tool-version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
+    parser = tool_parser("appliance-creator", "Build a partitioned, bootable disk image from a kickstart file.",
+                                 creators.EXIT_CODES, version_flags=("-V", "--tool-version"))
     img = parser.add_argument_group("Image options")
     img.add_argument("-c", "--config", dest="kscfg", required=True, help="path to the kickstart file")
     img.add_argument("-n", "--name", help="name of the appliance (default: from the kickstart's file name)")
@@ -59,10 +57,8 @@ def appliance_parser() -> argparse.ArgumentParser:
                           "$SOURCE_DATE_EPOCH if set")
     sys_ = parser.add_argument_group("System directory options")
     sys_.add_argument("-o", "--outdir", default=".", help="directory the appliance is written to (default: .)")
-    sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (/var/tmp)")
-    sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
-    sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
-    sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts)")
+    add_work_options(sys_, "where the build directory is made (/var/tmp)",
+                             nocleanup_help="keep the build directory (still unmounts)")
     creators.add_incremental_options(sys_)
     boottest.add_options(parser)
     debug.add_logging_options(parser)
@@ -90,10 +86,8 @@ def default_name(kscfg: str, epoch: int | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    creators.path_with_sbin()
     parser = appliance_parser()
-    opts = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    creators.setup_logging(opts, parser)
+    opts = command.read_command_line(parser, argv)
     options = BuildOptions(destdir=Path(opts.outdir), cachedir=Path(opts.cache) if opts.cache else None,
                            repo_paths=tuple(Path(p) for p in opts.repo))
     return creators.run_build("appliance-creator", opts, lambda ks, epoch: _make_creator(opts, ks, epoch), options)

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 from imgcreate import debug, kickstart
 from imgcreate.boot import boottest
 from imgcreate.build.pipeline import BuildOptions, build_image
+from imgcreate.cli.options import add_work_options, tool_parser
 from imgcreate.creator import ImageCreator
 from imgcreate.errors import CreatorError, Interrupted
 from imgcreate.storage import reproducible
-from imgcreate.version import __version__
 
 log = logging.getLogger("imgcreate")
 
@@ -60,10 +60,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     img.add_argument("-p", "--plugins", action="store_true",
                      help="accepted for compatibility; dnf plugins are not loaded (they would act on the host)")
     sys_ = parser.add_argument_group("System directory options")
-    sys_.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made (default /var/tmp)")
-    sys_.add_argument("--cache", help="persistent package cache, reused by later builds")
-    sys_.add_argument("--cacheonly", action="store_true", help="use only the package cache; never download")
-    sys_.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts everything)")
+    add_work_options(sys_)
     add_incremental_options(sys_)
     parser.add_argument("-l", "--shell", action="store_true",
                         help="open a shell in the image after %%post, before it is packaged")
@@ -81,9 +78,7 @@ exit status:
 def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser:
     prog = prog or ("livecd-creator" if live else "image-creator")
     desc = "Build a live CD/USB ISO from a kickstart file." if live else "Build a filesystem image from a kickstart."
-    parser = argparse.ArgumentParser(prog=prog, description=desc, epilog=EXIT_CODES,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
+    parser = tool_parser(prog, desc, EXIT_CODES)
     _add_common(parser)
     if live:
         liv = parser.add_argument_group("Live image options")

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imgcreate import debug
-from imgcreate.cli import creators
+from imgcreate.cli import command
+from imgcreate.cli.options import tool_parser
 from imgcreate.toolbox.isotodisk import LABEL_RE, IsoToDiskOptions, iso_to_disk
-from imgcreate.version import __version__
 
 log = logging.getLogger("imgcreate")
 
@@ -27,13 +27,12 @@ exit status:
 
 
 def iso_to_disk_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="livecd-iso-to-disk", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = tool_parser(
+        "livecd-iso-to-disk", epilog=EXIT_CODES,
         description="Write a live ISO to a USB stick or a disk image file, bootable with BIOS and UEFI, "
                     "optionally with a persistent overlay and /home.  The target is always repartitioned and "
                     "formatted: msdos (or --gpt) with a small FAT EFI system partition (unless --noefi) and an "
                     "ext4 data partition labelled --label that boots root=live:UUID=<its uuid>.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
     parser.add_argument("iso", metavar="ISO", help="the live ISO (made by livecd-creator, or Fedora's)")
     parser.add_argument("target", metavar="TARGET",
                         help="a whole block device (e.g. /dev/sdb) or a disk image file (made if missing)")
@@ -87,19 +86,15 @@ def _options(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> IsoTo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    creators.path_with_sbin()
-    prog = "livecd-iso-to-disk"
     parser = iso_to_disk_parser()
-    opts = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    opts = command.read_command_line(parser, argv)
     options = _options(opts, parser)
-    creators.setup_logging(opts, parser)
 
     def write() -> int:
-        creators.check_host(prog)
         iso_to_disk(Path(opts.iso), Path(opts.target), options)
         return 0
 
-    return creators.guarded(prog, write)
+    return command.run_tool("livecd-iso-to-disk", write)
 
 
 def iso_to_disk_main() -> None:

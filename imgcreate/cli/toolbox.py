@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from imgcreate import debug
-from imgcreate.cli import creators
+from imgcreate.cli import command
+from imgcreate.cli.options import add_tmpdir_option, add_work_options, tool_parser
 from imgcreate.storage import reproducible
-from imgcreate.version import __version__
 
 log = logging.getLogger("imgcreate")
 
@@ -30,20 +30,7 @@ exit status:
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=EXIT_CODES,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s (livecd-tools) {__version__}")
-    return parser
-
-
-def run_tool(prog: str, action: Callable[[], int]) -> int:
-    """Run *action* as root with the tools' error handling (:func:`imgcreate.cli.creators.guarded`)."""
-
-    def checked() -> int:
-        creators.check_host(prog)
-        return action()
-
-    return creators.guarded(prog, checked)
+    return tool_parser(prog, description, EXIT_CODES)
 
 
 # -- liveimage-mount ---------------------------------------------------------------------------------------------
@@ -64,8 +51,7 @@ def liveimage_mount_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overlay", metavar="PATH",
                         help="mount read-write through an overlay kept in PATH: a directory (made if missing) "
                              "or an ext filesystem image file; without it the root is read-only")
-    parser.add_argument("-t", "--tmpdir", default="/var/tmp",
-                        help="where the root image is extracted to (default /var/tmp)")
+    add_tmpdir_option(parser, "where the root image is extracted to (default /var/tmp)")
     debug.add_logging_options(parser)
     return parser
 
@@ -73,10 +59,8 @@ def liveimage_mount_parser() -> argparse.ArgumentParser:
 def liveimage_mount(argv: Sequence[str] | None = None) -> int:
     from imgcreate.toolbox import livemount
 
-    creators.path_with_sbin()
     parser = liveimage_mount_parser()
-    opts = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    creators.setup_logging(opts, parser)
+    opts = command.read_command_line(parser, argv)
 
     def action() -> int:
         mountpoint = Path(opts.mountpoint)
@@ -85,7 +69,7 @@ def liveimage_mount(argv: Sequence[str] | None = None) -> int:
         with livemount.mounted_live_root(Path(opts.iso), mountpoint, overlay, Path(opts.tmpdir)):
             return livemount.run_in(mountpoint, command)
 
-    return run_tool("liveimage-mount", action)
+    return command.run_tool("liveimage-mount", action)
 
 
 # -- editliveos --------------------------------------------------------------------------------------------------
@@ -112,12 +96,11 @@ def editliveos_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--compression-type", "--compress-type", default=None,
                         help="squashfs compressor (default: the ISO's own); --compress-type is upstream's name")
     parser.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
-    parser.add_argument("-t", "--tmpdir", default="/var/tmp", help="where the build directory is made")
-    parser.add_argument("--cache", "-f", "--dnfcache", "-y", "--yumcache", dest="cache",
-                        help="persistent package cache (-f/--dnfcache/-y/--yumcache: upstream's names)")
-    parser.add_argument("--cacheonly", action="store_true",
-                        help="use only the package cache (--cache); never download")
-    parser.add_argument("--nocleanup", action="store_true", help="keep the build directory (still unmounts)")
+    add_work_options(
+        parser, "where the build directory is made", cache_names=("--cache", "-f", "--dnfcache", "-y", "--yumcache"),
+        cache_help="persistent package cache (-f/--dnfcache/-y/--yumcache: upstream's names)",
+        cacheonly_help="use only the package cache (--cache); never download",
+        nocleanup_help="keep the build directory (still unmounts)")
     parser.add_argument("-p", "--plugins", action="store_true",
                         help="accepted for compatibility; dnf plugins are not loaded (they would act on the host)")
     parser.add_argument("--source-date-epoch", metavar="SECONDS",
@@ -130,10 +113,8 @@ def editliveos_parser() -> argparse.ArgumentParser:
 def editliveos(argv: Sequence[str] | None = None) -> int:
     from imgcreate.toolbox import editlive
 
-    creators.path_with_sbin()
     parser = editliveos_parser()
-    opts = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    creators.setup_logging(opts, parser)
+    opts = command.read_command_line(parser, argv)
     if opts.package and not opts.repo and not opts.kickstart:
         parser.error("--package needs --repo (a repository to install from)")
     if opts.plugins:
@@ -159,7 +140,7 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
         editlive.edit_live_iso(iso, output, options)
         return 0
 
-    return run_tool("editliveos", action)
+    return command.run_tool("editliveos", action)
 
 
 # -- livecd-iso-to-pxeboot ---------------------------------------------------------------------------------------
@@ -180,10 +161,8 @@ def pxeboot_parser() -> argparse.ArgumentParser:
 def pxeboot(argv: Sequence[str] | None = None) -> int:
     from imgcreate.toolbox import pxeboot as pxe
 
-    creators.path_with_sbin()
     parser = pxeboot_parser()
-    opts = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    creators.setup_logging(opts, parser)
+    opts = command.read_command_line(parser, argv)
 
     def action() -> int:
         # $SOURCE_DATE_EPOCH, read once here: a reproducible tree (the dates of its files).
@@ -193,7 +172,7 @@ def pxeboot(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 0
 
-    return run_tool("livecd-iso-to-pxeboot", action)
+    return command.run_tool("livecd-iso-to-pxeboot", action)
 
 
 def liveimage_mount_main() -> None:

@@ -46,6 +46,11 @@ def run_script(script: Script, where: ScriptPlace, what: str) -> None:
     chroot = script.in_chroot and where.root is not None
     if chroot:
         assert where.root is not None
+        if inroot.stat_in_root(where.root, script.interp) is None:
+            # Upstream's exec fails and stops the build, --erroronfail or not; chroot would only exit 127 (seen:
+            # an image without bash has no /bin/sh, and its %post was skipped with a warning nobody reads).
+            raise ScriptError(f"The {label} cannot run: its interpreter {script.interp} is not in the image. "
+                              "Add the package that provides it to %packages (bash gives /bin/sh).")
         rel = f"/tmp/ks-script-{os.getpid()}-{script.lineno}"
         rootfs.write_file(where.root, rel, script.body, mode=0o700)
         argv = [script.interp, rel]

@@ -32,7 +32,7 @@ from imgcreate.configure.security import apply_auth, apply_firewall, apply_selin
 from imgcreate.configure.services import apply_services, apply_xconfig
 from imgcreate.errors import CreatorError, KickstartError
 from imgcreate.host.run import run
-from imgcreate.kickstart import RootPassword, as_handler, reader
+from imgcreate.kickstart import KickstartCommand, KickstartHandler, RootPassword, as_handler, reader
 from imgcreate.kickstart.reader import used
 from imgcreate.storage import inroot
 
@@ -94,42 +94,42 @@ class KickstartConfig:
 class LanguageConfig(KickstartConfig):
     """``lang`` -> /etc/locale.conf."""
 
-    def apply(self, kslang: Any) -> None:
+    def apply(self, kslang: KickstartCommand) -> None:
         apply_lang(self.root, reader.read_lang(kslang))
 
 
 class KeyboardConfig(KickstartConfig):
     """``keyboard`` -> /etc/vconsole.conf (KEYMAP) and the X11 keyboard configuration."""
 
-    def apply(self, kskeyboard: Any) -> None:
+    def apply(self, kskeyboard: KickstartCommand) -> None:
         apply_keyboard(self.root, reader.read_keyboard(used(kskeyboard)))
 
 
 class TimezoneConfig(KickstartConfig):
     """``timezone`` -> the /etc/localtime link (and /etc/adjtime for ``--utc``)."""
 
-    def apply(self, kstimezone: Any) -> None:
+    def apply(self, kstimezone: KickstartCommand) -> None:
         apply_timezone(self.root, reader.read_timezone(used(kstimezone)))
 
 
 class AuthSelect(KickstartConfig):
     """``authselect`` -> the image's own authselect."""
 
-    def apply(self, ksauthselect: Any) -> None:
+    def apply(self, ksauthselect: KickstartCommand) -> None:
         apply_auth(self.root, reader.read_auth(used(ksauthselect), None))
 
 
 class AuthConfig(KickstartConfig):
     """``auth``/``authconfig`` -> the image's own ``authconfig --update --nostart`` (upstream's older class)."""
 
-    def apply(self, ksauthconfig: Any) -> None:
+    def apply(self, ksauthconfig: KickstartCommand) -> None:
         apply_auth(self.root, reader.read_auth(None, used(ksauthconfig)))
 
 
 class FirewallConfig(KickstartConfig):
     """``firewall`` -> the image's own firewall-offline-cmd."""
 
-    def apply(self, ksfirewall: Any) -> None:
+    def apply(self, ksfirewall: KickstartCommand) -> None:
         apply_firewall(self.root, reader.read_firewall(used(ksfirewall)))
 
 
@@ -145,14 +145,14 @@ class RootPasswordConfig(KickstartConfig):
     def set_unencrypted(self, password: str) -> None:
         apply_rootpw(self.root, RootPassword(password=password))
 
-    def apply(self, ksrootpw: Any) -> None:
+    def apply(self, ksrootpw: KickstartCommand) -> None:
         apply_rootpw(self.root, reader.read_rootpw(used(ksrootpw)))
 
 
 class ServicesConfig(KickstartConfig):
     """``services --enabled --disabled`` -> the host's ``systemctl --root``."""
 
-    def apply(self, ksservices: Any) -> None:
+    def apply(self, ksservices: KickstartCommand) -> None:
         apply_services(self.root, reader.read_services(ksservices))
 
 
@@ -161,14 +161,14 @@ class XConfig(KickstartConfig):
 
     RUNLEVELS = {3: "multi-user.target", 5: "graphical.target"}
 
-    def apply(self, ksxconfig: Any) -> None:
+    def apply(self, ksxconfig: KickstartCommand) -> None:
         apply_xconfig(self.root, reader.read_xconfig(used(ksxconfig)))
 
 
 class RPMMacroConfig(KickstartConfig):
     """``%packages --excludedocs --inst-langs`` -> /etc/rpm/macros.imgcreate; given the whole parser or handler."""
 
-    def apply(self, ks: Any) -> None:
+    def apply(self, ks: KickstartHandler | None) -> None:
         if not ks:
             return
         apply_rpm_macros(self.root, reader.read_packages(as_handler(ks)))
@@ -177,7 +177,7 @@ class RPMMacroConfig(KickstartConfig):
 class NetworkConfig(KickstartConfig):
     """``network`` -> /etc/hostname and NetworkManager keyfiles (not upstream's ifcfg files)."""
 
-    def apply(self, ksnet: Any) -> None:
+    def apply(self, ksnet: KickstartCommand) -> None:
         apply_network(self.root, reader.read_network(ksnet))
 
 
@@ -188,11 +188,11 @@ class SelinuxConfig(KickstartConfig):
     %post, as upstream's ``configure()`` does, gets both.
     """
 
-    def relabel(self, ksselinux: Any, policy_name: str | None = None) -> None:
+    def relabel(self, ksselinux: KickstartCommand, policy_name: str | None = None) -> None:
         """Label the image's files with its own policy (the policy named in its /etc/selinux/config)."""
         relabel(self.root, reader.read_selinux(used(ksselinux)))
 
-    def apply(self, ksselinux: Any) -> None:
+    def apply(self, ksselinux: KickstartCommand) -> None:
         mode = reader.read_selinux(used(ksselinux))
         apply_selinux_config(self.root, mode)
         relabel(self.root, mode)

@@ -2,8 +2,8 @@
 
 :func:`plan_disk` turns the kickstart's ``part`` lines into a :class:`DiskLayout`, pure logic and no I/O, so that
 every mistake in the layout is found (and named by its kickstart line) before anything is installed; the build
-then makes an image of ``layout.size_bytes``, :func:`write_partition_table` writes the table with pyparted, and
-the filesystems are made at the planned offsets.
+then makes the disk with :func:`imgcreate.disk.formatted.format_disk`: an image of ``layout.size_bytes``, the
+table written with pyparted (:mod:`imgcreate.disk.table`), the filesystems made on the planned partitions.
 
 The rules, and where they come from:
 

@@ -4,7 +4,9 @@ with its partitions, a filesystem on each, mounted in order under the root.
 Composed like :class:`imgcreate.storage.roots.ExtImage` (kiwi's way): each resource is registered for release on the
 mount stack the moment it is acquired, so a failure anywhere between partitioning and unmounting leaves no
 mount and no loop device behind.  The layout itself (sizes, order, types, validation) is
-:mod:`imgcreate.disk.layout`'s; this module only makes it real.
+:mod:`imgcreate.disk.layout`'s; partitioning and formatting are :func:`imgcreate.disk.formatted.format_disk`'s
+(livecd-iso-to-disk's sticks take the same path); this module mounts the result, fills the FAT partitions and
+writes the fstab lines.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from imgcreate.disk import formatted, repro
 from imgcreate.disk import ids as diskids
-from imgcreate.disk import repro, table
 from imgcreate.disk.ids import FsIds
 from imgcreate.disk.layout import DiskLayout, PartKind, PlannedPartition
 from imgcreate.errors import CreatorError, ImageError
@@ -59,7 +61,7 @@ class PartitionedDisk:
     def host_tools(self) -> list[str]:
         tools = {"losetup", "blkid", "partx"}
         for part in self.layout.partitions:
-            tools |= set(_mkfs_tools(part))
+            tools |= set(formatted.mkfs_tools(part))
             if part.fstype == "vfat":
                 tools |= {"mcopy", "mmd"}
         if self.epoch is not None:
@@ -70,6 +72,11 @@ class PartitionedDisk:
         """The filesystem ids *part* gets: derived for a reproducible disk, else None (the tools draw them)."""
         return None if self.epoch is None else FsIds.derived(self.name, part.number, self.epoch)
 
+    def _set_table_ids(self, image: Path) -> None:
+        """A reproducible disk's partition table ids, derived (libparted draws them); nothing otherwise."""
+        if self.epoch is not None:
+            diskids.set_table_ids(image, self.layout, self.name, self.epoch)
+
     def open(self, stack: contextlib.ExitStack, root: Path, workdir: Path, base: Path | None = None) -> None:
         if base is not None:
             raise CreatorError("--base-on is not supported for disk images: start from a kickstart.")
@@ -77,19 +84,13 @@ class PartitionedDisk:
         image.parent.mkdir(exist_ok=True)
         self._path = image
         self._workdir = workdir
-        fs.make_sparse(image, self.layout.size_bytes)
-        table.write_partition_table(image, self.layout)
         if self.epoch is not None:
-            diskids.set_table_ids(image, self.layout, self.name, self.epoch)
             repro.warn_unreproducible(self.layout)
-        self.device = fs.attach_loop(stack, image, partscan=True)
+        made = formatted.format_disk(stack, image, self.layout, ids=self.ids, table_ids=self._set_table_ids)
+        self.device = made.device
         stack.callback(setattr, self, "device", None)
-        self._partitions = fs.partition_devices(self.device, expect=len(self.layout.partitions))
-        for part in self.layout.partitions:
-            dev = self.partition_device(part)
-            make_filesystem(part, dev, self.ids(part))
-            if part.kind is not PartKind.BIOSBOOT:
-                self.uuids[part.number] = probe_uuid(dev)
+        self._partitions = dict(made.partitions)
+        self.uuids = dict(made.uuids)
         root.mkdir(exist_ok=True)
         self._root = root
         for part in self.layout.mount_order():
@@ -162,45 +163,6 @@ class PartitionedDisk:
             mountpoint = part.mountpoint or "none"
             lines.append(f"UUID={self.uuid_of(part)}  {mountpoint}  {fstype}  {options}  0 {passno}\n")
         return "".join(lines)
-
-
-def _mkfs_tools(part: PlannedPartition) -> list[str]:
-    return {"vfat": ["mkfs.vfat"], "xfs": ["mkfs.xfs"], "swap": ["mkswap"], None: []}.get(
-        part.fstype, [f"mkfs.{part.fstype}"]
-    )
-
-
-def make_filesystem(part: PlannedPartition, dev: str, ids: FsIds | None = None) -> None:
-    """Format *dev* as *part* asks (nothing for a BIOS boot partition), with its label cut to what the
-    filesystem allows; *ids*: given filesystem ids (a reproducible disk), else the tools draw them."""
-    label = part.label or ""
-    if part.kind is PartKind.BIOSBOOT or part.fstype is None:
-        return
-    if part.fstype in fs.EXT_TYPES:
-        given = ["-U", ids.uuid, "-E", f"hash_seed={ids.hash_seed}"] if ids else []
-        fs.mkfs_ext(dev, part.fstype, label, extra=given)
-    elif part.fstype == "xfs":
-        given = ["-m", f"uuid={ids.uuid}"] if ids else []
-        run(["mkfs.xfs", "-f", "-q", *given, *(["-L", label[:12]] if label else []), dev],
-            what=f"Creating XFS on {dev}")
-    elif part.fstype == "vfat":
-        fat = ["-F", "32"] if part.size_mib >= 64 else []
-        given = ["--invariant", "-i", ids.serial] if ids else []
-        run(["mkfs.vfat", *fat, *given, *(["-n", label[:11].upper()] if label else []), dev],
-            what=f"Creating FAT on {dev}")
-    elif part.fstype == "swap":
-        given = ["-U", ids.uuid] if ids else []
-        run(["mkswap", *given, *(["-L", label] if label else []), dev], what=f"Creating swap on {dev}")
-    else:
-        raise ImageError(f"Unsupported filesystem type '{part.fstype}' for partition {part.number}.")
-
-
-def probe_uuid(dev: str) -> str:
-    """The UUID of what was just made on *dev*, probed directly (blkid's cache may not know it yet)."""
-    uuid = fs.probe(dev, "UUID")
-    if not uuid:
-        raise ImageError(f"{dev} has no UUID after it was formatted.")
-    return uuid
 
 
 def _copy_into_fat(dev: str, staged: Path, entries: Sequence[Path], mountpoint: str) -> None:

@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from imgcreate.kickstart.names import FSLABEL_MAX, FSLABEL_MAXLEN, build_name, check_fslabel, label_from_name
-from imgcreate.kickstart.parser import KickstartHandler, read_kickstart
+from imgcreate.kickstart.parser import KickstartCommand, KickstartHandler, read_kickstart
 from imgcreate.kickstart.reader import as_handler, flattened, read_config
 from imgcreate.kickstart.upstream import (
     RepoTuple,
@@ -144,6 +144,7 @@ __all__ = [
     "Group",
     "Keyboard",
     "KickstartSettings",
+    "KickstartCommand",
     "KickstartHandler",
     "NetworkDevice",
     "PackageSpec",

@@ -18,6 +18,9 @@ from imgcreate.errors import KickstartError
 # reader.as_handler()).  pykickstart ships no type hints; outside this package the object is only passed along,
 # never looked into (reader.flattened() writes it).
 KickstartHandler = Union[KickstartParser, BaseHandler]
+# One command of a handler (``handler.lang``, ``handler.network``): what upstream's *Config classes are given.
+# pykickstart types none of them; the readers in reader.py are the only code that looks into one.
+KickstartCommand = Any
 
 
 if TYPE_CHECKING:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgcreate.boot import diskboot
-from imgcreate.disk import partitioned
+from imgcreate.disk import formatted
 from imgcreate.disk.layout import (
     FIRST_PARTITION_MIB,
     GPT_BACKUP_MIB,
@@ -49,7 +49,6 @@ from imgcreate.disk.layout import (
     PartKind,
     PlannedPartition,
 )
-from imgcreate.disk.table import write_partition_table
 from imgcreate.errors import CommandError, CreatorError
 from imgcreate.host import fs, signals
 from imgcreate.host.run import find_any_tool, mtools_env, run
@@ -249,27 +248,16 @@ def _iso_file_size(live: LiveIso, path: str) -> int:
     return 8 * MIB
 
 
-def _prepare(tgt: Target, layout: DiskLayout, exact: bool) -> None:
-    """Erase old signatures and write the new partition table.  An image file is made, or grown, to the layout's
-    size first; with *exact* (``--size-mb``) also cut to it: the user asked for that size, and a GPT's backup
-    header belongs at the end of the file, not beyond the last partition with the old stick's data after it."""
-    if not tgt.is_block:
-        size = tgt.path.stat().st_size if tgt.path.exists() else -1
-        if size < layout.size_bytes or (exact and size != layout.size_bytes):
-            fs.make_sparse(tgt.path, layout.size_bytes)
-    run(["wipefs", "--all", "--quiet", str(tgt.path)], what=f"Erasing old signatures on {tgt.path}")
-    write_partition_table(tgt.path, layout)
-
-
 def _write(stack: contextlib.ExitStack, live: LiveIso, tgt: Target, layout: DiskLayout, label: str,
            options: IsoToDiskOptions, work: Path) -> None:
-    _prepare(tgt, layout, exact=options.size_mb is not None)
-    device = fs.attach_loop(stack, tgt.path, partscan=True) if not tgt.is_block else str(tgt.path)
-    devs = fs.partition_devices(device, expect=len(layout.partitions))
-    for p in layout.partitions:
-        partitioned.make_filesystem(p, devs[p.number])
+    # Old signatures erased, so nothing of the old stick is found by a probe; an image file is made, or grown, to
+    # the layout's size, and with --size-mb also cut to it: the user asked for that size, and a GPT's backup
+    # header belongs at the end of the file, not beyond the last partition with the old stick's data after it.
+    made = formatted.format_disk(stack, tgt.path, layout, block=tgt.is_block, exact=options.size_mb is not None,
+                                 erase=True)
+    device, devs = made.device, made.partitions
     data = next(p for p in layout.partitions if p.mountpoint == "/")
-    uuid = partitioned.probe_uuid(devs[data.number])
+    uuid = made.uuids[data.number]
     mnt = work / "data"
     mnt.mkdir()
     fs.mount(stack, devs[data.number], mnt, fstype="ext4")

@@ -1,6 +1,8 @@
 """The tools' --boot-test, for real: livecd-creator builds the test distribution's ISO and boots it in QEMU
 (BIOS and UEFI) to the marker; with a pattern the system never prints it fails, keeping the ISO and the serial
-log.  appliance-creator's disk (compressed, booted from a decompressed copy) only in the full run.
+log.  appliance-creator's disk (compressed, booted from a decompressed copy) only in the full run; its
+--boot-test-expect/-timeout/-memory are set and read back in the default run by the msdos disk's build
+(tests/boot/test_disk_boot.py), whose boot is appliance-creator's own boot test.
 
 The passing ISO is Fedora's path: the real-userland flavour (``userland_repo``), whose kernel package has no
 initramfs; dracut inside the image makes it with livecd-creator's live configuration and

@@ -7,15 +7,21 @@ reports the markers an earlier boot left, then writes those missing (testdistro/
 system unmounts and syncs before it powers off.  Four boots by default, three more in the full run.
 
 The sticks' ISO is the real-userland flavour (``userland_repo``): its initramfs was made by dracut inside the
-image, and the stick boots with it.
+image, and the stick boots with it.  Its kickstart names ``dracut-network`` too (Fedora's package of dracut's
+network modules; here it also brings livenet, testdistro/README.md), so the initramfs the image's dracut made has
+livecd-creator's default ``livenet`` and the network modules it needs: read from the ISO's initrd with lsinitrd
+(no boot), and from the booted system's report.  Without dracut-network livenet is left out
+(tests/boot/test_boot_test.py::test_livecd_boot_test_passes).
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests import isoinspect
 from tests.boot.qemu import BootResult, run_qemu
 from tests.support import USERLAND_LIVE_PACKAGES, build_live, leak_snapshot, run_tool
 
@@ -27,7 +33,8 @@ def build_iso(tmp: Path, repo: Path, label: str, *extra: str, packages: str = ""
 
 @pytest.fixture(scope="module")
 def iso(tmp_path_factory: pytest.TempPathFactory, userland_repo: Path) -> Path:
-    return build_iso(tmp_path_factory.mktemp("i2d-boot"), userland_repo, "STICK", packages=USERLAND_LIVE_PACKAGES)
+    return build_iso(tmp_path_factory.mktemp("i2d-boot"), userland_repo, "STICK",
+                     packages=f"{USERLAND_LIVE_PACKAGES}\ndracut-network")
 
 
 def stick(iso: Path, path: Path, *options: str) -> Path:
@@ -71,9 +78,21 @@ def test_stick_without_persistence_boots_and_forgets(iso: Path, tmp_path: Path) 
     assert "/home" not in mounts(first.log)
     assert checks["persist-marker"] == "none", checks
     assert checks.get("initramfs-made-in") == "testdistro", "the stick boots the initramfs made in the image"
-    assert "dmsquash-live" in checks["initramfs-modules"].split(), checks
+    assert {"dmsquash-live", "livenet"} <= set(checks["initramfs-modules"].split()), checks
     _, again = boot(disk)
     assert again["persist-marker"] == "none" and again["home-marker"] == "none", "nothing persisted"
+
+
+def test_the_isos_initramfs_has_livenet_from_dracut_network(iso: Path, tmp_path: Path) -> None:
+    """The kickstart asked for dracut-network: the kernel's %posttrans dracut in the image put livecd-creator's
+    default livenet in, with network (network-legacy: the image's dhclient) and url-lib (its curl)."""
+    initrd = tmp_path / "initrd.img"
+    initrd.write_bytes(isoinspect.read(iso, "/images/pxeboot/initrd.img"))
+    listing = subprocess.run(["lsinitrd", str(initrd)], capture_output=True, text=True, check=True).stdout
+    modules = listing.split("dracut modules:", 1)[1].split("=====", 1)[0].split()  # the header, then the files
+    assert {"livenet", "network", "network-legacy", "url-lib", "dmsquash-live", "testdistro-made-in"} <= \
+        set(modules), modules
+    assert "usr/sbin/dhclient" in listing and "usr/bin/curl" in listing
 
 
 @pytest.mark.full

@@ -9,18 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests import kickstarts
 from tests.support import Leaks, assert_build_left_nothing, assert_failed, build_dirs, mounted_tmpfs, run_tool
 
 pytestmark = pytest.mark.root
 
-LIVE_KS = """
-part / --size {size}
-repo --name=testdistro --baseurl={url}
-%packages
-@core
-{kernel}
-%end
-"""
+LIVE_KS = kickstarts.kickstart("part / --size {size}", repo=kickstarts.repo_line(url="{url}"), bootloader=None,
+                              packages=("@core", "{kernel}"))
 
 
 def livecd(tmp_path: Path, *args: str, env: dict[str, str] | None = None, prefix: list[str] | None = None

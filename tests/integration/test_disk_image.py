@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import kickstarts
 from tests.disks import BOOT_APPEND, GPT_KS, GPT_TYPES, Disk, attached, blkid, debugfs, sfdisk
 from tests.support import assert_build_left_nothing, assert_failed, finish, run_tool, start_tool, tool_argv
 
@@ -133,14 +134,7 @@ def test_a_failure_leaves_nothing_attached(fault: str, tmp_path: Path, testrepo:
     assert _loop_partitions() <= before, "no partition device left"
 
 
-SMALL_KS = """repo --name=t --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=msdos
-part / --fstype=ext4 --size=200
-bootloader --location=none
-%packages
-@core
-%end
-"""
+SMALL_KS = kickstarts.SMALL_DISK
 
 
 def test_the_default_command_line_delivers_a_raw_xz(tmp_path: Path, testrepo: Path) -> None:
@@ -200,19 +194,10 @@ def test_other_formats_from_the_command_line(args: list[str], made: str, tmp_pat
     assert info["virtual-size"] == 201 * 2**20
 
 
-MOVED_KS = """repo --name=t --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=msdos
-part / --fstype=ext4 --size=200
-part /srv/data --fstype=ext4 --size=16 --label=DATA
-bootloader --location=none
-%packages
-@core
-%end
-%post
-echo kept > /srv/data/note
-mv /srv /srv.moved
-%end
-"""
+MOVED_KS = kickstarts.kickstart(
+    kickstarts.clearpart("msdos"), "part / --fstype=ext4 --size=200",
+    "part /srv/data --fstype=ext4 --size=16 --label=DATA", repo=kickstarts.repo_line("t"), packages=("@core",),
+    post="echo kept > /srv/data/note\nmv /srv /srv.moved")
 
 
 def test_a_post_moving_a_partitions_folder_still_unmounts_it(tmp_path: Path, testrepo: Path) -> None:

@@ -10,20 +10,13 @@ from pathlib import Path
 import pytest
 
 from imgcreate.pack import erofs
-from tests import isoinspect
+from tests import isoinspect, kickstarts
 from tests.support import MountImage, assert_build_left_nothing, assert_failed, build_dirs, run_tool
 
 pytestmark = pytest.mark.root
 
-KS = """
-part / --size 300
-repo --name=t --baseurl=file://{repo}
-%packages
-@core
-kernel
-{extra}
-%end
-"""
+KS = kickstarts.kickstart("part / --size 300", repo=kickstarts.repo_line("t"), bootloader=None,
+                         packages=("@core", "kernel", "{extra}"))
 
 
 def live(tmp_path: Path, repo: Path, label: str, *args: str, extra: str = "") -> Path:

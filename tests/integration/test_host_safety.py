@@ -39,21 +39,9 @@ ln -s {canary} /home
 %end
 """
 
-ESP_KS = """repo --name=testdistro --baseurl=file://{repo}
-clearpart --all --initlabel --disklabel=gpt
-part /boot/efi --fstype=efi --size=64
-part / --fstype=ext4 --size=300
-bootloader --location=none
-%packages
-@core
-kernel
-%end
-%post --erroronfail
-mv /etc /etc.image
-ln -s {canary} /etc
-{esp}
-%end
-"""
+ESP_KS = kickstarts.kickstart(
+    kickstarts.clearpart("gpt"), "part /boot/efi --fstype=efi --size=64", "part / --fstype=ext4 --size=300",
+    post="mv /etc /etc.image\nln -s {canary} /etc\n{esp}", post_options=" --erroronfail")
 
 Snapshot = dict[str, tuple[int, int, int, str]]
 

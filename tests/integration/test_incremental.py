@@ -15,23 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests import isoinspect
+from tests import isoinspect, kickstarts
 from tests.support import MountImage, assert_failed, finish, run_tool, start_tool
 
 pytestmark = pytest.mark.root
 
-KS = """
-part / --size 300
-repo --name=testdistro --baseurl=file://{repo}
-%packages
-@core
-kernel
-{extra}
-%end
-%post
-{post}
-%end
-"""
+KS = kickstarts.kickstart("part / --size 300", bootloader=None, packages=("@core", "kernel", "{extra}"), post="{post}")
 POST = "echo post-ran > /etc/post-ran"
 EPOCH = "1700000000"
 

@@ -8,24 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests import isoinspect
+from tests import isoinspect, kickstarts
 from tests.support import MountImage, images_in, run_tool
 
 pytestmark = pytest.mark.root
 
-KS = """
-part / --size 300
-{repo}
-%packages
-@core
-kernel
-{extra}
-%end
-%post
-conf=/etc/dracut.conf.d/99-liveos.conf
-cat $conf > /root/dracut-conf-during-build 2>&1 || echo missing > /root/dracut-conf-during-build
-%end
-"""
+KS = kickstarts.kickstart(
+    "part / --size 300", repo="{repo}", bootloader=None, packages=("@core", "kernel", "{extra}"),
+    post="conf=/etc/dracut.conf.d/99-liveos.conf\n"
+         "cat $conf > /root/dracut-conf-during-build 2>&1 || echo missing > /root/dracut-conf-during-build")
 
 
 def live(tmp_path: Path, label: str, *args: str, repo: str | None = None, extra: str = "",

@@ -161,6 +161,15 @@ def test_post_erroronfail_stops_the_build(make_ks: MakeKs, tmp_path: Path) -> No
     assert not built.image.exists()
 
 
+def test_post_whose_interpreter_the_image_lacks_stops_the_build(make_ks: MakeKs, tmp_path: Path) -> None:
+    """As upstream (its exec fails): no --erroronfail needed, and the message names the script and interpreter."""
+    built = build(make_ks, tmp_path, "%packages\n%end\n%post --interpreter /usr/bin/python3\nprint(1)\n%end\n",
+                  check=False)
+    assert built.proc.returncode == 1, built.proc.stderr
+    assert "interpreter /usr/bin/python3 is not in the image" in built.proc.stderr and "line" in built.proc.stderr
+    assert "Traceback" not in built.proc.stderr and not built.image.exists()
+
+
 def test_post_failure_without_erroronfail_continues(make_ks: MakeKs, tmp_path: Path,
                                                     mount_image: MountImage) -> None:
     body = ("%packages\n%end\n%post\nexit 3\n%end\n"

@@ -34,25 +34,14 @@ from pykickstart.version import makeVersion
 
 from imgcreate import live
 from imgcreate.build import manifest
-from tests import isoinspect, repro_diff, repro_pack
+from tests import isoinspect, kickstarts, repro_diff, repro_pack
 from tests.support import REPO_ROOT, assert_failed, images_in, run_tool
 
 pytestmark = pytest.mark.root
 
 EPOCH = "1700000000"
-KS = """
-part / --size 160
-repo --name=testdistro --baseurl=file://{repo}
-bootloader --timeout 1 --append="console=ttyS0,115200"
-%packages
-@core
-kernel
-{extra}
-%end
-%post
-echo built > /etc/post-was-here
-%end
-"""
+KS = kickstarts.kickstart("part / --size 160", bootloader='--timeout 1 --append="console=ttyS0,115200"',
+                         packages=("@core", "kernel", "{extra}"), post="echo built > /etc/post-was-here")
 # The second build: our process's clock a week on (rpm's, dnf's and the names' time), and another umask.
 LATER = ["sh", "-c", 'umask 077 && exec "$@"', "later", "faketime", "-f", "+7d"]
 LATER_ENV = {"NO_FAKE_STAT": "1"}

@@ -24,22 +24,16 @@ from pathlib import Path
 import pytest
 
 import imgcreate
-from tests import isoinspect
+from tests import isoinspect, kickstarts
 from tests.disks import attached, blkid, sfdisk
 from tests.support import RepoServer, assert_failed, leak_snapshot, run_tool, tool_argv
 
 pytestmark = pytest.mark.root
 
 # A small disk without a kernel (as test_disk_image's SMALL_KS): its repository is given by --repo.
-DISK_KS = """{commands}
-repo --name=replaced --baseurl=file:///nonexistent/replaced-by-repo-option
-clearpart --all --initlabel --disklabel=msdos
-part / --fstype=ext4 --size=200
-bootloader --location=none
-%packages
-@core
-%end
-"""
+DISK_KS = kickstarts.kickstart(
+    kickstarts.clearpart("msdos"), "part / --fstype=ext4 --size=200", commands=("{commands}",),
+    repo=kickstarts.repo_line("replaced", "file:///nonexistent/replaced-by-repo-option"), packages=("@core",))
 
 # What editliveos -k applies: a command, a package and a %post.
 EDIT_KS = """network --hostname=edited.example.com

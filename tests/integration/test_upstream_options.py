@@ -21,26 +21,18 @@ import pytest
 import imgcreate
 from imgcreate.cli import creators
 from imgcreate.storage import reproducible
-from tests import isoinspect, livecommands
+from tests import isoinspect, kickstarts, livecommands
 from tests.boot.test_boot_test import FAIL_MEMORY, FAIL_TIMEOUT, NEVER, failing_run
 from tests.support import REPO_ROOT, assert_failed, images_in, run_tool, tool_argv
 
 pytestmark = pytest.mark.root
 
-KS = """{commands}
-part / --size 300
-repo --name=ksrepo --baseurl=file:///nonexistent/kickstart-repo-replaced-by-repo-option
-{bootloader}
-%packages
-@core
-kernel
-{extra}
-%end
-%post
-cp /etc/dracut.conf.d/99-liveos.conf /root/dracut-seen 2>/dev/null || echo none > /root/dracut-seen
-echo {marker} > /root/post-marker
-%end
-"""
+KS = kickstarts.kickstart(
+    "part / --size 300", "{bootloader}", commands=("{commands}",),
+    repo=kickstarts.repo_line("ksrepo", "file:///nonexistent/kickstart-repo-replaced-by-repo-option"), bootloader=None,
+    packages=("@core", "kernel", "{extra}"),
+    post="cp /etc/dracut.conf.d/99-liveos.conf /root/dracut-seen 2>/dev/null || echo none > /root/dracut-seen\n"
+         "echo {marker} > /root/post-marker")
 
 SHELL_INPUT = """echo typed-in-the-shell > /root/shell-was-here
 ls /run/imgcreate/iso > /root/iso-tree-in-shell

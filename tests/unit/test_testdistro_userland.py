@@ -96,3 +96,21 @@ def test_the_userland_runs_chrooted(repo: Path, tmp_path: Path) -> None:
     modules = set(os.listdir(root / "usr/lib/dracut/modules.d"))
     assert {"90dmsquash-live", "99testdistro-made-in"} <= modules and "90livenet" not in modules
     assert "DRACUT" in chroot("bash", "-c", "echo DRACUT | grep -o DRACUT | sed s/x/y/ | awk '{print}'")
+
+
+def test_the_real_admin_tools_and_dracut_network_stay_out_of_other_images(repo: Path) -> None:
+    """setfiles and firewall-offline-cmd are Debian's real programs (testdistro/extras.py), not stand-ins; livenet
+    ships with dracut-network; and nothing a live or disk image installs anyway requires python3, firewalld,
+    policycoreutils or dracut-network, so only the image that names them carries them (and their libraries)."""
+    rpms = {p.name.split("-1.0-")[0]: p for p in (repo / "Packages").glob("*-1.0-1.*.rpm")}
+    assert "/usr/sbin/setfiles" in _rpm(rpms["policycoreutils"], "-l").split()
+    assert "/usr/bin/firewall-offline-cmd" in _rpm(rpms["firewalld"], "-l").split()
+    assert "python3-firewall" in _rpm(rpms["firewalld"], "--requires").split()
+    assert "/usr/bin/python3" in _rpm(rpms["python3"], "-l").split()
+    assert "/usr/lib/dracut/modules.d/90livenet/livenetroot.sh" in _rpm(rpms["dracut-network"], "-l").split()
+    assert "90livenet" not in _rpm(rpms["dracut-live"], "-l")
+    heavy = {"python3", "firewalld", "policycoreutils", "dracut-network", "curl"}
+    for name in (*userland.PACKAGES, "userland-libs", "filesystem", "busybox", "kernel"):
+        rpm_file = rpms.get(name) or next((repo / "Packages").glob(f"{name}-*.rpm"))
+        assert not heavy & set(_rpm(rpm_file, "--requires").split()), name
+    assert "libcurl.so.4" not in _rpm(rpms["userland-libs"], "-l"), "curl's libraries come with curl"
