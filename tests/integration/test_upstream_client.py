@@ -23,6 +23,7 @@ import pytest
 import imgcreate
 from imgcreate import kickstart
 from imgcreate.fs import ExtDiskMount, RawDisk, SparseLoopbackDisk, makedirs
+from tests import isoinspect
 
 pytestmark = pytest.mark.root
 
@@ -163,3 +164,55 @@ def test_client_builds_a_partitioned_disk(client_build: tuple[Path, dict[str, ob
         assert kernels, "the /boot partition has the kernel"
         cfg = (boot / "extlinux/extlinux.conf").read_text()
         assert kernels[0].removeprefix("vmlinuz-") in cfg and "console=ttyS0" in cfg
+
+
+class BrandedLiveCreator(imgcreate.LiveImageCreator):
+    """A live creator overriding upstream's hooks: each override must change the ISO."""
+
+    calls: list[str]
+
+    def _configure_bootloader(self, isodir: str) -> None:
+        self.calls = ["bootloader"]
+        imgcreate.LiveImageCreator._configure_bootloader(self, isodir)
+        with open(isodir + "/BRANDING.txt", "w") as f:  # upstream's isodir is a str
+            f.write(self.product + "\n")
+
+    def _generate_efiboot(self, isodir: str) -> None:
+        self.calls.append("efiboot")
+        imgcreate.LiveImageCreator._generate_efiboot(self, isodir)
+
+    def _get_xorrisofs_options(self, isodir: str) -> list[str]:
+        return ["-preparer", "BRANDED-CLIENT"]
+
+    def _resparse(self, size: int | None = None) -> int:
+        self.calls.append("resparse")
+        return imgcreate.LiveImageCreator._resparse(self, size)
+
+
+def test_live_client_hooks_change_the_iso(tmp_path: Path, testrepo: Path) -> None:
+    """livecd-creator's way: settings assigned after construction, then the five steps; the hooks upstream's
+    _create_bootconfig and _stage_final_image call are called here too, in upstream's order."""
+    ks_path = tmp_path / "live.ks"
+    ks_path.write_text(f"repo --name=testdistro --baseurl=file://{testrepo}\npart / --size 256\n"
+                       "%packages\n@core\nkernel\n%end\n")
+    creator = BrandedLiveCreator(imgcreate.read_kickstart(str(ks_path)), "branded", "BRANDED", tmpdir=str(tmp_path))
+    creator.product = "Branded Linux"
+    creator.compress_args = "lz4"
+    creator.skip_minimize = False  # True: check only, no _resparse (upstream then skips osmin.img only)
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        creator.mount()
+        assert creator.base_on is True and creator._isofstype == "iso9660" and creator._timeout == 10
+        creator.install()
+        creator.configure()
+        creator.unmount()
+        creator.package(str(out), ["show-squashing"])
+    finally:
+        creator.cleanup()
+    iso = out / "branded.iso"
+    assert creator.calls == ["bootloader", "efiboot", "resparse"]
+    assert isoinspect.read_text(iso, "/BRANDING.txt") == "Branded Linux\n"
+    assert "BRANDED-CLIENT" in isoinspect._xorriso(iso, "-pvd_info")
+    info = isoinspect.squashfs_info(isoinspect.squashfs_image(iso, tmp_path))
+    assert "Compression lz4" in info
