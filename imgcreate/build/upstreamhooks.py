@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imgcreate.errors import CreatorError
 from imgcreate.host.fs import EXT_TYPES
@@ -116,13 +117,12 @@ class LoopUpstreamMembers:
     _blocksize_value = 4096
     minimal_size: int | None
 
-    @property
-    def _ext_image(self) -> ExtImage:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # supplied by the creator, which comes after this mixin in the MRO
+        @property
+        def _ext_image(self) -> ExtImage: ...
 
-    @property
-    def is_mounted(self) -> bool:
-        raise NotImplementedError
+        @property
+        def is_mounted(self) -> bool: ...
 
     @property
     def _blocksize(self) -> int:
