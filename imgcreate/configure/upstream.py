@@ -137,12 +137,15 @@ class RootPasswordConfig(KickstartConfig):
     """``rootpw`` -> root's /etc/shadow entry (hashed on the host; the plain text never reaches a command line)."""
 
     def lock(self) -> None:
+        """Lock root's password (``rootpw --lock``)."""
         apply_rootpw(self.root, RootPassword(lock=True))
 
     def set_encrypted(self, password: str) -> None:
+        """Set root's password to *password*, a crypt(3) hash."""
         apply_rootpw(self.root, RootPassword(password=password, crypted=True))
 
     def set_unencrypted(self, password: str) -> None:
+        """Set root's password to *password*, hashed here."""
         apply_rootpw(self.root, RootPassword(password=password))
 
     def apply(self, ksrootpw: KickstartCommand) -> None:

@@ -39,12 +39,14 @@ class LoopbackMount:
         self._loop: LoopbackDisk | None = None
 
     def cleanup(self) -> None:
+        """Unmount, detach the loop devices; safe to call again."""
         try:
             self.diskmount.cleanup()
         finally:
             self.lounsetup()
 
     def unmount(self) -> None:
+        """Unmount *lofile* (its loop device stays attached until ``cleanup()``)."""
         self.diskmount.unmount()
 
     def lounsetup(self) -> None:
@@ -66,6 +68,7 @@ class LoopbackMount:
         self.losetup = True
 
     def mount(self, ops: str = "", dirmode: int | None = None) -> None:
+        """Attach *lofile* and mount it on *mountdir* (made if missing); *ops*: mount options."""
         self.diskmount.mount(ops, dirmode)
 
 
@@ -79,12 +82,15 @@ class SparseLoopbackMount(LoopbackMount):
         self.diskmount = DiskMount(self.disk, mountdir, fstype, rmmountdir=True, ops=ops, dirmode=dirmode)
 
     def expand(self, create: bool = False, size: int | None = None) -> None:
+        """Grow the file sparsely to *size* (default: the given size); *create*: make it first."""
         self.disk.expand(create, size)
 
     def truncate(self, size: int | None = None) -> None:
+        """Cut (or grow sparsely) the file to *size* (default: the given size)."""
         self.disk.truncate(size)
 
     def create(self) -> None:
+        """Make the sparse file (and its folder) and attach it."""
         self.disk.create()
 
 
@@ -104,13 +110,16 @@ class SparseExtLoopbackMount(SparseLoopbackMount):
         self.extmount._ExtDiskMount__create()  # type: ignore[attr-defined]
 
     def resize(self, size: int | None = None) -> int | None:
+        """Resize the file and its filesystem to *size* (default: the given size); the new size or None."""
         result: int | None = self.extmount._ExtDiskMount__resize_filesystem(size)  # type: ignore[attr-defined]
         return result
 
     def mount(self, ops: str = "", dirmode: int | None = None) -> None:
+        """Make the filesystem if the file is new, then mount it."""
         self.extmount.mount(ops, dirmode)
 
     def resparse(self, size: int | None = None, ops: str | None = None) -> int:
+        """Shrink the filesystem to its minimum, then grow the file back sparsely; the minimal size."""
         return self.extmount.resparse(size, ops=ops)
 
 
@@ -184,6 +193,7 @@ class OverlayFSMount(Mount):
             self.cowmnt.unmount()
 
     def mount(self, name: str | None = None, ops: str = "", dirmode: int | None = None) -> None:
+        """Mount the lower layer, the upper one if any, and the overlay on ``mountdir``."""
         if self.mounted:
             return
         ops = ops or self.ops
@@ -209,6 +219,7 @@ class OverlayFSMount(Mount):
         self.mounted = True
 
     def unmount(self) -> None:
+        """Unmount the overlay, then its layers."""
         if not self.mounted:
             return
         try:
@@ -220,6 +231,7 @@ class OverlayFSMount(Mount):
         self.imgmnt.unmount()
 
     def cleanup(self) -> None:
+        """Unmount, release the layers' disks and remove the temporary mount points."""
         try:
             self.unmount()
         finally:

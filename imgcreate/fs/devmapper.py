@@ -70,11 +70,13 @@ class DeviceMapperLinear:
         self.__name: str | None = None
 
     def get_path(self) -> str | None:
+        """``/dev/mapper/NAME`` once created, else None: the ``path`` property."""
         return self.device if self.__name is not None else None
 
     path = property(get_path)
 
     def create(self, ops: str = "") -> None:
+        """Attach the image and make the linear device; SnapshotError (loop released) if dmsetup fails."""
         if self.__created:
             return
         self.imgloop.create(ops)
@@ -89,9 +91,11 @@ class DeviceMapperLinear:
         self.device = os.path.join("/dev/mapper", name)
 
     def cleanup(self) -> None:
+        """``remove()``."""
         self.remove()
 
     def remove(self, ignore_errors: bool = False) -> None:
+        """Remove the device and detach the image; SnapshotError if dmsetup fails, unless *ignore_errors*."""
         if not self.__created or self.__name is None:
             return
         rc = call(["dmsetup", "remove", "--retry", self.__name])
@@ -116,11 +120,13 @@ class DeviceMapperSnapshot:
         self.__name: str | None = None
 
     def get_path(self) -> str | None:
+        """``/dev/mapper/NAME`` once created, else None: the ``path`` property."""
         return os.path.join("/dev/mapper", self.__name) if self.__name is not None else None
 
     path = property(get_path)
 
     def create(self, ops: str = "") -> None:
+        """Attach both images and make the snapshot; SnapshotError (loops released) if dmsetup fails."""
         if self.__created:
             return
         self.imgloop.create(ops=ops)
@@ -151,6 +157,7 @@ class DeviceMapperSnapshot:
         self.device = os.path.join("/dev/mapper", name)
 
     def remove(self, ignore_errors: bool = False) -> None:
+        """Remove the snapshot and detach both images; SnapshotError if dmsetup fails, unless *ignore_errors*."""
         if not self.__created or self.__name is None:
             return
         rc = call(["dmsetup", "remove", "--retry", self.__name])
@@ -163,6 +170,7 @@ class DeviceMapperSnapshot:
         self.imgloop.cleanup()
 
     def cleanup(self) -> None:
+        """``remove()``."""
         self.remove()
 
     def get_cow_used(self) -> int:
@@ -203,6 +211,7 @@ class CryptoLUKSDevice:
         self.__formatted = self.__backed or ops == "raw"
 
     def get_path(self) -> str | None:
+        """``/dev/mapper/NAME`` once opened, else None: the ``path`` property."""
         return self.device
 
     path = property(get_path)
@@ -244,6 +253,7 @@ class CryptoLUKSDevice:
         self.__formatted = True
 
     def open(self, ops: str = "") -> None:
+        """Open the container as ``/dev/mapper/NAME`` (read-only with *ops* ``ro``); CryptoLUKSError if it fails."""
         args = ["cryptsetup", "open", self.lofile, self.__name]
         if readonly(ops or self.ops):
             args.append("--readonly")
@@ -253,6 +263,7 @@ class CryptoLUKSDevice:
         self.__created = True
 
     def create(self, ops: str = "") -> None:
+        """Make the container first if it is not one (``back()``), then open it."""
         if not self.__backed:
             self.back(self.ops)
         if self.__created:
@@ -260,11 +271,13 @@ class CryptoLUKSDevice:
         self.open(ops or self.ops)
 
     def suspend(self) -> None:
+        """``cryptsetup luksSuspend``: I/O to the device waits, its key is dropped."""
         args = ["cryptsetup", "luksSuspend", self.__name]
         if call(args) != 0:
             raise CryptoLUKSError("Could not suspend a crypto_LUKS device using: " + " ".join(args))
 
     def cleanup(self, ignore_errors: bool = False) -> None:
+        """Close the container; CryptoLUKSError if it fails, unless *ignore_errors*."""
         if not self.__created:
             return
         rc = call(["cryptsetup", "close", self.__name])

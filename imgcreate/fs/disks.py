@@ -31,20 +31,25 @@ class Disk:
         self._size = size
 
     def create(self, ops: str = "") -> None:
+        """Make the disk a block device (``device``); the base class has none to make."""
         pass
 
     def cleanup(self) -> None:
+        """Release what ``create()`` made; does nothing when there is nothing to release."""
         pass
 
     def get_device(self) -> str | None:
+        """The block device's path, None until ``create()``: the ``device`` property."""
         return self._device
 
     def set_device(self, path: str | None) -> None:
+        """Set the block device's path (``create()`` does)."""
         self._device = path
 
     device = property(get_device, set_device)
 
     def get_size(self) -> int | None:
+        """The size in bytes given to the constructor: the ``size`` property."""
         return self._size
 
     size = property(get_size)
@@ -57,9 +62,11 @@ class RawDisk(Disk):
         Disk.__init__(self, size, device)
 
     def fixed(self) -> bool:
+        """True: a block device cannot be resized, so ExtDiskMount formats it."""
         return True
 
     def exists(self) -> bool:
+        """True: the device is there."""
         return True
 
 
@@ -77,12 +84,15 @@ class LoopbackDisk(Disk):
         self._stack = contextlib.ExitStack()
 
     def fixed(self) -> bool:
+        """False: an image file can be resized, so ExtDiskMount resizes an existing one."""
         return False
 
     def exists(self) -> bool:
+        """Whether the image file exists."""
         return os.path.exists(self.lofile)
 
     def create(self, ops: str = "") -> None:
+        """Attach the file to a loop device of its own (``device``) and probe its filesystem (``fstype``)."""
         if self.device is not None:
             return
         words = ops_words(ops) or ops_words(self.ops)
@@ -135,6 +145,7 @@ class SparseLoopbackDisk(LoopbackDisk):
         os.truncate(self.lofile, want)
 
     def create(self, ops: str = "", dirmode: int | None = None) -> None:
+        """Make the sparse file (and its folder) if missing, then attach it."""
         if self.device is not None:
             return
         self.expand(create=True, dirmode=dirmode)

@@ -45,6 +45,7 @@ class LiveImageMount:
         self._stack = contextlib.ExitStack()
 
     def mount(self, ops: str = "", dirmode: int | None = None) -> None:
+        """Mount the live root on ``mountdir`` (made if missing); MountError naming the medium if it fails."""
         if self.mounted:
             return
         makedirs(self.mountdir, dirmode if dirmode is not None else self.dirmode)
@@ -61,6 +62,7 @@ class LiveImageMount:
         self.mounted = True
 
     def unmount(self) -> None:
+        """Undo ``mount()``; does nothing when not mounted."""
         if not self.mounted:
             return
         try:
@@ -69,6 +71,7 @@ class LiveImageMount:
             self.mounted = False
 
     def cleanup(self) -> None:
+        """Unmount; safe to call again."""
         self.unmount()
 
     def _overlay_path(self) -> str:

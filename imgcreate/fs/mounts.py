@@ -45,12 +45,15 @@ class Mount:
         self.mountdir = mountdir
 
     def cleanup(self) -> None:
+        """Unmount; safe to call again."""
         self.unmount()
 
     def mount(self) -> None:
+        """Mount on ``mountdir``; the base class has nothing to mount."""
         pass
 
     def unmount(self) -> None:
+        """Undo ``mount()``; does nothing when not mounted."""
         pass
 
 
@@ -71,6 +74,7 @@ class DiskMount(Mount):
         self._mounts = contextlib.ExitStack()
 
     def cleanup(self) -> None:
+        """Unmount, then release the disk (its loop device); safe to call again."""
         try:
             Mount.cleanup(self)
         finally:
@@ -96,6 +100,7 @@ class DiskMount(Mount):
             self.created = True
 
     def mount(self, ops: str = "", dirmode: int | None = None) -> None:
+        """Make ``mountdir`` if missing, ``create()`` the disk and mount it; *ops*: mount options."""
         if self.mounted:
             return
         if not os.path.isdir(self.mountdir):
@@ -118,6 +123,7 @@ class DiskMount(Mount):
         self.mounted = True
 
     def remount(self, ops: str) -> None:
+        """Remount with the mount options *ops* (``remount,`` is added); MountError if it fails."""
         if not self.mounted:
             return
         remount_ops = f"remount,{ops}"
@@ -139,6 +145,7 @@ class ExtDiskMount(DiskMount):
         self.created = False
 
     def __format_filesystem(self) -> None:
+        """Make the filesystem, labelled ``fslabel``, on the disk's device."""
         device = self.disk.device
         fstype = self.fstype or "ext4"
         assert device is not None
@@ -165,6 +172,7 @@ class ExtDiskMount(DiskMount):
             raise MountError(f"Error creating {fstype} filesystem on {device}: {exc}") from exc
 
     def __resize_filesystem(self, size: int | None = None, ops: str = "") -> int | None:
+        """Resize the image file and its filesystem to *size* (default: the disk's); the new size or None."""
         lofile: str = getattr(self.disk, "lofile")  # noqa: B009 (a loop-backed disk's; a RawDisk is not resized)
         current = os.stat(lofile).st_size
         if size is None:
@@ -179,6 +187,7 @@ class ExtDiskMount(DiskMount):
         return size
 
     def __create(self, ops: str = "") -> None:
+        """Resize an existing image file, attach the disk, format it when new or fixed (not with ``raw``)."""
         if self.created:
             return
         fixed = getattr(self.disk, "fixed", lambda: True)()
@@ -237,6 +246,7 @@ class BindChrootMount:
         return self.mounted and self._target is not None and host_fs.mount_id(self._target) is not None
 
     def mount(self, ops: str = "", dirmode: int | None = None) -> None:
+        """Bind *src* onto its mount point in the chroot (made, resolved inside the chroot)."""
         if self.mounted:
             return
         root = Path(self.root)
@@ -261,6 +271,7 @@ class BindChrootMount:
         self.mounted = True
 
     def remount(self, ops: str) -> None:
+        """Remount the bind mount with the options *ops*; MountError if it fails."""
         if not self._is_mounted():
             self.mounted = False
             return
@@ -271,6 +282,7 @@ class BindChrootMount:
             raise MountError(f"{remount_ops} of '{self.src}' to '{self.dest}' failed.") from exc
 
     def unmount(self) -> None:
+        """Undo ``mount()``; does nothing when not mounted."""
         if not self.mounted:
             return
         try:
@@ -279,4 +291,5 @@ class BindChrootMount:
             self.mounted = False
 
     def cleanup(self) -> None:
+        """Unmount; safe to call again."""
         self.unmount()

@@ -12,59 +12,19 @@ one public name, optionally with upstream's parameter list::
 A name with a parameter list must be callable here with upstream's parameters in upstream's order: the same
 names, the same ones required; ours may add parameters only at the end, with defaults.  A name without one must
 exist (as a class, function or class attribute).  Lines ending in ``# instance`` name instance attributes, which
-only a built object has: they are listed for the count and checked by the clients' tests.
+only a built object has: they are listed for the count and checked by the clients' tests.  A note may also give
+the name's status, ``# different: why`` (or ``# extended: what``), which the API reference shows
+(scripts/apiref); tests/upstream_lists.py reads the lists and says the note's format in full.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import re
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-LISTS = Path(__file__).resolve().parents[1] / "upstream_api"
-_LINE = re.compile(r"^(?:class\s+)?(?P<name>[A-Za-z_][\w.]*)\s*(?:\((?P<params>.*)\))?\s*(?:#\s*(?P<note>.*))?$")
-
-
-@dataclass(frozen=True)
-class Entry:
-    module: str
-    name: str
-    params: tuple[str, ...] | None  # None: not a callable's signature, only the name
-    instance: bool  # an instance attribute: counted, not checked here
-
-    @property
-    def id(self) -> str:
-        return f"{self.module}.{self.name}"
-
-
-def _params(text: str) -> tuple[str, ...]:
-    """``self, a, b=None, *args, **kw`` -> ("a", "b=", "*args", "**kw"): names, ``=`` where a default is."""
-    out = []
-    for raw in (p.strip() for p in text.split(",")):
-        if not raw or raw == "self" or raw == "cls":
-            continue
-        name = raw.split("=", 1)[0].strip()
-        out.append(name + ("=" if "=" in raw else ""))
-    return tuple(out)
-
-
-def entries() -> list[Entry]:
-    found = []
-    for path in sorted(LISTS.glob("*.txt")):
-        for line in path.read_text().splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            m = _LINE.match(line)
-            assert m, f"{path.name}: cannot read {line!r}"
-            params = m.group("params")
-            found.append(Entry(path.stem, m.group("name"), None if params is None else _params(params),
-                               (m.group("note") or "").strip().startswith("instance")))
-    return found
+from tests.upstream_lists import LISTS, Entry, entries
 
 
 def _resolve(entry: Entry) -> object:

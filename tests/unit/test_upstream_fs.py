@@ -16,14 +16,14 @@ from imgcreate.errors import CreatorError, SquashfsError
 from imgcreate.fs.mounts import mount_options
 from imgcreate.fs.tools import ops_words, readonly
 from imgcreate.util import call, rcall
+from tests.upstream_lists import read_list
 
 LIST = Path(__file__).resolve().parents[1] / "upstream_api" / "imgcreate.fs.txt"
 
 
 def test_the_package_names_upstreams_39_and_the_list_names_them_all() -> None:
     """The face's own record of upstream's names and the list taken from upstream's source agree."""
-    listed = {line.split("(")[0].split()[-1] for line in LIST.read_text().splitlines()
-              if line.strip() and not line.startswith("#") and "." not in line.split("(")[0].split("#")[0]}
+    listed = {e.name for e in read_list(LIST) if "." not in e.name}
     assert len(imgcreate.fs.UPSTREAM_NAMES) == 39
     assert set(imgcreate.fs.UPSTREAM_NAMES) <= listed
 
