@@ -177,10 +177,7 @@ def test_keys_derived_from_the_marked_fields(ks: Any, tmp_path: Path) -> None:
     assert cfg.loop is not None and cfg.live is not None
     base, base_install = cfg.root_settings(), cfg.install_settings()
     assert base_install == {"releasever": cfg.releasever, "pkgverify_level": None, "source_date_epoch": 1}
-<<<<<<< HEAD
-=======
     # the creator's class: the machine's LiveImageCreator (x86LiveImageCreator here, as upstream chooses it)
->>>>>>> main
     assert base["kind"] == LiveImageCreator.__name__ and base["live.rootfs_type"] == "squashfs-ext4"
     assert base["loop.size"] == 300 * 1024 * 1024
     sections: list[tuple[str, Any]] = [("", cfg), ("loop", cfg.loop), ("live", cfg.live)]
