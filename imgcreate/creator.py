@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +32,7 @@ from imgcreate.build.install import InstallRequest
 from imgcreate.build.install import install as install_packages
 from imgcreate.build.phases import Phases
 from imgcreate.build.pipeline import BuildOptions, build_image
+from imgcreate.build.upstreamhooks import LoopUpstreamMembers, UpstreamMembers, call_stage_final_image
 from imgcreate.config import parse
 from imgcreate.config.model import BuildConfig, LoopConfig
 from imgcreate.configure import scripts
@@ -43,13 +43,15 @@ from imgcreate.kickstart import RepoSpec
 from imgcreate.packages import repofiles, rpmdb
 from imgcreate.storage import inroot, reproducible, rootfs
 from imgcreate.storage.roots import DirectoryRoot, ExtImage, ReproducibleExtImage, RootStorage
+from imgcreate.strpath import StrPath
 
 log = logging.getLogger("imgcreate")
+FSLABEL_MAXLEN = kickstart.FSLABEL_MAXLEN  # upstream defines it here; imgcreate re-exports it
 
 _Creator = TypeVar("_Creator", bound="ImageCreator")
 
 
-class ImageCreator:
+class ImageCreator(UpstreamMembers):
     """Installs a system image from a kickstart into an install root.
 
     ``ks`` is a kickstart handler (see :func:`imgcreate.read_kickstart`) or a pykickstart parser, read once into
@@ -64,6 +66,7 @@ class ImageCreator:
         name: str,
         releasever: str | None = None,
         tmpdir: str | os.PathLike[str] = "/var/tmp",
+        useplugins: bool = False,
         cacheonly: bool = False,
         docleanup: bool = True,
         pkgverify_level: str | None = None,
@@ -75,11 +78,13 @@ class ImageCreator:
         self.config = kickstart.read_config(ks)
         self.name = name
         self.releasever = releasever or repofiles.host_releasever()
-        self.tmpdir = Path(tmpdir)
+        self.tmpdir = tmpdir
+        self.useplugins = useplugins  # upstream's: dnf plugins (none are loaded for image builds; see dnfinst)
+        self.fstype = self.config.root_partition.fstype  # upstream's _fstype
         self.cacheonly = cacheonly
         self.docleanup = docleanup
         self.pkgverify_level = pkgverify_level
-        self._phases = Phases(lambda: self._snapshot.tmpdir if self._snapshot is not None else self.tmpdir)
+        self._phases = Phases(lambda: self._snapshot.tmpdir if self._snapshot is not None else self.tmpdir.path)
         self.install_result: Any = None
         self.package_list: list[str] | None = None  # name-epoch:version-release.arch, read before unmounting
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
@@ -109,7 +114,7 @@ class ImageCreator:
 
     def _make_config(self) -> BuildConfig:
         return parse.make_config(
-            kind=type(self).__name__, name=self.name, releasever=self.releasever or "", tmpdir=self.tmpdir,
+            kind=type(self).__name__, name=self.name, releasever=self.releasever or "", tmpdir=self.tmpdir.path,
             cacheonly=self.cacheonly, docleanup=self.docleanup, pkgverify_level=self.pkgverify_level,
             source_date_epoch=self.source_date_epoch, incremental=self.incremental, **self._config_sections())
 
@@ -118,23 +123,32 @@ class ImageCreator:
 
     # -- paths -----------------------------------------------------------------------------------------------
     @property
-    def tmpdir(self) -> Path:
-        """Where the build directory is made (scripts written for upstream set it as a string)."""
+    def tmpdir(self) -> StrPath:
+        """Where the build directory is made: a ``str`` as upstream's (scripts set it as one), also joining with
+        ``/`` (see :class:`~imgcreate.strpath.StrPath`)."""
         return self._tmpdir
 
     @tmpdir.setter
     def tmpdir(self, value: str | os.PathLike[str]) -> None:
         # Made absolute now, as upstream's tools do (os.path.abspath(options.tmpdir)): the build directory's paths
         # are handed to dnf (which refuses a relative install root) and to commands run in other folders.
-        self._tmpdir = Path(os.path.abspath(value))
+        self._tmpdir = StrPath(os.path.abspath(value))
 
     @property
-    def _instroot(self) -> Path:
-        return self._require_builddir() / "install_root"
+    def _instroot(self) -> StrPath:
+        """The install root (upstream's ``str``, also joining with ``/``); exists from ``mount()`` on."""
+        return StrPath(self._require_builddir() / "install_root")
 
     @property
-    def _outdir(self) -> Path:
-        return self._require_builddir() / "out"
+    def _outdir(self) -> StrPath:
+        """Where ``_stage_final_image`` puts the image for ``package()`` to deliver (a ``StrPath``)."""
+        return StrPath(self._require_builddir() / "out")
+
+    def _api_root(self) -> Path:
+        return self._instroot.path
+
+    def _excludes_weakdeps(self) -> bool:
+        return self.config.packages.exclude_weakdeps
 
     @property
     def is_mounted(self) -> bool:
@@ -149,30 +163,6 @@ class ImageCreator:
         if self._builddir is None:
             raise CreatorError("The image is not set up yet: call mount() first.")
         return self._builddir
-
-    # -- helpers upstream's docstrings name, for subclasses ----------------------------------------------------
-    def _chroot(self) -> None:
-        """Enter the install root: a ``preexec_fn`` for subprocesses that must run inside the image."""
-        os.chroot(self._instroot)
-        os.chdir("/")
-
-    def _mkdtemp(self, prefix: str = "tmp-") -> str:
-        """A new directory in the build directory (removed with it)."""
-        return tempfile.mkdtemp(dir=self._require_builddir(), prefix=prefix)
-
-    def _mkstemp(self, prefix: str = "tmp-") -> tuple[int, str]:
-        """A new file in the build directory, open: (file descriptor, path)."""
-        return tempfile.mkstemp(dir=self._require_builddir(), prefix=prefix)
-
-    def _mktemp(self, prefix: str = "tmp-") -> str:
-        """A new, closed file in the build directory; its path."""
-        fd, path = self._mkstemp(prefix)
-        os.close(fd)
-        return path
-
-    def _get_kernel_versions(self) -> dict[str, list[str]]:
-        """The kernels installed in the image, as upstream returns them (see :func:`rpmdb.kernel_versions`)."""
-        return rpmdb.kernel_versions(self._instroot)
 
     # -- context manager --------------------------------------------------------------------------------------
     def __enter__(self: _Creator) -> _Creator:
@@ -209,7 +199,7 @@ class ImageCreator:
 
         Everything it acquires is released when the install root is unmounted, in reverse order.
         """
-        self._get_storage().open(self._mounts, self._instroot, self._require_builddir(),
+        self._get_storage().open(self._mounts, self._instroot.path, self._require_builddir(),
                                  Path(base_on) if base_on else None)
 
     def _unmount_instroot(self) -> None:
@@ -226,8 +216,9 @@ class ImageCreator:
     def _create_bootconfig(self) -> None:
         """Set up what the image needs to boot (initramfs, boot loader configuration).  Root is still mounted."""
 
-    def _stage_final_image(self) -> None:
-        """Turn the unmounted image into its final form in ``self._outdir`` (e.g. an ISO).
+    def _stage_final_image(self, ops: list[str] | None = None) -> None:
+        """Turn the unmounted image into its final form in ``self._outdir`` (e.g. an ISO).  *ops*: what
+        ``package()`` was given (upstream's options list).
 
         The base creator's result is upstream's: the install tree itself, delivered as the directory ``<name>``.
         """
@@ -242,8 +233,12 @@ class ImageCreator:
         return []
 
     def _get_fstab(self) -> str:
-        """The image's /etc/fstab: the root's line (``_fstab_root``), then the pseudo filesystems."""
-        return self._fstab_root() + configure.PSEUDO_FSTAB
+        """The image's /etc/fstab: the root's line (``_fstab_root``), then ``_get_fstab_special()``."""
+        return self._fstab_root() + self._get_fstab_special()
+
+    def _get_fstab_special(self) -> str:
+        """The pseudo filesystems' fstab lines (devpts, /dev/shm, proc, sysfs), as upstream's."""
+        return configure.PSEUDO_FSTAB
 
     def _fstab_root(self) -> str:
         """The root filesystem's fstab line, or "" (a directory root has none)."""
@@ -294,10 +289,11 @@ class ImageCreator:
             self._mounted = True
             self._mounts.callback(self._unmount_instroot)
             self._mount_instroot(base_on)
-            self._instroot.mkdir(exist_ok=True)
-            rootfs.mount_api_filesystems(self._mounts, self._instroot)
+            self._instroot.path.mkdir(exist_ok=True)
+            self._mounts.callback(self._undo_bindmounts)
+            self._do_bindmounts()
             # Registered last, so it runs first on the way out: nothing may keep the root busy.
-            self._mounts.callback(fs.kill_processes_in, self._instroot)
+            self._mounts.callback(fs.kill_processes_in, self._instroot.path)
 
     def install(self, repo_urls: dict[str, str] | None = None,
                 repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> None:
@@ -316,7 +312,7 @@ class ImageCreator:
             repos.append(RepoSpec(name=name, baseurl=(url,)))
         spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
         request = InstallRequest(
-            root=self._instroot, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,
+            root=self._instroot.path, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,
             repos=tuple(repos), releasever=cfg.releasever, cacheonly=cfg.cacheonly,
             pkgverify_level=cfg.pkgverify_level, key_settings=cfg.install_settings(), incremental=cfg.incremental,
             based_on=self._based_on)
@@ -335,13 +331,13 @@ class ImageCreator:
     def configure(self) -> None:
         """Apply kickstart configuration, the boot configuration, then %post scripts, as upstream does."""
         self._require_mounted()
-        root = self._instroot
+        root = self._instroot.path
         with self._phase("configure"):
             configure.write_fstab(root, self._get_fstab())
             configure.apply_before_post(root, self.config)
             self._create_bootconfig()
         with self._phase("post"), rootfs.host_resolv_conf(root):
-            self.run_post_scripts()
+            self._run_post_scripts()
         with self._phase("configure-final"):
             configure.apply_after_post(root, self.config)
 
@@ -352,12 +348,12 @@ class ImageCreator:
         if not self._mounted:
             return
         with self._phase("unmount"):
-            if inroot.is_dir(self._instroot, rpmdb.DBPATH):
-                self.package_list = manifest.package_lines(self._instroot)
+            if inroot.is_dir(self._instroot.path, rpmdb.DBPATH):
+                self.package_list = manifest.package_lines(self._instroot.path)
             self._release_mounts()
             epoch = self.build_config.source_date_epoch
-            if epoch is not None and self._instroot.is_dir():
-                reproducible.normalize_tree(self._instroot, epoch)
+            if epoch is not None and self._instroot.path.is_dir():
+                reproducible.normalize_tree(self._instroot.path, epoch)
 
     def _release_mounts(self) -> None:
         """Unwind the mount stack: stop processes in the root, unmount, detach loop devices (reverse order)."""
@@ -366,15 +362,16 @@ class ImageCreator:
         finally:
             self._mounted = False
 
-    def package(self, destdir: str | os.PathLike[str] = ".") -> list[Path]:
-        """Make the final image and move it to *destdir*.  *destdir* receives complete files or nothing."""
+    def package(self, destdir: str | os.PathLike[str] = ".", ops: list[str] | None = None) -> list[Path]:
+        """Make the final image and move it to *destdir*.  *destdir* receives complete files or nothing.
+        *ops* (upstream's options list) is handed to ``_stage_final_image`` when that hook takes it."""
         if self._mounted:
             self.unmount()
         self._require_builddir()
         with self._phase("package"):
-            self._stage_final_image()
+            call_stage_final_image(self._stage_final_image, list(ops or []))
             self._write_manifest()
-        delivered = sorted(builddir.deliver(self._outdir, Path(destdir)), key=manifest.is_manifest)
+        delivered = sorted(builddir.deliver(self._outdir.path, Path(destdir)), key=manifest.is_manifest)
         self.artifacts = [Artifact(p, ArtifactKind.MANIFEST) if manifest.is_manifest(p) else self._artifact(p)
                           for p in delivered]
         return delivered  # the image first, as before there was a manifest
@@ -384,7 +381,7 @@ class ImageCreator:
         return Artifact(path, ArtifactKind.FILESYSTEM_IMAGE)
 
     def _write_manifest(self) -> None:
-        manifest.write_manifest(self._outdir, self.build_config.name, self.package_list, self.ks)
+        manifest.write_manifest(self._outdir.path, self.build_config.name, self.package_list, self.ks)
 
     def cleanup(self) -> None:
         """Unmount everything and remove the build directory (kept with docleanup=False, but still unmounted)."""
@@ -401,7 +398,7 @@ class ImageCreator:
         The host's root is at ``/run/imgcreate/host`` (read-only), and what :meth:`_shell_binds` names (a live
         image's ISO tree) under ``/run/imgcreate`` (see :func:`imgcreate.storage.rootfs.interactive_shell`)."""
         self._require_mounted()
-        return rootfs.interactive_shell(self._instroot, [("host", Path("/"), "ro"), *self._shell_binds()],
+        return rootfs.interactive_shell(self._instroot.path, [("host", Path("/"), "ro"), *self._shell_binds()],
                                         prompt or f"[{self.name} chroot \\w]# ")
 
     def _shell_binds(self) -> list[tuple[str, Path, str | None]]:
@@ -429,14 +426,14 @@ class ImageCreator:
     def _script_place(self, in_chroot: bool) -> scripts.ScriptPlace:
         """Where a script runs: the install root once there is one; host files in the build dir (else --tmpdir)."""
         return scripts.ScriptPlace(
-            root=self._instroot if self._builddir is not None else None,
-            scratch=self._builddir or self.tmpdir,
+            root=self._instroot.path if self._builddir is not None else None,
+            scratch=self._builddir or self.tmpdir.path,
             image_name=self.name,
             extra_env=self._get_post_scripts_env(in_chroot),
         )
 
 
-class LoopImageCreator(ImageCreator):
+class LoopImageCreator(LoopUpstreamMembers, ImageCreator):
     """An ext2/3/4 filesystem image in a sparse loopback file, ``<name>.img``.
 
     Size and type come from ``part / --size N --fstype T`` (default 4096 MiB, ext4: the attributes
@@ -445,8 +442,11 @@ class LoopImageCreator(ImageCreator):
     sparsely to its nominal size, as upstream does.
     """
 
-    def __init__(self, ks: kickstart.KickstartHandler, name: str, fslabel: str | None = None, **kwargs: Any) -> None:
-        super().__init__(ks, name, **kwargs)
+    def __init__(self, ks: kickstart.KickstartHandler, name: str, fslabel: str | None = None,
+                 releasever: str | None = None, tmpdir: str | os.PathLike[str] = "/var/tmp", useplugins: bool = False,
+                 cacheonly: bool = False, docleanup: bool = True, **kwargs: Any) -> None:
+        super().__init__(ks, name, releasever=releasever, tmpdir=tmpdir, useplugins=useplugins, cacheonly=cacheonly,
+                         docleanup=docleanup, **kwargs)
         part = self.config.root_partition
         self.fslabel = fslabel or part.label or name
         self.fstype = part.fstype
@@ -478,7 +478,7 @@ class LoopImageCreator(ImageCreator):
         loop, epoch = self._loop, self.build_config.source_date_epoch
         kind = ExtImage if epoch is None else ReproducibleExtImage
         return kind(self.build_config.name, loop.size, loop.fstype, loop.fslabel[:16], epoch=epoch,
-                    size_from_base=loop.size_from_base)
+                    size_from_base=loop.size_from_base, blocksize=self._blocksize)
 
     def _fstab_root(self) -> str:
         loop = self._loop
@@ -490,11 +490,11 @@ class LoopImageCreator(ImageCreator):
         Without *minimize* it is only checked and its free blocks discarded (live --skip-minimize).
         """
         if minimize:
-            self.minimal_size = self._ext_image.finish()
+            self._resparse()
         else:
             self._ext_image.check()
         return self._ext_image.path
 
-    def _stage_final_image(self) -> None:
+    def _stage_final_image(self, ops: list[str] | None = None) -> None:
         image = self._finish_image()
         os.rename(image, self._outdir / image.name)

@@ -28,26 +28,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from imgcreate import kickstart
-from imgcreate.boot import bootloader, dracutconf, efi, kernels
+from imgcreate.boot import bootloader, dracutconf, isoboot, kernels
 from imgcreate.build import incremental
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.config import parse
 from imgcreate.config.model import LiveConfig
 from imgcreate.creator import LoopImageCreator
 from imgcreate.debug import PROGRESS
-from imgcreate.errors import CreatorError, ImageError
-from imgcreate.host.run import find_any_tool, run
+from imgcreate.errors import CreatorError
+from imgcreate.host.run import find_any_tool
 from imgcreate.media import baseiso, iso
 from imgcreate.media.iso import BiosBootloader
 from imgcreate.pack import Packer, RootfsType
 from imgcreate.storage import inroot, rootfs
 from imgcreate.storage.roots import DirectoryRoot, RootStorage
+from imgcreate.strpath import StrPath
 
 log = logging.getLogger("imgcreate")
 
@@ -56,9 +56,6 @@ DEFAULT_COMPRESSION = parse.DEFAULT_COMPRESSION  # upstream 31's default
 # lorax's --rootfs-type values: the compressed image (squashfs or EROFS) holds the root tree or an ext4 rootfs.img.
 ROOTFS_TYPES = RootfsType.names()
 
-_GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
-_SYSLINUX_DIRS = ("/usr/share/syslinux", "/usr/lib/syslinux", "/usr/lib/ISOLINUX")
-_SYSLINUX_FILES = ("isolinux.bin", "ldlinux.c32", "vesamenu.c32", "libcom32.c32", "libutil.c32")
 
 
 @dataclass(frozen=True)
@@ -80,8 +77,13 @@ class LiveImageCreator(LoopImageCreator):
         ks: kickstart.KickstartHandler,
         name: str,
         fslabel: str | None = None,
+        releasever: str | None = None,
+        tmpdir: str | os.PathLike[str] = "/var/tmp",
         title: str | None = None,
         product: str | None = None,
+        useplugins: bool = False,
+        cacheonly: bool = False,
+        docleanup: bool = True,
         compression_type: str | None = DEFAULT_COMPRESSION,
         flat_squashfs: bool = False,
         skip_minimize: bool = False,
@@ -91,7 +93,8 @@ class LiveImageCreator(LoopImageCreator):
         rootfs_type: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(ks, name, fslabel=fslabel, **kwargs)
+        super().__init__(ks, name, fslabel=fslabel, releasever=releasever, tmpdir=tmpdir, useplugins=useplugins,
+                         cacheonly=cacheonly, docleanup=docleanup, **kwargs)
         self.product = product or "Linux"
         self.title = title or self.product
         # None (or upstream's command-line spelling "None"): the base ISO's compressor, else the default.
@@ -103,13 +106,23 @@ class LiveImageCreator(LoopImageCreator):
         self.BIOSbooter: str = (BiosBootloader.SYSLINUX if syslinux else BiosBootloader.GRUB2).value  # upstream
         self.skip_hfs = False  # upstream's: no Mac HFS+ boot image (none is made here: accepted)
         self.dracut_conf_args = dracut_conf_args
+        self.base_on = False  # upstream's: set when the install root is mounted
         self._alt_initrd_name: str | None = None  # upstream's: /boot/<name> is the initrd (default: the kernel's)
         self._boot_media: BootMedia | None = None
+        self._menu: bootloader.BootMenu | None = None
         self._dracut: dracutconf.DracutSettings | None = None  # the live dracut modules this build uses
         self._base_compression: str | None = None  # the --base-on ISO's compressor, read at mount()
         self._make_config()  # bad settings fail at construction too (every one at once)
 
     # -- settings (upstream's attribute names) ----------------------------------------------------------------------
+    _isofstype = "iso9660"  # upstream's: the medium's filesystem
+    _default_kernel = "kernel"  # upstream's: the kernel package the boot menu boots
+
+    @property
+    def _timeout(self) -> int:
+        """The boot menu's timeout in seconds: ``bootloader --timeout``, else 10 (upstream's)."""
+        return self.config.bootloader.timeout_or(10)
+
     @property
     def compress_args(self) -> str | None:
         """Upstream's name of ``compression_type``: the squashfs compressor and its options."""
@@ -214,7 +227,8 @@ class LiveImageCreator(LoopImageCreator):
         return env
 
     def _mount_instroot(self, base_on: str | None = None) -> None:
-        self._dracut = self._base_compression = None  # this build's, not an earlier one's
+        self._dracut = self._base_compression = self._menu = None  # this build's, not an earlier one's
+        self.base_on = True  # upstream's (it says the root was mounted, whether or not from a base)
         if base_on:
             base = baseiso.read_base_iso(Path(base_on), self._require_builddir() / "base")
             if self._live.compression is None:
@@ -223,7 +237,7 @@ class LiveImageCreator(LoopImageCreator):
             base_on = str(base.root)
         super()._mount_instroot(base_on)
         self._isodir.mkdir(exist_ok=True)
-        rootfs.write_file(self._instroot, DRACUT_CONF, self.dracut.text())
+        rootfs.write_file(self._instroot.path, DRACUT_CONF, self.dracut.text())
         # Removed while the root is still mounted, whatever way the build ends.
         self._on_unmount(self._remove_dracut_conf)
 
@@ -233,17 +247,24 @@ class LiveImageCreator(LoopImageCreator):
 
     def _remove_dracut_conf(self) -> None:
         with contextlib.suppress(IsADirectoryError):
-            inroot.unlink(self._instroot, DRACUT_CONF)
+            inroot.unlink(self._instroot.path, DRACUT_CONF)
 
     # -- boot configuration ----------------------------------------------------------------------------------------
     def _create_bootconfig(self) -> None:
-        root = self._instroot
-        isodir = self._isodir
+        """Upstream's order: the BIOS boot loader and kernel (``_configure_bootloader``), then UEFI's
+        (``_generate_efiboot``), both given the ISO tree being made."""
+        isodir = StrPath(self._isodir)
+        self._configure_bootloader(isodir)
+        self._generate_efiboot(isodir)
+
+    def _configure_bootloader(self, isodir: str) -> None:
+        """The kernel, initramfs and BIOS boot loader (GRUB 2 or isolinux) in *isodir*, with its boot menu."""
+        root, iso_tree = self._instroot.path, Path(isodir)
         kver, vmlinuz, initrd = self._find_kernel(remake=self._leave_out_missing_dracut_modules())
-        kdir = isodir / self._kernel_dir.lstrip("/")
+        kdir = iso_tree / self._kernel_dir.lstrip("/")
         kdir.mkdir(parents=True, exist_ok=True)
-        _copy_boot_file(root, vmlinuz, kdir / "vmlinuz")
-        _copy_boot_file(root, initrd, kdir / "initrd.img")
+        isoboot.copy_boot_file(root, vmlinuz, kdir / "vmlinuz")
+        isoboot.copy_boot_file(root, initrd, kdir / "initrd.img")
         log.info("kernel %s: %s, %s", kver, vmlinuz, initrd)
         menu = bootloader.BootMenu(
             label=self._loop.fslabel,
@@ -252,91 +273,66 @@ class LiveImageCreator(LoopImageCreator):
             kernel=f"{self._kernel_dir}/vmlinuz",
             initrd=f"{self._kernel_dir}/initrd.img",
             kernel_args=self._get_kernel_options(),
-            timeout=self.config.bootloader.timeout_or(10),
+            timeout=self._timeout,
         )
         if self.bios is BiosBootloader.SYSLINUX:
-            self._setup_isolinux(root, isodir, menu)
+            isoboot.setup_isolinux(root, iso_tree, menu)
         else:
-            self._setup_grub_bios(root, isodir, menu)
-        self._boot_media = BootMedia(bios=self.bios, efiboot=self._setup_efi(root, isodir, menu),
-                                     mbr=self._hybrid_mbr())
+            isoboot.setup_grub_bios(root, iso_tree, menu, self._grub_mkimage())
+        self._menu = menu
+
+    def _generate_efiboot(self, isodir: str) -> None:
+        """The UEFI boot files and the FAT image El Torito boots (called after ``_configure_bootloader``)."""
+        self._boot_media = BootMedia(bios=self.bios, efiboot=self._setup_efi(self._instroot.path, Path(isodir),
+                                                                             self._require_menu()),
+                                     mbr=isoboot.hybrid_mbr(self._instroot.path, self.bios is BiosBootloader.SYSLINUX))
+
+    def _require_menu(self) -> bootloader.BootMenu:
+        if self._menu is None:
+            raise CreatorError("_generate_efiboot needs the boot menu _configure_bootloader makes: call it first.")
+        return self._menu
+
+    def _get_xorrisofs_options(self, isodir: str) -> list[str]:
+        """More xorrisofs options for mastering *isodir* (upstream's hook; this library's boot options are its
+        own): none by default."""
+        return []
+
+    def _has_checkisomd5(self) -> bool:
+        """Whether the image has checkisomd5 (the media check the boot menu can offer)."""
+        root = self._instroot.path
+        return any(inroot.is_file(root, p) for p in ("usr/bin/checkisomd5", "usr/lib/anaconda-runtime/checkisomd5"))
 
     def _leave_out_missing_dracut_modules(self) -> bool:
         """Drop the live dracut modules the installed image lacks; True if the initramfs must be made again."""
-        if not inroot.is_dir(self._instroot, dracutconf.MODULES_DIR):
+        if not inroot.is_dir(self._instroot.path, dracutconf.MODULES_DIR):
             return False
-        kept = self.dracut.keeping(dracutconf.module_names(inroot.listdir(self._instroot, dracutconf.MODULES_DIR)))
+        kept = self.dracut.keeping(dracutconf.module_names(inroot.listdir(self._instroot.path, dracutconf.MODULES_DIR)))
         if kept == self.dracut:
             return False
         missing = " ".join(m for m in self.dracut.modules if m not in kept.modules)
         log.warning("the image has no dracut module %s (livenet comes with dracut-network): making the initramfs "
                     "again without it", missing)
         self._dracut = kept
-        rootfs.write_file(self._instroot, DRACUT_CONF, kept.text())
+        rootfs.write_file(self._instroot.path, DRACUT_CONF, kept.text())
         return True
 
     def _find_kernel(self, remake: bool = False) -> tuple[str, Path, Path]:
         """The newest installed kernel and its initramfs (made with the image's dracut if the kernel package
         made none, or if *remake*)."""
-        root = self._instroot
+        root = self._instroot.path
         kver = kernels.newest(root)
         alt = self._live.alt_initrd_name
         if alt is not None:  # upstream's _alt_initrd_name: a file the image's own tools made in /boot
             return kver, kernels.vmlinuz(root, kver), rootfs.resolve_in_root(root, f"/boot/{alt}")
         return kver, kernels.vmlinuz(root, kver), kernels.ensure_initramfs(root, kver, remake=remake)
 
-    def _setup_grub_bios(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
-        if not inroot.is_file(root, f"{_GRUB_PC_DIR}/kernel.img"):
-            raise ImageError(
-                f"The image has no GRUB 2 BIOS modules ({_GRUB_PC_DIR}): add 'grub2-pc-modules' to %packages, "
-                "or use --syslinux."
-            )
-        grubdir = isodir / "boot/grub2"
-        moddir = grubdir / "i386-pc"  # the image's modules, copied out (links resolved inside the image)
-        inroot.copy_out(root, _GRUB_PC_DIR, moddir)
-        (grubdir / "grub.cfg").write_text(bootloader.grub_cfg(menu))
-        images = isodir / "images"
-        images.mkdir(exist_ok=True)
-        mkimage = self._grub_mkimage()
-        run([*mkimage, "-O", "i386-pc-eltorito", "-d", str(moddir), "-p", "/boot/grub2",
-             "-o", str(images / "eltorito.img"), "iso9660", "biosdisk", "part_msdos", "part_gpt", "search",
-             "search_label", "configfile", "normal", "linux", "gzio", "echo", "test"],
-            what="Creating the GRUB El Torito image")
-
     def _grub_mkimage(self) -> list[str]:
         # grub2-mkimage only assembles the image's own modules; the host's tool is as good as the image's.
         return [find_any_tool("grub2-mkimage", "grub-mkimage")]
 
-    def _setup_isolinux(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> None:
-        src = next((d for d in _SYSLINUX_DIRS if inroot.is_file(root, f"{d}/isolinux.bin")), None)
-        if src is None:
-            raise ImageError("The image has no isolinux.bin (/usr/share/syslinux): add 'syslinux' to %packages.")
-        isolinux = isodir / "isolinux"
-        isolinux.mkdir(parents=True, exist_ok=True)
-        for name in _SYSLINUX_FILES:
-            if not inroot.is_file(root, f"{src}/{name}"):
-                raise ImageError(f"The image's syslinux has no {name} (in {src}): is 'syslinux' complete?")
-            inroot.copy_out(root, f"{src}/{name}", isolinux / name)
-        (isolinux / "isolinux.cfg").write_text(bootloader.isolinux_cfg(menu))
-        (isodir / "boot/grub2").mkdir(parents=True, exist_ok=True)
-
-    def _efi_files(self, root: Path) -> dict[str, str]:
-        """EFI/BOOT's files from the image (their paths in it): shim as BOOTX64.EFI and GRUB (the CD build when
-        there is one)."""
-        found = efi.scan(root, cd=True)
-        files: dict[str, str] = {}
-        if found.shim is not None:
-            files["EFI/BOOT/BOOTX64.EFI"] = found.shim
-        if found.grub is not None:
-            files["EFI/BOOT/grubx64.efi"] = found.grub
-            files.setdefault("EFI/BOOT/BOOTX64.EFI", found.grub)
-        if found.mm is not None:
-            files["EFI/BOOT/mmx64.efi"] = found.mm
-        return files
-
     def _setup_efi(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> str | None:
         """EFI/BOOT and the EFI boot image from the image's own files; returns the image's path in the ISO."""
-        files = self._efi_files(root)
+        files = isoboot.efi_files(root)
         if "EFI/BOOT/grubx64.efi" not in files:
             log.warning(
                 "the image has no GRUB EFI binary in /boot/efi/EFI: the ISO will not boot on UEFI "
@@ -358,7 +354,7 @@ class LiveImageCreator(LoopImageCreator):
         return "images/efiboot.img"
 
     # -- packaging -------------------------------------------------------------------------------------------------
-    def _stage_final_image(self) -> None:
+    def _stage_final_image(self, ops: list[str] | None = None) -> None:
         if self._boot_media is None:
             raise CreatorError("The boot configuration was not made: call configure() before package().")
         liveos = self._isodir / "LiveOS"
@@ -371,8 +367,9 @@ class LiveImageCreator(LoopImageCreator):
         elif live.flat:
             # A flat root has no ext image to put on the ISO: --skip-compression makes the squashfs uncompressed.
             with self._phase("squashfs"):
-                self.packer.pack(self._instroot, squashfs_img, None if live.skip_compression else self._compression(),
-                                 sparse=False, epoch=self.build_config.source_date_epoch)
+                self.packer.pack(self._instroot.path, squashfs_img,
+                                 None if live.skip_compression else self._compression(), sparse=False,
+                                 epoch=self.build_config.source_date_epoch)
         elif live.skip_compression:
             # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
             with self._phase("filesystem-finish"):
@@ -382,7 +379,7 @@ class LiveImageCreator(LoopImageCreator):
         if kept is not None:
             with self._phase("incremental-store"):
                 kept[0].store_root(kept[1], kept[2], squashfs_img)
-        self._master(self._boot_media, self._outdir / f"{self.build_config.name}.iso")
+        self._master(self._boot_media, self._outdir.path / f"{self.build_config.name}.iso")
 
     def _artifact(self, path: Path) -> Artifact:
         if path.suffix != ".iso" or self._boot_media is None:
@@ -427,32 +424,12 @@ class LiveImageCreator(LoopImageCreator):
             mbr.write_bytes(media.mbr)
         with self._phase("iso"):
             iso.master_iso(iso.IsoSpec(tree=self._isodir, volume_id=self._loop.fslabel, bios=media.bios, mbr=mbr,
-                                       efiboot=media.efiboot, epoch=self.build_config.source_date_epoch), output)
+                                       efiboot=media.efiboot, epoch=self.build_config.source_date_epoch,
+                                       extra_args=tuple(self._get_xorrisofs_options(StrPath(self._isodir)))),
+                           output)
         with self._phase("checksum"):
             iso.implant_md5(output)
 
-    def _hybrid_mbr(self) -> bytes | None:
-        """The MBR boot code for the hybrid ISO, from the image (read while it is mounted)."""
-        if self.bios is BiosBootloader.SYSLINUX:
-            candidates = [f"{d}/isohdpfx.bin" for d in _SYSLINUX_DIRS]
-        else:
-            candidates = [f"{_GRUB_PC_DIR}/boot_hybrid.img"]
-        for cand in candidates:
-            if inroot.is_file(self._instroot, cand):
-                return inroot.read_bytes(self._instroot, cand)
-        log.warning("the image has no hybrid MBR boot code (%s); the ISO will not boot from USB on BIOS",
-                    " or ".join(candidates))
-        return None
-
-
-def _copy_boot_file(root: Path, src: Path, dest: Path) -> None:
-    """Copy *src*, a host path below *root* (as :func:`rootfs.resolve_in_root` gives them), by its path in the
-    image, resolved inside it again now: never through a link to the host.  A path elsewhere (a subclass's
-    ``_find_kernel`` may return one) is the host file it names."""
-    if src.is_relative_to(root):
-        inroot.copy_out(root, "/" + str(src.relative_to(root)), dest)
-    else:
-        shutil.copyfile(src, dest)
 
 
 # ---- upstream's per-architecture names --------------------------------------------------------------------------

@@ -82,7 +82,7 @@ class DiskImageCreator(ImageCreator):
         on_root = boot is self.layout.root
         prefix = "/boot" if on_root else ""
         return diskboot.DiskBootMenu(
-            title=f"{kernels.os_name(self._instroot)} ({kver})",
+            title=f"{kernels.os_name(self._instroot.path)} ({kver})",
             kernel=f"{prefix}/vmlinuz-{kver}",
             initrd=f"{prefix}/initramfs-{kver}.img",
             kernel_args=self._get_kernel_options(),
@@ -95,7 +95,7 @@ class DiskImageCreator(ImageCreator):
         """A generic initramfs (remade with the image's dracut when it has one), the GRUB menu, and GRUB itself
         for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none``, where the image may
         also have no kernel (a disk that is not booted by itself, as appliance-creator allows)."""
-        root = self._instroot
+        root = self._instroot.path
         if not self.boots and not kernels.installed(root):
             log.info("no kernel and no boot loader in the image: nothing to boot with")
             return
@@ -126,13 +126,14 @@ class DiskImageCreator(ImageCreator):
             self._disk.write_fat_partitions()
         super().unmount()
 
-    def _stage_final_image(self) -> None:
+    def _stage_final_image(self, ops: list[str] | None = None) -> None:
         """A reproducible disk's ext partitions are made again from their trees first (see
         :mod:`imgcreate.disk.repro`), then the disk is converted and compressed."""
         with self._phase("disk-finish"):
             self._disk.finish()
         with self._phase("disk-output"):
-            diskoutput.finish(self._disk.path, self._outdir, self.output, epoch=self.build_config.source_date_epoch)
+            diskoutput.finish(self._disk.path, self._outdir.path, self.output,
+                              epoch=self.build_config.source_date_epoch)
 
 
 ApplianceImageCreator = DiskImageCreator  # appliance-tools' name

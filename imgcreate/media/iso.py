@@ -78,6 +78,7 @@ class IsoSpec:
     mbr: Path | None = None
     efiboot: str | None = None
     epoch: int | None = None  # a reproducible build's: the tree's times are clamped to it
+    extra_args: tuple[str, ...] = ()  # more xorrisofs options (upstream's _get_xorrisofs_options hook)
 
 
 def master_iso(spec: IsoSpec, output: Path) -> None:
@@ -92,7 +93,7 @@ def master_iso(spec: IsoSpec, output: Path) -> None:
     args = ["xorriso", "-no_rc", "-stdio_sync", "off", "-pacifier", "interval=0.1", "-as", "mkisofs",
             "-output", str(output), "-iso-level", "3", "-rational-rock", "-joliet",
             "-joliet-long", "-volid", label, "-appid", label[:128], "-publisher", "livecd-tools",
-            *_boot_args(spec), str(spec.tree)]
+            *_boot_args(spec), *spec.extra_args, str(spec.tree)]
     find_tool("xorriso")
     run(args, what="Mastering the ISO image")
     os.chmod(output, 0o644)

@@ -81,7 +81,7 @@ class ExtImage:
     size (editliveos keeps the room the edited system had)."""
 
     def __init__(self, name: str, size: int, fstype: str, label: str, epoch: int | None = None,
-                 size_from_base: bool = False) -> None:
+                 size_from_base: bool = False, blocksize: int = 4096) -> None:
         if fstype not in fs.EXT_TYPES:
             raise ImageError(
                 f"The kickstart asks for a '{fstype}' root filesystem (part / --fstype); images are "
@@ -93,6 +93,7 @@ class ExtImage:
         self.label = label
         self.epoch = epoch  # the reproducible epoch (see ReproducibleExtImage)
         self.size_from_base = size_from_base
+        self.blocksize = blocksize  # upstream's LoopImageCreator._blocksize
         self._path: Path | None = None
 
     @property
@@ -130,7 +131,7 @@ class ExtImage:
             fs.fsck(Path(device))
             run(["resize2fs", device], what="Growing the base image")
         else:
-            fs.mkfs_ext(device, self.fstype, self.label)
+            fs.mkfs_ext(device, self.fstype, self.label, blocksize=self.blocksize)
         root.mkdir(exist_ok=True)
         fs.mount(stack, device, root, fstype=self.fstype)
         if tree is not None:
@@ -160,10 +161,10 @@ class ReproducibleExtImage(ExtImage):
     image is made from the (unmounted, normalised) tree by :meth:`finish`, fresh, so nothing stale is in it."""
 
     def __init__(self, name: str, size: int, fstype: str, label: str, epoch: int | None = None,
-                 size_from_base: bool = False) -> None:
+                 size_from_base: bool = False, blocksize: int = 4096) -> None:
         if epoch is None:
             raise CreatorError("A reproducible ext image needs the build's epoch.")
-        super().__init__(name, size, fstype, label, epoch, size_from_base)
+        super().__init__(name, size, fstype, label, epoch, size_from_base, blocksize)
         self._epoch = epoch
         self._tree: Path | None = None
         self._workdir: Path | None = None

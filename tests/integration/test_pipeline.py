@@ -69,14 +69,14 @@ class TreeCreator(ImageCreator):
 
     def _mount_instroot(self, base_on: str | None = None) -> None:
         self._tree.mkdir()
-        self._instroot.mkdir(parents=True, exist_ok=True)
+        self._instroot.path.mkdir(parents=True, exist_ok=True)
         subprocess.run(["mount", "--bind", str(self._tree), str(self._instroot)], check=True)
         self.mounted_by_subclass = True
 
     def _unmount_instroot(self) -> None:
         subprocess.run(["umount", str(self._instroot)], check=False)
 
-    def _stage_final_image(self) -> None:
+    def _stage_final_image(self, ops: list[str] | None = None) -> None:
         with tarfile.open(self._outdir / f"{self.name}.tar", "w") as tar:
             tar.add(self._tree / "etc", arcname="etc")
 

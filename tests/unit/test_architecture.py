@@ -20,7 +20,7 @@ PACKAGE = ROOT / "imgcreate"
 MAX_LINES = 500
 # Modules allowed over MAX_LINES for a while, with the size they may not grow past (none today).  The test fails
 # when a listed module shrinks under the limit, so the list stays current.
-OVERSIZE: dict[str, int] = {"live.py": 525}  # split after the creator-members merge (this session)
+OVERSIZE: dict[str, int] = {}  # modules allowed over MAX_LINES for now (none: live.py was split, boot/isoboot.py)
 
 
 def modules() -> list[str]:

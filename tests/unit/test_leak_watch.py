@@ -15,7 +15,7 @@ IMGCREATE = Path(__file__).resolve().parents[2] / "imgcreate"
 CALLS = {"mkdtemp", "mkstemp", "TemporaryDirectory", "NamedTemporaryFile", "temporary_directory"}
 # Calls whose folder is never in /tmp or /var/tmp by default, and why (None: a prefix that is not a constant).
 INSIDE = {
-    ("creator.py", None): "upstream's _mkdtemp/_mkstemp (the caller's prefix): inside the build directory",
+    ("upstreamhooks.py", None): "upstream's _mkdtemp/_mkstemp (the caller's prefix): inside the build directory",
     ("scripts.py", None): "a %pre/%post script file inside the build directory",
     ("incremental.py", None): "an entry written aside in the incremental cache, renamed into place",
     ("pxeboot.py", None): "the new tree staged beside the output folder, renamed into place",

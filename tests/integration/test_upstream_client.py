@@ -1,0 +1,218 @@
+"""A creator written against upstream's API the way appliance-tools is, building on this library unchanged.
+
+``PartitionedCreator`` below was written for this repository (it is not appliance-tools' code): like
+appliance-tools' ``ApplianceImageCreator`` it subclasses ``imgcreate.ImageCreator``, partitions a sparse disk and
+mounts its partitions with ``imgcreate.fs`` classes in ``_mount_instroot``, builds paths by ``str``
+concatenation, writes its boot loader configuration in ``_create_bootconfig``, converts the disk in
+``_stage_final_image`` (upstream's hook without ``ops``), and applies kickstart ``*Config`` classes to the install
+root.  One build from the test distribution serves every check; none of it is booted here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import imgcreate
+from imgcreate import kickstart
+from imgcreate.fs import ExtDiskMount, RawDisk, SparseLoopbackDisk, makedirs
+from tests import isoinspect
+
+pytestmark = pytest.mark.root
+
+MIB = 1024 * 1024
+DISK_MIB, BOOT_MIB = 400, 64
+EXTRA_FSTAB = "tmpfs      /tmp      tmpfs   defaults         0 0\n"
+
+
+class PartitionedCreator(imgcreate.ImageCreator):
+    """A two-partition disk (/boot, /) delivered as qcow2, the way an appliance creator is written."""
+
+    def __init__(self, ks: Any, name: str, tmpdir: str) -> None:
+        imgcreate.ImageCreator.__init__(self, ks, name, tmpdir=tmpdir, useplugins=False)
+        self.__disk: SparseLoopbackDisk | None = None
+        self.__mounts: list[ExtDiskMount] = []
+        self.seen: dict[str, object] = {}
+
+    def __raw(self) -> str:
+        return self._mkdtemp("disk-") + "/" + self.name + "-sda.raw"
+
+    def _mount_instroot(self, base_on: str | None = None) -> None:
+        self.seen["instroot_is_str"] = isinstance(self._instroot, str)
+        self.__disk = SparseLoopbackDisk(self.__raw(), DISK_MIB * MIB)
+        self.__disk.create()
+        device = self.__disk.device
+        assert device is not None
+        table = f"label: dos\n1M,{BOOT_MIB}M,L,*\n,,L\n"
+        subprocess.run(["sfdisk", "-q", device], input=table, text=True, check=True)
+        subprocess.run(["partx", "--add", device], check=False)
+        root = ExtDiskMount(RawDisk((DISK_MIB - BOOT_MIB - 1) * MIB, device + "p2"), self._instroot, "ext4", 4096,
+                            "ROOT")
+        root.mount()
+        self.__mounts.append(root)
+        makedirs(self._instroot + "/boot")
+        boot = ExtDiskMount(RawDisk(BOOT_MIB * MIB, device + "p1"), self._instroot + "/boot", "ext4", 1024, "BOOT")
+        boot.mount()
+        self.__mounts.append(boot)
+
+    def _unmount_instroot(self) -> None:
+        for mount in reversed(self.__mounts):
+            mount.cleanup()
+        self.__mounts = []
+        if self.__disk is not None and self.__disk.device is not None:
+            subprocess.run(["partx", "--delete", self.__disk.device], check=False)
+            self.__disk.cleanup()
+
+    def _get_fstab(self) -> str:
+        return ("LABEL=_ROOT  /      ext4  defaults  0 1\n"
+                "LABEL=_BOOT  /boot  ext4  defaults  0 2\n") + self._get_fstab_special()
+
+    def _get_fstab_special(self) -> str:
+        return imgcreate.ImageCreator._get_fstab_special(self) + EXTRA_FSTAB
+
+    def _create_bootconfig(self) -> None:
+        self.seen["proc_mounted"] = os.path.exists(self._instroot + "/proc/self")
+        self._undo_bindmounts()  # reach the image's own /proc underneath, as a creator may
+        self.seen["proc_after_undo"] = os.path.exists(self._instroot + "/proc/self")
+        self._do_bindmounts()
+        versions = self._get_kernel_versions()["kernel"]
+        makedirs(self._instroot + "/boot/extlinux")
+        with open(self._instroot + "/boot/extlinux/extlinux.conf", "w") as cfg:
+            cfg.write("default linux\n")
+            for version in versions:
+                cfg.write(f"label linux\n  kernel /vmlinuz-{version}\n  initrd /initramfs-{version}.img\n"
+                          f"  append root=LABEL=_ROOT {self._get_kernel_options()}\n")
+        ksh = self.ks.handler
+        kickstart.TimezoneConfig(self._instroot).apply(ksh.timezone)
+        kickstart.LanguageConfig(self._instroot).apply(ksh.lang)
+
+    def _stage_final_image(self) -> None:  # type: ignore[override]  # upstream's hook takes no ops
+        assert self.__disk is not None
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", self.__disk.lofile,
+                        self._outdir + "/" + self.name + ".qcow2"], check=True)
+
+
+KS = """timezone Europe/Paris
+lang de_DE.UTF-8
+bootloader --append="console=ttyS0"
+%packages
+@core
+kernel
+%end
+"""
+
+
+@pytest.fixture(scope="module")
+def client_build(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Iterator[tuple[Path, dict[str, object]]]:
+    tmp = tmp_path_factory.mktemp("client")
+    ks_path = tmp / "client.ks"
+    ks_path.write_text(f"repo --name=testdistro --baseurl=file://{testrepo}\npart / --size 256\n" + KS)
+    creator = PartitionedCreator(imgcreate.read_kickstart(str(ks_path)), "client", str(tmp))
+    out = tmp / "out"
+    out.mkdir()
+    try:
+        creator.mount()
+        creator.install()
+        creator.configure()
+        creator.unmount()
+        creator.package(str(out))
+    finally:
+        creator.cleanup()
+    raw = tmp / "client.raw"
+    subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(out / "client.qcow2"), str(raw)],
+                   check=True)
+    yield raw, creator.seen
+
+
+@contextlib.contextmanager
+def _partition(raw: Path, number: int, where: Path) -> Iterator[Path]:
+    table = json.loads(subprocess.run(["sfdisk", "--json", str(raw)], capture_output=True, text=True,
+                                      check=True).stdout)["partitiontable"]
+    part = table["partitions"][number - 1]
+    where.mkdir()
+    subprocess.run(["mount", "-o", f"ro,loop,offset={part['start'] * 512},sizelimit={part['size'] * 512}",
+                    str(raw), str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def test_client_builds_a_partitioned_disk(client_build: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
+    raw, seen = client_build
+    assert seen == {"instroot_is_str": True, "proc_mounted": True, "proc_after_undo": False}, \
+        "_instroot is a str; mount() bind-mounted /proc via _do_bindmounts, _undo_bindmounts unmounted it"
+    table = json.loads(subprocess.run(["sfdisk", "--json", str(raw)], capture_output=True, text=True,
+                                      check=True).stdout)["partitiontable"]
+    assert len(table["partitions"]) == 2
+    with _partition(raw, 2, tmp_path / "root") as root:
+        fstab = (root / "etc/fstab").read_text()
+        assert "LABEL=_BOOT  /boot" in fstab and EXTRA_FSTAB in fstab and "proc       /proc" in fstab, \
+            "the client's _get_fstab and _get_fstab_special overrides wrote /etc/fstab"
+        assert "Europe/Paris" in os.readlink(root / "etc/localtime")
+        assert "de_DE.UTF-8" in (root / "etc/locale.conf").read_text()
+        assert not list((root / "boot").iterdir()), "the kernel went to the /boot partition, not the root"
+    with _partition(raw, 1, tmp_path / "boot") as boot:
+        kernels = [p.name for p in boot.glob("vmlinuz-*")]
+        assert kernels, "the /boot partition has the kernel"
+        cfg = (boot / "extlinux/extlinux.conf").read_text()
+        assert kernels[0].removeprefix("vmlinuz-") in cfg and "console=ttyS0" in cfg
+
+
+class BrandedLiveCreator(imgcreate.LiveImageCreator):
+    """A live creator overriding upstream's hooks: each override must change the ISO."""
+
+    calls: list[str]
+
+    def _configure_bootloader(self, isodir: str) -> None:
+        self.calls = ["bootloader"]
+        imgcreate.LiveImageCreator._configure_bootloader(self, isodir)
+        with open(isodir + "/BRANDING.txt", "w") as f:  # upstream's isodir is a str
+            f.write(self.product + "\n")
+
+    def _generate_efiboot(self, isodir: str) -> None:
+        self.calls.append("efiboot")
+        imgcreate.LiveImageCreator._generate_efiboot(self, isodir)
+
+    def _get_xorrisofs_options(self, isodir: str) -> list[str]:
+        return ["-preparer", "BRANDED-CLIENT"]
+
+    def _resparse(self, size: int | None = None) -> int:
+        self.calls.append("resparse")
+        return imgcreate.LiveImageCreator._resparse(self, size)
+
+
+def test_live_client_hooks_change_the_iso(tmp_path: Path, testrepo: Path) -> None:
+    """livecd-creator's way: settings assigned after construction, then the five steps; the hooks upstream's
+    _create_bootconfig and _stage_final_image call are called here too, in upstream's order."""
+    ks_path = tmp_path / "live.ks"
+    ks_path.write_text(f"repo --name=testdistro --baseurl=file://{testrepo}\npart / --size 256\n"
+                       "%packages\n@core\nkernel\n%end\n")
+    creator = BrandedLiveCreator(imgcreate.read_kickstart(str(ks_path)), "branded", "BRANDED", tmpdir=str(tmp_path))
+    creator.product = "Branded Linux"
+    creator.compress_args = "lz4"
+    creator.skip_minimize = False  # True: check only, no _resparse (upstream then skips osmin.img only)
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        creator.mount()
+        assert creator.base_on is True and creator._isofstype == "iso9660" and creator._timeout == 10
+        creator.install()
+        creator.configure()
+        creator.unmount()
+        creator.package(str(out), ["show-squashing"])
+    finally:
+        creator.cleanup()
+    iso = out / "branded.iso"
+    assert creator.calls == ["bootloader", "efiboot", "resparse"]
+    assert isoinspect.read_text(iso, "/BRANDING.txt") == "Branded Linux\n"
+    assert "BRANDED-CLIENT" in isoinspect._xorriso(iso, "-pvd_info")
+    info = isoinspect.squashfs_info(isoinspect.squashfs_image(iso, tmp_path))
+    assert "Compression lz4" in info
