@@ -26,8 +26,8 @@ MSDOS_KS = kickstarts.kickstart(
     bootloader='--timeout=1 --append="{append}"')
 
 EPOCH = "1700000000"  # SOURCE_DATE_EPOCH of the reproducible disks (gpt_disk is one)
-GPT_ARGS = ("--no-compress", "--disk-size", "1200", "--checksum", "--vmem", "768", "--vcpu", "2", "--version", "1.2",
-            "--release", "3")
+GPT_ARGS = ("--no-compress", "--disk-size", "1200", "--checksum", "--manifest", "--vmem", "768", "--vcpu", "2",
+            "--version", "1.2", "--release", "3")
 
 GPT_TYPES = {"biosboot": "21686148-6449-6E6F-744E-656564454649", "esp": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
              "linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"}

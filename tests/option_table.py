@@ -117,6 +117,8 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--vmem": (f"{DISK}::test_raw_is_sparse_and_checksum_and_xml",),
         "--vcpu": (f"{DISK}::test_raw_is_sparse_and_checksum_and_xml",),
         "--checksum": (f"{DISK}::test_raw_is_sparse_and_checksum_and_xml",),
+        "--manifest": ("tests/integration/test_disk_reproducible.py::test_raw_disk_and_its_files_rebuild_bit_identical",
+                       f"{DISK}::test_the_default_command_line_delivers_a_raw_xz"),
         "--no-compress": (f"{DISK}::test_raw_is_sparse_and_checksum_and_xml",),
         "--compression": tools("appliance-creator --compression --disk-size"),
         "--disk-size": (*tools("appliance-creator --compression --disk-size"),

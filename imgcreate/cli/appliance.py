@@ -37,6 +37,10 @@ def appliance_parser() -> argparse.ArgumentParser:
     img.add_argument("--vmem", type=int, default=512, help="memory of the virtual machine in MiB (default 512)")
     img.add_argument("--vcpu", type=int, default=1, help="virtual CPUs (default 1)")
     img.add_argument("--checksum", action="store_true", help="write a CHECKSUM file (and checksums in <name>.xml)")
+    img.add_argument("--manifest", action="store_true",
+                     help="also write the build's manifest beside the disk: <name>.packages, <name>.flattened.ks "
+                          "and <name>-CHECKSUM (ours; by default only the disk and <name>.xml are delivered, as "
+                          "appliance-creator does and Koji's builder expects)")
     img.add_argument("--no-compress", action="store_true",
                      help="do not compress the disk (default, as appliance-creator: raw as <name>-sda.raw.xz, "
                           "qcow2 compressed inside; vmdk and vdi are never compressed)")
@@ -74,7 +78,8 @@ def _make_creator(opts: argparse.Namespace, ks: kickstart.KickstartHandler, epoc
     return creators.creator_from_options(
         DiskImageCreator, opts, ks, name, epoch, disk_format=opts.disk_format,
         compress=None if opts.no_compress else opts.compression, checksum=opts.checksum, vmem=opts.vmem,
-        vcpu=opts.vcpu, version=opts.app_version, release=opts.release, disk_size_mib=opts.disk_size)
+        vcpu=opts.vcpu, version=opts.app_version, release=opts.release, disk_size_mib=opts.disk_size,
+        manifest=opts.manifest)
 
 
 def default_name(kscfg: str, epoch: int | None) -> str:

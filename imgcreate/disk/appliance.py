@@ -38,13 +38,19 @@ class DiskImageCreator(ImageCreator):
     *disk_format*: raw (sparse), qcow2, vmdk or vdi; *compress*: "xz", "zstd" or None for the result;
     *checksum*: a ``CHECKSUM`` file (sha256) and checksums in ``<name>.xml``, appliance-creator's virt-image
     description, which also holds *vmem* (MiB), *vcpu*, *version* and *release*; *disk_size_mib*: the disk's
-    size, which ``--grow`` partitions fill (default: the sum of the partitions).
+    size, which ``--grow`` partitions fill (default: the sum of the partitions); *manifest*: also the build's
+    manifest (``<name>.packages``, ``.flattened.ks``, ``-CHECKSUM``), which the live creators always write.
     """
 
     def __init__(self, ks: kickstart.KickstartHandler, name: str, disk_format: str = "raw", compress: str | None = None,
                  checksum: bool = False, vmem: int = 512, vcpu: int = 1, version: str | None = None,
-                 release: str | None = None, disk_size_mib: int | None = None, **kwargs: Any) -> None:
+                 release: str | None = None, disk_size_mib: int | None = None, manifest: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
+        # The build's manifest (<name>.packages, .flattened.ks, -CHECKSUM) only when asked (--manifest): upstream's
+        # appliance-creator delivers the disk and <name>.xml alone, Koji's builder refuses any third file, and
+        # hashing a sparse disk of many GiB reads every hole (issue 28).
+        self.manifest = manifest
         self.output = diskoutput.OutputSpec(name=name, disk_format=disk_format, compress=compress,
                                             checksum=checksum, vmem=vmem, vcpu=vcpu, version=version,
                                             release=release)
@@ -110,6 +116,10 @@ class DiskImageCreator(ImageCreator):
         if Firmware.BIOS in self.firmwares:
             with _host_device_in_root(root, self._disk.device):
                 diskboot.install_bios(root, str(self._disk.device), menu, gpt=self.layout.label is DiskLabel.GPT)
+
+    def _write_manifest(self) -> None:
+        if self.manifest:
+            super()._write_manifest()
 
     def _artifact(self, path: Path) -> Artifact:
         if not path.name.startswith(self.output.disk_name):

@@ -137,8 +137,8 @@ class Runs:
                                                                            "replaced-by-repo-option",
                                                                            f"--baseurl=file://{self.testrepo}"))
             proc = run_tool("appliance-creator", "-c", str(d / "disk.ks"), "-n", "APZ", "-o", str(d / "out"),
-                            "-t", str(d / "work"), "--compression", "zstd", "--disk-size", "300", "--incremental",
-                            str(self.tmp / "incremental"))
+                            "-t", str(d / "work"), "--compression", "zstd", "--disk-size", "300", "--manifest",
+                            "--incremental", str(self.tmp / "incremental"))
             self.done["zstd"] = Ran(proc, d)
         return self.done["zstd"]
 
@@ -148,7 +148,7 @@ class Runs:
             ks = self.disk_zstd().dir / "disk.ks"
             d = self._dir(key)
             proc = run_tool("appliance-creator", "-c", str(ks), "-n", "AGAIN", "-o", str(d / "out"), "-t",
-                            str(d / "work"), "--no-compress", "-v", *args)
+                            str(d / "work"), "--no-compress", "--manifest", "-v", *args)
             self.done[key] = Ran(proc, d)
         return self.done[key]
 
