@@ -123,7 +123,7 @@ def test_live_build_without_kernel(tmp_path: Path, testrepo: Path) -> None:
 def test_unknown_compression_type(tmp_path: Path, testrepo: Path) -> None:
     proc = livecd(tmp_path, "--config", str(write_ks(tmp_path, f"file://{testrepo}")), "--fslabel", "X",
                   "--compression-type", "brotli")
-    assert_failed_cleanly(proc, tmp_path, "brotli", "not supported")
+    assert_failed_cleanly(proc, tmp_path, "Unknown compressor 'brotli'", "use one of xz")
 
 
 @pytest.mark.parametrize(
