@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -133,23 +131,7 @@ def download(cache: Path, log: Log) -> dict[str, Path]:
     """Fetch the .debs of :data:`DOWNLOADED` into ``<cache>/debs`` (call with the cache lock held)."""
     out: dict[str, Path] = {}
     for name, version in resolve(cache).items():
-        dest = _deb(cache, name, version)
-        out[name] = dest
-        if dest.exists():
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        log(f"testdistro: downloading {name} {version} with apt-get download")
-        tmp = Path(tempfile.mkdtemp(prefix="tmp-download-", dir=cache))
-        try:
-            os.chmod(tmp, 0o755)
-            proc = subprocess.run(["apt-get", "download", "-q", f"{name}={version}"], cwd=tmp,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            got = list(tmp.glob("*.deb"))
-            if proc.returncode != 0 or len(got) != 1:
-                raise RuntimeError(f"apt-get download {name}={version} failed:\n{proc.stdout}")
-            os.replace(got[0], dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        out[name] = kernel.fetch_deb(name, version, _deb(cache, name, version), cache, log)
     return out
 
 

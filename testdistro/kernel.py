@@ -165,19 +165,24 @@ def deb_path(kpkg: KernelPackage, cache: Path) -> Path:
 
 def download(kpkg: KernelPackage, cache: Path, log: Log) -> Path:
     """Fetch the kernel .deb into ``<cache>/debs`` (call with the cache lock held)."""
-    dest = deb_path(kpkg, cache)
+    return fetch_deb(kpkg.name, kpkg.version, deb_path(kpkg, cache), cache, log)
+
+
+def fetch_deb(name: str, version: str, dest: Path, cache: Path, log: Log) -> Path:
+    """Debian's package *name* at *version* as *dest*, with ``apt-get download`` (nothing is installed on the
+    host); kept: an existing *dest* is returned as it is.  Call with the cache lock held."""
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    log(f"testdistro: downloading {kpkg.name} {kpkg.version} with apt-get download")
+    log(f"testdistro: downloading {name} {version} with apt-get download")
     tmp = Path(tempfile.mkdtemp(prefix="tmp-download-", dir=cache))
     try:
         os.chmod(tmp, 0o755)
-        proc = subprocess.run(["apt-get", "download", "-q", f"{kpkg.name}={kpkg.version}"], cwd=tmp,
+        proc = subprocess.run(["apt-get", "download", "-q", f"{name}={version}"], cwd=tmp,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         got = list(tmp.glob("*.deb"))
         if proc.returncode != 0 or len(got) != 1:
-            raise RuntimeError(f"apt-get download {kpkg.name}={kpkg.version} failed:\n{proc.stdout}")
+            raise RuntimeError(f"apt-get download {name}={version} failed:\n{proc.stdout}")
         os.replace(got[0], dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
