@@ -181,6 +181,7 @@ def test_client_builds_a_partitioned_disk(client_build: tuple[Path, dict[str, ob
         assert kernels, "the /boot partition has the kernel"
         cfg = (boot / "extlinux/extlinux.conf").read_text()
         assert kernels[0].removeprefix("vmlinuz-") in cfg and "console=ttyS0" in cfg
+        assert " root=UUID=" in cfg and " ro " in cfg, "the root partition by UUID, as appliance-tools writes it"
 
 
 class BrandedLiveCreator(imgcreate.LiveImageCreator):
