@@ -5,7 +5,9 @@ appliance-tools' ``ApplianceImageCreator`` it subclasses ``imgcreate.ImageCreato
 mounts its partitions with ``imgcreate.fs`` classes in ``_mount_instroot``, builds paths by ``str``
 concatenation, writes its boot loader configuration in ``_create_bootconfig``, converts the disk in
 ``_stage_final_image`` (upstream's hook without ``ops``), and applies kickstart ``*Config`` classes to the install
-root.  One build from the test distribution serves every check; none of it is booted here.
+root.  One build from the test distribution serves every check; none of it is booted here:
+tests/boot/test_upstream_client_boot.py boots both clients' images (the disk with a boot loader a subclass
+installs).
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ class PartitionedCreator(imgcreate.ImageCreator):
         boot.mount()
         self.__mounts.append(boot)
 
+    def _partition_device(self, number: int) -> str:
+        """The disk's loop device (*number* 0) or that of partition *number*: what a subclass installing a boot
+        loader in ``_create_bootconfig`` writes to."""
+        assert self.__disk is not None and self.__disk.device is not None
+        return self.__disk.device + (f"p{number}" if number else "")
+
     def _unmount_instroot(self) -> None:
         for mount in reversed(self.__mounts):
             mount.cleanup()
@@ -83,12 +91,14 @@ class PartitionedCreator(imgcreate.ImageCreator):
         self.seen["proc_after_undo"] = os.path.exists(self._instroot + "/proc/self")
         self._do_bindmounts()
         versions = self._get_kernel_versions()["kernel"]
+        root_uuid = subprocess.run(["blkid", "-s", "UUID", "-o", "value", self._partition_device(2)],
+                                   capture_output=True, text=True, check=True).stdout.strip()
         makedirs(self._instroot + "/boot/extlinux")
         with open(self._instroot + "/boot/extlinux/extlinux.conf", "w") as cfg:
             cfg.write("default linux\n")
             for version in versions:
                 cfg.write(f"label linux\n  kernel /vmlinuz-{version}\n  initrd /initramfs-{version}.img\n"
-                          f"  append root=LABEL=_ROOT {self._get_kernel_options()}\n")
+                          f"  append root=UUID={root_uuid} ro {self._get_kernel_options()}\n")
         ksh = self.ks.handler
         kickstart.TimezoneConfig(self._instroot).apply(ksh.timezone)
         kickstart.LanguageConfig(self._instroot).apply(ksh.lang)
@@ -101,7 +111,7 @@ class PartitionedCreator(imgcreate.ImageCreator):
 
 KS = """timezone Europe/Paris
 lang de_DE.UTF-8
-bootloader --append="console=ttyS0"
+bootloader --append="{append}"
 %packages
 @core
 kernel
@@ -109,12 +119,13 @@ kernel
 """
 
 
-@pytest.fixture(scope="module")
-def client_build(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Iterator[tuple[Path, dict[str, object]]]:
-    tmp = tmp_path_factory.mktemp("client")
+def build_client(creator_class: type[PartitionedCreator], tmp: Path, repo: Path,
+                 append: str = "console=ttyS0") -> tuple[Path, dict[str, object]]:
+    """The client's five steps, as appliance-creator runs them: its qcow2 and what its hooks saw."""
     ks_path = tmp / "client.ks"
-    ks_path.write_text(f"repo --name=testdistro --baseurl=file://{testrepo}\npart / --size 256\n" + KS)
-    creator = PartitionedCreator(imgcreate.read_kickstart(str(ks_path)), "client", str(tmp))
+    ks_path.write_text(f"repo --name=testdistro --baseurl=file://{repo}\npart / --size 256\n"
+                       + KS.format(append=append))
+    creator = creator_class(imgcreate.read_kickstart(str(ks_path)), "client", str(tmp))
     out = tmp / "out"
     out.mkdir()
     try:
@@ -125,10 +136,16 @@ def client_build(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> It
         creator.package(str(out))
     finally:
         creator.cleanup()
+    return out / "client.qcow2", creator.seen
+
+
+@pytest.fixture(scope="module")
+def client_build(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Iterator[tuple[Path, dict[str, object]]]:
+    tmp = tmp_path_factory.mktemp("client")
+    qcow2, seen = build_client(PartitionedCreator, tmp, testrepo)
     raw = tmp / "client.raw"
-    subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(out / "client.qcow2"), str(raw)],
-                   check=True)
-    yield raw, creator.seen
+    subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(qcow2), str(raw)], check=True)
+    yield raw, seen
 
 
 @contextlib.contextmanager
@@ -164,6 +181,7 @@ def test_client_builds_a_partitioned_disk(client_build: tuple[Path, dict[str, ob
         assert kernels, "the /boot partition has the kernel"
         cfg = (boot / "extlinux/extlinux.conf").read_text()
         assert kernels[0].removeprefix("vmlinuz-") in cfg and "console=ttyS0" in cfg
+        assert " root=UUID=" in cfg and " ro " in cfg, "the root partition by UUID, as appliance-tools writes it"
 
 
 class BrandedLiveCreator(imgcreate.LiveImageCreator):
@@ -189,30 +207,43 @@ class BrandedLiveCreator(imgcreate.LiveImageCreator):
         return imgcreate.LiveImageCreator._resparse(self, size)
 
 
-def test_live_client_hooks_change_the_iso(tmp_path: Path, testrepo: Path) -> None:
-    """livecd-creator's way: settings assigned after construction, then the five steps; the hooks upstream's
-    _create_bootconfig and _stage_final_image call are called here too, in upstream's order."""
-    ks_path = tmp_path / "live.ks"
-    ks_path.write_text(f"repo --name=testdistro --baseurl=file://{testrepo}\npart / --size 256\n"
+def build_live_client(creator_class: type[BrandedLiveCreator], tmp: Path, repo: Path,
+                      ks_extra: str = "") -> tuple[BrandedLiveCreator, Path]:
+    """livecd-creator's way: settings assigned after construction, then the five steps; the ISO and the creator
+    (its ``calls``).  *ks_extra*: kickstart lines (a boot test's ``bootloader --append``)."""
+    ks_path = tmp / "live.ks"
+    ks_path.write_text(f"repo --name=testdistro --baseurl=file://{repo}\npart / --size 256\n{ks_extra}"
                        "%packages\n@core\nkernel\n%end\n")
-    creator = BrandedLiveCreator(imgcreate.read_kickstart(str(ks_path)), "branded", "BRANDED", tmpdir=str(tmp_path))
+    creator = creator_class(imgcreate.read_kickstart(str(ks_path)), "branded", "BRANDED", tmpdir=str(tmp))
     creator.product = "Branded Linux"
     creator.compress_args = "lz4"
     creator.skip_minimize = False  # True: check only, no _resparse (upstream then skips osmin.img only)
-    out = tmp_path / "out"
+    out = tmp / "out"
     out.mkdir()
     try:
         creator.mount()
-        assert creator.base_on is True and creator._isofstype == "iso9660" and creator._timeout == 10
+        assert creator.base_on is True and creator._isofstype == "iso9660"
         creator.install()
         creator.configure()
         creator.unmount()
         creator.package(str(out), ["show-squashing"])
     finally:
         creator.cleanup()
-    iso = out / "branded.iso"
+    return creator, out / "branded.iso"
+
+
+def assert_branded(iso: Path, creator: BrandedLiveCreator, tmp: Path) -> None:
+    """What the live client's hooks and settings changed in the ISO."""
     assert creator.calls == ["bootloader", "efiboot", "resparse"]
     assert isoinspect.read_text(iso, "/BRANDING.txt") == "Branded Linux\n"
     assert "BRANDED-CLIENT" in isoinspect._xorriso(iso, "-pvd_info")
-    info = isoinspect.squashfs_info(isoinspect.squashfs_image(iso, tmp_path))
+    info = isoinspect.squashfs_info(isoinspect.squashfs_image(iso, tmp))
     assert "Compression lz4" in info
+
+
+def test_live_client_hooks_change_the_iso(tmp_path: Path, testrepo: Path) -> None:
+    """The hooks upstream's _create_bootconfig and _stage_final_image call are called here too, in upstream's
+    order."""
+    creator, iso = build_live_client(BrandedLiveCreator, tmp_path, testrepo)
+    assert creator._timeout == 10, "upstream's default menu timeout, the kickstart naming none"
+    assert_branded(iso, creator, tmp_path)
