@@ -167,6 +167,7 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--cacheonly": tools("editliveos --cacheonly --nocleanup, upstream's names"),
         "--nocleanup": tools("editliveos --cacheonly --nocleanup, upstream's names"),
         "--plugins": (*tools("editliveos --cacheonly --nocleanup, upstream's names"), *up("--plugins")),
+        "--noshell": tools("editliveos --noshell", "editliveos --cacheonly --nocleanup, upstream's names"),
         **_logging("editliveos logging"),
     },
     "livecd-iso-to-disk": {

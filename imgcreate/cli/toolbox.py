@@ -141,11 +141,17 @@ def editliveos_parser() -> argparse.ArgumentParser:
     parser = _parser("editliveos", "Make a new live ISO from an existing one: add packages and kernel arguments, "
                                    "run a script or a kickstart's %post in its root, change its label.")
     parser.add_argument("iso", metavar="ISO", help="the live ISO to start from (it is not changed)")
-    parser.add_argument("-o", "--output", metavar="NEWISO|DIR",
-                        help="the new ISO's file name, ending in .iso, or an existing folder to write "
-                             "<label>-edited.iso in (default: ./<label>-edited.iso)")
+    parser.add_argument("-o", "--output", metavar="DIR",
+                        help="the folder to write the new ISO in, as upstream: NAME.iso, where NAME is --name or "
+                             "the ISO's file name with .edited (default: the ISO's own folder); a path ending in "
+                             ".iso names the file itself (ours)")
     parser.add_argument("-n", "--name", "--label", dest="label",
-                        help="the new ISO's label (root=live:CDLABEL=); default: the ISO's own")
+                        help="the new ISO's name (NAME.iso; a / becomes _) and its label (root=live:CDLABEL=); "
+                             "default: the ISO's own label")
+    parser.add_argument("-N", "--noshell", dest="shell", action="store_false", default=True,
+                        help="do not open a shell in the edited root; without it, as upstream, a shell opens "
+                             "after the script or kickstart and the ISO is made when it exits (every scripted "
+                             "use passes -N)")
     parser.add_argument("--package", action="append", default=[], metavar="NAME",
                         help="a package or @group to install (may be repeated; needs --repo)")
     parser.add_argument("--repo", action="append", default=[], metavar="URL|PATH",
@@ -190,17 +196,16 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
             kickstart=Path(opts.kickstart) if opts.kickstart else None, tmpdir=Path(opts.tmpdir),
             releasever=opts.releasever, compression_type=opts.compression_type,
             cachedir=Path(opts.cache) if opts.cache else None,
-            extra={"cacheonly": opts.cacheonly, "docleanup": not opts.nocleanup},
+            extra={"cacheonly": opts.cacheonly, "docleanup": not opts.nocleanup}, shell=opts.shell,
             # As livecd-creator: the build's epoch, passed to every command it runs (imgcreate.host.run).
             source_date_epoch=reproducible.epoch_from(opts.source_date_epoch),
         )
         iso = Path(opts.iso)
-        output = Path(opts.output) if opts.output else None
-        if output is None or output.is_dir():  # upstream's -o is a folder
-            from imgcreate.media.liveiso import read_live_iso
-
-            output = (output or Path()) / f"{opts.label or read_live_iso(iso).label}-edited.iso"
+        output = Path(opts.output) if opts.output else iso.absolute().parent  # upstream: the ISO's folder
+        if output.suffix != ".iso" or output.is_dir():  # upstream's -o is a folder
+            output = output / editlive.iso_name(iso, opts.label)
         editlive.edit_live_iso(iso, output, options)
+        print(f"{output.name} saved to {output.parent}")  # upstream's last line, on stdout
         return 0
 
     return command.run_tool("editliveos", action)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class EditOptions:
     compression_type: str | None = None  # None: the base ISO's compressor
     cachedir: Path | None = None
     source_date_epoch: int | None = None  # a reproducible edit (None: $SOURCE_DATE_EPOCH when set)
+    shell: bool = False  # upstream's default (editliveos without -N): a shell in the root after the edit
     extra: dict[str, Any] = field(default_factory=dict)  # more LiveImageCreator keyword arguments
 
 
@@ -96,6 +98,22 @@ def edit_kickstart(live: LiveIso, options: EditOptions) -> str:
     if options.script is not None:
         parts.append(_script_section(options.script))
     return "".join(parts)
+
+
+def _launch_shell(creator: Any) -> None:
+    """Upstream's editliveos opens a shell in the edited root after the script or kickstart, before the ISO is
+    made (``-N`` skips it); its exit status does not matter, as upstream's."""
+    print("Launching shell. Exit (Ctrl D) to continue.", file=sys.stderr)
+    print("-------------------------------------------", file=sys.stderr)
+    creator.launch_shell()
+
+
+def iso_name(iso: Path, name: str | None) -> str:
+    """Upstream's file name of the new ISO: ``NAME.iso`` with *name* (``-n``; an os separator becomes ``_``), else
+    the source's base name with ``.edited`` (``Fedora.iso`` gives ``Fedora.iso.edited.iso``, as upstream)."""
+    if name:
+        return name.replace("/", "_") + ".iso"
+    return f"{iso.name.rstrip('/')}.edited.iso"
 
 
 def _repo_options(repos: tuple[str, ...]) -> tuple[dict[str, str], tuple[Path, ...]]:
@@ -153,7 +171,8 @@ def edit_live_iso(iso: Path, output: Path, options: EditOptions) -> Path:
         )
         install = bool(options.packages) or "%packages" in text
         build = BuildOptions(destdir=output.parent, base_on=str(iso), cachedir=options.cachedir,
-                             repo_urls=repo_urls, repo_paths=repo_paths, install=install)
+                             repo_urls=repo_urls, repo_paths=repo_paths, install=install,
+                             before_unmount=_launch_shell if options.shell else None)
         with creator:
             build_image(creator, build)
     return output
