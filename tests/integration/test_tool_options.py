@@ -188,6 +188,10 @@ class Runs:
                             "--repo", self.edit_url, "--releasever", "99", "--package", "docs-demo", "-f",
                             str(first.dir / "cache"), "--cacheonly", "-c", "lz4", "-a", "offline.arg=1", "-p",
                             "-o", str(d / "out"), "-t", str(d / "work"), "--nocleanup",
+                            # upstream's, checked in tests/integration/test_editliveos_options.py:
+                            "--rootfs-size-gb", "1,ext4", "-u", "/etc/os-release", "--extra-space-mb", "1",
+                            "--refresh-only", "--skip-refresh", "--refresh-uncompressed", "--skip-seclude",
+                            "--arch", os.uname().machine,
                             input="echo typed-in-the-shell > /root/shell-was-here\nexit\n")  # no -N: a shell
             self.done["offline-edit"] = Ran(proc, d)
         return self.done["offline-edit"]
@@ -478,6 +482,53 @@ def ed_logging(r: Runs) -> None:
     assert " DEBUG running: " in log.read_text() and "xorriso" in log.read_text()
 
 
+# upstream's editliveos options the offline edit takes (tests/integration/test_editliveos_options.py lists them)
+
+def ed_rootfs_size(r: Runs) -> None:
+    """--rootfs-size-gb 1,ext4 (the offline edit): the root filesystem image is 1 GiB (the source's: 300 MiB)."""
+    ran = r.edited_offline()
+    iso = ran.dir / f"out/{r.isos['squashfs'].name}.edited.iso"
+    assert isoinspect.rootfs_of(iso, ran.dir).stat().st_size == 1024 ** 3
+
+
+def ed_seclude(r: Runs) -> None:
+    """-u /etc/os-release (the offline edit): gone from the new root."""
+    ran = r.edited_offline()
+    iso = ran.dir / f"out/{r.isos['squashfs'].name}.edited.iso"
+    assert "os-release" not in isoinspect.debugfs(isoinspect.rootfs_of(iso, ran.dir), "ls /etc")
+
+
+def ed_refresh_only(r: Runs) -> None:
+    """--refresh-only on an ISO: upstream's notice, then a new ISO as upstream."""
+    ran = r.edited_offline()
+    assert "--refresh-only is not possible for a read-only source" in ran.proc.stderr
+    assert (ran.dir / f"out/{r.isos['squashfs'].name}.edited.iso").is_file()
+
+
+def ed_accepted_no_refresh(r: Runs) -> None:
+    """--skip-refresh, --refresh-uncompressed, --skip-seclude, --arch (the host's), --extra-space-mb 1: taken by
+    the offline edit, which succeeded; an ISO source is never refreshed (it is read-only), nothing is secluded by
+    default."""
+    assert r.edited_offline().proc.returncode == 0
+
+
+def ed_extra_space(r: Runs) -> None:
+    """--extra-space-mb: a staging folder without that much free room is refused before anything is made."""
+    proc = run_tool("editliveos", str(r.isos["flat"]), "-N", "--extra-space-mb", str(1024 ** 3), "-o",
+                    str(r.tmp / "no-room"), "-t", str(r.tmp), check=False)
+    assert_failed(proc, "--extra-space-mb", "MiB free")
+    assert proc.returncode == 1
+
+
+def ed_arch(r: Runs) -> None:
+    """--arch: the host's is accepted (the offline edit); another is refused (the edit runs the image's programs)."""
+    other = "aarch64" if os.uname().machine != "aarch64" else "x86_64"
+    proc = run_tool("editliveos", str(r.isos["flat"]), "-N", "--arch", other, check=False)
+    assert_failed(proc, f"--arch {other}")
+    assert r.edited_offline().proc.returncode == 0
+
+
+
 # ---- livecd-iso-to-disk -----------------------------------------------------------------------------------------
 
 def sd_msdos_efi_format_reset_mbr(r: Runs) -> None:
@@ -574,6 +625,10 @@ EFFECTS: dict[str, Callable[[Runs], None]] = {
     "editliveos --compression-type": ed_compression_type, "editliveos --name, no --output": ed_name_and_default_output,
     "editliveos --tmpdir": ed_tmpdir, "editliveos logging": ed_logging,
     "editliveos --cacheonly --nocleanup, upstream's names": ed_offline, "editliveos --noshell": ed_noshell,
+    "editliveos --rootfs-size-gb": ed_rootfs_size, "editliveos --seclude": ed_seclude,
+    "editliveos --refresh-only": ed_refresh_only,
+    "editliveos --skip-refresh --refresh-uncompressed --skip-seclude": ed_accepted_no_refresh,
+    "editliveos --extra-space-mb": ed_extra_space, "editliveos --arch": ed_arch,
     "livecd-iso-to-disk --msdos --efi --format --reset-mbr": sd_msdos_efi_format_reset_mbr,
     "livecd-iso-to-disk --noverify": sd_noverify, "livecd-iso-to-disk logging": sd_logging,
     "livecd-iso-to-pxeboot --http-url, no --output": px_http_url_and_default_output,
