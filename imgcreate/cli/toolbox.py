@@ -274,7 +274,8 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
 
     def action() -> int:
         for dest, why in EDIT_REFUSED.items():
-            if getattr(opts, dest) not in (None, False):
+            value = getattr(opts, dest)
+            if value is not None and (value is not False or dest == "EncHomeReq"):
                 raise CreatorError(why + ".")
         editlive.check_arch(opts.arch)
         editlive.check_space(Path(opts.tmpdir), opts.extra_space_mb)

@@ -25,6 +25,7 @@ from imgcreate import kickstart
 from imgcreate.build.pipeline import BuildOptions, build_image
 from imgcreate.errors import CreatorError
 from imgcreate.host import signals
+from imgcreate.kickstart.values import DEFAULT_IMAGE_SIZE_MB
 from imgcreate.live import LiveImageCreator
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.pack import RootfsType
@@ -279,6 +280,8 @@ def edit_live_iso(iso: Path, output: Path, options: EditOptions) -> Path:
         )
         if options.rootfs_size_gib is not None:
             creator.image_size = options.rootfs_size_gib * 1024 ** 3
+        elif live.layout is Layout.FLAT_SQUASHFS and not options.flatten_squashfs and rootfs_type != live.rootfs_type:
+            creator.image_size = DEFAULT_IMAGE_SIZE_MB * 1024 * 1024  # a flat source has no root image to size by
         install = bool(options.packages) or "%packages" in text
         build = BuildOptions(destdir=output.parent, base_on=str(iso), cachedir=options.cachedir,
                              repo_urls=repo_urls, repo_paths=repo_paths, install=install,

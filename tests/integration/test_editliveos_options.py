@@ -65,8 +65,8 @@ GAPS = {
 
 
 class Edits:
-    """Two edits of the session's toolbox ISOs, made on first use: the flat ISO with --skip-compression, -i and
-    -e; the squashfs one with --flatten-squashfs."""
+    """Two edits of the session's squashfs toolbox ISO, made on first use: with --skip-compression, -i and -e;
+    with --flatten-squashfs."""
 
     def __init__(self, isos: dict[str, Path], tmp: Path) -> None:
         self.isos, self.tmp = isos, tmp
@@ -75,18 +75,18 @@ class Edits:
     def uncompressed(self) -> tuple[subprocess.CompletedProcess[str], Path]:
         if "uncompressed" not in self.done:
             d = self.tmp / "uncompressed"
-            (d / "out").mkdir(parents=True)
-            (d / "extra").mkdir()
+            (d / "out").mkdir(parents=True, exist_ok=True)
+            (d / "extra").mkdir(exist_ok=True)
             (d / "extra/hello.txt").write_text("included\n")
-            proc = run_tool("editliveos", str(self.isos["flat"]), "-N", "--skip-compression", "-i", str(d / "extra"),
-                            "-e", "*.nothing", "-n", "ED-UNCOMP", "-o", str(d / "out"), "-t", str(d))
+            proc = run_tool("editliveos", str(self.isos["squashfs"]), "-N", "--skip-compression", "-i",
+                            str(d / "extra"), "-e", "*.nothing", "-n", "ED-UNCOMP", "-o", str(d / "out"), "-t", str(d))
             self.done["uncompressed"] = proc, d / "out/ED-UNCOMP.iso"
         return self.done["uncompressed"]
 
     def flattened(self) -> tuple[subprocess.CompletedProcess[str], Path]:
         if "flattened" not in self.done:
             d = self.tmp / "flattened"
-            (d / "out").mkdir(parents=True)
+            (d / "out").mkdir(parents=True, exist_ok=True)
             proc = run_tool("editliveos", str(self.isos["squashfs"]), "-N", "--flatten-squashfs", "-o",
                             str(d / "out"), "-t", str(d))
             self.done["flattened"] = proc, d / f"out/{self.isos['squashfs'].name}.edited.iso"
@@ -107,7 +107,7 @@ def _elsewhere(key: str) -> Callable[[Edits], None]:
 
 
 def skip_compression(e: Edits) -> None:
-    """The flat ISO edited with --skip-compression: LiveOS/rootfs.img on the ISO, no squashfs.img."""
+    """The squashfs ISO edited with --skip-compression: LiveOS/rootfs.img on the ISO, no squashfs.img."""
     iso = e.uncompressed()[1]
     assert read_live_iso(iso).layout is Layout.ROOTFS_ON_ISO
     assert "/LiveOS/squashfs.img" not in isoinspect.files(iso)
@@ -123,7 +123,7 @@ def exclude(e: Edits) -> None:
     """-e: every other file of the source but the matching names; the new build's own LiveOS and boot files are
     never replaced by the source's (the new ISO has no squashfs.img though the source had one)."""
     iso = e.uncompressed()[1]
-    source = isoinspect.files(e.isos["flat"])
+    source = isoinspect.files(e.isos["squashfs"])
     others = {f for f in source if f.strip("/").split("/")[0] not in ("LiveOS", "EFI", "isolinux", "syslinux",
                                                                       "boot", "images", "[BOOT]")}
     assert others <= isoinspect.files(iso)
@@ -165,14 +165,14 @@ def script(e: Edits) -> None:
     """-s: checked with the package and the kernel argument in tests/integration/test_toolbox.py (the edited
     fixture's script writes a file into the root); here: a script that does not exist is refused."""
     proc = run_tool("editliveos", str(e.isos["flat"]), "-N", "-s", str(e.tmp / "no-such.sh"), "-o",
-                    str(e.tmp / "noscript"), "-t", str(e.tmp), check=False)
+                    str(e.tmp / "noscript.iso"), "-t", str(e.tmp), check=False)
     assert_failed(proc, "no-such.sh")
 
 
 EFFECTS: dict[str, Callable[[Edits], None]] = {
     "ISO": _elsewhere("--tmpdir"),
     "--help": help_names,
-    "--name": _elsewhere("--name"),
+    "--name": _elsewhere("--name, no --output"),
     "--output": _elsewhere("--name, no --output"),
     "--kickstart": _elsewhere("--kickstart"),
     "--script": script,
