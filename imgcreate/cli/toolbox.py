@@ -141,11 +141,17 @@ def editliveos_parser() -> argparse.ArgumentParser:
     parser = _parser("editliveos", "Make a new live ISO from an existing one: add packages and kernel arguments, "
                                    "run a script or a kickstart's %post in its root, change its label.")
     parser.add_argument("iso", metavar="ISO", help="the live ISO to start from (it is not changed)")
-    parser.add_argument("-o", "--output", metavar="NEWISO|DIR",
-                        help="the new ISO's file name, ending in .iso, or an existing folder to write "
-                             "<label>-edited.iso in (default: ./<label>-edited.iso)")
+    parser.add_argument("-o", "--output", metavar="DIR",
+                        help="the folder to write the new ISO in, as upstream: NAME.iso, where NAME is --name or "
+                             "the ISO's file name with .edited (default: the ISO's own folder); a path ending in "
+                             ".iso names the file itself (ours)")
     parser.add_argument("-n", "--name", "--label", dest="label",
-                        help="the new ISO's label (root=live:CDLABEL=); default: the ISO's own")
+                        help="the new ISO's name (NAME.iso; a / becomes _) and its label (root=live:CDLABEL=); "
+                             "default: the ISO's own label")
+    parser.add_argument("-N", "--noshell", dest="shell", action="store_false", default=True,
+                        help="do not open a shell in the edited root; without it, as upstream, a shell opens "
+                             "after the script or kickstart and the ISO is made when it exits (every scripted "
+                             "use passes -N)")
     parser.add_argument("--package", action="append", default=[], metavar="NAME",
                         help="a package or @group to install (may be repeated; needs --repo)")
     parser.add_argument("--repo", action="append", default=[], metavar="URL|PATH",
@@ -166,11 +172,94 @@ def editliveos_parser() -> argparse.ArgumentParser:
         nocleanup_help="keep the build directory (still unmounts)")
     parser.add_argument("-p", "--plugins", action="store_true",
                         help="accepted for compatibility; dnf plugins are not loaded (they would act on the host)")
+    _add_upstream_edit_options(parser)
     parser.add_argument("--source-date-epoch", metavar="SECONDS",
                         help="remaster reproducibly with this time (seconds since 1970, UTC): the same ISO and "
                              "options give a bit-identical ISO; default: $SOURCE_DATE_EPOCH if set")
     debug.add_logging_options(parser)
     return parser
+
+
+# Upstream's options that edit a live USB stick or a running system in place (its home.img, overlay, root image
+# path) or brand the build: an ISO source has none of these, so they are accepted and refused in one sentence.
+EDIT_REFUSED = {
+    "clone": "--clone copies a live USB stick's home.img or /home into the new ISO; an ISO has neither (editliveos "
+             "here edits ISOs; make the stick's overlay part of an ISO with livecd-iso-to-disk's tools)",
+    "rootfsimg": "--rootfsimg names a non-standard root image on a source device; an ISO's root is always "
+                 "LiveOS/squashfs.img or LiveOS/rootfs.img, found by itself",
+    "overlay": "--overlay names the persistent overlay of a source device; an ISO has no overlay",
+    "home_size_mb": "--home-size-mb sizes a live USB stick's home.img; an ISO has none (livecd-iso-to-disk "
+                    "--home-size-mb makes one on the stick)",
+    "EncHomeReq": "--encrypted-home/--unencrypted-home set a live USB stick's home.img encryption; an ISO has no "
+                  "home.img (livecd-iso-to-disk makes and encrypts one)",
+    "overlay_size_mb": "--overlay-size-mb sizes a source device's overlay; upstream too refuses it for an .iso file "
+                       "(an ISO has no overlay; livecd-iso-to-disk --overlay-size-mb makes one on the stick)",
+    "releasefile": "--releasefile brands the build with release files; branding is not implemented here (the new "
+                   "ISO keeps the source's release files; change them with --script)",
+    "builder": "--builder brands the build with a Remix builder's name; branding is not implemented here (change "
+               "the release files with --script)",
+}
+
+
+def _add_upstream_edit_options(parser: argparse.ArgumentParser) -> None:
+    """Upstream's editliveos options not in livecd-creator's family, with upstream's names and meaning."""
+    helper = parser._option_string_actions["--help"]  # upstream's -? is one more name of --help
+    helper.option_strings = [*helper.option_strings, "-?"]
+    parser._option_string_actions["-?"] = helper
+    add = parser.add_argument
+    add("-e", "--exclude", dest="excludes", metavar="PATTERNS",
+        help="copy every other file of the source ISO onto the new one, except names matching these "
+             "space-separated patterns (default: only the new build's boot folders and LiveOS)")
+    add("-i", "--include", dest="includes", metavar="PATHS",
+        help="space-separated files or folders of the source ISO (or host paths, copied by name to the top) to "
+             "copy onto the new ISO")
+    add("-u", "--seclude", dest="secludes", metavar="PATHS",
+        help="space-separated paths removed from the new root (~/ is every user's home and /root)")
+    add("--skip-seclude", action="store_true",
+        help="accepted: nothing is secluded by default here (the ISO's root holds no session's files)")
+    add("--skip-compression", action="store_true",
+        help="an uncompressed root: LiveOS/rootfs.img on the ISO")
+    add("--compress", action="store_true", default=None,
+        help="squash the root of an uncompressed source ISO (LiveOS/squashfs.img)")
+    add("--flatten-squashfs", action="store_true",
+        help="the root tree itself in LiveOS/squashfs.img (no rootfs.img inside; for OverlayFS overlays)")
+    add("--refresh-only", action="store_true",
+        help="refreshes a source device in place upstream; an ISO is read-only, so, as upstream, a notice and a "
+             "new ISO")
+    add("--skip-refresh", action="store_true", help="accepted: an ISO source is never refreshed")
+    add("--refresh-uncompressed", action="store_true", help="accepted: an ISO source is never refreshed")
+    add("--rootfs-size-gb", dest="rootfs_size", metavar="SIZE[,ext4]",
+        help="grow the root filesystem to SIZE GiB (never below the source's); +N/-N and other filesystem types "
+             "are refused")
+    add("--extra-space-mb", type=int, default=2, metavar="SIZE",
+        help="MiB that must be free in the staging folder (--tmpdir) beyond need; default 2")
+    add("--arch", help="the image's architecture: the host's only (the edit runs the image's programs)")
+    add("-S", "--skip-SELinux", dest="force_selinux", action="store_false", default=True,
+        help="accepted: the edited files are labelled by the image's own policy, as a build's (see README)")
+    add("-r", "--releasefile", metavar="PATHS", help="refused: branding is not implemented")
+    add("-b", "--builder", help="refused: branding is not implemented")
+    add("--clone", action="store_true", help="refused: an ISO has no home.img to copy")
+    add("--rootfsimg", metavar="PATH", help="refused: for source devices")
+    add("--overlay", metavar="[DEVSPEC:]PATHSPEC", help="refused: for source devices")
+    add("--home-size-mb", metavar="SIZE", help="refused: an ISO has no home.img")
+    add("--encrypted-home", dest="EncHomeReq", action="store_true", default=None,
+        help="refused: an ISO has no home.img")
+    add("--unencrypted-home", dest="EncHomeReq", action="store_false", default=None,
+        help="refused: an ISO has no home.img")
+    add("--overlay-size-mb", metavar="SIZE", help="refused: an ISO has no overlay (upstream refuses it too)")
+
+
+def _rootfs_size(value: str | None) -> int | None:
+    if value is None:
+        return None
+    size, _, fstype = value.partition(",")
+    if size.startswith(("+", "-")) or not size.isdigit() or int(size) <= 0:
+        raise CreatorError(f"--rootfs-size-gb {value}: give the new size in whole GiB (a change by +N or -N is not "
+                           "implemented: the root is never made smaller than the source's).")
+    if fstype and fstype.split(",")[0] != "ext4":
+        raise CreatorError(f"--rootfs-size-gb {value}: the edited root stays ext4, the source's filesystem (it is "
+                           "copied, not remade).")
+    return int(size)
 
 
 def editliveos(argv: Sequence[str] | None = None) -> int:
@@ -184,23 +273,36 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
         log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
 
     def action() -> int:
+        for dest, why in EDIT_REFUSED.items():
+            value = getattr(opts, dest)
+            if value is not None and (value is not False or dest == "EncHomeReq"):
+                raise CreatorError(why + ".")
+        editlive.check_arch(opts.arch)
+        editlive.check_space(Path(opts.tmpdir), opts.extra_space_mb)
+        if opts.refresh_only:
+            print(f"NOTICE: --refresh-only is not possible for a read-only source like '{opts.iso}'. A new .iso "
+                  "will be built.", file=sys.stderr)
         options = editlive.EditOptions(
             label=opts.label, packages=tuple(opts.package), repos=tuple(opts.repo),
             extra_kernel_args=opts.extra_kernel_args, script=Path(opts.script) if opts.script else None,
             kickstart=Path(opts.kickstart) if opts.kickstart else None, tmpdir=Path(opts.tmpdir),
             releasever=opts.releasever, compression_type=opts.compression_type,
             cachedir=Path(opts.cache) if opts.cache else None,
-            extra={"cacheonly": opts.cacheonly, "docleanup": not opts.nocleanup},
+            extra={"cacheonly": opts.cacheonly, "docleanup": not opts.nocleanup}, shell=opts.shell,
+            includes=tuple((opts.includes or "").split()),
+            excludes=tuple(opts.excludes.split()) if opts.excludes else None,
+            secludes=tuple((opts.secludes or "").split()), skip_compression=opts.skip_compression,
+            compress=bool(opts.compress), flatten_squashfs=opts.flatten_squashfs,
+            rootfs_size_gib=_rootfs_size(opts.rootfs_size),
             # As livecd-creator: the build's epoch, passed to every command it runs (imgcreate.host.run).
             source_date_epoch=reproducible.epoch_from(opts.source_date_epoch),
         )
         iso = Path(opts.iso)
-        output = Path(opts.output) if opts.output else None
-        if output is None or output.is_dir():  # upstream's -o is a folder
-            from imgcreate.media.liveiso import read_live_iso
-
-            output = (output or Path()) / f"{opts.label or read_live_iso(iso).label}-edited.iso"
+        output = Path(opts.output) if opts.output else iso.absolute().parent  # upstream: the ISO's folder
+        if output.suffix != ".iso" or output.is_dir():  # upstream's -o is a folder
+            output = output / editlive.iso_name(iso, opts.label)
         editlive.edit_live_iso(iso, output, options)
+        print(f"{output.name} saved to {output.parent}")  # upstream's last line, on stdout
         return 0
 
     return command.run_tool("editliveos", action)

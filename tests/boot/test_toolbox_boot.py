@@ -25,7 +25,7 @@ def edited_iso(tmp_path_factory: pytest.TempPathFactory, testrepo: Path) -> Path
     script = tmp / "edit.sh"
     script.write_text("#!/bin/sh\necho edited-by-script > /etc/live-post\n")
     out = tmp / "TB-EDITED.iso"
-    run_tool("editliveos", str(base), "-o", str(out), "--label", "TB-EDITED", "--package", "demo-app",
+    run_tool("editliveos", "-N", str(base), "-o", str(out), "--label", "TB-EDITED", "--package", "demo-app",
              "--package", "rpm", "--package", "initramfs-livenet", "--repo", str(testrepo),
              "--extra-kernel-args", "toolbox.edited=1", "--script", str(script), "-t", str(tmp))
     return out

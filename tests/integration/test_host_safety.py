@@ -147,7 +147,7 @@ def test_editliveos_script(planted_iso: Path, tmp_path: Path, canary: tuple[Path
     script.write_text(f"#!/bin/sh\nrm -f /etc\nln -s {canary[0]} /etc\nrm -rf /var/lib/dnf\n"
                       f"ln -s {canary[0]} /var/lib/dnf\n")
     out = tmp_path / "edited.iso"
-    run_tool("editliveos", str(planted_iso), "-o", str(out), "-s", str(script), "-t", str(tmp_path))
+    run_tool("editliveos", "-N", str(planted_iso), "-o", str(out), "-s", str(script), "-t", str(tmp_path))
     assert out.is_file()
     assert_untouched(canary)
 

@@ -158,7 +158,7 @@ def test_editliveos_rebuilds_bit_identical(builds: Builds, tmp_path: Path, base_
         work = tmp_path / where
         work.mkdir(parents=True)
         epoch = ["--source-date-epoch", EPOCH] if later else []
-        run_tool("editliveos", str(base), "-o", str(work / "EDITED.iso"), "--tmpdir", str(work), "--script",
+        run_tool("editliveos", "-N", str(base), "-o", str(work / "EDITED.iso"), "--tmpdir", str(work), "--script",
                  str(script), "--extra-kernel-args", "repro.edited=1", *epoch, prefix=LATER if later else (),
                  env={**(LATER_ENV if later else {}), **({} if later else {"SOURCE_DATE_EPOCH": EPOCH})})
         outputs.append(work / "EDITED.iso")
@@ -313,8 +313,8 @@ def test_bad_epoch_is_refused(tmp_path: Path, testrepo: Path) -> None:
                     "--source-date-epoch", "yesterday", check=False)
     assert_failed(proc, "SOURCE_DATE_EPOCH must be a whole number")
     assert proc.returncode == 1
-    proc = run_tool("editliveos", str(tmp_path / "none.iso"), "-o", str(tmp_path / "e.iso"), "--source-date-epoch",
-                    "soon", check=False)
+    proc = run_tool("editliveos", "-N", str(tmp_path / "none.iso"), "-o", str(tmp_path / "e.iso"),
+                    "--source-date-epoch", "soon", check=False)
     assert_failed(proc, "SOURCE_DATE_EPOCH must be a whole number")
 
 

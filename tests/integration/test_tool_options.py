@@ -156,8 +156,8 @@ class Runs:
 
     def edited(self) -> Ran:
         """TB-SQ edited with a .repo file (file://.../$releasever, preferred by its cost, without docs-demo) and
-        a URL repository (HTTP), --releasever, --cache, -k, --compression-type lz4, -n, no -o (the current
-        folder), -t, -v -q --logfile."""
+        a URL repository (HTTP), --releasever, --cache, -k, --compression-type lz4, -n, no -o (the ISO's
+        folder), -N, -t, -v -q --logfile."""
         if "edited" not in self.done:
             d = self._dir("edited")
             (d / "releases").mkdir()
@@ -165,8 +165,10 @@ class Runs:
             (d / "file.repo").write_text(f"[fromfile]\nname=fromfile\nbaseurl=file://{d}/releases/$releasever\n"
                                          "enabled=1\ngpgcheck=0\ncost=10\nexcludepkgs=docs-demo\n")
             (d / "edit.ks").write_text(EDIT_KS)
+            (d / "out").mkdir(exist_ok=True)
+            (d / "out/TB-SQ.iso").symlink_to(self.isos["squashfs"])  # no -o: the ISO's own folder, as upstream
             with RepoServer(self.testrepo) as server:
-                proc = run_in(d / "out", "editliveos", str(self.isos["squashfs"]), "-n", "ED-OPTS",
+                proc = run_in(d / "out", "editliveos", "TB-SQ.iso", "-N", "-n", "ED-OPTS",
                               "--repo", str(d / "file.repo"), "--repo", server.url, "--releasever", "99",
                               "--cache", str(d / "cache"), "--package", "demo-app", "-k", str(d / "edit.ks"),
                               "--compression-type", "lz4", "-t", str(d / "work"), "-v", "-q", "--logfile",
@@ -177,21 +179,27 @@ class Runs:
 
     def edited_offline(self) -> Ran:
         """With edited()'s HTTP repository gone, upstream's spellings: -f (--cache) --cacheonly, -c
-        (--compress-type) lz4, -a (--extra-kernel-args), -p, -o an existing folder; --nocleanup."""
+        (--compress-type) lz4, -a (--extra-kernel-args), -p, -o an existing folder; --nocleanup; no -N: upstream's
+        shell opens in the root (fed from stdin)."""
         if "offline-edit" not in self.done:
             first = self.edited()
             d = self._dir("offline-edit")
             proc = run_tool("editliveos", str(self.isos["squashfs"]), "--repo", str(first.dir / "file.repo"),
                             "--repo", self.edit_url, "--releasever", "99", "--package", "docs-demo", "-f",
                             str(first.dir / "cache"), "--cacheonly", "-c", "lz4", "-a", "offline.arg=1", "-p",
-                            "-o", str(d / "out"), "-t", str(d / "work"), "--nocleanup")
+                            "-o", str(d / "out"), "-t", str(d / "work"), "--nocleanup",
+                            # upstream's, checked in tests/integration/test_editliveos_options.py:
+                            "--rootfs-size-gb", "1,ext4", "-u", "/etc/os-release", "--extra-space-mb", "1",
+                            "--refresh-only", "--skip-refresh", "--refresh-uncompressed", "--skip-seclude",
+                            "--arch", os.uname().machine,
+                            input="echo typed-in-the-shell > /root/shell-was-here\nexit\n")  # no -N: a shell
             self.done["offline-edit"] = Ran(proc, d)
         return self.done["offline-edit"]
 
     def edited_root(self) -> Path:
         ran = self.edited()
-        found = ran.dir / "ED-OPTS-edited-sq/LiveOS/rootfs.img"
-        return found if found.exists() else isoinspect.rootfs_of(ran.dir / "out/ED-OPTS-edited.iso", ran.dir)
+        found = ran.dir / "ED-OPTS-sq/LiveOS/rootfs.img"
+        return found if found.exists() else isoinspect.rootfs_of(ran.dir / "out/ED-OPTS.iso", ran.dir)
 
     # ---- livecd-iso-to-disk, livecd-iso-to-pxeboot, liveimage-mount ---------------------------------------
 
@@ -422,15 +430,15 @@ def ed_kickstart(r: Runs) -> None:
 
 
 def ed_compression_type(r: Runs) -> None:
-    iso = r.edited().dir / "out/ED-OPTS-edited.iso"
+    iso = r.edited().dir / "out/ED-OPTS.iso"
     assert "Compression lz4" in isoinspect.squashfs_info(isoinspect.squashfs_image(iso, r.edited().dir))
 
 
 def ed_name_and_default_output(r: Runs) -> None:
-    """-n is the label; without -o the new ISO is ./<label>-edited.iso."""
-    iso = r.edited().dir / "out/ED-OPTS-edited.iso"
+    """-n is the name and the label; without -o the new ISO is NAME.iso in the ISO's folder, as upstream."""
+    iso = r.edited().dir / "out/ED-OPTS.iso"
     assert isoinspect.volume_id(iso) == "ED-OPTS"
-    assert sorted(p.name for p in (r.edited().dir / "out").iterdir() if p.suffix == ".iso") == [iso.name]
+    assert sorted(p.name for p in (r.edited().dir / "out").iterdir() if p.suffix == ".iso") == [iso.name, "TB-SQ.iso"]
 
 
 def ed_tmpdir(r: Runs) -> None:
@@ -440,16 +448,26 @@ def ed_tmpdir(r: Runs) -> None:
 
 def ed_offline(r: Runs) -> None:
     """-f/--cacheonly: docs-demo came from edited()'s cache with its server gone; -c lz4 (the base: xz); -a;
-    -o a folder: <label>-edited.iso in it; --nocleanup: the build directory kept, nothing mounted; -p warns."""
+    -o a folder: upstream's <ISO file name>.edited.iso in it; --nocleanup: the build directory kept, nothing
+    mounted; -p warns; no -N: the shell opened and what was typed in it is in the ISO."""
     ran = r.edited_offline()
-    iso = ran.dir / "out/TB-SQ-edited.iso"
-    root = isoinspect.rootfs_of(iso, ran.dir)
+    iso = ran.dir / f"out/{r.isos['squashfs'].name}.edited.iso"
+    root = _offline_root(r)
     assert "docs-demo" in isoinspect.debugfs(root, "ls /usr/share")
     assert "Compression lz4" in isoinspect.squashfs_info(isoinspect.squashfs_image(iso, ran.dir))
     assert "offline.arg=1" in isoinspect.read_text(iso, "/boot/grub2/grub.cfg")
     kept = list((ran.dir / "work").glob("imgcreate-*"))
     assert kept and not leak_snapshot().under(ran.dir).mounts
     assert "--plugins: dnf plugins are not loaded" in ran.proc.stderr
+    assert "Launching shell" in ran.proc.stderr, "without -N, upstream's shell"
+    assert isoinspect.debugfs(root, "cat /root/shell-was-here").strip() == "typed-in-the-shell"
+    assert f"{iso.name} saved to {iso.parent}" in ran.proc.stdout
+
+
+def ed_noshell(r: Runs) -> None:
+    """-N: no shell opened (edited() passes it; its stdin is not read, and stderr stays empty with -q)."""
+    ran = r.edited()
+    assert "Launching shell" not in ran.proc.stderr and ran.proc.stderr == ""
 
 
 def ed_logging(r: Runs) -> None:
@@ -458,10 +476,62 @@ def ed_logging(r: Runs) -> None:
     ran = r.edited()
     assert " INFO " in ran.log and " DEBUG " not in ran.log and ran.proc.stderr == ""
     log = r.tmp / "ed-debug.log"
-    proc = run_tool("editliveos", str(r.isos["flat"]), "-o", str(r.tmp / "no.txt"), "-d", "--logfile", str(log),
-                    check=False)
-    assert proc.returncode == 1 and "must be a file name ending in .iso" in proc.stderr
+    proc = run_tool("editliveos", str(r.isos["flat"]), "-N", "-o", str(r.tmp / "no-dir"), "-d", "--logfile",
+                    str(log), check=False)
+    assert proc.returncode == 1 and "no-dir' does not exist" in proc.stderr, proc.stderr
     assert " DEBUG running: " in log.read_text() and "xorriso" in log.read_text()
+
+
+# upstream's editliveos options the offline edit takes (tests/integration/test_editliveos_options.py lists them)
+
+def _offline_root(r: Runs) -> Path:
+    """The offline edit's root image, unpacked once (ed_offline may have done it)."""
+    ran = r.edited_offline()
+    iso = ran.dir / f"out/{r.isos['squashfs'].name}.edited.iso"
+    found = ran.dir / f"{iso.stem}-sq/LiveOS/rootfs.img"
+    return found if found.exists() else isoinspect.rootfs_of(iso, ran.dir)
+
+
+def ed_rootfs_size(r: Runs) -> None:
+    """--rootfs-size-gb 1,ext4 (the offline edit): the root filesystem image is 1 GiB (the source's: 300 MiB)."""
+    assert _offline_root(r).stat().st_size == 1024 ** 3
+
+
+def ed_seclude(r: Runs) -> None:
+    """-u /etc/os-release (the offline edit): gone from the new root."""
+    listing = isoinspect.debugfs(_offline_root(r), "ls -l /etc")
+    assert "os-release" not in listing and "passwd" in listing, listing
+
+
+def ed_refresh_only(r: Runs) -> None:
+    """--refresh-only on an ISO: upstream's notice, then a new ISO as upstream."""
+    ran = r.edited_offline()
+    assert "--refresh-only is not possible for a read-only source" in ran.proc.stderr
+    assert (ran.dir / f"out/{r.isos['squashfs'].name}.edited.iso").is_file()
+
+
+def ed_accepted_no_refresh(r: Runs) -> None:
+    """--skip-refresh, --refresh-uncompressed, --skip-seclude, --arch (the host's), --extra-space-mb 1: taken by
+    the offline edit, which succeeded; an ISO source is never refreshed (it is read-only), nothing is secluded by
+    default."""
+    assert r.edited_offline().proc.returncode == 0
+
+
+def ed_extra_space(r: Runs) -> None:
+    """--extra-space-mb: a staging folder without that much free room is refused before anything is made."""
+    proc = run_tool("editliveos", str(r.isos["flat"]), "-N", "--extra-space-mb", str(1024 ** 3), "-o",
+                    str(r.tmp / "no-room"), "-t", str(r.tmp), check=False)
+    assert_failed(proc, "--extra-space-mb", "MiB free")
+    assert proc.returncode == 1
+
+
+def ed_arch(r: Runs) -> None:
+    """--arch: the host's is accepted (the offline edit); another is refused (the edit runs the image's programs)."""
+    other = "aarch64" if os.uname().machine != "aarch64" else "x86_64"
+    proc = run_tool("editliveos", str(r.isos["flat"]), "-N", "--arch", other, check=False)
+    assert_failed(proc, f"--arch {other}")
+    assert r.edited_offline().proc.returncode == 0
+
 
 
 # ---- livecd-iso-to-disk -----------------------------------------------------------------------------------------
@@ -559,7 +629,11 @@ EFFECTS: dict[str, Callable[[Runs], None]] = {
     "editliveos --cache": ed_cache, "editliveos --kickstart": ed_kickstart,
     "editliveos --compression-type": ed_compression_type, "editliveos --name, no --output": ed_name_and_default_output,
     "editliveos --tmpdir": ed_tmpdir, "editliveos logging": ed_logging,
-    "editliveos --cacheonly --nocleanup, upstream's names": ed_offline,
+    "editliveos --cacheonly --nocleanup, upstream's names": ed_offline, "editliveos --noshell": ed_noshell,
+    "editliveos --rootfs-size-gb": ed_rootfs_size, "editliveos --seclude": ed_seclude,
+    "editliveos --refresh-only": ed_refresh_only,
+    "editliveos --skip-refresh --refresh-uncompressed --skip-seclude": ed_accepted_no_refresh,
+    "editliveos --extra-space-mb": ed_extra_space, "editliveos --arch": ed_arch,
     "livecd-iso-to-disk --msdos --efi --format --reset-mbr": sd_msdos_efi_format_reset_mbr,
     "livecd-iso-to-disk --noverify": sd_noverify, "livecd-iso-to-disk logging": sd_logging,
     "livecd-iso-to-pxeboot --http-url, no --output": px_http_url_and_default_output,

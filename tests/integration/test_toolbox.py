@@ -146,7 +146,7 @@ def test_erofs_isos_are_read_mounted_and_edited(erofs_isos: dict[str, Path], tes
         assert proc.stdout.split()[0] == 'NAME="Testdistro"', proc.stdout
         assert proc.stdout.split()[-1] == ("erofs" if kind == "erofs" else "ext4"), proc.stdout
     edited = tmp_path / "erofs-edited.iso"
-    run_tool("editliveos", str(erofs_isos["erofs"]), "-o", str(edited), "--package", "demo-app", "--repo",
+    run_tool("editliveos", "-N", str(erofs_isos["erofs"]), "-o", str(edited), "--package", "demo-app", "--repo",
              str(testrepo), "-t", str(tmp_path))
     new = read_live_iso(edited)
     assert new.rootfs_type == "erofs", "editliveos keeps the ISO's root filesystem type"
@@ -167,8 +167,9 @@ def edited(isos: dict[str, Path], testrepo: Path, tmp_path_factory: pytest.TempP
     for layout, iso in isos.items():
         out[layout] = tmp / f"{layout}-edited.iso"
         label = ["--label", "TB-RELABEL"] if layout == "flat" else []
-        run_tool("editliveos", str(iso), "-o", str(out[layout]), "--package", "demo-app", "--repo", str(testrepo),
-                 "--extra-kernel-args", "toolbox.edited=1", "--script", str(script), "-t", str(tmp), *label)
+        run_tool("editliveos", "-N", str(iso), "-o", str(out[layout]), "--package", "demo-app", "--repo",
+                 str(testrepo), "--extra-kernel-args", "toolbox.edited=1", "--script", str(script), "-t", str(tmp),
+                 *label)
     assert not list(tmp.glob("imgcreate-*")), "build directory removed"
     return out
 
@@ -200,13 +201,13 @@ def test_editliveos_bad_input(isos: dict[str, Path], testrepo: Path, tmp_path: P
     notiso = tmp_path / "not.iso"
     notiso.write_text("hello")
     out = tmp_path / "new.iso"
-    proc = run_tool("editliveos", str(notiso), "-o", str(out), check=False)
+    proc = run_tool("editliveos", "-N", str(notiso), "-o", str(out), check=False)
     assert_failed(proc, "is not a live ISO")
-    proc = run_tool("editliveos", str(isos["flat"]), "-o", str(notiso), check=False)
+    proc = run_tool("editliveos", "-N", str(isos["flat"]), "-o", str(notiso), check=False)
     assert_failed(proc, "exists already")
-    proc = run_tool("editliveos", str(isos["flat"]), "-o", str(out), "--package", "demo-app", check=False)
+    proc = run_tool("editliveos", "-N", str(isos["flat"]), "-o", str(out), "--package", "demo-app", check=False)
     assert proc.returncode == 2 and "--repo" in proc.stderr
-    proc = run_tool("editliveos", str(isos["flat"]), "-o", str(out), "--package", "no-such-package", "--repo",
+    proc = run_tool("editliveos", "-N", str(isos["flat"]), "-o", str(out), "--package", "no-such-package", "--repo",
                     str(testrepo), "-t", str(tmp_path), check=False)
     assert_failed(proc, "no-such-package")
     assert proc.returncode == 1
@@ -315,7 +316,7 @@ def test_editliveos_interrupted_while_its_script_runs(isos: dict[str, Path], tmp
     script.write_text('#!/bin/sh\nsleep 3201 &\necho "child-pid=$!"\nsleep 3202\n')
     out = tmp_path / "out"
     out.mkdir()
-    proc = support.start_tool("editliveos", str(isos["squashfs"]), "-o", str(out / "new.iso"), "--script",
+    proc = support.start_tool("editliveos", "-N", str(isos["squashfs"]), "-o", str(out / "new.iso"), "--script",
                               str(script), "-t", str(tmp_path))
     seen = support.signal_at(proc, signal.SIGTERM, "child-pid=")
     _, rest = proc.communicate(timeout=120)
@@ -390,8 +391,8 @@ def test_editliveos_failing_script_is_reported(isos: dict[str, Path], tmp_path: 
     script.write_text("#!/bin/sh\necho half > /etc/half-done\nexit 3\n")
     out = tmp_path / "out"
     out.mkdir()
-    proc = run_tool("editliveos", str(isos["squashfs"]), "-o", str(out / "new.iso"), "--script", str(script), "-t",
-                    str(tmp_path))
+    proc = run_tool("editliveos", "-N", str(isos["squashfs"]), "-o", str(out / "new.iso"), "--script", str(script),
+                    "-t", str(tmp_path))
     assert "failed with exit status 3" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert (out / "new.iso").is_file() and not list(tmp_path.glob("imgcreate-*"))
     assert_nothing_left(tmp_path)
