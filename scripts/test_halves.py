@@ -13,6 +13,7 @@ Output: each line says which half printed it.  Ctrl-C or SIGTERM stops both halv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,8 +26,9 @@ from typing import IO
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _sigint_default() -> None:
+def _own_group() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # a runner started in the background has it ignored
+    os.setpgid(0, 0)
 
 
 def _pump(name: str, stream: IO[str]) -> None:
@@ -35,42 +37,48 @@ def _pump(name: str, stream: IO[str]) -> None:
         sys.stdout.flush()
 
 
+def _start(name: str, argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], threading.Thread]:
+    """One half, its output copied line by line with its name in front.
+
+    In a process group of its own, so that a stop reaches the tools its tests run as Ctrl-C in a terminal would:
+    pytest gives a tool it waits for only a quarter of a second before killing it, too little to unmount what it
+    built, unless the tool got the signal too."""
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace", preexec_fn=_own_group)
+    assert proc.stdout is not None
+    pump = threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True)
+    pump.start()
+    return proc, pump
+
+
+def _wait(proc: subprocess.Popen[str]) -> int:
+    while True:
+        try:
+            return proc.wait(timeout=0.5)  # a timeout: the signal handlers run while we wait
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def main(extra: list[str]) -> int:
     pytest = [sys.executable, "-m", "pytest", *extra]
     boot_tmp = Path(tempfile.gettempdir()) / "livecd-tests-boot-half"  # kept, as pytest keeps its folders
     boot_tmp.mkdir(mode=0o700, exist_ok=True)
-    halves = {
-        "boot": ([*pytest, "-p", "no:cacheprovider"],
-                 {**os.environ, "TMPDIR": str(boot_tmp), "LIVECD_TESTS_HALF": "boot"}),
-        "rest": (pytest, {**os.environ, "LIVECD_TESTS_HALF": "rest"}),
+    started = {
+        "boot": _start("boot", [*pytest, "-p", "no:cacheprovider"],
+                       {**os.environ, "TMPDIR": str(boot_tmp), "LIVECD_TESTS_HALF": "boot"}),
+        "rest": _start("rest", pytest, {**os.environ, "LIVECD_TESTS_HALF": "rest"}),
     }
-    procs: dict[str, subprocess.Popen[str]] = {}
-    pumps = []
-    for name, (argv, env) in halves.items():
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, errors="replace", preexec_fn=_sigint_default)
-        procs[name] = proc
-        assert proc.stdout is not None
-        pump = threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True)
-        pump.start()
-        pumps.append(pump)
 
     def stop(signum: int, frame: object) -> None:
-        for proc in procs.values():
+        for proc, _ in started.values():
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGINT)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    codes = {}
-    for name, proc in procs.items():
-        while True:
-            try:
-                codes[name] = proc.wait(timeout=0.5)  # a timeout: the signal handlers run while we wait
-                break
-            except subprocess.TimeoutExpired:
-                continue
-    for pump in pumps:
+    codes = {name: _wait(proc) for name, (proc, _) in started.items()}
+    for _, pump in started.values():
         pump.join(5)
     for name, code in codes.items():
         print(f"== {name} half: exit status {code}", flush=True)
