@@ -5,7 +5,9 @@ partition with /x86/LiveOS and /x64/LiveOS, vmlinuz0/1 and initrd0/1.img) and a 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from imgcreate.cli import mkbiarch
 from imgcreate.media.liveiso import read_live_iso
 from tests import isoinspect
-from tests.support import assert_failed, run_tool
+from tests.support import assert_failed, run_tool, start_tool
 
 pytestmark = pytest.mark.root
 
@@ -79,3 +81,21 @@ def test_mkbiarch_usage(capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit) as done:
             mkbiarch.mkbiarch_parser().parse_args([flag])
         assert done.value.code == 0 and capsys.readouterr().out.startswith(start)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_mkbiarch_interrupted_leaves_no_image(sig: signal.Signals, toolbox_isos: dict[str, Path],
+                                             tmp_path: Path) -> None:
+    """A signal while the image is being written (its partial file exists): exit 130, no image, no partial file,
+    nothing left running (issue 29: every tool interrupted)."""
+    target = tmp_path / "multi.img"
+    proc = start_tool("mkbiarch", str(toolbox_isos["squashfs"]), str(toolbox_isos["flat"]), str(target))
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".multi.img.partial-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "mkbiarch ended before its partial image appeared"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "everything was cleaned up" in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == [], "no image and no partial file"
