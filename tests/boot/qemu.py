@@ -40,6 +40,17 @@ class BootResult(boottest.BootResult):
         return found
 
 
+def reported_mounts(log: str) -> dict[str, tuple[str, str, str]]:
+    """mountpoint -> (device, fstype, rw|ro) from the booted system's ``LIVECD-TOOLS-CHECK mount:`` lines (a
+    boot's log, or the serial log a ``--boot-test`` kept)."""
+    found = {}
+    for line in log.splitlines():
+        if "LIVECD-TOOLS-CHECK mount: " in line:
+            device, mountpoint, fstype, mode = line.split("LIVECD-TOOLS-CHECK mount: ", 1)[1].split()[:4]
+            found[mountpoint] = (device, fstype, mode)
+    return found
+
+
 def _media(image: Path, mode: str) -> list[str]:
     """QEMU's drive for *image* in boot *mode*."""
     if mode in ("bios", "uefi"):

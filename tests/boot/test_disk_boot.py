@@ -9,23 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.boot.qemu import BootResult, boot
+from tests.boot.qemu import BootResult, boot, reported_mounts
 from tests.disks import MSDOS_BOOT_TEST_EXPECT as EXPECT
 from tests.disks import MSDOS_BOOT_TEST_MEMORY as MEMORY
 from tests.disks import MSDOS_BOOT_TEST_TIMEOUT as TIMEOUT
 from tests.disks import Disk, attached, blkid
 
 pytestmark = [pytest.mark.root, pytest.mark.boot]
-
-
-def _mounts(log: str) -> dict[str, tuple[str, str, str]]:
-    """mountpoint -> (device, fstype, rw|ro) from the booted system's ``LIVECD-TOOLS-CHECK mount:`` lines."""
-    found = {}
-    for line in log.splitlines():
-        if "LIVECD-TOOLS-CHECK mount: " in line:
-            device, mountpoint, fstype, mode = line.split("LIVECD-TOOLS-CHECK mount: ", 1)[1].split()[:4]
-            found[mountpoint] = (device, fstype, mode)
-    return found
 
 
 @pytest.mark.parametrize("mode", ["disk-bios", "disk-uefi"])
@@ -36,7 +26,7 @@ def test_gpt_disk_boots(mode: str, gpt_disk: Disk) -> None:
     result = boot(raw, mode)
     assert result.ok, result.tail()
     checks = result.checks()
-    mounts = _mounts(result.log)
+    mounts = reported_mounts(result.log)
     assert checks.get("root-uuid") == root_uuid, checks
     assert mounts["/"][1:] == ("ext4", "rw"), mounts
     assert mounts["/boot"][1] == "ext4" and mounts["/boot/efi"][1] == "vfat", mounts
@@ -53,7 +43,7 @@ def test_msdos_qcow2_disk_boots(msdos_disk: Disk) -> None:
     (passed,) = [line for line in err.splitlines() if "Boot test passed on BIOS in " in line]
     assert passed.rstrip().endswith("fstype=xfs") and "LIVECD-TOOLS-BOOT-OK root=/dev/vda" in passed, passed
     assert "; matched " in log and "QEMU was stopped" in log, "stopped at the match, not at the timeout"
-    mounts = _mounts(result.log)
+    mounts = reported_mounts(result.log)
     assert mounts["/"][1:] == ("xfs", "rw"), mounts
     assert "/boot/efi" not in mounts
     checks = result.checks()

@@ -18,7 +18,7 @@ import pytest
 
 from imgcreate import util
 from tests import isoinspect
-from tests.boot.qemu import MARKER, boot
+from tests.boot.qemu import MARKER, boot, reported_mounts
 from tests.disks import BOOT_APPEND, attached, blkid
 from tests.integration.test_upstream_client import (
     BrandedLiveCreator,
@@ -53,16 +53,6 @@ class BootBrandedLiveCreator(BrandedLiveCreator):
         return BrandedLiveCreator._get_kernel_options(self) + " " + CLIENT_ARG
 
 
-def _mounts(log: str) -> dict[str, tuple[str, str, str]]:
-    """mountpoint -> (device, fstype, rw|ro) from the booted system's ``LIVECD-TOOLS-CHECK mount:`` lines."""
-    found = {}
-    for line in log.splitlines():
-        if "LIVECD-TOOLS-CHECK mount: " in line:
-            device, mountpoint, fstype, mode = line.split("LIVECD-TOOLS-CHECK mount: ", 1)[1].split()[:4]
-            found[mountpoint] = (device, fstype, mode)
-    return found
-
-
 def test_appliance_client_disk_boots(tmp_path: Path, testrepo: Path) -> None:
     qcow2, _ = build_client(BootableClient, tmp_path, testrepo, append=BOOT_APPEND)
     raw = tmp_path / "client.raw"
@@ -75,7 +65,7 @@ def test_appliance_client_disk_boots(tmp_path: Path, testrepo: Path) -> None:
     checks = result.checks()
     assert checks.get("root-uuid") == root_uuid, checks
     assert f"root=UUID={root_uuid}" in checks["cmdline"] and BOOT_APPEND in checks["cmdline"], checks
-    mounts = _mounts(result.log)
+    mounts = reported_mounts(result.log)
     assert mounts["/"][1:] == ("ext4", "rw"), mounts
     assert mounts["/boot"][1] == "ext4", "the client's fstab mounted its /boot partition: " + str(mounts)
     assert boot_uuid != root_uuid
