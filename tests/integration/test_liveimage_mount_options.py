@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,10 @@ def check_persist_and_unmount(c: Ctx) -> None:
     assert "Process id:" in proc.stdout
     try:
         assert os.path.ismount(mnt) and "Testdistro" in (mnt / "etc/os-release").read_text()
+        # The command is started, not waited for: give it a moment to be running (a loaded machine is slow).
+        deadline = time.monotonic() + 30
+        while not support.running("sleep", "3221") and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert support.running("sleep", "3221")
     finally:
         c.run("-u", str(mnt))
