@@ -127,8 +127,8 @@ def test_file_lists(installed: Installed) -> None:
     assert bins["livecd-tools-appliance"] == {"/usr/bin/appliance-creator"}
     assert bins["python3-imgcreate"] == set()
     mans = {name: {f for f in fs if "/man/" in f} for name, fs in files.items()}
-    assert mans["livecd-tools"] == {f"/usr/share/man/man1/{c}.1" for c in LIVE_COMMANDS}
-    assert mans["livecd-tools-appliance"] == {"/usr/share/man/man1/appliance-creator.1"}
+    assert mans["livecd-tools"] == {f"/usr/share/man/man8/{c}.8" for c in LIVE_COMMANDS}
+    assert mans["livecd-tools-appliance"] == {"/usr/share/man/man8/appliance-creator.8"}
     lib = files["python3-imgcreate"]
     site = "/" + str(installed.sitelib.relative_to(installed.root))
     assert f"{site}/imgcreate/__init__.py" in lib and f"{site}/imgcreate/cli/creators.py" in lib
@@ -163,7 +163,7 @@ def test_installed_commands_and_man_pages(installed: Installed, tmp_path: Path) 
         assert script.read_text().startswith("#!/usr/bin/python3"), command
         proc = installed.run(command, "--help", cwd=tmp_path)
         assert proc.stdout.startswith(f"usage: {command}"), proc.stdout[:200]
-        page = (installed.root / f"usr/share/man/man1/{command}.1").read_text()
+        page = (installed.root / f"usr/share/man/man8/{command}.8").read_text()
         title = command.upper().replace("-", "\\-")
         assert page.startswith(f'.TH {title} "1"') and __version__ in page.splitlines()[0], page[:200]
 
@@ -240,7 +240,7 @@ def test_koji_appliance_task(installed: Installed, tmp_path: Path, testrepo: Pat
 @pytest.mark.slow
 def test_pip_install_gives_every_command_and_man_page(tmp_path: Path) -> None:
     """`pip install .` in a fresh venv made with --system-site-packages (for the distribution's dnf and rpm), as
-    README.md says: every command runs from the venv with the venv's library, its man page in share/man/man1,
+    README.md says: every command runs from the venv with the venv's library, its man page in share/man/man8,
     pykickstart pulled in, and no test distribution."""
     venv = tmp_path / "venv"
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)], check=True)
@@ -256,4 +256,4 @@ def test_pip_install_gives_every_command_and_man_page(tmp_path: Path) -> None:
         out = subprocess.run([str(venv / "bin" / command), "--help"], cwd=tmp_path, capture_output=True, text=True,
                              check=True).stdout
         assert out.startswith(f"usage: {command}"), out[:200]
-        assert (venv / "share/man/man1" / f"{command}.1").read_text().startswith(".TH ")
+        assert (venv / "share/man/man8" / f"{command}.8").read_text().startswith(".TH ")

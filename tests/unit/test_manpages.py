@@ -28,7 +28,7 @@ EXIT_CODES = ("0", "1", "2", "130")
 
 
 def page_path(prog: str) -> Path:
-    return REPO_ROOT / "man" / f"{prog}.1"
+    return REPO_ROOT / "man" / f"{prog}.8"
 
 
 def documented_actions() -> list[tuple[str, argparse.Action]]:
@@ -59,8 +59,8 @@ def regenerated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_committed_page_is_current(prog: str, regenerated: Path) -> None:
     committed = page_path(prog)
     assert committed.exists(), f"{committed.relative_to(REPO_ROOT)} is missing: run scripts/manpages"
-    assert committed.read_text() == (regenerated / f"{prog}.1").read_text(), (
-        f"man/{prog}.1 is not what the parser in imgcreate/cli/creators.py gives: run scripts/manpages and commit man/")
+    assert committed.read_text() == (regenerated / f"{prog}.8").read_text(), (
+        f"man/{prog}.8 is not what the parser in imgcreate/cli/creators.py gives: run scripts/manpages and commit man/")
 
 
 ACTIONS = documented_actions()
@@ -72,16 +72,16 @@ def test_page_lists_option(prog: str, action: argparse.Action) -> None:
     text = page_path(prog).read_text()
     names = action.option_strings or [str(action.metavar or action.dest)]
     for name in names:
-        assert rf"\fB{roff(name)}\fR" in text, f"{name} is not listed in man/{prog}.1"
+        assert rf"\fB{roff(name)}\fR" in text, f"{name} is not listed in man/{prog}.8"
 
 
 @pytest.mark.parametrize("prog", PARSERS)
 def test_page_gives_exit_codes(prog: str) -> None:
     text = page_path(prog).read_text()
     section = re.search(r"^\.SH EXIT STATUS\n(.*?)(?=^\.SH |\Z)", text, re.M | re.S)
-    assert section, f"man/{prog}.1 has no EXIT STATUS section"
+    assert section, f"man/{prog}.8 has no EXIT STATUS section"
     listed = re.findall(r"^\.TP\n\\fB(\d+)\\fR$", section.group(1), re.M)
-    assert set(EXIT_CODES) <= set(listed), f"exit codes in man/{prog}.1: {listed}"
+    assert set(EXIT_CODES) <= set(listed), f"exit codes in man/{prog}.8: {listed}"
     assert listed == re.findall(r"^\s+(\d+)\s", creators.EXIT_CODES, re.M)  # the codes --help lists, in its order
 
 
