@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from imgcreate import configure, kickstart
+from imgcreate.boot.boottest import BootTest
 from imgcreate.build import builddir, incremental, manifest
 from imgcreate.build.artifacts import Artifact, ArtifactKind
 from imgcreate.build.install import InstallRequest
@@ -90,6 +91,8 @@ class ImageCreator(UpstreamMembers):
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
         # --incremental: the cache of installed trees (imgcreate.build.incremental); None: always install.
         self.incremental: Path | None = None
+        # --boot-test (our extension): boot what package() delivered, as build_image's last step (create() too).
+        self.boot_test: BootTest | None = None
         self._based_on: str | None = None
         self._install_key: incremental.InstallKey | None = None  # with --incremental, once installed
         # A reproducible build (imgcreate.storage.reproducible): --source-date-epoch, else $SOURCE_DATE_EPOCH as
@@ -116,7 +119,8 @@ class ImageCreator(UpstreamMembers):
         return parse.make_config(
             kind=type(self).__name__, name=self.name, releasever=self.releasever or "", tmpdir=self.tmpdir.path,
             cacheonly=self.cacheonly, docleanup=self.docleanup, pkgverify_level=self.pkgverify_level,
-            source_date_epoch=self.source_date_epoch, incremental=self.incremental, **self._config_sections())
+            source_date_epoch=self.source_date_epoch, incremental=self.incremental, boot_test=self.boot_test,
+            **self._config_sections())
 
     def _config_sections(self) -> dict[str, Any]:
         return {}  # the image type's sections (``loop``, ``live``: imgcreate.config.parse)
@@ -177,6 +181,8 @@ class ImageCreator(UpstreamMembers):
         """Fail before anything is built if a host tool this kind of image needs is missing."""
         for tool in self._host_tools():
             find_tool(tool)
+        if self.boot_test is not None:
+            self.boot_test.check_host()
 
     def _host_tools(self) -> list[str]:
         return ["chroot", "mount", "umount", *self._get_storage().host_tools()]
