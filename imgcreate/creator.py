@@ -91,7 +91,7 @@ class ImageCreator(UpstreamMembers):
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
         # --incremental: the cache of installed trees (imgcreate.build.incremental); None: always install.
         self.incremental: Path | None = None
-        # --boot-test (our extension): boot what package() delivered, as build_image's last step (create() too).
+        # --boot-test (our extension): boot what package() delivers, build_image's last step (in create() too)
         self.boot_test: BootTest | None = None
         self._based_on: str | None = None
         self._install_key: incremental.InstallKey | None = None  # with --incremental, once installed
@@ -303,31 +303,24 @@ class ImageCreator(UpstreamMembers):
 
     def install(self, repo_urls: dict[str, str] | None = None,
                 repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> None:
-        """Install %packages (plus the image type's required packages) from the kickstart's repositories.
-
-        *repo_urls* (name -> URL) adds repositories; *repo*, a ``.repo`` file or a directory of them (or several),
-        replaces the kickstart's repositories, as upstream's ``--repo``.
-        """
+        """Install %packages (plus the image type's required packages) from the kickstart's repositories; *repo*
+        (``.repo`` files or folders, upstream's ``--repo``) replaces them, *repo_urls* (name -> URL) adds to them."""
         self._require_mounted()
         cfg = self.build_config
         self.run_pre_scripts()
         workdir = self._require_builddir()
-        repos = list(self.config.repos) if repo is None else repofiles.read_repo_paths(repo)
-        repos += self.extra_repos
-        for name, url in (repo_urls or {}).items():
-            repos.append(RepoSpec(name=name, baseurl=(url,)))
+        repos = repofiles.build_repos(self.config.repos, repo, self.extra_repos, repo_urls)
         spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
         request = InstallRequest(
             root=self._instroot.path, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,
-            repos=tuple(repos), releasever=cfg.releasever, cacheonly=cfg.cacheonly,
+            repos=repos, releasever=cfg.releasever, cacheonly=cfg.cacheonly,
             pkgverify_level=cfg.pkgverify_level, key_settings=cfg.install_settings(), incremental=cfg.incremental,
             based_on=self._based_on)
         self.install_result, self._install_key = install_packages(request, self._phase, self.timings)
 
     def _compressed_root(self) -> tuple[incremental.TreeCache, incremental.InstallKey, str] | None:
-        """Where --incremental keeps the compressed root of this build (cache, tree key, root key: derived from
-        the configuration's fields that shape the root); None when the tree was not keyed (no --incremental,
-        --base-on, or unreadable repository metadata)."""
+        """Where --incremental keeps this build's compressed root (cache, tree key, root key from the fields that
+        shape the root); None when the tree was not keyed (no --incremental, --base-on, unreadable metadata)."""
         cfg = self.build_config
         if cfg.incremental is None or self._install_key is None:
             return None

@@ -88,6 +88,18 @@ def read_repo_paths(repo: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     return [spec for p in paths for spec in read_repo_path(Path(p))]
 
 
+def build_repos(kickstart_repos: Sequence[RepoSpec],
+                repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+                extra: Sequence[RepoSpec], repo_urls: dict[str, str] | None) -> tuple[RepoSpec, ...]:
+    """The repositories a build installs from, as upstream's install() chooses them: the kickstart's, or those
+    *repo* names instead (``--repo``: .repo files or folders of them); then *extra* (``extra_repos``) and
+    *repo_urls* (name -> URL)."""
+    repos = list(kickstart_repos) if repo is None else read_repo_paths(repo)
+    repos += extra
+    repos += [RepoSpec(name=name, baseurl=(url,)) for name, url in (repo_urls or {}).items()]
+    return tuple(repos)
+
+
 def host_releasever() -> str | None:
     """The host's release version, the default for $releasever (as yum used the running system's)."""
     try:
