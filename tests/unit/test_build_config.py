@@ -235,4 +235,4 @@ def test_boot_test_is_a_setting(ks: Any, tmp_path: Path) -> None:
     assert "boot_test" not in config.root_settings() and "boot_test" not in config.install_settings()
     creator.boot_test = "yes"  # type: ignore[assignment]
     with pytest.raises(CreatorError, match="boot_test must be None or .*BootTest"):
-        creator.build_config
+        _ = creator.build_config
