@@ -299,7 +299,8 @@ class ImageCreator(UpstreamMembers):
                 repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> None:
         """Install %packages (plus the image type's required packages) from the kickstart's repositories.
 
-        *repo_urls* (name -> URL) adds repositories; *repo*, a ``.repo`` file or a directory of them (or several),
+        *repo_urls* (name -> URL), upstream's: the URL of the repository of that name, its mirrorlist dropped (a
+        name the kickstart lacks adds a repository); *repo*, a ``.repo`` file or a directory of them (or several),
         replaces the kickstart's repositories, as upstream's ``--repo``.
         """
         self._require_mounted()
@@ -307,9 +308,7 @@ class ImageCreator(UpstreamMembers):
         self.run_pre_scripts()
         workdir = self._require_builddir()
         repos = list(self.config.repos) if repo is None else repofiles.read_repo_paths(repo)
-        repos += self.extra_repos
-        for name, url in (repo_urls or {}).items():
-            repos.append(RepoSpec(name=name, baseurl=(url,)))
+        repos = repofiles.with_urls([*repos, *self.extra_repos], repo_urls or {})
         spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
         request = InstallRequest(
             root=self._instroot.path, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,

@@ -8,8 +8,9 @@ Only what a build uses is read; dnf substitutes ``$releasever`` and ``$basearch`
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,17 @@ def read_repo_paths(repo: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     """The repositories of one ``.repo`` path or several (files or directories of them), in order."""
     paths = [repo] if isinstance(repo, (str, os.PathLike)) else list(repo)
     return [spec for p in paths for spec in read_repo_path(Path(p))]
+
+
+def with_urls(repos: Sequence[RepoSpec], repo_urls: Mapping[str, str]) -> list[RepoSpec]:
+    """*repos* with upstream's ``install(repo_urls=...)`` applied: a repository named in *repo_urls* gets that URL
+    as its only baseurl, its mirrorlist and metalink dropped (upstream's ``kickstart.get_repos``); a name none of
+    them has adds a repository with that URL (livecd-creator's ``--repo NAME,URL`` here; upstream ignores it)."""
+    urls = dict(repo_urls)
+    out = [dataclasses.replace(r, baseurl=(urls[r.name],), mirrorlist=None, metalink=None) if r.name in urls else r
+           for r in repos]
+    known = {r.name for r in repos}
+    return out + [RepoSpec(name=name, baseurl=(url,)) for name, url in urls.items() if name not in known]
 
 
 def host_releasever() -> str | None:
