@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from imgcreate import configure, kickstart
+from imgcreate.boot.boottest import BootTest
 from imgcreate.build import builddir, incremental, manifest
 from imgcreate.build.artifacts import Artifact, ArtifactKind
 from imgcreate.build.install import InstallRequest
@@ -90,6 +91,8 @@ class ImageCreator(UpstreamMembers):
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
         # --incremental: the cache of installed trees (imgcreate.build.incremental); None: always install.
         self.incremental: Path | None = None
+        # --boot-test (our extension): boot what package() delivers, build_image's last step (in create() too)
+        self.boot_test: BootTest | None = None
         self._based_on: str | None = None
         self._install_key: incremental.InstallKey | None = None  # with --incremental, once installed
         # A reproducible build (imgcreate.storage.reproducible): --source-date-epoch, else $SOURCE_DATE_EPOCH as
@@ -116,7 +119,8 @@ class ImageCreator(UpstreamMembers):
         return parse.make_config(
             kind=type(self).__name__, name=self.name, releasever=self.releasever or "", tmpdir=self.tmpdir.path,
             cacheonly=self.cacheonly, docleanup=self.docleanup, pkgverify_level=self.pkgverify_level,
-            source_date_epoch=self.source_date_epoch, incremental=self.incremental, **self._config_sections())
+            source_date_epoch=self.source_date_epoch, incremental=self.incremental, boot_test=self.boot_test,
+            **self._config_sections())
 
     def _config_sections(self) -> dict[str, Any]:
         return {}  # the image type's sections (``loop``, ``live``: imgcreate.config.parse)
@@ -177,6 +181,8 @@ class ImageCreator(UpstreamMembers):
         """Fail before anything is built if a host tool this kind of image needs is missing."""
         for tool in self._host_tools():
             find_tool(tool)
+        if self.boot_test is not None:
+            self.boot_test.check_host()
 
     def _host_tools(self) -> list[str]:
         return ["chroot", "mount", "umount", *self._get_storage().host_tools()]
@@ -297,30 +303,25 @@ class ImageCreator(UpstreamMembers):
 
     def install(self, repo_urls: dict[str, str] | None = None,
                 repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> None:
-        """Install %packages (plus the image type's required packages) from the kickstart's repositories.
-
-        *repo_urls* (name -> URL), upstream's: the URL of the repository of that name, its mirrorlist dropped (a
-        name the kickstart lacks adds a repository); *repo*, a ``.repo`` file or a directory of them (or several),
-        replaces the kickstart's repositories, as upstream's ``--repo``.
-        """
+        """Install %packages (plus the image type's required packages) from the kickstart's repositories; *repo*
+        (``.repo`` files or folders, upstream's ``--repo``) replaces them; *repo_urls* (name -> URL), upstream's,
+        gives the repository of that name that URL, its mirror list dropped (an unknown name adds one)."""
         self._require_mounted()
         cfg = self.build_config
         self.run_pre_scripts()
         workdir = self._require_builddir()
-        repos = list(self.config.repos) if repo is None else repofiles.read_repo_paths(repo)
-        repos = repofiles.with_urls([*repos, *self.extra_repos], repo_urls or {})
+        repos = repofiles.build_repos(self.config.repos, repo, self.extra_repos, repo_urls)
         spec = self.config.packages.with_extra(self._get_required_packages(), self._get_excluded_packages())
         request = InstallRequest(
             root=self._instroot.path, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,
-            repos=tuple(repos), releasever=cfg.releasever, cacheonly=cfg.cacheonly,
+            repos=repos, releasever=cfg.releasever, cacheonly=cfg.cacheonly,
             pkgverify_level=cfg.pkgverify_level, key_settings=cfg.install_settings(), incremental=cfg.incremental,
             based_on=self._based_on)
         self.install_result, self._install_key = install_packages(request, self._phase, self.timings)
 
     def _compressed_root(self) -> tuple[incremental.TreeCache, incremental.InstallKey, str] | None:
-        """Where --incremental keeps the compressed root of this build (cache, tree key, root key: derived from
-        the configuration's fields that shape the root); None when the tree was not keyed (no --incremental,
-        --base-on, or unreadable repository metadata)."""
+        """Where --incremental keeps this build's compressed root (cache, tree key, root key from the fields that
+        shape the root); None when the tree was not keyed (no --incremental, --base-on, unreadable metadata)."""
         cfg = self.build_config
         if cfg.incremental is None or self._install_key is None:
             return None

@@ -312,12 +312,18 @@ class BootTest:
         """None without --boot-test; otherwise QEMU must be installed (checked now, before a build)."""
         if not getattr(opts, "boot_test", False):
             return None
+        test = cls(opts.boot_test_expect, opts.boot_test_timeout, opts.boot_test_memory, opts.tmpdir)
+        test.check_host()
+        return test
+
+    def check_host(self) -> None:
+        """QEMU must be installed: checked before a build (``ImageCreator.check_host_tools``), so a missing
+        emulator does not show only after an hour's build."""
         try:
             find_qemu()
         except MissingToolError as exc:
             exc.args = (f"--boot-test boots the image in QEMU. {exc}",)
             raise
-        return cls(opts.boot_test_expect, opts.boot_test_timeout, opts.boot_test_memory, opts.tmpdir)
 
     def run(self, artifacts: Sequence[Artifact], name: str) -> list[BootResult]:
         """Boot the first live ISO or disk a build delivered (``ImageCreator.artifacts``), on each firmware its

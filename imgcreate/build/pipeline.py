@@ -9,27 +9,22 @@ step is the creator's business (its hooks), not the pipeline's.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-from imgcreate.build.artifacts import Artifact
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from imgcreate.creator import ImageCreator
 
 
-class BootTester(Protocol):
-    """Boots what a build delivered and raises if it does not come up (``--boot-test``:
-    :class:`imgcreate.boot.boottest.BootTest`)."""
-
-    def run(self, artifacts: Sequence[Artifact], name: str) -> object: ...
-
-
 @dataclass(frozen=True)
 class BuildOptions:
-    """What a build needs besides the kickstart and the kind of image (the command line's other options)."""
+    """The arguments of the build's calls (upstream's ``mount(base_on, cachedir)``, ``install(repo_urls)``,
+    ``package(destdir)``), not settings of the image: where the result goes and what it starts from may change
+    from one run of the same creator to the next, as with upstream's API.  Everything that decides what the image
+    is (and the boot test) is the creator's :class:`~imgcreate.config.model.BuildConfig`, taken at ``mount()``.
+    (mkosi draws the same line between its ``Args`` and its ``Config``.)"""
 
     destdir: Path = Path(".")  # where the finished files go (--output)
     base_on: str | None = None  # start from this earlier image (--base-on)
@@ -38,7 +33,6 @@ class BuildOptions:
     repo_paths: tuple[Path, ...] = ()  # .repo files or directories replacing the kickstart's repositories
     before_unmount: Callable[[ImageCreator], None] | None = None  # e.g. --shell: open a shell in the image
     install: bool = True  # install the kickstart's packages (not when a base image is edited in --shell)
-    boot_test: BootTester | None = None  # --boot-test: boot the delivered image, after the build is cleaned up
 
 
 def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
@@ -72,12 +66,13 @@ def build_image(creator: ImageCreator, options: BuildOptions) -> list[Path]:
             options.before_unmount(creator)
         creator.unmount()
         delivered = creator.package(options.destdir)
+        boot_test = creator.build_config.boot_test  # the snapshot mount() took (cleanup() drops it)
     except BaseException:
         creator.run_onerror_scripts()
         raise
     finally:
         os.umask(umask)
-    if options.boot_test is not None:
+    if boot_test is not None:
         creator.cleanup()  # the image is delivered: its build directory need not wait for a long boot
-        options.boot_test.run(creator.artifacts, creator.name)  # a failure keeps the image and the serial log
+        boot_test.run(creator.artifacts, creator.name)  # a failure keeps the image and the serial log
     return delivered

@@ -8,7 +8,6 @@ like Ctrl-C does, so nothing is left mounted.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import signal
@@ -210,13 +209,14 @@ _C = TypeVar("_C", bound=ImageCreator)
 def creator_from_options(cls: type[_C], opts: argparse.Namespace, ks: kickstart.KickstartHandler, name: str,
                          epoch: int | None, **kind: Any) -> _C:
     """The one way every frontend builds its creator from parsed options: the options all creators share
-    (--releasever, --tmpdir, --cacheonly, --nocleanup, --pkgverify-level, the epoch, --incremental) as
+    (--releasever, --tmpdir, --cacheonly, --nocleanup, --pkgverify-level, the epoch, --incremental, --boot-test) as
     constructor keywords and settings, plus the image type's own keywords *kind*.  Nothing else sets a
     creator's settings from the command line; ``mount()`` takes them as its one snapshot."""
     creator = cls(ks, name, releasever=getattr(opts, "releasever", None), tmpdir=opts.tmpdir,
                   cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
                   pkgverify_level=getattr(opts, "pkgverify_level", None), source_date_epoch=epoch, **kind)
     creator.incremental = incremental_dir(opts)
+    creator.boot_test = boottest.BootTest.from_options(opts)  # None without --boot-test; QEMU is checked now
     return creator
 
 
@@ -303,11 +303,10 @@ def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any, 
         if epoch is not None:
             log.info("reproducible build: SOURCE_DATE_EPOCH=%d", epoch)
         check_host(prog)
-        boot_test = boottest.BootTest.from_options(opts)  # None without --boot-test; QEMU is checked first
         ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
         creator = state["creator"] = make_creator(ks, epoch)
         with creator:
-            build_image(creator, dataclasses.replace(options, boot_test=boot_test))
+            build_image(creator, options)
         _report_timings(creator)
         return 0
 

@@ -10,6 +10,8 @@ tools are parameters here; the defaults are the creators'.
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import NoReturn
 
 from imgcreate.version import __version__
 
@@ -17,12 +19,26 @@ from imgcreate.version import __version__
 Options = argparse._ActionsContainer
 
 
-def tool_parser(prog: str, description: str, epilog: str,
-                version_flags: tuple[str, ...] = ("--version",)) -> argparse.ArgumentParser:
-    """A tool's parser: *epilog* (its exit codes) shown as written, and a version option (*version_flags*:
-    appliance-creator's ``--version`` is the appliance's own, so its tool version is ``-V/--tool-version``)."""
-    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+class ToolParser(argparse.ArgumentParser):
+    """argparse's parser, with the exit status of a wrong command line chosen per tool: 2 for the Python tools as
+    upstream's (argparse's), 1 for those upstream wrote in shell (livecd-iso-to-pxeboot's ``usage`` exits 1), so
+    scripts that test ``$? -eq 1`` keep working."""
+
+    usage_status = 2
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(self.usage_status, f"{self.prog}: error: {message}\n")
+
+
+def tool_parser(prog: str, description: str, epilog: str, version_flags: tuple[str, ...] = ("--version",),
+                usage_status: int = 2) -> argparse.ArgumentParser:
+    """A tool's parser: *epilog* (its exit codes) shown as written, a version option (*version_flags*:
+    appliance-creator's ``--version`` is the appliance's own, so its tool version is ``-V/--tool-version``), and
+    *usage_status* the exit status of a wrong command line (see :class:`ToolParser`)."""
+    parser = ToolParser(prog=prog, description=description, epilog=epilog,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.usage_status = usage_status
     parser.add_argument(*version_flags, action="version", version=f"%(prog)s (livecd-tools) {__version__}")
     return parser
 

@@ -34,8 +34,17 @@ exit status:
 """
 
 
-def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    return tool_parser(prog, description, EXIT_CODES)
+# livecd-iso-to-pxeboot is a shell script upstream: its usage() exits 1, for a wrong command line too.
+PXEBOOT_EXIT_CODES = """\
+exit status:
+  0    done
+  1    failed, or the command line was wrong (as upstream); nothing was left mounted or written
+  130  interrupted (Ctrl-C, SIGTERM or SIGHUP); everything was cleaned up
+"""
+
+
+def _parser(prog: str, description: str, epilog: str = EXIT_CODES, usage_status: int = 2) -> argparse.ArgumentParser:
+    return tool_parser(prog, description, epilog, usage_status=usage_status)
 
 
 # -- liveimage-mount ---------------------------------------------------------------------------------------------
@@ -312,7 +321,8 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
 
 def pxeboot_parser() -> argparse.ArgumentParser:
     parser = _parser("livecd-iso-to-pxeboot", "Write a network boot (PXE) tree from a live ISO: the kernel, an "
-                                              "initrd holding the whole ISO, and boot loader configurations.")
+                                              "initrd holding the whole ISO, and boot loader configurations.",
+                     PXEBOOT_EXIT_CODES, usage_status=1)
     parser.add_argument("iso", metavar="ISO", help="the live ISO")
     parser.add_argument("-o", "--output", default="tftpboot", metavar="DIR",
                         help="the tree to write; must not exist (default: ./tftpboot)")

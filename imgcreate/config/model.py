@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imgcreate.boot.boottest import BootTest
 from imgcreate.boot.dracutconf import DracutSettings
 from imgcreate.media.iso import BiosBootloader
 from imgcreate.pack import RootfsType
@@ -127,6 +128,8 @@ class BuildConfig:
     pkgverify_level: PkgVerifyLevel | None = setting(tree=False, install=True)
     source_date_epoch: int | None = setting(tree=False, install=True)  # rpm records it as the install time
     incremental: Path | None = setting(tree=False)  # where --incremental keeps its trees (None: off)
+    # --boot-test: boot what the build delivered (the last step of build_image, so ``create()`` does it too)
+    boot_test: BootTest | None = setting(tree=False, default=None)
     loop: LoopConfig | None = setting(tree=True, default=None)
     live: LiveConfig | None = setting(tree=True, default=None)
 

@@ -7,6 +7,7 @@ keywords and attributes alike); every check runs here, and every problem found i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from imgcreate import kickstart
 from imgcreate.boot import dracutconf
+from imgcreate.boot.boottest import BootTest
 from imgcreate.config.model import (
     BuildConfig,
     Compression,
@@ -150,10 +152,20 @@ def _live(raw: RawLive, problems: _Problems) -> LiveConfig:
     )
 
 
+def _boot_test(value: object, tmpdir: str | os.PathLike[str]) -> BootTest | None:
+    """The creator's ``boot_test`` (our extension: None, or a :class:`BootTest`); its scratch files go under the
+    build's --tmpdir unless it names its own."""
+    if value is None:
+        return None
+    if not isinstance(value, BootTest):
+        raise CreatorError(f"boot_test must be None or an imgcreate.boot.boottest.BootTest, not {value!r}.")
+    return value if value.tmpdir is not None else dataclasses.replace(value, tmpdir=os.fspath(tmpdir))
+
+
 def make_config(*, kind: str, name: str, releasever: str, tmpdir: str | os.PathLike[str], cacheonly: bool,
                 docleanup: bool, pkgverify_level: str | None, source_date_epoch: int | None,
                 incremental: str | os.PathLike[str] | None, loop: RawLoop | None = None,
-                live: RawLive | None = None) -> BuildConfig:
+                live: RawLive | None = None, boot_test: BootTest | None = None) -> BuildConfig:
     """The build's configuration from the creator's settings; every problem in one :class:`CreatorError`."""
     problems = _Problems()
     config = BuildConfig(
@@ -166,6 +178,7 @@ def make_config(*, kind: str, name: str, releasever: str, tmpdir: str | os.PathL
         pkgverify_level=problems.check(lambda: verify_level(pkgverify_level), None),
         source_date_epoch=problems.check(lambda: _epoch(source_date_epoch), None),
         incremental=Path(incremental) if incremental is not None else None,
+        boot_test=problems.check(lambda: _boot_test(boot_test, tmpdir), None),
         loop=problems.check(lambda: loop_settings(loop, live is not None), None) if loop is not None else None,
         live=_live(live, problems) if live is not None else None,
     )

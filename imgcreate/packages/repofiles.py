@@ -89,6 +89,16 @@ def read_repo_paths(repo: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     return [spec for p in paths for spec in read_repo_path(Path(p))]
 
 
+def build_repos(kickstart_repos: Sequence[RepoSpec],
+                repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+                extra: Sequence[RepoSpec], repo_urls: Mapping[str, str] | None) -> tuple[RepoSpec, ...]:
+    """The repositories a build installs from, as upstream's install() chooses them: the kickstart's, or those
+    *repo* names instead (``--repo``: .repo files or folders of them); then *extra* (``extra_repos``); then
+    *repo_urls* (name -> URL) applied by :func:`with_urls`."""
+    repos = list(kickstart_repos) if repo is None else read_repo_paths(repo)
+    return tuple(with_urls([*repos, *extra], repo_urls or {}))
+
+
 def with_urls(repos: Sequence[RepoSpec], repo_urls: Mapping[str, str]) -> list[RepoSpec]:
     """*repos* with upstream's ``install(repo_urls=...)`` applied: a repository named in *repo_urls* gets that URL
     as its only baseurl, its mirrorlist and metalink dropped (upstream's ``kickstart.get_repos``); a name none of

@@ -165,7 +165,7 @@ def test_installed_commands_and_man_pages(installed: Installed, tmp_path: Path) 
         assert proc.stdout.startswith(f"usage: {command}"), proc.stdout[:200]
         page = (installed.root / f"usr/share/man/man8/{command}.8").read_text()
         title = command.upper().replace("-", "\\-")
-        assert page.startswith(f'.TH {title} "1"') and __version__ in page.splitlines()[0], page[:200]
+        assert page.startswith(f'.TH {title} "8"') and __version__ in page.splitlines()[0], page[:200]
 
 
 def koji_volid(name: str, version: str, release: str) -> str:

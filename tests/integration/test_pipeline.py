@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 import imgcreate
+from imgcreate.boot.boottest import BootResult, BootTest
+from imgcreate.build.artifacts import Artifact
 from imgcreate.creator import ImageCreator
 from imgcreate.live import LiveImageCreator
 from tests import isoinspect
@@ -91,3 +95,32 @@ def test_upstream_style_subclass(make_ks: MakeKs, tmp_path: Path) -> None:
         post = tar.extractfile("etc/post-file")
         assert post is not None and post.read() == b"hi\n"
     assert "etc/fstab" in names and "etc/rpm/macros.imgcreate" in names
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingBootTest(BootTest):
+    """A boot test that records what it was given instead of starting QEMU (the boot itself is tested in
+    tests/boot; this checks only that create() ends with it, once the build is cleaned up)."""
+
+    seen: list[tuple[list[Path], str, bool]] = dataclasses.field(default_factory=list)
+
+    def check_host(self) -> None:
+        self.seen.append(([], "checked", True))
+
+    def run(self, artifacts: Sequence[Artifact], name: str) -> list[BootResult]:
+        builddirs = list(Path(self.tmpdir or "/nonexistent").glob("imgcreate-*"))
+        self.seen.append(([a.path for a in artifacts], name, not builddirs))
+        return []
+
+
+def test_create_ends_with_the_boot_test_of_the_config(make_ks: MakeKs, tmp_path: Path) -> None:
+    """The boot test is a setting of the build (BuildConfig.boot_test), not an argument only the command line
+    passes: an API user's create() checks QEMU before building and boots what package() delivered, after the
+    build directory is gone."""
+    ks = imgcreate.read_kickstart(make_ks("%packages\ndemo-app\n%end\n"))
+    test = RecordingBootTest()
+    with TreeCreator(ks, "booted", tmpdir=tmp_path) as creator:
+        creator.boot_test = test
+        files = creator.create(tmp_path / "out")
+    assert test.seen[0] == ([], "checked", True), "QEMU checked before the build"
+    assert test.seen[1] == (files, "booted", True), "given what was delivered, with the build cleaned up"

@@ -247,7 +247,10 @@ def test_pxeboot_bad_input(isos: dict[str, Path], pxe_tree: Path, tmp_path: Path
     proc = run_tool("livecd-iso-to-pxeboot", str(notiso), "-o", str(tmp_path / "t"), check=False)
     assert_failed(proc, "is not a live ISO")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not.iso"], "nothing written"
-    assert run_tool("livecd-iso-to-pxeboot", check=False).returncode == 2
+    for wrong in ((), (str(notiso), "extra"), ("--no-such-option", str(notiso))):
+        proc = run_tool("livecd-iso-to-pxeboot", *wrong, check=False)  # upstream's usage() exits 1
+        assert proc.returncode == 1 and "usage: livecd-iso-to-pxeboot" in proc.stderr, (wrong, proc.stderr)
+        assert "Traceback" not in proc.stderr
 
 
 # -- liveimage-mount on a stick ----------------------------------------------------------------------------------

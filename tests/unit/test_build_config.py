@@ -219,3 +219,20 @@ def test_mount_takes_the_snapshot(ks: Any, tmp_path: Path) -> None:
         assert creator.build_config.name == "snap" and not creator.build_config.cacheonly
         creator.unmount()
     assert creator.build_config.name == "renamed"
+
+
+def test_boot_test_is_a_setting(ks: Any, tmp_path: Path) -> None:
+    """--boot-test is a field of the one configuration (taken at mount() like the others), its scratch files
+    under the build's --tmpdir unless it names its own; anything else than a BootTest is refused in the
+    settings' one paragraph."""
+    from imgcreate.boot.boottest import BootTest
+
+    creator = live(ks, tmp_path)
+    assert creator.build_config.boot_test is None, "no boot test unless asked"
+    creator.boot_test = BootTest(timeout=5)
+    config = creator.build_config
+    assert config.boot_test == BootTest(timeout=5, tmpdir=str(tmp_path))
+    assert "boot_test" not in config.root_settings() and "boot_test" not in config.install_settings()
+    creator.boot_test = "yes"  # type: ignore[assignment]
+    with pytest.raises(CreatorError, match="boot_test must be None or .*BootTest"):
+        _ = creator.build_config
