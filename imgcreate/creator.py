@@ -304,7 +304,8 @@ class ImageCreator(UpstreamMembers):
     def install(self, repo_urls: dict[str, str] | None = None,
                 repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> None:
         """Install %packages (plus the image type's required packages) from the kickstart's repositories; *repo*
-        (``.repo`` files or folders, upstream's ``--repo``) replaces them, *repo_urls* (name -> URL) adds to them."""
+        (``.repo`` files or folders, upstream's ``--repo``) replaces them; *repo_urls* (name -> URL), upstream's,
+        gives the repository of that name that URL, its mirror list dropped (an unknown name adds one)."""
         self._require_mounted()
         cfg = self.build_config
         self.run_pre_scripts()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +38,11 @@ from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.config import parse
 from imgcreate.config.model import LiveConfig
 from imgcreate.creator import LoopImageCreator
-from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError
 from imgcreate.host.run import find_any_tool
 from imgcreate.media import baseiso, iso
-from imgcreate.media.iso import BiosBootloader
-from imgcreate.pack import Packer, RootfsType
+from imgcreate.media.iso import BiosBootloader, BootMedia
+from imgcreate.pack import Packer, PackOps, RootfsType, pack_image_tree
 from imgcreate.storage import inroot, rootfs
 from imgcreate.storage.roots import DirectoryRoot, RootStorage
 from imgcreate.strpath import StrPath
@@ -55,18 +53,6 @@ DRACUT_CONF = "/etc/dracut.conf.d/99-liveos.conf"
 DEFAULT_COMPRESSION = parse.DEFAULT_COMPRESSION  # upstream 31's default
 # lorax's --rootfs-type values: the compressed image (squashfs or EROFS) holds the root tree or an ext4 rootfs.img.
 ROOTFS_TYPES = RootfsType.names()
-
-
-
-@dataclass(frozen=True)
-class BootMedia:
-    """What the boot configuration step made, for mastering the ISO: the BIOS boot loader, the EFI boot image's
-    path in the ISO tree (None: no UEFI boot), and the hybrid MBR boot code taken from the image (None: the ISO
-    does not boot from a USB stick on BIOS)."""
-
-    bios: BiosBootloader
-    efiboot: str | None
-    mbr: bytes | None
 
 
 class LiveImageCreator(LoopImageCreator):
@@ -108,6 +94,9 @@ class LiveImageCreator(LoopImageCreator):
         self.dracut_conf_args = dracut_conf_args
         self.base_on = False  # upstream's: set when the install root is mounted
         self._alt_initrd_name: str | None = None  # upstream's: /boot/<name> is the initrd (default: the kernel's)
+        # upstream's: the kernel package the menu boots when several are installed (bootloader --default)
+        self._default_kernel: str = kickstart.get_default_kernel(ks, "kernel") or "kernel"
+        self._base_root: Path | None = None  # what _base_on took from the base ISO for the root to start from
         self._boot_media: BootMedia | None = None
         self._menu: bootloader.BootMenu | None = None
         self._dracut: dracutconf.DracutSettings | None = None  # the live dracut modules this build uses
@@ -116,7 +105,6 @@ class LiveImageCreator(LoopImageCreator):
 
     # -- settings (upstream's attribute names) ----------------------------------------------------------------------
     _isofstype = "iso9660"  # upstream's: the medium's filesystem
-    _default_kernel = "kernel"  # upstream's: the kernel package the boot menu boots
 
     @property
     def _timeout(self) -> int:
@@ -147,7 +135,8 @@ class LiveImageCreator(LoopImageCreator):
             rootfs_type=None if self.rootfs_type is None else str(self.rootfs_type), flat_squashfs=self.flat_squashfs,
             compression=self.compression_type, skip_compression=self.skip_compression,
             skip_minimize=self.skip_minimize, dracut_conf_args=self.dracut_conf_args, bios=self.BIOSbooter,
-            title=self.title, product=self.product, alt_initrd_name=self._alt_initrd_name, skip_hfs=self.skip_hfs)
+            title=self.title, product=self.product, alt_initrd_name=self._alt_initrd_name, skip_hfs=self.skip_hfs,
+            default_kernel=self._default_kernel)
         return {**super()._config_sections(), "live": raw}
 
     @property
@@ -226,17 +215,26 @@ class LiveImageCreator(LoopImageCreator):
             env["LIVE_ROOT"] = str(self._isodir)
         return env
 
+    def _base_on(self, base_on: str) -> None:
+        """Upstream's: take what this build starts from out of the live ISO *base_on* (``_mount_instroot`` calls
+        it with mount()'s base_on).  The ISO's root (LiveOS/rootfs.img or ext3fs.img in its squashfs.img, a flat
+        squashfs's tree, or a bare LiveOS/rootfs.img: :mod:`imgcreate.media.baseiso`) is what the install root
+        starts from, its ``isolinux/initrd<N>.img`` and ``xen<N>.gz`` go to the new ISO's ``isolinux/``, and
+        without a compression setting (``compress_args`` None) its squashfs's compressor is used."""
+        base = baseiso.read_base_iso(Path(base_on), self._require_builddir() / "base")
+        baseiso.copy_isolinux_extras(Path(base_on), self._isodir)
+        if self._live.compression is None:
+            self._base_compression = base.compression
+            log.info("compressing with %s, as the base ISO", self._compression())
+        self._base_root = base.root
+
     def _mount_instroot(self, base_on: str | None = None) -> None:
-        self._dracut = self._base_compression = self._menu = None  # this build's, not an earlier one's
+        self._dracut = self._base_compression = self._menu = self._base_root = None  # this build's
         self.base_on = True  # upstream's (it says the root was mounted, whether or not from a base)
-        if base_on:
-            base = baseiso.read_base_iso(Path(base_on), self._require_builddir() / "base")
-            if self._live.compression is None:
-                self._base_compression = base.compression
-                log.info("compressing with %s, as the base ISO", self._compression())
-            base_on = str(base.root)
-        super()._mount_instroot(base_on)
         self._isodir.mkdir(exist_ok=True)
+        if base_on:
+            self._base_on(base_on)
+        super()._mount_instroot(str(self._base_root) if self._base_root is not None else None)
         rootfs.write_file(self._instroot.path, DRACUT_CONF, self.dracut.text())
         # Removed while the root is still mounted, whatever way the build ends.
         self._on_unmount(self._remove_dracut_conf)
@@ -274,6 +272,7 @@ class LiveImageCreator(LoopImageCreator):
             initrd=f"{self._kernel_dir}/initrd.img",
             kernel_args=self._get_kernel_options(),
             timeout=self._timeout,
+            media_check=self._has_checkisomd5(),  # upstream's: the media test entry only if the image can run it
         )
         if self.bios is BiosBootloader.SYSLINUX:
             isoboot.setup_isolinux(root, iso_tree, menu)
@@ -304,23 +303,19 @@ class LiveImageCreator(LoopImageCreator):
 
     def _leave_out_missing_dracut_modules(self) -> bool:
         """Drop the live dracut modules the installed image lacks; True if the initramfs must be made again."""
-        if not inroot.is_dir(self._instroot.path, dracutconf.MODULES_DIR):
+        kept = dracutconf.present_in(self._instroot.path, self.dracut)
+        if kept is None:
             return False
-        kept = self.dracut.keeping(dracutconf.module_names(inroot.listdir(self._instroot.path, dracutconf.MODULES_DIR)))
-        if kept == self.dracut:
-            return False
-        missing = " ".join(m for m in self.dracut.modules if m not in kept.modules)
-        log.warning("the image has no dracut module %s (livenet comes with dracut-network): making the initramfs "
-                    "again without it", missing)
         self._dracut = kept
         rootfs.write_file(self._instroot.path, DRACUT_CONF, kept.text())
         return True
 
     def _find_kernel(self, remake: bool = False) -> tuple[str, Path, Path]:
-        """The newest installed kernel and its initramfs (made with the image's dracut if the kernel package
-        made none, or if *remake*)."""
+        """The kernel the menu boots and its initramfs (made with the image's dracut if the kernel package made
+        none, or if *remake*): the newest version of the ``_default_kernel`` package among those
+        ``_get_kernel_versions()`` lists (:func:`imgcreate.boot.kernels.default_kernel`), else the newest kernel."""
         root = self._instroot.path
-        kver = kernels.newest(root)
+        kver = kernels.default_kernel(self._get_kernel_versions(), self._live.default_kernel) or kernels.newest(root)
         alt = self._live.alt_initrd_name
         if alt is not None:  # upstream's _alt_initrd_name: a file the image's own tools made in /boot
             return kver, kernels.vmlinuz(root, kver), rootfs.resolve_in_root(root, f"/boot/{alt}")
@@ -355,13 +350,18 @@ class LiveImageCreator(LoopImageCreator):
 
     # -- packaging -------------------------------------------------------------------------------------------------
     def _stage_final_image(self, ops: list[str] | None = None) -> None:
+        """The ISO, from the unmounted root.  *ops*, upstream's (:class:`imgcreate.pack.PackOps`):
+        "flatten-squashfs" packs the root's tree (the ext image mounted read-only) instead of rootfs.img,
+        "show-squashing" shows mksquashfs's progress, other entries are mksquashfs options; all ignored with
+        skip_compression, as upstream."""
         if self._boot_media is None:
             raise CreatorError("The boot configuration was not made: call configure() before package().")
         liveos = self._isodir / "LiveOS"
         liveos.mkdir(exist_ok=True)
         squashfs_img = liveos / "squashfs.img"
-        live = self._live
-        kept = None if live.skip_compression else self._compressed_root()
+        live, pack_ops, epoch = self._live, PackOps.read(ops), self.build_config.source_date_epoch
+        plain = not (live.skip_compression or pack_ops.flatten or pack_ops.extra)
+        kept = self._compressed_root() if plain else None
         if kept is not None and self._reuse_compressed_root(*kept, squashfs_img):
             pass  # only the ISO is mastered again
         elif live.flat:
@@ -369,13 +369,19 @@ class LiveImageCreator(LoopImageCreator):
             with self._phase("squashfs"):
                 self.packer.pack(self._instroot.path, squashfs_img,
                                  None if live.skip_compression else self._compression(), sparse=False,
-                                 epoch=self.build_config.source_date_epoch)
+                                 epoch=epoch, progress=pack_ops.progress, extra=pack_ops.extra)
         elif live.skip_compression:
             # dracut's dmsquash-live boots LiveOS/rootfs.img directly when there is no squashfs.img.
             with self._phase("filesystem-finish"):
                 os.rename(self._finish_image(minimize=not live.skip_minimize), liveos / "rootfs.img")
+        elif pack_ops.flatten:
+            with self._phase("filesystem-finish"):
+                image = self._finish_image(minimize=not live.skip_minimize)
+            with self._phase("squashfs"):
+                pack_image_tree(self.packer, image, self._loop.fstype, self._require_builddir() / "flatten",
+                                squashfs_img, self._compression(), epoch, pack_ops)
         else:
-            self._squash_rootfs_img(squashfs_img)
+            self._squash_rootfs_img(squashfs_img, pack_ops)
         if kept is not None:
             with self._phase("incremental-store"):
                 kept[0].store_root(kept[1], kept[2], squashfs_img)
@@ -392,16 +398,9 @@ class LiveImageCreator(LoopImageCreator):
         """--incremental: take the compressed root an earlier build made from the same tree, kickstart and root
         settings (only the ISO's menu differs), instead of checking, shrinking and compressing it again."""
         with self._phase("squashfs"):
-            image = cache.lookup_root(tree, root, dest.name)
-            if image is None:
-                log.log(PROGRESS, "incremental: no compressed root for this kickstart and these settings yet")
-                return False
-            incremental.link_or_copy(image, dest)
-        log.log(PROGRESS, "incremental: reused the compressed root %s (no check, shrink or compression)",
-                image.parent)
-        return True
+            return incremental.reuse_root(cache, tree, root, dest)
 
-    def _squash_rootfs_img(self, output: Path) -> None:
+    def _squash_rootfs_img(self, output: Path, ops: PackOps) -> None:
         """LiveOS/squashfs.img holding LiveOS/rootfs.img: the ext image, minimized then grown back sparsely to
         its nominal size, so the live root has the size the kickstart asked for at no cost in the squashfs."""
         with self._phase("filesystem-finish"):
@@ -413,7 +412,7 @@ class LiveImageCreator(LoopImageCreator):
             with self._phase("squashfs"):
                 # Only the sparse rootfs.img is in sqroot: tar2sqfs skips its holes (see pack.squashfs).
                 self.packer.pack(sqroot, output, self._compression(), sparse=True,
-                                 epoch=self.build_config.source_date_epoch)
+                                 epoch=self.build_config.source_date_epoch, progress=ops.progress, extra=ops.extra)
         finally:
             os.rename(sqroot / "LiveOS/rootfs.img", image)
 
@@ -429,7 +428,6 @@ class LiveImageCreator(LoopImageCreator):
                            output)
         with self._phase("checksum"):
             iso.implant_md5(output)
-
 
 
 # ---- upstream's per-architecture names --------------------------------------------------------------------------

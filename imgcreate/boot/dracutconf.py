@@ -13,8 +13,14 @@ holding ``=`` is dracut.conf text and is appended as it is.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+
+from imgcreate.storage import inroot
+
+log = logging.getLogger("imgcreate")
 
 DEFAULT_MODULES = ("livenet", "dmsquash-live", "dmsquash-live-autooverlay", "overlayfs", "pollcdrom")
 REQUIRED_MODULES = ("dmsquash-live",)  # without it the ISO cannot boot: never left out
@@ -72,3 +78,17 @@ def parse_conf_args(value: str) -> DracutSettings:
 def module_names(entries: Iterable[str]) -> set[str]:
     """Module names from the entries of modules.d ("90dmsquash-live" -> "dmsquash-live")."""
     return {name[2:] for name in entries if len(name) > 2 and name[:2].isdigit()}
+
+
+def present_in(root: Path, settings: DracutSettings) -> DracutSettings | None:
+    """*settings* without the modules the image at *root* lacks (logged), or None when it has them all (or has
+    no dracut modules folder at all)."""
+    if not inroot.is_dir(root, MODULES_DIR):
+        return None
+    kept = settings.keeping(module_names(inroot.listdir(root, MODULES_DIR)))
+    if kept == settings:
+        return None
+    missing = " ".join(m for m in settings.modules if m not in kept.modules)
+    log.warning("the image has no dracut module %s (livenet comes with dracut-network): making the initramfs "
+                "again without it", missing)
+    return kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from imgcreate.errors import ImageError
@@ -36,6 +37,27 @@ def newest(root: Path) -> str:
     if len(kernels) > 1:
         log.info("several kernels installed (%s); booting %s", ", ".join(kernels), kernels[0])
     return kernels[0]
+
+
+def default_kernel(versions: Mapping[str, Sequence[str]], default: str) -> str | None:
+    """The kernel version the boot menu boots, chosen as upstream's live creator chooses its default kernel.
+
+    *versions* is ``_get_kernel_versions()`` ({package name: [kernel version, ...]}); *default* is
+    ``_default_kernel`` (``bootloader --default``, else "kernel").  The package is the only one installed, else
+    the one named *default* or ``kernel-<default>`` (upstream's ``__is_default_kernel``), its newest version.
+    Fedora's kernel files are in ``kernel-core`` (``kernel-debug-core``, ...) since Fedora 21: a ``-core`` suffix
+    is ignored in the comparison, so "debug" still names ``kernel-debug-core``.  None: no package is the
+    default (the caller boots the newest kernel).
+    """
+    found = {name: list(vers) for name, vers in versions.items() if vers}
+    if len(found) == 1:
+        chosen: str | None = next(iter(found))
+    else:
+        wanted = {default, f"kernel-{default}"}
+        chosen = next((name for name in found if name.removesuffix("-core") in wanted or name in wanted), None)
+    if chosen is None:
+        return None
+    return sorted(found[chosen], key=_version_key, reverse=True)[0]
 
 
 def vmlinuz(root: Path, kver: str) -> Path:

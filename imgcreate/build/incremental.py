@@ -118,6 +118,18 @@ def link_or_copy(source: Path, dest: Path) -> None:
         run(["cp", "--reflink=auto", "--sparse=always", str(source), str(dest)], what=f"Copying {source}")
 
 
+def reuse_root(cache: TreeCache, tree: InstallKey, root: str, dest: Path) -> bool:
+    """Put the compressed root an earlier build stored for *tree* and *root* (:func:`root_key`) at *dest*
+    (linked, else copied); False when there is none yet."""
+    image = cache.lookup_root(tree, root, dest.name)
+    if image is None:
+        log.log(PROGRESS, "incremental: no compressed root for this kickstart and these settings yet")
+        return False
+    link_or_copy(image, dest)
+    log.log(PROGRESS, "incremental: reused the compressed root %s (no check, shrink or compression)", image.parent)
+    return True
+
+
 def listing_digest(tree: Path) -> str:
     """A digest of the tree's listing: every path with its type, size and mode (not its content: reading
     gigabytes on every build would cost what the cache saves; a truncated or lost file changes it)."""

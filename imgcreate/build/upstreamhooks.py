@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import os
 import shutil
 import tempfile
@@ -21,10 +22,13 @@ from typing import TYPE_CHECKING
 
 from imgcreate.errors import CreatorError
 from imgcreate.host.fs import EXT_TYPES
+from imgcreate.kickstart import FSLABEL_MAXLEN
 from imgcreate.packages import rpmdb
 from imgcreate.storage import rootfs
 from imgcreate.storage.roots import ExtImage
 from imgcreate.strpath import StrPath
+
+log = logging.getLogger("imgcreate")
 
 
 class UpstreamMembers:
@@ -112,10 +116,13 @@ class UpstreamMembers:
 
 class LoopUpstreamMembers:
     """Upstream's ``LoopImageCreator`` members, mixed into :class:`imgcreate.creator.LoopImageCreator` (which
-    supplies :attr:`_ext_image` and :attr:`is_mounted`): ``_blocksize``, ``_image``, ``_resparse``, ``_base_on``."""
+    supplies :attr:`_ext_image` and :attr:`is_mounted`): ``fslabel``, ``_blocksize``, ``_image``, ``_resparse``,
+    ``_base_on``."""
 
     _blocksize_value = 4096
+    _fslabel_value = ""
     minimal_size: int | None
+    name: str
 
     if TYPE_CHECKING:  # supplied by the creator, which comes after this mixin in the MRO
         @property
@@ -123,6 +130,21 @@ class LoopUpstreamMembers:
 
         @property
         def is_mounted(self) -> bool: ...
+
+    @property
+    def fslabel(self) -> str:
+        """The filesystem label (a live ISO's volume id and ``root=live:CDLABEL=``; an ext label keeps its first
+        16 characters).  As upstream's property, a value assigned (in the constructor or after it) is cut to
+        ``FSLABEL_MAXLEN`` (32) characters, and None means the image's name."""
+        return self._fslabel_value
+
+    @fslabel.setter
+    def fslabel(self, value: str | None) -> None:
+        label = self.name if value is None else str(value)
+        if len(label) > FSLABEL_MAXLEN:
+            log.info("the filesystem label '%s' is cut to its first %d characters: '%s'", label, FSLABEL_MAXLEN,
+                     label[:FSLABEL_MAXLEN])
+        self._fslabel_value = label[:FSLABEL_MAXLEN]
 
     @property
     def _blocksize(self) -> int:

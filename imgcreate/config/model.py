@@ -106,6 +106,8 @@ class LiveConfig:
     product: str = setting(tree=False)
     alt_initrd_name: str | None = setting(tree=False)  # upstream's _alt_initrd_name: /boot/NAME as the initrd
     skip_hfs: bool = setting(tree=False)  # upstream's: no Mac HFS+ boot image (none is ever made here)
+    # upstream's _default_kernel: the kernel package the boot menu boots when several are installed
+    default_kernel: str = setting(tree=False, default="kernel")
 
     @property
     def flat(self) -> bool:

@@ -65,6 +65,7 @@ class RawLive:
     product: str
     alt_initrd_name: str | None = None
     skip_hfs: bool = False
+    default_kernel: str = "kernel"
 
 
 class _Problems:
@@ -147,6 +148,7 @@ def _live(raw: RawLive, problems: _Problems) -> LiveConfig:
         product=raw.product,
         alt_initrd_name=raw.alt_initrd_name or None,
         skip_hfs=bool(raw.skip_hfs),
+        default_kernel=str(raw.default_kernel or "kernel"),
     )
 
 

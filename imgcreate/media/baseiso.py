@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,33 @@ def read_base_iso(iso: Path, workdir: Path) -> BaseImage:
     raise CreatorError(
         f"--base-on: '{iso}' is not a live ISO: it has neither LiveOS/squashfs.img nor LiveOS/rootfs.img."
     )
+
+
+# What upstream's live _base_on copies from the base ISO's isolinux/ (the kernels' initrds and Xen hypervisors
+# upstream's syslinux menus boot as initrd<N>.img and xen<N>.gz): the originals in /boot were removed when the base
+# ISO was made, so the new ISO must carry them over.
+_ISOLINUX_EXTRAS = re.compile(r"(initrd\d+\.img|xen\d+\.gz)")
+
+
+def copy_isolinux_extras(iso: Path, isodir: Path) -> list[str]:
+    """Copy the base ISO's ``/isolinux/initrd<N>.img`` and ``/isolinux/xen<N>.gz`` into ``isodir/isolinux/``,
+    as upstream's live ``_base_on``; returns the names copied (none: the base has no such files, e.g. one with
+    this library's GRUB 2 layout)."""
+    listing = run(["xorriso", "-indev", str(iso), "-find", "/isolinux", "-type", "f"], check=False,
+                  what=f"Listing isolinux/ of {iso}").stdout
+    paths = [line.strip().strip("'") for line in listing.splitlines() if line.startswith("'/isolinux/")]
+    names = sorted(p.rsplit("/", 1)[1] for p in paths
+                   if p.count("/") == 2 and _ISOLINUX_EXTRAS.search(p.rsplit("/", 1)[1]))
+    if not names:
+        return []
+    dest = isodir / "isolinux"
+    dest.mkdir(parents=True, exist_ok=True)
+    pairs = [arg for name in names for arg in ("-extract", f"/isolinux/{name}", str(dest / name))]
+    run(["xorriso", "-osirrox", "on", "-indev", str(iso), *pairs], what=f"Copying {', '.join(names)} from {iso}")
+    for name in names:
+        (dest / name).chmod(0o644)  # xorriso keeps the ISO's read-only modes
+    log.info("copied %s from the base ISO's isolinux/", ", ".join(names))
+    return names
 
 
 def _from_squashfs(iso: Path, squashfs: Path, workdir: Path, inner: str | None) -> BaseImage:

@@ -65,6 +65,17 @@ class BiosBootloader(str, Enum):
 
 
 @dataclass(frozen=True)
+class BootMedia:
+    """What a live build's boot configuration step made, for mastering the ISO: the BIOS boot loader, the EFI
+    boot image's path in the ISO tree (None: no UEFI boot), and the hybrid MBR boot code taken from the image
+    (None: the ISO does not boot from a USB stick on BIOS)."""
+
+    bios: BiosBootloader
+    efiboot: str | None
+    mbr: bytes | None
+
+
+@dataclass(frozen=True)
 class IsoSpec:
     """Everything mastering needs: the tree, the volume id and how the result boots.
 

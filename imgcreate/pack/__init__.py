@@ -8,10 +8,14 @@ inside it, and gives the :class:`Packer` that makes ``LiveOS/squashfs.img``.  A 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from imgcreate.errors import CreatorError
+from imgcreate.host import fs
 from imgcreate.pack import erofs, squashfs
 from imgcreate.strenum import StrEnum
 
@@ -25,9 +29,11 @@ class Packer(Protocol):
     def check(self, compression: str | None) -> None:
         """Refuse, before building, a --compression-type this host's tool cannot make."""
 
-    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None) -> None:
+    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None,
+             progress: bool | None = None, extra: Sequence[str] = ()) -> None:
         """Pack *source* into *output*; *sparse*: *source* holds only the big sparse rootfs.img; *epoch*: a
-        reproducible build's."""
+        reproducible build's; *progress*: show the tool's progress (None: when the log is on a terminal);
+        *extra*: more options for the tool (upstream's ``package(ops=...)``: mksquashfs options)."""
 
 
 class SquashfsPacker:
@@ -39,11 +45,12 @@ class SquashfsPacker:
     def check(self, compression: str | None) -> None:
         squashfs.check_compression(compression)
 
-    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None) -> None:
+    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None,
+             progress: bool | None = None, extra: Sequence[str] = ()) -> None:
         if sparse:
-            squashfs.pack_sparse(source, output, compression, epoch=epoch)
+            squashfs.pack_sparse(source, output, compression, progress, epoch=epoch, extra=extra)
         else:
-            squashfs.mksquashfs(source, output, compression)
+            squashfs.mksquashfs(source, output, compression, progress, extra)
 
 
 class ErofsPacker:
@@ -55,7 +62,11 @@ class ErofsPacker:
     def check(self, compression: str | None) -> None:
         erofs.check_compression(compression)
 
-    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None) -> None:
+    def pack(self, source: Path, output: Path, compression: str | None, sparse: bool, epoch: int | None,
+             progress: bool | None = None, extra: Sequence[str] = ()) -> None:
+        if extra:
+            raise CreatorError(f"The packaging options {' '.join(extra)} are mksquashfs options; an EROFS root is "
+                               "made with mkfs.erofs, which does not take them.")
         erofs.mkfs_erofs(source, output, compression, epoch)
 
 
@@ -88,3 +99,36 @@ class RootfsType(StrEnum):
             raise CreatorError(f"--flat-squashfs puts the root tree itself in the image; --rootfs-type {value} "
                                "puts an ext4 rootfs.img there: use one of them.")
         return chosen
+
+
+@dataclass(frozen=True)
+class PackOps:
+    """Upstream's ``package(ops=...)`` list, read: *flatten* ("flatten-squashfs": the root tree itself is
+    packed, not rootfs.img), *progress* ("show-squashing": mksquashfs's progress shown; None: when the log is on
+    a terminal) and *extra*, every other entry, passed to mksquashfs as options."""
+
+    flatten: bool = False
+    progress: bool | None = None
+    extra: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, ops: Sequence[str] | None) -> PackOps:
+        items = list(ops or [])
+        flatten = "flatten-squashfs" in items
+        return cls(flatten=flatten, progress=True if "show-squashing" in items else None,
+                   extra=tuple(o for o in items if o not in ("flatten-squashfs", "show-squashing")))
+
+
+def pack_image_tree(packer: Packer, image: Path, fstype: str, mnt: Path, output: Path, compression: str | None,
+                    epoch: int | None, ops: PackOps) -> None:
+    """Pack the tree of the ext filesystem image *image*, loop-mounted read-only on the new folder *mnt* for it
+    (then released and removed), as upstream's live ``_stage_final_image`` does for "flatten-squashfs"."""
+    mnt.mkdir()
+    try:
+        with contextlib.ExitStack() as stack:
+            device = fs.attach_loop(stack, image, readonly=True)
+            fs.mount(stack, device, mnt, fstype=fstype, options="ro")
+            packer.pack(mnt, output, compression, sparse=False, epoch=epoch, progress=ops.progress,
+                        extra=ops.extra)
+    finally:
+        mnt.rmdir()

@@ -111,7 +111,7 @@ def tar_time_args(epoch: int | None) -> list[str]:
 
 
 def pack_sparse(source: Path, output: Path, compression: str | None, progress: bool | None = None,
-                epoch: int | None = None) -> None:
+                epoch: int | None = None, extra: Sequence[str] = ()) -> None:
     """Compress *source*, a directory holding a big sparse file (the live root image), into *output*.
 
     Why not mksquashfs alone: it reads every hole of a sparse file, so a 4 GiB nominal root with 100 MiB in it
@@ -120,13 +120,14 @@ def pack_sparse(source: Path, output: Path, compression: str | None, progress: b
     blocks without reading them, so the nominal size costs next to nothing.  The squashfs holds the same tree
     (owners, modes, times, the image's bytes); tar2sqfs is used when it is installed and takes the compressor,
     mksquashfs otherwise.  *epoch*: a reproducible build's (mksquashfs and tar2sqfs also read it from the
-    SOURCE_DATE_EPOCH the build passes to commands).
+    SOURCE_DATE_EPOCH the build passes to commands).  *extra*: mksquashfs options (upstream's ``ops``): packed
+    with mksquashfs then, which takes them.
     """
     comp = tar2sqfs_args(compression)
-    if comp is None or shutil.which("tar2sqfs") is None or shutil.which("tar") is None:
-        if comp is not None:
+    if comp is None or extra or shutil.which("tar2sqfs") is None or shutil.which("tar") is None:
+        if comp is not None and not extra:
             log.debug("tar2sqfs (squashfs-tools-ng) is not installed: mksquashfs reads the image's holes too")
-        mksquashfs(source, output, compression, progress)
+        mksquashfs(source, output, compression, progress, extra)
         return
     if progress is None:
         progress = progress_on_terminal()

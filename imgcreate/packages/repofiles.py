@@ -8,8 +8,9 @@ Only what a build uses is read; dnf substitutes ``$releasever`` and ``$basearch`
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +91,23 @@ def read_repo_paths(repo: str | os.PathLike[str] | Sequence[str | os.PathLike[st
 
 def build_repos(kickstart_repos: Sequence[RepoSpec],
                 repo: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
-                extra: Sequence[RepoSpec], repo_urls: dict[str, str] | None) -> tuple[RepoSpec, ...]:
+                extra: Sequence[RepoSpec], repo_urls: Mapping[str, str] | None) -> tuple[RepoSpec, ...]:
     """The repositories a build installs from, as upstream's install() chooses them: the kickstart's, or those
-    *repo* names instead (``--repo``: .repo files or folders of them); then *extra* (``extra_repos``) and
-    *repo_urls* (name -> URL)."""
+    *repo* names instead (``--repo``: .repo files or folders of them); then *extra* (``extra_repos``); then
+    *repo_urls* (name -> URL) applied by :func:`with_urls`."""
     repos = list(kickstart_repos) if repo is None else read_repo_paths(repo)
-    repos += extra
-    repos += [RepoSpec(name=name, baseurl=(url,)) for name, url in (repo_urls or {}).items()]
-    return tuple(repos)
+    return tuple(with_urls([*repos, *extra], repo_urls or {}))
+
+
+def with_urls(repos: Sequence[RepoSpec], repo_urls: Mapping[str, str]) -> list[RepoSpec]:
+    """*repos* with upstream's ``install(repo_urls=...)`` applied: a repository named in *repo_urls* gets that URL
+    as its only baseurl, its mirrorlist and metalink dropped (upstream's ``kickstart.get_repos``); a name none of
+    them has adds a repository with that URL (livecd-creator's ``--repo NAME,URL`` here; upstream ignores it)."""
+    urls = dict(repo_urls)
+    out = [dataclasses.replace(r, baseurl=(urls[r.name],), mirrorlist=None, metalink=None) if r.name in urls else r
+           for r in repos]
+    known = {r.name for r in repos}
+    return out + [RepoSpec(name=name, baseurl=(url,)) for name, url in urls.items() if name not in known]
 
 
 def host_releasever() -> str | None:

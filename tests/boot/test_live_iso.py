@@ -157,12 +157,14 @@ def test_grub_iso_boot_configs(grub_iso: Path) -> None:
     }
     for where, cfg in cfgs.items():
         kernel_lines = [ln for ln in cfg.splitlines() if ln.strip().startswith("linux ")]
-        assert len(kernel_lines) == 3, where
+        assert len(kernel_lines) == 2, where  # start, basic graphics: the image has no checkisomd5
         for ln in kernel_lines:
             assert KERNEL_ARGS.format(label="LIVE-GRUB") in ln, (where, ln)
             assert "console=ttyS0,115200 rd.shell=0" in ln, "bootloader --append"
         assert "menuentry 'Start Testdistro'" in cfg, where
-        assert "menuentry 'Test this media & start Testdistro'" in cfg and "rd.live.check" in cfg, where
+        # Upstream's: the media test entry runs the image's checkisomd5, which the test distribution lacks
+        # (tests/integration/test_upstream_client.py has an image with it, and the entry).
+        assert "Test this media" not in cfg and "rd.live.check" not in cfg, where
         assert "Troubleshooting" in cfg, where
         assert "set timeout=1" in cfg, where
     efi = isoinspect.efiboot_files(grub_iso)

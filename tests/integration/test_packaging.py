@@ -7,12 +7,31 @@ and every command runs from there, with PYTHONPATH naming the unpacked site-pack
 checks that imgcreate came from the scratch root.  The interpreter is this venv's (made with --system-site-packages):
 it stands in for the distribution's python3 with python3-kickstart, python3-dnf and python3-rpm.
 
-Koji's calls are the argument lists koji's builder/kojid writes (LiveCDTask.handler and ApplianceTask.handler)
-with its paths: it runs the creator in the mock buildroot's /tmp (``mock --cwd /tmp --chroot``), with the log in
-/tmp/livecd.log or /tmp/appliance.log, which it uploads, and the package cache in /tmp/koji-livecd or
-/tmp/koji-appliance, whose RPMs it reads to list the image's packages.  It then takes the one *.iso in /tmp, or
-the files under /tmp/app-output (at most two: the disk image and its .xml).  Here a clean folder stands for the
-buildroot's /tmp.
+Koji's calls are replayed as koji's builder/kojid makes them, read from the newest kojid stored in the code
+corpus: the bella485/koji fork of koji at commit 014d1b621c88296c4bc5f6542a5f24a6482b3e30 (a current koji:
+python 3, mock bootstrap images; koji-project/koji's stored kojid, 3bb2e4d0, is a 2010 one).  ImageTask
+(``makeImgBuildRoot``, ``prepareKickstart``, ``getImagePackages``, ``_shortenVolID``), LiveCDTask.handler and
+ApplianceTask.handler:
+
+* the kickstart is parsed with pykickstart, its repositories replaced by one named ``koji-<build tag>-<repo id>``
+  (the build tag's repository; here the test distribution over HTTP) and written back with ``str(handler)`` to
+  ``/tmp/koji-image-<build tag>-<task id>.ks`` in the buildroot;
+* the command runs as ``mock --cwd /tmp --chroot -- CMD``: in the buildroot's /tmp, with mock's environment
+  (config_opts['environment']: TERM=vt100, SHELL, HOME=/builddir, HOSTNAME=mock, PATH=/usr/bin:/bin:/usr/sbin:
+  /sbin, PROMPT_COMMAND, PS1, LANG=C.UTF-8), no terminal (mock's output goes to mock_output.log);
+* livecd-creator: ``-c KS -d -v --logfile /tmp/livecd.log --cache /tmp/koji-livecd -f VOLID`` (nothing else:
+  no --title, --product or --releasever), VOLID the opts' volid or ``_shortenVolID(name, version, release)``
+  (pungi's substitutions, longest first, in all three, cut to 32); kojid then takes the one ``*.iso`` in /tmp
+  (more than one is an error) and uploads it as NAME-VERSION-RELEASE.iso;
+* appliance-creator: ``-c KS -d -v --logfile /tmp/appliance.log --cache /tmp/koji-appliance -o app-output``,
+  then ``--vmem``, ``--vcpu``, ``--format`` when the task has them, ``--name NAME-VERSION-RELEASE --version
+  VERSION --release RELEASE``; kojid makes /tmp/app-output first, then uploads every file os.walk finds under it
+  (subfolders too), each under its base name, and fails only when there is none;
+* the log (livecd.log, appliance.log) is uploaded whatever the exit status; for a non-scratch build the image's
+  package list is read from every ``*.rpm`` under the cache folder (none: "No repos found in yum cache!").
+
+Here a clean folder stands for the buildroot's /tmp.  PYTHONPATH (the unpacked site-packages) is the one
+variable added to mock's environment: the buildroot would have the files in its own /usr.
 """
 
 from __future__ import annotations
@@ -53,10 +72,14 @@ class Installed:
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": str(self.sitelib), **(extra or {})}
 
-    def run(self, command: str, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run an installed command (its script in usr/bin) with the installed library."""
+    def run(self, command: str, *args: str, cwd: Path, check: bool = True,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run an installed command (its script in usr/bin) with the installed library; *env*: the whole
+        environment (PYTHONPATH added), else this process's."""
+        environ = {**env, "PYTHONPATH": str(self.sitelib)} if env is not None else self.env()
         proc = subprocess.run([sys.executable, str(self.root / "usr/bin" / command), *args], cwd=cwd,
-                              env=self.env(), capture_output=True, text=True, errors="replace", timeout=TOOL_TIMEOUT)
+                              env=environ, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                              timeout=TOOL_TIMEOUT)
         if check and proc.returncode != 0:
             raise AssertionError(f"{command} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
         return proc
@@ -168,24 +191,51 @@ def test_installed_commands_and_man_pages(installed: Installed, tmp_path: Path) 
         assert page.startswith(f'.TH {title} "8"') and __version__ in page.splitlines()[0], page[:200]
 
 
+# mock's config_opts['environment']: what a command run with ``mock --chroot`` gets, and nothing else.
+MOCK_ENV = {"TERM": "vt100", "SHELL": "/bin/bash", "HOME": "/builddir", "HOSTNAME": "mock",
+            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PROMPT_COMMAND": r'printf "\033]0;<mock-chroot>\007"',
+            "PS1": r"<mock-chroot> \s-\v\$ ", "LANG": "C.UTF-8"}
+# kojid's ImageTask._shortenVolID substitutions (duplicated there from pungi-fedora's fedora.conf).
+VOLID_SUBSTITUTIONS = {
+    "Beta": "B", "Rawhide": "rawh", "Astronomy_KDE": "AstK", "Atomic": "AH", "Cinnamon": "Cinn", "Cloud": "C",
+    "Design_suite": "Dsgn", "Electronic_Lab": "Elec", "Everything": "E", "Games": "Game", "Images": "img",
+    "Jam_KDE": "Jam", "MATE_Compiz": "MATE", "Python-Classroom": "Clss", "Python_Classroom": "Clss",
+    "Robotics": "Robo", "Scientific_KDE": "SciK", "Security": "Sec", "Server": "S", "Workstation": "WS",
+    "WorkstationOstree": "WS",
+}
+BUILD_TAG, REPO_ID = "f44-build", 4200
+
+
 def koji_volid(name: str, version: str, release: str) -> str:
-    """kojid's LiveCDTask._shortenVolID: the -f it passes, at most 32 characters."""
-    for long, short in {"Beta": "B", "Rawhide": "rawh", "Cloud": "C", "Everything": "E", "Server": "S",
-                        "Workstation": "WS"}.items():
-        name, version = name.replace(long, short), version.replace(long, short)
+    """kojid's _shortenVolID: the -f it passes: each substitution (longest key first) in the name, the version
+    and the release, joined with "-" and cut to 32 characters."""
+    for long, short in sorted(VOLID_SUBSTITUTIONS.items(), key=lambda kv: len(kv[0]), reverse=True):
+        name, version, release = (v.replace(long, short) for v in (name, version, release))
     return f"{name}-{version}-{release}"[:32]
 
 
-def koji_kickstart(template: str, testrepo: Path, server: RepoServer) -> str:
-    """kojid's prepareKickstart: the kickstart's repositories replaced by the build tag's repository over HTTP
-    (downloaded, so the RPMs stay in --cache, where kojid reads the image's package list; a file:// repository
-    is read in place and leaves none there)."""
-    return template.format(repo=testrepo).replace(f"file://{testrepo}", server.url)
+def koji_kickstart(template: str, testrepo: Path, server: RepoServer, chroot_tmp: Path, task_id: int) -> Path:
+    """kojid's readKickstart and prepareKickstart: parsed with pykickstart (its newest syntax), the repositories
+    replaced by the build tag's one, ``koji-<tag>-<repo id>`` (here the test distribution over HTTP: downloaded,
+    so the RPMs stay in --cache where kojid lists them), written back with ``str(handler)``."""
+    from pykickstart.handlers.control import dataMap
+    from pykickstart.parser import KickstartParser
+    from pykickstart.version import makeVersion
+
+    original = chroot_tmp / "original.ks"
+    original.write_text(template.format(repo=testrepo))
+    parser = KickstartParser(makeVersion())
+    parser.readKickstart(str(original))
+    repo_class = dataMap[parser.version]["RepoData"]
+    parser.handler.repo.repoList = [repo_class(baseurl=server.url, name=f"koji-{BUILD_TAG}-{REPO_ID}")]
+    kskoji = chroot_tmp / f"koji-image-{BUILD_TAG}-{task_id}.ks"
+    kskoji.write_text(str(parser.handler))
+    return kskoji
 
 
 def cached_rpms(cachedir: Path) -> list[Path]:
-    """What kojid's getImagePackages reads for a non-scratch build: <cache>/<repo>/packages/*.rpm."""
-    return list(cachedir.glob("*/packages/*.rpm"))
+    """What kojid's getImagePackages reads for a non-scratch build: every *.rpm os.walk finds under the cache."""
+    return sorted(cachedir.rglob("*.rpm"))
 
 
 def test_koji_livecd_task(installed: Installed, tmp_path: Path, testrepo: Path, repo_server: RepoServer) -> None:
@@ -194,14 +244,13 @@ def test_koji_livecd_task(installed: Installed, tmp_path: Path, testrepo: Path, 
     chroot_tmp = tmp_path / "tmp"  # the buildroot's /tmp, where kojid runs livecd-creator
     chroot_tmp.mkdir()
     name, version, release = "Fedora-Workstation-Live-x86_64", "Rawhide", "20261203.n.0"
-    kskoji = chroot_tmp / "koji-image-f44-build-4242.ks"
-    kskoji.write_text(koji_kickstart(LIVE, testrepo, repo_server))
+    kskoji = koji_kickstart(LIVE, testrepo, repo_server, chroot_tmp, 4242)
     volid = koji_volid(name, version, release)
     assert volid == "Fedora-WS-Live-x86_64-rawh-20261", volid
     livecd_log, cachedir = chroot_tmp / "livecd.log", chroot_tmp / "koji-livecd"
     installed.run("livecd-creator", "-c", str(kskoji), "-d", "-v", "--logfile", str(livecd_log),
-                  "--cache", str(cachedir), "-f", volid, "--title", name, "--product", name,
-                  "--releasever", version, cwd=chroot_tmp)
+                  "--cache", str(cachedir), "-f", volid, cwd=chroot_tmp, env=MOCK_ENV)
+    # kojid: the one *.iso in the folder the command ran in ("multiple .iso files found" otherwise).
     isos = [p.name for p in chroot_tmp.iterdir() if p.name.endswith(".iso")]
     assert isos == [f"{volid}.iso"], isos
     assert isoinspect.volume_id(chroot_tmp / isos[0]) == volid
@@ -218,13 +267,12 @@ def test_koji_appliance_task(installed: Installed, tmp_path: Path, testrepo: Pat
     odir = chroot_tmp / "app-output"
     odir.mkdir(parents=True)  # kojid makes it before the call
     name, version, release = "Fedora-Cloud-Base", "44", "20261203.0"
-    kskoji = chroot_tmp / "koji-image-f44-build-4243.ks"
-    kskoji.write_text(koji_kickstart(DISK, testrepo, repo_server))
+    kskoji = koji_kickstart(DISK, testrepo, repo_server, chroot_tmp, 4243)
     app_log, cachedir = chroot_tmp / "appliance.log", chroot_tmp / "koji-appliance"
     appname = f"{name}-{version}-{release}"
     installed.run("appliance-creator", "-c", str(kskoji), "-d", "-v", "--logfile", str(app_log),
                   "--cache", str(cachedir), "-o", "app-output", "--vmem", "1024", "--vcpu", "1", "--format", "raw",
-                  "--name", appname, "--version", version, "--release", release, cwd=chroot_tmp)
+                  "--name", appname, "--version", version, "--release", release, cwd=chroot_tmp, env=MOCK_ENV)
     results = sorted(str(p.relative_to(odir)) for p in odir.rglob("*") if p.is_file())
     images = [r for r in results if r.startswith(f"{appname}-sda.raw")]  # .raw.xz: compressed, as upstream
     xmls = [r for r in results if r.endswith(".xml")]

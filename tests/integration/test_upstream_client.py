@@ -121,16 +121,18 @@ kernel
 
 def build_client(creator_class: type[PartitionedCreator], tmp: Path, repo: Path,
                  append: str = "console=ttyS0") -> tuple[Path, dict[str, object]]:
-    """The client's five steps, as appliance-creator runs them: its qcow2 and what its hooks saw."""
+    """The client's five steps, as appliance-creator runs them: its qcow2 and what its hooks saw.  The
+    kickstart's repository has a mirror list that does not exist: ``install(repo_urls=...)`` gives it the test
+    distribution's URL instead, the mirror list dropped (upstream's), or nothing installs."""
     ks_path = tmp / "client.ks"
-    ks_path.write_text(f"repo --name=testdistro --baseurl=file://{repo}\npart / --size 256\n"
-                       + KS.format(append=append))
+    ks_path.write_text("repo --name=testdistro --mirrorlist=http://127.0.0.1:9/no-such-mirrorlist\n"
+                       "part / --size 256\n" + KS.format(append=append))
     creator = creator_class(imgcreate.read_kickstart(str(ks_path)), "client", str(tmp))
     out = tmp / "out"
     out.mkdir()
     try:
         creator.mount()
-        creator.install()
+        creator.install(repo_urls={"testdistro": f"file://{repo}"})
         creator.configure()
         creator.unmount()
         creator.package(str(out))
@@ -208,9 +210,10 @@ class BrandedLiveCreator(imgcreate.LiveImageCreator):
 
 
 def build_live_client(creator_class: type[BrandedLiveCreator], tmp: Path, repo: Path,
-                      ks_extra: str = "") -> tuple[BrandedLiveCreator, Path]:
+                      ks_extra: str = "",
+                      ops: tuple[str, ...] = ("show-squashing",)) -> tuple[BrandedLiveCreator, Path]:
     """livecd-creator's way: settings assigned after construction, then the five steps; the ISO and the creator
-    (its ``calls``).  *ks_extra*: kickstart lines (a boot test's ``bootloader --append``)."""
+    (its ``calls``).  *ks_extra*: kickstart lines (a boot test's ``bootloader --append``); *ops*: package()'s."""
     ks_path = tmp / "live.ks"
     ks_path.write_text(f"repo --name=testdistro --baseurl=file://{repo}\npart / --size 256\n{ks_extra}"
                        "%packages\n@core\nkernel\n%end\n")
@@ -226,7 +229,7 @@ def build_live_client(creator_class: type[BrandedLiveCreator], tmp: Path, repo: 
         creator.install()
         creator.configure()
         creator.unmount()
-        creator.package(str(out), ["show-squashing"])
+        creator.package(str(out), list(ops))
     finally:
         creator.cleanup()
     return creator, out / "branded.iso"
@@ -241,9 +244,91 @@ def assert_branded(iso: Path, creator: BrandedLiveCreator, tmp: Path) -> None:
     assert "Compression lz4" in info
 
 
+DEBUG_KVER = "0.0.1.debug"  # older than the test distribution's kernel: the newest would never be this one
+DEBUG_VMLINUZ = b"not a kernel: the debug variant the menu must boot\n"
+
+
+class DebugKernelLiveCreator(BrandedLiveCreator):
+    """The live client with a second kernel package (``kernel-debug``, files of its own) and checkisomd5 in the
+    image before the boot menu is made: upstream's ``_default_kernel`` and ``_has_checkisomd5`` then decide the
+    menu.  Never booted (the debug kernel is not one)."""
+
+    def _configure_bootloader(self, isodir: str) -> None:
+        with open(self._instroot + "/usr/bin/checkisomd5", "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(self._instroot + "/usr/bin/checkisomd5", 0o755)
+        with open(self._instroot + f"/boot/vmlinuz-{DEBUG_KVER}", "wb") as b:
+            b.write(DEBUG_VMLINUZ)
+        with open(self._instroot + f"/boot/initramfs-{DEBUG_KVER}.img", "wb") as b:
+            b.write(b"initramfs of the debug variant\n")
+        BrandedLiveCreator._configure_bootloader(self, isodir)
+
+    def _get_kernel_versions(self) -> dict[str, list[str]]:
+        return {**BrandedLiveCreator._get_kernel_versions(self), "kernel-debug": [DEBUG_KVER]}
+
+
 def test_live_client_hooks_change_the_iso(tmp_path: Path, testrepo: Path) -> None:
     """The hooks upstream's _create_bootconfig and _stage_final_image call are called here too, in upstream's
-    order."""
-    creator, iso = build_live_client(BrandedLiveCreator, tmp_path, testrepo)
+    order, with upstream's meaning: the menu boots the kickstart's ``bootloader --default`` kernel package and
+    offers the media test when the image has checkisomd5; package()'s ops flatten the squashfs (the root tree,
+    no rootfs.img) and reach mksquashfs."""
+    creator, iso = build_live_client(DebugKernelLiveCreator, tmp_path, testrepo,
+                                     ks_extra="bootloader --default=debug\n",
+                                     ops=("flatten-squashfs", "show-squashing", "-b", "65536"))
     assert creator._timeout == 10, "upstream's default menu timeout, the kickstart naming none"
+    assert creator._default_kernel == "debug", "upstream's: bootloader --default"
     assert_branded(iso, creator, tmp_path)
+    assert isoinspect.read(iso, "/images/pxeboot/vmlinuz") == DEBUG_VMLINUZ, \
+        "the menu boots the _default_kernel package's kernel, not the newest"
+    for where in ("/boot/grub2/grub.cfg", "/EFI/BOOT/grub.cfg"):
+        cfg = isoinspect.read_text(iso, where)
+        assert "menuentry 'Test this media & start Branded Linux'" in cfg and " rd.live.check" in cfg, where
+    squashfs = isoinspect.squashfs_image(iso, tmp_path)
+    assert "Block size 65536" in isoinspect.squashfs_info(squashfs), "ops' -b 65536 reached mksquashfs"
+    listing = subprocess.run(["unsquashfs", "-l", "-d", "", str(squashfs)], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert "/etc/fstab" in listing and "/LiveOS/rootfs.img" not in listing, "flatten-squashfs: the root tree"
+
+
+def test_live_base_on_takes_upstreams_parts_of_the_base_iso(tmp_path: Path) -> None:
+    """Upstream's live ``_base_on``, called by mount(base_on=...) (a subclass's override with it): the base ISO's
+    LiveOS/rootfs.img is what the root starts from, its isolinux/initrd<N>.img and xen<N>.gz (not its other
+    files) go to the new ISO's isolinux/, and compress_args None takes the base squashfs's compressor.  A small
+    hand-made ISO: nothing is installed."""
+    tree, inner = tmp_path / "tree", tmp_path / "inner"
+    (tree / "isolinux").mkdir(parents=True)
+    (tree / "LiveOS").mkdir()
+    for name in ("initrd0.img", "xen1.gz", "vmlinuz0", "isolinux.cfg"):
+        (tree / "isolinux" / name).write_text(name)
+    (inner / "LiveOS").mkdir(parents=True)
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "marker").write_text("from the base\n")
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "BASE", "-d", str(content), str(inner / "LiveOS/rootfs.img"),
+                    "16M"], check=True)
+    subprocess.run(["mksquashfs", str(inner), str(tree / "LiveOS/squashfs.img"), "-comp", "lz4", "-no-progress",
+                    "-quiet"], check=True)
+    iso = tmp_path / "base.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-R", "-V", "BASE", "-o", str(iso), str(tree)],
+                   check=True)
+    ks_path = tmp_path / "rebase.ks"
+    ks_path.write_text("part / --size 64\n%packages\nkernel\n%end\n")
+
+    class Rebased(imgcreate.LiveImageCreator):
+        based: list[str] = []
+
+        def _base_on(self, base_on: str) -> None:
+            self.based.append(base_on)
+            imgcreate.LiveImageCreator._base_on(self, base_on)
+
+    creator = Rebased(imgcreate.read_kickstart(str(ks_path)), "rebased", "REBASED", tmpdir=str(tmp_path))
+    creator.compress_args = None  # upstream's: the base ISO's compressor
+    try:
+        creator.mount(base_on=str(iso))
+        assert creator.based == [str(iso)]
+        assert sorted(os.listdir(creator._isodir / "isolinux")) == ["initrd0.img", "xen1.gz"]
+        assert (creator._isodir / "isolinux/initrd0.img").read_text() == "initrd0.img"
+        assert (Path(creator._instroot) / "marker").read_text() == "from the base\n"
+        assert creator._compression() == "lz4"
+    finally:
+        creator.cleanup()
