@@ -54,7 +54,7 @@ class DiskImageCreator(ImageCreator):
         self.output = diskoutput.OutputSpec(name=name, disk_format=disk_format, compress=compress,
                                             checksum=checksum, vmem=vmem, vcpu=vcpu, version=version,
                                             release=release)
-        self.boots = self.config.bootloader.location != "none"
+        self.boots = self.config.bootloader.installs  # not with --location=none or --disabled
         self.layout = disklayout.plan_disk(self.config, bios=self.boots, disk_size_mib=disk_size_mib)
 
     def _root_storage(self) -> RootStorage:
@@ -99,12 +99,17 @@ class DiskImageCreator(ImageCreator):
 
     def _create_bootconfig(self) -> None:
         """A generic initramfs (remade with the image's dracut when it has one), the GRUB menu, and GRUB itself
-        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none``, where the image may
-        also have no kernel (a disk that is not booted by itself, as appliance-creator allows)."""
+        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none`` or ``--disabled``,
+        where the image may also have no kernel (a disk that is not booted by itself, such as a container base
+        image's: appliance-creator warns "No bootloader found" and builds it; so do we, in one line)."""
         root = self._instroot.path
-        if not self.boots and not kernels.installed(root):
-            log.info("no kernel and no boot loader in the image: nothing to boot with")
-            return
+        if not self.boots:
+            has_kernel = bool(kernels.installed(root))
+            log.warning("WARNING! No boot loader installed (bootloader %s)%s: the disk does not boot by itself.",
+                        "--disabled" if self.config.bootloader.disabled else "--location=none",
+                        "" if has_kernel else " and no kernel")
+            if not has_kernel:
+                return
         kver = kernels.newest(root)
         kernels.ensure_initramfs(root, kver, remake=kernels.has_dracut(root))
         if not self.boots:
