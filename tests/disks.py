@@ -63,7 +63,7 @@ def build_disk(tmp: Path, name: str, ks_text: str, *args: str, env: dict[str, st
     out = tmp / "out"
     proc = run_tool("appliance-creator", "-c", str(ks), "-n", name, "-o", str(out), "-t", str(tmp), *args,
                     env=env, prefix=prefix)
-    return Disk(out, proc)
+    return Disk(out / name, proc)  # upstream's OUTDIR/NAME/ (-p none)
 
 
 def sfdisk(image: Path) -> dict[str, object]:

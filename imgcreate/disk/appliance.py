@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from imgcreate import kickstart
 from imgcreate.boot import diskboot, kernels
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.creator import ImageCreator
+from imgcreate.disk import archive
 from imgcreate.disk import layout as disklayout
 from imgcreate.disk import output as diskoutput
 from imgcreate.disk.layout import DiskLabel
@@ -40,13 +42,20 @@ class DiskImageCreator(ImageCreator):
     description, which also holds *vmem* (MiB), *vcpu*, *version* and *release*; *disk_size_mib*: the disk's
     size, which ``--grow`` partitions fill (default: the sum of the partitions); *manifest*: also the build's
     manifest (``<name>.packages``, ``.flattened.ks``, ``-CHECKSUM``), which the live creators always write.
+
+    Delivered as upstream's ``package(destdir, package, include)``: *include* (a file, or a folder's entries)
+    goes beside the disk; *package_format* "none" (the default) delivers everything into ``<destdir>/<name>/``,
+    "zip", "zip.64", "tar", "tar.gz" or "tar.bz2" into ``<destdir>/<name>.<format>`` (:mod:`imgcreate.disk.archive`).
     """
 
     def __init__(self, ks: kickstart.KickstartHandler, name: str, disk_format: str = "raw", compress: str | None = None,
                  checksum: bool = False, vmem: int = 512, vcpu: int = 1, version: str | None = None,
                  release: str | None = None, disk_size_mib: int | None = None, manifest: bool = False,
+                 package_format: str = archive.NONE, include: str | os.PathLike[str] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
+        self.package_format = archive.check_package(package_format)
+        self.include = Path(include) if include is not None else None
         # The build's manifest (<name>.packages, .flattened.ks, -CHECKSUM) only when asked (--manifest): upstream's
         # appliance-creator delivers the disk and <name>.xml alone, Koji's builder refuses any third file, and
         # hashing a sparse disk of many GiB reads every hole (issue 28).
@@ -69,7 +78,8 @@ class DiskImageCreator(ImageCreator):
         return disk
 
     def _host_tools(self) -> list[str]:
-        return [*super()._host_tools(), *diskoutput.host_tools(self.output)]
+        return [*super()._host_tools(), *diskoutput.host_tools(self.output),
+                *archive.host_tools(self.package_format)]
 
     def _get_required_packages(self) -> list[str]:
         """GRUB for BIOS and, with an ESP, shim and GRUB for UEFI (Fedora's names), unless no boot loader."""
@@ -141,14 +151,28 @@ class DiskImageCreator(ImageCreator):
             self._disk.write_fat_partitions()
         super().unmount()
 
+    def package(self, destdir: str | os.PathLike[str] = ".", ops: list[str] | None = None) -> list[Path]:
+        """As upstream: with no archive (``-p none``) the files go into ``<destdir>/<name>/``, where Koji's
+        builder (which walks its output folder) and people's scripts look for them; an archive goes into
+        *destdir* itself."""
+        target = Path(destdir)
+        if self.package_format == archive.NONE:
+            target = target / self.output.name
+        return super().package(target, ops)
+
     def _stage_final_image(self, ops: list[str] | None = None) -> None:
         """A reproducible disk's ext partitions are made again from their trees first (see
-        :mod:`imgcreate.disk.repro`), then the disk is converted and compressed."""
+        :mod:`imgcreate.disk.repro`), then the disk is converted and compressed; the included files join it
+        and, with an archive format, all are packed."""
+        epoch = self.build_config.source_date_epoch
         with self._phase("disk-finish"):
             self._disk.finish()
         with self._phase("disk-output"):
-            diskoutput.finish(self._disk.path, self._outdir.path, self.output,
-                              epoch=self.build_config.source_date_epoch)
+            diskoutput.finish(self._disk.path, self._outdir.path, self.output, epoch=epoch)
+        archive.add_include(self._outdir.path, self.include)
+        if self.package_format != archive.NONE:
+            with self._phase("disk-package"):
+                archive.pack(self._outdir.path, self.output.name, self.package_format, epoch)
 
 
 ApplianceImageCreator = DiskImageCreator  # appliance-tools' name

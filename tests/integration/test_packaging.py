@@ -11,7 +11,8 @@ Koji's calls are the argument lists koji's builder/kojid writes (LiveCDTask.hand
 with its paths: it runs the creator in the mock buildroot's /tmp (``mock --cwd /tmp --chroot``), with the log in
 /tmp/livecd.log or /tmp/appliance.log, which it uploads, and the package cache in /tmp/koji-livecd or
 /tmp/koji-appliance, whose RPMs it reads to list the image's packages.  It then takes the one *.iso in /tmp, or
-the files under /tmp/app-output (at most two: the disk image and its .xml).  Here a clean folder stands for the
+the files anywhere under /tmp/app-output (at most two: the disk image and its .xml, which appliance-creator puts
+in app-output/<name>/).  Here a clean folder stands for the
 buildroot's /tmp.
 """
 
@@ -225,10 +226,11 @@ def test_koji_appliance_task(installed: Installed, tmp_path: Path, testrepo: Pat
     installed.run("appliance-creator", "-c", str(kskoji), "-d", "-v", "--logfile", str(app_log),
                   "--cache", str(cachedir), "-o", "app-output", "--vmem", "1024", "--vcpu", "1", "--format", "raw",
                   "--name", appname, "--version", version, "--release", release, cwd=chroot_tmp)
+    # kojid walks -o (os.walk) for the files: upstream's -p none puts them in app-output/<name>/.
     results = sorted(str(p.relative_to(odir)) for p in odir.rglob("*") if p.is_file())
-    images = [r for r in results if r.startswith(f"{appname}-sda.raw")]  # .raw.xz: compressed, as upstream
+    images = [r for r in results if r.startswith(f"{appname}/{appname}-sda.raw")]  # .raw.xz, as upstream
     xmls = [r for r in results if r.endswith(".xml")]
-    assert len(images) == 1 and xmls == [f"{appname}.xml"], results
+    assert len(images) == 1 and xmls == [f"{appname}/{appname}.xml"], results
     assert (odir / images[0]).stat().st_size > 0
     assert f"<name version='{version}' release='{release}'>{appname}</name>" in (odir / xmls[0]).read_text()
     assert "DEBUG" in app_log.read_text()
