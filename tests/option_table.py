@@ -46,7 +46,7 @@ def lm(*keys: str) -> tuple[str, ...]:
     return tuple(f"{LIVEIMAGE_MOUNT}[{k}]" for k in keys)
 
 
-# livecd-creator and image-creator: one parser (image-creator lacks the "Live image options").
+# livecd-creator and image-creator: one parser (image-creator ignores the "Live image options", with a warning).
 _CREATOR: dict[str, tuple[str, ...]] = {
     "--help": up("--help"),
     "--version": up("--version"),
@@ -112,7 +112,8 @@ def _logging(key: str) -> dict[str, tuple[str, ...]]:
 
 OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "livecd-creator": {**_CREATOR, **_LIVE},
-    "image-creator": _CREATOR,
+    # upstream's image-creator is livecd-creator: the live options are accepted, and ignored with one warning
+    "image-creator": {**_CREATOR, **{option: up("image-creator live options") for option in _LIVE}},
     "appliance-creator": {
         "--help": tools("--help --version"),
         "--tool-version": tools("appliance-creator --tool-version"),

@@ -261,7 +261,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, testrepo: Path,
 
 
 def xml_name(ran: Ran, name: str) -> str:
-    (line,) = [ln for ln in (ran.dir / f"out/{name}.xml").read_text().splitlines() if "<name" in ln]
+    (line,) = [ln for ln in (ran.dir / f"out/{name}/{name}.xml").read_text().splitlines() if "<name" in ln]
     return line.strip()
 
 
