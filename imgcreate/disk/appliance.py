@@ -158,7 +158,13 @@ class DiskImageCreator(ImageCreator):
         target = Path(destdir)
         if self.package_format == archive.NONE:
             target = target / self.output.name
-        return super().package(target, ops)
+        made = not target.exists()
+        try:
+            return super().package(target, ops)
+        except BaseException:
+            if made and target.is_dir() and not any(target.iterdir()):
+                target.rmdir()  # a failed delivery leaves the output folder as it was: no empty <name>/
+            raise
 
     def _stage_final_image(self, ops: list[str] | None = None) -> None:
         """A reproducible disk's ext partitions are made again from their trees first (see

@@ -206,6 +206,23 @@ def test_package_and_include_as_upstream(tmp_path: Path, testrepo: Path) -> None
     assert sfdisk(raw)["label"] == "dos" and (out / "pkg/docs/notes.txt").read_text() == "notes\n"
 
 
+@pytest.mark.parametrize(("args", "words"), [
+    (["-i", "/nonexistent/extra"], ["included file '/nonexistent/extra' does not exist"]),  # upstream's words
+    (["-p", "rar"], ["invalid choice: 'rar'", "zip.64"]),
+    (["-f", "bochs"], ["-f bochs: qemu-img cannot write disks in this format", "does not support image creation"]),
+    (["-p", "zip", "--boot-test"], ["--boot-test boots the delivered disk, and -p zip delivers an archive"]),
+])
+def test_package_include_and_format_mistakes_are_usage_errors(args: list[str], words: list[str],
+                                                              tmp_path: Path) -> None:
+    """Refused with the usage status (2) before anything is read or built, as upstream refuses -p and -i."""
+    ks = tmp_path / "small.ks"
+    ks.write_text(SMALL_KS.format(repo="/nonexistent"))
+    proc = run_tool("appliance-creator", "-c", str(ks), "-o", str(tmp_path / "out"), *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert_failed(proc, *words)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("args", "made"), [
     (["-f", "vmdk"], "small-sda.vmdk"),  # upstream: vmdk and vdi are never compressed
