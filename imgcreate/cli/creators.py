@@ -126,9 +126,13 @@ def ignore_live_options(prog: str, parser: argparse.ArgumentParser, opts: argpar
         if group.title not in LIVE_GROUPS:
             continue
         for action in group._group_actions:
-            if getattr(opts, action.dest, action.default) != action.default:
+            # argparse passes a string default through the option's type, as it passes a value given
+            default = action.default
+            if isinstance(default, str) and callable(action.type):
+                default = action.type(default)
+            if getattr(opts, action.dest, default) != default:
                 given.append(max(action.option_strings, key=len))
-                setattr(opts, action.dest, action.default)
+                setattr(opts, action.dest, default)
     if given:
         log.warning("%s: %s only apply to live ISOs: ignored for this filesystem image.", prog, ", ".join(given))
     return given

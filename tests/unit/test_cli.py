@@ -174,3 +174,15 @@ def test_an_error_while_unwinding_after_a_signal_still_exits_130(capsys: pytest.
         return 0
 
     assert creators.guarded("tool", fails) == 1, "the same error without a signal is a failure"
+
+
+def test_image_creator_ignores_the_live_options_it_is_given() -> None:
+    """image-creator parses every livecd-creator option (upstream: one program); those given are named, set back
+    to their defaults (--boot-test boots nothing), and the defaults themselves, typed ones too, are not "given"."""
+    parser = creators.image_parser()
+    opts = parser.parse_args(["-c", "x.ks", "--title", "T", "-s", "--boot-test", "--boot-test-expect", "up",
+                              "--compression-type", "zstd"])
+    given = creators.ignore_live_options("image-creator", parser, opts)
+    assert given == ["--title", "--compression-type", "--skip-compression", "--boot-test", "--boot-test-expect"]
+    assert opts.title is None and not opts.boot_test and opts.compression_type == "xz"
+    assert creators.ignore_live_options("image-creator", parser, parser.parse_args(["-c", "x.ks"])) == []
