@@ -66,8 +66,9 @@ def appliance_parser() -> argparse.ArgumentParser:
                           "archive OUTDIR/NAME.zip, .tar, .tar.gz or .tar.bz2 holding NAME/<files> (zip.64: "
                           "zip with ZIP64 extensions where needed, as zip)")
     pkg.add_argument("-i", "--include", metavar="PATH",
-                     help="a file, or a folder whose entries, to deliver beside the disk (in the package)")
-    pkg.add_argument("-o", "--outdir", default=".", help="directory the appliance is written to (default: .)")
+                     help="a file, or the entries of a folder, to deliver beside the disk (inside the package)")
+    pkg.add_argument("-o", "--outdir", default=".",
+                     help="directory the appliance is written to, into OUTDIR/NAME/ with -p none (default: .)")
     sys_ = parser.add_argument_group("System directory options")
     add_work_options(sys_, "where the build directory is made (/var/tmp)",
                              nocleanup_help="keep the build directory (still unmounts)")
