@@ -113,7 +113,9 @@ def _logging(key: str) -> dict[str, tuple[str, ...]]:
 OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "livecd-creator": {**_CREATOR, **_LIVE},
     # upstream's image-creator is livecd-creator: the live options are accepted, and ignored with one warning
-    "image-creator": {**_CREATOR, **{option: up("image-creator live options") for option in _LIVE}},
+    # (our --boot-test* are livecd-creator's only: a filesystem image does not boot)
+    "image-creator": {**_CREATOR, **{option: up("image-creator live options") for option in _LIVE
+                                     if not option.startswith("--boot-test")}},
     "appliance-creator": {
         "--help": tools("--help --version"),
         "--tool-version": tools("appliance-creator --tool-version"),

@@ -177,12 +177,13 @@ def test_an_error_while_unwinding_after_a_signal_still_exits_130(capsys: pytest.
 
 
 def test_image_creator_ignores_the_live_options_it_is_given() -> None:
-    """image-creator parses every livecd-creator option (upstream: one program); those given are named, set back
-    to their defaults (--boot-test boots nothing), and the defaults themselves, typed ones too, are not "given"."""
+    """image-creator parses every option of upstream's livecd-creator (one program); those given are named and
+    set back to their defaults, and the defaults themselves, typed ones too, are not "given"."""
     parser = creators.image_parser()
-    opts = parser.parse_args(["-c", "x.ks", "--title", "T", "-s", "--boot-test", "--boot-test-expect", "up",
-                              "--compression-type", "zstd"])
+    opts = parser.parse_args(["-c", "x.ks", "--title", "T", "-s", "--compression-type", "zstd", "--rootfs-type",
+                              "erofs"])
     given = creators.ignore_live_options("image-creator", parser, opts)
-    assert given == ["--title", "--compression-type", "--skip-compression", "--boot-test", "--boot-test-expect"]
-    assert opts.title is None and not opts.boot_test and opts.compression_type == "xz"
+    assert given == ["--title", "--compression-type", "--skip-compression", "--rootfs-type"]
+    assert opts.title is None and not opts.skip_compression and opts.compression_type == "xz"
+    assert opts.rootfs_type is None
     assert creators.ignore_live_options("image-creator", parser, parser.parse_args(["-c", "x.ks"])) == []
