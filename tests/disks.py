@@ -20,8 +20,10 @@ GPT_KS = kickstarts.kickstart(
     "part / --fstype=ext4 --size=400 --grow --label=ROOT", "part swap --size=64",
     repo=kickstarts.repo_line("t"), bootloader='--timeout=1 --append="{append}"')
 
+# Written as for upstream's appliance-creator: no clearpart --disklabel (msdos is the default, as upstream's),
+# BIOS boot through GRUB after the MBR.
 MSDOS_KS = kickstarts.kickstart(
-    kickstarts.clearpart("msdos"), "part /boot --fstype=ext4 --size=200",
+    "part /boot --fstype=ext4 --size=200",
     "part / --fstype=xfs --size=500 --label=XROOT", repo=kickstarts.repo_line("t"),
     bootloader='--timeout=1 --append="{append}"')
 
@@ -61,7 +63,7 @@ def build_disk(tmp: Path, name: str, ks_text: str, *args: str, env: dict[str, st
     out = tmp / "out"
     proc = run_tool("appliance-creator", "-c", str(ks), "-n", name, "-o", str(out), "-t", str(tmp), *args,
                     env=env, prefix=prefix)
-    return Disk(out, proc)
+    return Disk(out / name, proc)  # upstream's OUTDIR/NAME/ (-p none)
 
 
 def sfdisk(image: Path) -> dict[str, object]:

@@ -18,7 +18,7 @@ from imgcreate.build.pipeline import BuildOptions
 from imgcreate.cli import command, creators
 from imgcreate.cli.options import add_work_options, tool_parser
 from imgcreate.creator import ImageCreator
-from imgcreate.disk import output
+from imgcreate.disk import archive, output
 
 
 def appliance_parser() -> argparse.ArgumentParser:
@@ -32,8 +32,9 @@ def appliance_parser() -> argparse.ArgumentParser:
                      help="version of the appliance (in <name>.xml); as appliance-creator, also the value of "
                           "$releasever in repository URLs unless --releasever is given")
     img.add_argument("--release", help="release of the appliance (in <name>.xml)")
-    img.add_argument("-f", "--format", dest="disk_format", default="raw", choices=output.FORMATS,
-                     help="disk format: raw (default), qcow2, vmdk or vdi")
+    img.add_argument("-f", "--format", dest="disk_format", default="raw", metavar="FORMAT",
+                     help="disk format: raw (default), qcow2, vmdk, vdi, or any other format qemu-img converts "
+                          "to (vhdx, vpc, qed, ...), passed on to it as appliance-creator does")
     img.add_argument("--vmem", type=int, default=512, help="memory of the virtual machine in MiB (default 512)")
     img.add_argument("--vcpu", type=int, default=1, help="virtual CPUs (default 1)")
     img.add_argument("--checksum", action="store_true", help="write a CHECKSUM file (and checksums in <name>.xml)")
@@ -59,8 +60,16 @@ def appliance_parser() -> argparse.ArgumentParser:
                      help="build reproducibly with this time (seconds since 1970, UTC): the same kickstart and "
                           "repositories give a bit-identical disk (XFS partitions aside); default: "
                           "$SOURCE_DATE_EPOCH if set")
+    pkg = parser.add_argument_group("Package options")
+    pkg.add_argument("-p", "--package", dest="package_format", default=archive.NONE, choices=archive.PACKAGES,
+                     help="how the appliance is delivered: none (default: its files in OUTDIR/NAME/), or one "
+                          "archive OUTDIR/NAME.zip, .tar, .tar.gz or .tar.bz2 holding NAME/<files> (zip.64: "
+                          "zip with ZIP64 extensions where needed, as zip)")
+    pkg.add_argument("-i", "--include", metavar="PATH",
+                     help="a file, or the entries of a folder, to deliver beside the disk (inside the package)")
+    pkg.add_argument("-o", "--outdir", default=".",
+                     help="directory the appliance is written to, into OUTDIR/NAME/ with -p none (default: .)")
     sys_ = parser.add_argument_group("System directory options")
-    sys_.add_argument("-o", "--outdir", default=".", help="directory the appliance is written to (default: .)")
     add_work_options(sys_, "where the build directory is made (/var/tmp)",
                              nocleanup_help="keep the build directory (still unmounts)")
     creators.add_incremental_options(sys_)
@@ -79,7 +88,7 @@ def _make_creator(opts: argparse.Namespace, ks: kickstart.KickstartHandler, epoc
         DiskImageCreator, opts, ks, name, epoch, disk_format=opts.disk_format,
         compress=None if opts.no_compress else opts.compression, checksum=opts.checksum, vmem=opts.vmem,
         vcpu=opts.vcpu, version=opts.app_version, release=opts.release, disk_size_mib=opts.disk_size,
-        manifest=opts.manifest)
+        manifest=opts.manifest, package_format=opts.package_format, include=opts.include)
 
 
 def default_name(kscfg: str, epoch: int | None) -> str:
@@ -90,9 +99,23 @@ def default_name(kscfg: str, epoch: int | None) -> str:
     return kickstart.build_name(kscfg, suffix=time.strftime("%Y%m%d%H%M", time.gmtime(epoch)))
 
 
+def _check_usage(parser: argparse.ArgumentParser, opts: argparse.Namespace) -> None:
+    """What appliance-creator refuses with its usage status (2) before building: an --include that does not
+    exist; ours besides: a --format qemu-img cannot write, and --boot-test of an archive."""
+    if opts.include and not Path(opts.include).exists():
+        parser.error(f"included file '{opts.include}' does not exist (-i/--include)")
+    problem = output.format_problem(opts.disk_format)
+    if problem:
+        parser.error(problem)
+    if opts.package_format != archive.NONE and getattr(opts, "boot_test", False):
+        parser.error(f"--boot-test boots the delivered disk, and -p {opts.package_format} delivers an archive: "
+                     "use -p none (the default) with --boot-test")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = appliance_parser()
     opts = command.read_command_line(parser, argv)
+    _check_usage(parser, opts)
     options = BuildOptions(destdir=Path(opts.outdir), cachedir=Path(opts.cache) if opts.cache else None,
                            repo_paths=tuple(Path(p) for p in opts.repo))
     return creators.run_build("appliance-creator", opts, lambda ks, epoch: _make_creator(opts, ks, epoch), options)

@@ -79,30 +79,63 @@ def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser
     desc = "Build a live CD/USB ISO from a kickstart file." if live else "Build a filesystem image from a kickstart."
     parser = tool_parser(prog, desc, EXIT_CODES)
     _add_common(parser)
-    if live:
-        liv = parser.add_argument_group("Live image options")
-        liv.add_argument("--title", help="title of the boot menu (default: the first two words of the name)")
-        liv.add_argument("--product", help="product name in the boot menu (default: like --title)")
-        liv.add_argument("--compression-type", default="xz",
-                         help="squashfs compressor and options, e.g. 'xz', 'zstd', \"xz -Xbcj x86\", upstream's "
-                              "'xz1m', or 'None': that of the --base-on ISO (default xz)")
-        liv.add_argument("-s", "--skip-compression", action="store_true",
-                         help="put the root filesystem image on the ISO uncompressed (LiveOS/rootfs.img, no squashfs)")
-        liv.add_argument("--flat-squashfs", action="store_true",
-                         help="put the root tree itself in the squashfs (no ext4 rootfs.img inside)")
-        liv.add_argument("--rootfs-type", choices=("squashfs-ext4", "squashfs", "erofs-ext4", "erofs"), default=None,
-                         help="LiveOS/squashfs.img as lorax makes it: squashfs or EROFS, holding an ext4 rootfs.img "
-                              "(-ext4) or the root tree; EROFS takes --compression-type lz4, lz4hc[,LEVEL] or what "
-                              "the host's mkfs.erofs lists (default squashfs-ext4; squashfs is --flat-squashfs)")
-        liv.add_argument("--skip-minimize", action="store_true", help="do not shrink the ext4 image to its minimum")
-        liv.add_argument("--syslinux", action="store_true", help="BIOS boot with isolinux instead of GRUB 2")
-        liv.add_argument("--nomacboot", action="store_true", help="do not make Mac EFI boot files (accepted; no-op)")
-        liv.add_argument("--dracut-conf-args", default="", metavar="[+]MODULE ...",
-                         help="dracut modules of the live initramfs: '+a b' adds to the default set (livenet "
-                              "dmsquash-live dmsquash-live-autooverlay overlayfs pollcdrom), 'a b' replaces it, "
-                              "'-a' omits one; dracut.conf text (with '=') is added as it is")
-        boottest.add_options(parser)
+    _add_live_options(parser, live)
     return parser
+
+
+LIVE_GROUPS = ("Live image options",)
+
+
+def _add_live_options(parser: argparse.ArgumentParser, live: bool) -> None:
+    """The live ISO's options.  image-creator takes them too: upstream's is a link to livecd-creator, one
+    program with one parser, so a command line written for one runs with the other; for a filesystem image
+    they are ignored with one warning (:func:`ignore_live_options`)."""
+    note = None if live else ("livecd-creator's options, accepted as upstream's image-creator (the same program) "
+                              "accepts them; a filesystem image has no boot menu, squashfs or initramfs of its "
+                              "own, so they are ignored, with one warning line")
+    liv = parser.add_argument_group(LIVE_GROUPS[0], note)
+    liv.add_argument("--title", help="title of the boot menu (default: the first two words of the name)")
+    liv.add_argument("--product", help="product name in the boot menu (default: like --title)")
+    liv.add_argument("--compression-type", default="xz",
+                     help="squashfs compressor and options, e.g. 'xz', 'zstd', \"xz -Xbcj x86\", upstream's "
+                          "'xz1m', or 'None': that of the --base-on ISO (default xz)")
+    liv.add_argument("-s", "--skip-compression", action="store_true",
+                     help="put the root filesystem image on the ISO uncompressed (LiveOS/rootfs.img, no squashfs)")
+    liv.add_argument("--flat-squashfs", action="store_true",
+                     help="put the root tree itself in the squashfs (no ext4 rootfs.img inside)")
+    liv.add_argument("--rootfs-type", choices=("squashfs-ext4", "squashfs", "erofs-ext4", "erofs"), default=None,
+                     help="LiveOS/squashfs.img as lorax makes it: squashfs or EROFS, holding an ext4 rootfs.img "
+                          "(-ext4) or the root tree; EROFS takes --compression-type lz4, lz4hc[,LEVEL] or what "
+                          "the host's mkfs.erofs lists (default squashfs-ext4; squashfs is --flat-squashfs)")
+    liv.add_argument("--skip-minimize", action="store_true", help="do not shrink the ext4 image to its minimum")
+    liv.add_argument("--syslinux", action="store_true", help="BIOS boot with isolinux instead of GRUB 2")
+    liv.add_argument("--nomacboot", action="store_true", help="do not make Mac EFI boot files (accepted; no-op)")
+    liv.add_argument("--dracut-conf-args", default="", metavar="[+]MODULE ...",
+                     help="dracut modules of the live initramfs: '+a b' adds to the default set (livenet "
+                          "dmsquash-live dmsquash-live-autooverlay overlayfs pollcdrom), 'a b' replaces it, "
+                          "'-a' omits one; dracut.conf text (with '=') is added as it is")
+    if live:  # ours, not upstream's: a filesystem image does not boot, and a boot test must not pass by omission
+        boottest.add_options(parser)
+
+
+def ignore_live_options(prog: str, parser: argparse.ArgumentParser, opts: argparse.Namespace) -> list[str]:
+    """For a filesystem image: the live options given on the command line, each set back to its default, and
+    one warning naming them (upstream's image-creator ignores them without a word); returns their names."""
+    given = []
+    for group in parser._action_groups:
+        if group.title not in LIVE_GROUPS:
+            continue
+        for action in group._group_actions:
+            # argparse passes a string default through the option's type, as it passes a value given
+            default = action.default
+            if isinstance(default, str) and callable(action.type):
+                default = action.type(default)
+            if getattr(opts, action.dest, default) != default:
+                given.append(max(action.option_strings, key=len))
+                setattr(opts, action.dest, default)
+    if given:
+        log.warning("%s: %s only apply to live ISOs: ignored for this filesystem image.", prog, ", ".join(given))
+    return given
 
 
 def livecd_parser() -> argparse.ArgumentParser:
@@ -286,6 +319,8 @@ def main(argv: Sequence[str] | None = None, live: bool = True) -> int:
     if not opts.kscfg:
         parser.error("a kickstart file is required (-c/--config KICKSTART)")
     setup_logging(opts, parser)
+    if not live:
+        ignore_live_options(prog, parser, opts)
     if opts.plugins:
         log.warning("--plugins: dnf plugins are not loaded (a host plugin would act on the build); ignored")
     return run_build(prog, opts, lambda ks, epoch: _make_creator(opts, live, ks, epoch), _build_options(opts))

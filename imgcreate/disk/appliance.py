@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from imgcreate import kickstart
 from imgcreate.boot import diskboot, kernels
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.creator import ImageCreator
+from imgcreate.disk import archive
 from imgcreate.disk import layout as disklayout
 from imgcreate.disk import output as diskoutput
 from imgcreate.disk.layout import DiskLabel
@@ -40,13 +42,20 @@ class DiskImageCreator(ImageCreator):
     description, which also holds *vmem* (MiB), *vcpu*, *version* and *release*; *disk_size_mib*: the disk's
     size, which ``--grow`` partitions fill (default: the sum of the partitions); *manifest*: also the build's
     manifest (``<name>.packages``, ``.flattened.ks``, ``-CHECKSUM``), which the live creators always write.
+
+    Delivered as upstream's ``package(destdir, package, include)``: *include* (a file, or a folder's entries)
+    goes beside the disk; *package_format* "none" (the default) delivers everything into ``<destdir>/<name>/``,
+    "zip", "zip.64", "tar", "tar.gz" or "tar.bz2" into ``<destdir>/<name>.<format>`` (:mod:`imgcreate.disk.archive`).
     """
 
     def __init__(self, ks: kickstart.KickstartHandler, name: str, disk_format: str = "raw", compress: str | None = None,
                  checksum: bool = False, vmem: int = 512, vcpu: int = 1, version: str | None = None,
                  release: str | None = None, disk_size_mib: int | None = None, manifest: bool = False,
+                 package_format: str = archive.NONE, include: str | os.PathLike[str] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
+        self.package_format = archive.check_package(package_format)
+        self.include = Path(include) if include is not None else None
         # The build's manifest (<name>.packages, .flattened.ks, -CHECKSUM) only when asked (--manifest): upstream's
         # appliance-creator delivers the disk and <name>.xml alone, Koji's builder refuses any third file, and
         # hashing a sparse disk of many GiB reads every hole (issue 28).
@@ -54,7 +63,7 @@ class DiskImageCreator(ImageCreator):
         self.output = diskoutput.OutputSpec(name=name, disk_format=disk_format, compress=compress,
                                             checksum=checksum, vmem=vmem, vcpu=vcpu, version=version,
                                             release=release)
-        self.boots = self.config.bootloader.location != "none"
+        self.boots = self.config.bootloader.installs  # not with --location=none or --disabled
         self.layout = disklayout.plan_disk(self.config, bios=self.boots, disk_size_mib=disk_size_mib)
 
     def _root_storage(self) -> RootStorage:
@@ -69,7 +78,8 @@ class DiskImageCreator(ImageCreator):
         return disk
 
     def _host_tools(self) -> list[str]:
-        return [*super()._host_tools(), *diskoutput.host_tools(self.output)]
+        return [*super()._host_tools(), *diskoutput.host_tools(self.output),
+                *archive.host_tools(self.package_format)]
 
     def _get_required_packages(self) -> list[str]:
         """GRUB for BIOS and, with an ESP, shim and GRUB for UEFI (Fedora's names), unless no boot loader."""
@@ -99,12 +109,17 @@ class DiskImageCreator(ImageCreator):
 
     def _create_bootconfig(self) -> None:
         """A generic initramfs (remade with the image's dracut when it has one), the GRUB menu, and GRUB itself
-        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none``, where the image may
-        also have no kernel (a disk that is not booted by itself, as appliance-creator allows)."""
+        for BIOS and UEFI; nothing of the boot loader with ``bootloader --location=none`` or ``--disabled``,
+        where the image may also have no kernel (a disk that is not booted by itself, such as a container base
+        image's: appliance-creator warns "No bootloader found" and builds it; so do we, in one line)."""
         root = self._instroot.path
-        if not self.boots and not kernels.installed(root):
-            log.info("no kernel and no boot loader in the image: nothing to boot with")
-            return
+        if not self.boots:
+            has_kernel = bool(kernels.installed(root))
+            log.warning("WARNING! No boot loader installed (bootloader %s)%s: the disk does not boot by itself.",
+                        "--disabled" if self.config.bootloader.disabled else "--location=none",
+                        "" if has_kernel else " and no kernel")
+            if not has_kernel:
+                return
         kver = kernels.newest(root)
         kernels.ensure_initramfs(root, kver, remake=kernels.has_dracut(root))
         if not self.boots:
@@ -136,14 +151,34 @@ class DiskImageCreator(ImageCreator):
             self._disk.write_fat_partitions()
         super().unmount()
 
+    def package(self, destdir: str | os.PathLike[str] = ".", ops: list[str] | None = None) -> list[Path]:
+        """As upstream: with no archive (``-p none``) the files go into ``<destdir>/<name>/``, where Koji's
+        builder (which walks its output folder) and people's scripts look for them; an archive goes into
+        *destdir* itself."""
+        target = Path(destdir)
+        if self.package_format == archive.NONE:
+            target = target / self.output.name
+        made = not target.exists()
+        try:
+            return super().package(target, ops)
+        except BaseException:
+            if made and target.is_dir() and not any(target.iterdir()):
+                target.rmdir()  # a failed delivery leaves the output folder as it was: no empty <name>/
+            raise
+
     def _stage_final_image(self, ops: list[str] | None = None) -> None:
         """A reproducible disk's ext partitions are made again from their trees first (see
-        :mod:`imgcreate.disk.repro`), then the disk is converted and compressed."""
+        :mod:`imgcreate.disk.repro`), then the disk is converted and compressed; the included files join it
+        and, with an archive format, all are packed."""
+        epoch = self.build_config.source_date_epoch
         with self._phase("disk-finish"):
             self._disk.finish()
         with self._phase("disk-output"):
-            diskoutput.finish(self._disk.path, self._outdir.path, self.output,
-                              epoch=self.build_config.source_date_epoch)
+            diskoutput.finish(self._disk.path, self._outdir.path, self.output, epoch=epoch)
+        archive.add_include(self._outdir.path, self.include)
+        if self.package_format != archive.NONE:
+            with self._phase("disk-package"):
+                archive.pack(self._outdir.path, self.output.name, self.package_format, epoch)
 
 
 ApplianceImageCreator = DiskImageCreator  # appliance-tools' name

@@ -23,9 +23,11 @@ The rules, and where they come from:
   holding the rest as logical partitions 5, 6, ... (as appliance-creator does, without its off-by-one), each
   after a 1 MiB gap for its extended boot record.  ``--asprimary`` on a partition that would be logical is an
   error (move its line up).  On GPT ``--asprimary`` means nothing.
-* The default disk label is GPT (``clearpart --disklabel=msdos`` chooses msdos; appliance-creator's default was
-  msdos).  A GPT disk that boots with BIOS needs a BIOS boot partition for GRUB's core image, unless
-  ``bootloader --location=none`` installs no boot loader; msdos has room for it after the MBR and takes none.
+* The default disk label is msdos, as appliance-creator's (``clearpart --disklabel=gpt`` chooses GPT), so that
+  a kickstart written for it (one ``part /``, BIOS boot) builds unchanged; a kickstart without ``--disklabel``
+  that lists a BIOS boot partition was written for GPT (only GPT has one) and gets GPT.  A GPT disk that boots
+  with BIOS needs a BIOS boot partition for GRUB's core image, unless ``bootloader --location=none`` (or
+  ``--disabled``) installs no boot loader; msdos has room for it after the MBR and takes none.
 """
 
 from __future__ import annotations
@@ -184,10 +186,10 @@ def plan_disk(
     disk's size, which ``--grow`` partitions fill; without it the disk is as big as the partitions need.
     Raises KickstartError for a layout the kickstart gets wrong and ImageError for one that does not fit.
     """
-    label = _disk_label(config.disklabel)
     requests = _ordered([_request(p) for p in config.partitions])
+    label = _disk_label(config.disklabel, requests)
     _check_layout(requests, label)
-    _check_bootable(requests, label, bios, config.bootloader.location)
+    _check_bootable(requests, label, bios and config.bootloader.installs)
     overhead = _overhead_mib(label, len(requests))
     sizes = [r.size_mib for r in requests]
     if disk_size_mib is not None:
@@ -199,8 +201,12 @@ def plan_disk(
     return _place(requests, sizes, label, total_mib)
 
 
-def _disk_label(word: str | None) -> DiskLabel:
-    if not word or word == "gpt":
+def _disk_label(word: str | None, requests: Sequence[_Request]) -> DiskLabel:
+    """``clearpart --disklabel``; without it msdos (appliance-creator's default), or GPT when a BIOS boot
+    partition says the kickstart was written for GPT."""
+    if not word:
+        return DiskLabel.GPT if any(r.kind is PartKind.BIOSBOOT for r in requests) else DiskLabel.MSDOS
+    if word == "gpt":
         return DiskLabel.GPT
     if word in ("msdos", "dos", "mbr"):
         return DiskLabel.MSDOS
@@ -340,9 +346,10 @@ def _check_msdos(requests: Sequence[_Request]) -> None:
         )
 
 
-def _check_bootable(requests: Sequence[_Request], label: DiskLabel, bios: bool, location: str | None) -> None:
-    """GRUB on a GPT disk booted by BIOS has nowhere to put its core image without a BIOS boot partition."""
-    if label is not DiskLabel.GPT or not bios or location == "none":
+def _check_bootable(requests: Sequence[_Request], label: DiskLabel, bios_grub: bool) -> None:
+    """GRUB on a GPT disk booted by BIOS has nowhere to put its core image without a BIOS boot partition
+    (*bios_grub*: GRUB is installed for BIOS: the image boots with BIOS and has a boot loader)."""
+    if label is not DiskLabel.GPT or not bios_grub:
         return
     if not any(r.kind is PartKind.BIOSBOOT for r in requests):
         raise KickstartError(

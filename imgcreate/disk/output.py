@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -20,7 +23,9 @@ log = logging.getLogger("imgcreate")
 
 
 class DiskFormat(StrEnum):
-    """appliance-creator's ``--format`` (qemu-img's names): raw is the sparse disk itself."""
+    """appliance-creator's ``--format`` (qemu-img's names): raw is the sparse disk itself.  These are the formats
+    the tool knows more of (how to compress, boot and make reproducible); any other format qemu-img writes is
+    passed on to it by name, as appliance-creator does (:func:`format_problem` checks it first)."""
 
     RAW = "raw"
     QCOW2 = "qcow2"
@@ -35,7 +40,8 @@ COMPRESSORS = {"xz": ("xz", ".xz"), "zstd": ("zstd", ".zst")}
 @dataclass(frozen=True)
 class OutputSpec:
     name: str
-    disk_format: DiskFormat | str = DiskFormat.RAW  # a plain name ("qcow2") becomes the member
+    # a plain name ("qcow2") becomes the member; another qemu-img format ("vhdx") stays a plain name
+    disk_format: DiskFormat | str = DiskFormat.RAW
     compress: str | None = None
     checksum: bool = False
     vmem: int = 512  # MiB, appliance-creator's default
@@ -44,7 +50,7 @@ class OutputSpec:
     release: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "disk_format", DiskFormat.of(self.disk_format, "disk format"))
+        object.__setattr__(self, "disk_format", disk_format_of(self.disk_format))
         if self.compress is not None and self.compress not in COMPRESSORS:
             raise CreatorError(f"Unknown compression '{self.compress}': use one of {', '.join(COMPRESSORS)}.")
 
@@ -52,6 +58,36 @@ class OutputSpec:
     def disk_name(self) -> str:
         """appliance-creator's file name: ``<name>-sda.<format>``."""
         return f"{self.name}-sda.{self.disk_format}"
+
+
+def disk_format_of(word: str) -> DiskFormat | str:
+    """*word* as a DiskFormat member, or as qemu-img's name of another format (a plain word: qemu-img judges it)."""
+    if word in FORMATS:
+        return DiskFormat(word)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", str(word)):
+        raise CreatorError(f"Unknown disk format '{word}': use one of {', '.join(FORMATS)} or another format "
+                           "qemu-img writes (vhdx, vpc, qed, ...).")
+    return str(word)
+
+
+def format_problem(word: str) -> str | None:
+    """Why qemu-img cannot write disks in format *word*, asked before a build rather than after it: it makes a
+    1 MiB disk of that format in a scratch folder.  None when it can (or for our own formats, or when qemu-img is
+    missing: the build's check of its host tools names the package)."""
+    if word in FORMATS or shutil.which("qemu-img") is None:
+        return None
+    try:
+        disk_format_of(word)
+    except CreatorError as exc:
+        return str(exc)
+    with tempfile.TemporaryDirectory(prefix="imgcreate-") as tmp:
+        probe = os.path.join(tmp, "probe")
+        proc = run(["qemu-img", "create", "-q", "-f", word, probe, "1M"], check=False)
+    if proc.returncode == 0:
+        return None
+    said = (proc.stdout.strip().splitlines() or ["no reason given"])[-1].replace(f"{probe}: ", "")
+    return (f"-f {word}: qemu-img cannot write disks in this format ({said}); use raw, qcow2, vmdk, vdi or "
+            "another format qemu-img writes (vhdx, vpc, qed, ...).")
 
 
 def host_tools(spec: OutputSpec) -> list[str]:

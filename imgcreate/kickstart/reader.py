@@ -191,7 +191,8 @@ def _read_bootloader(bl: Any) -> Bootloader:
     # so it reads as None (the line's own default, when it is there, is "mbr").
     location = _opt_text(getattr(bl, "location", None)) if getattr(bl, "seen", False) else None
     return Bootloader(append=_text(getattr(bl, "appendLine", None)).strip(),
-                      timeout=_opt_int(getattr(bl, "timeout", None)), location=location)
+                      timeout=_opt_int(getattr(bl, "timeout", None)), location=location,
+                      disabled=bool(getattr(bl, "disabled", False)))
 
 
 def _read_repos(handler: Any) -> tuple[RepoSpec, ...]:

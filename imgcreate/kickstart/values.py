@@ -73,6 +73,14 @@ class Bootloader:
     # --location as written ("mbr" when the line has none, pykickstart's default); None without a bootloader
     # line.  "none": install no boot loader (a disk image then needs no BIOS boot partition).
     location: str | None = None
+    # --disabled: no boot loader at all (anaconda installs no boot loader package either); how container base
+    # images' kickstarts say "this disk is never booted", as --location=none said before.
+    disabled: bool = False
+
+    @property
+    def installs(self) -> bool:
+        """A boot loader is to be installed: neither ``--location=none`` nor ``--disabled``."""
+        return not self.disabled and self.location != "none"
 
     def kernel_args(self, base: str = "") -> str:
         """*base* (the arguments the image type needs) followed by the kickstart's ``--append``."""

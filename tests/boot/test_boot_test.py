@@ -153,7 +153,7 @@ def test_appliance_boot_test_passes(tmp_path: Path, testrepo: Path) -> None:
                     "--boot-test", "--boot-test-expect", MARKER, "--compression", "zstd", check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for firmware in ("bios", "uefi"):
-        text = (out / f"btdisk.boot-{firmware}.log").read_text(errors="replace")
+        text = (out / "btdisk" / f"btdisk.boot-{firmware}.log").read_text(errors="replace")
         assert "LIVECD-TOOLS-CHECK mount: /dev/vda" in text and MARKER in text, text[-2000:]
         assert "snapshot=on" in text
-    assert (out / "btdisk-sda.raw.zst").exists() and not list(tmp_path.glob("boottest-*"))
+    assert (out / "btdisk/btdisk-sda.raw.zst").exists() and not list(tmp_path.glob("boottest-*"))

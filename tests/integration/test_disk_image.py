@@ -136,28 +136,40 @@ def test_a_failure_leaves_nothing_attached(fault: str, tmp_path: Path, testrepo:
 
 SMALL_KS = kickstarts.SMALL_DISK
 
+# A container base image's kickstart as written for upstream's appliance-creator: no clearpart --disklabel (msdos,
+# upstream's default), one part /, the boot loader disabled and no kernel (a disk that is never booted itself).
+UPSTREAM_KS = kickstarts.kickstart("part / --fstype=ext4 --size=200", repo=kickstarts.repo_line("t"),
+                                   bootloader="--disabled", packages=("@core",))
+
 
 def test_the_default_command_line_delivers_a_raw_xz(tmp_path: Path, testrepo: Path) -> None:
-    """``appliance-creator -c X -n Y`` with nothing else, as a user types it: the build directory in /var/tmp
-    (upstream's default, left empty again), the result in the current folder, compressed with xz as upstream
-    (``Y-sda.raw.xz``, 16 MiB blocks: seekable), and it decompresses to the kickstart's disk.  No kernel (xz
-    would take a minute on its modules here): with ``bootloader --location=none`` a disk need not boot."""
+    """``appliance-creator -c X -n Y`` with nothing else, as a user types it, on a kickstart written for
+    upstream (see UPSTREAM_KS): upstream's one warning line, the build directory in /var/tmp (upstream's
+    default, left empty again), the result in ``./Y/`` as upstream's ``-p none`` delivers it (Koji's builder
+    walks its output folder), compressed with xz as upstream (``Y-sda.raw.xz``, 16 MiB blocks: seekable), and it
+    decompresses to an msdos disk with the kickstart's partition.  No kernel (xz would take a minute on its
+    modules here)."""
     ks = tmp_path / "small.ks"
-    ks.write_text(SMALL_KS.format(repo=testrepo))
+    ks.write_text(UPSTREAM_KS.format(repo=testrepo))
     proc = subprocess.run([*tool_argv("appliance-creator"), "-c", str(ks), "-n", "plain"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    warnings = [line for line in proc.stderr.splitlines() if "WARNING!" in line]
+    assert warnings == ["WARNING! No boot loader installed (bootloader --disabled) and no kernel: the disk does "
+                        "not boot by itself."], proc.stderr
     # Other builds may use /var/tmp meanwhile: look for what this one would have left.
     assert not list(Path("/var/tmp").glob("imgcreate-*/image/plain.raw")), "the build directory was removed"
     assert not list(Path("/var/tmp").glob("imgcreate-*/out/plain*"))
     # Upstream's two files and no manifest (--manifest asks for it; Koji's builder refuses a third file).
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain-sda.raw.xz", "plain.xml", "small.ks"]
-    listing = subprocess.run(["xz", "--robot", "--list", str(tmp_path / "plain-sda.raw.xz")], capture_output=True,
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "small.ks"]
+    out = tmp_path / "plain"
+    assert sorted(p.name for p in out.iterdir()) == ["plain-sda.raw.xz", "plain.xml"]
+    listing = subprocess.run(["xz", "--robot", "--list", str(out / "plain-sda.raw.xz")], capture_output=True,
                              text=True, check=True).stdout
     (totals,) = [line.split("\t") for line in listing.splitlines() if line.startswith("totals")]
     assert int(totals[2]) == 13, "201 MiB in 16 MiB blocks"
-    raw = tmp_path / "plain-sda.raw"
-    subprocess.run(f"xz -dc plain-sda.raw.xz | cp --sparse=always /dev/stdin {raw.name}", shell=True, cwd=tmp_path,
+    raw = out / "plain-sda.raw"
+    subprocess.run(f"xz -dc plain-sda.raw.xz | cp --sparse=always /dev/stdin {raw.name}", shell=True, cwd=out,
                    check=True)
     assert raw.stat().st_size == 201 * 2**20
     table = sfdisk(raw)
@@ -167,7 +179,48 @@ def test_the_default_command_line_delivers_a_raw_xz(tmp_path: Path, testrepo: Pa
     with attached(raw) as dev:
         assert blkid(f"{dev}p1", "TYPE") == "ext4"
         assert "UUID=" in debugfs(f"{dev}p1", "cat /etc/fstab")
-    assert "disk='plain-sda.raw'" in (tmp_path / "plain.xml").read_text()
+        assert "vmlinuz" not in debugfs(f"{dev}p1", "ls -l /boot"), "no kernel"
+    assert "disk='plain-sda.raw'" in (out / "plain.xml").read_text()
+
+
+def test_package_and_include_as_upstream(tmp_path: Path, testrepo: Path) -> None:
+    """``-p tar.gz -i FOLDER``: one archive ``OUTDIR/NAME.tar.gz`` holding ``NAME/`` with the disk, its xml and
+    the folder's entries (a file and a subfolder), the raw disk stored sparse; nothing else delivered."""
+    ks = tmp_path / "small.ks"
+    ks.write_text(SMALL_KS.format(repo=testrepo))
+    extra = tmp_path / "extra"
+    (extra / "docs").mkdir(parents=True)
+    (extra / "README").write_text("read me\n")
+    (extra / "docs/notes.txt").write_text("notes\n")
+    out = tmp_path / "out"
+    run_tool("appliance-creator", "-c", str(ks), "-n", "pkg", "-o", str(out), "-t", str(tmp_path), "--no-compress",
+             "-p", "tar.gz", "-i", str(extra))
+    assert [p.name for p in out.iterdir()] == ["pkg.tar.gz"]
+    listing = subprocess.run(["tar", "-tvzf", str(out / "pkg.tar.gz")], capture_output=True, text=True,
+                             check=True).stdout
+    names = sorted(line.split()[-1] for line in listing.splitlines())
+    assert names == ["pkg/README", "pkg/docs/", "pkg/docs/notes.txt", "pkg/pkg-sda.raw", "pkg/pkg.xml"], listing
+    subprocess.run(["tar", "-xzf", str(out / "pkg.tar.gz"), "-C", str(out)], check=True)
+    raw = out / "pkg/pkg-sda.raw"
+    assert raw.stat().st_size == 201 * 2**20 and raw.stat().st_blocks * 512 < raw.stat().st_size, "sparse"
+    assert sfdisk(raw)["label"] == "dos" and (out / "pkg/docs/notes.txt").read_text() == "notes\n"
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["-i", "/nonexistent/extra"], ["included file '/nonexistent/extra' does not exist"]),  # upstream's words
+    (["-p", "rar"], ["invalid choice: 'rar'", "zip.64"]),
+    (["-f", "bochs"], ["-f bochs: qemu-img cannot write disks in this format", "does not support image creation"]),
+    (["-p", "zip", "--boot-test"], ["--boot-test boots the delivered disk, and -p zip delivers an archive"]),
+])
+def test_package_include_and_format_mistakes_are_usage_errors(args: list[str], words: list[str],
+                                                              tmp_path: Path) -> None:
+    """Refused with the usage status (2) before anything is read or built, as upstream refuses -p and -i."""
+    ks = tmp_path / "small.ks"
+    ks.write_text(SMALL_KS.format(repo="/nonexistent"))
+    proc = run_tool("appliance-creator", "-c", str(ks), "-o", str(tmp_path / "out"), *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert_failed(proc, *words)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
@@ -175,14 +228,15 @@ def test_the_default_command_line_delivers_a_raw_xz(tmp_path: Path, testrepo: Pa
     (["-f", "vmdk"], "small-sda.vmdk"),  # upstream: vmdk and vdi are never compressed
     (["-f", "vdi"], "small-sda.vdi"),
     (["--compression", "zstd"], "small-sda.raw.zst"),
+    (["-f", "vhdx"], "small-sda.vhdx"),  # a format of qemu-img's that is not ours: passed on, as upstream
 ])
 def test_other_formats_from_the_command_line(args: list[str], made: str, tmp_path: Path, testrepo: Path) -> None:
     ks = tmp_path / "small.ks"
     ks.write_text(SMALL_KS.format(repo=testrepo))
     run_tool("appliance-creator", "-c", str(ks), "-n", "small", "-o", str(tmp_path / "out"), "-t", str(tmp_path),
              *args)
-    assert made in [p.name for p in (tmp_path / "out").iterdir()]
-    disk = tmp_path / "out" / made
+    assert made in [p.name for p in (tmp_path / "out/small").iterdir()]
+    disk = tmp_path / "out/small" / made
     if made.endswith(".zst"):
         subprocess.run(["zstd", "-q", "-d", str(disk)], check=True)
         disk = disk.with_suffix("")

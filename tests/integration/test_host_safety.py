@@ -229,7 +229,7 @@ def test_option_paths_with_links(path: str, testrepo: Path, tmp_path: Path, cana
             assert "/etc/dnf/modules.d in the image" in error_line(proc) and "leads out of it" in proc.stderr
             assert not out.exists() or not list(out.iterdir())
             break
-        assert list(out.glob("opt-sda.*") if appliance else out.glob("OPT.iso")), proc.stderr[-3000:]
+        assert list(out.glob("opt/opt-sda.*") if appliance else out.glob("OPT.iso")), proc.stderr[-3000:]
     if "incremental" in path:
         assert "reused the installed tree" in proc.stderr, proc.stderr[-3000:]
     assert_untouched(canary)

@@ -26,7 +26,8 @@ ApplianceTask.handler:
 * appliance-creator: ``-c KS -d -v --logfile /tmp/appliance.log --cache /tmp/koji-appliance -o app-output``,
   then ``--vmem``, ``--vcpu``, ``--format`` when the task has them, ``--name NAME-VERSION-RELEASE --version
   VERSION --release RELEASE``; kojid makes /tmp/app-output first, then uploads every file os.walk finds under it
-  (subfolders too), each under its base name, and fails only when there is none;
+  (subfolders too: appliance-creator puts them in app-output/<name>/, as upstream's ``-p none``), each under its
+  base name, and fails only when there is none;
 * the log (livecd.log, appliance.log) is uploaded whatever the exit status; for a non-scratch build the image's
   package list is read from every ``*.rpm`` under the cache folder (none: "No repos found in yum cache!").
 
@@ -262,7 +263,7 @@ def test_koji_livecd_task(installed: Installed, tmp_path: Path, testrepo: Path, 
 @pytest.mark.slow
 def test_koji_appliance_task(installed: Installed, tmp_path: Path, testrepo: Path, repo_server: RepoServer) -> None:
     """ApplianceTask's appliance-creator call, from the installed files: under -o app-output exactly the disk
-    image and its .xml (kojid refuses more than two files), the log it uploads, the packages in the cache."""
+    image and its .xml (kojid uploads every file there as one of the build's), the log it uploads, the packages in the cache."""
     chroot_tmp = tmp_path / "tmp"
     odir = chroot_tmp / "app-output"
     odir.mkdir(parents=True)  # kojid makes it before the call
@@ -273,15 +274,16 @@ def test_koji_appliance_task(installed: Installed, tmp_path: Path, testrepo: Pat
     installed.run("appliance-creator", "-c", str(kskoji), "-d", "-v", "--logfile", str(app_log),
                   "--cache", str(cachedir), "-o", "app-output", "--vmem", "1024", "--vcpu", "1", "--format", "raw",
                   "--name", appname, "--version", version, "--release", release, cwd=chroot_tmp, env=MOCK_ENV)
+    # kojid walks -o (os.walk) for the files: upstream's -p none puts them in app-output/<name>/.
     results = sorted(str(p.relative_to(odir)) for p in odir.rglob("*") if p.is_file())
-    images = [r for r in results if r.startswith(f"{appname}-sda.raw")]  # .raw.xz: compressed, as upstream
+    images = [r for r in results if r.startswith(f"{appname}/{appname}-sda.raw")]  # .raw.xz, as upstream
     xmls = [r for r in results if r.endswith(".xml")]
-    assert len(images) == 1 and xmls == [f"{appname}.xml"], results
+    assert len(images) == 1 and xmls == [f"{appname}/{appname}.xml"], results
     assert (odir / images[0]).stat().st_size > 0
     assert f"<name version='{version}' release='{release}'>{appname}</name>" in (odir / xmls[0]).read_text()
     assert "DEBUG" in app_log.read_text()
     assert cached_rpms(cachedir), "kojid lists the image's packages from the cache's RPMs"
-    # kojid: "Only one disk image allowed for output!" when os.walk(-o) finds more than two files.
+    # kojid uploads every file it finds there as a file of the build: nothing but the disk and its .xml.
     assert results == sorted([images[0], xmls[0]]), results
 
 

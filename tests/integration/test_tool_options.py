@@ -261,7 +261,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, testrepo: Path,
 
 
 def xml_name(ran: Ran, name: str) -> str:
-    (line,) = [ln for ln in (ran.dir / f"out/{name}.xml").read_text().splitlines() if "<name" in ln]
+    (line,) = [ln for ln in (ran.dir / f"out/{name}/{name}.xml").read_text().splitlines() if "<name" in ln]
     return line.strip()
 
 
@@ -313,7 +313,7 @@ def ap_cache(r: Runs) -> None:
 def ap_cacheonly(r: Runs) -> None:
     """With a filled cache the disk builds with the server gone; with an empty one the build stops at once,
     naming the repository and that it is not in the cache, and leaves nothing."""
-    assert (r.disk_offline().dir / "out/APOFF-sda.vmdk").is_file()
+    assert (r.disk_offline().dir / "out/APOFF/APOFF-sda.vmdk").is_file()
     d = r.tmp / "cacheonly-empty"
     d.mkdir()
     (d / "disk.ks").write_text(DISK_KS.format(commands=""))
@@ -349,14 +349,14 @@ def ap_ksversion(r: Runs) -> None:
 
 def ap_formats(r: Runs) -> None:
     """-f vdi and -f vmdk: the disk in that format (never compressed), named in the XML."""
-    assert image_format(r.disk_online().dir / "out/APON-sda.vdi") == "vdi"
-    assert image_format(r.disk_offline().dir / "out/APOFF-sda.vmdk") == "vmdk"
-    assert "disk='APOFF-sda.vmdk'" in (r.disk_offline().dir / "out/APOFF.xml").read_text()
+    assert image_format(r.disk_online().dir / "out/APON/APON-sda.vdi") == "vdi"
+    assert image_format(r.disk_offline().dir / "out/APOFF/APOFF-sda.vmdk") == "vmdk"
+    assert "disk='APOFF-sda.vmdk'" in (r.disk_offline().dir / "out/APOFF/APOFF.xml").read_text()
 
 
 def ap_compression_and_disk_size(r: Runs) -> None:
     """--compression zstd: <name>-sda.raw.zst, a zstd stream of the whole --disk-size disk."""
-    zst = r.disk_zstd().dir / "out/APZ-sda.raw.zst"
+    zst = r.disk_zstd().dir / "out/APZ/APZ-sda.raw.zst"
     raw = subprocess.run(["zstd", "-q", "-d", "-c", str(zst)], capture_output=True, check=True).stdout
     assert len(raw) == 300 << 20 and raw[510:512] == b"\x55\xaa"
 
@@ -370,7 +370,7 @@ def ap_incremental(r: Runs) -> None:
     inc = str(r.tmp / "incremental")
     again = r.disk_again("reuse", "--incremental", inc)
     assert "reused the installed tree" in again.proc.stderr and "Installing " not in again.proc.stderr
-    assert (again.dir / "out/AGAIN.packages").read_text() == (stored.dir / "out/APZ.packages").read_text()
+    assert (again.dir / "out/AGAIN/AGAIN.packages").read_text() == (stored.dir / "out/APZ/APZ.packages").read_text()
     off = r.disk_again("off", "--incremental", inc, "--no-incremental")
     assert "incremental" not in off.proc.stderr and "Installing " in off.proc.stderr
     assert sorted((r.tmp / "incremental").iterdir()) == entries

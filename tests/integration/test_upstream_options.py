@@ -169,12 +169,31 @@ def image_a(b: Builds) -> Build:
                  "--releasever", "99", "--cache", "{tmp}/cache", "--incremental", extra="docs-demo")
 
 
+# livecd-creator's own options on image_b's command line, as a script written for upstream's one program passes
+# them to image-creator too: accepted, and ignored for the filesystem image with one warning.
+IGNORED_LIVE = ("--title", "Ignored Title", "--compression-type", "zstd", "--syslinux", "--dracut-conf-args", "+nfs")
+
+
 def image_b(b: Builds) -> Build:
     """image-creator -b: starting from an earlier filesystem image; --cacheonly from image_a's cache."""
     image_a(b)
     return b.run("IMGB", "image-creator", "-n", "IMGB", "-b", "{IMGA}", "--repo", "{repofile}",
                  "--releasever", "99", "--cache", f"{b.tmp}/IMGA/cache", "--cacheonly",
-                 "--source-date-epoch", str(EPOCH), "--incremental", "--no-incremental")
+                 "--source-date-epoch", str(EPOCH), "--incremental", "--no-incremental", *IGNORED_LIVE)
+
+
+def check_live_options_of_image_creator(b: Builds) -> None:
+    """image-creator takes every option of upstream's livecd-creator (upstream's is a link to it): the live ones
+    build the same filesystem image (image_b's checks), named in one warning line.  Our --boot-test is
+    livecd-creator's only: a filesystem image does not boot (tests/unit/test_boottest.py)."""
+    build = image_b(b)
+    warnings = [line for line in build.proc.stderr.splitlines() if "only apply to live ISOs" in line]
+    assert warnings == ["image-creator: --title, --compression-type, --syslinux, --dracut-conf-args only apply to "
+                        "live ISOs: ignored for this filesystem image."], build.proc.stderr
+    assert [p.name for p in images_in(build.out)] == ["IMGB.img"]
+    fstype = subprocess.run(["blkid", "-p", "-s", "TYPE", "-o", "value", str(build.image)], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert fstype.startswith("ext"), fstype
 
 
 EPOCH = 1700000000  # image_b is a reproducible build
@@ -460,6 +479,7 @@ OPTION_EFFECTS: dict[str, Callable[[Builds], None]] = {
     "--plugins": check_plugins, "--debug": check_debug_logfile, "--logfile": check_debug_logfile,
     "--verbose": check_verbose_and_quiet, "--quiet": check_verbose_and_quiet, "--ksversion": check_ksversion,
     "--base-on": check_base_on_live, "--base-on (image)": check_base_on_image, "--shell": check_shell,
+    "image-creator live options": check_live_options_of_image_creator,
     "--image-type": check_image_type, "--help": check_help_version, "--version": check_help_version,
     "--boot-test": check_boot_test, "--boot-test-expect": check_boot_test_expect,
     "--boot-test-timeout": check_boot_test_timeout, "--boot-test-memory": check_boot_test_memory,

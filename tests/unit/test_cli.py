@@ -174,3 +174,16 @@ def test_an_error_while_unwinding_after_a_signal_still_exits_130(capsys: pytest.
         return 0
 
     assert creators.guarded("tool", fails) == 1, "the same error without a signal is a failure"
+
+
+def test_image_creator_ignores_the_live_options_it_is_given() -> None:
+    """image-creator parses every option of upstream's livecd-creator (one program); those given are named and
+    set back to their defaults, and the defaults themselves, typed ones too, are not "given"."""
+    parser = creators.image_parser()
+    opts = parser.parse_args(["-c", "x.ks", "--title", "T", "-s", "--compression-type", "zstd", "--rootfs-type",
+                              "erofs"])
+    given = creators.ignore_live_options("image-creator", parser, opts)
+    assert given == ["--title", "--compression-type", "--skip-compression", "--rootfs-type"]
+    assert opts.title is None and not opts.skip_compression and opts.compression_type == "xz"
+    assert opts.rootfs_type is None
+    assert creators.ignore_live_options("image-creator", parser, parser.parse_args(["-c", "x.ks"])) == []

@@ -75,10 +75,22 @@ def test_default_sizes(tmp_path: Path) -> None:
 
 
 def test_root_is_the_only_required_line_without_bios(tmp_path: Path) -> None:
-    """UEFI-only (bios=False), or no boot loader: GPT needs no biosboot."""
-    assert spans(plan(tmp_path, "part / --size=10\n", bios=False)) == [(1, 1, 10)]
-    layout = plan(tmp_path, "bootloader --location=none\npart / --size=10\n")
-    assert layout.size_bytes == 12 * MIB and layout.biosboot is None and layout.esp is None
+    """UEFI-only (bios=False), or no boot loader (--location=none, or --disabled as container kickstarts say):
+    GPT needs no biosboot."""
+    gpt = "clearpart --disklabel=gpt\n"
+    assert spans(plan(tmp_path, gpt + "part / --size=10\n", bios=False)) == [(1, 1, 10)]
+    for bootloader in ("--location=none", "--disabled"):
+        layout = plan(tmp_path, f"{gpt}bootloader {bootloader}\npart / --size=10\n")
+        assert layout.size_bytes == 12 * MIB and layout.biosboot is None and layout.esp is None
+
+
+def test_the_default_label_is_msdos_as_appliance_creators(tmp_path: Path) -> None:
+    """A kickstart written for appliance-creator (no --disklabel, one part /, BIOS boot) plans an msdos disk that
+    needs no BIOS boot partition; one that lists biosboot was written for GPT and gets GPT."""
+    layout = plan(tmp_path, "bootloader --location=mbr\npart / --size=10\n")
+    assert layout.label is DiskLabel.MSDOS and spans(layout) == [(1, 1, 10)] and layout.size_bytes == 11 * MIB
+    assert plan(tmp_path, GPT_BIOS + "part / --size=10\n").label is DiskLabel.GPT
+    assert plan(tmp_path, "clearpart --disklabel=gpt\n" + GPT_BIOS + "part / --size=10\n").label is DiskLabel.GPT
 
 
 def test_grow_fills_the_given_disk_in_proportion_up_to_maxsize(tmp_path: Path) -> None:
@@ -179,9 +191,9 @@ def test_kickstart_mistakes(tmp_path: Path, text: str, words: list[str]) -> None
 
 def test_gpt_bios_needs_biosboot(tmp_path: Path) -> None:
     with pytest.raises(KickstartError, match="add 'part biosboot --fstype=biosboot --size=1'"):
-        plan(tmp_path, "bootloader --location=mbr\npart / --size=10\n")
+        plan(tmp_path, "clearpart --disklabel=gpt\nbootloader --location=mbr\npart / --size=10\n")
     with pytest.raises(KickstartError, match="BIOS boot partition"):
-        plan(tmp_path, "part / --size=10\n")
+        plan(tmp_path, "clearpart --disklabel=gpt\npart / --size=10\n")
 
 
 def test_msdos_refuses_biosboot_and_late_asprimary(tmp_path: Path) -> None:
