@@ -263,7 +263,8 @@ def test_koji_livecd_task(installed: Installed, tmp_path: Path, testrepo: Path, 
 @pytest.mark.slow
 def test_koji_appliance_task(installed: Installed, tmp_path: Path, testrepo: Path, repo_server: RepoServer) -> None:
     """ApplianceTask's appliance-creator call, from the installed files: under -o app-output exactly the disk
-    image and its .xml (kojid uploads every file there as one of the build's), the log it uploads, the packages in the cache."""
+    image and its .xml (kojid uploads every file there as one of the build's), the log it uploads, the packages in
+    the cache."""
     chroot_tmp = tmp_path / "tmp"
     odir = chroot_tmp / "app-output"
     odir.mkdir(parents=True)  # kojid makes it before the call
