@@ -37,7 +37,7 @@ from imgcreate.config import parse
 from imgcreate.config.model import BuildConfig, LoopConfig
 from imgcreate.configure import scripts
 from imgcreate.errors import CreatorError
-from imgcreate.host import fs, signals
+from imgcreate.host import binfmt, fs, signals
 from imgcreate.host.run import find_tool, passed_to_commands
 from imgcreate.kickstart import RepoSpec
 from imgcreate.packages import repofiles, rpmdb
@@ -90,6 +90,9 @@ class ImageCreator(UpstreamMembers):
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
         # --incremental: the cache of installed trees (imgcreate.build.incremental); None: always install.
         self.incremental: Path | None = None
+        # --forcearch: the image's architecture (rpm's name); None: this machine's.  Another one installs that
+        # architecture's packages and runs the image's programs through QEMU's user-mode emulator.
+        self.forcearch: str | None = None
         self._based_on: str | None = None
         self._install_key: incremental.InstallKey | None = None  # with --incremental, once installed
         # A reproducible build (imgcreate.storage.reproducible): --source-date-epoch, else $SOURCE_DATE_EPOCH as
@@ -116,7 +119,8 @@ class ImageCreator(UpstreamMembers):
         return parse.make_config(
             kind=type(self).__name__, name=self.name, releasever=self.releasever or "", tmpdir=self.tmpdir.path,
             cacheonly=self.cacheonly, docleanup=self.docleanup, pkgverify_level=self.pkgverify_level,
-            source_date_epoch=self.source_date_epoch, incremental=self.incremental, **self._config_sections())
+            source_date_epoch=self.source_date_epoch, incremental=self.incremental, arch=self.forcearch,
+            **self._config_sections())
 
     def _config_sections(self) -> dict[str, Any]:
         return {}  # the image type's sections (``loop``, ``live``: imgcreate.config.parse)
@@ -282,6 +286,9 @@ class ImageCreator(UpstreamMembers):
         if self._builddir is None:
             self._resources.enter_context(passed_to_commands(reproducible.command_env(cfg.source_date_epoch)))
             self._builddir = builddir.create(self._resources, cfg.tmpdir, keep=not cfg.docleanup)
+            # Another architecture's programs (scriptlets, %post, dracut, GRUB's tools) run through qemu-user
+            # until cleanup().
+            binfmt.emulation(self._resources, cfg.arch)
         if cachedir is not None:
             self._cachedir = Path(cachedir).resolve()
         self._based_on = base_on
@@ -315,7 +322,7 @@ class ImageCreator(UpstreamMembers):
             root=self._instroot.path, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,
             repos=tuple(repos), releasever=cfg.releasever, cacheonly=cfg.cacheonly,
             pkgverify_level=cfg.pkgverify_level, key_settings=cfg.install_settings(), incremental=cfg.incremental,
-            based_on=self._based_on)
+            based_on=self._based_on, arch=cfg.arch)
         self.install_result, self._install_key = install_packages(request, self._phase, self.timings)
 
     def _compressed_root(self) -> tuple[incremental.TreeCache, incremental.InstallKey, str] | None:

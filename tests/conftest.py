@@ -93,6 +93,15 @@ def userland_repo() -> Path:
     return testdistro.build_repo(flavour="userland")
 
 
+@pytest.fixture(scope="session")
+def aarch64_repo() -> Path:
+    """The aarch64 flavour of the test distribution: Debian's arm64 kernel, busybox and GRUB as aarch64 RPMs,
+    for builds with ``--forcearch aarch64`` (testdistro/aarch64.py)."""
+    import testdistro
+
+    return testdistro.build_repo(flavour="aarch64")
+
+
 @pytest.fixture
 def repo_server(testrepo: Path) -> Iterator[RepoServer]:
     """The test repository over HTTP, recording what is downloaded."""

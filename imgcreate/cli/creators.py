@@ -45,6 +45,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                      help="start from an earlier image: a live ISO (livecd) or a filesystem image (image)")
     img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
     img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
+    add_forcearch_option(img)
     img.add_argument("-o", "--output", default=".", help="directory the finished image is written to (default: .)")
     img.add_argument("--repo", action="append", default=[], metavar="PATH",
                      help="a .repo file or a directory of them, whose repositories replace the kickstart's (as "
@@ -73,6 +74,13 @@ exit status:
   2    the command line was wrong (unknown option, missing kickstart, bad value)
   130  interrupted (Ctrl-C, SIGTERM or SIGHUP); everything was cleaned up
 """
+
+
+def add_forcearch_option(group: argparse._ArgumentGroup) -> None:
+    """``--forcearch ARCH``: dnf's and mock's name for building another architecture's image."""
+    group.add_argument("--forcearch", metavar="ARCH", default=None,
+                       help="the image's architecture, e.g. aarch64 (default: this machine's); another one's "
+                            "programs run through qemu-user-static")
 
 
 def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser:
@@ -217,6 +225,7 @@ def creator_from_options(cls: type[_C], opts: argparse.Namespace, ks: kickstart.
                   cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
                   pkgverify_level=getattr(opts, "pkgverify_level", None), source_date_epoch=epoch, **kind)
     creator.incremental = incremental_dir(opts)
+    creator.forcearch = getattr(opts, "forcearch", None)
     return creator
 
 

@@ -17,6 +17,7 @@ from typing import TypeVar
 from imgcreate import kickstart
 from imgcreate.boot import dracutconf
 from imgcreate.config.model import (
+    ARCHES,
     BuildConfig,
     Compression,
     Compressor,
@@ -117,6 +118,16 @@ def _epoch(value: int | None) -> int | None:
     return value
 
 
+def target_arch(value: str | None) -> str:
+    """``--forcearch`` (the creators' ``forcearch``): an rpm architecture; None or empty: this machine's."""
+    if not value:
+        return os.uname().machine
+    if value not in ARCHES:
+        raise CreatorError(f"Unknown target architecture '{value}' (--forcearch): use one of "
+                           f"{', '.join(sorted(ARCHES))}.")
+    return value
+
+
 def _name(value: str) -> str:
     if not value or "/" in value or value in (".", ".."):
         raise CreatorError(f"Invalid image name '{value}': it must be a non-empty file name without '/'.")
@@ -151,7 +162,7 @@ def _live(raw: RawLive, problems: _Problems) -> LiveConfig:
 def make_config(*, kind: str, name: str, releasever: str, tmpdir: str | os.PathLike[str], cacheonly: bool,
                 docleanup: bool, pkgverify_level: str | None, source_date_epoch: int | None,
                 incremental: str | os.PathLike[str] | None, loop: RawLoop | None = None,
-                live: RawLive | None = None) -> BuildConfig:
+                live: RawLive | None = None, arch: str | None = None) -> BuildConfig:
     """The build's configuration from the creator's settings; every problem in one :class:`CreatorError`."""
     problems = _Problems()
     config = BuildConfig(
@@ -164,6 +175,7 @@ def make_config(*, kind: str, name: str, releasever: str, tmpdir: str | os.PathL
         pkgverify_level=problems.check(lambda: verify_level(pkgverify_level), None),
         source_date_epoch=problems.check(lambda: _epoch(source_date_epoch), None),
         incremental=Path(incremental) if incremental is not None else None,
+        arch=problems.check(lambda: target_arch(arch), os.uname().machine),
         loop=problems.check(lambda: loop_settings(loop, live is not None), None) if loop is not None else None,
         live=_live(live, problems) if live is not None else None,
     )
