@@ -385,7 +385,7 @@ class LiveImageCreator(LoopImageCreator):
         if path.suffix != ".iso" or self._boot_media is None:
             return super()._artifact(path)
         uefi = (Firmware.UEFI,) if self._boot_media.efiboot is not None else ()
-        return Artifact(path, ArtifactKind.LIVE_ISO, firmwares=(Firmware.BIOS, *uefi))
+        return Artifact(path, ArtifactKind.LIVE_ISO, firmwares=(Firmware.BIOS, *uefi), arch=self.build_config.arch)
 
     def _reuse_compressed_root(self, cache: incremental.TreeCache, tree: incremental.InstallKey, root: str,
                                dest: Path) -> bool:

@@ -148,7 +148,8 @@ class DiskImageCreator(ImageCreator):
     def _artifact(self, path: Path) -> Artifact:
         if not path.name.startswith(self.output.disk_name):
             return super()._artifact(path)  # <name>.xml, CHECKSUM
-        return Artifact(path, ArtifactKind.DISK, firmwares=self.firmwares, disk_format=str(self.output.disk_format))
+        return Artifact(path, ArtifactKind.DISK, firmwares=self.firmwares, disk_format=str(self.output.disk_format),
+                        arch=self.arch)
 
     @property
     def firmwares(self) -> tuple[Firmware, ...]:
