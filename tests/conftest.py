@@ -15,7 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_ARGS, MSDOS_KS, Disk, build_disk
+from tests.disks import (
+    AARCH64_APPEND,
+    AARCH64_ARGS,
+    AARCH64_KS,
+    BOOT_APPEND,
+    EPOCH,
+    GPT_ARGS,
+    GPT_KS,
+    MSDOS_ARGS,
+    MSDOS_KS,
+    Disk,
+    build_disk,
+)
 from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, build_live, leak_snapshot
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -37,7 +49,7 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # The session-wide builds the boots share with some build tests: a test using one runs in the boot half.
-BOOT_HALF_FIXTURES = {"gpt_disk", "msdos_disk"}
+BOOT_HALF_FIXTURES = {"gpt_disk", "msdos_disk", "aarch64_disk"}
 
 
 def in_boot_half(item: pytest.Item) -> bool:
@@ -162,6 +174,14 @@ def msdos_disk(tmp_path_factory: pytest.TempPathFactory, userland_repo: Path) ->
     its boot log, tests/integration/test_disk_image.py the layout."""
     tmp = tmp_path_factory.mktemp("msdos")
     return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=userland_repo, append=BOOT_APPEND), *MSDOS_ARGS)
+
+
+@pytest.fixture(scope="session")
+def aarch64_disk(tmp_path_factory: pytest.TempPathFactory, aarch64_repo: Path) -> Disk:
+    """An aarch64 disk built on this machine (--forcearch aarch64): tests/integration/test_cross_arch.py reads
+    it, tests/boot/test_aarch64_boot.py boots it in qemu-system-aarch64."""
+    tmp = tmp_path_factory.mktemp("aarch64")
+    return build_disk(tmp, "a64disk", AARCH64_KS.format(repo=aarch64_repo, append=AARCH64_APPEND), *AARCH64_ARGS)
 
 
 @pytest.fixture(scope="session")
