@@ -2,17 +2,15 @@
 
 The order of the steps is :func:`imgcreate.build.pipeline.build_image`; each step (mount, install, configure, unmount,
 package) is a public method, timed and logged as a phase.  Where the root lives is a storage object
-(:mod:`imgcreate.storage.roots`) the creator composes, chosen by the ``_root_storage()`` hook.  Settings are the
-creator's attributes (constructor keywords, or set afterwards, as upstream's API has it) until ``mount()``, which
-takes one frozen :class:`~imgcreate.config.model.BuildConfig` from them (:attr:`ImageCreator.build_config`): the
-build reads only that, so an attribute changed after ``mount()`` has no effect on that build (``cleanup()``
-drops the snapshot; the next ``mount()`` takes a new one).  Every resource is registered for release the
-moment it is acquired, on one of two stacks:
+(:mod:`imgcreate.storage.roots`) chosen by the ``_root_storage()`` hook.  Settings are the creator's attributes
+(constructor keywords, or set afterwards, as upstream's API has it) until ``mount()`` takes one frozen
+:class:`~imgcreate.config.model.BuildConfig` from them (:attr:`ImageCreator.build_config`), the only thing the build
+reads (``cleanup()`` drops it).  Every resource is released from one of two stacks, registered when acquired:
 
 * ``_mounts``: the install root's filesystem, the API filesystems in it, and the processes started in it.
   ``unmount()`` unwinds it (the image stays in the build directory for ``package()``).
-* ``_resources``: the build directory itself.  ``cleanup()`` unwinds both, also when the creator is used as a
-  context manager, whatever the exit (exception, Ctrl-C, or a signal the CLI turns into an exception).
+* ``_resources``: the build directory, and for another architecture (``--forcearch``) its emulator's binfmt_misc
+  entry.  ``cleanup()`` unwinds both, whatever the exit (exception, Ctrl-C, or a signal the CLI turns into one).
 """
 
 from __future__ import annotations
@@ -90,9 +88,7 @@ class ImageCreator(UpstreamMembers):
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
         # --incremental: the cache of installed trees (imgcreate.build.incremental); None: always install.
         self.incremental: Path | None = None
-        # --forcearch: the image's architecture (rpm's name); None: this machine's.  Another one installs that
-        # architecture's packages and runs the image's programs through QEMU's user-mode emulator.
-        self.forcearch: str | None = None
+        self.forcearch: str | None = None  # --forcearch (rpm's name, e.g. aarch64); None: this machine's
         self._based_on: str | None = None
         self._install_key: incremental.InstallKey | None = None  # with --incremental, once installed
         # A reproducible build (imgcreate.storage.reproducible): --source-date-epoch, else $SOURCE_DATE_EPOCH as
@@ -117,10 +113,9 @@ class ImageCreator(UpstreamMembers):
 
     def _make_config(self) -> BuildConfig:
         return parse.make_config(
-            kind=type(self).__name__, name=self.name, releasever=self.releasever or "", tmpdir=self.tmpdir.path,
-            cacheonly=self.cacheonly, docleanup=self.docleanup, pkgverify_level=self.pkgverify_level,
-            source_date_epoch=self.source_date_epoch, incremental=self.incremental, arch=self.forcearch,
-            **self._config_sections())
+            kind=type(self).__name__, name=self.name, releasever=self.releasever or "", arch=self.forcearch,
+            tmpdir=self.tmpdir.path, cacheonly=self.cacheonly, docleanup=self.docleanup, incremental=self.incremental,
+            pkgverify_level=self.pkgverify_level, source_date_epoch=self.source_date_epoch, **self._config_sections())
 
     def _config_sections(self) -> dict[str, Any]:
         return {}  # the image type's sections (``loop``, ``live``: imgcreate.config.parse)
@@ -286,8 +281,6 @@ class ImageCreator(UpstreamMembers):
         if self._builddir is None:
             self._resources.enter_context(passed_to_commands(reproducible.command_env(cfg.source_date_epoch)))
             self._builddir = builddir.create(self._resources, cfg.tmpdir, keep=not cfg.docleanup)
-            # Another architecture's programs (scriptlets, %post, dracut, GRUB's tools) run through qemu-user
-            # until cleanup().
             binfmt.emulation(self._resources, cfg.arch)
         if cachedir is not None:
             self._cachedir = Path(cachedir).resolve()

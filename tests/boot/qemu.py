@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from imgcreate.boot import boottest
+from imgcreate.boot import boottest, machines
 
 MARKER = "LIVECD-TOOLS-BOOT-OK"
 CHECK = "LIVECD-TOOLS-CHECK "
@@ -71,7 +71,7 @@ def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARK
     2 GiB of memory: the live system's writes go to an overlay in RAM (half of it), and its checks write 512 MiB.
     *arch*: the image's architecture (None: this machine's), which picks QEMU, its board and firmware.
     """
-    media = (boottest.machines.for_arch(arch).cdrom(iso) if mode in ("bios", "uefi") else _media(iso, mode))
+    media = machines.for_arch(arch).cdrom(iso) if mode in ("bios", "uefi") else _media(iso, mode)
     return run_qemu(media, uefi=mode in ("uefi", "disk-uefi"), timeout=timeout, marker=marker, memory=memory,
                     arch=arch)
 

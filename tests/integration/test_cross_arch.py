@@ -25,7 +25,7 @@ pytestmark = pytest.mark.root
 @contextlib.contextmanager
 def mounted_ro(dev: str, where: Path) -> Iterator[Path]:
     where.mkdir(exist_ok=True)
-    subprocess.run(["mount", "-o", "ro", dev, str(where)], check=True)
+    subprocess.run(["mount", "-o", "ro,loop" if Path(dev).is_file() else "ro", dev, str(where)], check=True)
     try:
         yield where
     finally:
@@ -88,3 +88,19 @@ def test_unknown_forcearch_is_one_paragraph(tmp_path: Path) -> None:
                     "--forcearch", "arm64", check=False)
     assert_failed(proc, "Unknown target architecture 'arm64' (--forcearch): use one of")
     assert "aarch64" in proc.stderr
+
+
+def test_image_creator_forcearch_makes_an_aarch64_root(aarch64_repo: Path, tmp_path: Path) -> None:
+    """image-creator (livecd-creator's parser) --forcearch aarch64: the ext image's packages and %post are
+    aarch64's; the default (no --forcearch) would find no x86_64 busybox in this repository."""
+    ks = tmp_path / "a64img.ks"
+    ks.write_text(f"repo --name=t --baseurl=file://{aarch64_repo}\npart / --size 64\n"
+                  "%packages\n@core\npost-demo\n%end\n%post\nuname -m > /etc/post-uname\n%end\n")
+    run_tool("image-creator", "-c", str(ks), "-f", "A64IMG", "-o", str(tmp_path / "out"), "-t", str(tmp_path),
+             "--forcearch", "aarch64")
+    with mounted_ro(str(tmp_path / "out/A64IMG.img"), tmp_path / "root") as root:
+        query = subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-q", "--qf",
+                                "%{ARCH}\n", "busybox"], capture_output=True, text=True, check=True).stdout
+        assert query == "aarch64\n"
+        assert (root / "etc/post-uname").read_text() == "aarch64\n"
+        assert (root / "etc/rpm/platform").read_text() == "aarch64-redhat-linux\n"
