@@ -9,7 +9,8 @@ The one difference in kind: the kernel's initramfs is not dracut's.  The host's 
 into it, and the image's own dracut would need the real-userland flavour's whole C userland rebuilt for arm64.
 It is a small busybox initramfs instead (``data/aarch64/init``): it loads the virtio, SCSI, ext4 and FAT modules,
 finds ``root=UUID=...``/``LABEL=...``/a device with busybox's findfs, mounts it and switches to it, so installed
-disks boot (live ISOs need dracut's dmsquash-live: not yet in this flavour).  The live checks add
+disks boot; ``root=live:CDLABEL=...`` mounts the medium, its squashfs.img (and rootfs.img inside) under a RAM
+overlay, as dracut's dmsquash-live does, so live ISOs boot too.  The live checks add
 ``arch:`` (``uname -m``) and ``rpmdb:`` (the rpm database's file: this flavour ships no rpm program).
 """
 

@@ -238,11 +238,14 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartH
         # the kickstart's part / --label names the filesystem (else the name does).
         label = names.fslabel[: kickstart.FSLABEL_MAXLEN] if opts.fslabel else None
         return creator_from_options(LoopImageCreator, opts, ks, names.name, epoch, fslabel=label)
-    from imgcreate.live import LiveImageCreator
+    from imgcreate.config.model import basearch
+    from imgcreate.live import LiveImageCreator, creator_for
 
     kickstart.check_fslabel(names.fslabel)
+    # Upstream's class for the image's architecture (the machine's, or --forcearch's): aarch64LiveImageCreator.
+    cls = creator_for(basearch(opts.forcearch)) if getattr(opts, "forcearch", None) else LiveImageCreator
     return creator_from_options(
-        LiveImageCreator, opts, ks, names.name, epoch,
+        cls, opts, ks, names.name, epoch,
         fslabel=names.fslabel,
         title=names.title,
         product=names.product,
