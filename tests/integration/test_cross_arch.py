@@ -1,4 +1,5 @@
-"""Building for another architecture on this x86_64 machine: appliance-creator --forcearch aarch64.
+"""Building for another architecture on this x86_64 machine: appliance-creator, image-creator and livecd-creator
+--forcearch aarch64.
 
 The aarch64 test distribution (Debian's arm64 kernel, busybox and GRUB as aarch64 RPMs) is installed by dnf and
 rpm for aarch64; its scriptlets and the kickstart's %post run in the root through qemu-user (they write what
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from imgcreate.boot import boottest
+from imgcreate.build.artifacts import Firmware
 from imgcreate.host import binfmt
 from tests.disks import GPT_TYPES, Disk, attached, sfdisk
 from tests.support import assert_failed, run_tool
@@ -104,3 +107,20 @@ def test_image_creator_forcearch_makes_an_aarch64_root(aarch64_repo: Path, tmp_p
         assert query == "aarch64\n"
         assert (root / "etc/post-uname").read_text() == "aarch64\n"
         assert (root / "etc/rpm/platform").read_text() == "aarch64-redhat-linux\n"
+
+
+def test_aarch64_live_iso_boots_with_uefi_alone(aarch64_iso: Path) -> None:
+    """livecd-creator --forcearch aarch64: only an EFI El Torito entry (no BIOS GRUB, no hybrid MBR), EFI/BOOT
+    with BOOTAA64.EFI and grubaa64.efi from the image, the kernel and initramfs in images/pxeboot, and aarch64's
+    packages in the manifest; the API's typed result says UEFI and aarch64."""
+    assert boottest.iso_firmwares(aarch64_iso) == (Firmware.UEFI,)
+    listing = subprocess.run(["xorriso", "-indev", str(aarch64_iso), "-find", "/", "-type", "f"],
+                             capture_output=True, text=True, check=True).stdout
+    files = {line.strip("'") for line in listing.split()}
+    assert {"/EFI/BOOT/BOOTAA64.EFI", "/EFI/BOOT/grubaa64.efi", "/EFI/BOOT/grub.cfg", "/images/efiboot.img",
+            "/images/pxeboot/vmlinuz", "/images/pxeboot/initrd.img", "/LiveOS/squashfs.img"} <= files, files
+    assert not any("i386-pc" in f or "eltorito" in f or "BOOTX64" in f for f in files), files
+    packages = (aarch64_iso.parent / "A64LIVE.packages").read_text().split()
+    assert any(p.startswith("kernel-") and p.endswith(".aarch64") for p in packages), packages
+    assert any(p.startswith("grub2-efi-aa64-cdboot-") for p in packages), "upstream's aarch64 package list"
+    assert not any(p.startswith(("grub2-pc", "syslinux", "shim-x64")) for p in packages), packages
