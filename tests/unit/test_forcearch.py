@@ -14,7 +14,7 @@ import pytest
 
 from imgcreate import kickstart
 from imgcreate.boot import boottest, efi, machines
-from imgcreate.build.artifacts import Firmware
+from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.cli import appliance, creators
 from imgcreate.config import parse
 from imgcreate.disk.appliance import DiskImageCreator
@@ -148,3 +148,32 @@ def test_boot_test_checks_the_targets_qemu_before_the_build(monkeypatch: pytest.
     opts = appliance.appliance_parser().parse_args(["-c", "x.ks", "--boot-test", "--forcearch", "aarch64"])
     with pytest.raises(MissingToolError, match="qemu-system-aarch64"):
         boottest.BootTest.from_options(opts)
+
+
+def test_boot_test_boots_an_aarch64_artifact_in_its_qemu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--boot-test reads the architecture from what the build delivered: an aarch64 disk runs in
+    qemu-system-aarch64 on the virt board with AAVMF (a stand-in QEMU records its command line and prints the
+    pattern)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    qemu = bindir / "qemu-system-aarch64"
+    qemu.write_text('#!/bin/sh\necho "$@" > "$ARGS_FILE"\n'
+                    'for a; do case "$a" in file:*) serial="${a#file:}";; esac; done\n'
+                    'echo "LIVECD-TOOLS-BOOT-OK" > "$serial"\nexec sleep 30\n')
+    qemu.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.setenv("ARGS_FILE", str(tmp_path / "args"))
+    code, variables = tmp_path / "CODE.fd", tmp_path / "VARS.fd"
+    code.write_bytes(b"c")
+    variables.write_bytes(b"v")
+    monkeypatch.setattr(machines, "MACHINES", {**machines.MACHINES, "aarch64": dataclasses.replace(
+        machines.AARCH64, firmware=((str(code), str(variables)),))})
+    disk = tmp_path / "a-sda.raw"
+    disk.write_bytes(b"")
+    test = boottest.BootTest(expect=boottest.expect_pattern("BOOT-OK"), timeout=20, tmpdir=str(tmp_path))
+    [result] = test.run([Artifact(disk, ArtifactKind.DISK, (Firmware.UEFI,), "raw", arch="aarch64")], name="a")
+    assert result.ok
+    args = (tmp_path / "args").read_text().split()
+    assert args[:4] == ["-machine", "virt", "-cpu", "cortex-a57"], args
+    assert f"if=pflash,format=raw,readonly=on,file={code}" in args and f"file={disk},format=raw,if=virtio,snapshot=on" \
+        in args, args
