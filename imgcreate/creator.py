@@ -178,7 +178,7 @@ class ImageCreator(UpstreamMembers):
             find_tool(tool)
 
     def _host_tools(self) -> list[str]:
-        return ["chroot", "mount", "umount", *self._get_storage().host_tools()]
+        return ["chroot", "mount", "umount", *self._get_storage().host_tools(), *binfmt.tools(self.build_config.arch)]
 
     # -- hooks for subclasses -----------------------------------------------------------------------------------
     def _root_storage(self) -> RootStorage:

@@ -68,6 +68,12 @@ def emulator(arch: str) -> Path:
     raise MissingToolError(name, PACKAGES)
 
 
+def tools(arch: str) -> list[str]:
+    """The emulator a build for *arch* needs on this machine (checked before the build starts; none for the
+    machine's own architecture)."""
+    return [] if arch == host_arch() else [f"qemu-{arch}-static"]
+
+
 def _entries(mount: Path) -> dict[str, dict[str, str]]:
     """Every entry of a binfmt_misc mount: name -> its fields (``enabled``, ``interpreter``, ``flags``,
     ``magic``, ``mask``)."""

@@ -19,7 +19,7 @@ from imgcreate.cli import appliance, creators
 from imgcreate.config import parse
 from imgcreate.disk.appliance import DiskImageCreator
 from imgcreate.errors import CreatorError, KickstartError, MissingToolError
-from imgcreate.host import binfmt
+from imgcreate.host import binfmt, run
 
 HOST = os.uname().machine
 
@@ -177,3 +177,12 @@ def test_boot_test_boots_an_aarch64_artifact_in_its_qemu(tmp_path: Path, monkeyp
     assert args[:4] == ["-machine", "virt", "-cpu", "cortex-a57"], args
     assert f"if=pflash,format=raw,readonly=on,file={code}" in args and f"file={disk},format=raw,if=virtio,snapshot=on" \
         in args, args
+
+
+def test_the_emulator_is_checked_before_the_build(gpt_ks: Any, tmp_path: Path) -> None:
+    """check_host_tools (before anything is built) looks for the emulator, naming qemu-user-static."""
+    creator = DiskImageCreator(gpt_ks, "d", tmpdir=tmp_path)
+    creator.forcearch = "aarch64" if HOST != "aarch64" else "x86_64"
+    assert f"qemu-{creator.forcearch}-static" in creator._host_tools()
+    assert binfmt.tools(HOST) == [], "none for the machine's own architecture"
+    assert "qemu-user-static" in (run.package_hint("qemu-aarch64-static") or "")
