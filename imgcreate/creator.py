@@ -2,17 +2,15 @@
 
 The order of the steps is :func:`imgcreate.build.pipeline.build_image`; each step (mount, install, configure, unmount,
 package) is a public method, timed and logged as a phase.  Where the root lives is a storage object
-(:mod:`imgcreate.storage.roots`) the creator composes, chosen by the ``_root_storage()`` hook.  Settings are the
-creator's attributes (constructor keywords, or set afterwards, as upstream's API has it) until ``mount()``, which
-takes one frozen :class:`~imgcreate.config.model.BuildConfig` from them (:attr:`ImageCreator.build_config`): the
-build reads only that, so an attribute changed after ``mount()`` has no effect on that build (``cleanup()``
-drops the snapshot; the next ``mount()`` takes a new one).  Every resource is registered for release the
-moment it is acquired, on one of two stacks:
+(:mod:`imgcreate.storage.roots`) chosen by the ``_root_storage()`` hook.  Settings are the creator's attributes
+(constructor keywords, or set afterwards, as upstream's API has it) until ``mount()`` takes one frozen
+:class:`~imgcreate.config.model.BuildConfig` from them (:attr:`ImageCreator.build_config`), the only thing the build
+reads (``cleanup()`` drops it).  Every resource is released from one of two stacks, registered when acquired:
 
 * ``_mounts``: the install root's filesystem, the API filesystems in it, and the processes started in it.
   ``unmount()`` unwinds it (the image stays in the build directory for ``package()``).
-* ``_resources``: the build directory itself.  ``cleanup()`` unwinds both, also when the creator is used as a
-  context manager, whatever the exit (exception, Ctrl-C, or a signal the CLI turns into an exception).
+* ``_resources``: the build directory, and for another architecture (``--forcearch``) its emulator's binfmt_misc
+  entry.  ``cleanup()`` unwinds both, whatever the exit (exception, Ctrl-C, or a signal the CLI turns into one).
 """
 
 from __future__ import annotations
@@ -38,7 +36,7 @@ from imgcreate.config import parse
 from imgcreate.config.model import BuildConfig, LoopConfig
 from imgcreate.configure import scripts
 from imgcreate.errors import CreatorError
-from imgcreate.host import fs, signals
+from imgcreate.host import binfmt, fs, signals
 from imgcreate.host.run import find_tool, passed_to_commands
 from imgcreate.kickstart import RepoSpec
 from imgcreate.packages import repofiles, rpmdb
@@ -91,6 +89,7 @@ class ImageCreator(UpstreamMembers):
         self.artifacts: list[Artifact] = []  # what package() delivered, typed (the boot test reads it)
         # --incremental: the cache of installed trees (imgcreate.build.incremental); None: always install.
         self.incremental: Path | None = None
+        self.forcearch: str | None = None  # --forcearch (rpm's name, e.g. aarch64); None: this machine's
         # --boot-test (our extension): boot what package() delivers, build_image's last step (in create() too)
         self.boot_test: BootTest | None = None
         self._based_on: str | None = None
@@ -117,9 +116,9 @@ class ImageCreator(UpstreamMembers):
 
     def _make_config(self) -> BuildConfig:
         return parse.make_config(
-            kind=type(self).__name__, name=self.name, releasever=self.releasever or "", tmpdir=self.tmpdir.path,
-            cacheonly=self.cacheonly, docleanup=self.docleanup, pkgverify_level=self.pkgverify_level,
-            source_date_epoch=self.source_date_epoch, incremental=self.incremental, boot_test=self.boot_test,
+            kind=type(self).__name__, name=self.name, releasever=self.releasever or "", arch=self.forcearch,
+            tmpdir=self.tmpdir.path, cacheonly=self.cacheonly, docleanup=self.docleanup, incremental=self.incremental,
+            pkgverify_level=self.pkgverify_level, source_date_epoch=self.source_date_epoch, boot_test=self.boot_test,
             **self._config_sections())
 
     def _config_sections(self) -> dict[str, Any]:
@@ -182,10 +181,10 @@ class ImageCreator(UpstreamMembers):
         for tool in self._host_tools():
             find_tool(tool)
         if self.boot_test is not None:
-            self.boot_test.check_host()
+            self.boot_test.check_host(self.forcearch)
 
     def _host_tools(self) -> list[str]:
-        return ["chroot", "mount", "umount", *self._get_storage().host_tools()]
+        return ["chroot", "mount", "umount", *self._get_storage().host_tools(), *binfmt.tools(self.build_config.arch)]
 
     # -- hooks for subclasses -----------------------------------------------------------------------------------
     def _root_storage(self) -> RootStorage:
@@ -288,6 +287,7 @@ class ImageCreator(UpstreamMembers):
         if self._builddir is None:
             self._resources.enter_context(passed_to_commands(reproducible.command_env(cfg.source_date_epoch)))
             self._builddir = builddir.create(self._resources, cfg.tmpdir, keep=not cfg.docleanup)
+            binfmt.emulation(self._resources, cfg.arch)
         if cachedir is not None:
             self._cachedir = Path(cachedir).resolve()
         self._based_on = base_on
@@ -316,7 +316,7 @@ class ImageCreator(UpstreamMembers):
             root=self._instroot.path, workdir=workdir, cachedir=self._cachedir or workdir / "cache", spec=spec,
             repos=repos, releasever=cfg.releasever, cacheonly=cfg.cacheonly,
             pkgverify_level=cfg.pkgverify_level, key_settings=cfg.install_settings(), incremental=cfg.incremental,
-            based_on=self._based_on)
+            based_on=self._based_on, arch=cfg.arch)
         self.install_result, self._install_key = install_packages(request, self._phase, self.timings)
 
     def _compressed_root(self) -> tuple[incremental.TreeCache, incremental.InstallKey, str] | None:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from imgcreate import kickstart
-from imgcreate.boot import bootloader, dracutconf, isoboot, kernels
+from imgcreate.boot import bootloader, dracutconf, efi, isoboot, kernels
 from imgcreate.build import incremental
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.config import parse
@@ -152,7 +152,8 @@ class LiveImageCreator(LoopImageCreator):
 
     @property
     def bios(self) -> BiosBootloader:
-        return self._live.bios
+        """The ISO's BIOS boot loader; none on machines without BIOS (aarch64: UEFI alone, as upstream)."""
+        return self._live.bios if self.build_config.basearch in ("x86_64", "i386") else BiosBootloader.NONE
 
     @property
     def dracut(self) -> dracutconf.DracutSettings:
@@ -192,8 +193,9 @@ class LiveImageCreator(LoopImageCreator):
     # -- hooks -------------------------------------------------------------------------------------------------
     def _get_required_packages(self) -> list[str]:
         """The boot loader packages the chosen layout takes its files from (Fedora/EL names)."""
-        bios = ["syslinux"] if self.bios is BiosBootloader.SYSLINUX else ["grub2-pc-modules"]
-        return [*bios, "grub2-efi-x64-cdboot", "shim-x64"]
+        bios = {BiosBootloader.SYSLINUX: ["syslinux"], BiosBootloader.GRUB2: ["grub2-pc-modules"]}.get(self.bios, [])
+        x = efi.efi_arch(self.build_config.arch)
+        return [*bios, f"grub2-efi-{x}-cdboot", f"shim-{x}"]
 
     def _get_kernel_options(self) -> str:
         base = f"root=live:CDLABEL={self._loop.fslabel} rootfstype=auto ro rd.live.image"
@@ -276,7 +278,7 @@ class LiveImageCreator(LoopImageCreator):
         )
         if self.bios is BiosBootloader.SYSLINUX:
             isoboot.setup_isolinux(root, iso_tree, menu)
-        else:
+        elif self.bios is BiosBootloader.GRUB2:
             isoboot.setup_grub_bios(root, iso_tree, menu, self._grub_mkimage())
         self._menu = menu
 
@@ -284,7 +286,8 @@ class LiveImageCreator(LoopImageCreator):
         """The UEFI boot files and the FAT image El Torito boots (called after ``_configure_bootloader``)."""
         self._boot_media = BootMedia(bios=self.bios, efiboot=self._setup_efi(self._instroot.path, Path(isodir),
                                                                              self._require_menu()),
-                                     mbr=isoboot.hybrid_mbr(self._instroot.path, self.bios is BiosBootloader.SYSLINUX))
+                                     mbr=None if self.bios is BiosBootloader.NONE else
+                                     isoboot.hybrid_mbr(self._instroot.path, self.bios is BiosBootloader.SYSLINUX))
 
     def _require_menu(self) -> bootloader.BootMenu:
         if self._menu is None:
@@ -327,22 +330,9 @@ class LiveImageCreator(LoopImageCreator):
 
     def _setup_efi(self, root: Path, isodir: Path, menu: bootloader.BootMenu) -> str | None:
         """EFI/BOOT and the EFI boot image from the image's own files; returns the image's path in the ISO."""
-        files = isoboot.efi_files(root)
-        if "EFI/BOOT/grubx64.efi" not in files:
-            log.warning(
-                "the image has no GRUB EFI binary in /boot/efi/EFI: the ISO will not boot on UEFI "
-                "(add 'grub2-efi-x64-cdboot' and 'shim-x64' to %%packages)"
-            )
+        copied = isoboot.stage_efi(root, isodir, menu, self.build_config.arch)
+        if copied is None:
             return None
-        bootdir = isodir / "EFI/BOOT"
-        bootdir.mkdir(parents=True, exist_ok=True)
-        copied: dict[str, Path] = {}
-        for dest, src in files.items():
-            inroot.copy_out(root, src, isodir / dest)
-            copied[dest] = isodir / dest  # the EFI image is made from these copies, never from the root
-        cfg = bootloader.grub_cfg(menu)
-        (bootdir / "grub.cfg").write_text(cfg)
-        copied["EFI/BOOT/grub.cfg"] = bootdir / "grub.cfg"
         images = isodir / "images"
         images.mkdir(exist_ok=True)
         iso.make_efiboot(images / "efiboot.img", copied, self.build_config.source_date_epoch)
@@ -390,8 +380,9 @@ class LiveImageCreator(LoopImageCreator):
     def _artifact(self, path: Path) -> Artifact:
         if path.suffix != ".iso" or self._boot_media is None:
             return super()._artifact(path)
+        bios = () if self._boot_media.bios is BiosBootloader.NONE else (Firmware.BIOS,)
         uefi = (Firmware.UEFI,) if self._boot_media.efiboot is not None else ()
-        return Artifact(path, ArtifactKind.LIVE_ISO, firmwares=(Firmware.BIOS, *uefi))
+        return Artifact(path, ArtifactKind.LIVE_ISO, firmwares=(*bios, *uefi), arch=self.build_config.arch)
 
     def _reuse_compressed_root(self, cache: incremental.TreeCache, tree: incremental.InstallKey, root: str,
                                dest: Path) -> bool:
@@ -479,10 +470,21 @@ class ppc64LiveImageCreator(ppcLiveImageCreator):  # noqa: N801 (upstream's name
         return ["kernel.ppc", *super()._get_excluded_packages()]
 
 
+class aarch64LiveImageCreator(LiveImageCreatorBase):  # noqa: N801 (upstream's name)
+    """Upstream's creator for aarch64: UEFI alone (BOOTAA64.EFI), as the base makes for an aarch64 build."""
+
+    efiarch = "AA64"  # upstream's: BOOT<efiarch>.EFI
+
+    def _get_required_packages(self) -> list[str]:
+        return ["grub2-efi-aa64", *super()._get_required_packages()]
+
+
 def creator_for(basearch: str) -> type[LiveImageCreatorBase]:
     """Upstream's choice of LiveImageCreator for an architecture; the base class where upstream has none."""
     if basearch in ("i386", "x86_64"):
         return x86LiveImageCreator
+    if basearch == "aarch64":
+        return aarch64LiveImageCreator
     if basearch == "ppc":
         return ppcLiveImageCreator
     if basearch == "ppc64":

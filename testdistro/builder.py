@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
-from testdistro import comps, extras, filler, kernel, packages, rpmspec, userland
+from testdistro import aarch64, comps, extras, filler, kernel, packages, rpmspec, userland
 
 Log = Callable[[str], None]
 
@@ -69,6 +69,8 @@ class Inputs:
         for p in source_files():
             if flavour == "plain" and userland.only_for_the_flavour(p):
                 continue  # the plain repository is not made again when only the real-userland flavour changes
+            if flavour != "aarch64" and aarch64.only_for_the_flavour(p):
+                continue  # nor the x86_64 ones when only the aarch64 flavour changes
             h.update(f"source {p.relative_to(PACKAGE_DIR)} {_file_digest(p)}\n".encode())
         for p in packages.host_input_files():
             h.update(f"host {p} {_file_digest(p)}\n".encode())
@@ -77,8 +79,11 @@ class Inputs:
         h.update(kernel.host_package_versions(TOOL_PACKAGES).encode())
         if flavour != "plain":  # the plain repository's hash stays what it was before flavours
             h.update(f"flavour {flavour}\n".encode())
-            h.update(kernel.host_package_versions(userland.debian_packages()).encode())
-            h.update(extras.version_key(cache or default_cache_dir()).encode())
+            if flavour == "aarch64":
+                h.update(aarch64.version_key(cache or default_cache_dir()).encode())
+            else:
+                h.update(kernel.host_package_versions(userland.debian_packages()).encode())
+                h.update(extras.version_key(cache or default_cache_dir()).encode())
         self.digest = h.hexdigest()[:24]
 
 
@@ -137,6 +142,8 @@ def build_repo(cache_dir: Union[Path, str, None] = None, filler: int = 0, log: L
         raise ValueError(f"flavour must be one of {', '.join(userland.FLAVOURS)}")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
+    if flavour == "aarch64":
+        return _build_aarch64(cache, log)
     kpkg = _resolve_kernel(cache)
     deb = kernel.deb_path(kpkg, cache)
     filler_specs = filler_select(n_filler)
@@ -164,6 +171,34 @@ def build_repo(cache_dir: Union[Path, str, None] = None, filler: int = 0, log: L
             shutil.rmtree(work, ignore_errors=True)
         log(f"testdistro: repository ready in {time.monotonic() - started:.1f}s: {repo}")
     return _link_current(cache, repo, n_filler, flavour)
+
+
+def _build_aarch64(cache: Path, log: Log) -> Path:
+    """The aarch64 flavour (testdistro/aarch64.py): Debian's arm64 kernel, busybox and GRUB; its own repository
+    ``<cache>/repo-<hash>``, keyed as the others (its hash covers the arm64 kernel .deb and the other .debs'
+    versions), and ``<cache>/current-aarch64``."""
+    with _locked(cache / ".lock", log):
+        debs = aarch64.fetch(cache, log)
+        inputs = Inputs(debs.paths[debs.kernel.name], [], 0, "aarch64", cache)
+        repo = cache / f"repo-{inputs.digest}"
+        if not _ready(repo):
+            _remove_stale_temps(cache)
+            started = time.monotonic()
+            log(f"testdistro: building repository {repo.name} (flavour=aarch64)")
+            work = Path(tempfile.mkdtemp(prefix="tmp-repo-", dir=cache))
+            try:
+                out = work / "repo"
+                pkgs = aarch64.flavour_packages(work, debs, log)
+                packages.check_conflicts(pkgs)
+                rpmspec.build_all([(f"td-{p.name}", [p]) for p in pkgs], work / "specs", out / "Packages")
+                _write_repo(out, pkgs, [], inputs, debs.kernel.kver, debs.paths[debs.kernel.name].name, "aarch64",
+                            aarch64.ARCH)
+                os.chmod(out, 0o755)
+                os.rename(out, repo)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            log(f"testdistro: repository ready in {time.monotonic() - started:.1f}s: {repo}")
+    return _link_current(cache, repo, 0, "aarch64")
 
 
 def _link_current(cache: Path, repo: Path, n_filler: int, flavour: str = "plain") -> Path:
@@ -223,6 +258,12 @@ def _build(out: Path, work: Path, cache: Path, kpkg: kernel.KernelPackage, deb: 
     rpmdir = out / "Packages"
     rpmspec.build_all(specs, work / "specs", rpmdir)
 
+    _write_repo(out, pkgs, fill, inputs, kpkg.kver, deb.name, flavour, REPO_ARCH)
+
+
+def _write_repo(out: Path, pkgs: list[rpmspec.Package], fill: list[rpmspec.Package], inputs: Inputs, kver: str,
+                deb_name: str, flavour: str, arch: str) -> None:
+    """The repository's metadata (createrepo_c with the comps groups) and testdistro.json."""
     filler_names = [p.name for p in fill]
     (out / "comps.xml").write_text(comps.comps_xml(filler_names))
     proc = subprocess.run(["createrepo_c", "--quiet", "--no-database", "--workers", str(os.cpu_count() or 1),
@@ -236,11 +277,11 @@ def _build(out: Path, work: Path, cache: Path, kpkg: kernel.KernelPackage, deb: 
     info = {
         "format": FORMAT,
         "hash": inputs.digest,
-        "arch": REPO_ARCH,
+        "arch": arch,
         "marker": MARKER,
-        "kernel_version": kpkg.kver,
+        "kernel_version": kver,
         "kernel_nvra": kpkg_obj.nvra,
-        "kernel_deb": deb.name,
+        "kernel_deb": deb_name,
         "flavour": flavour,
         "filler": len(fill),
         "packages": sorted(p.nvra for p in pkgs + fill),

@@ -68,7 +68,7 @@ class Package:
     description: str = ""
     version: str = "1.0"
     release: str = "1"
-    arch: Literal["x86_64", "noarch"] = "x86_64"
+    arch: Literal["x86_64", "aarch64", "noarch"] = "x86_64"
     license: str = "GPL-2.0-or-later"
     requires: list[str] = field(default_factory=list)
     requires_pre: list[str] = field(default_factory=list)
@@ -226,6 +226,9 @@ def build_spec(spec_name: str, packages: Sequence[Package], workdir: Path, rpmdi
         "--define", "_vendor redhat",
         str(spec),
     ]
+    foreign = sorted({p.arch for p in packages} - {"noarch", os.uname().machine})
+    if foreign:  # another architecture's files (the aarch64 flavour): rpmbuild only packs them
+        cmd[2:2] = ["--target", foreign[0]]
     env = dict(os.environ, LC_ALL="C", HOME=str(workdir))
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     if proc.returncode != 0:

@@ -19,7 +19,7 @@ from pathlib import Path
 from testdistro import packages
 from testdistro.rpmspec import Entry, Package, directory, file, symlink
 
-FLAVOURS = ("plain", "userland")
+FLAVOURS = ("plain", "userland", "aarch64")  # aarch64: testdistro/aarch64.py
 DATA = Path(__file__).resolve().parent / "data" / "userland"
 FLAVOUR_MODULES = ("userland.py", "extras.py")  # the modules that shape only this flavour
 

@@ -15,8 +15,32 @@ from pathlib import Path
 
 import pytest
 
-from tests.disks import BOOT_APPEND, EPOCH, GPT_ARGS, GPT_KS, MSDOS_ARGS, MSDOS_KS, Disk, build_disk
-from tests.support import REPO_ROOT, WATCHED, MakeKs, MountedImage, MountImage, RepoServer, build_live, leak_snapshot
+from tests.disks import (
+    AARCH64_APPEND,
+    AARCH64_ARGS,
+    AARCH64_KS,
+    AARCH64_LIVE_ARGS,
+    AARCH64_LIVE_KS,
+    BOOT_APPEND,
+    EPOCH,
+    GPT_ARGS,
+    GPT_KS,
+    MSDOS_ARGS,
+    MSDOS_KS,
+    Disk,
+    build_disk,
+)
+from tests.support import (
+    REPO_ROOT,
+    WATCHED,
+    MakeKs,
+    MountedImage,
+    MountImage,
+    RepoServer,
+    build_live,
+    leak_snapshot,
+    run_tool,
+)
 
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -37,7 +61,7 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # The session-wide builds the boots share with some build tests: a test using one runs in the boot half.
-BOOT_HALF_FIXTURES = {"gpt_disk", "msdos_disk"}
+BOOT_HALF_FIXTURES = {"gpt_disk", "msdos_disk", "aarch64_disk", "aarch64_iso"}
 
 
 def in_boot_half(item: pytest.Item) -> bool:
@@ -91,6 +115,15 @@ def userland_repo() -> Path:
     import testdistro
 
     return testdistro.build_repo(flavour="userland")
+
+
+@pytest.fixture(scope="session")
+def aarch64_repo() -> Path:
+    """The aarch64 flavour of the test distribution: Debian's arm64 kernel, busybox and GRUB as aarch64 RPMs,
+    for builds with ``--forcearch aarch64`` (testdistro/aarch64.py)."""
+    import testdistro
+
+    return testdistro.build_repo(flavour="aarch64")
 
 
 @pytest.fixture
@@ -153,6 +186,26 @@ def msdos_disk(tmp_path_factory: pytest.TempPathFactory, userland_repo: Path) ->
     its boot log, tests/integration/test_disk_image.py the layout."""
     tmp = tmp_path_factory.mktemp("msdos")
     return build_disk(tmp, "msdosdisk", MSDOS_KS.format(repo=userland_repo, append=BOOT_APPEND), *MSDOS_ARGS)
+
+
+@pytest.fixture(scope="session")
+def aarch64_disk(tmp_path_factory: pytest.TempPathFactory, aarch64_repo: Path) -> Disk:
+    """An aarch64 disk built on this machine (--forcearch aarch64): tests/integration/test_cross_arch.py reads
+    it, tests/boot/test_aarch64_boot.py boots it in qemu-system-aarch64."""
+    tmp = tmp_path_factory.mktemp("aarch64")
+    return build_disk(tmp, "a64disk", AARCH64_KS.format(repo=aarch64_repo, append=AARCH64_APPEND), *AARCH64_ARGS)
+
+
+@pytest.fixture(scope="session")
+def aarch64_iso(tmp_path_factory: pytest.TempPathFactory, aarch64_repo: Path) -> Path:
+    """An aarch64 live ISO built on this machine (livecd-creator --forcearch aarch64): read by
+    tests/integration/test_cross_arch.py, booted by tests/boot/test_aarch64_boot.py."""
+    tmp = tmp_path_factory.mktemp("aarch64-live")
+    ks = tmp / "A64LIVE.ks"
+    ks.write_text(AARCH64_LIVE_KS.format(repo=aarch64_repo, append=AARCH64_APPEND))
+    run_tool("livecd-creator", "-c", str(ks), "-f", "A64LIVE", "-t", str(tmp), "-o", str(tmp / "out"),
+             *AARCH64_LIVE_ARGS)
+    return tmp / "out" / "A64LIVE.iso"
 
 
 @pytest.fixture(scope="session")

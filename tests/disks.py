@@ -27,6 +27,21 @@ MSDOS_KS = kickstarts.kickstart(
     "part / --fstype=xfs --size=500 --label=XROOT", repo=kickstarts.repo_line("t"),
     bootloader='--timeout=1 --append="{append}"')
 
+# An aarch64 disk (--forcearch aarch64, the aarch64 test distribution): GPT with an ESP and no biosboot (UEFI
+# only); %post and post-demo's scriptlet run through qemu-user and leave what they saw.
+AARCH64_KS = kickstarts.kickstart(
+    kickstarts.clearpart("gpt"), "zerombr", "part /boot/efi --fstype=efi --size=64",
+    "part / --fstype=ext4 --size=300 --label=AROOT", repo=kickstarts.repo_line("t"),
+    bootloader='--timeout=1 --append="{append}"', packages=("@core", "kernel", "post-demo"),
+    post="uname -m > /etc/post-uname")
+AARCH64_APPEND = "console=ttyAMA0 livecheck.write_mib=16"
+AARCH64_ARGS = ("--forcearch", "aarch64", "--no-compress")
+# The aarch64 live ISO: the same packages, lz4 (fast to make and to read under emulation).
+AARCH64_LIVE_KS = kickstarts.kickstart(
+    "part / --size 200", repo=kickstarts.repo_line("t"), bootloader='--timeout=1 --append="{append}"',
+    packages=("@core", "kernel", "post-demo"), post="uname -m > /etc/post-uname")
+AARCH64_LIVE_ARGS = ("--forcearch", "aarch64", "--compression-type", "lz4")
+
 EPOCH = "1700000000"  # SOURCE_DATE_EPOCH of the reproducible disks (gpt_disk is one)
 GPT_ARGS = ("--no-compress", "--disk-size", "1200", "--checksum", "--manifest", "--vmem", "768", "--vcpu", "2",
             "--version", "1.2", "--release", "3")

@@ -21,6 +21,7 @@ MKBIARCH = "tests/integration/test_mkbiarch.py"
 LIVEIMAGE_MOUNT = "tests/integration/test_liveimage_mount_options.py::test_option_effect"
 ISO_TO_DISK = "tests/integration/test_iso_to_disk.py"
 DISK = "tests/integration/test_disk_image.py"
+CROSS = "tests/integration/test_cross_arch.py"  # --forcearch: built on this machine for aarch64
 BOOT_TEST = "tests/boot/test_boot_test.py"
 DISK_BOOT = "tests/boot/test_disk_boot.py::test_msdos_qcow2_disk_boots"  # appliance-creator boots it (--boot-test)
 LOGGING_UNIT = "tests/unit/test_cli.py::test_levels_as_upstream"
@@ -56,6 +57,8 @@ _CREATOR: dict[str, tuple[str, ...]] = {
     "--name": up("--name"),
     "--base-on": (*up("--base-on", "--base-on (image)"), "tests/integration/test_live_options.py::"
                   "test_base_on_an_earlier_iso"),
+    "--forcearch": (f"{CROSS}::test_image_creator_forcearch_makes_an_aarch64_root",
+                    f"{CROSS}::test_aarch64_live_iso_boots_with_uefi_alone"),
     "--ksversion": (*up("--ksversion"), "tests/integration/test_kickstart_commands.py::"
                     "test_older_syntax_versions_keep_working[--ksversion]"),
     "--releasever": (*up("--releasever"), "tests/integration/test_repos.py::"
@@ -141,6 +144,8 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--disk-size": (*tools("appliance-creator --compression --disk-size"),
                         f"{DISK}::test_gpt_partition_table_is_the_kickstarts_and_grow_fills_the_disk"),
         "--releasever": tools("appliance-creator --releasever"),
+        "--forcearch": (f"{CROSS}::test_aarch64_disk_is_uefi_only_with_the_aarch64_boot_loader",
+                        f"{CROSS}::test_aarch64_packages_scriptlets_and_post_ran_for_aarch64"),
         "--repo": tools("appliance-creator --repo"),
         "--ksversion": tools("appliance-creator --ksversion"),
         "--source-date-epoch": ("tests/integration/test_disk_reproducible.py::"

@@ -190,7 +190,8 @@ def assert_failed(proc: subprocess.CompletedProcess[str], *needles: str) -> None
 # of a tempfile.mkdtemp, TemporaryDirectory or signals.temporary_directory in imgcreate/ whose folder is not
 # inside a build directory or beside the output (tests/unit/test_leak_watch.py keeps this list complete).
 TOOL_TEMP_PREFIXES = ("imgcreate-", "livecd-iso-to-disk-", "liveiso-", "editliveos-", "pxeboot-", "boottest-",
-                      "liveimage-mount-", "erofs-probe-", "dnflivecd-", "mkbiarch-", "liveimage-mount-work-")
+                      "liveimage-mount-", "erofs-probe-", "dnflivecd-", "mkbiarch-", "liveimage-mount-work-",
+                      "imgcreate-binfmt-")
 # The boot half of a split run (scripts/test_halves.py) has a TMPDIR of its own and leaves /var/tmp, where the other
 # half's default-path builds work, to that half's checks.
 TEMP_FOLDERS = ((tempfile.gettempdir(),) if os.environ.get("LIVECD_TESTS_HALF") == "boot"

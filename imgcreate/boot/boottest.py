@@ -31,18 +31,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imgcreate.boot import machines
+from imgcreate.boot.machines import Machine
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CreatorError, MissingToolError
 
 log = logging.getLogger("imgcreate")
 
-QEMU = "qemu-system-x86_64"
-QEMU_PACKAGES = ("'apt-get install qemu-system-x86' (Debian/Ubuntu) or 'dnf install qemu-system-x86-core' "
-                 "(Fedora; qemu-kvm on EL)")
-OVMF_CODE = ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_CODE.fd")
-OVMF_VARS = ("/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd")
-OVMF_PACKAGES = "'apt-get install ovmf' (Debian/Ubuntu) or 'dnf install edk2-ovmf' (Fedora/EL)"
+QEMU = machines.X86_64.qemu
+QEMU_PACKAGES = machines.X86_64.qemu_packages
+OVMF_CODE = tuple(code for code, _ in machines.X86_64.firmware)
+OVMF_VARS = tuple(variables for _, variables in machines.X86_64.firmware)
+OVMF_PACKAGES = machines.X86_64.firmware_packages
 ACCEL_ENV = "LIVECD_TOOLS_QEMU_ACCEL"
 
 # A login prompt (a getty on the serial console) or systemd reaching the system's final target; "Reached target"
@@ -118,11 +119,12 @@ def accel_from_env(env: Mapping[str, str] | None = None) -> str:
 
 
 def qemu_command(qemu: str, media: Sequence[str], *, serial: Path, accel: str = "tcg", memory: int = DEFAULT_MEMORY,
-                 ovmf: tuple[str, str] | None = None) -> list[str]:
-    """QEMU's command line: *media* (drive, netdev or -kernel arguments), the serial console into the file
-    *serial*, no display, no monitor, no reboot (a reboot ends the run); on OVMF (code, a copy of the variables)
-    when *ovmf* is given, else SeaBIOS."""
-    args = [qemu, "-accel", accel, "-m", str(memory), "-display", "none", "-monitor", "none",
+                 ovmf: tuple[str, str] | None = None, board: Sequence[str] = ()) -> list[str]:
+    """QEMU's command line: *board* (the machine and CPU, :mod:`imgcreate.boot.machines`), *media* (drive,
+    netdev or -kernel arguments), the serial console into the file *serial*, no display, no monitor, no reboot
+    (a reboot ends the run); on the UEFI firmware (code, a copy of the variables) when *ovmf* is given, else
+    SeaBIOS."""
+    args = [qemu, *board, "-accel", accel, "-m", str(memory), "-display", "none", "-monitor", "none",
             "-serial", f"file:{serial}", "-no-reboot", *media]
     if ovmf is not None:
         code, variables = ovmf
@@ -176,12 +178,21 @@ def iso_firmwares(iso: Path) -> tuple[Firmware, ...]:
 
 # -- running QEMU -------------------------------------------------------------------------------------------------
 
-def find_qemu() -> str:
-    """qemu-system-x86_64's path, or MissingToolError naming its package."""
+def find_qemu(arch: str | None = None) -> str:
+    """The QEMU for *arch*'s images (None: this machine's; qemu-system-x86_64, qemu-system-aarch64), or
+    MissingToolError naming its package."""
+    machine = machines.for_arch(arch)
+    if machine is not machines.X86_64:
+        return machine.find_qemu()
     path = shutil.which(QEMU)
     if path is None:
         raise MissingToolError(QEMU, QEMU_PACKAGES)
     return path
+
+
+def find_firmware(machine: Machine) -> tuple[str, str]:
+    """The UEFI firmware of *machine* (OVMF for x86_64, AAVMF for aarch64), or MissingToolError naming it."""
+    return find_ovmf() if machine is machines.X86_64 else machine.find_firmware()
 
 
 def find_ovmf() -> tuple[str, str]:
@@ -202,14 +213,17 @@ def _die_with_parent() -> None:
 
 def run_guest(media: Sequence[str], *, uefi: bool = False, expect: re.Pattern[str] | str = DEFAULT_EXPECT,
               timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY, serial_log: Path | None = None,
-              wait_exit: bool = False, accel: str | None = None, tmpdir: str | None = None) -> BootResult:
+              wait_exit: bool = False, accel: str | None = None, tmpdir: str | None = None,
+              arch: str | None = None) -> BootResult:
     """Run QEMU with *media* (on OVMF with *uefi*) until *expect* appears on the serial console (then kill it;
     with *wait_exit* wait for the guest to power off, so what it wrote is complete), QEMU stops, or *timeout*
     seconds pass.  The serial console is written to *serial_log* (kept) or a temporary file.  QEMU never
-    outlives this call: it is killed on timeout, Ctrl-C or a signal's exception."""
+    outlives this call: it is killed on timeout, Ctrl-C or a signal's exception.  *arch*: the image's
+    architecture, which picks QEMU, its board and firmware (None: this machine's)."""
     pattern = re.compile(expect, re.MULTILINE) if isinstance(expect, str) else expect
-    qemu = find_qemu()
-    ovmf = find_ovmf() if uefi else None
+    machine = machines.for_arch(arch)
+    qemu = find_qemu(arch)
+    ovmf = find_firmware(machine) if uefi or not machine.bios else None
     with tempfile.TemporaryDirectory(prefix="boottest-", dir=tmpdir) as tmp:
         serial = serial_log or Path(tmp) / "serial.log"
         serial.unlink(missing_ok=True)
@@ -218,7 +232,7 @@ def run_guest(media: Sequence[str], *, uefi: bool = False, expect: re.Pattern[st
             vars_copy = Path(tmp) / "OVMF_VARS.fd"
             shutil.copyfile(ovmf[1], vars_copy)
         args = qemu_command(qemu, media, serial=serial, accel=accel or accel_from_env(), memory=memory,
-                            ovmf=(ovmf[0], str(vars_copy)) if ovmf else None)
+                            ovmf=(ovmf[0], str(vars_copy)) if ovmf else None, board=machine.board)
         log.debug("running: %s", shlex.join(args))
         start = time.monotonic()
         with open(Path(tmp) / "qemu.out", "w+b") as out:
@@ -313,14 +327,14 @@ class BootTest:
         if not getattr(opts, "boot_test", False):
             return None
         test = cls(opts.boot_test_expect, opts.boot_test_timeout, opts.boot_test_memory, opts.tmpdir)
-        test.check_host()
+        test.check_host(getattr(opts, "forcearch", None))
         return test
 
-    def check_host(self) -> None:
-        """QEMU must be installed: checked before a build (``ImageCreator.check_host_tools``), so a missing
-        emulator does not show only after an hour's build."""
+    def check_host(self, arch: str | None = None) -> None:
+        """QEMU for *arch* (None: this machine's) must be installed: checked before a build
+        (``ImageCreator.check_host_tools``), so a missing emulator does not show only after an hour's build."""
         try:
-            find_qemu()
+            find_qemu(arch)
         except MissingToolError as exc:
             exc.args = (f"--boot-test boots the image in QEMU. {exc}",)
             raise
@@ -331,32 +345,37 @@ class BootTest:
         image = next((a for a in artifacts if a.kind in (ArtifactKind.LIVE_ISO, ArtifactKind.DISK)), None)
         if image is None:
             raise CreatorError("--boot-test: the build delivered nothing bootable (a live ISO or a disk image).")
-        return self.boot(image.path, image.firmwares, name=name, disk_format=image.disk_format)
+        return self.boot(image.path, image.firmwares, name=name, disk_format=image.disk_format,
+                         arch=image.arch or None)
 
     def boot(self, image: Path, firmwares: Sequence[Firmware], name: str,
-             disk_format: str | None = None) -> list[BootResult]:
-        """Boot *image* (an ISO, or a disk: raw, qcow2, vmdk, vdi, possibly .xz/.zst) on each of *firmwares*;
-        the serial logs go beside it as ``<name>.boot-<firmware>.log``.  A failure raises BootTestError."""
+             disk_format: str | None = None, arch: str | None = None) -> list[BootResult]:
+        """Boot *image* (an ISO, or a disk: raw, qcow2, vmdk, vdi, possibly .xz/.zst) on each of *firmwares*,
+        in the QEMU of its architecture *arch* (None: this machine's); the serial logs go beside it as
+        ``<name>.boot-<firmware>.log``.  A failure raises BootTestError."""
+        machine = machines.for_arch(arch)
         if not firmwares:
             raise BootTestError(f"--boot-test: {image} has no boot loader for BIOS or UEFI, so there is nothing "
                                 f"to boot; the image is in {image.parent}.")
         if Firmware.UEFI in firmwares:
-            find_ovmf()
+            find_firmware(machine)
         for firmware in FIRMWARES:  # an earlier build's logs would tell of another image
             (image.parent / f"{name}.boot-{firmware}.log").unlink(missing_ok=True)
         accel = accel_from_env()
         results = []
         with tempfile.TemporaryDirectory(prefix="boottest-", dir=self.tmpdir) as tmp:
-            media = (cdrom_media(image) if image.suffix == ".iso"
+            media = (machine.cdrom(image) if image.suffix == ".iso"
                      else disk_media(_uncompressed(image, Path(tmp)), disk_format))
             for firmware in firmwares:
                 serial_log = image.parent / f"{name}.boot-{firmware}.log"
                 log.log(PROGRESS, "Boot test: %s on %s in QEMU (%s, %d MiB), up to %.0f s for %r", image.name,
                         firmware.display, accel.upper(), self.memory, self.timeout, self.expect.pattern)
                 result = run_guest(media, uefi=firmware is Firmware.UEFI, expect=self.expect, timeout=self.timeout,
-                                   memory=self.memory, serial_log=serial_log, accel=accel, tmpdir=tmp)
+                                   memory=self.memory, serial_log=serial_log, accel=accel, tmpdir=tmp,
+                                   arch=machine.arch)
                 if not result.ok:
-                    raise BootTestError(failure_message(image, firmware, result, self, serial_log, accel))
+                    raise BootTestError(failure_message(image, firmware, result, self, serial_log, accel,
+                                                        machine.console))
                 log.log(PROGRESS, "Boot test passed on %s in %.0f s: %s", firmware.display,
                         result.seconds, result.line.strip())
                 results.append(result)
@@ -368,7 +387,7 @@ class BootTestError(CreatorError):
 
 
 def failure_message(image: Path, firmware: Firmware, result: BootResult, test: BootTest, serial_log: Path,
-                    accel: str) -> str:
+                    accel: str, console: str = "ttyS0") -> str:
     """The one paragraph a failed boot test ends in: what, on which firmware, why, and where the log is."""
     fw = firmware.display
     if result.exited and result.returncode not in (0, None):
@@ -378,8 +397,8 @@ def failure_message(image: Path, firmware: Firmware, result: BootResult, test: B
     else:
         why = f"it did not appear within {test.timeout:.0f} s"
     serial = result.log.split("\n[qemu] ")[0].strip()
-    silent = "" if serial else (" The serial console stayed silent: the kernel command line needs console=ttyS0 "
-                                "(kickstart: bootloader --append=\"console=ttyS0,115200\").")
+    silent = "" if serial else (f" The serial console stayed silent: the kernel command line needs console={console} "
+                                f"(kickstart: bootloader --append=\"console={console},115200\").")
     return (f"The boot test failed: {image.name} booted on {fw} (QEMU, {accel.upper()}, {test.memory} MiB) did not "
             f"print {test.expect.pattern!r} on its serial console: {why}. The serial console's log is "
             f"{serial_log}; the image is kept in {image.parent}.{silent}")

@@ -60,16 +60,17 @@ def find_boot_cfg(menu: DiskBootMenu) -> str:
     )
 
 
-def install_efi(root: Path, menu: DiskBootMenu) -> list[str]:
+def install_efi(root: Path, menu: DiskBootMenu, arch: str = "x86_64") -> list[str]:
     """Put the stub grub.cfg next to every GRUB on the ESP (mounted at /boot/efi) and make sure the fallback
     ``EFI/BOOT/BOOTX64.EFI`` exists; returns the ESP paths written.  The binaries are the image's packages'.
     Everything is read and written inside the root (:mod:`imgcreate.storage.inroot`): a link there never reaches
     the host."""
-    found = efi.scan(root)
+    found = efi.scan(root, arch=arch)
+    x = efi.efi_arch(arch)
     if not found.grub_vendors:
         raise ImageError(
-            "The image has no GRUB for UEFI on its ESP (/boot/efi/EFI/*/grubx64.efi): add 'grub2-efi-x64' and "
-            "'shim-x64' to %packages, or remove the /boot/efi partition."
+            f"The image has no GRUB for UEFI on its ESP (/boot/efi/EFI/*/grub{x}.efi): add 'grub2-efi-{x}' and "
+            f"'shim-{x}' to %packages, or remove the /boot/efi partition."
         )
     written = []
     stub = find_boot_cfg(menu)
@@ -77,11 +78,12 @@ def install_efi(root: Path, menu: DiskBootMenu) -> list[str]:
         rel = f"{folder}/grub.cfg"
         rootfs.write_file(root, rel, stub, mode=0o700)
         written.append(rel)
-    if not inroot.is_file(root, efi.FALLBACK):
+    boot = efi.fallback(arch)
+    if not inroot.is_file(root, boot):
         source = found.shim or found.grub
         assert source is not None  # a vendor holds a GRUB
-        rootfs.write_file(root, efi.FALLBACK, inroot.read_bytes(root, source), mode=0o700)
-        written.append(efi.FALLBACK)
+        rootfs.write_file(root, boot, inroot.read_bytes(root, source), mode=0o700)
+        written.append(boot)
     return sorted(written)
 
 

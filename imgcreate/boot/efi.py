@@ -13,7 +13,21 @@ from pathlib import Path
 from imgcreate.storage import inroot
 
 EFI_DIR = "/boot/efi/EFI"
-FALLBACK = f"{EFI_DIR}/BOOT/BOOTX64.EFI"  # what firmware boots without an NVRAM entry
+# UEFI's name of each architecture in its file names: BOOT<X64>.EFI, grub<x64>.efi, shim<aa64>.efi (Fedora's).
+EFI_ARCH = {"x86_64": "x64", "i386": "ia32", "i686": "ia32", "aarch64": "aa64", "riscv64": "riscv64"}
+
+
+def efi_arch(arch: str) -> str:
+    """UEFI's short name of *arch* (``x64``, ``aa64``, ...): in grub<x>.efi, shim<x>.efi, BOOT<X>.EFI."""
+    return EFI_ARCH.get(arch, arch)
+
+
+def fallback(arch: str = "x86_64") -> str:
+    """What the firmware boots without an NVRAM entry: ``EFI/BOOT/BOOTX64.EFI``, ``BOOTAA64.EFI``, ..."""
+    return f"{EFI_DIR}/BOOT/BOOT{efi_arch(arch).upper()}.EFI"
+
+
+FALLBACK = fallback("x86_64")
 
 
 @dataclass(frozen=True)
@@ -28,8 +42,10 @@ class EfiBinaries:
     mm: str | None
 
 
-def scan(root: Path, cd: bool = False) -> EfiBinaries:
-    """The UEFI boot files the image's packages installed; *cd*: a live medium, which prefers the CD GRUB."""
+def scan(root: Path, cd: bool = False, arch: str = "x86_64") -> EfiBinaries:
+    """The UEFI boot files the image's packages installed for *arch*; *cd*: a live medium, which prefers the CD
+    GRUB."""
+    x = efi_arch(arch)
     vendors = [f"{EFI_DIR}/{name}" for name in inroot.listdir(root, EFI_DIR)
                if name != "BOOT" and inroot.is_dir(root, f"{EFI_DIR}/{name}")]
 
@@ -40,10 +56,11 @@ def scan(root: Path, cd: bool = False) -> EfiBinaries:
                     return f"{vendor}/{name}"
         return None
 
-    grubs = ("gcdx64.efi", "grubx64.efi") if cd else ("grubx64.efi", "gcdx64.efi")
+    grubs = (f"gcd{x}.efi", f"grub{x}.efi") if cd else (f"grub{x}.efi", f"gcd{x}.efi")
+    boot = fallback(arch)
     return EfiBinaries(
         grub_vendors=tuple(v for v in vendors if any(inroot.is_file(root, f"{v}/{g}") for g in grubs)),
-        shim=first("shimx64.efi") or (FALLBACK if inroot.is_file(root, FALLBACK) else None),
+        shim=first(f"shim{x}.efi") or (boot if inroot.is_file(root, boot) else None),
         grub=first(*grubs),
-        mm=first("mmx64.efi"),
+        mm=first(f"mm{x}.efi"),
     )

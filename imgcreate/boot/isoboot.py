@@ -67,19 +67,41 @@ def copy_boot_file(root: Path, src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def efi_files(root: Path) -> dict[str, str]:
-    """EFI/BOOT's files from the image (their paths in it): shim as BOOTX64.EFI and GRUB (the CD build when
-    there is one)."""
-    found = efi.scan(root, cd=True)
+def efi_files(root: Path, arch: str = "x86_64") -> dict[str, str]:
+    """EFI/BOOT's files from the image (their paths in it) for *arch*: shim as BOOTX64.EFI (BOOTAA64.EFI, ...)
+    and GRUB (the CD build when there is one)."""
+    x = efi.efi_arch(arch)
+    found = efi.scan(root, cd=True, arch=arch)
     files: dict[str, str] = {}
     if found.shim is not None:
-        files["EFI/BOOT/BOOTX64.EFI"] = found.shim
+        files[f"EFI/BOOT/BOOT{x.upper()}.EFI"] = found.shim
     if found.grub is not None:
-        files["EFI/BOOT/grubx64.efi"] = found.grub
-        files.setdefault("EFI/BOOT/BOOTX64.EFI", found.grub)
+        files[f"EFI/BOOT/grub{x}.efi"] = found.grub
+        files.setdefault(f"EFI/BOOT/BOOT{x.upper()}.EFI", found.grub)
     if found.mm is not None:
-        files["EFI/BOOT/mmx64.efi"] = found.mm
+        files[f"EFI/BOOT/mm{x}.efi"] = found.mm
     return files
+
+
+def stage_efi(root: Path, isodir: Path, menu: bootloader.BootMenu, arch: str = "x86_64") -> dict[str, Path] | None:
+    """EFI/BOOT in the ISO tree from the image's own files for *arch*, with the menu as its grub.cfg; returns the
+    copies the EFI boot image is made from (never the root's files), or None (with a warning) when the image
+    has no GRUB for UEFI."""
+    x = efi.efi_arch(arch)
+    files = efi_files(root, arch)
+    if f"EFI/BOOT/grub{x}.efi" not in files:
+        log.warning("the image has no GRUB EFI binary in /boot/efi/EFI: the ISO will not boot on UEFI "
+                    "(add 'grub2-efi-%s-cdboot' and 'shim-%s' to %%packages)", x, x)
+        return None
+    bootdir = isodir / "EFI/BOOT"
+    bootdir.mkdir(parents=True, exist_ok=True)
+    copied: dict[str, Path] = {}
+    for dest, src in files.items():
+        inroot.copy_out(root, src, isodir / dest)
+        copied[dest] = isodir / dest
+    (bootdir / "grub.cfg").write_text(bootloader.grub_cfg(menu))
+    copied["EFI/BOOT/grub.cfg"] = bootdir / "grub.cfg"
+    return copied
 
 
 def hybrid_mbr(root: Path, syslinux: bool) -> bytes | None:

@@ -42,6 +42,7 @@ class Artifact:
     kind: ArtifactKind
     firmwares: tuple[Firmware, ...] = ()
     disk_format: str | None = None
+    arch: str = ""  # the machine it runs on (--forcearch, rpm's name); empty: the building machine's
 
     @property
     def bootable(self) -> bool:

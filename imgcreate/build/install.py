@@ -42,6 +42,7 @@ class InstallRequest:
     key_settings: Mapping[str, object]  # the settings that decide the install (part of its cache key)
     incremental: Path | None  # the cache of installed trees; None: always install
     based_on: str | None  # --base-on: the base image decides the tree too, never keyed
+    arch: str = ""  # the image's architecture (rpm's name); empty: this machine's
 
 
 def install_key(req: InstallRequest) -> incremental.InstallKey | None:
@@ -51,8 +52,8 @@ def install_key(req: InstallRequest) -> incremental.InstallKey | None:
     if req.based_on is not None:
         log.log(PROGRESS, "incremental: not with --base-on (the base image decides the tree too): a full build")
         return None
-    return incremental.install_key(req.spec, list(req.repos), req.key_settings, req.releasever, os.uname().machine,
-                                   __version__)
+    return incremental.install_key(req.spec, list(req.repos), req.key_settings, req.releasever,
+                                   req.arch or os.uname().machine, __version__)
 
 
 def install(req: InstallRequest, phase: Phase,
@@ -68,7 +69,8 @@ def install(req: InstallRequest, phase: Phase,
     # during a download still stops it at once, through librepo).
     with phase("install"), cache_lock(req.cachedir), signals.deferred("the package installation"), \
             DnfInstaller(req.root, req.releasever, req.cachedir, req.workdir / "dnf-log",
-                         cacheonly=req.cacheonly, pkgverify_level=req.pkgverify_level) as dnfi:
+                         cacheonly=req.cacheonly, pkgverify_level=req.pkgverify_level,
+                         arch=req.arch or None) as dnfi:
         for repo_spec in req.repos:
             dnfi.add_repo(repo_spec)
         result = dnfi.run(req.spec)

@@ -55,6 +55,7 @@ def appliance_parser() -> argparse.ArgumentParser:
                           "host's)")
     img.add_argument("--repo", action="append", default=[], metavar="PATH",
                      help="a .repo file or a directory of them, whose repositories replace the kickstart's")
+    creators.add_forcearch_option(img)
     img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
     img.add_argument("--source-date-epoch", metavar="SECONDS",
                      help="build reproducibly with this time (seconds since 1970, UTC): the same kickstart and "

@@ -44,6 +44,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                      help="start from an earlier image: a live ISO (livecd) or a filesystem image (image)")
     img.add_argument("--ksversion", help="kickstart syntax version, e.g. F38 or RHEL9 (default: detected)")
     img.add_argument("--releasever", help="value to substitute for $releasever in repository URLs")
+    add_forcearch_option(img)
     img.add_argument("-o", "--output", default=".", help="directory the finished image is written to (default: .)")
     img.add_argument("--repo", action="append", default=[], metavar="PATH",
                      help="a .repo file or a directory of them, whose repositories replace the kickstart's (as "
@@ -72,6 +73,13 @@ exit status:
   2    the command line was wrong (unknown option, missing kickstart, bad value)
   130  interrupted (Ctrl-C, SIGTERM or SIGHUP); everything was cleaned up
 """
+
+
+def add_forcearch_option(group: argparse._ArgumentGroup) -> None:
+    """``--forcearch ARCH``: dnf's and mock's name for building another architecture's image."""
+    group.add_argument("--forcearch", metavar="ARCH", default=None,
+                       help="the image's architecture, e.g. aarch64 (default: this machine's); another one's "
+                            "programs run through qemu-user-static")
 
 
 def build_parser(live: bool, prog: str | None = None) -> argparse.ArgumentParser:
@@ -249,6 +257,7 @@ def creator_from_options(cls: type[_C], opts: argparse.Namespace, ks: kickstart.
                   cacheonly=opts.cacheonly, docleanup=not opts.nocleanup,
                   pkgverify_level=getattr(opts, "pkgverify_level", None), source_date_epoch=epoch, **kind)
     creator.incremental = incremental_dir(opts)
+    creator.forcearch = getattr(opts, "forcearch", None)
     creator.boot_test = boottest.BootTest.from_options(opts)  # None without --boot-test; QEMU is checked now
     return creator
 
@@ -262,11 +271,14 @@ def _make_creator(opts: argparse.Namespace, live: bool, ks: kickstart.KickstartH
         # the kickstart's part / --label names the filesystem (else the name does).
         label = names.fslabel[: kickstart.FSLABEL_MAXLEN] if opts.fslabel else None
         return creator_from_options(LoopImageCreator, opts, ks, names.name, epoch, fslabel=label)
-    from imgcreate.live import LiveImageCreator
+    from imgcreate.config.model import basearch
+    from imgcreate.live import LiveImageCreator, creator_for
 
     kickstart.check_fslabel(names.fslabel)
+    # Upstream's class for the image's architecture (the machine's, or --forcearch's): aarch64LiveImageCreator.
+    cls = creator_for(basearch(opts.forcearch)) if getattr(opts, "forcearch", None) else LiveImageCreator
     return creator_from_options(
-        LiveImageCreator, opts, ks, names.name, epoch,
+        cls, opts, ks, names.name, epoch,
         fslabel=names.fslabel,
         title=names.title,
         product=names.product,

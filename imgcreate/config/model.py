@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,10 +129,23 @@ class BuildConfig:
     pkgverify_level: PkgVerifyLevel | None = setting(tree=False, install=True)
     source_date_epoch: int | None = setting(tree=False, install=True)  # rpm records it as the install time
     incremental: Path | None = setting(tree=False)  # where --incremental keeps its trees (None: off)
+    # The target architecture (--forcearch; rpm's name, e.g. aarch64): what dnf resolves, what rpm installs,
+    # which boot loaders the image gets.  The host's when not given.
+    arch: str = setting(tree=True, install=True, default="")
     # --boot-test: boot what the build delivered (the last step of build_image, so ``create()`` does it too)
     boot_test: BootTest | None = setting(tree=False, default=None)
     loop: LoopConfig | None = setting(tree=True, default=None)
     live: LiveConfig | None = setting(tree=True, default=None)
+
+    @property
+    def basearch(self) -> str:
+        """dnf's ``$basearch`` of :attr:`arch` (``i386`` for ``i686``)."""
+        return basearch(self.arch)
+
+    @property
+    def foreign(self) -> bool:
+        """The image is for another architecture than this machine's (its programs run emulated)."""
+        return basearch(self.arch) != basearch(os.uname().machine)
 
     def root_settings(self) -> dict[str, object]:
         """The settings that decide the finished root: the key of a compressed root --incremental keeps."""
@@ -141,6 +155,18 @@ class BuildConfig:
         """The settings that decide the installed tree (beside the packages, repositories and architecture):
         part of the key of an installed tree --incremental keeps."""
         return marked(self, INSTALL)
+
+
+# The architectures --forcearch takes (rpm's names) and their dnf base architectures.
+ARCHES = {"x86_64": "x86_64", "i686": "i386", "aarch64": "aarch64", "ppc64le": "ppc64le", "s390x": "s390x",
+          "riscv64": "riscv64", "armv7hl": "armhfp"}
+
+
+def basearch(arch: str) -> str:
+    """dnf's base architecture of an rpm architecture name."""
+    if arch in ("i386", "i486", "i586", "i686"):
+        return "i386"
+    return ARCHES.get(arch, arch)
 
 
 def root_settings(section: object) -> dict[str, object]:

@@ -19,6 +19,7 @@ from imgcreate import kickstart
 from imgcreate.boot import dracutconf
 from imgcreate.boot.boottest import BootTest
 from imgcreate.config.model import (
+    ARCHES,
     BuildConfig,
     Compression,
     Compressor,
@@ -120,6 +121,16 @@ def _epoch(value: int | None) -> int | None:
     return value
 
 
+def target_arch(value: str | None) -> str:
+    """``--forcearch`` (the creators' ``forcearch``): an rpm architecture; None or empty: this machine's."""
+    if not value:
+        return os.uname().machine
+    if value not in ARCHES:
+        raise CreatorError(f"Unknown target architecture '{value}' (--forcearch): use one of "
+                           f"{', '.join(sorted(ARCHES))}.")
+    return value
+
+
 def _name(value: str) -> str:
     if not value or "/" in value or value in (".", ".."):
         raise CreatorError(f"Invalid image name '{value}': it must be a non-empty file name without '/'.")
@@ -165,7 +176,8 @@ def _boot_test(value: object, tmpdir: str | os.PathLike[str]) -> BootTest | None
 def make_config(*, kind: str, name: str, releasever: str, tmpdir: str | os.PathLike[str], cacheonly: bool,
                 docleanup: bool, pkgverify_level: str | None, source_date_epoch: int | None,
                 incremental: str | os.PathLike[str] | None, loop: RawLoop | None = None,
-                live: RawLive | None = None, boot_test: BootTest | None = None) -> BuildConfig:
+                live: RawLive | None = None, arch: str | None = None,
+                boot_test: BootTest | None = None) -> BuildConfig:
     """The build's configuration from the creator's settings; every problem in one :class:`CreatorError`."""
     problems = _Problems()
     config = BuildConfig(
@@ -178,6 +190,7 @@ def make_config(*, kind: str, name: str, releasever: str, tmpdir: str | os.PathL
         pkgverify_level=problems.check(lambda: verify_level(pkgverify_level), None),
         source_date_epoch=problems.check(lambda: _epoch(source_date_epoch), None),
         incremental=Path(incremental) if incremental is not None else None,
+        arch=problems.check(lambda: target_arch(arch), os.uname().machine),
         boot_test=problems.check(lambda: _boot_test(boot_test, tmpdir), None),
         loop=problems.check(lambda: loop_settings(loop, live is not None), None) if loop is not None else None,
         live=_live(live, problems) if live is not None else None,

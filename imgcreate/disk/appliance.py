@@ -10,6 +10,7 @@ pipeline every creator runs.  The boot loader is installed with the image's own 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import logging
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from imgcreate import kickstart
-from imgcreate.boot import diskboot, kernels
+from imgcreate.boot import diskboot, efi, kernels
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
 from imgcreate.creator import ImageCreator
 from imgcreate.disk import archive
@@ -64,7 +65,27 @@ class DiskImageCreator(ImageCreator):
                                             checksum=checksum, vmem=vmem, vcpu=vcpu, version=version,
                                             release=release)
         self.boots = self.config.bootloader.installs  # not with --location=none or --disabled
-        self.layout = disklayout.plan_disk(self.config, bios=self.boots, disk_size_mib=disk_size_mib)
+        self.disk_size_mib = disk_size_mib
+        self._layouts: dict[str, disklayout.DiskLayout] = {}
+
+    @property
+    def arch(self) -> str:
+        """The image's architecture (``--forcearch``, else this machine's)."""
+        return self.build_config.arch
+
+    @property
+    def bios(self) -> bool:
+        """Whether the disk also boots with BIOS: x86 only (aarch64 and the others boot with UEFI alone)."""
+        return self.boots and self.build_config.basearch in ("x86_64", "i386")
+
+    @property
+    def layout(self) -> disklayout.DiskLayout:
+        """The partition plan for the image's architecture (a GPT disk booted by BIOS needs a biosboot
+        partition: x86 only)."""
+        arch = self.build_config.arch
+        if arch not in self._layouts:
+            self._layouts[arch] = disklayout.plan_disk(self.config, bios=self.bios, disk_size_mib=self.disk_size_mib)
+        return self._layouts[arch]
 
     def _root_storage(self) -> RootStorage:
         """The partitioned disk, made reproducibly when the settings' snapshot has an epoch."""
@@ -82,10 +103,13 @@ class DiskImageCreator(ImageCreator):
                 *archive.host_tools(self.package_format)]
 
     def _get_required_packages(self) -> list[str]:
-        """GRUB for BIOS and, with an ESP, shim and GRUB for UEFI (Fedora's names), unless no boot loader."""
+        """GRUB for BIOS (x86) and, with an ESP, shim and GRUB for UEFI (Fedora's names for the image's
+        architecture: ``grub2-efi-x64``, ``grub2-efi-aa64``, ...), unless no boot loader."""
         if not self.boots:
             return []
-        return ["grub2-pc", *(["grub2-efi-x64", "shim-x64"] if self.layout.esp is not None else [])]
+        x = efi.efi_arch(self.arch)
+        uefi = [f"grub2-efi-{x}", f"shim-{x}"] if self.layout.esp is not None else []
+        return [*(["grub2-pc"] if self.bios else []), *uefi]
 
     def _get_fstab(self) -> str:
         return self._disk.fstab() + super()._get_fstab()
@@ -127,7 +151,7 @@ class DiskImageCreator(ImageCreator):
         menu = self._boot_menu(kver)
         rootfs.write_file(root, "/boot/grub2/grub.cfg", diskboot.grub_cfg(menu), mode=0o600)
         if self.layout.esp is not None:
-            diskboot.install_efi(root, menu)
+            diskboot.install_efi(root, menu, self.arch)
         if Firmware.BIOS in self.firmwares:
             with _host_device_in_root(root, self._disk.device):
                 diskboot.install_bios(root, str(self._disk.device), menu, gpt=self.layout.label is DiskLabel.GPT)
@@ -139,10 +163,13 @@ class DiskImageCreator(ImageCreator):
     def _artifact(self, path: Path) -> Artifact:
         if not path.name.startswith(self.output.disk_name):
             return super()._artifact(path)  # <name>.xml, CHECKSUM
-        return Artifact(path, ArtifactKind.DISK, firmwares=self.firmwares, disk_format=str(self.output.disk_format))
+        return Artifact(path, ArtifactKind.DISK, firmwares=self.firmwares, disk_format=str(self.output.disk_format),
+                        arch=self.arch)
 
     @property
     def firmwares(self) -> tuple[Firmware, ...]:
+        if not self.bios:
+            return (Firmware.UEFI,) if self.boots and self.layout.esp is not None else ()
         return disk_firmwares(self.layout, self.boots)
 
     def unmount(self) -> None:
@@ -174,7 +201,8 @@ class DiskImageCreator(ImageCreator):
         with self._phase("disk-finish"):
             self._disk.finish()
         with self._phase("disk-output"):
-            diskoutput.finish(self._disk.path, self._outdir.path, self.output, epoch=epoch)
+            diskoutput.finish(self._disk.path, self._outdir.path,
+                              dataclasses.replace(self.output, arch=self.build_config.arch), epoch=epoch)
         archive.add_include(self._outdir.path, self.include)
         if self.package_format != archive.NONE:
             with self._phase("disk-package"):

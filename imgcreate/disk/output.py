@@ -48,6 +48,7 @@ class OutputSpec:
     vcpu: int = 1
     version: str | None = None  # appliance-creator's --version and --release, in the XML
     release: str | None = None
+    arch: str = ""  # the guest's architecture in the XML (--forcearch); empty: this machine's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "disk_format", disk_format_of(self.disk_format))
@@ -172,7 +173,7 @@ def image_xml(spec: OutputSpec, checksums: dict[str, str]) -> str:
   <domain>
     <boot type='hvm'>
       <guest>
-        <arch>{os.uname().machine}</arch>
+        <arch>{spec.arch or os.uname().machine}</arch>
       </guest>
       <os>
         <loader dev='hd'/>

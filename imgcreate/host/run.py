@@ -69,6 +69,8 @@ TOOL_PACKAGES: dict[str, tuple[str, str]] = {
     "setfiles": ("policycoreutils", "policycoreutils"),
     "openssl": ("openssl", "openssl"),
     "qemu-system-x86_64": ("qemu-system-x86", "qemu-system-x86"),
+    "qemu-system-aarch64": ("qemu-system-aarch64", "qemu-system-arm"),
+    "qemu-aarch64-static": ("qemu-user-static", "qemu-user-static"),
     "qemu-img": ("qemu-img", "qemu-utils"),
     "mkfs.xfs": ("xfsprogs", "xfsprogs"),
     "mkswap": ("util-linux", "util-linux"),

@@ -53,6 +53,7 @@ class BiosBootloader(str, Enum):
 
     GRUB2 = "grub2"
     SYSLINUX = "syslinux"
+    NONE = "none"  # no BIOS boot: UEFI's El Torito entry alone (aarch64 and the other UEFI-only machines)
 
     @property
     def eltorito_image(self) -> str:
@@ -111,6 +112,12 @@ def master_iso(spec: IsoSpec, output: Path) -> None:
 
 
 def _boot_args(spec: IsoSpec) -> list[str]:
+    if spec.bios is BiosBootloader.NONE:
+        # UEFI alone, as lorax masters aarch64 media: the EFI El Torito entry, and the same FAT image as a GPT
+        # EFI System partition, so the ISO written to a stick boots too.
+        return [] if not spec.efiboot else [
+            "-eltorito-catalog", "boot.cat", "-e", spec.efiboot, "-no-emul-boot",
+            "-appended_part_as_gpt", "-append_partition", "2", _ESP_GUID, str(spec.tree / spec.efiboot)]
     grub = spec.bios is BiosBootloader.GRUB2
     args: list[str] = []
     if grub and spec.mbr:

@@ -89,8 +89,10 @@ class DnfInstaller:
         cacheonly: bool = False,
         pkgverify_level: str | None = None,
         base: dnf.Base | None = None,
+        arch: str | None = None,
     ) -> None:
-        """*base*: a dnf.Base to configure and use (upstream's DnfLiveCD is one), else a new one."""
+        """*base*: a dnf.Base to configure and use (upstream's DnfLiveCD is one), else a new one; *arch*: the
+        image's architecture when it is not this machine's (dnf's --forcearch)."""
         self.instroot = instroot
         self.cachedir = cachedir
         cachedir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +115,13 @@ class DnfInstaller:
         conf.gpgcheck = False
         conf.assumeyes = True
         conf.debuglevel = 0
+        if arch is not None and arch != os.uname().machine:
+            # dnf's --forcearch: the sack, $arch and $basearch are the image's, and rpm installs packages of an
+            # architecture this machine does not run (RPMPROB_FILTER_IGNOREARCH); rpm's platform in the image
+            # says the same (rpmdb.write_platform).
+            conf.arch = arch
+            conf.ignorearch = True
+            rpmdb.write_platform(instroot, arch)
         self.conf = conf
         self.base = base if base is not None else dnf.Base(conf)
         # rpm macros in force while this installer is open, removed again by close().  libdnf re-reads rpm's

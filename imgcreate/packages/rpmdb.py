@@ -36,6 +36,12 @@ def macros(**values: str) -> Iterator[None]:
             rpm.delMacro(name)
 
 
+def write_platform(root: Path, arch: str) -> None:
+    """``/etc/rpm/platform`` in the image: rpm run in it (scriptlets, the booted system) takes the image's
+    architecture, not the machine's it runs on (emulated), as mock writes it for ``--forcearch``."""
+    inroot.write_bytes(root, "/etc/rpm/platform", f"{arch}-redhat-linux\n".encode(), 0o644)
+
+
 @dataclass(frozen=True, order=True)
 class Nevra:
     """A package identity as rpm records it: name, epoch (0 when unset), version, release, arch."""

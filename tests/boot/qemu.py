@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from imgcreate.boot import boottest
+from imgcreate.boot import boottest, machines
 
 MARKER = "LIVECD-TOOLS-BOOT-OK"
 CHECK = "LIVECD-TOOLS-CHECK "
@@ -62,25 +62,28 @@ def _media(image: Path, mode: str) -> list[str]:
     raise ValueError(f"unknown boot mode {mode}")
 
 
-def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARKER, memory: int = 2048) -> BootResult:
+def boot(iso: Path, mode: str = "bios", timeout: float = 300, marker: str = MARKER, memory: int = 2048,
+         arch: str | None = None) -> BootResult:
     """Boot *iso* as a CD (mode "bios" or "uefi") or as a USB disk ("usb": the hybrid image on a virtio disk);
     or a disk image (modes "disk-bios", "disk-uefi": raw or qcow2 by its suffix, on a virtio disk, its writes
     going to a throw-away overlay).
 
     2 GiB of memory: the live system's writes go to an overlay in RAM (half of it), and its checks write 512 MiB.
+    *arch*: the image's architecture (None: this machine's), which picks QEMU, its board and firmware.
     """
-    return run_qemu(_media(iso, mode), uefi=mode in ("uefi", "disk-uefi"), timeout=timeout, marker=marker,
-                    memory=memory)
+    media = machines.for_arch(arch).cdrom(iso) if mode in ("bios", "uefi") else _media(iso, mode)
+    return run_qemu(media, uefi=mode in ("uefi", "disk-uefi"), timeout=timeout, marker=marker, memory=memory,
+                    arch=arch)
 
 
 def run_qemu(media: Sequence[str], uefi: bool = False, timeout: float = 300, marker: str = MARKER,
-             memory: int = 2048, wait_exit: bool = False) -> BootResult:
+             memory: int = 2048, wait_exit: bool = False, arch: str | None = None) -> BootResult:
     """Run QEMU (TCG unless LIVECD_TOOLS_QEMU_ACCEL says otherwise) with *media* (drive, netdev or -kernel
     arguments), on OVMF with *uefi*, until *marker* is on the serial console; with *wait_exit*, until the guest
     has powered off too (so what it wrote to a disk is complete), else it is killed at the marker.  The
     library's runner (:func:`imgcreate.boot.boottest.run_guest`) does the work."""
     result = boottest.run_guest(media, uefi=uefi, expect=re.escape(marker), timeout=timeout, memory=memory,
-                                wait_exit=wait_exit)
+                                wait_exit=wait_exit, arch=arch)
     return BootResult(**dataclasses.asdict(result))
 
 

@@ -104,7 +104,7 @@ class RecordingBootTest(BootTest):
 
     seen: list[tuple[list[Path], str, bool]] = dataclasses.field(default_factory=list)
 
-    def check_host(self) -> None:
+    def check_host(self, arch: str | None = None) -> None:
         self.seen.append(([], "checked", True))
 
     def run(self, artifacts: Sequence[Artifact], name: str) -> list[BootResult]:

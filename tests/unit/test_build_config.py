@@ -9,6 +9,7 @@ not say whether it does, or when a field that does is not in the key.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,8 @@ def test_keys_derived_from_the_marked_fields(ks: Any, tmp_path: Path) -> None:
     cfg = live(ks, tmp_path, source_date_epoch=1).build_config
     assert cfg.loop is not None and cfg.live is not None
     base, base_install = cfg.root_settings(), cfg.install_settings()
-    assert base_install == {"releasever": cfg.releasever, "pkgverify_level": None, "source_date_epoch": 1}
+    assert base_install == {"releasever": cfg.releasever, "pkgverify_level": None, "source_date_epoch": 1,
+                            "arch": os.uname().machine}
     # the creator's class: the machine's LiveImageCreator (x86LiveImageCreator here, as upstream chooses it)
     assert base["kind"] == LiveImageCreator.__name__ and base["live.rootfs_type"] == "squashfs-ext4"
     assert base["loop.size"] == 300 * 1024 * 1024

@@ -434,3 +434,25 @@ def test_dnf_installs_groups(repo: Path) -> None:
         assert "ID=testdistro" in (root / "etc/os-release").read_text()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_aarch64_flavour_is_arm64_with_a_busybox_initramfs(aarch64_repo: Path, tmp_path: Path) -> None:
+    """The aarch64 flavour: aarch64 RPMs of Debian's arm64 kernel, busybox and GRUB, the kernel's initramfs
+    made of busybox's init (no dracut: the host's would copy x86_64 programs) with the drivers a virt machine's
+    disk and CD need, and no x86 boot loader."""
+    info = testdistro.repo_info(aarch64_repo)
+    assert info["arch"] == "aarch64" and info["flavour"] == "aarch64" and info["kernel_version"].endswith("-arm64")
+    arches = {p.rsplit(".", 1)[0].rsplit("-", 2)[0]: p.rsplit(".", 1)[1] for p in info["packages"]}
+    assert arches["kernel"] == arches["busybox"] == arches["shim-aa64"] == arches["grub2-efi-aa64-cdboot"] == "aarch64"
+    assert not {"syslinux", "grub2-pc", "grub2-efi-x64", "shim-x64", "rpm"} & set(arches), arches
+    kver = info["kernel_version"]
+    rpm_file = next((aarch64_repo / "Packages").glob("kernel-*.aarch64.rpm"))
+    rpm2cpio = subprocess.Popen(["rpm2cpio", str(rpm_file)], stdout=subprocess.PIPE)
+    subprocess.run(["cpio", "-idm", "--quiet", f"./boot/initramfs-{kver}.img"], stdin=rpm2cpio.stdout,
+                   cwd=tmp_path, check=True)
+    assert rpm2cpio.wait() == 0
+    listing = subprocess.run(["cpio", "-it", "--quiet"], input=gzip.decompress(
+        (tmp_path / "boot" / f"initramfs-{kver}.img").read_bytes()), capture_output=True, check=True).stdout.decode()
+    names = {line.rsplit("/", 1)[-1].split(".ko")[0] for line in listing.split()}
+    assert {"init", "busybox", "virtio_blk", "virtio_scsi", "sr_mod", "ext4", "crc32c_generic", "vfat", "isofs",
+            "squashfs", "overlay", "modules.dep"} <= names, names
