@@ -18,7 +18,7 @@ import pytest
 
 from imgcreate.build import builddir
 from imgcreate.disk import output, xzblocks
-from imgcreate.host import sparse
+from imgcreate.host import run, sparse
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -77,7 +77,7 @@ def test_a_10gib_sparse_disk_gives_xz_only_its_data(big_disk: Path, tmp_path: Pa
     """xz is handed the blocks that hold data (three here) and one block of zeros, not 10 GiB; the result is
     an .xz of the whole 10 GiB disk (its index read by ``xz --list``; the small cases above prove the bytes)."""
     fed: list[int] = []
-    real_run = xzblocks.run
+    real_run = run.run
 
     def spy(argv: list[str], **kwargs: object) -> object:
         fed.append(Path(argv[-1]).stat().st_size)
