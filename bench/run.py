@@ -10,8 +10,10 @@ Builds, from the project's test distribution served over HTTP on 127.0.0.1:
 * ``large-zstd``     the same with zstd.
 * ``large-xz-mksquashfs``  large-xz packed by mksquashfs (tar2sqfs hidden): the two packers compared.
 * ``erofs-lz4``, ``erofs-lz4hc``  the large tree's ext4 image in EROFS (``--rootfs-type erofs-ext4``), warm cache;
-* ``disk-warm``      config/testdistro-disk.ks with appliance-creator's DiskImageCreator: a GPT raw disk
-  (BIOS and UEFI GRUB), no compression, warm cache.
+* ``disk-raw``, ``disk-xz``, ``disk-qcow2``  config/testdistro-disk.ks with appliance-creator's DiskImageCreator:
+  a GPT disk (BIOS and UEFI GRUB), delivered raw, as raw.xz (the default) and as a compressed qcow2; each also
+  on a 10 GiB nominal disk (``-10g``), and ``disk-raw-10g-extras`` with --checksum --manifest, delivered to
+  another filesystem.  Their own table, floors and targets: bench/diskrows.py.
 * ``minimal-small-root``  minimal-warm with a 128 MiB nominal root: next to no holes (the reference for the next).
 * ``minimal-4g``     minimal-warm with a 4 GiB nominal live root (``part / --size 4096``, upstream's default).
 * ``minimal-4g-mksquashfs``  the same packed by mksquashfs, which reads the holes (what tar2sqfs saves).
