@@ -14,7 +14,9 @@ import errno
 import hashlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 CHUNK = 4 * 1024 * 1024
 _ZEROS = bytes(CHUNK)
@@ -55,13 +57,25 @@ def is_hole(fd: int, start: int, end: int) -> bool:
 def digests(path: Path, algorithms: tuple[str, ...] = ("sha256",)) -> dict[str, str]:
     """The hex digests of *path*'s whole content by each of *algorithms*, in one pass over its data.
 
-    The same digests ``sha256sum`` (``sha1sum``) prints: holes are hashed as zeros, from memory.
+    The same digests ``sha256sum`` (``sha1sum``) prints: holes are hashed as zeros, from memory.  Several
+    algorithms hash each chunk at the same time, one thread each (hashlib lets go of the GIL while it hashes).
     """
     hashes = [hashlib.new(a) for a in algorithms]
+    if len(hashes) == 1:
+        return _digests(path, algorithms, hashes, None)
+    with ThreadPoolExecutor(len(hashes)) as pool:
+        return _digests(path, algorithms, hashes, pool)
 
+
+def _digests(path: Path, algorithms: tuple[str, ...], hashes: list[Any], pool: ThreadPoolExecutor | None
+             ) -> dict[str, str]:
     def update(data: bytes | memoryview) -> None:
-        for h in hashes:
-            h.update(data)
+        if pool is None:
+            for h in hashes:
+                h.update(data)
+        else:
+            for future in [pool.submit(h.update, data) for h in hashes]:
+                future.result()
 
     def zeros(count: int) -> None:
         while count > 0:
