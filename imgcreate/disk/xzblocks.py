@@ -73,7 +73,8 @@ def _pack_data_blocks(disk: Path, packed: Path, size: int) -> list[int]:
     zero_block = bytes(BLOCK_SIZE)
     with open(disk, "rb", buffering=0) as src, open(packed, "wb") as out:
         fd = src.fileno()
-        out.write(zero_block)
+        out.truncate(BLOCK_SIZE)  # the block of zeros, as a hole: xz reads it as zeros, nothing is written
+        out.seek(BLOCK_SIZE)
         count = 1
         last_short_zero = False
         for offset in range(0, size, BLOCK_SIZE):
@@ -92,7 +93,7 @@ def _pack_data_blocks(disk: Path, packed: Path, size: int) -> list[int]:
             plan.append(count)
             count += 1
         if last_short_zero:
-            out.write(bytes(size % BLOCK_SIZE))
+            out.truncate(out.tell() + size % BLOCK_SIZE)
             plan[-1] = count
     return plan
 
