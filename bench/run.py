@@ -10,8 +10,10 @@ Builds, from the project's test distribution served over HTTP on 127.0.0.1:
 * ``large-zstd``     the same with zstd.
 * ``large-xz-mksquashfs``  large-xz packed by mksquashfs (tar2sqfs hidden): the two packers compared.
 * ``erofs-lz4``, ``erofs-lz4hc``  the large tree's ext4 image in EROFS (``--rootfs-type erofs-ext4``), warm cache;
-* ``disk-warm``      config/testdistro-disk.ks with appliance-creator's DiskImageCreator: a GPT raw disk
-  (BIOS and UEFI GRUB), no compression, warm cache.
+* ``disk-raw``, ``disk-xz``, ``disk-qcow2``  config/testdistro-disk.ks with appliance-creator's DiskImageCreator:
+  a GPT disk (BIOS and UEFI GRUB), delivered raw, as raw.xz (the default) and as a compressed qcow2; each also
+  on a 10 GiB nominal disk (``-10g``), and ``disk-raw-10g-extras`` with --checksum --manifest, delivered to
+  another filesystem.  Their own table, floors and targets: bench/diskrows.py.
 * ``minimal-small-root``  minimal-warm with a 128 MiB nominal root: next to no holes (the reference for the next).
 * ``minimal-4g``     minimal-warm with a 4 GiB nominal live root (``part / --size 4096``, upstream's default).
 * ``minimal-4g-mksquashfs``  the same packed by mksquashfs, which reads the holes (what tar2sqfs saves).
@@ -55,9 +57,12 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+import diskrows  # noqa: E402 (bench/, the script's own folder)
+
 from tests.support import RepoServer  # noqa: E402 (needs the path above)
 
 MIB = 1048576
+LOAD_AT_START = "?"  # the load average (1, 5, 15 min) when the benchmark started: the machine is shared
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class Scenario:
     post_change: bool = False  # each counted build's %post differs (from the others' and the stored build's)
     mksquashfs_only: bool = False  # the live root packed by mksquashfs even where tar2sqfs is installed
     full: str | None = None  # the build it is compared with ("vs"); a rebuild's floor is that build's
+    disk: tuple[tuple[str, Any], ...] = ()  # a disk's DiskImageCreator options (format, compress, size_mib, ...)
+    elsewhere: bool = False  # delivered to another filesystem (/dev/shm): the disk is copied, not renamed
 
 
 SCENARIOS = [
@@ -84,7 +91,19 @@ SCENARIOS = [
     Scenario("large-xz-mksquashfs", "large", "xz", "warm", mksquashfs_only=True, full="large-xz"),
     Scenario("erofs-lz4", "large", "lz4", "warm", rootfs_type="erofs-ext4"),
     Scenario("erofs-lz4hc", "large", "lz4hc", "warm", rootfs_type="erofs-ext4"),
-    Scenario("disk-warm", "minimal", "none", "warm", kind="disk"),
+    # Disk images (issue 28): appliance-creator's formats, a small disk and a 10 GiB nominal one with the same
+    # content (see bench/diskrows.py for their table, floors and targets).
+    Scenario("disk-raw", "minimal", "none", "warm", kind="disk", disk=(("compress", None),)),
+    Scenario("disk-raw-10g", "minimal", "none", "warm", kind="disk", full="disk-raw",
+             disk=(("compress", None), ("size_mib", 10240))),
+    Scenario("disk-xz", "minimal", "xz", "warm", kind="disk", disk=(("compress", "xz"),)),
+    Scenario("disk-xz-10g", "minimal", "xz", "warm", kind="disk", full="disk-xz",
+             disk=(("compress", "xz"), ("size_mib", 10240))),
+    Scenario("disk-qcow2", "minimal", "qcow2", "warm", kind="disk", disk=(("format", "qcow2"), ("compress", "xz"))),
+    Scenario("disk-qcow2-10g", "minimal", "qcow2", "warm", kind="disk", full="disk-qcow2",
+             disk=(("format", "qcow2"), ("compress", "xz"), ("size_mib", 10240))),
+    Scenario("disk-raw-10g-extras", "minimal", "none", "warm", kind="disk", full="disk-raw-10g", elsewhere=True,
+             disk=(("compress", None), ("size_mib", 10240), ("checksum", True), ("manifest", True))),
     Scenario("minimal-small-root", "minimal", "xz", "warm", root_mib=128),
     Scenario("minimal-4g", "minimal", "xz", "warm", root_mib=4096, full="minimal-small-root"),
     Scenario("minimal-4g-mksquashfs", "minimal", "xz", "warm", root_mib=4096, mksquashfs_only=True,
@@ -136,7 +155,7 @@ def write_disk_kickstart(path: Path, url: str) -> None:
 def run_build(
     work: Path, tag: str, ks: Path, compression: str | None, cache: Path, server: RepoServer, kind: str = "live",
     rootfs_type: str | None = None, incremental: Path | None = None, title: str | None = None,
-    mksquashfs_only: bool = False,
+    mksquashfs_only: bool = False, disk: dict[str, Any] | None = None, output: Path | None = None,
 ) -> dict[str, Any]:
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -152,7 +171,8 @@ def run_build(
         "compression": compression,
         "cache": str(cache),
         "tmpdir": str(work / "tmp"),
-        "output": str(work / "out"),
+        "output": str(output or work / "out"),
+        "disk": disk,
         "logfile": str(logs / f"{tag}.log"),
         "result": str(result_path),
     }
@@ -170,6 +190,8 @@ def run_build(
         tail = (logs / f"{tag}.stderr").read_text()[-3000:]
         raise SystemExit(f"bench: build {tag} failed ({proc.returncode}); see {logs}/{tag}.*\n{tail}")
     result = json.loads(result_path.read_text())
+    for name in result.get("delivered", {}):  # what the build delivered, removed outside its time
+        (output or work / "out").joinpath(name).unlink(missing_ok=True)
     t = result["timings"]
     t["install.setup"] = t.get("install", 0.0) - t.get("install.download", 0.0) - t.get("install.transaction", 0.0)
     result["wall"] = wall
@@ -187,12 +209,12 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out[col] = med([sum(r["timings"].get(k, 0.0) for k in keys) for r in runs])
     out["other"] = med([r["wall"] - sum(r["timings"].get(k, 0.0) for _, ks in PHASES for k in ks) for r in runs])
     out["wall"] = med([r["wall"] for r in runs])
-    # the floor: the rpm transaction and the compression alone, what no build of this tree can do without
-    out["floor"] = med([r["timings"].get("install.transaction", 0.0) + r["timings"].get("squashfs", 0.0)
-                        for r in runs])
+    # the floor: the rpm transaction and the compression alone, what no build of this tree can do without (a
+    # disk's also has making its filesystems, and its conversion: see diskrows.FLOOR)
+    floor = ("install.transaction", "squashfs", *diskrows.FLOOR[1:])
+    out["floor"] = med([sum(r["timings"].get(k, 0.0) for k in floor) for r in runs])
     out["outside_pct"] = med([
-        100.0 * (r["wall"] - r["timings"].get("install.transaction", 0.0) - r["timings"].get("squashfs", 0.0))
-        / r["wall"] for r in runs
+        100.0 * (r["wall"] - sum(r["timings"].get(k, 0.0) for k in floor)) / r["wall"] for r in runs
     ])
     out["rpm_requests"] = max(r["rpm_requests"] for r in runs)
     out["http_requests"] = max(r["http_requests"] for r in runs)
@@ -348,7 +370,7 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
     if sc.cache == "warm" and key not in warm_caches:
         cache = work / f"cache-{key}"
         note(f"{sc.name}: filling the package cache with a first build (not counted; no compression)")
-        run_build(work, f"{key}-warmup", ks, None, cache, served.server, sc.kind)
+        run_build(work, f"{key}-warmup", ks, None, cache, served.server, sc.kind, disk={"compress": None})
         warm_caches[key] = cache
     runs = []
     for rep in range(1, reps + 1):
@@ -358,8 +380,9 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
         if sc.post_change:  # a %post no earlier build ran: the tree is reused, the root compressed again
             rep_ks = ks.with_name(f"{sc.name}-{rep}.ks")
             rep_ks.write_text(ks.read_text() + f"%post\necho {sc.name}-{rep} > /etc/bench-post\n%end\n")
-        r = run_build(work, f"{sc.name}-{rep}", rep_ks, sc.compression, cache, served.server, sc.kind,
-                      sc.rootfs_type, incremental, sc.title, sc.mksquashfs_only)
+        with diskrows.output_dir(work, sc.elsewhere) as output:
+            r = run_build(work, f"{sc.name}-{rep}", rep_ks, sc.compression, cache, served.server, sc.kind,
+                          sc.rootfs_type, incremental, sc.title, sc.mksquashfs_only, dict(sc.disk), output)
         runs.append(r)
         if cold and sc.repo in warm_caches:
             shutil.rmtree(cache)
@@ -374,9 +397,13 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
 
 def report(results: dict[str, list[dict[str, Any]]], reps: int, filler: int, json_path: Path) -> bool:
     """Write the JSON, print the tables and the targets; whether every target was met."""
-    summary = {name: summarize(runs) for name, runs in results.items()}
+    kinds = {sc.name: sc.kind for sc in SCENARIOS}
+    summary = {name: {**summarize(runs), **(diskrows.summarize(runs) if kinds[name] == "disk" else {})}
+               for name, runs in results.items()}
     compare(summary)
     info = machine()
+    end_load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    info["load"] = f"load average {LOAD_AT_START} at the start, {end_load} at the end"
     json_path.write_text(json.dumps({
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": info,
@@ -387,9 +414,10 @@ def report(results: dict[str, list[dict[str, Any]]], reps: int, filler: int, jso
     }, indent=1) + "\n")
     print(f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, {info['os']}, "
           f"kernel {info['kernel']} ({info['virtualization']}); {info['mksquashfs']};\n"
-          f"{info.get('tar2sqfs')}; commit {info['commit']}")
+          f"{info.get('tar2sqfs')}; commit {info['commit']}; {info['load']}")
     print(f"Median of {reps} build(s) per row; seconds; large = {filler} filler packages.\n")
-    print(tables(summary))
+    live = {name: s for name, s in summary.items() if kinds[name] != "disk"}
+    print("\n\n".join(t for t in (tables(live) if live else "", diskrows.table(summary, _markdown)) if t))
     note(f"wrote {json_path}")
     return check_targets(summary)
 
@@ -399,6 +427,8 @@ def main() -> int:
     opts = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("run it as root: live builds need loop devices, mounts and chroot")
+    global LOAD_AT_START
+    LOAD_AT_START = " ".join(f"{x:.2f}" for x in os.getloadavg())
     reps = 1 if opts.quick else opts.reps
     scenarios = [s for s in SCENARIOS if not opts.only or s.name in opts.only]
     repos = build_repos(scenarios, opts.filler)
@@ -440,6 +470,7 @@ def check_targets(summary: dict[str, dict[str, Any]]) -> bool:
         s = summary["large-xz-incr"]
         checks.append((f"large-xz-incr: an unchanged package set: rpm transaction {s['rpm']:.1f} s, "
                        f"{s['installed']} packages installed (none)", s["rpm"] == 0 and s["installed"] == 0))
+    checks += diskrows.checks(summary)
     rss = max(s["peak_rss_mib"] for s in summary.values())
     checks.append((f"peak RSS of the build process: {rss:.0f} MiB (< 300 MiB)", rss < 300))
     print()

@@ -93,8 +93,9 @@ def _reason(exc: BaseException) -> str:
 def _move_atomically(src: Path, dest: Path) -> Path:
     """Move *src* to *dest* so that *dest* appears complete or not at all (rename, or copy to a hidden temp).
 
-    A copy keeps a sparse file sparse (``cp --sparse=auto`` finds the holes with SEEK_HOLE; Python's copy2
-    would write every hole out, and a 4 GiB nominal image would take 4 GiB in the output folder)."""
+    A copy keeps a sparse file sparse and reads none of its holes (``cp --sparse=always``: cp finds the holes
+    with SEEK_HOLE and also leaves blocks of zeros unwritten; Python's copy2 would write every hole out, and a
+    10 GiB nominal disk would take 10 GiB in the output folder); a filesystem with reflinks shares the blocks."""
     try:
         os.rename(src, dest)
         return dest
@@ -105,7 +106,7 @@ def _move_atomically(src: Path, dest: Path) -> Path:
         if src.is_dir():  # an install tree (the base creator): owners, modes, links and xattrs as they are
             run(["cp", "-a", "--reflink=auto", str(src), str(tmp)], what=f"Copying {src} to {dest.parent}")
         else:
-            run(["cp", "--reflink=auto", "--sparse=auto", "--preserve=mode,timestamps", str(src), str(tmp)],
+            run(["cp", "--reflink=auto", "--sparse=always", "--preserve=mode,timestamps", str(src), str(tmp)],
                 what=f"Copying {src} to {dest.parent}")
         os.rename(tmp, dest)
     except BaseException:

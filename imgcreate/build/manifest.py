@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from imgcreate import kickstart
+from imgcreate.host import sparse
 from imgcreate.kickstart import KickstartHandler
 from imgcreate.packages import rpmdb
 
-CHUNK = 4 * 1024 * 1024
 # How the manifest's files end, after the image's name.
 SUFFIXES = ("-CHECKSUM", ".packages", ".flattened.ks")
 
@@ -44,12 +43,9 @@ def write_kickstart(ks: KickstartHandler, path: Path) -> Path:
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """The hex digest of a file's content (read in chunks: images are gigabytes)."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The hex digest of a file's content, ``sha256sum``'s: images are gigabytes, often sparse, so only their
+    data is read and their holes are hashed from memory (:func:`imgcreate.host.sparse.digests`)."""
+    return sparse.digests(path, (algorithm,))[algorithm]
 
 
 def checksum_text(files: list[Path]) -> str:

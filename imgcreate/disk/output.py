@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from imgcreate.build import manifest
-from imgcreate.disk import ids
+from imgcreate.disk import ids, xzblocks
 from imgcreate.errors import CreatorError
+from imgcreate.host import sparse
 from imgcreate.host.run import run
 from imgcreate.strenum import StrEnum
 
 log = logging.getLogger("imgcreate")
-
 
 
 class DiskFormat(StrEnum):
@@ -107,13 +106,18 @@ def finish(raw: Path, outdir: Path, spec: OutputSpec, epoch: int | None = None) 
     or vdi are derived from the name and the epoch instead (see :func:`convert`).
     """
     disk = convert(raw, outdir / spec.disk_name, spec, epoch)
-    sums = {a: manifest.file_digest(disk, a) for a in ("sha1", "sha256")} if spec.checksum else {}
+    # Only with --checksum (as appliance-creator): one pass over the disk's data for both digests, its holes
+    # hashed from memory (sparse.digests); the CHECKSUM of an uncompressed disk reuses its sha256.
+    sums = sparse.digests(disk, ("sha1", "sha256")) if spec.checksum else {}
     (outdir / f"{spec.name}.xml").write_text(image_xml(spec, sums))
-    if spec.compress and spec.disk_format is DiskFormat.RAW:
+    compressed = bool(spec.compress and spec.disk_format is DiskFormat.RAW)
+    if compressed:
+        assert spec.compress is not None
         disk = compress(disk, spec.compress)
     made = [disk, outdir / f"{spec.name}.xml"]
     if spec.checksum:
-        (outdir / "CHECKSUM").write_text(f"SHA256 ({disk.name}) = {manifest.file_digest(disk, 'sha256')}\n")
+        sha256 = sparse.digests(disk)["sha256"] if compressed else sums["sha256"]
+        (outdir / "CHECKSUM").write_text(f"SHA256 ({disk.name}) = {sha256}\n")
         made.append(outdir / "CHECKSUM")
     return made
 
@@ -121,17 +125,15 @@ def finish(raw: Path, outdir: Path, spec: OutputSpec, epoch: int | None = None) 
 def convert(raw: Path, disk: Path, spec: OutputSpec, epoch: int | None = None) -> Path:
     """*raw* becomes *disk* in *spec*'s format (a raw disk is only renamed, and stays sparse); returns *disk*.
 
-    qemu-img writes the same bytes for the same disk (in order, single-threaded), except the ids it draws for
+    qemu-img writes the same bytes for the same disk (in order, see :func:`convert_args`), except the ids it draws for
     a vmdk (its descriptor's ``CID``) and a vdi (the image and snapshot UUIDs): with *epoch* they are replaced
     by ids derived from the disk's name and the epoch, so that a reproducible build gives the same file.
     """
     if spec.disk_format is DiskFormat.RAW:
         os.rename(raw, disk)
         return disk
-    internal = ["-c"] if spec.compress and spec.disk_format is DiskFormat.QCOW2 else []
     try:
-        run(["qemu-img", "convert", "-f", "raw", "-O", spec.disk_format, *internal, str(raw), str(disk)],
-            what=f"Converting the disk to {spec.disk_format}")
+        run(convert_args(raw, disk, spec), what=f"Converting the disk to {spec.disk_format}")
         if epoch is not None:
             ids.fix_image_ids(disk, spec.disk_format, spec.name, epoch)
     except BaseException:
@@ -141,19 +143,32 @@ def convert(raw: Path, disk: Path, spec: OutputSpec, epoch: int | None = None) -
     return disk
 
 
+def convert_args(raw: Path, disk: Path, spec: OutputSpec) -> list[str]:
+    """qemu-img's command line: ``-m 16`` (its most coroutines: reads and, for a compressed qcow2, the
+    compression of clusters run in parallel), never ``-W`` (out-of-order writes would place the clusters in
+    an order that depends on timing, so the same disk would not give the same file; qemu-img refuses it with
+    ``-c`` anyway).  The output stays sparse: qemu-img asks the raw disk where its data is (``SEEK_DATA``)
+    and writes no cluster of zeros (``-S 4k``, its default)."""
+    internal = ["-c"] if spec.compress and spec.disk_format is DiskFormat.QCOW2 else []
+    return ["qemu-img", "convert", "-m", "16", "-f", "raw", "-O", str(spec.disk_format), *internal, str(raw),
+            str(disk)]
+
+
 def compress(disk: Path, compressor: str) -> Path:
     """Compress *disk* into ``<disk>.xz`` (``.zst``) and remove it; returns the compressed file.
 
-    xz removes its input after success by default and has no ``--rm`` (zstd keeps it unless told); both
-    remove their half-written output when they fail or are interrupted, and so do we.  xz and zstd always run
-    multi-threaded (``-T0``): xz >= 5.4 then writes the same bytes whatever the number of threads, with
-    upstream's 16 MiB blocks (seekable: ``xz --list`` shows them), and so does zstd.
+    xz: as appliance-creator, ``xz -T0 --block-size=16777216`` (all cores, seekable 16 MiB blocks), run by
+    :func:`imgcreate.disk.xzblocks.compress` on the disk's data only: the same file, without compressing the
+    zeros of its holes.  zstd always runs multi-threaded (``-T0``) and writes the same bytes whatever the number
+    of threads.  Both remove their half-written output when they fail or are interrupted, and so do we.
     """
     tool, suffix = COMPRESSORS[compressor]
     target = disk.with_name(disk.name + suffix)
-    args = ["xz", "-T0", "-q", "--block-size=16777216"] if tool == "xz" else ["zstd", "-T0", "-q", "--rm"]
     try:
-        run([*args, str(disk)], what=f"Compressing {disk.name} with {tool}")
+        if tool == "xz":
+            xzblocks.compress(disk, target)
+        else:
+            run(["zstd", "-T0", "-q", "--rm", str(disk)], what=f"Compressing {disk.name} with {tool}")
     except BaseException:
         target.unlink(missing_ok=True)
         raise
