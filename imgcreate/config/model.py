@@ -116,6 +116,56 @@ class LiveConfig:
         return self.rootfs_type.flat
 
 
+class DiskFormat(StrEnum):
+    """appliance-creator's ``--format`` (qemu-img's names): raw is the sparse disk itself.  These are the formats
+    the tool knows more of (how to compress, boot and make reproducible); any other format qemu-img writes is
+    passed on to it by name, as appliance-creator does (:func:`imgcreate.disk.output.format_problem` checks it
+    before a build)."""
+
+    RAW = "raw"
+    QCOW2 = "qcow2"
+    VMDK = "vmdk"
+    VDI = "vdi"
+
+
+class DiskCompressor(StrEnum):
+    """What compresses a raw disk (``--compression``; none with ``--no-compress``)."""
+
+    XZ = "xz"
+    ZSTD = "zstd"
+
+
+class PackageFormat(StrEnum):
+    """appliance-creator's ``-p/--package``: ``none`` delivers the files into ``<outdir>/<name>/``, the others one
+    archive of them."""
+
+    NONE = "none"
+    ZIP = "zip"
+    ZIP64 = "zip.64"
+    TAR = "tar"
+    TAR_GZ = "tar.gz"
+    TAR_BZ2 = "tar.bz2"
+
+
+@dataclass(frozen=True)
+class DiskConfig:
+    """A disk image's settings (``DiskImageCreator``: appliance-creator's options and upstream's attributes,
+    ``checksum``, ``appliance_version``, ``appliance_release`` among them, which upstream's tool sets after
+    construction).  None shapes the installed root: the partition plan comes from the kickstart."""
+
+    disk_format: DiskFormat | str = setting(tree=False)  # a member, or another format qemu-img writes ("vhdx")
+    compress: DiskCompressor | None = setting(tree=False)  # of a raw disk
+    checksum: bool = setting(tree=False)  # CHECKSUM and the digests in <name>.xml
+    manifest: bool = setting(tree=False)  # also <name>.packages, .flattened.ks, -CHECKSUM (--manifest)
+    vmem: int = setting(tree=False)  # MiB, in <name>.xml
+    vcpu: int = setting(tree=False)
+    version: str | None = setting(tree=False)  # appliance-creator's --version and --release, in <name>.xml
+    release: str | None = setting(tree=False)
+    package_format: PackageFormat = setting(tree=False)
+    include: Path | None = setting(tree=False)  # -i: beside the disk
+    size_mib: int | None = setting(tree=False)  # the disk's size, which --grow partitions fill (None: the sum)
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """Every setting of one build, frozen at ``mount()``; ``loop`` and ``live`` are the image type's sections."""
@@ -136,6 +186,7 @@ class BuildConfig:
     boot_test: BootTest | None = setting(tree=False, default=None)
     loop: LoopConfig | None = setting(tree=True, default=None)
     live: LiveConfig | None = setting(tree=True, default=None)
+    disk: DiskConfig | None = setting(tree=False, default=None)
 
     @property
     def basearch(self) -> str:

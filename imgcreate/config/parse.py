@@ -23,8 +23,12 @@ from imgcreate.config.model import (
     BuildConfig,
     Compression,
     Compressor,
+    DiskCompressor,
+    DiskConfig,
+    DiskFormat,
     LiveConfig,
     LoopConfig,
+    PackageFormat,
     PkgVerifyLevel,
 )
 from imgcreate.errors import CreatorError, ImageError
@@ -173,10 +177,63 @@ def _boot_test(value: object, tmpdir: str | os.PathLike[str]) -> BootTest | None
     return value if value.tmpdir is not None else dataclasses.replace(value, tmpdir=os.fspath(tmpdir))
 
 
+@dataclass(frozen=True)
+class RawDisk:
+    """A disk image's settings as the creator holds them (upstream's attribute types)."""
+
+    disk_format: str
+    compress: str | None
+    checksum: bool
+    manifest: bool
+    vmem: int
+    vcpu: int
+    version: str | None
+    release: str | None
+    package_format: str
+    include: str | os.PathLike[str] | None
+    size_mib: int | None
+
+
+def disk_format_of(word: str) -> DiskFormat | str:
+    """*word* as a DiskFormat member, or as qemu-img's name of another format (a plain word: qemu-img judges it
+    before the build)."""
+    if word in DiskFormat.names():
+        return DiskFormat(word)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", str(word)):
+        raise CreatorError(f"Unknown disk format '{word}': use one of {', '.join(DiskFormat.names())} or another "
+                           "format qemu-img writes (vhdx, vpc, qed, ...).")
+    return str(word)
+
+
+def _count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise CreatorError(f"{what} must be a whole number above 0, not {value!r}.")
+    return value
+
+
+def _disk(raw: RawDisk, problems: _Problems) -> DiskConfig:
+    return DiskConfig(
+        disk_format=problems.check(lambda: disk_format_of(raw.disk_format), str(DiskFormat.RAW)),
+        compress=problems.check(
+            lambda: None if raw.compress is None else DiskCompressor.of(raw.compress, "compression"), None),
+        checksum=bool(raw.checksum),
+        manifest=bool(raw.manifest),
+        vmem=problems.check(lambda: _count(raw.vmem, "vmem (MiB)"), 512),
+        vcpu=problems.check(lambda: _count(raw.vcpu, "vcpu"), 1),
+        version=raw.version,
+        release=raw.release,
+        package_format=problems.check(lambda: PackageFormat.of(raw.package_format, "package format"),
+                                      PackageFormat.NONE),
+        include=Path(raw.include) if raw.include is not None else None,
+        size_mib=None if raw.size_mib is None else problems.check(lambda: _count(raw.size_mib, "The disk size (MiB)"),
+                                                                  None),
+    )
+
+
 def make_config(*, kind: str, name: str, releasever: str, tmpdir: str | os.PathLike[str], cacheonly: bool,
                 docleanup: bool, pkgverify_level: str | None, source_date_epoch: int | None,
                 incremental: str | os.PathLike[str] | None, loop: RawLoop | None = None,
-                live: RawLive | None = None, arch: str | None = None,
+                live: RawLive | None = None, disk: RawDisk | None = None, arch: str | None = None,
                 boot_test: BootTest | None = None) -> BuildConfig:
     """The build's configuration from the creator's settings; every problem in one :class:`CreatorError`."""
     problems = _Problems()
@@ -194,6 +251,7 @@ def make_config(*, kind: str, name: str, releasever: str, tmpdir: str | os.PathL
         boot_test=problems.check(lambda: _boot_test(boot_test, tmpdir), None),
         loop=problems.check(lambda: loop_settings(loop, live is not None), None) if loop is not None else None,
         live=_live(live, problems) if live is not None else None,
+        disk=_disk(disk, problems) if disk is not None else None,
     )
     problems.raise_any()
     return config

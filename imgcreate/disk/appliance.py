@@ -10,7 +10,6 @@ pipeline every creator runs.  The boot loader is installed with the image's own 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import glob
 import logging
 import os
@@ -21,6 +20,8 @@ from typing import Any
 from imgcreate import kickstart
 from imgcreate.boot import diskboot, efi, kernels
 from imgcreate.build.artifacts import Artifact, ArtifactKind, Firmware
+from imgcreate.config import parse
+from imgcreate.config.model import DiskConfig, PackageFormat
 from imgcreate.creator import ImageCreator
 from imgcreate.disk import archive
 from imgcreate.disk import layout as disklayout
@@ -55,18 +56,43 @@ class DiskImageCreator(ImageCreator):
                  package_format: str = archive.NONE, include: str | os.PathLike[str] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
-        self.package_format = archive.check_package(package_format)
-        self.include = Path(include) if include is not None else None
-        # The build's manifest (<name>.packages, .flattened.ks, -CHECKSUM) only when asked (--manifest): upstream's
-        # appliance-creator delivers the disk and <name>.xml alone, Koji's builder refuses any third file, and
-        # hashing a sparse disk of many GiB reads every hole (issue 28).
-        self.manifest = manifest
-        self.output = diskoutput.OutputSpec(name=name, disk_format=disk_format, compress=compress,
-                                            checksum=checksum, vmem=vmem, vcpu=vcpu, version=version,
-                                            release=release)
-        self.boots = self.config.bootloader.installs  # not with --location=none or --disabled
+        # Settings, as upstream's attributes (its appliance-creator sets checksum, appliance_version and
+        # appliance_release after construction): mount() takes them into the build's one snapshot
+        # (build_config.disk), checked there (every problem in one paragraph).
+        self.disk_format = disk_format
+        self.compress = compress
+        self.checksum = checksum
+        self.vmem = vmem
+        self.vcpu = vcpu
+        self.appliance_version = version
+        self.appliance_release = release
         self.disk_size_mib = disk_size_mib
-        self._layouts: dict[str, disklayout.DiskLayout] = {}
+        # The build's manifest (<name>.packages, .flattened.ks, -CHECKSUM) only when asked (--manifest): upstream's
+        # appliance-creator delivers the disk and <name>.xml alone, and Koji's builder uploads any third file.
+        self.manifest = manifest
+        self.package_format = package_format
+        self.include = include
+        _ = self.build_config  # a bad setting fails now, not after the install
+        self.boots = self.config.bootloader.installs  # not with --location=none or --disabled
+        self._layouts: dict[tuple[str, int | None], disklayout.DiskLayout] = {}
+
+    def _config_sections(self) -> dict[str, Any]:
+        return {"disk": parse.RawDisk(
+            disk_format=self.disk_format, compress=self.compress, checksum=self.checksum, manifest=self.manifest,
+            vmem=self.vmem, vcpu=self.vcpu, version=self.appliance_version, release=self.appliance_release,
+            package_format=self.package_format, include=self.include, size_mib=self.disk_size_mib)}
+
+    @property
+    def output(self) -> diskoutput.OutputSpec:
+        """What the build delivers (the disk's format, compression, checksum, <name>.xml's contents), from the
+        settings' snapshot."""
+        return diskoutput.OutputSpec.of(self.build_config)
+
+    @property
+    def _disk_settings(self) -> DiskConfig:
+        disk = self.build_config.disk
+        assert disk is not None
+        return disk
 
     @property
     def arch(self) -> str:
@@ -82,10 +108,10 @@ class DiskImageCreator(ImageCreator):
     def layout(self) -> disklayout.DiskLayout:
         """The partition plan for the image's architecture (a GPT disk booted by BIOS needs a biosboot
         partition: x86 only)."""
-        arch = self.build_config.arch
-        if arch not in self._layouts:
-            self._layouts[arch] = disklayout.plan_disk(self.config, bios=self.bios, disk_size_mib=self.disk_size_mib)
-        return self._layouts[arch]
+        key = (self.build_config.arch, self._disk_settings.size_mib)
+        if key not in self._layouts:
+            self._layouts[key] = disklayout.plan_disk(self.config, bios=self.bios, disk_size_mib=key[1])
+        return self._layouts[key]
 
     def _root_storage(self) -> RootStorage:
         """The partitioned disk, made reproducibly when the settings' snapshot has an epoch."""
@@ -100,7 +126,7 @@ class DiskImageCreator(ImageCreator):
 
     def _host_tools(self) -> list[str]:
         return [*super()._host_tools(), *diskoutput.host_tools(self.output),
-                *archive.host_tools(self.package_format)]
+                *archive.host_tools(str(self._disk_settings.package_format))]
 
     def _get_required_packages(self) -> list[str]:
         """GRUB for BIOS (x86) and, with an ESP, shim and GRUB for UEFI (Fedora's names for the image's
@@ -157,7 +183,7 @@ class DiskImageCreator(ImageCreator):
                 diskboot.install_bios(root, str(self._disk.device), menu, gpt=self.layout.label is DiskLabel.GPT)
 
     def _write_manifest(self) -> None:
-        if self.manifest:
+        if self._disk_settings.manifest:
             super()._write_manifest()
 
     def _artifact(self, path: Path) -> Artifact:
@@ -183,8 +209,8 @@ class DiskImageCreator(ImageCreator):
         builder (which walks its output folder) and people's scripts look for them; an archive goes into
         *destdir* itself."""
         target = Path(destdir)
-        if self.package_format == archive.NONE:
-            target = target / self.output.name
+        if self._disk_settings.package_format is PackageFormat.NONE:
+            target = target / self.build_config.name
         made = not target.exists()
         try:
             return super().package(target, ops)
@@ -201,12 +227,12 @@ class DiskImageCreator(ImageCreator):
         with self._phase("disk-finish"):
             self._disk.finish()
         with self._phase("disk-output"):
-            diskoutput.finish(self._disk.path, self._outdir.path,
-                              dataclasses.replace(self.output, arch=self.build_config.arch), epoch=epoch)
-        archive.add_include(self._outdir.path, self.include)
-        if self.package_format != archive.NONE:
+            diskoutput.finish(self._disk.path, self._outdir.path, self.output, epoch=epoch)
+        settings = self._disk_settings
+        archive.add_include(self._outdir.path, settings.include)
+        if settings.package_format is not PackageFormat.NONE:
             with self._phase("disk-package"):
-                archive.pack(self._outdir.path, self.output.name, self.package_format, epoch)
+                archive.pack(self._outdir.path, self.build_config.name, str(settings.package_format), epoch)
 
 
 ApplianceImageCreator = DiskImageCreator  # appliance-tools' name

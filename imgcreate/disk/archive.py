@@ -20,11 +20,12 @@ import time
 import zipfile
 from pathlib import Path
 
+from imgcreate.config.model import PackageFormat
 from imgcreate.errors import CreatorError
 from imgcreate.host.run import run
 
-NONE = "none"
-PACKAGES = (NONE, "zip", "zip.64", "tar", "tar.gz", "tar.bz2")
+NONE = PackageFormat.NONE.value
+PACKAGES = PackageFormat.names()
 _TAR_FLAGS = {"tar": [], "tar.gz": ["--gzip"], "tar.bz2": ["--bzip2"]}
 _TAR_TOOLS = {"tar": ["tar"], "tar.gz": ["tar", "gzip"], "tar.bz2": ["tar", "bzip2"]}
 _ZIP_EPOCH_MIN = 315532800  # 1980-01-01: the earliest time a zip entry holds
@@ -32,9 +33,7 @@ _ZIP_EPOCH_MIN = 315532800  # 1980-01-01: the earliest time a zip entry holds
 
 def check_package(package: str) -> str:
     """*package* if it is one of upstream's -p values, else one clear error naming them."""
-    if package not in PACKAGES:
-        raise CreatorError(f"Unknown package format '{package}': use one of {', '.join(PACKAGES)}.")
-    return package
+    return str(PackageFormat.of(package, "package format"))
 
 
 def host_tools(package: str) -> list[str]:

@@ -5,31 +5,20 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from imgcreate.config.model import BuildConfig, DiskCompressor, DiskFormat
+from imgcreate.config.parse import disk_format_of
 from imgcreate.disk import ids, xzblocks
 from imgcreate.errors import CreatorError
 from imgcreate.host import sparse
 from imgcreate.host.run import run
-from imgcreate.strenum import StrEnum
 
 log = logging.getLogger("imgcreate")
-
-
-class DiskFormat(StrEnum):
-    """appliance-creator's ``--format`` (qemu-img's names): raw is the sparse disk itself.  These are the formats
-    the tool knows more of (how to compress, boot and make reproducible); any other format qemu-img writes is
-    passed on to it by name, as appliance-creator does (:func:`format_problem` checks it first)."""
-
-    RAW = "raw"
-    QCOW2 = "qcow2"
-    VMDK = "vmdk"
-    VDI = "vdi"
 
 
 FORMATS = DiskFormat.names()
@@ -51,23 +40,22 @@ class OutputSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "disk_format", disk_format_of(self.disk_format))
-        if self.compress is not None and self.compress not in COMPRESSORS:
-            raise CreatorError(f"Unknown compression '{self.compress}': use one of {', '.join(COMPRESSORS)}.")
+        if self.compress is not None:
+            object.__setattr__(self, "compress", str(DiskCompressor.of(self.compress, "compression")))
+
+    @classmethod
+    def of(cls, config: BuildConfig) -> OutputSpec:
+        """The output of the build whose settings' snapshot is *config* (its ``disk`` section)."""
+        disk = config.disk
+        if disk is None:
+            raise CreatorError(f"{config.kind} builds no disk image.")
+        return cls(name=config.name, disk_format=disk.disk_format, compress=disk.compress, checksum=disk.checksum,
+                   vmem=disk.vmem, vcpu=disk.vcpu, version=disk.version, release=disk.release, arch=config.arch)
 
     @property
     def disk_name(self) -> str:
         """appliance-creator's file name: ``<name>-sda.<format>``."""
         return f"{self.name}-sda.{self.disk_format}"
-
-
-def disk_format_of(word: str) -> DiskFormat | str:
-    """*word* as a DiskFormat member, or as qemu-img's name of another format (a plain word: qemu-img judges it)."""
-    if word in FORMATS:
-        return DiskFormat(word)
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", str(word)):
-        raise CreatorError(f"Unknown disk format '{word}': use one of {', '.join(FORMATS)} or another format "
-                           "qemu-img writes (vhdx, vpc, qed, ...).")
-    return str(word)
 
 
 def format_problem(word: str) -> str | None:

@@ -238,3 +238,34 @@ def test_boot_test_is_a_setting(ks: Any, tmp_path: Path) -> None:
     creator.boot_test = "yes"  # type: ignore[assignment]
     with pytest.raises(CreatorError, match="boot_test must be None or .*BootTest"):
         _ = creator.build_config
+
+
+def test_disk_settings_are_a_section_of_the_snapshot(tmp_path: Path) -> None:
+    """appliance-creator's settings are the snapshot's ``disk`` section: upstream's attributes set after
+    construction (its tool sets checksum, appliance_version and appliance_release that way) take effect, modes
+    are enums, every problem is said in one paragraph, and a change after mount() cannot reach the build."""
+    from imgcreate.config.model import DiskCompressor, DiskFormat, PackageFormat
+    from imgcreate.disk.appliance import DiskImageCreator
+
+    path = tmp_path / "d.ks"
+    path.write_text("part / --size 300\n%packages\nkernel\n%end\n")
+    creator = DiskImageCreator(kickstart.read_kickstart(path), "DSK", disk_format="qcow2", tmpdir=tmp_path)
+    creator.checksum = True
+    creator.appliance_version, creator.appliance_release = "44", "1.2"
+    creator.compress, creator.package_format = "zstd", "tar.gz"
+    disk = creator.build_config.disk
+    assert disk is not None
+    assert (disk.disk_format, disk.compress, disk.package_format) == (
+        DiskFormat.QCOW2, DiskCompressor.ZSTD, PackageFormat.TAR_GZ)
+    assert disk.checksum and (disk.version, disk.release) == ("44", "1.2")
+    out = creator.output
+    assert (out.checksum, out.version, out.release, out.disk_name) == (True, "44", "1.2", "DSK-sda.qcow2")
+    creator.disk_format, creator.vcpu, creator.package_format = "no such", 0, "rar"
+    with pytest.raises(CreatorError) as exc:
+        _ = creator.build_config
+    said = str(exc.value)
+    assert "disk format 'no such'" in said and "vcpu" in said and "package format 'rar'" in said, said
+    creator.disk_format, creator.vcpu, creator.package_format = "raw", 1, "none"
+    creator._snapshot = creator.build_config  # what mount() takes
+    creator.checksum = False
+    assert creator.output.checksum, "a change after mount() does not reach this build"
