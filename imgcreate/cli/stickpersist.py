@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import sys
 from collections.abc import Sequence
@@ -13,8 +14,9 @@ from typing import Any
 from imgcreate.errors import CreatorError
 from imgcreate.toolbox.stickoverlay import OVERLAYFS, OVERLAYFS_TEMP
 
-PASSPHRASE_HELP = ("the passphrase is asked twice on a terminal; when standard input is not a terminal its first line "
-                   "is the passphrase (after the 'yes' that erasing a block device without --force asks for)")
+PASSPHRASE_HELP = ("the passphrase is asked twice on a terminal before anything is written; when standard input is not "
+                   "a terminal its first line is the passphrase (before the 'yes' that erasing a block device without "
+                   "--force asks for)")
 
 
 def add_persist_options(parser: argparse.ArgumentParser) -> None:
@@ -100,5 +102,6 @@ def persist_fields(opts: argparse.Namespace, parser: argparse.ArgumentParser) ->
         parser.error("--swap-size-mb must be 0 or more")
     return {"overlayfs": opts.overlayfs, "no_overlay": opts.no_overlay, "copy_overlay": opts.copy_overlay,
             "reset_overlay": opts.reset_overlay, "copy_home": opts.copy_home, "delete_home": opts.delete_home,
-            "crypted_home": opts.crypted_home and not opts.copy_home, "home_passphrase": read_passphrase,
+            "crypted_home": opts.crypted_home and not opts.copy_home,
+            "home_passphrase": functools.cache(read_passphrase),
             "swap_size_mb": opts.swap_size_mb, "multi": opts.multi, "livedir": opts.livedir}

@@ -91,7 +91,7 @@ class IsoToDiskOptions:
     copy_home: bool = False  # the source's LiveOS/home.img
     delete_home: bool = False  # an existing home.img on the target may be replaced
     crypted_home: bool = True  # a new home is LUKS-encrypted (upstream's default)
-    home_passphrase: Callable[[], bytes] | None = None  # asked when an encrypted home is made
+    home_passphrase: Callable[[], bytes] | None = None  # for a new encrypted home: asked before anything is written
     swap_size_mb: int = 0  # LiveOS/swap.img
     multi: bool = False  # beside the other live systems on a target that keeps its files
     livedir: str = "LiveOS"  # the live system's folder on the stick (rd.live.dir=)

@@ -45,13 +45,21 @@ def check(home_size_mb: int, crypted: bool, copy_home: bool, iso_has_home: bool,
                            "it hold the LUKS header): give a bigger --home-size-mb, or --unencrypted-home.")
 
 
+def passphrase_of(passphrase: Callable[[], bytes] | None) -> bytes:
+    """The encrypted home's passphrase from the caller's *passphrase* (asked for now); refused when there is
+    none.  :func:`imgcreate.toolbox.stickpersist.check` asks before anything is written."""
+    key = passphrase() if passphrase is not None else b""
+    if not key:
+        raise CreatorError("The passphrase for the encrypted home is empty or missing: give one (on standard input "
+                           "when it is not a terminal), or --unencrypted-home. Nothing was written.")
+    return key
+
+
 def make_home(mnt: Path, livedir: str, size_mib: int, crypted: bool,
               passphrase: Callable[[], bytes] | None) -> Path:
     """A new, empty persistent home of *size_mib* at /*livedir*/home.img: ext4, in LUKS when *crypted*."""
     path = f"/{livedir}/{HOME}"
-    if crypted and passphrase is None:
-        raise CreatorError("The persistent home is encrypted (the default, as upstream) but no passphrase was given: "
-                           "give one (on standard input when it is not a terminal), or --unencrypted-home.")
+    key = passphrase_of(passphrase) if crypted else b""
     cryptsetup = find_tool("cryptsetup") if crypted else ""
     home = stickoverlay.new_file(mnt, path)
     stickoverlay.allocate(home, size_mib)
@@ -59,10 +67,6 @@ def make_home(mnt: Path, livedir: str, size_mib: int, crypted: bool,
         fs.mkfs_ext(str(home), "ext4", "home")
         log.info("Persistent home: %s (%d MiB, ext4, not encrypted)", path, size_mib)
         return home
-    assert passphrase is not None
-    key = passphrase()
-    if not key:
-        raise CreatorError("The passphrase for the encrypted home is empty: give one, or --unencrypted-home.")
     fs.mkfs_ext(str(home), "ext4", "home", size=(size_mib - LUKS_HEADER_MIB) * 1024 * 1024)
     log.info("Encrypting the persistent home %s (LUKS2)", path)
     run([cryptsetup, "reencrypt", "--encrypt", "--type", "luks2", "--resilience", "none", "--batch-mode",

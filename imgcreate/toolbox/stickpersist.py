@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imgcreate.errors import CreatorError
+from imgcreate.host.run import find_tool
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import inroot, rootfs
 from imgcreate.toolbox import stickhome, stickoverlay
@@ -81,6 +82,9 @@ def check(options: IsoToDiskOptions, live: LiveIso) -> None:
                        options.reset_overlay)
     stickhome.check(options.home_size_mb, options.crypted_home and not options.copy_home, options.copy_home,
                     f"/{LIVEOS}/{stickhome.HOME}" in live.files, options.swap_size_mb)
+    if options.home_size_mb > 0 and options.crypted_home and not options.copy_home:
+        find_tool("cryptsetup")
+        stickhome.passphrase_of(options.home_passphrase)
     livedir = livedir_name(options.livedir)
     if livedir != LIVEOS and any(f.startswith(f"/{livedir}/") for f in live.files):
         raise CreatorError(f"--livedir {livedir}: the ISO has a folder /{livedir} of its own; choose another name.")

@@ -103,7 +103,8 @@ def test_stick_boots_on_uefi(iso: Path, tmp_path: Path) -> None:
 
 
 def test_overlay_and_home_persist_from_a_bios_boot_to_a_uefi_boot(iso: Path, tmp_path: Path) -> None:
-    disk = stick(iso, tmp_path / "persist.raw", "--overlay-size-mb", "64", "--home-size-mb", "64")
+    disk = stick(iso, tmp_path / "persist.raw", "--overlay-size-mb", "64", "--home-size-mb", "64",
+                 "--unencrypted-home")
     first, checks = boot(disk)
     assert "rd.live.overlay=UUID=" in checks["cmdline"] and " rw " in checks["cmdline"]
     assert "Unable to find a persistent overlay" not in first.log

@@ -1,0 +1,264 @@
+"""livecd-iso-to-disk's persistence, home and live-directory options with upstream's meaning, one check per
+option, on the stick's files without booting (the OverlayFS overlay's two boots:
+tests/boot/test_iso_to_disk_persist_boot.py).
+
+The sticks are written from the session's small squashfs ISO (conftest.toolbox_isos), as image files.  The
+encrypted home is read back without device-mapper (this CI's kernel has none): ``cryptsetup luksDump`` and
+``cryptsetup open --test-passphrase``, then the volume key decrypts the container's first sectors (AES-XTS,
+python3-cryptography) and they hold the ext4 superblock labelled ``home``.  The options that act on a target
+that keeps its files (``--reset-overlay``, ``--delete-home``; upstream's non-destructive mode) are checked on a
+folder standing for the mounted target, through the same functions the tool calls around its copy, and on a
+formatted target, where upstream finds nothing to reset or delete and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imgcreate.errors import CreatorError
+from imgcreate.media.liveiso import Layout
+from imgcreate.toolbox import stickpersist
+from imgcreate.toolbox.isotodisk import IsoToDiskOptions
+from tests.support import assert_failed, run_tool
+
+pytestmark = pytest.mark.root
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def sh(*argv: str, check: bool = True, input: str | None = None) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=check, input=input).stdout
+
+
+@contextlib.contextmanager
+def data_partition(stick: Path, where: Path) -> Iterator[tuple[Path, str]]:
+    """The stick's data partition (its last) mounted read-only at *where*, and its UUID."""
+    dev = sh("losetup", "--find", "--show", "--partscan", "--read-only", str(stick)).strip()
+    try:
+        sh("partx", "--add", dev, check=False)
+        part = sorted(p for p in sh("lsblk", "-lnpo", "NAME", dev).split() if p != dev)[-1]
+        uuid = sh("blkid", "-p", "-s", "UUID", "-o", "value", part).strip()
+        where.mkdir(parents=True, exist_ok=True)
+        sh("mount", "-o", "ro,noload", part, str(where))
+        try:
+            yield where, uuid
+        finally:
+            sh("umount", str(where), check=False)
+    finally:
+        sh("losetup", "-d", dev, check=False)
+
+
+def linux_args(mnt: Path) -> list[str]:
+    cfg = (mnt / "boot/grub2/grub.cfg").read_text()
+    return next(line.split() for line in cfg.splitlines() if line.strip().startswith("linux "))
+
+
+def write(iso: Path, stick: Path, *options: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run_tool("livecd-iso-to-disk", "--noverify", "--noefi", "--force", str(iso), str(stick), *options,
+                    input=input)
+
+
+@pytest.fixture(scope="module")
+def iso(toolbox_isos: dict[str, Path]) -> Path:
+    return toolbox_isos["squashfs"]
+
+
+def decrypted_start(image: Path, passphrase: str, tmp: Path) -> bytes:
+    """The first 4 KiB of the LUKS container *image*'s payload, decrypted with its volume key (aes-xts-plain64,
+    the IV being the 512-byte sector's number in the payload)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key_file = tmp / "volume.key"
+    sh("cryptsetup", "luksDump", "--dump-volume-key", "--batch-mode", "--key-file", "-", "--volume-key-file",
+       str(key_file), str(image), input=passphrase)
+    dump = sh("cryptsetup", "luksDump", str(image))
+    assert "cipher: aes-xts-plain64" in dump and "sector: 512 [bytes]" in dump, dump
+    offset = int(re.search(r"offset: (\d+) \[bytes\]", dump.split("Data segments:")[1]).group(1))  # type: ignore[union-attr]
+    key = key_file.read_bytes()
+    with open(image, "rb") as f:
+        f.seek(offset)
+        data = f.read(4096)
+    out = b""
+    for sector in range(len(data) // 512):
+        dec = Cipher(algorithms.AES(key), modes.XTS(sector.to_bytes(16, "little"))).decryptor()
+        out += dec.update(data[sector * 512:(sector + 1) * 512]) + dec.finalize()
+    return out
+
+
+def test_overlayfs_folder_swap_livedir_and_encrypted_home(iso: Path, tmp_path: Path) -> None:
+    """--overlayfs: a persistent OverlayFS overlay in a folder (upstream's on an ext target) with ovlwork beside
+    it; --livedir: the live system in its folder, rd.live.dir=; --swap-size-mb: a swap file; --home-size-mb with
+    the default --crypted-home: ext4 in LUKS2, the passphrase given on standard input."""
+    stick = tmp_path / "stick.raw"
+    write(iso, stick, "--overlayfs", "--livedir", "Sys1", "--swap-size-mb", "8", "--home-size-mb", "40",
+          "--crypted-home", "--label", "PERSIST", input=PASSPHRASE + "\n")
+    with data_partition(stick, tmp_path / "data") as (mnt, uuid):
+        assert not (mnt / "LiveOS").exists() and (mnt / "Sys1/squashfs.img").is_file()
+        overlay = mnt / f"Sys1/overlay-PERSIST-{uuid}"
+        assert overlay.is_dir() and not any(overlay.iterdir()) and (mnt / "Sys1/ovlwork").is_dir()
+        args = linux_args(mnt)
+        assert {"rd.live.overlay.overlayfs", f"rd.live.overlay=UUID={uuid}", "rd.live.dir=Sys1", "rw"} <= set(args)
+        assert "ro" not in args
+        swap = mnt / "Sys1/swap.img"
+        assert swap.stat().st_size == 8 * 1024 * 1024 and swap.stat().st_mode & 0o077 == 0
+        assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", str(swap)).strip() == "swap"
+        home = mnt / "Sys1/home.img"
+        assert home.stat().st_size == 40 * 1024 * 1024
+        assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", str(home)).strip() == "crypto_LUKS"
+        assert "Version:       \t2" in sh("cryptsetup", "luksDump", str(home))
+        sh("cryptsetup", "open", "--test-passphrase", "--key-file", "-", str(home), input=PASSPHRASE)
+        wrong = subprocess.run(["cryptsetup", "open", "--test-passphrase", "--key-file", "-", str(home)],
+                               input="wrong", capture_output=True, text=True, check=False)
+        assert wrong.returncode != 0
+        plain = decrypted_start(home, PASSPHRASE, tmp_path)
+    assert plain[1024 + 56:1024 + 58] == b"\x53\xef", "the ext4 superblock's magic, decrypted"
+    assert plain[1024 + 120:1024 + 136].rstrip(b"\0") == b"home"
+
+
+def test_overlayfs_temp_and_nothing_to_reset_delete_or_join_on_a_formatted_target(iso: Path, tmp_path: Path) -> None:
+    """--overlayfs temp: OverlayFS in RAM (no overlay on the stick, no rd.live.overlay=, read-only); on a
+    formatted target --reset-overlay finds no overlay and says so, --delete-home has nothing to delete, --multi
+    has no other system to join; --unencrypted-home: a plain ext4 home."""
+    stick = tmp_path / "stick.raw"
+    proc = write(iso, stick, "--overlayfs", "temp", "--reset-overlay", "--delete-home", "--multi",
+                 "--home-size-mb", "8", "--unencrypted-home")
+    assert "no persistent overlay on the target to reset" in proc.stderr, proc.stderr
+    assert "--multi: the target holds no other live system" in proc.stderr, proc.stderr
+    with data_partition(stick, tmp_path / "data") as (mnt, _uuid):
+        args = linux_args(mnt)
+        assert "rd.live.overlay.overlayfs" in args and not any(a.startswith("rd.live.overlay=") for a in args)
+        assert not any(p.name.startswith("overlay-") for p in (mnt / "LiveOS").iterdir())
+        assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", str(mnt / "LiveOS/home.img")).strip() == "ext4"
+        assert "rw" in args, "the home is written: the live partition is mounted read-write"
+
+
+def test_no_overlay(iso: Path, tmp_path: Path) -> None:
+    """--no-overlay: rd.live.overlay=none (dracut's writable root image without an overlay), no overlay file."""
+    stick = tmp_path / "stick.raw"
+    write(iso, stick, "--no-overlay")
+    with data_partition(stick, tmp_path / "data") as (mnt, _uuid):
+        args = linux_args(mnt)
+        assert "rd.live.overlay=none" in args and "rd.live.overlay.overlayfs" not in args
+        assert not any(p.name.startswith("overlay-") for p in (mnt / "LiveOS").iterdir())
+
+
+@pytest.fixture(scope="module")
+def carrying_iso(iso: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ISO with a persistent home (ext4, a marker file) and an overlay (an OverlayFS image with a marker in
+    overlayfs/) of another stick in LiveOS/, as a source that carries them."""
+    tmp = tmp_path_factory.mktemp("carrying")
+    home_tree, ovl_tree = tmp / "home-tree", tmp / "ovl-tree"
+    (home_tree / "liveuser").mkdir(parents=True)
+    (home_tree / "liveuser/marker").write_text("home from the source\n")
+    (ovl_tree / "overlayfs/etc").mkdir(parents=True)
+    (ovl_tree / "ovlwork").mkdir()
+    (ovl_tree / "overlayfs/etc/marker").write_text("overlay from the source\n")
+    for name, tree, label in (("home.img", home_tree, "home"), ("ovl.img", ovl_tree, "overlay")):
+        sh("truncate", "-s", "8M", str(tmp / name))
+        sh("mkfs.ext4", "-q", "-F", "-L", label, "-d", str(tree), str(tmp / name))
+    out = tmp / "carrying.iso"
+    sh("xorriso", "-indev", str(iso), "-outdev", str(out), "-boot_image", "any", "replay",
+       "-map", str(tmp / "home.img"), "/LiveOS/home.img", "-map", str(tmp / "ovl.img"), "/LiveOS/overlay-OLD-1234")
+    return out
+
+
+def test_copy_overlay_and_copy_home(carrying_iso: Path, tmp_path: Path) -> None:
+    """--copy-overlay: the source's overlay under this stick's name (its kind kept: an OverlayFS image, so
+    rd.live.overlay.overlayfs); --copy-home: the source's home.img, unchanged."""
+    stick = tmp_path / "stick.raw"
+    write(carrying_iso, stick, "--copy-overlay", "--copy-home", "--label", "COPIED")
+    with data_partition(stick, tmp_path / "data") as (mnt, uuid):
+        names = sorted(p.name for p in (mnt / "LiveOS").iterdir())
+        assert f"overlay-COPIED-{uuid}" in names and "overlay-OLD-1234" not in names, names
+        overlay, home = mnt / f"LiveOS/overlay-COPIED-{uuid}", mnt / "LiveOS/home.img"
+        assert "overlay from the source" in sh("debugfs", "-R", "cat overlayfs/etc/marker", str(overlay))
+        assert "home from the source" in sh("debugfs", "-R", "cat liveuser/marker", str(home))
+        args = linux_args(mnt)
+        assert {"rd.live.overlay.overlayfs", f"rd.live.overlay=UUID={uuid}", "rw"} <= set(args)
+
+
+REFUSALS = {
+    "--overlayfs temp --overlay-size-mb": (("--overlayfs", "temp", "--overlay-size-mb", "8"), "only one of these"),
+    "--no-overlay --overlay-size-mb": (("--no-overlay", "--overlay-size-mb", "8"), "only one of these"),
+    "--copy-overlay --overlay-size-mb": (("--copy-overlay", "--overlay-size-mb", "8"), "only one of these"),
+    "--reset-overlay --copy-overlay": (("--reset-overlay", "--copy-overlay"), "only one of these"),
+    "--copy-home without a home": (("--copy-home",), "no persistent home (LiveOS/home.img) on the source"),
+    "--crypted-home too small": (("--home-size-mb", "8"), "An encrypted home needs at least 32 MiB"),
+    "--livedir on the ISO's folder": (("--livedir", "EFI"), "the ISO has a folder /EFI of its own"),
+    "--livedir not a name": (("--livedir", "a;b"), "--livedir 'a;b' cannot be used"),
+    "--swap-size-mb negative": (("--swap-size-mb", "-1"), "--swap-size-mb must be 0 or more"),
+}
+
+
+@pytest.mark.parametrize("key", REFUSALS)
+def test_refusals_before_anything_is_written(iso: Path, tmp_path: Path, key: str) -> None:
+    argv, needle = REFUSALS[key]
+    stick = tmp_path / "stick.raw"
+    proc = run_tool("livecd-iso-to-disk", "--noverify", *argv, str(iso), str(stick), check=False, input="")
+    assert_failed(proc, needle)
+    assert not stick.exists()
+
+
+def test_a_new_home_on_an_iso_that_carries_one_is_refused(carrying_iso: Path, tmp_path: Path) -> None:
+    proc = run_tool("livecd-iso-to-disk", "--noverify", "--home-size-mb", "64", str(carrying_iso),
+                    str(tmp_path / "stick.raw"), check=False)
+    assert_failed(proc, "a new home (--home-size-mb) AND to copy the source's LiveOS/home.img")
+
+
+def test_no_passphrase_no_encrypted_home(iso: Path, tmp_path: Path) -> None:
+    """Standard input gives no passphrase: refused (upstream's cryptsetup asks until it gets one)."""
+    proc = run_tool("livecd-iso-to-disk", "--noverify", "--noefi", "--home-size-mb", "40", str(iso),
+                    str(tmp_path / "stick.raw"), check=False, input="")
+    assert_failed(proc, "The passphrase for the encrypted home is empty or missing")
+    assert not (tmp_path / "stick.raw").exists(), "the unfinished image file is removed"
+
+
+# A target that keeps its files (upstream's default mode): the same functions on a folder standing for it.
+
+def _target(tmp: Path) -> Path:
+    mnt = tmp / "target"
+    (mnt / "LiveOS").mkdir(parents=True)
+    (mnt / "LiveOS/squashfs.img").write_bytes(b"old system")
+    (mnt / "LiveOS/home.img").write_bytes(b"old home")
+    (mnt / "LiveOS/overlay-OLD-1234").write_bytes(b"SnAp" + b"\x01" * (128 * 1024 - 4))  # a used COW file
+    (mnt / "notes.txt").write_text("the user's own file")
+    return mnt
+
+
+def _copy_new_system(mnt: Path) -> None:
+    """What the copy does on such a target: the old live directory replaced by the ISO's."""
+    subprocess.run(["rm", "-rf", str(mnt / "LiveOS")], check=True)
+    (mnt / "LiveOS").mkdir()
+    (mnt / "LiveOS/squashfs.img").write_bytes(b"new system")
+
+
+def test_reset_overlay_keeps_renames_and_empties_the_targets_overlay(tmp_path: Path) -> None:
+    mnt = _target(tmp_path)
+    options = IsoToDiskOptions(reset_overlay=True)
+    kept = stickpersist.before_copy(mnt, options)
+    _copy_new_system(mnt)
+    persisted = stickpersist.after_copy(mnt, "NEW", "U-1", options, Layout.ROOTFS_IN_SQUASHFS, tmp_path, kept)
+    overlay = mnt / "LiveOS/overlay-NEW-U-1"
+    data = overlay.read_bytes()
+    assert len(data) == 128 * 1024 and data[:64 * 1024] == bytes(64 * 1024), "the COW header zeroed: empty"
+    assert not (mnt / "LiveOS/overlay-OLD-1234").exists()
+    assert (mnt / "LiveOS/home.img").read_bytes() == b"old home", "the home is kept"
+    assert (mnt / "notes.txt").read_text() == "the user's own file"
+    assert persisted.args == ("rd.live.overlay=UUID=U-1",) and persisted.rw
+
+
+def test_delete_home_is_needed_to_replace_the_targets_home(tmp_path: Path) -> None:
+    mnt = _target(tmp_path)
+    with pytest.raises(CreatorError, match="give --delete-home explicitly"):
+        stickpersist.before_copy(mnt, IsoToDiskOptions(home_size_mb=64, crypted_home=False))
+    assert (mnt / "LiveOS/home.img").read_bytes() == b"old home", "refused: nothing changed"
+    with pytest.raises(CreatorError, match="give --delete-home explicitly"):
+        stickpersist.before_copy(mnt, IsoToDiskOptions(copy_home=True))
+    kept = stickpersist.before_copy(mnt, IsoToDiskOptions(delete_home=True))
+    assert not kept.home, "with --delete-home the old home goes with the old live directory"
