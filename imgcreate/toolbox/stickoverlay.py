@@ -47,8 +47,6 @@ def check(overlayfs: str | None, overlay_size_mb: int, no_overlay: bool, copy_ov
         raise CreatorError(f"--overlayfs takes nothing or 'temp', not '{overlayfs}'.")
     pairs = [(overlayfs == OVERLAYFS_TEMP and overlay_size_mb > 0, "--overlayfs temp", "--overlay-size-mb"),
              (no_overlay and overlay_size_mb > 0, "--no-overlay", "--overlay-size-mb"),
-             (no_overlay and (overlayfs is not None or copy_overlay or reset_overlay), "--no-overlay",
-              "--overlayfs, --copy-overlay or --reset-overlay"),
              (copy_overlay and overlay_size_mb > 0, "--copy-overlay", "--overlay-size-mb"),
              (reset_overlay and overlay_size_mb > 0, "--reset-overlay", "--overlay-size-mb"),
              (reset_overlay and copy_overlay, "--reset-overlay", "--copy-overlay")]

@@ -130,7 +130,7 @@ def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layo
         _move(mnt, f"/{LIVEOS}", f"/{livedir}")
         log.info("The live system is in /%s (rd.live.dir=%s)", livedir, livedir)
     if options.multi:
-        log.info("--multi: the target holds no other live system; this one boots from /%s", livedir)
+        log.warning("--multi: the target holds no other live system; this one boots alone from /%s", livedir)
     kind = _overlay(mnt, livedir, stickoverlay.overlay_name(label, uuid), options, layout, work, kept)
     if kept.home:
         _move(mnt, _KEPT_HOME, f"/{livedir}/{stickhome.HOME}")

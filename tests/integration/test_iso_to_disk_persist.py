@@ -18,12 +18,13 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from imgcreate.errors import CreatorError
-from imgcreate.media.liveiso import Layout
-from imgcreate.toolbox import stickpersist
+from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
+from imgcreate.toolbox import stickoverlay, stickpersist
 from imgcreate.toolbox.isotodisk import IsoToDiskOptions
 from tests.support import assert_failed, run_tool
 
@@ -91,17 +92,42 @@ def decrypted_start(image: Path, passphrase: str, tmp: Path) -> bytes:
     return out
 
 
-def test_overlayfs_folder_swap_livedir_and_encrypted_home(iso: Path, tmp_path: Path) -> None:
-    """--overlayfs: a persistent OverlayFS overlay in a folder (upstream's on an ext target) with ovlwork beside
-    it; --livedir: the live system in its folder, rd.live.dir=; --swap-size-mb: a swap file; --home-size-mb with
-    the default --crypted-home: ext4 in LUKS2, the passphrase given on standard input."""
+@pytest.fixture(scope="module")
+def carrying(iso: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The ISO with another stick's overlay (an OverlayFS image with a marker in overlayfs/) in LiveOS/, and the
+    ISO with its persistent home (ext4, a marker file): sources that carry them."""
+    tmp = tmp_path_factory.mktemp("carrying")
+    home_tree, ovl_tree = tmp / "home-tree", tmp / "ovl-tree"
+    (home_tree / "liveuser").mkdir(parents=True)
+    (home_tree / "liveuser/marker").write_text("home from the source\n")
+    (ovl_tree / "overlayfs/etc").mkdir(parents=True)
+    (ovl_tree / "ovlwork").mkdir()
+    (ovl_tree / "overlayfs/etc/marker").write_text("overlay from the source\n")
+    isos = {}
+    for name, tree, path in (("home", home_tree, "/LiveOS/home.img"),
+                             ("overlay", ovl_tree, "/LiveOS/overlay-OLD-1234")):
+        img = tmp / f"{name}.img"
+        sh("truncate", "-s", "8M", str(img))
+        sh("mkfs.ext4", "-q", "-F", "-L", name, "-d", str(tree), str(img))
+        isos[name] = tmp / f"{name}.iso"
+        sh("xorriso", "-indev", str(iso), "-outdev", str(isos[name]), "-boot_image", "any", "replay",
+           "-map", str(img), path)
+    return isos
+
+
+def test_copy_overlay_livedir_swap_and_encrypted_home(carrying: dict[str, Path], tmp_path: Path) -> None:
+    """--copy-overlay: the source's overlay under this stick's name, its kind kept (an OverlayFS image, so
+    rd.live.overlay.overlayfs); --livedir: the live system in its folder, rd.live.dir=; --swap-size-mb: a swap
+    file; --home-size-mb with the default --crypted-home: ext4 in LUKS2, the passphrase on standard input."""
     stick = tmp_path / "stick.raw"
-    write(iso, stick, "--overlayfs", "--livedir", "Sys1", "--swap-size-mb", "8", "--home-size-mb", "40",
-          "--crypted-home", "--label", "PERSIST", input=PASSPHRASE + "\n")
+    write(carrying["overlay"], stick, "--copy-overlay", "--livedir", "Sys1", "--swap-size-mb", "8",
+          "--home-size-mb", "40", "--crypted-home", "--label", "PERSIST", input=PASSPHRASE + "\n")
     with data_partition(stick, tmp_path / "data") as (mnt, uuid):
         assert not (mnt / "LiveOS").exists() and (mnt / "Sys1/squashfs.img").is_file()
+        names = sorted(p.name for p in (mnt / "Sys1").iterdir())
+        assert f"overlay-PERSIST-{uuid}" in names and "overlay-OLD-1234" not in names, names
         overlay = mnt / f"Sys1/overlay-PERSIST-{uuid}"
-        assert overlay.is_dir() and not any(overlay.iterdir()) and (mnt / "Sys1/ovlwork").is_dir()
+        assert "overlay from the source" in sh("debugfs", "-R", "cat overlayfs/etc/marker", str(overlay))
         args = linux_args(mnt)
         assert {"rd.live.overlay.overlayfs", f"rd.live.overlay=UUID={uuid}", "rd.live.dir=Sys1", "rw"} <= set(args)
         assert "ro" not in args
@@ -121,102 +147,83 @@ def test_overlayfs_folder_swap_livedir_and_encrypted_home(iso: Path, tmp_path: P
     assert plain[1024 + 120:1024 + 136].rstrip(b"\0") == b"home"
 
 
-def test_overlayfs_temp_and_nothing_to_reset_delete_or_join_on_a_formatted_target(iso: Path, tmp_path: Path) -> None:
-    """--overlayfs temp: OverlayFS in RAM (no overlay on the stick, no rd.live.overlay=, read-only); on a
-    formatted target --reset-overlay finds no overlay and says so, --delete-home has nothing to delete, --multi
-    has no other system to join; --unencrypted-home: a plain ext4 home."""
+def test_overlayfs_folder_and_copy_home(carrying: dict[str, Path], tmp_path: Path) -> None:
+    """--overlayfs: a persistent OverlayFS overlay in a folder (upstream's on an ext target), ovlwork beside it;
+    --copy-home: the source's home.img, unchanged."""
     stick = tmp_path / "stick.raw"
-    proc = write(iso, stick, "--overlayfs", "temp", "--reset-overlay", "--delete-home", "--multi",
+    write(carrying["home"], stick, "--overlayfs", "--copy-home", "--label", "OVLFS")
+    with data_partition(stick, tmp_path / "data") as (mnt, uuid):
+        overlay = mnt / f"LiveOS/overlay-OVLFS-{uuid}"
+        assert overlay.is_dir() and not any(overlay.iterdir()) and (mnt / "LiveOS/ovlwork").is_dir()
+        assert "home from the source" in sh("debugfs", "-R", "cat liveuser/marker", str(mnt / "LiveOS/home.img"))
+        args = linux_args(mnt)
+        assert {"rd.live.overlay.overlayfs", f"rd.live.overlay=UUID={uuid}", "rw"} <= set(args)
+
+
+def test_no_overlay_and_nothing_to_reset_delete_or_join_on_a_formatted_target(iso: Path, tmp_path: Path) -> None:
+    """--no-overlay: rd.live.overlay=none, no overlay; on a formatted target --reset-overlay finds no overlay and
+    says so, --delete-home has nothing to delete, --multi no other system to join (said); --unencrypted-home: a
+    plain ext4 home."""
+    stick = tmp_path / "stick.raw"
+    proc = write(iso, stick, "--no-overlay", "--reset-overlay", "--delete-home", "--multi",
                  "--home-size-mb", "8", "--unencrypted-home")
     assert "no persistent overlay on the target to reset" in proc.stderr, proc.stderr
     assert "--multi: the target holds no other live system" in proc.stderr, proc.stderr
     with data_partition(stick, tmp_path / "data") as (mnt, _uuid):
         args = linux_args(mnt)
-        assert "rd.live.overlay.overlayfs" in args and not any(a.startswith("rd.live.overlay=") for a in args)
+        assert "rd.live.overlay=none" in args and "rd.live.overlay.overlayfs" not in args
         assert not any(p.name.startswith("overlay-") for p in (mnt / "LiveOS").iterdir())
         assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", str(mnt / "LiveOS/home.img")).strip() == "ext4"
         assert "rw" in args, "the home is written: the live partition is mounted read-write"
 
 
-def test_no_overlay(iso: Path, tmp_path: Path) -> None:
-    """--no-overlay: rd.live.overlay=none (dracut's writable root image without an overlay), no overlay file."""
-    stick = tmp_path / "stick.raw"
-    write(iso, stick, "--no-overlay")
-    with data_partition(stick, tmp_path / "data") as (mnt, _uuid):
-        args = linux_args(mnt)
-        assert "rd.live.overlay=none" in args and "rd.live.overlay.overlayfs" not in args
-        assert not any(p.name.startswith("overlay-") for p in (mnt / "LiveOS").iterdir())
+def test_overlayfs_temp_boots_an_overlay_in_ram() -> None:
+    """--overlayfs temp only changes the kernel arguments: rd.live.overlay.overlayfs without a persistent
+    overlay (no rd.live.overlay=), read-only (its refusal with --overlay-size-mb: below)."""
+    persisted = stickpersist.Persisted(args=tuple(stickoverlay.kernel_args(None, "temp", False, "U")))
+    args = stickpersist.with_args("root=live:UUID=U rd.live.image ro", persisted)
+    assert args.split() == ["root=live:UUID=U", "rd.live.image", "ro", "rd.live.overlay.overlayfs"]
 
 
-@pytest.fixture(scope="module")
-def carrying_iso(iso: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ISO with a persistent home (ext4, a marker file) and an overlay (an OverlayFS image with a marker in
-    overlayfs/) of another stick in LiveOS/, as a source that carries them."""
-    tmp = tmp_path_factory.mktemp("carrying")
-    home_tree, ovl_tree = tmp / "home-tree", tmp / "ovl-tree"
-    (home_tree / "liveuser").mkdir(parents=True)
-    (home_tree / "liveuser/marker").write_text("home from the source\n")
-    (ovl_tree / "overlayfs/etc").mkdir(parents=True)
-    (ovl_tree / "ovlwork").mkdir()
-    (ovl_tree / "overlayfs/etc/marker").write_text("overlay from the source\n")
-    for name, tree, label in (("home.img", home_tree, "home"), ("ovl.img", ovl_tree, "overlay")):
-        sh("truncate", "-s", "8M", str(tmp / name))
-        sh("mkfs.ext4", "-q", "-F", "-L", label, "-d", str(tree), str(tmp / name))
-    out = tmp / "carrying.iso"
-    sh("xorriso", "-indev", str(iso), "-outdev", str(out), "-boot_image", "any", "replay",
-       "-map", str(tmp / "home.img"), "/LiveOS/home.img", "-map", str(tmp / "ovl.img"), "/LiveOS/overlay-OLD-1234")
-    return out
-
-
-def test_copy_overlay_and_copy_home(carrying_iso: Path, tmp_path: Path) -> None:
-    """--copy-overlay: the source's overlay under this stick's name (its kind kept: an OverlayFS image, so
-    rd.live.overlay.overlayfs); --copy-home: the source's home.img, unchanged."""
-    stick = tmp_path / "stick.raw"
-    write(carrying_iso, stick, "--copy-overlay", "--copy-home", "--label", "COPIED")
-    with data_partition(stick, tmp_path / "data") as (mnt, uuid):
-        names = sorted(p.name for p in (mnt / "LiveOS").iterdir())
-        assert f"overlay-COPIED-{uuid}" in names and "overlay-OLD-1234" not in names, names
-        overlay, home = mnt / f"LiveOS/overlay-COPIED-{uuid}", mnt / "LiveOS/home.img"
-        assert "overlay from the source" in sh("debugfs", "-R", "cat overlayfs/etc/marker", str(overlay))
-        assert "home from the source" in sh("debugfs", "-R", "cat liveuser/marker", str(home))
-        args = linux_args(mnt)
-        assert {"rd.live.overlay.overlayfs", f"rd.live.overlay=UUID={uuid}", "rw"} <= set(args)
-
-
-REFUSALS = {
-    "--overlayfs temp --overlay-size-mb": (("--overlayfs", "temp", "--overlay-size-mb", "8"), "only one of these"),
-    "--no-overlay --overlay-size-mb": (("--no-overlay", "--overlay-size-mb", "8"), "only one of these"),
-    "--copy-overlay --overlay-size-mb": (("--copy-overlay", "--overlay-size-mb", "8"), "only one of these"),
-    "--reset-overlay --copy-overlay": (("--reset-overlay", "--copy-overlay"), "only one of these"),
-    "--copy-home without a home": (("--copy-home",), "no persistent home (LiveOS/home.img) on the source"),
-    "--crypted-home too small": (("--home-size-mb", "8"), "An encrypted home needs at least 32 MiB"),
-    "--livedir on the ISO's folder": (("--livedir", "EFI"), "the ISO has a folder /EFI of its own"),
-    "--livedir not a name": (("--livedir", "a;b"), "--livedir 'a;b' cannot be used"),
-    "--swap-size-mb negative": (("--swap-size-mb", "-1"), "--swap-size-mb must be 0 or more"),
+REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
+    "--overlayfs temp --overlay-size-mb": ({"overlayfs": "temp", "overlay_size_mb": 8}, "only one of these"),
+    "--no-overlay --overlay-size-mb": ({"no_overlay": True, "overlay_size_mb": 8}, "only one of these"),
+    "--copy-overlay --overlay-size-mb": ({"copy_overlay": True, "overlay_size_mb": 8}, "only one of these"),
+    "--reset-overlay --overlay-size-mb": ({"reset_overlay": True, "overlay_size_mb": 8}, "only one of these"),
+    "--reset-overlay --copy-overlay": ({"reset_overlay": True, "copy_overlay": True}, "only one of these"),
+    "--copy-home without a home": ({"copy_home": True}, r"no persistent home \(LiveOS/home.img\) on the source"),
+    "--crypted-home too small": ({"home_size_mb": 8}, "An encrypted home needs at least 32 MiB"),
+    "--crypted-home without a passphrase": ({"home_size_mb": 40}, "passphrase for the encrypted home is empty"),
+    "--livedir on the ISO's folder": ({"livedir": "EFI"}, "the ISO has a folder /EFI of its own"),
+    "--livedir not a name": ({"livedir": "a;b"}, "--livedir 'a;b' cannot be used"),
+    "--swap-size-mb negative": ({"swap_size_mb": -1}, "--swap-size-mb must be 0 or more"),
 }
 
 
+@pytest.fixture(scope="module")
+def live(iso: Path) -> LiveIso:
+    return read_live_iso(iso)
+
+
 @pytest.mark.parametrize("key", REFUSALS)
-def test_refusals_before_anything_is_written(iso: Path, tmp_path: Path, key: str) -> None:
-    argv, needle = REFUSALS[key]
-    stick = tmp_path / "stick.raw"
-    proc = run_tool("livecd-iso-to-disk", "--noverify", *argv, str(iso), str(stick), check=False, input="")
-    assert_failed(proc, needle)
-    assert not stick.exists()
+def test_refusals_before_anything_is_written(live: LiveIso, key: str) -> None:
+    """What livecd-iso-to-disk checks before it writes (the tool's own message for one of them: next test)."""
+    fields, needle = REFUSALS[key]
+    with pytest.raises(CreatorError, match=needle):
+        stickpersist.check(IsoToDiskOptions(**fields), live)
 
 
-def test_a_new_home_on_an_iso_that_carries_one_is_refused(carrying_iso: Path, tmp_path: Path) -> None:
-    proc = run_tool("livecd-iso-to-disk", "--noverify", "--home-size-mb", "64", str(carrying_iso),
+def test_a_refusal_from_the_command_line(iso: Path, tmp_path: Path) -> None:
+    proc = run_tool("livecd-iso-to-disk", "--noverify", "--overlayfs", "temp", "--overlay-size-mb", "8", str(iso),
+                    str(tmp_path / "stick.raw"), check=False)
+    assert_failed(proc, "You asked for --overlayfs temp and --overlay-size-mb: only one of these may be given.")
+    assert proc.returncode == 1 and not (tmp_path / "stick.raw").exists()
+
+
+def test_a_new_home_on_an_iso_that_carries_one_is_refused(carrying: dict[str, Path], tmp_path: Path) -> None:
+    proc = run_tool("livecd-iso-to-disk", "--noverify", "--home-size-mb", "64", str(carrying["home"]),
                     str(tmp_path / "stick.raw"), check=False)
     assert_failed(proc, "a new home (--home-size-mb) AND to copy the source's LiveOS/home.img")
-
-
-def test_no_passphrase_no_encrypted_home(iso: Path, tmp_path: Path) -> None:
-    """Standard input gives no passphrase: refused (upstream's cryptsetup asks until it gets one)."""
-    proc = run_tool("livecd-iso-to-disk", "--noverify", "--noefi", "--home-size-mb", "40", str(iso),
-                    str(tmp_path / "stick.raw"), check=False, input="")
-    assert_failed(proc, "The passphrase for the encrypted home is empty or missing")
-    assert not (tmp_path / "stick.raw").exists(), "the unfinished image file is removed"
 
 
 # A target that keeps its files (upstream's default mode): the same functions on a folder standing for it.
