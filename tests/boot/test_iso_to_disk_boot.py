@@ -132,3 +132,32 @@ def test_flat_squashfs_overlay_persists(tmp_path: Path, testrepo: Path) -> None:
     assert again["persist-marker"].startswith("boot-"), again
     seen = on_host(disk, tmp_path, "cat", "var/lib/livecheck/persist-marker")
     assert seen.strip() == again["persist-marker"]
+
+
+def test_overlayfs_folder_overlay_persists(iso: Path, tmp_path: Path) -> None:
+    """--overlayfs (upstream's meaning on an ext4 stick): the overlay is a folder LiveOS/overlay-<label>-<uuid>
+    with ovlwork/ beside it on the data partition (dracut's rd.live.overlay.overlayfs); the second boot sees what
+    the first wrote, and the file is in that folder on the stick (--overlay-size-mb only makes room for it)."""
+    disk = stick(iso, tmp_path / "ovlfs.raw", "--overlayfs", "--overlay-size-mb", "64", "--label", "OVLFS")
+    first, checks = boot(disk)
+    assert "rd.live.overlay.overlayfs" in checks["cmdline"].split() and " rw " in checks["cmdline"]
+    assert mounts(first.log)["/"][0] == "overlay", first.log
+    assert "Unable to find a persistent overlay" not in first.log
+    assert checks["persist-marker"] == "none", checks
+    _, again = boot(disk)
+    written = again["persist-marker"]
+    assert written.startswith("boot-"), again
+    dev = subprocess.run(["losetup", "--find", "--show", "--partscan", "--read-only", str(disk)], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    mnt = tmp_path / "data"
+    mnt.mkdir()
+    try:
+        subprocess.run(["mount", "-o", "ro,noload", f"{dev}p2", str(mnt)], check=True)
+        try:
+            overlays = [p for p in (mnt / "LiveOS").iterdir() if p.name.startswith("overlay-OVLFS-")]
+            assert len(overlays) == 1 and overlays[0].is_dir(), overlays
+            assert (overlays[0] / "var/lib/livecheck/persist-marker").read_text().strip() == written
+        finally:
+            subprocess.run(["umount", str(mnt)], check=False)
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=False)
