@@ -54,7 +54,7 @@ from imgcreate.host.run import find_any_tool, mtools_env, run
 from imgcreate.media import liveiso
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import inroot, rootfs
-from imgcreate.toolbox import stickpersist, sticktarget
+from imgcreate.toolbox import stickmulti, stickpersist, sticktarget
 from imgcreate.toolbox.sticktarget import Target
 
 log = logging.getLogger("imgcreate")
@@ -199,6 +199,9 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
         raise CreatorError("--overlay-size-mb and --home-size-mb must be 0 or more.")
     live = liveiso.read_live_iso(iso)
     stickpersist.check(options, live)
+    if options.multi and stickmulti.holds_stick(target):
+        return stickmulti.add_system(live, target, options, lambda u: kernel_args(live.boot.args, u, options,
+                                                                                  live.layout))
     label = stick_label(live.label, options.label)
     tgt = check_target(target, iso, options)
     if not options.noverify:

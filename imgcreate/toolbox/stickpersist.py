@@ -122,14 +122,14 @@ def before_copy(mnt: Path, options: IsoToDiskOptions) -> Kept:
 
 
 def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout, work: Path,
-               kept: Kept) -> Persisted:
-    """After the ISO's files were copied to the mounted target: see the module."""
+               kept: Kept, source_dir: str = LIVEOS) -> Persisted:
+    """After the ISO's ``LiveOS/`` was copied to /*source_dir* on the mounted target: see the module."""
     livedir = livedir_name(options.livedir)
-    if livedir != LIVEOS and inroot.lstat(mnt, f"/{LIVEOS}") is not None:
+    if livedir != source_dir and inroot.lstat(mnt, f"/{source_dir}") is not None:
         inroot.remove_tree(mnt, f"/{livedir}")
-        _move(mnt, f"/{LIVEOS}", f"/{livedir}")
+        _move(mnt, f"/{source_dir}", f"/{livedir}")
         log.info("The live system is in /%s (rd.live.dir=%s)", livedir, livedir)
-    if options.multi:
+    if options.multi and source_dir == LIVEOS:
         log.warning("--multi: the target holds no other live system; this one boots alone from /%s", livedir)
     kind = _overlay(mnt, livedir, stickoverlay.overlay_name(label, uuid), options, layout, work, kept)
     if kept.home:

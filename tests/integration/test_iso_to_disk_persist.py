@@ -163,10 +163,11 @@ def test_overlayfs_folder_and_copy_home(carrying: dict[str, Path], tmp_path: Pat
 def test_no_overlay_and_nothing_to_reset_delete_or_join_on_a_formatted_target(iso: Path, tmp_path: Path) -> None:
     """--no-overlay: rd.live.overlay=none, no overlay; on a formatted target --reset-overlay finds no overlay and
     says so, --delete-home has nothing to delete, --multi no other system to join (said); --unencrypted-home: a
-    plain ext4 home."""
+    plain ext4 home.  Then --multi --livedir Sys2 on that stick: a second system beside the first, its menu entry
+    first (the default), the first's after it unchanged (both boot: tests/boot/test_iso_to_disk_boot.py)."""
     stick = tmp_path / "stick.raw"
     proc = write(iso, stick, "--no-overlay", "--reset-overlay", "--delete-home", "--multi",
-                 "--home-size-mb", "8", "--unencrypted-home")
+                 "--home-size-mb", "8", "--unencrypted-home", "--size-mb", "400")
     assert "no persistent overlay on the target to reset" in proc.stderr, proc.stderr
     assert "--multi: the target holds no other live system" in proc.stderr, proc.stderr
     with data_partition(stick, tmp_path / "data") as (mnt, _uuid):
@@ -175,6 +176,33 @@ def test_no_overlay_and_nothing_to_reset_delete_or_join_on_a_formatted_target(is
         assert not any(p.name.startswith("overlay-") for p in (mnt / "LiveOS").iterdir())
         assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", str(mnt / "LiveOS/home.img")).strip() == "ext4"
         assert "rw" in args, "the home is written: the live partition is mounted read-write"
+        first_cfg = (mnt / "boot/grub2/grub.cfg").read_text()
+
+    # --multi on that stick: a second system in /Sys2, its overlay named by the stick's label and UUID.
+    write(iso, stick, "--multi", "--livedir", "Sys2", "--overlay-size-mb", "16")
+    with data_partition(stick, tmp_path / "data") as (mnt, uuid):
+        cfg = (mnt / "boot/grub2/grub.cfg").read_text()
+        assert (mnt / "Sys2/squashfs.img").is_file() and (mnt / "LiveOS/squashfs.img").is_file()
+        assert (mnt / "Sys2/boot/vmlinuz").is_file() and (mnt / "Sys2/boot/initrd.img").is_file()
+        assert (mnt / "LiveOS/home.img").is_file(), "the first system's home stays"
+        overlays = [p.name for p in (mnt / "Sys2").iterdir() if p.name.startswith("overlay-")]
+    entries = re.findall(r"^menuentry .*?^}", cfg, re.M | re.S)
+    assert len(entries) == 2, cfg
+    new, old = entries
+    assert "linux /Sys2/boot/vmlinuz " in new and "rd.live.dir=Sys2" in new and f"rd.live.overlay=UUID={uuid}" in new
+    assert old in first_cfg and "rd.live.dir" not in old, "the first system's entry, unchanged, second"
+    assert overlays == [f"overlay-{label_of(stick, tmp_path)}-{uuid}"], overlays
+
+
+def label_of(stick: Path, tmp: Path) -> str:
+    """The stick's data partition label (the one dracut names the overlay by)."""
+    dev = sh("losetup", "--find", "--show", "--partscan", "--read-only", str(stick)).strip()
+    try:
+        sh("partx", "--add", dev, check=False)
+        part = sorted(p for p in sh("lsblk", "-lnpo", "NAME", dev).split() if p != dev)[-1]
+        return sh("blkid", "-p", "-s", "LABEL", "-o", "value", part).strip()
+    finally:
+        sh("losetup", "-d", dev, check=False)
 
 
 def test_overlayfs_temp_boots_an_overlay_in_ram() -> None:
