@@ -44,7 +44,7 @@ _I2D_PERSIST: dict[str, tuple[str, ...]] = {
     "--crypted-home": (_COPY_OVERLAY,),
     "--unencrypted-home": (_FORMATTED,),
     "--swap-size-mb": (_COPY_OVERLAY,),
-    "--multi": (_FORMATTED,),
+    "--multi": (_FORMATTED, "tests/boot/test_iso_to_disk_boot.py::test_multi_both_systems_boot"),
     "--livedir": (_COPY_OVERLAY,),
 }
 

@@ -52,8 +52,9 @@ def add_persist_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--swap-size-mb", type=int, default=0, metavar="N",
                        help="a swap file of N MiB (LiveOS/swap.img, made by mkswap)")
     group.add_argument("--multi", action="store_true",
-                       help="install beside the live systems already on a target that keeps its files, each in its "
-                            "--livedir (a formatted target holds no others: the system boots alone)")
+                       help="add this live system, in --livedir, to a stick livecd-iso-to-disk wrote (a block "
+                            "device or a non-empty image file; nothing else on it changes), its menu entry first; a "
+                            "new or empty image file gets a new stick with this system alone")
     group.add_argument("--livedir", default="LiveOS", metavar="DIR",
                        help="the folder of the live system on the stick (default: LiveOS; rd.live.dir=DIR)")
     plain = parser.parse_known_args

@@ -155,3 +155,38 @@ def test_overlayfs_folder_overlay_persists(iso: Path, tmp_path: Path) -> None:
     assert re.search(rf"^\s*\d+\s+40755 .* overlay-OVLFS-{uuid}\s*$", listing, re.M), listing
     assert re.search(r"^\s*\d+\s+40755 .* ovlwork\s*$", listing, re.M), listing
     assert seen.strip() == written, "the write is in the overlay folder on the stick"
+
+
+def choose_entry(disk: Path, tmp: Path, number: int) -> None:
+    """Make the stick's GRUB menu boot its entry *number* (0 first) by default, as a user picks it at the menu."""
+    dev = subprocess.run(["losetup", "--find", "--show", "--partscan", str(disk)], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    mnt = tmp / "menu"
+    mnt.mkdir(exist_ok=True)
+    try:
+        if not Path(f"{dev}p2").exists():
+            subprocess.run(["partx", "--add", dev], check=True, capture_output=True)
+        subprocess.run(["mount", f"{dev}p2", str(mnt)], check=True)
+        try:
+            cfg = mnt / "boot/grub2/grub.cfg"
+            cfg.write_text(re.sub(r"^set default=\d+", f"set default={number}", cfg.read_text(), flags=re.M))
+        finally:
+            subprocess.run(["umount", str(mnt)], check=True)
+    finally:
+        subprocess.run(["losetup", "--detach", dev], check=True)
+
+
+@pytest.mark.full
+def test_multi_both_systems_boot(iso: Path, tmp_path: Path) -> None:
+    """--multi --livedir Sys2 on a stick: the new system boots from its folder (its menu entry first, the
+    default), and the first system still boots from LiveOS/ (its entry, second, chosen)."""
+    disk = stick(iso, tmp_path / "multi.raw", "--size-mb", "1200")
+    stick(iso, disk, "--multi", "--livedir", "Sys2")
+    _, second = boot(disk)
+    args = second["cmdline"].split()
+    assert args[0] == "BOOT_IMAGE=/Sys2/boot/vmlinuz" and "rd.live.dir=Sys2" in args, second
+    choose_entry(disk, tmp_path, 1)
+    _, first = boot(disk)
+    args = first["cmdline"].split()
+    assert args[0] != "BOOT_IMAGE=/Sys2/boot/vmlinuz" and not any(a.startswith("rd.live.dir") for a in args), first
+    assert args[1].startswith("root=live:UUID="), first
