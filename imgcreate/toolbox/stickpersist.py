@@ -64,11 +64,11 @@ class Persisted:
     rw: bool = False
 
 
-def livedir_name(wanted: str) -> str:
-    """The live directory's name: upstream replaces whitespace by ``_`` and ``/`` by ``-`` (with a warning),
-    as neither works on a kernel command line or in a boot loader's path."""
+def livedir_name(wanted: str, warn: bool = False) -> str:
+    """The live directory's name: upstream replaces whitespace by ``_`` and ``/`` by ``-`` (with a warning,
+    given by :func:`check`), as neither works on a kernel command line or in a boot loader's path."""
     name = re.sub(r"\s", "_", wanted).replace("/", "-")
-    if name != wanted:
+    if name != wanted and warn:
         log.warning("The live directory '%s' contains whitespace or '/': using '%s'", wanted, name)
     if name in ("", ".", "..") or not re.match(r"^[A-Za-z0-9._+-]+$", name):
         raise CreatorError(f"--livedir '{wanted}' cannot be used: give a folder name of A-Z, a-z, 0-9, '.', '_', "
@@ -85,7 +85,7 @@ def check(options: IsoToDiskOptions, live: LiveIso) -> None:
     if options.home_size_mb > 0 and options.crypted_home and not options.copy_home:
         find_tool("cryptsetup")
         stickhome.passphrase_of(options.home_passphrase)
-    livedir = livedir_name(options.livedir)
+    livedir = livedir_name(options.livedir, warn=True)
     if livedir != LIVEOS and any(f.startswith(f"/{livedir}/") for f in live.files):
         raise CreatorError(f"--livedir {livedir}: the ISO has a folder /{livedir} of its own; choose another name.")
     if options.copy_overlay and not any(f.startswith(f"/{LIVEOS}/overlay-") for f in live.files):

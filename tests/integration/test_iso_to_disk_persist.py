@@ -233,6 +233,10 @@ def live(iso: Path) -> LiveIso:
     return read_live_iso(iso)
 
 
+def test_livedir_whitespace_and_slashes_replaced_as_upstream() -> None:
+    assert stickpersist.livedir_name("My Live/OS") == "My_Live-OS"
+
+
 @pytest.mark.parametrize("key", REFUSALS)
 def test_refusals_before_anything_is_written(live: LiveIso, key: str) -> None:
     """What livecd-iso-to-disk checks before it writes (the tool's own message for one of them: next test)."""
