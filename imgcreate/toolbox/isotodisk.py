@@ -93,7 +93,7 @@ class IsoToDiskOptions:
     crypted_home: bool = True  # a new home is LUKS-encrypted (upstream's default)
     home_passphrase: Callable[[], bytes] | None = None  # for a new encrypted home: asked before anything is written
     swap_size_mb: int = 0  # LiveOS/swap.img
-    multi: bool = False  # beside the other live systems on a target that keeps its files
+    multi: bool = False  # added beside the systems on a stick this tool wrote (imgcreate.toolbox.stickmulti)
     livedir: str = "LiveOS"  # the live system's folder on the stick (rd.live.dir=)
 
 
