@@ -38,15 +38,15 @@ def sh(*argv: str, check: bool = True, input: str | None = None) -> str:
 
 
 @contextlib.contextmanager
-def data_partition(stick: Path, where: Path) -> Iterator[tuple[Path, str]]:
-    """The stick's data partition (its last) mounted read-only at *where*, and its UUID."""
-    dev = sh("losetup", "--find", "--show", "--partscan", "--read-only", str(stick)).strip()
+def data_partition(stick: Path, where: Path, writable: bool = False) -> Iterator[tuple[Path, str]]:
+    """The stick's data partition (its last) mounted (read-only unless *writable*) at *where*, and its UUID."""
+    dev = sh("losetup", "--find", "--show", "--partscan", *([] if writable else ["--read-only"]), str(stick)).strip()
     try:
         sh("partx", "--add", dev, check=False)
         part = sorted(p for p in sh("lsblk", "-lnpo", "NAME", dev).split() if p != dev)[-1]
         uuid = sh("blkid", "-p", "-s", "UUID", "-o", "value", part).strip()
         where.mkdir(parents=True, exist_ok=True)
-        sh("mount", "-o", "ro,noload", part, str(where))
+        sh("mount", "-o", "rw" if writable else "ro,noload", part, str(where))
         try:
             yield where, uuid
         finally:
@@ -164,7 +164,8 @@ def test_no_overlay_and_nothing_to_reset_delete_or_join_on_a_formatted_target(is
     """--no-overlay: rd.live.overlay=none, no overlay; on a formatted target --reset-overlay finds no overlay and
     says so, --delete-home has nothing to delete, --multi no other system to join (said); --unencrypted-home: a
     plain ext4 home.  Then --multi --livedir Sys2 on that stick: a second system beside the first, its menu entry
-    first (the default), the first's after it unchanged (both boot: tests/boot/test_iso_to_disk_boot.py)."""
+    first (the default), the first's after it unchanged (both boot: tests/boot/test_iso_to_disk_boot.py).  And
+    liveimage-mount on a stick whose home is encrypted leaves the home unmounted and says so."""
     stick = tmp_path / "stick.raw"
     proc = write(iso, stick, "--no-overlay", "--reset-overlay", "--delete-home", "--multi",
                  "--home-size-mb", "8", "--unencrypted-home", "--size-mb", "400")
@@ -192,6 +193,17 @@ def test_no_overlay_and_nothing_to_reset_delete_or_join_on_a_formatted_target(is
     assert "linux /Sys2/boot/vmlinuz " in new and "rd.live.dir=Sys2" in new and f"rd.live.overlay=UUID={uuid}" in new
     assert old in first_cfg and "rd.live.dir" not in old, "the first system's entry, unchanged, second"
     assert overlays == [f"overlay-{label_of(stick, tmp_path)}-{uuid}"], overlays
+
+    # liveimage-mount on a stick whose home is encrypted (the default now): the home is left unmounted, said.
+    with data_partition(stick, tmp_path / "data", writable=True) as (mnt, _uuid):
+        home = mnt / "LiveOS/home.img"
+        home.unlink()
+        sh("truncate", "-s", "8M", str(home))
+        sh("cryptsetup", "luksFormat", "--type", "luks1", "--batch-mode", "--pbkdf", "pbkdf2",
+           "--pbkdf-force-iterations", "1000", "--key-file", "-", str(home), input="x")
+    (tmp_path / "mnt").mkdir()
+    proc = run_tool("liveimage-mount", "--tmpdir", str(tmp_path), str(stick), str(tmp_path / "mnt"), "true")
+    assert "LiveOS/home.img is encrypted (LUKS, livecd-iso-to-disk's default): not mounted on /home" in proc.stderr
 
 
 def label_of(stick: Path, tmp: Path) -> str:
