@@ -27,6 +27,28 @@ DISK_BOOT = "tests/boot/test_disk_boot.py::test_msdos_qcow2_disk_boots"  # appli
 LOGGING_UNIT = "tests/unit/test_cli.py::test_levels_as_upstream"
 
 
+I2D_PERSIST = "tests/integration/test_iso_to_disk_persist.py"
+_COPY_OVERLAY = f"{I2D_PERSIST}::test_copy_overlay_livedir_swap_and_encrypted_home"
+_FORMATTED = f"{I2D_PERSIST}::test_no_overlay_and_nothing_to_reset_delete_or_join_on_a_formatted_target"
+# livecd-iso-to-disk's persistence, home and live-directory options (imgcreate/cli/stickpersist.py).
+_I2D_PERSIST: dict[str, tuple[str, ...]] = {
+    "--overlayfs": (f"{I2D_PERSIST}::test_overlayfs_folder_and_copy_home",
+                    f"{I2D_PERSIST}::test_overlayfs_temp_boots_an_overlay_in_ram",
+                    f"{I2D_PERSIST}::test_a_refusal_from_the_command_line",
+                    "tests/boot/test_iso_to_disk_boot.py::test_overlayfs_folder_overlay_persists"),
+    "--no-overlay": (_FORMATTED,),
+    "--copy-overlay": (_COPY_OVERLAY,),
+    "--reset-overlay": (f"{I2D_PERSIST}::test_reset_overlay_keeps_renames_and_empties_the_targets_overlay", _FORMATTED),
+    "--copy-home": (f"{I2D_PERSIST}::test_overlayfs_folder_and_copy_home",
+                    f"{I2D_PERSIST}::test_a_new_home_on_an_iso_that_carries_one_is_refused"),
+    "--delete-home": (f"{I2D_PERSIST}::test_delete_home_is_needed_to_replace_the_targets_home", _FORMATTED),
+    "--crypted-home": (_COPY_OVERLAY,),
+    "--unencrypted-home": (_FORMATTED,),
+    "--swap-size-mb": (_COPY_OVERLAY,),
+    "--multi": (_FORMATTED, "tests/boot/test_iso_to_disk_boot.py::test_multi_both_systems_boot"),
+    "--livedir": (_COPY_OVERLAY,),
+}
+
 EDL = "tests/integration/test_editliveos_options.py"
 EDL_ACCOUNTED = f"{EDL}::test_every_upstream_option_is_accounted_for"  # a listed gap (shown as xfail there)
 
@@ -233,6 +255,7 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--noverify": tools("livecd-iso-to-disk --noverify"),
         "--force": (f"{ISO_TO_DISK}::test_an_existing_file_is_overwritten_only_with_force",),
         "--extra-kernel-args": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
+        **_I2D_PERSIST,
         **_logging("livecd-iso-to-disk logging"),
     },
     "liveimage-mount": {

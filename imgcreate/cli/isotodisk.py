@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imgcreate import debug
-from imgcreate.cli import command
+from imgcreate.cli import command, stickpersist
 from imgcreate.cli.options import tool_parser
 from imgcreate.toolbox.isotodisk import LABEL_RE, IsoToDiskOptions, iso_to_disk
 
@@ -61,6 +61,7 @@ def iso_to_disk_parser() -> argparse.ArgumentParser:
                              "(refused without it)")
     parser.add_argument("--extra-kernel-args", default="", metavar="ARGS",
                         help="more kernel arguments for the stick's boot menu")
+    stickpersist.add_persist_options(parser)
     debug.add_logging_options(parser)
     return parser
 
@@ -82,7 +83,7 @@ def _options(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> IsoTo
     return IsoToDiskOptions(size_mb=opts.size_mb, label=opts.label, gpt=opts.gpt, efi=opts.efi,
                             overlay_size_mb=opts.overlay_size_mb, home_size_mb=opts.home_size_mb,
                             noverify=opts.noverify, force=opts.force, extra_kernel_args=opts.extra_kernel_args,
-                            confirm=_confirm)
+                            confirm=_confirm, **stickpersist.persist_fields(opts, parser))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -74,6 +74,7 @@ TOOL_PACKAGES: dict[str, tuple[str, str]] = {
     "qemu-img": ("qemu-img", "qemu-utils"),
     "mkfs.xfs": ("xfsprogs", "xfsprogs"),
     "mkswap": ("util-linux", "util-linux"),
+    "cryptsetup": ("cryptsetup", "cryptsetup-bin"),
     "blkid": ("util-linux", "util-linux"),
     "partx": ("util-linux", "util-linux"),
     "unsquashfs": ("squashfs-tools", "squashfs-tools"),

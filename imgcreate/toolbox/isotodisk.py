@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import re
 import shlex
 import shutil
@@ -55,7 +54,7 @@ from imgcreate.host.run import find_any_tool, mtools_env, run
 from imgcreate.media import liveiso
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import inroot, rootfs
-from imgcreate.toolbox import sticktarget
+from imgcreate.toolbox import stickmulti, stickpersist, sticktarget
 from imgcreate.toolbox.sticktarget import Target
 
 log = logging.getLogger("imgcreate")
@@ -84,6 +83,18 @@ class IsoToDiskOptions:
     extra_kernel_args: str = ""
     # Asked before a block device is erased (unless force); returns whether the user agreed.
     confirm: Callable[[str], bool] | None = None
+    # Persistence, home and live directory (imgcreate.toolbox.stickpersist), with upstream's meaning.
+    overlayfs: str | None = None  # "overlayfs": a persistent OverlayFS overlay (a folder); "temp": one in RAM
+    no_overlay: bool = False  # rd.live.overlay=none
+    copy_overlay: bool = False  # the source's overlay, renamed for this stick
+    reset_overlay: bool = False  # the target's existing overlay kept and emptied
+    copy_home: bool = False  # the source's LiveOS/home.img
+    delete_home: bool = False  # an existing home.img on the target may be replaced
+    crypted_home: bool = True  # a new home is LUKS-encrypted (upstream's default)
+    home_passphrase: Callable[[], bytes] | None = None  # for a new encrypted home: asked before anything is written
+    swap_size_mb: int = 0  # LiveOS/swap.img
+    multi: bool = False  # added beside the systems on a stick this tool wrote (imgcreate.toolbox.stickmulti)
+    livedir: str = "LiveOS"  # the live system's folder on the stick (rd.live.dir=)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -133,7 +144,7 @@ def data_size_mib(payload_bytes: int, options: IsoToDiskOptions) -> int:
     ext4's share is large on a small filesystem: below 512 MiB mke2fs uses one 256-byte inode per 4 KiB (6.25 %
     of the space) and a 16 MiB journal from 128 MiB on; plus the 1 % reserve.  (The 8 % with a 32 MiB minimum
     used before left a 247 MiB partition for 211 MiB of files and an ENOSPC.)"""
-    content = math.ceil(payload_bytes / MIB) + options.overlay_size_mb + options.home_size_mb
+    content = math.ceil(payload_bytes / MIB) + options.overlay_size_mb + options.home_size_mb + options.swap_size_mb
     return content + 32 + math.ceil(content * 0.08)
 
 
@@ -187,6 +198,10 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
     if options.overlay_size_mb < 0 or options.home_size_mb < 0:
         raise CreatorError("--overlay-size-mb and --home-size-mb must be 0 or more.")
     live = liveiso.read_live_iso(iso)
+    stickpersist.check(options, live)
+    if options.multi and stickmulti.holds_stick(target):
+        return stickmulti.add_system(live, target, options, lambda u: kernel_args(live.boot.args, u, options,
+                                                                                  live.layout))
     label = stick_label(live.label, options.label)
     tgt = check_target(target, iso, options)
     if not options.noverify:
@@ -261,16 +276,17 @@ def _write(stack: contextlib.ExitStack, live: LiveIso, tgt: Target, layout: Disk
     mnt = work / "data"
     mnt.mkdir()
     fs.mount(stack, devs[data.number], mnt, fstype="ext4")
+    kept = stickpersist.before_copy(mnt, options)
     log.info("Copying the live system to %s", devs[data.number])
     live.extract_all(mnt)
-    args = kernel_args(live.boot.args, uuid, options, live.layout)
+    persisted = stickpersist.after_copy(mnt, label, uuid, options, live.layout, work, kept)
+    args = stickpersist.with_args(kernel_args(live.boot.args, uuid, options, live.layout), persisted)
     menu = diskboot.DiskBootMenu(title=f"Start {label}", kernel=live.boot.kernel, initrd=live.boot.initrd,
                                  kernel_args=args, boot_uuid=uuid, grub_dir="/boot/grub2", timeout=_timeout(live))
     # The stick's tree is the ISO's, links included: paths in it are resolved on the stick (boot -> /etc stays).
     rootfs.write_file(mnt, "/boot/grub2/grub.cfg", diskboot.grub_cfg(menu))
     if inroot.is_dir(mnt, "/EFI/BOOT"):
         rootfs.write_file(mnt, "/EFI/BOOT/grub.cfg", diskboot.find_boot_cfg(menu))
-    _persistence(mnt, label, uuid, options, live.layout)
     _install_bios_grub(mnt, device, menu, layout.label is DiskLabel.GPT)
     esp = next((p for p in layout.partitions if p.kind is PartKind.EFI), None)
     if esp is not None:
@@ -285,49 +301,6 @@ def _timeout(live: LiveIso) -> int:
         return 5
     m = re.search(r"^\s*set timeout=(\d+)", text, re.MULTILINE)
     return int(m.group(1)) if m else 5
-
-
-def _persistence(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout) -> None:
-    if options.overlay_size_mb > 0:
-        overlay = _new_file(mnt, f"/LiveOS/overlay-{label}-{uuid}")
-        if layout is Layout.FLAT_SQUASHFS:
-            _overlayfs_image(overlay, options.overlay_size_mb, mnt.parent)
-        else:
-            # dm-snapshot's COW store: all zeros is an empty snapshot; the space is reserved now.
-            _allocate(overlay, options.overlay_size_mb)
-        log.info("Persistent overlay: LiveOS/%s (%d MiB)", overlay.name, options.overlay_size_mb)
-    if options.home_size_mb > 0:
-        home = _new_file(mnt, "/LiveOS/home.img")
-        _allocate(home, options.home_size_mb)
-        fs.mkfs_ext(str(home), "ext4", "home")
-        log.info("Persistent home: LiveOS/home.img (%d MiB)", options.home_size_mb)
-
-
-def _new_file(mnt: Path, path: str) -> Path:
-    """An empty regular file at *path* on the stick (whatever was there replaced, never followed); its host path,
-    resolved on the stick just now."""
-    rootfs.write_file(mnt, path, b"", mode=0o644)
-    return rootfs.host_path(mnt, path)
-
-
-def _allocate(path: Path, size_mib: int) -> None:
-    """Reserve *size_mib* for *path* on the stick now, so the live system never finds its overlay short."""
-    try:
-        with open(os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "wb") as f:
-            os.posix_fallocate(f.fileno(), 0, size_mib * MIB)
-    except OSError as exc:
-        raise CreatorError(f"Cannot reserve {size_mib} MiB for LiveOS/{path.name} on the stick: "
-                           f"{exc.strerror or exc}.  Use a bigger target (--size-mb for an image file) or a "
-                           "smaller --overlay-size-mb / --home-size-mb.") from exc
-
-
-def _overlayfs_image(path: Path, size_mib: int, work: Path) -> None:
-    """dracut's overlayfs overlay in a file: an ext4 filesystem with ``overlayfs/`` and ``ovlwork/``."""
-    tree = work / "ovl-tree"
-    (tree / "overlayfs").mkdir(parents=True)
-    (tree / "ovlwork").mkdir()
-    _allocate(path, size_mib)
-    fs.mkfs_ext(str(path), "ext4", "overlay", extra=["-d", str(tree)])
 
 
 def _bios_setup_tool() -> str:

@@ -123,10 +123,13 @@ def mount_live_root(stack: contextlib.ExitStack, iso: Path, mountpoint: Path, ov
         _mount_overlayfs(stack, lowers, *_scratch_layer(stack, work, scratch_mib), mountpoint)
     elif not writes_overlay and overlay is not None:
         fs.mount(stack, "overlay", mountpoint, fstype="overlay", options="ro,lowerdir=" + ":".join(map(str, lowers)))
-    if live is None and _stick_file(liveos / "home.img") and inroot.is_dir(mountpoint, "/home"):
+    home_img = liveos / "home.img" if live is None else None  # a stick's persistent home
+    if home_img is not None and _stick_file(home_img) and fs.probe(str(home_img), "TYPE") == "crypto_LUKS":
+        log.warning("%s is encrypted (LUKS, livecd-iso-to-disk's default): not mounted on /home", home_img)
+    elif home_img is not None and _stick_file(home_img) and inroot.is_dir(mountpoint, "/home"):
         # /home resolved inside the root: a link there to a host folder must not get the home mounted over it
         home = mountpoint / inroot.real_path(mountpoint, "/home").lstrip("/")
-        _mount_ro(stack, liveos / "home.img", home, options="ro,noload")
+        _mount_ro(stack, home_img, home, options="ro,noload")
     log.info("%s mounted on %s (%s)", iso, mountpoint,
              f"changes are written to {overlay}" if writes_overlay
              else "changes are only temporary" if scratch_mib is not None else "read-only")

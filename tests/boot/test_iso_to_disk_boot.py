@@ -4,7 +4,7 @@ persistent overlay and home (and liveimage-mount shows it on the host), and is g
 
 The sticks carry ``livecheck.persist=write`` (``--extra-kernel-args``): the test distribution's live check
 reports the markers an earlier boot left, then writes those missing (testdistro/README.md), and the live
-system unmounts and syncs before it powers off.  Four boots by default, three more in the full run.
+system unmounts and syncs before it powers off.  Six boots by default, three more in the full run.
 
 The sticks' ISO is the real-userland flavour (``userland_repo``): its initramfs was made by dracut inside the
 image, and the stick boots with it.  Its kickstart names ``dracut-network`` too (Fedora's package of dracut's
@@ -16,12 +16,13 @@ livecd-creator's default ``livenet`` and the network modules it needs: read from
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests import isoinspect
+from tests import disks, isoinspect
 from tests.boot.qemu import BootResult, run_qemu
 from tests.support import USERLAND_LIVE_PACKAGES, build_live, leak_snapshot, run_tool
 
@@ -103,7 +104,8 @@ def test_stick_boots_on_uefi(iso: Path, tmp_path: Path) -> None:
 
 
 def test_overlay_and_home_persist_from_a_bios_boot_to_a_uefi_boot(iso: Path, tmp_path: Path) -> None:
-    disk = stick(iso, tmp_path / "persist.raw", "--overlay-size-mb", "64", "--home-size-mb", "64")
+    disk = stick(iso, tmp_path / "persist.raw", "--overlay-size-mb", "64", "--home-size-mb", "64",
+                 "--unencrypted-home")
     first, checks = boot(disk)
     assert "rd.live.overlay=UUID=" in checks["cmdline"] and " rw " in checks["cmdline"]
     assert "Unable to find a persistent overlay" not in first.log
@@ -131,3 +133,60 @@ def test_flat_squashfs_overlay_persists(tmp_path: Path, testrepo: Path) -> None:
     assert again["persist-marker"].startswith("boot-"), again
     seen = on_host(disk, tmp_path, "cat", "var/lib/livecheck/persist-marker")
     assert seen.strip() == again["persist-marker"]
+
+
+def test_overlayfs_folder_overlay_persists(iso: Path, tmp_path: Path) -> None:
+    """--overlayfs (upstream's meaning on an ext4 stick): the overlay is a folder LiveOS/overlay-<label>-<uuid>
+    with ovlwork/ beside it on the data partition (dracut's rd.live.overlay.overlayfs); the second boot sees what
+    the first wrote, and the file is in that folder on the stick (--overlay-size-mb only makes room for it)."""
+    disk = stick(iso, tmp_path / "ovlfs.raw", "--overlayfs", "--overlay-size-mb", "64", "--label", "OVLFS")
+    first, checks = boot(disk)
+    assert "rd.live.overlay.overlayfs" in checks["cmdline"].split() and " rw " in checks["cmdline"]
+    assert mounts(first.log)["/"][0] == "overlay", first.log
+    assert "Unable to find a persistent overlay" not in first.log
+    assert checks["persist-marker"] == "none", checks
+    _, again = boot(disk)
+    written = again["persist-marker"]
+    assert written.startswith("boot-"), again
+    with disks.attached(disk) as dev:
+        uuid = disks.blkid(f"{dev}p2", "UUID")
+        listing = disks.debugfs(f"{dev}p2", "ls -l /LiveOS")
+        seen = disks.debugfs(f"{dev}p2", f"cat /LiveOS/overlay-OVLFS-{uuid}/var/lib/livecheck/persist-marker")
+    assert re.search(rf"^\s*\d+\s+40755 .* overlay-OVLFS-{uuid}\s*$", listing, re.M), listing
+    assert re.search(r"^\s*\d+\s+40755 .* ovlwork\s*$", listing, re.M), listing
+    assert seen.strip() == written, "the write is in the overlay folder on the stick"
+
+
+def choose_entry(disk: Path, tmp: Path, number: int) -> None:
+    """Make the stick's GRUB menu boot its entry *number* (0 first) by default, as a user picks it at the menu."""
+    dev = subprocess.run(["losetup", "--find", "--show", "--partscan", str(disk)], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    mnt = tmp / "menu"
+    mnt.mkdir(exist_ok=True)
+    try:
+        if not Path(f"{dev}p2").exists():
+            subprocess.run(["partx", "--add", dev], check=True, capture_output=True)
+        subprocess.run(["mount", f"{dev}p2", str(mnt)], check=True)
+        try:
+            cfg = mnt / "boot/grub2/grub.cfg"
+            cfg.write_text(re.sub(r"^set default=\d+", f"set default={number}", cfg.read_text(), flags=re.M))
+        finally:
+            subprocess.run(["umount", str(mnt)], check=True)
+    finally:
+        subprocess.run(["losetup", "--detach", dev], check=True)
+
+
+@pytest.mark.full
+def test_multi_both_systems_boot(iso: Path, tmp_path: Path) -> None:
+    """--multi --livedir Sys2 on a stick: the new system boots from its folder (its menu entry first, the
+    default), and the first system still boots from LiveOS/ (its entry, second, chosen)."""
+    disk = stick(iso, tmp_path / "multi.raw", "--size-mb", "1200")
+    stick(iso, disk, "--multi", "--livedir", "Sys2")
+    _, second = boot(disk)
+    args = second["cmdline"].split()
+    assert args[0] == "BOOT_IMAGE=/Sys2/boot/vmlinuz" and "rd.live.dir=Sys2" in args, second
+    choose_entry(disk, tmp_path, 1)
+    _, first = boot(disk)
+    args = first["cmdline"].split()
+    assert args[0] != "BOOT_IMAGE=/Sys2/boot/vmlinuz" and not any(a.startswith("rd.live.dir") for a in args), first
+    assert args[1].startswith("root=live:UUID="), first

@@ -162,11 +162,12 @@ def test_iso_to_disk_links_in_the_iso(planted_iso: Path, tmp_path: Path, canary:
                     "-lns", f"{top}/home.img", "/LiveOS/home.img", "-rm", "/EFI/BOOT/grub.cfg", "--",
                     "-lns", f"{top}/grub.cfg", "/EFI/BOOT/grub.cfg"], check=True, capture_output=True)
     stick = tmp_path / "stick.raw"
-    run_tool("livecd-iso-to-disk", str(iso), str(stick), "--noefi", "--noverify", "--force", "--home-size-mb", "8")
+    run_tool("livecd-iso-to-disk", str(iso), str(stick), "--noefi", "--noverify", "--force", "--home-size-mb", "8",
+             "--unencrypted-home")
     assert_untouched(canary)
     stick.unlink()
     proc = run_tool("livecd-iso-to-disk", str(iso), str(stick), "--noverify", "--force", "--home-size-mb", "8",
-                    check=False)
+                    "--unencrypted-home", check=False)
     error = error_line(proc)
     assert "/EFI/BOOT/grub.cfg in the image is a symbolic link" in error, error
     assert_untouched(canary)
@@ -243,7 +244,8 @@ def test_liveimage_mount_links_in_the_root(planted_iso: Path, tmp_path: Path, ca
     there, so no home is mounted, and never over the host folder): nothing is mounted on the canary, which
     stays as it was."""
     stick = tmp_path / "stick.raw"
-    run_tool("livecd-iso-to-disk", str(planted_iso), str(stick), "--noefi", "--noverify", "--home-size-mb", "8")
+    run_tool("livecd-iso-to-disk", str(planted_iso), str(stick), "--noefi", "--noverify", "--home-size-mb", "8",
+             "--unencrypted-home")
     for source in (planted_iso, stick):
         mnt = tmp_path / f"mnt{source.suffix}"
         mnt.mkdir()

@@ -82,7 +82,7 @@ def test_overlay_and_home_stick(iso: Path, tmp_path: Path) -> None:
     stick = tmp_path / "stick.raw"
     before = leftovers()
     run_tool("livecd-iso-to-disk", str(iso), str(stick), "--overlay-size-mb", "64", "--home-size-mb", "32",
-             "--force", "--label", "STICK", "--extra-kernel-args", "livecheck.persist=write")
+             "--unencrypted-home", "--force", "--label", "STICK", "--extra-kernel-args", "livecheck.persist=write")
     assert leftovers() == before and sh("losetup", "--associated", str(stick)) == ""
     t = table(stick)
     assert t["label"] == "dos"

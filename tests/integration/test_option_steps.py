@@ -74,7 +74,8 @@ def _incremental_left_nothing(ctx: Ctx) -> None:
 
 def _i2d_argv(ctx: Ctx) -> list[str]:
     (ctx.tmp / "out").mkdir()
-    return ["livecd-iso-to-disk", "--noverify", "--overlay-size-mb", "32", "--home-size-mb", "32", str(ctx.iso),
+    return ["livecd-iso-to-disk", "--noverify", "--overlay-size-mb", "32", "--home-size-mb", "32",
+            "--unencrypted-home", str(ctx.iso),
             str(ctx.tmp / "out/stick.raw")]
 
 

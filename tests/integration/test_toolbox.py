@@ -265,7 +265,8 @@ def sha256(path: Path) -> str:
 
 
 def test_mount_a_stick_read_only_with_its_home(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> None:
-    disk = stick(isos["squashfs"], tmp_path / "stick.raw", "--overlay-size-mb", "32", "--home-size-mb", "32")
+    disk = stick(isos["squashfs"], tmp_path / "stick.raw", "--overlay-size-mb", "32", "--home-size-mb", "32",
+                 "--unencrypted-home")
     before = sha256(disk)
     proc = mount_tool(str(disk), str(mnt), tmp=tmp_path, check=False, env=host_shell(
         tmp_path, "cat etc/os-release; touch home/x; findmnt -n -o FSTYPE,OPTIONS home"))

@@ -1,0 +1,195 @@
+"""What persists on a live stick, and where its live system lives: livecd-iso-to-disk's overlay, home, swap and
+live-directory options with upstream's meaning, around the copy of the ISO (:func:`iso_to_disk`'s ``_write``).
+
+The order is upstream's:
+
+1. :func:`check`, before anything is written: the options that contradict each other, a ``--copy-home`` from a
+   source without ``LiveOS/home.img``, a ``--livedir`` that would land on one of the ISO's own folders;
+2. :func:`before_copy`, on the mounted data partition before the ISO's files are copied: on a target that keeps
+   its files (upstream's default mode, which installs onto an existing partition) an existing ``home.img`` is
+   kept (refused with ``--home-size-mb`` or ``--copy-home`` unless ``--delete-home``) and with
+   ``--reset-overlay`` the existing overlay is kept to be reset; both are moved aside, because the old live
+   directory is replaced.  On a freshly formatted target there is nothing to keep (as upstream's ``--format``:
+   ``--reset-overlay`` then says so and goes on without one, ``--delete-home`` has nothing to delete);
+3. :func:`after_copy`: the live directory named ``--livedir`` (``rd.live.dir=``), the source's overlay taken
+   over with ``--copy-overlay`` (renamed to this stick's label and UUID; without it dropped, upstream never copies
+   it), the source's ``home.img`` kept (upstream copies one that an ISO carries, and ``--copy-home`` one from a
+   stick), what was kept put back (the overlay renamed and reset), then the new overlay, home and swap file, and
+   the kernel arguments all this needs (:func:`with_args`).
+
+``--multi`` puts the new system beside the others on a target that keeps its files; on a formatted target there
+are no others, so it boots alone from ``--livedir`` (upstream drops ``--multi`` there too).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imgcreate.errors import CreatorError
+from imgcreate.host.run import find_tool
+from imgcreate.media.liveiso import Layout, LiveIso
+from imgcreate.storage import inroot, rootfs
+from imgcreate.toolbox import stickhome, stickoverlay
+
+if TYPE_CHECKING:
+    from imgcreate.toolbox.isotodisk import IsoToDiskOptions
+
+log = logging.getLogger("imgcreate")
+
+LIVEOS = "LiveOS"
+_KEPT_HOME = "/.livecd-iso-to-disk-home.img"  # where upstream keeps the home while the live directory is replaced
+_KEPT_OVERLAY = "/.livecd-iso-to-disk-overlay"
+_KEPT_OVLWORK = "/.livecd-iso-to-disk-ovlwork"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What :func:`before_copy` moved aside on the target, to be put back by :func:`after_copy`."""
+
+    home: bool = False
+    overlay: bool = False
+    ovlwork: bool = False
+
+
+@dataclass(frozen=True)
+class Persisted:
+    """What the stick keeps across boots, as kernel arguments: *args* added, and whether it boots ``rw``."""
+
+    args: tuple[str, ...] = ()
+    rw: bool = False
+
+
+def livedir_name(wanted: str, warn: bool = False) -> str:
+    """The live directory's name: upstream replaces whitespace by ``_`` and ``/`` by ``-`` (with a warning,
+    given by :func:`check`), as neither works on a kernel command line or in a boot loader's path."""
+    name = re.sub(r"\s", "_", wanted).replace("/", "-")
+    if name != wanted and warn:
+        log.warning("The live directory '%s' contains whitespace or '/': using '%s'", wanted, name)
+    if name in ("", ".", "..") or not re.match(r"^[A-Za-z0-9._+-]+$", name):
+        raise CreatorError(f"--livedir '{wanted}' cannot be used: give a folder name of A-Z, a-z, 0-9, '.', '_', "
+                           "'+' or '-' (it is passed to dracut as rd.live.dir=).")
+    return name
+
+
+def check(options: IsoToDiskOptions, live: LiveIso) -> None:
+    """Every refusal of these options, before anything is written."""
+    stickoverlay.check(options.overlayfs, options.overlay_size_mb, options.no_overlay, options.copy_overlay,
+                       options.reset_overlay)
+    stickhome.check(options.home_size_mb, options.crypted_home and not options.copy_home, options.copy_home,
+                    f"/{LIVEOS}/{stickhome.HOME}" in live.files, options.swap_size_mb)
+    if options.home_size_mb > 0 and options.crypted_home and not options.copy_home:
+        find_tool("cryptsetup")
+        stickhome.passphrase_of(options.home_passphrase)
+    livedir = livedir_name(options.livedir, warn=True)
+    if livedir != LIVEOS and any(f.startswith(f"/{livedir}/") for f in live.files):
+        raise CreatorError(f"--livedir {livedir}: the ISO has a folder /{livedir} of its own; choose another name.")
+    if options.copy_overlay and not any(f.startswith(f"/{LIVEOS}/overlay-") for f in live.files):
+        log.warning("There is no persistent overlay on the source to copy (--copy-overlay): the stick gets none.")
+
+
+def before_copy(mnt: Path, options: IsoToDiskOptions) -> Kept:
+    """On the mounted target, before the live directory is replaced: move aside what stays (see the module)."""
+    livedir = livedir_name(options.livedir)
+    home = f"/{livedir}/{stickhome.HOME}"
+    keep_home = False
+    if stickhome.has_home(mnt, livedir):
+        if options.delete_home:
+            log.warning("The old persistent home %s will be deleted (--delete-home).", home)
+        elif options.home_size_mb > 0 or options.copy_home:
+            what = "a new home.img be created" if options.home_size_mb > 0 else "the source's home.img be copied"
+            raise CreatorError(f"The target has a persistent home ({home}) and you asked that {what}: to remove the "
+                               "existing home.img give --delete-home explicitly. Nothing was changed.")
+        else:
+            _move(mnt, home, _KEPT_HOME)
+            keep_home = True
+    overlays = stickoverlay.found(mnt, livedir)
+    if not options.reset_overlay:
+        return Kept(home=keep_home)
+    if not overlays:
+        log.warning("There is no persistent overlay on the target to reset (--reset-overlay): going on without "
+                    "one.")
+        return Kept(home=keep_home)
+    _move(mnt, f"/{livedir}/{overlays[0]}", _KEPT_OVERLAY)
+    ovlwork = inroot.is_dir(mnt, f"/{livedir}/ovlwork")
+    if ovlwork:
+        _move(mnt, f"/{livedir}/ovlwork", _KEPT_OVLWORK)
+    return Kept(home=keep_home, overlay=True, ovlwork=ovlwork)
+
+
+def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout, work: Path,
+               kept: Kept, source_dir: str = LIVEOS) -> Persisted:
+    """After the ISO's ``LiveOS/`` was copied to /*source_dir* on the mounted target: see the module."""
+    livedir = livedir_name(options.livedir)
+    if livedir != source_dir and inroot.lstat(mnt, f"/{source_dir}") is not None:
+        inroot.remove_tree(mnt, f"/{livedir}")
+        _move(mnt, f"/{source_dir}", f"/{livedir}")
+        log.info("The live system is in /%s (rd.live.dir=%s)", livedir, livedir)
+    if options.multi and source_dir == LIVEOS:
+        log.warning("--multi: the target holds no other live system; this one boots alone from /%s", livedir)
+    kind = _overlay(mnt, livedir, stickoverlay.overlay_name(label, uuid), options, layout, work, kept)
+    if kept.home:
+        _move(mnt, _KEPT_HOME, f"/{livedir}/{stickhome.HOME}")
+    if options.home_size_mb > 0:
+        stickhome.make_home(mnt, livedir, options.home_size_mb, options.crypted_home, options.home_passphrase)
+    elif stickhome.has_home(mnt, livedir):
+        log.info("Persistent home: /%s/%s from the source", livedir, stickhome.HOME)
+    if options.swap_size_mb > 0:
+        stickhome.make_swap(mnt, livedir, options.swap_size_mb)
+    args = stickoverlay.kernel_args(kind, options.overlayfs, options.no_overlay, uuid)
+    if livedir != LIVEOS:
+        args.append(f"rd.live.dir={livedir}")
+    rw = kind is not None or stickhome.has_home(mnt, livedir) or options.swap_size_mb > 0
+    return Persisted(args=tuple(args), rw=rw)
+
+
+def with_args(args: str, persisted: Persisted) -> str:
+    """The stick's kernel command line *args* with what *persisted* needs (``rw`` for ``ro``; each argument
+    once)."""
+    words = args.split(" ")
+    if persisted.rw:
+        words = ["rw" if w == "ro" else w for w in words]
+    words += [a for a in persisted.args if a not in words]
+    return " ".join(words)
+
+
+def _overlay(mnt: Path, livedir: str, name: str, options: IsoToDiskOptions, layout: Layout, work: Path,
+             kept: Kept) -> str | None:
+    """The stick's overlay: the source's (--copy-overlay), the target's reset (--reset-overlay), or a new one as
+    asked; its kind (None: no persistent overlay)."""
+    kind = _source_overlay(mnt, livedir, name, options.copy_overlay)
+    if kept.overlay:
+        _move(mnt, _KEPT_OVERLAY, f"/{livedir}/{name}")
+        if kept.ovlwork:
+            _move(mnt, _KEPT_OVLWORK, f"/{livedir}/ovlwork")
+        stickoverlay.reset(mnt, livedir, name, work)
+        kind = stickoverlay.kind_of(mnt, livedir, name)
+    if kind is None:
+        kind = stickoverlay.make(mnt, livedir, name, options.overlayfs, options.overlay_size_mb, layout, work)
+    return kind
+
+
+def _source_overlay(mnt: Path, livedir: str, name: str, copy: bool) -> str | None:
+    """The overlay the source carried, renamed to *name* with --copy-overlay (its kind), else removed."""
+    overlays = stickoverlay.found(mnt, livedir)
+    if copy and overlays:
+        stickoverlay.rename(mnt, livedir, overlays[0], name)
+        overlays = overlays[1:]
+        log.info("Copied the source's persistent overlay as /%s/%s", livedir, name)
+    for other in overlays:
+        inroot.remove_tree(mnt, f"/{livedir}/{other}")
+    if not (copy and inroot.lstat(mnt, f"/{livedir}/{name}") is not None):
+        return None
+    kind = stickoverlay.kind_of(mnt, livedir, name)
+    if kind == "dir":
+        inroot.makedirs(mnt, f"/{livedir}/ovlwork")
+    return kind
+
+
+def _move(mnt: Path, src: str, dst: str) -> None:
+    """Rename *src* to *dst* on the stick (links moved, never followed)."""
+    os.rename(rootfs.host_path(mnt, src), rootfs.host_path(mnt, dst))
