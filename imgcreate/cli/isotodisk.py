@@ -115,7 +115,7 @@ def iso_to_disk_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nomenu", action="store_true", help="skip the boot menu: boot the live system at once")
     parser.add_argument("--extra-kernel-args", default="", metavar="ARGS",
                         help="more kernel arguments for the stick's boot menu")
-    parser.add_argument("--compress", dest="skipcompress", action="store_false",
+    parser.add_argument("--compress", dest="skipcompress", action="store_false", default=False,
                         help="copy the compressed squashfs.img (the default)")
     parser.add_argument("--skipcompress", action="store_true",
                         help="expand the squashfs: LiveOS/rootfs.img on the stick, uncompressed (faster, bigger)")
@@ -193,7 +193,10 @@ def _options(opts: argparse.Namespace, parser: argparse.ArgumentParser) -> IsoTo
     if opts.totaltimeout is not None:
         log.warning("--totaltimeout %s is not used: GRUB, which boots the stick, has no total timeout (as "
                     "upstream's EFI GRUB); --timeout sets its menu's", opts.totaltimeout)
-    return IsoToDiskOptions(size_mb=opts.size_mb, format=opts.format is not None or opts.msdos,
+    fmt = opts.format is not None or opts.msdos
+    if fmt and opts.skipcopy:
+        log.warning("--skipcopy: --format is bypassed (as upstream); only the boot configuration is written")
+    return IsoToDiskOptions(size_mb=opts.size_mb, format=fmt and not opts.skipcopy,
                             format_size_mb=size, fstype=fstype, skipcopy=opts.skipcopy,
                             skipcompress=opts.skipcompress, timeout=opts.timeout, nomenu=opts.nomenu,
                             updates=opts.updates, ks=opts.ks, label=opts.label, gpt=opts.gpt, efi=opts.efi,

@@ -281,20 +281,18 @@ def _onto_partition(live: LiveIso, tgt: PartitionTarget, label: str, options: Is
     with contextlib.ExitStack() as stack:
         work = _work_folder(stack)
         try:
-            if label != tgt.label:
-                _relabel(tgt, label)
             stick = stickinstall.Stick(disk=tgt.disk, part=str(tgt.path), fstype=tgt.fstype, label=label,
                                        uuid=tgt.uuid, gpt=tgt.gpt)
-            _fill(stack, live, stick, options, work, fresh=False)
+            _fill(stack, live, stick, options, work, fresh=False, old_label=tgt.label)
             run(["sync"], what="Flushing the stick")
         finally:
             with signals.deferred("cleaning up"):
                 stack.close()
 
 
-def _relabel(tgt: PartitionTarget, label: str) -> None:
-    tool = ["fatlabel", str(tgt.path), label] if tgt.fstype == "vfat" else ["e2label", str(tgt.path), label]
-    run(tool, what=f"Labelling {tgt.path} {label}")
+def _relabel(stick: stickinstall.Stick) -> None:
+    tool = "fatlabel" if stick.fat else "e2label"
+    run([tool, stick.part, stick.label], what=f"Labelling {stick.part} {stick.label}")
 
 
 def verify_iso(iso: Path) -> None:
@@ -343,27 +341,39 @@ def _write(stack: contextlib.ExitStack, live: LiveIso, tgt: Target, layout: Disk
     run(["sync"], what="Flushing the stick")
 
 
+def _check_room(root: Path, live: LiveIso, stick: stickinstall.Stick, options: IsoToDiskOptions,
+                fresh: bool) -> None:
+    """Before anything is written: room for the live system (what it replaces counted as free), or with
+    --skipcopy a live system to reconfigure."""
+    if options.skipcopy:
+        if not fresh and not stickinstall.has_live_system(root, stick):
+            raise CreatorError(f"--skipcopy: {stick.part} holds no live system (LiveOS/) to reconfigure. Nothing "
+                               "was written.")
+        return
+    needed = live.path.stat().st_size + (options.overlay_size_mb + options.home_size_mb + 8) * MIB
+    free = stickinstall.free_bytes(root, stick, live)
+    if needed > free:
+        raise CreatorError(
+            f"{stick.part} has {free // MIB} MiB free (counting the live system it replaces), but the live "
+            f"system with this overlay and home needs {math.ceil(needed / MIB)} MiB: free some space, use a "
+            "bigger partition or smaller --overlay-size-mb / --home-size-mb. Nothing was written.")
+
+
 def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick, options: IsoToDiskOptions,
-          work: Path, *, fresh: bool) -> diskboot.DiskBootMenu:
+          work: Path, *, fresh: bool, old_label: str | None = None) -> diskboot.DiskBootMenu:
     """The live files, boot menus, persistence and GRUB's BIOS boot code on the partition *stick* (a new one
-    when *fresh*); its other files stay.  With --skipcopy only the boot configuration is written."""
+    when *fresh*; labelled *old_label* until now); its other files stay.  With --skipcopy only the boot
+    configuration is written."""
     root = stickinstall.open_root(stack, stick, work)
+    _check_room(root, live, stick, options, fresh)
+    if old_label is not None and old_label != stick.label:
+        _relabel(stick)
     if not options.skipcopy:
-        needed = live.path.stat().st_size + (options.overlay_size_mb + options.home_size_mb + 8) * MIB
-        free = stickinstall.free_bytes(root, stick, live)
-        if needed > free:
-            raise CreatorError(
-                f"{stick.part} has {free // MIB} MiB free (counting the live system it replaces), but the live "
-                f"system with this overlay and home needs {math.ceil(needed / MIB)} MiB: free some space, use a "
-                "bigger partition or smaller --overlay-size-mb / --home-size-mb. Nothing was written.")
         stickinstall.remove_replaced(root, stick, live)
         log.info("Copying the live system to %s", stick.part)
         live.extract_all(root)
         if options.skipcompress:
             stickinstall.expand_rootfs(root, live)
-    elif not fresh and not stickinstall.has_live_system(root, stick):
-        raise CreatorError(f"--skipcopy: {stick.part} holds no live system (LiveOS/) to reconfigure. Nothing was "
-                           "written.")
     args = kernel_args(live.boot.args, stick.uuid, options, live.layout)
     args += "".join(f" {arg}=hd:UUID={stick.uuid}:/{name}" for arg, name, given in (
         ("inst.updates", "updates.img", options.updates), ("inst.ks", "ks.cfg", options.ks)) if given is not None)
@@ -381,7 +391,7 @@ def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick,
             rootfs.write_file(root, f"/{name}", given.read_bytes(), mode=0o644)
     stickinstall.install_bios_grub(stack, root, stick, menu, work, required=fresh)
     if stick.fat:
-        stickinstall.copy_to_fat(root, stick, live)
+        stickinstall.copy_to_fat(root, stick, live, replace=not options.skipcopy)
     return menu
 
 

@@ -115,31 +115,28 @@ def remove_replaced(root: Path, stick: Stick, live: LiveIso) -> None:
             inroot.remove_tree(root, "/" + p)
 
 
-def copy_to_fat(tree: Path, stick: Stick, live: LiveIso) -> None:
-    """The files put together in *tree* onto the FAT partition with mtools: each replaced path deleted there
-    first, the rest of the partition left as it is."""
+def copy_to_fat(tree: Path, stick: Stick, live: LiveIso, replace: bool = True) -> None:
+    """The files put together in *tree* onto the FAT partition with mtools, folder by folder: with *replace*
+    each path the ISO brings is deleted there first; the rest of the partition is left as it is."""
     env = mtools_env()
     part = stick.part
-    for p in replaced_paths(live):
-        run(["mdeltree", "-i", part, f"::/{p}"], env=env, check=False, what=f"Removing the old {p} on {part}")
-        run(["mdel", "-i", part, f"::/{p}"], env=env, check=False, what=f"Removing the old {p} on {part}")
+    if replace:
+        for p in replaced_paths(live):
+            run(["mdeltree", "-i", part, f"::/{p}"], env=env, check=False, what=f"Removing the old {p} on {part}")
+            run(["mdel", "-i", part, f"::/{p}"], env=env, check=False, what=f"Removing the old {p} on {part}")
     log.info("Copying the live system to %s", part)
     try:
-        for top in sorted(tree.iterdir()):
-            if top.is_dir() and top.name in _NESTED:
-                run(["mmd", "-D", "s", "-i", part, f"::/{top.name}"], env=env, check=False,
-                    what=f"Making {top.name} on {part}")
-                for child in sorted(top.iterdir()):
-                    _mcopy(part, child, f"::/{top.name}/", env)
-            else:
-                _mcopy(part, top, "::/", env)
+        for folder, _dirs, files in sorted(os.walk(tree)):
+            rel = Path(folder).relative_to(tree).as_posix()
+            dest = "::/" if rel == "." else f"::/{rel}/"
+            if rel != ".":
+                run(["mmd", "-i", part, dest.rstrip("/")], env=env, check=False, what=f"Making {rel} on {part}")
+            if files:
+                run(["mcopy", "-p", "-Q", "-o", "-D", "o", "-i", part,
+                     *(str(Path(folder) / f) for f in sorted(files)), dest], env=env,
+                    what=f"Copying {rel} to {part}")
     except CommandError as exc:
         raise CreatorError(f"Copying the live system to the FAT filesystem on {part} failed: {exc}") from exc
-
-
-def _mcopy(part: str, src: Path, dest: str, env: dict[str, str]) -> None:
-    run(["mcopy", "-s", "-p", "-Q", "-o", "-D", "o", "-i", part, str(src), dest], env=env,
-        what=f"Copying {src.name} to {part}")
 
 
 def expand_rootfs(root: Path, live: LiveIso) -> None:
@@ -149,7 +146,7 @@ def expand_rootfs(root: Path, live: LiveIso) -> None:
     if not squash.is_file():
         log.warning("--skipcompress: the ISO has no LiveOS/squashfs.img; its root image is copied as it is")
         return
-    out = root / ".." / "unsquashed"
+    out = squash.parent / ".unsquashed"  # on the stick: the image is moved, not copied, into place
     try:
         run(["unsquashfs", "-no-progress", "-f", "-d", str(out), str(squash), "LiveOS/rootfs.img"],
             what="Expanding the root filesystem image (--skipcompress)")
@@ -160,6 +157,7 @@ def expand_rootfs(root: Path, live: LiveIso) -> None:
         log.warning("--skipcompress: the squashfs holds no LiveOS/rootfs.img (a flat root); it is copied compressed")
         return
     shutil.move(str(inner), str(rootfs.host_path(root, "/LiveOS/rootfs.img")))
+    shutil.rmtree(out)
     squash.unlink()
     log.info("LiveOS/rootfs.img expanded from the squashfs (--skipcompress)")
 
