@@ -131,6 +131,11 @@ def copy_to_fat(tree: Path, stick: Stick, live: LiveIso, replace: bool = True) -
             dest = "::/" if rel == "." else f"::/{rel}/"
             if rel != ".":
                 run(["mmd", "-i", part, dest.rstrip("/")], env=env, check=False, what=f"Making {rel} on {part}")
+            links = [f for f in files if (Path(folder) / f).is_symlink()]
+            if links:  # FAT holds no links, and mcopy would read what a link names on the host
+                log.warning("not copied to the FAT filesystem (symbolic links): %s",
+                            ", ".join(f"{rel}/{f}" for f in sorted(links)))
+            files = [f for f in files if f not in links]
             if files:
                 run(["mcopy", "-p", "-Q", "-o", "-D", "o", "-i", part,
                      *(str(Path(folder) / f) for f in sorted(files)), dest], env=env,

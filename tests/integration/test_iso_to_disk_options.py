@@ -203,11 +203,12 @@ def format_size_and_msdos(r: Runs) -> None:
 
 
 def efi_gpt_noesp_nomac(r: Runs) -> None:
-    """--efi (--mactel): GPT, with its BIOS boot partition; --noesp: no EFI system partition; --nomac: no HFS+."""
+    """--efi (--mactel): GPT, with its BIOS boot partition; --noesp: no EFI system partition; --nomac: no HFS+
+    (the FAT data partition is a basic data partition)."""
     table = json.loads(r.formatted().info["table"])
     assert table["label"] == "gpt"
     types = [p["type"] for p in table["partitions"]]
-    assert types == ["21686148-6449-6E6F-744E-656564454649", "0FC63DAF-8483-4772-8E79-3D69D8477DE4"], types
+    assert types == ["21686148-6449-6E6F-744E-656564454649", "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"], types
 
 
 def reset_mbr(r: Runs) -> None:
@@ -230,9 +231,10 @@ def force(r: Runs) -> None:
     assert r.fat().proc.returncode == 0
     image = r.tmp / "old.raw"
     image.write_bytes(b"old data" * 1000)
-    proc = run_tool("livecd-iso-to-disk", "--noverify", "--noesp", str(r.iso), str(image), check=False)
+    proc = run_tool("livecd-iso-to-disk", "--noverify", "--noesp", "--size-mb", "200", str(r.iso), str(image),
+                    check=False)
     assert_failed(proc, "exists and is not empty", "--format (or --force)")
-    run_tool("livecd-iso-to-disk", "--noverify", "--noesp", "--force", str(r.iso), str(image))
+    run_tool("livecd-iso-to-disk", "--noverify", "--noesp", "--force", "--size-mb", "200", str(r.iso), str(image))
     assert json.loads(sh("sfdisk", "--json", str(image)))["partitiontable"]["label"] == "dos"
 
 
