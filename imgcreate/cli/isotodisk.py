@@ -22,8 +22,9 @@ log = logging.getLogger("imgcreate")
 EXIT_CODES = """\
 exit status:
   0    the stick (or image file) was written
-  1    the command line was wrong, or it failed or was refused (the message says why); nothing was left
-       mounted or attached (as upstream, a usage error is 1 too)
+  1    the command line was wrong (as upstream's livecd-iso-to-disk), or it failed or was refused (the message
+       says why); nothing was left mounted or attached
+  2    not used: the other tools' usage error is 1 here, as upstream
   130  interrupted (Ctrl-C, SIGTERM or SIGHUP); everything was cleaned up (an image file this run made is
        removed)
 """
@@ -99,8 +100,9 @@ def iso_to_disk_parser() -> argparse.ArgumentParser:
     parser.add_argument("--noverify", action="store_true",
                         help="do not check the ISO's implanted checksum before copying")
     parser.add_argument("--force", action="store_true",
-                        help="do not ask before erasing a block device with --format; overwrite an existing, "
-                             "non-empty image file")
+                        help="do not ask before replacing a live system already on the partition (upstream's "
+                             "meaning) or erasing a block device with --format; overwrite an existing, non-empty "
+                             "image file")
     parser.add_argument("--xo", action="store_true", help="an OLPC XO-1 stick: not supported (ends with an error)")
     parser.add_argument("--xo-no-home", action="store_true",
                         help="an OLPC XO stick with /home on an SD card: not supported (ends with an error)")

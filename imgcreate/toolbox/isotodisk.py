@@ -350,6 +350,11 @@ def _check_room(root: Path, live: LiveIso, stick: stickinstall.Stick, options: I
             raise CreatorError(f"--skipcopy: {stick.part} holds no live system (LiveOS/) to reconfigure. Nothing "
                                "was written.")
         return
+    if not fresh and not options.force and stickinstall.has_live_system(root, stick):
+        question = (f"{stick.part} holds a live system (LiveOS/) already: it will be replaced (its overlay and home "
+                    "too). Type 'yes' to continue: ")
+        if options.confirm is None or not options.confirm(question):
+            raise CreatorError(f"Not confirmed: nothing was written to {stick.part}.")
     needed = live.path.stat().st_size + (options.overlay_size_mb + options.home_size_mb + 8) * MIB
     free = stickinstall.free_bytes(root, stick, live)
     if needed > free:

@@ -434,8 +434,9 @@ def mtype(part: str, path: str) -> str:
 
 def test_adds_the_live_system_to_a_fat_partition_and_keeps_its_files(iso: Path, tmp_path: Path) -> None:
     """``livecd-iso-to-disk ISO /dev/loopNp1``: the FAT filesystem keeps its label and the user's files, gains
-    the ISO's tree and a menu booting it by UUID, the disk's MBR gets GRUB's boot code; a second run replaces the
-    live system and keeps the files still (tests/boot boots such a stick)."""
+    the ISO's tree and a menu booting it by UUID, the disk's MBR gets GRUB's boot code; a second run asks before
+    it replaces the live system (upstream: unless --force) and keeps the files still (tests/boot boots such a
+    stick)."""
     disk = partitioned(tmp_path / "fat.img", 400, "vfat", label="MYSTICK")
     with loop(disk, partscan=True) as dev:
         part = f"{dev}p1"
@@ -455,7 +456,9 @@ def test_adds_the_live_system_to_a_fat_partition_and_keeps_its_files(iso: Path, 
             assert f"::/{f}" in listing, f
         assert "GRUB" in mtype(part, "EFI/BOOT/grub.cfg") or uuid in mtype(part, "EFI/BOOT/grub.cfg")
         assert b"GRUB" in disk.read_bytes()[:512], "GRUB's boot code in the disk's MBR"
-        run_tool("livecd-iso-to-disk", "--noverify", "--label", "AGAIN", str(iso), part)
+        err = refused("--noverify", "--label", "AGAIN", str(iso), part, input="no\n")
+        assert "holds a live system (LiveOS/) already" in err and "Not confirmed" in err
+        run_tool("livecd-iso-to-disk", "--noverify", "--label", "AGAIN", str(iso), part, input="yes\n")
         assert sh("blkid", "-p", "-s", "LABEL", "-o", "value", part).strip() == "AGAIN"
         assert mtype(part, "Documents/notes.txt") == "mine\n"
     assert leftovers() == []
