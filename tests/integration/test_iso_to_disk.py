@@ -464,21 +464,6 @@ def test_adds_the_live_system_to_a_fat_partition_and_keeps_its_files(iso: Path, 
     assert leftovers() == []
 
 
-def test_adds_the_live_system_to_an_ext4_partition_and_keeps_its_files(iso: Path, tmp_path: Path) -> None:
-    """The same onto ext4, which has no label: it gets upstream's ``LIVE``."""
-    disk = partitioned(tmp_path / "ext.img", 400, "ext4")
-    with loop(disk, partscan=True) as dev:
-        part = f"{dev}p1"
-        with mounted(part, tmp_path / "m", options="rw") as mnt:
-            (mnt / "notes.txt").write_text("mine\n")
-        run_tool("livecd-iso-to-disk", "--noverify", str(iso), part)
-        label, _ = data_partition(dev, 1, tmp_path, iso)
-        assert label == "LIVE"
-        with mounted(part, tmp_path / "m") as mnt:
-            assert (mnt / "notes.txt").read_text() == "mine\n"
-    assert leftovers() == []
-
-
 def test_partition_mode_refusals(iso: Path, tmp_path: Path) -> None:
     """Before anything is written: a whole device without --format (upstream: name the partition), a partition
     with --format (it formats whole devices), a partition without a FAT or ext filesystem, one too small, one

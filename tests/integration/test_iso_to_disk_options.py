@@ -128,13 +128,19 @@ class Runs:
             disk = partitioned(self.tmp / "ext.img", 400, ("mkfs.ext4", "-q", "-L", "MINE"))
             with attached(disk) as dev:
                 part = f"{dev}p1"
+                mnt = self.tmp / "ext-mnt"
+                mnt.mkdir()
+                sh("mount", part, str(mnt))
+                try:
+                    (mnt / "notes.txt").write_text("mine\n")
+                finally:
+                    sh("umount", str(mnt))
                 proc = run_tool("livecd-iso-to-disk", "--noverify", "--nomenu", "--compress",
                                 "--overlay-size-mb", "32", "--home-size-mb", "16,ext4", str(self.iso), part)
                 stick = Stick(proc, info={"label": blkid(part, "LABEL"), "uuid": blkid(part, "UUID")})
-                mnt = self.tmp / "ext-mnt"
-                mnt.mkdir()
                 sh("mount", "-o", "ro", part, str(mnt))
                 try:
+                    stick.files["notes.txt"] = (mnt / "notes.txt").read_text()
                     stick.listing = sorted(str(p.relative_to(mnt)) for p in mnt.rglob("*"))
                     stick.files["first grub.cfg"] = (mnt / "boot/grub2/grub.cfg").read_text()
                     stick.info["squashfs mtime"] = str((mnt / "LiveOS/squashfs.img").stat().st_mtime_ns)
@@ -176,9 +182,10 @@ def runs(toolbox_isos: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 # ---- the checks ---------------------------------------------------------------------------------------------
 
 def source_and_target(r: Runs) -> None:
-    """ISO: the live ISO's files are on the stick; TARGET: the partition given (its table untouched)."""
+    """ISO: the live ISO's files are on the stick; TARGET: the partition given, an ext4 one here keeping the
+    user's file (tests/integration/test_iso_to_disk.py: a FAT one)."""
     assert "::/LiveOS/rootfs.img" in r.fat().listing and "::/images/pxeboot/vmlinuz" in r.fat().listing
-    assert "LiveOS/squashfs.img" in r.ext().listing
+    assert "LiveOS/squashfs.img" in r.ext().listing and r.ext().files["notes.txt"] == "mine\n"
 
 
 def usage(r: Runs) -> None:
