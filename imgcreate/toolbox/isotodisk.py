@@ -209,6 +209,8 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
             raise CreatorError(f"--skipcopy reconfigures the live system on a partition: give the partition, not "
                                f"{target}. Nothing was written.")
         label = stick_label("", options.label, fat=options.fstype == "vfat")
+        if options.fstype == "vfat":
+            label = label.upper()  # as mkfs.vfat writes it: dracut names the overlay by the label it reads
     for name, extra in (("--updates", options.updates), ("--ks", options.ks)):
         if extra is not None and not extra.is_file():
             raise CreatorError(f"{name} {extra}: no such file. Nothing was written.")
