@@ -65,6 +65,13 @@ def tools(*keys: str) -> tuple[str, ...]:
     return tuple(f"{TOOLS}[{k}]" for k in keys)
 
 
+I2D_OPTIONS = "tests/integration/test_iso_to_disk_options.py::test_option_effect"
+
+
+def i2d(*keys: str) -> tuple[str, ...]:
+    return tuple(f"{I2D_OPTIONS}[{k}]" for k in keys)
+
+
 def lm(*keys: str) -> tuple[str, ...]:
     return tuple(f"{LIVEIMAGE_MOUNT}[{k}]" for k in keys)
 
@@ -238,23 +245,37 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **_logging("editliveos logging"),
     },
     "livecd-iso-to-disk": {
-        "--help": tools("--help --version"),
+        "--help": (*tools("--help --version"), *i2d("--help")),
         "--version": tools("--help --version"),
-        "ISO": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
-        "TARGET": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
-        "--size-mb": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
-        "--format": tools("livecd-iso-to-disk --msdos --efi --format --reset-mbr"),
-        "--reset-mbr": tools("livecd-iso-to-disk --msdos --efi --format --reset-mbr"),
-        "--gpt": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
-        "--msdos": tools("livecd-iso-to-disk --msdos --efi --format --reset-mbr"),
-        "--efi": tools("livecd-iso-to-disk --msdos --efi --format --reset-mbr"),
-        "--noefi": (f"{ISO_TO_DISK}::test_gpt_noefi_stick_with_the_isos_label_in_a_given_size",),
-        "--label": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
-        "--overlay-size-mb": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
-        "--home-size-mb": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
-        "--noverify": tools("livecd-iso-to-disk --noverify"),
-        "--force": (f"{ISO_TO_DISK}::test_an_existing_file_is_overwritten_only_with_force",),
-        "--extra-kernel-args": (f"{ISO_TO_DISK}::test_overlay_and_home_stick",),
+        "ISO": i2d("ISO"),
+        "TARGET": (*i2d("TARGET"), f"{ISO_TO_DISK}::test_adds_the_live_system_to_a_fat_partition_and_keeps_its_files",
+                   f"{ISO_TO_DISK}::test_partition_mode_refusals"),
+        "--format": (*i2d("--format"), *tools("livecd-iso-to-disk --format --reset-mbr")),
+        "--msdos": i2d("--msdos"),
+        "--efi": i2d("--efi"),
+        "--noesp": i2d("--noesp"),
+        "--nomac": i2d("--nomac"),
+        "--reset-mbr": (*i2d("--reset-mbr"), *tools("livecd-iso-to-disk --format --reset-mbr")),
+        "--skipcopy": i2d("--skipcopy"),
+        "--noverify": (*i2d("--noverify"), *tools("livecd-iso-to-disk --noverify")),
+        "--force": (*i2d("--force"), f"{ISO_TO_DISK}::test_an_existing_file_is_overwritten_only_with_force",
+                    f"{ISO_TO_DISK}::test_adds_the_live_system_to_a_fat_partition_and_keeps_its_files"),
+        "--xo": i2d("--xo"),
+        "--xo-no-home": i2d("--xo-no-home"),
+        "--timeout": i2d("--timeout"),
+        "--totaltimeout": i2d("--totaltimeout"),
+        "--nobootmsg": i2d("--nobootmsg"),
+        "--nomenu": i2d("--nomenu"),
+        "--extra-kernel-args": (*i2d("--extra-kernel-args"), f"{ISO_TO_DISK}::test_overlay_and_home_stick"),
+        "--compress": i2d("--compress"),
+        "--skipcompress": i2d("--skipcompress"),
+        "--overlay-size-mb": (*i2d("--overlay-size-mb"), f"{ISO_TO_DISK}::test_overlay_and_home_stick"),
+        "--home-size-mb": (*i2d("--home-size-mb"), f"{ISO_TO_DISK}::test_overlay_and_home_stick"),
+        "--updates": i2d("--updates"),
+        "--ks": i2d("--ks"),
+        "--label": (*i2d("--label"), f"{ISO_TO_DISK}::test_overlay_and_home_stick"),
+        "--size-mb": (f"{ISO_TO_DISK}::test_gpt_noesp_stick_labelled_live_in_a_given_size",
+                      f"{ISO_TO_DISK}::test_an_image_file_is_used_whole_grown_or_cut_to_size_mb"),
         **_I2D_PERSIST,
         **_logging("livecd-iso-to-disk logging"),
     },

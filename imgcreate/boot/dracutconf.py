@@ -24,7 +24,13 @@ log = logging.getLogger("imgcreate")
 
 DEFAULT_MODULES = ("livenet", "dmsquash-live", "dmsquash-live-autooverlay", "overlayfs", "pollcdrom")
 REQUIRED_MODULES = ("dmsquash-live",)  # without it the ISO cannot boot: never left out
-DRIVERS = ("sr_mod", "sd_mod", "cdrom", "usb_storage", "uas", "virtio_blk", "virtio_scsi", "virtio_pci", "nvme")
+# nls_cp437 and nls_ascii: the default codepage and iocharset of a FAT mount where the kernel builds them as
+# modules (Fedora's has them built in): without them dracut cannot mount a FAT stick's live partition
+# ("codepage cp437 not found"), which livecd-iso-to-disk writes by default onto an existing FAT partition.
+# Before nvme: dracut installs add_drivers in order and stops at the first one the kernel lacks (the test
+# distribution's kernel has no nvme).
+DRIVERS = ("sr_mod", "sd_mod", "cdrom", "usb_storage", "uas", "virtio_blk", "virtio_scsi", "virtio_pci",
+           "nls_cp437", "nls_ascii", "nvme")
 FILESYSTEMS = ("vfat", "msdos", "isofs", "ext4", "xfs", "btrfs", "squashfs", "overlay")
 MODULES_DIR = "/usr/lib/dracut/modules.d"
 

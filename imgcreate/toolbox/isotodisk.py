@@ -1,27 +1,26 @@
-"""livecd-iso-to-disk: write a live ISO to a USB stick (a block device) or a disk image file, bootable with BIOS
-and UEFI, optionally with a persistent overlay and a persistent /home.
+"""livecd-iso-to-disk: put a live ISO on a USB stick (or a disk image file), bootable with BIOS and UEFI,
+optionally with a persistent overlay and a persistent /home; upstream's two modes:
 
-What the stick holds (always repartitioned and formatted; nothing of what was there is kept):
+* onto a *partition* (the default, upstream's non-destructive mode): the FAT or ext filesystem on it keeps its
+  label (``LIVE`` when it has none, ``--label`` to change it) and its other files; the ISO's files
+  (``LiveOS/``, ``images/``, ``boot/grub2/``, ``EFI/BOOT/``) are added or replace the previous live system's
+  (:mod:`imgcreate.toolbox.stickinstall`), and GRUB's BIOS boot code goes into the disk's MBR;
+* ``--format`` a whole *block device* (and always an *image file*, our extension): a new partition table,
+  msdos (``--efi``: GPT with a 1 MiB BIOS boot partition first for GRUB's core image), with a small FAT EFI
+  system partition holding the ISO's own ``EFI/BOOT`` files (unless ``--noesp``) and the data partition
+  labelled ``LIVE`` (or ``--label``), ext4 (``--msdos``: FAT), which is then written as above.
 
-* a partition table, msdos by default (what BIOS firmware boots from USB most reliably, as upstream) or GPT
-  (``gpt=True``, then with a 1 MiB BIOS boot partition first for GRUB's core image);
-* with ``efi`` (the default) a small FAT EFI system partition holding the ISO's own ``EFI/BOOT`` files (from
-  the ISO tree, else from its ``images/efiboot.img``) and a ``grub.cfg`` that finds the data partition by UUID;
-* the data partition, ext4 labelled *label*: the whole ISO tree (``LiveOS/squashfs.img``, kernel, initrd,
-  ``boot/grub2``), a GRUB menu ``boot/grub2/grub.cfg`` booting ``root=live:UUID=<uuid>`` (dracut's
-  dmsquash-live finds ``LiveOS/`` on any filesystem; by UUID as upstream, see :func:`kernel_args`), the
-  persistent overlay
-  ``LiveOS/overlay-<label>-<uuid>`` (``rd.live.overlay=UUID=<uuid>``: a dm-snapshot COW file, or an ext4
-  image with ``overlayfs/`` and ``ovlwork/`` for a flat squashfs, which needs overlayfs) and ``LiveOS/home.img``
-  (ext4, mounted as /home by the live system);
-* GRUB for BIOS: the core image made by the host's ``grub2-mkimage`` from the ISO's own ``boot/grub2/i386-pc``
-  modules (the host's when the ISO has none), written by the host's ``grub2-bios-setup`` (an ISO carries no
-  tool that can run on the host).
+On the data partition: the ISO tree, a GRUB menu ``boot/grub2/grub.cfg`` booting ``root=live:UUID=<uuid>``
+(by UUID as upstream, see :func:`kernel_args`), the persistent overlay ``LiveOS/overlay-<label>-<uuid>``
+(``rd.live.overlay=UUID=<uuid>``: a dm-snapshot COW file, or an ext4 image with ``overlayfs/`` and ``ovlwork/``
+for a flat squashfs) and ``LiveOS/home.img`` (ext4, mounted as /home by the live system).  GRUB for BIOS: the
+core image made by the host's ``grub2-mkimage`` from the ISO's own ``boot/grub2/i386-pc`` modules, written by
+the host's ``grub2-bios-setup``.
 
 Every loop device and mount is registered on an ExitStack when acquired, so an error or Ctrl-C leaves nothing
 attached or mounted, and an image file made by the run is removed unless it was finished.  Every refusal (not a
-live ISO, a mounted target, the disk of ``/``, a partition instead of a disk, too small, an existing non-empty
-image file without ``force``) happens before anything is written.
+live ISO, a damaged one, a mounted target, the disk of ``/``, a whole disk without ``--format`` or a partition
+with it, too small, an existing non-empty image file without ``--format``) happens before anything is written.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ import logging
 import math
 import re
 import shlex
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,14 +46,14 @@ from imgcreate.disk.layout import (
     PartKind,
     PlannedPartition,
 )
-from imgcreate.errors import CommandError, CreatorError
+from imgcreate.errors import CreatorError
 from imgcreate.host import fs, signals
-from imgcreate.host.run import find_any_tool, mtools_env, run
+from imgcreate.host.run import find_any_tool, run
 from imgcreate.media import liveiso
 from imgcreate.media.liveiso import Layout, LiveIso
-from imgcreate.storage import inroot, rootfs
-from imgcreate.toolbox import stickmulti, stickpersist, sticktarget
-from imgcreate.toolbox.sticktarget import Target
+from imgcreate.storage import rootfs
+from imgcreate.toolbox import stickinstall, stickmulti, stickpersist, sticktarget
+from imgcreate.toolbox.sticktarget import PartitionTarget, Target
 
 log = logging.getLogger("imgcreate")
 
@@ -73,9 +71,20 @@ class IsoToDiskOptions:
     """What livecd-iso-to-disk was asked to do (the CLI's options; sizes in MiB)."""
 
     size_mb: int | None = None  # an image file is made (grown or cut to) this size; a block device is as it is
-    label: str | None = None  # the data partition's label (default: the ISO's, cut to 16 characters)
-    gpt: bool = False
-    efi: bool = True
+    # --format: repartition a whole block device (else the target is a partition, written non-destructively);
+    # its data partition format_size_mb big (None: the rest of the disk) with a *fstype* filesystem.
+    format: bool = False
+    format_size_mb: int | None = None
+    fstype: str = "ext4"  # ext4, ext3, ext2 or vfat (--msdos)
+    skipcopy: bool = False  # only the boot configuration is written, onto a partition that has a live system
+    skipcompress: bool = False  # LiveOS/rootfs.img expanded from the squashfs
+    timeout: str | None = None  # --timeout in tenths of a second (upstream's "-0" included)
+    nomenu: bool = False
+    updates: Path | None = None  # copied to /updates.img, inst.updates= names it
+    ks: Path | None = None  # copied to /ks.cfg, inst.ks= names it
+    label: str | None = None  # the data partition's label (default: LIVE; a partition keeps its own)
+    gpt: bool = False  # --efi: a GPT partition table when formatting
+    efi: bool = True  # an EFI system partition when formatting (--noesp: none)
     overlay_size_mb: int = 0
     home_size_mb: int = 0
     noverify: bool = False  # skip checking the ISO's implanted MD5 (checkisomd5) before copying
@@ -101,17 +110,19 @@ class IsoToDiskOptions:
 # Pure parts: label, kernel arguments, layout
 
 
-def stick_label(iso_label: str, wanted: str | None) -> str:
-    """The data partition's label: *wanted*, else the ISO's with anything but ``A-Za-z0-9._-`` made ``_``,
-    cut to ext4's 16 characters."""
+def stick_label(iso_label: str, wanted: str | None, fat: bool = False) -> str:
+    """The data partition's label: *wanted*, else *iso_label* (a partition's own; a new one gets upstream's
+    ``LIVE``) with anything but ``A-Za-z0-9._-`` made ``_``, cut to ext4's 16 (FAT's 11) characters."""
+    most = 11 if fat else 16
     if wanted is not None:
-        if not LABEL_RE.match(wanted):
+        if not LABEL_RE.match(wanted) or len(wanted) > most:
             raise CreatorError(
-                f"The label '{wanted}' cannot be used: give 1 to 16 characters of A-Z, a-z, 0-9, '.', '_' or '-' "
-                "(it names the ext4 data partition, and dracut finds the overlay file by it)."
+                f"The label '{wanted}' cannot be used: give 1 to {most} characters of A-Z, a-z, 0-9, '.', '_' or "
+                f"'-' (it names the {'FAT' if fat else 'ext4'} data partition, and dracut finds the overlay file by "
+                "it)."
             )
         return wanted
-    label = re.sub(r"[^A-Za-z0-9._-]", "_", iso_label)[:16]
+    label = re.sub(r"[^A-Za-z0-9._-]", "_", iso_label)[:most]
     return label or "LIVE"
 
 
@@ -152,9 +163,11 @@ def esp_size_mib(efi_bytes: int) -> int:
     return max(MIN_ESP_MIB, 2 * math.ceil(efi_bytes / MIB) + 4)
 
 
-def plan_stick(data_mib: int, esp_mib: int | None, gpt: bool, disk_bytes: int | None, label: str) -> DiskLayout:
-    """The stick's partitions: [BIOS boot (GPT)], [ESP], data; the data partition takes the rest of a disk of
-    *disk_bytes* (None: exactly as big as needed).  Raises CreatorError when the disk is too small."""
+def plan_stick(data_mib: int, esp_mib: int | None, gpt: bool, disk_bytes: int | None, label: str,
+               fstype: str = "ext4", fill: bool = True) -> DiskLayout:
+    """The stick's partitions: [BIOS boot (GPT)], [ESP], data (a *fstype* filesystem); the data partition takes
+    the rest of a disk of *disk_bytes* (None: exactly as big as needed), or with *fill* False exactly
+    *data_mib* (``--format SIZE``).  Raises CreatorError when the disk is too small."""
     overhead = FIRST_PARTITION_MIB + (GPT_BACKUP_MIB + 1 if gpt else 0) + (esp_mib or 0)
     needed = overhead + data_mib
     total_mib = needed if disk_bytes is None else disk_bytes // MIB
@@ -179,7 +192,7 @@ def plan_stick(data_mib: int, esp_mib: int | None, gpt: bool, disk_bytes: int | 
     if esp_mib:
         add(PartKind.EFI, "/boot/efi", "vfat", esp_mib, ESP_LABEL)
     data_end = total_mib - (GPT_BACKUP_MIB if gpt else 0)
-    add(PartKind.FILESYSTEM, "/", "ext4", data_end - start, label)
+    add(PartKind.FILESYSTEM, "/", fstype, data_end - start if fill else data_mib, label)
     return DiskLayout(label=DiskLabel.GPT if gpt else DiskLabel.MSDOS, size_bytes=total_mib * MIB,
                       partitions=tuple(parts))
 
@@ -188,13 +201,14 @@ def plan_stick(data_mib: int, esp_mib: int | None, gpt: bool, disk_bytes: int | 
 # Writing the stick
 
 
-def check_target(path: Path, iso: Path, options: IsoToDiskOptions) -> Target:
+def check_target(path: Path, iso: Path, options: IsoToDiskOptions) -> Target | PartitionTarget:
     """What *path* is, or why it must not be written (see :mod:`imgcreate.toolbox.sticktarget`)."""
-    return sticktarget.check_target(path, iso, options.size_mb, options.force)
+    return sticktarget.check_target(path, iso, options.size_mb, options.force, fmt=options.format)
 
 
 def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
-    """Write the live ISO *iso* to *target* (a block device or an image file) as *options* say."""
+    """Write the live ISO *iso* to *target* as *options* say: onto a partition (its other files kept), or
+    repartitioning a whole block device (``--format``) or an image file."""
     if options.overlay_size_mb < 0 or options.home_size_mb < 0:
         raise CreatorError("--overlay-size-mb and --home-size-mb must be 0 or more.")
     live = liveiso.read_live_iso(iso)
@@ -202,13 +216,40 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
     if options.multi and stickmulti.holds_stick(target):
         return stickmulti.add_system(live, target, options, lambda u: kernel_args(live.boot.args, u, options,
                                                                                   live.layout))
-    label = stick_label(live.label, options.label)
     tgt = check_target(target, iso, options)
+    if isinstance(tgt, PartitionTarget):
+        label = partition_label(tgt, options.label)
+    else:
+        if options.skipcopy:
+            raise CreatorError(f"--skipcopy reconfigures the live system on a partition: give the partition, not "
+                               f"{target}. Nothing was written.")
+        label = stick_label("", options.label, fat=options.fstype == "vfat")
+        if options.fstype == "vfat":
+            label = label.upper()  # as mkfs.vfat writes it: dracut names the overlay by the label it reads
+    for name, extra in (("--updates", options.updates), ("--ks", options.ks)):
+        if extra is not None and not extra.is_file():
+            raise CreatorError(f"{name} {extra}: no such file. Nothing was written.")
     if not options.noverify:
         verify_iso(iso)
+    if isinstance(tgt, PartitionTarget):
+        _onto_partition(live, tgt, label, options)
+        log.info("%s is ready: boot its disk %s, label %s", target, tgt.disk, label)
+    else:
+        _format_target(live, tgt, target, label, options)
+
+
+def _format_target(live: LiveIso, tgt: Target, target: Path, label: str, options: IsoToDiskOptions) -> None:
+    """--format (or an image file): the whole target repartitioned, then written."""
+    iso = live.path
     efi_bytes = _efi_bytes(live) if options.efi else 0
-    layout = plan_stick(data_size_mib(iso.stat().st_size, options), esp_size_mib(efi_bytes) if options.efi else None,
-                        options.gpt, tgt.size_bytes, label)
+    data_mib = data_size_mib(iso.stat().st_size, options)
+    if options.format_size_mb is not None:
+        if options.format_size_mb < data_mib:
+            raise CreatorError(f"--format {options.format_size_mb}: the live system needs a partition of at least "
+                               f"{data_mib} MiB. Nothing was written.")
+        data_mib = options.format_size_mb
+    layout = plan_stick(data_mib, esp_size_mib(efi_bytes) if options.efi else None, options.gpt, tgt.size_bytes,
+                        label, fstype=options.fstype, fill=options.format_size_mb is None)
     if tgt.is_block and not options.force:
         question = f"All data on {target} ({(tgt.size_bytes or 0) // MIB} MiB) will be lost. Type 'yes' to continue: "
         if options.confirm is None or not options.confirm(question):
@@ -217,9 +258,7 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
     # device), last, once no loop device holds it; a second signal does not cut the unwinding short.
     created = not tgt.is_block and not target.exists()
     with contextlib.ExitStack() as stack:
-        with signals.deferred("making a work folder"):  # made and registered for removal, or neither
-            work = Path(tempfile.mkdtemp(prefix="livecd-iso-to-disk-"))
-            stack.callback(fs.remove_tree, work)
+        work = _work_folder(stack)
         try:
             _write(stack, live, tgt, layout, label, options, work)
             created = False  # finished: it stays
@@ -232,6 +271,45 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
                         log.info("removing the unfinished image file %s", target)
                         target.unlink(missing_ok=True)
     log.info("%s is ready: boot it, label %s", target, label)
+
+
+def _work_folder(stack: contextlib.ExitStack) -> Path:
+    with signals.deferred("making a work folder"):  # made and registered for removal, or neither
+        work = Path(tempfile.mkdtemp(prefix="livecd-iso-to-disk-"))
+        stack.callback(fs.remove_tree, work)
+    return work
+
+
+def partition_label(tgt: PartitionTarget, wanted: str | None) -> str:
+    """A partition keeps its label (upstream), unless --label asks for another; one without gets ``LIVE``."""
+    label = stick_label(tgt.label, wanted, fat=tgt.fstype == "vfat") if wanted or tgt.label else "LIVE"
+    if wanted is None and tgt.label and not LABEL_RE.match(tgt.label):
+        raise CreatorError(f"{tgt.path} is labelled '{tgt.label}', which dracut cannot name the overlay by: give "
+                           "--label (1 to 16 characters of A-Z, a-z, 0-9, '.', '_' or '-'). Nothing was written.")
+    return label
+
+
+def _onto_partition(live: LiveIso, tgt: PartitionTarget, label: str, options: IsoToDiskOptions) -> None:
+    """Upstream's default mode: the live system added to the filesystem on the partition *tgt*."""
+    if options.gpt and not tgt.gpt:
+        raise CreatorError(f"--efi: the disk of {tgt.path} has an msdos partition table, and EFI booting with --efi "
+                           "needs GPT: run with --format --efi on the whole device, or leave out --efi (the UEFI boot "
+                           "files are copied anyway). Nothing was written.")
+    with contextlib.ExitStack() as stack:
+        work = _work_folder(stack)
+        try:
+            stick = stickinstall.Stick(disk=tgt.disk, part=str(tgt.path), fstype=tgt.fstype, label=label,
+                                       uuid=tgt.uuid, gpt=tgt.gpt)
+            _fill(stack, live, stick, options, work, fresh=False, old_label=tgt.label)
+            run(["sync"], what="Flushing the stick")
+        finally:
+            with signals.deferred("cleaning up"):
+                stack.close()
+
+
+def _relabel(stick: stickinstall.Stick) -> None:
+    tool = "fatlabel" if stick.fat else "e2label"
+    run([tool, stick.part, stick.label], what=f"Labelling {stick.part} {stick.label}")
 
 
 def verify_iso(iso: Path) -> None:
@@ -270,105 +348,92 @@ def _write(stack: contextlib.ExitStack, live: LiveIso, tgt: Target, layout: Disk
     # header belongs at the end of the file, not beyond the last partition with the old stick's data after it.
     made = formatted.format_disk(stack, tgt.path, layout, block=tgt.is_block, exact=options.size_mb is not None,
                                  erase=True)
-    device, devs = made.device, made.partitions
     data = next(p for p in layout.partitions if p.mountpoint == "/")
-    uuid = made.uuids[data.number]
-    mnt = work / "data"
-    mnt.mkdir()
-    fs.mount(stack, devs[data.number], mnt, fstype="ext4")
-    kept = stickpersist.before_copy(mnt, options)
-    log.info("Copying the live system to %s", devs[data.number])
-    live.extract_all(mnt)
-    persisted = stickpersist.after_copy(mnt, label, uuid, options, live.layout, work, kept)
-    args = stickpersist.with_args(kernel_args(live.boot.args, uuid, options, live.layout), persisted)
-    menu = diskboot.DiskBootMenu(title=f"Start {label}", kernel=live.boot.kernel, initrd=live.boot.initrd,
-                                 kernel_args=args, boot_uuid=uuid, grub_dir="/boot/grub2", timeout=_timeout(live))
-    # The stick's tree is the ISO's, links included: paths in it are resolved on the stick (boot -> /etc stays).
-    rootfs.write_file(mnt, "/boot/grub2/grub.cfg", diskboot.grub_cfg(menu))
-    if inroot.is_dir(mnt, "/EFI/BOOT"):
-        rootfs.write_file(mnt, "/EFI/BOOT/grub.cfg", diskboot.find_boot_cfg(menu))
-    _install_bios_grub(mnt, device, menu, layout.label is DiskLabel.GPT)
+    stick = stickinstall.Stick(disk=made.device, part=made.partitions[data.number], fstype=data.fstype or "ext4",
+                               label=label, uuid=made.uuids[data.number], gpt=layout.label is DiskLabel.GPT)
+    menu = _fill(stack, live, stick, options, work, fresh=True)
     esp = next((p for p in layout.partitions if p.kind is PartKind.EFI), None)
     if esp is not None:
-        _fill_esp(live, mnt, devs[esp.number], menu, work)
+        stickinstall.fill_esp(live, made.partitions[esp.number], menu, work)
     run(["sync"], what="Flushing the stick")
 
 
-def _timeout(live: LiveIso) -> int:
+def _check_room(root: Path, live: LiveIso, stick: stickinstall.Stick, options: IsoToDiskOptions,
+                fresh: bool) -> None:
+    """Before anything is written: room for the live system (what it replaces counted as free), or with
+    --skipcopy a live system to reconfigure."""
+    if options.skipcopy:
+        if not fresh and not stickinstall.has_live_system(root, stick):
+            raise CreatorError(f"--skipcopy: {stick.part} holds no live system (LiveOS/) to reconfigure. Nothing "
+                               "was written.")
+        return
+    if not fresh and not options.force and stickinstall.has_live_system(root, stick):
+        question = (f"{stick.part} holds a live system (LiveOS/) already: it will be replaced (its overlay and home "
+                    "too). Type 'yes' to continue: ")
+        if options.confirm is None or not options.confirm(question):
+            raise CreatorError(f"Not confirmed: nothing was written to {stick.part}.")
+    extras_mib = options.overlay_size_mb + options.home_size_mb + options.swap_size_mb + 8
+    needed = live.path.stat().st_size + extras_mib * MIB
+    free = stickinstall.free_bytes(root, stick, live)
+    if needed > free:
+        raise CreatorError(
+            f"{stick.part} has {free // MIB} MiB free (counting the live system it replaces), but the live "
+            f"system with this overlay and home needs {math.ceil(needed / MIB)} MiB: free some space, use a "
+            "bigger partition or smaller --overlay-size-mb / --home-size-mb. Nothing was written.")
+
+
+def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick, options: IsoToDiskOptions,
+          work: Path, *, fresh: bool, old_label: str | None = None) -> diskboot.DiskBootMenu:
+    """The live files, boot menus, persistence and GRUB's BIOS boot code on the partition *stick* (a new one
+    when *fresh*; labelled *old_label* until now); its other files stay.  With --skipcopy only the boot
+    configuration is written."""
+    root = stickinstall.open_root(stack, stick, work)
+    _check_room(root, live, stick, options, fresh)
+    if old_label is not None and old_label != stick.label:
+        _relabel(stick)
+    persisted = None
+    if not options.skipcopy:
+        kept = stickpersist.before_copy(root, options)  # an existing home (and overlay to reset) moved aside
+        stickinstall.remove_replaced(root, stick, live)
+        log.info("Copying the live system to %s", stick.part)
+        live.extract_all(root)
+        if options.skipcompress:
+            stickinstall.expand_rootfs(root, live)
+        persisted = stickpersist.after_copy(root, stick.label, stick.uuid, options, live.layout, work, kept)
+    args = kernel_args(live.boot.args, stick.uuid, options, live.layout)
+    if persisted is not None:
+        args = stickpersist.with_args(args, persisted)
+    args += "".join(f" {arg}=hd:UUID={stick.uuid}:/{name}" for arg, name, given in (
+        ("inst.updates", "updates.img", options.updates), ("inst.ks", "ks.cfg", options.ks)) if given is not None)
+    menu = diskboot.DiskBootMenu(title=f"Start {stick.label}", kernel=live.boot.kernel, initrd=live.boot.initrd,
+                                 kernel_args=args, boot_uuid=stick.uuid, grub_dir="/boot/grub2",
+                                 timeout=boot_timeout(live, options))
+    # The stick's tree is the ISO's, links included: paths in it are resolved on the stick (boot -> /etc stays).
+    rootfs.write_file(root, "/boot/grub2/grub.cfg", diskboot.grub_cfg(menu))
+    if any(f.startswith("/EFI/BOOT/") for f in live.files):
+        rootfs.write_file(root, "/EFI/BOOT/grub.cfg", diskboot.find_boot_cfg(menu))
+    for name, given in (("updates.img", options.updates), ("ks.cfg", options.ks)):
+        if given is not None:
+            rootfs.write_file(root, f"/{name}", given.read_bytes(), mode=0o644)
+    stickinstall.install_bios_grub(stack, root, stick, menu, work, required=fresh)
+    if stick.fat:
+        stickinstall.copy_to_fat(root, stick, live, replace=not options.skipcopy)
+    return menu
+
+
+def boot_timeout(live: LiveIso, options: IsoToDiskOptions) -> int:
+    """GRUB's menu timeout in seconds: 0 with --nomenu; --timeout converted as upstream does for EFI GRUB (tenths
+    of a second rounded to seconds; ``-0`` and ``0`` boot at once, ``-1`` waits); else the ISO's (5 s if none)."""
+    if options.nomenu:
+        return 0
+    if options.timeout is not None:
+        tenths = int(options.timeout)
+        if options.timeout == "-0" or tenths in (0, -1):
+            return tenths
+        return tenths // 10 + (1 if tenths % 10 > 4 else 0)
     try:
         text = live.read("/boot/grub2/grub.cfg").decode(errors="replace")
     except CreatorError:
         return 5
     m = re.search(r"^\s*set timeout=(\d+)", text, re.MULTILINE)
     return int(m.group(1)) if m else 5
-
-
-def _bios_setup_tool() -> str:
-    try:
-        return find_any_tool(*_GRUB_BIOS_SETUP)
-    except CreatorError:
-        debian = _HOST_GRUB_PC / "grub-bios-setup"  # Debian keeps it there (grub-pc-bin)
-        if debian.is_file():
-            return str(debian)
-        raise
-
-
-def _install_bios_grub(mnt: Path, device: str, menu: diskboot.DiskBootMenu, gpt: bool) -> None:
-    """GRUB's BIOS core image (finding the data partition by UUID) from the ISO's i386-pc modules, and the boot
-    sector, with the host's grub2-mkimage and grub2-bios-setup.  Host tools follow links on the host: they get
-    a copy of the modules without links (resolved on the stick), put back into a new folder on it."""
-    grubrel = "/boot/grub2/i386-pc"
-    staging = mnt.parent / "grub-i386-pc"
-    if inroot.is_file(mnt, f"{grubrel}/kernel.img"):
-        inroot.copy_out(mnt, grubrel, staging)
-    else:
-        if not (_HOST_GRUB_PC / "kernel.img").is_file():
-            raise CreatorError(
-                "The ISO has no GRUB for BIOS (boot/grub2/i386-pc) and neither has this host (install grub-pc-bin "
-                "on Debian, grub2-pc-modules on Fedora)."
-            )
-        log.info("The ISO has no boot/grub2/i386-pc: using the host's GRUB modules")
-        shutil.copytree(_HOST_GRUB_PC, staging, ignore=shutil.ignore_patterns("grub-*"))
-    tools = diskboot.GrubTools(mkimage=find_any_tool("grub2-mkimage", "grub-mkimage"), setup=_bios_setup_tool())
-    (staging / "load.cfg").write_text(diskboot.find_boot_cfg(menu))
-    diskboot.make_bios_core(tools, str(staging), str(staging), menu, gpt)
-    inroot.remove_tree(mnt, grubrel)
-    inroot.makedirs(mnt, grubrel)
-    grubdir = rootfs.resolve_in_root(mnt, grubrel)  # a new, real folder on the stick, resolved just now
-    shutil.copytree(staging, grubdir, dirs_exist_ok=True)
-    device_map = mnt.parent / "device.map"
-    device_map.write_text(f"(hd0) {device}\n")
-    diskboot.write_bios_boot(tools, str(grubdir), str(device_map), device)
-
-
-def _efi_dir(live: LiveIso, work: Path) -> Path:
-    """The ISO's EFI/BOOT files: from its tree, else from images/efiboot.img."""
-    dest = work / "efi"
-    if "/EFI/BOOT/BOOTX64.EFI" in live.files:
-        # Host tools change and read these files: copied without links, a link in the ISO is refused.
-        extracted = work / "efi-iso"
-        (extracted / "EFI").mkdir(parents=True)
-        live.extract("/EFI/BOOT", extracted / "EFI/BOOT")
-        inroot.copy_out(extracted, "/EFI/BOOT", dest, links="refuse")
-        return dest
-    if "/images/efiboot.img" in live.files:
-        img = live.extract("/images/efiboot.img", work / "efiboot.img")
-        dest.mkdir()
-        run(["mcopy", "-s", "-n", "-i", str(img), "::/EFI/BOOT", str(dest)], env=mtools_env(),
-            what="Reading EFI/BOOT from the ISO's efiboot.img")
-        return dest / "BOOT"
-    raise CreatorError(
-        f"'{live.path}' has no UEFI boot files (EFI/BOOT/BOOTX64.EFI or images/efiboot.img): use --noefi."
-    )
-
-
-def _fill_esp(live: LiveIso, mnt: Path, esp_dev: str, menu: diskboot.DiskBootMenu, work: Path) -> None:
-    src = _efi_dir(live, work)
-    run(["chmod", "-R", "u+w", str(src)], what="Making the EFI files writable")
-    (src / "grub.cfg").write_text(diskboot.find_boot_cfg(menu))
-    try:
-        run(["mmd", "-i", esp_dev, "::/EFI", "::/EFI/BOOT"], env=mtools_env(), what="Making EFI/BOOT on the ESP")
-        run(["mcopy", "-s", "-p", "-Q", "-i", esp_dev, *sorted(str(p) for p in src.iterdir()), "::/EFI/BOOT/"],
-            env=mtools_env(), what="Copying the UEFI boot files to the ESP")
-    except CommandError as exc:
-        raise CreatorError(f"Writing the EFI system partition failed: {exc}") from exc

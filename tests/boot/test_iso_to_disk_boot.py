@@ -4,7 +4,7 @@ persistent overlay and home (and liveimage-mount shows it on the host), and is g
 
 The sticks carry ``livecheck.persist=write`` (``--extra-kernel-args``): the test distribution's live check
 reports the markers an earlier boot left, then writes those missing (testdistro/README.md), and the live
-system unmounts and syncs before it powers off.  Six boots by default, three more in the full run.
+system unmounts and syncs before it powers off.  Six boots by default, four more in the full run.
 
 The sticks' ISO is the real-userland flavour (``userland_repo``): its initramfs was made by dracut inside the
 image, and the stick boots with it.  Its kickstart names ``dracut-network`` too (Fedora's package of dracut's
@@ -16,6 +16,7 @@ livecd-creator's default ``livenet`` and the network modules it needs: read from
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -94,6 +95,35 @@ def test_the_isos_initramfs_has_livenet_from_dracut_network(iso: Path, tmp_path:
     assert {"livenet", "network", "network-legacy", "url-lib", "dmsquash-live", "testdistro-made-in"} <= \
         set(modules), modules
     assert "usr/sbin/dhclient" in listing and "usr/bin/curl" in listing
+
+
+def test_live_system_added_to_a_fat_partition_boots_and_its_files_stay(iso: Path, tmp_path: Path) -> None:
+    """Upstream's default, non-destructive mode: a disk with a FAT partition holding a user's file, attached with
+    ``losetup -P``, and ``livecd-iso-to-disk ISO /dev/loopNp1``: the live system is added next to the file, and
+    the disk boots with BIOS (GRUB's boot code in its MBR) from the FAT partition."""
+    disk = tmp_path / "fat.img"
+    with open(disk, "wb") as f:
+        f.truncate(700 << 20)
+    subprocess.run(["sfdisk", "-q", str(disk)], input="start=2048, type=c\n", text=True, check=True)
+    env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
+    dev = subprocess.run(["losetup", "--find", "--show", "-P", str(disk)], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    try:
+        if not Path(f"{dev}p1").exists():
+            subprocess.run(["partx", "--add", dev], check=True)
+        subprocess.run(["mkfs.vfat", "-n", "USBSTICK", f"{dev}p1"], check=True, capture_output=True)
+        subprocess.run(["mcopy", "-i", f"{dev}p1", "-", "::/notes.txt"], input="mine\n", text=True, env=env,
+                       check=True)
+        run_tool("livecd-iso-to-disk", "--noverify", "--extra-kernel-args", "livecheck.persist=write", str(iso),
+                 f"{dev}p1")
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=True)
+    result, checks = boot(disk)
+    assert "/run/initramfs/live vfat" in result.log, "the live tree came from the FAT partition"
+    assert checks["persist-marker"] == "none", checks
+    notes = subprocess.run(["mtype", "-i", f"{disk}@@1M", "::/notes.txt"], capture_output=True, text=True,
+                           env=env, check=True).stdout
+    assert notes == "mine\n", "the user's file is still there"
 
 
 @pytest.mark.full

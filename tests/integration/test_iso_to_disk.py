@@ -119,9 +119,10 @@ def test_overlay_and_home_stick(iso: Path, tmp_path: Path) -> None:
     assert b"GRUB" in stick.read_bytes()[:512]
 
 
-def test_gpt_noefi_stick_with_the_isos_label_in_a_given_size(iso: Path, tmp_path: Path) -> None:
+def test_gpt_noesp_stick_labelled_live_in_a_given_size(iso: Path, tmp_path: Path) -> None:
+    """--efi (upstream: GPT when formatting) --noesp, an image file of --size-mb; upstream's label LIVE."""
     stick = tmp_path / "gpt.raw"
-    run_tool("livecd-iso-to-disk", str(iso), str(stick), "--gpt", "--noefi", "--noverify", "--force",
+    run_tool("livecd-iso-to-disk", str(iso), str(stick), "--efi", "--noesp", "--noverify", "--force",
              "--size-mb", "400")
     assert stick.stat().st_size == 400 * 1024 * 1024
     t = table(stick)
@@ -129,7 +130,7 @@ def test_gpt_noefi_stick_with_the_isos_label_in_a_given_size(iso: Path, tmp_path
     bios, data = t["partitions"]
     assert bios["type"] == "21686148-6449-6E6F-744E-656564454649" and bios["size"] == 2048
     with loop(stick, partscan=True) as dev:
-        assert sh("blkid", "-p", "-s", "LABEL", "-o", "value", f"{dev}p2").strip() == "I2D-TEST"
+        assert sh("blkid", "-p", "-s", "LABEL", "-o", "value", f"{dev}p2").strip() == "LIVE"
         with mounted(f"{dev}p2", tmp_path / "data") as mnt:
             cfg = (mnt / "boot/grub2/grub.cfg").read_text()
             assert not list((mnt / "LiveOS").glob("overlay-*")) and not (mnt / "LiveOS/home.img").exists()
@@ -153,7 +154,7 @@ def test_refuses_a_loop_device_whose_filesystem_is_mounted(iso: Path, tmp_path: 
     sh("mkfs.ext4", "-q", str(image))
     with loop(image) as dev, mounted(dev, tmp_path / "busy", options="rw"):
         before = digest(image)
-        err = refused(str(iso), dev, "--force")
+        err = refused(str(iso), dev, "--force", "--format")
         assert digest(image) == before
     assert "is in use" in err and str(tmp_path / "busy") in err
 
@@ -163,7 +164,7 @@ def test_refuses_a_loop_device_with_a_mounted_partition(iso: Path, tmp_path: Pat
     run_tool("livecd-iso-to-disk", str(iso), str(image), "--noefi", "--noverify", "--force")
     with loop(image, partscan=True) as dev, mounted(f"{dev}p1", tmp_path / "p1"):
         before = digest(image)
-        err = refused(str(iso), dev, "--force")
+        err = refused(str(iso), dev, "--force", "--format")
         assert digest(image) == before
     assert "is in use" in err
 
@@ -184,7 +185,9 @@ def test_refuses_the_root_disk(iso: Path) -> None:
     parent = sh("lsblk", "-no", "PKNAME", source).strip()
     root_disk = f"/dev/{parent}" if parent else source
     # No --force, and "no" to the question: even a broken check could not erase the disk.
-    err = refused(str(iso), root_disk, input="no\n")
+    err = refused(str(iso), root_disk, "--format", input="no\n")
+    assert "running system's root" in err
+    err = refused(str(iso), source, input="no\n")  # without --format: the partition of / (or / itself)
     assert "running system's root" in err
 
 
@@ -213,7 +216,7 @@ def test_asks_before_erasing_a_block_device(iso: Path, tmp_path: Path) -> None:
     with open(image, "wb") as f:
         f.truncate(512 * 1024 * 1024)
     with loop(image) as dev:
-        err = refused(str(iso), dev, input="no\n")
+        err = refused(str(iso), dev, "--format", input="no\n")
     assert "Type 'yes'" in err and "Not confirmed" in err
     assert untouched(image)
 
@@ -225,10 +228,13 @@ def test_an_existing_file_is_overwritten_only_with_force(iso: Path, tmp_path: Pa
     image.write_bytes(os.urandom(1024 * 1024))
     before = digest(image)
     err = refused(str(iso), str(image), "--noverify", "--noefi", "--size-mb", "200")
-    assert "exists and is not empty" in err and "--force" in err and "Nothing was written" in err
+    assert "exists and is not empty" in err and "--format (or --force)" in err and "Nothing was written" in err
     assert digest(image) == before
     run_tool("livecd-iso-to-disk", str(iso), str(image), "--noverify", "--noefi", "--force", "--size-mb", "200")
     assert table(image)["label"] == "dos" and image.stat().st_size == 200 * 1024 * 1024
+    image.write_bytes(os.urandom(1024 * 1024))
+    run_tool("livecd-iso-to-disk", "--format", str(iso), str(image), "--noverify", "--noesp", "--size-mb", "200")
+    assert table(image)["label"] == "dos", "--format (upstream's way to ask for it) overwrites it too"
 
 
 @pytest.mark.parametrize("existing", [False, True])
@@ -293,7 +299,7 @@ def test_writes_a_block_device_after_yes_and_again_over_its_own_stick(iso: Path,
     another label) while the kernel still lists the first stick's partitions, and the new ones are used."""
     backing = sparse(tmp_path / "usb.img", 600)
     with loop(backing, partscan=True) as dev:
-        proc = run_tool("livecd-iso-to-disk", str(iso), dev, input="yes\n")
+        proc = run_tool("livecd-iso-to-disk", "--format", str(iso), dev, input="yes\n")
         assert f"All data on {dev} (600 MiB) will be lost. Type 'yes' to continue: " in proc.stderr
         t = table(Path(dev))
         assert t["label"] == "dos"
@@ -301,11 +307,11 @@ def test_writes_a_block_device_after_yes_and_again_over_its_own_stick(iso: Path,
         assert esp["type"] == "ef" and data["type"] == "83" and data.get("bootable") is True
         assert data["start"] + data["size"] == 600 * 2048, "the data partition takes the rest of the device"
         assert sh("blkid", "-p", "-s", "TYPE", "-o", "value", f"{dev}p1").strip() == "vfat"
-        assert data_partition(dev, 2, tmp_path, iso)[0] == "I2D-TEST"
+        assert data_partition(dev, 2, tmp_path, iso)[0] == "LIVE", "upstream's default label"
         assert b"GRUB" in backing.read_bytes()[:512], "GRUB's boot code in the MBR"
 
-        proc = run_tool("livecd-iso-to-disk", "--gpt", "--noefi", "--noverify", "--label", "AGAIN", str(iso), dev,
-                        input="yes\n")
+        proc = run_tool("livecd-iso-to-disk", "--format", "--efi", "--noesp", "--noverify", "--label", "AGAIN",
+                        str(iso), dev, input="yes\n")
         t = table(Path(dev))
         assert t["label"] == "gpt" and [p["type"] for p in t["partitions"]] == [
             "21686148-6449-6E6F-744E-656564454649", "0FC63DAF-8483-4772-8E79-3D69D8477DE4"]
@@ -328,7 +334,7 @@ def test_an_image_file_is_used_whole_grown_or_cut_to_size_mb(iso: Path, tmp_path
         assert last["start"] + last["size"] == size_mb * 2048 - backup, extra
         with loop(image, partscan=True) as dev:
             label, _ = data_partition(dev, len(table(image)["partitions"]), tmp_path / str(size_mb), iso)
-        assert label == "I2D-TEST"
+        assert label == "LIVE"
 
 
 # -- refusals: the message, exit status 1, and nothing written ------------------------------------------------
@@ -345,7 +351,7 @@ def test_refuses_an_iso_failing_its_checksum(iso: Path, tmp_path: Path) -> None:
     assert not image.exists()
     backing = sparse(tmp_path / "usb.img", 600)
     with loop(backing) as dev:
-        assert "fails its own checksum" in refused(str(damaged), dev, input="yes\n")
+        assert "fails its own checksum" in refused("--format", str(damaged), dev, input="yes\n")
     assert untouched(backing)
 
 
@@ -365,22 +371,22 @@ def test_refuses_a_partition_a_swap_device_a_block_device_too_small_or_sized(iso
     subprocess.run(["sfdisk", "-q", str(parted)], input="start=2048, size=65536\n", text=True, check=True)
     before = digest(parted)
     with loop(parted, partscan=True) as dev:
-        err = refused(str(iso), f"{dev}p1", "--force")
-        assert f"{dev}p1 is a partition: give the whole disk" in err
+        err = refused(str(iso), f"{dev}p1", "--force", "--format")
+        assert f"{dev}p1 is a partition, and --format repartitions a whole disk" in err
         err = refused(str(iso), dev, "--force", "--size-mb", "64")
         assert "--size-mb is for a disk image file" in err
     assert digest(parted) == before
 
     small = sparse(tmp_path / "small.img", 64)
     with loop(small) as dev:
-        err = refused(str(iso), dev, "--force")
+        err = refused(str(iso), dev, "--force", "--format")
         assert "The target holds 64 MiB, but the live system with this overlay and home needs at least" in err
     assert untouched(small)
 
     swap = sparse(tmp_path / "swap.img", 32)
     with loop(swap) as dev, swap_on(dev):
         before = digest(swap)
-        err = refused(str(iso), dev, "--force")
+        err = refused(str(iso), dev, "--force", "--format")
         assert digest(swap) == before
     assert f"{dev} is in use: it (or a partition of it) is used as swap. Swapoff it first" in err
 
@@ -400,8 +406,85 @@ def test_no_answer_is_no(iso: Path, tmp_path: Path) -> None:
     """stdin at its end (a script, a closed terminal) does not confirm."""
     backing = sparse(tmp_path / "usb.img", 600)
     with loop(backing) as dev:
-        err = refused(str(iso), dev, input="")
+        err = refused("--format", str(iso), dev, input="")
         assert f"Not confirmed: nothing was written to {dev}." in err
-        err = refused(str(iso), dev, input="y\n")
+        err = refused("--format", str(iso), dev, input="y\n")
         assert "Not confirmed" in err, "only 'yes' confirms"
     assert untouched(backing)
+
+
+# -- a partition, upstream's default (non-destructive) mode ----------------------------------------------------
+
+def partitioned(path: Path, mib: int, fstype: str, label: str = "") -> Path:
+    """A disk image with one msdos partition from 1 MiB to its end, formatted *fstype* (vfat or ext4)."""
+    sparse(path, mib)
+    subprocess.run(["sfdisk", "-q", str(path)], input="start=2048, type=83\n", text=True, check=True)
+    with loop(path, partscan=True) as dev:
+        if fstype == "vfat":
+            sh("mkfs.vfat", *(["-n", label] if label else []), f"{dev}p1")
+        else:
+            sh("mkfs.ext4", "-q", *(["-L", label] if label else []), f"{dev}p1")
+    return path
+
+
+def mtype(part: str, path: str) -> str:
+    return subprocess.run(["mtype", "-i", part, f"::/{path}"], capture_output=True, text=True, env=MTOOLS_ENV,
+                          check=True).stdout
+
+
+def test_adds_the_live_system_to_a_fat_partition_and_keeps_its_files(iso: Path, tmp_path: Path) -> None:
+    """``livecd-iso-to-disk ISO /dev/loopNp1``: the FAT filesystem keeps its label and the user's files, gains
+    the ISO's tree and a menu booting it by UUID, the disk's MBR gets GRUB's boot code; a second run asks before
+    it replaces the live system (upstream: unless --force) and keeps the files still (tests/boot boots such a
+    stick)."""
+    disk = partitioned(tmp_path / "fat.img", 400, "vfat", label="MYSTICK")
+    with loop(disk, partscan=True) as dev:
+        part = f"{dev}p1"
+        sh("mmd", "-i", part, "::/Documents")
+        subprocess.run(["mcopy", "-i", part, "-", "::/Documents/notes.txt"], input="mine\n", text=True,
+                       env=MTOOLS_ENV, check=True)
+        before = table(Path(dev))
+        run_tool("livecd-iso-to-disk", "--noverify", str(iso), part)
+        assert table(Path(dev)) == before, "the partition table is not changed"
+        uuid = sh("blkid", "-p", "-s", "UUID", "-o", "value", part).strip()
+        assert sh("blkid", "-p", "-s", "LABEL", "-o", "value", part).strip() == "MYSTICK", "its label is kept"
+        assert mtype(part, "Documents/notes.txt") == "mine\n"
+        cfg = mtype(part, "boot/grub2/grub.cfg")
+        assert f"search --no-floppy --fs-uuid --set=root {uuid}" in cfg and f"root=live:UUID={uuid}" in cfg
+        listing = sh("mdir", "-/", "-b", "-i", part, "::/")
+        for f in ("LiveOS/squashfs.img", "images/pxeboot/vmlinuz", "boot/grub2/i386-pc/normal.mod"):
+            assert f"::/{f}" in listing, f
+        assert "GRUB" in mtype(part, "EFI/BOOT/grub.cfg") or uuid in mtype(part, "EFI/BOOT/grub.cfg")
+        assert b"GRUB" in disk.read_bytes()[:512], "GRUB's boot code in the disk's MBR"
+        err = refused("--noverify", "--label", "AGAIN", str(iso), part, input="no\n")
+        assert "holds a live system (LiveOS/) already" in err and "Not confirmed" in err
+        run_tool("livecd-iso-to-disk", "--noverify", "--label", "AGAIN", str(iso), part, input="yes\n")
+        assert sh("blkid", "-p", "-s", "LABEL", "-o", "value", part).strip() == "AGAIN"
+        assert mtype(part, "Documents/notes.txt") == "mine\n"
+    assert leftovers() == []
+
+
+def test_partition_mode_refusals(iso: Path, tmp_path: Path) -> None:
+    """Before anything is written: a whole device without --format (upstream: name the partition), a partition
+    with --format (it formats whole devices), a partition without a FAT or ext filesystem, one too small, one
+    mounted, --efi on an msdos disk."""
+    disk = partitioned(tmp_path / "p.img", 64, "vfat")
+    with loop(disk, partscan=True) as dev:
+        before = digest(disk)
+        err = refused(str(iso), dev)
+        assert f"{dev} is a loop device, not a partition: give the partition" in err and f"{dev}p1" in err
+        err = refused("--format", str(iso), f"{dev}p1", "--force")
+        assert "is a partition, and --format repartitions a whole disk" in err
+        err = refused("--noverify", str(iso), f"{dev}p1")
+        assert f"{dev}p1 has" in err and "MiB free" in err and "Nothing was written" in err
+        err = refused("--noverify", "--efi", str(iso), f"{dev}p1")
+        assert "--efi: the disk of" in err and "msdos partition table" in err
+        assert digest(disk) == before
+        sh("wipefs", "-a", f"{dev}p1")
+        err = refused("--noverify", str(iso), f"{dev}p1")
+        assert f"{dev}p1 holds no filesystem: the live system is added to a FAT or ext2/3/4" in err
+    ext = partitioned(tmp_path / "busy.img", 64, "ext4")
+    with loop(ext, partscan=True) as dev, mounted(f"{dev}p1", tmp_path / "busy"):
+        err = refused("--noverify", str(iso), f"{dev}p1")
+        assert f"{dev}p1 is in use" in err
+    assert leftovers() == []

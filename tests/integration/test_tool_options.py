@@ -213,16 +213,16 @@ class Runs:
         return damaged
 
     def stick(self, key: str = "stick", *logging: str) -> Ran:
-        """--msdos --efi (both the defaults, named) --format --reset-mbr onto a file full of old data, from the
-        damaged ISO with --noverify; -d -q --logfile, or *logging*."""
+        """--format --reset-mbr onto a file full of old data, from the damaged ISO with --noverify; -d -q
+        --logfile, or *logging*."""
         if key not in self.done:
             d = self._dir(key)
             target = d / "out/stick.raw"
             with open(target, "wb") as f:  # an old GPT disk's leftovers: the stick must not keep them
                 f.write(b"\xff" * (1 << 20))
                 f.truncate(500 << 20)
-            proc = run_tool("livecd-iso-to-disk", str(self.damaged_iso()), str(target), "--force", "--msdos",
-                            "--efi", "--format", "--reset-mbr", "--noverify", *(logging or ("-d", "-q")),
+            proc = run_tool("livecd-iso-to-disk", str(self.damaged_iso()), str(target), "--force",
+                            "--format", "--reset-mbr", "--noverify", *(logging or ("-d", "-q")),
                             "--logfile", str(d / "log"))
             self.done[key] = Ran(proc, d)
         return self.done[key]
@@ -536,9 +536,9 @@ def ed_arch(r: Runs) -> None:
 
 # ---- livecd-iso-to-disk -----------------------------------------------------------------------------------------
 
-def sd_msdos_efi_format_reset_mbr(r: Runs) -> None:
+def sd_format_reset_mbr(r: Runs) -> None:
     """A new msdos table over the old data (--format), GRUB's boot code in the MBR (--reset-mbr), an ESP with
-    the ISO's UEFI loader (--efi) and the data partition."""
+    the ISO's UEFI loader and the ext4 data partition."""
     stick = r.stick().dir / "out/stick.raw"
     table = sfdisk(stick)
     assert table["label"] == "dos"
@@ -634,7 +634,7 @@ EFFECTS: dict[str, Callable[[Runs], None]] = {
     "editliveos --refresh-only": ed_refresh_only,
     "editliveos --skip-refresh --refresh-uncompressed --skip-seclude": ed_accepted_no_refresh,
     "editliveos --extra-space-mb": ed_extra_space, "editliveos --arch": ed_arch,
-    "livecd-iso-to-disk --msdos --efi --format --reset-mbr": sd_msdos_efi_format_reset_mbr,
+    "livecd-iso-to-disk --format --reset-mbr": sd_format_reset_mbr,
     "livecd-iso-to-disk --noverify": sd_noverify, "livecd-iso-to-disk logging": sd_logging,
     "livecd-iso-to-pxeboot --http-url, no --output": px_http_url_and_default_output,
     "livecd-iso-to-pxeboot logging": px_logging,

@@ -295,7 +295,7 @@ def test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay(isos: dict[
             part.mkdir()
             upper.mkdir()
             fs.mount(mounted, data, part)
-            fs.mount(mounted, str(next((part / "LiveOS").glob("overlay-TB-FLAT-*"))), upper, options="loop")
+            fs.mount(mounted, str(next((part / "LiveOS").glob("overlay-LIVE-*"))), upper, options="loop")
             (upper / "overlayfs/etc").mkdir(parents=True)
             (upper / "overlayfs/etc/written-live").write_text("from the live session\n")
         proc = mount_tool(data, str(mnt), "sh", "-c", "cat etc/written-live; echo mine > /etc/from-mount",
@@ -303,7 +303,7 @@ def test_mount_a_flat_sticks_partition_through_its_overlayfs_overlay(isos: dict[
         assert proc.stdout == "from the live session\n"
         with contextlib.ExitStack() as mounted:  # the stick is written only when its overlay is named with -o
             fs.mount(mounted, data, part)
-            overlay = next((part / "LiveOS").glob("overlay-TB-FLAT-*"))
+            overlay = next((part / "LiveOS").glob("overlay-LIVE-*"))
             assert "from-mount" not in isoinspect.debugfs(overlay, "ls /overlayfs/etc"), "not written by default"
             mount_tool("-o", str(overlay), str(part), str(mnt), "sh", "-c", "echo asked > /etc/from-mount",
                        tmp=tmp_path)

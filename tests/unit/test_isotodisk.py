@@ -9,6 +9,7 @@ from imgcreate.cli import isotodisk as isotodisk_cli
 from imgcreate.disk.layout import MIB, DiskLabel, PartKind
 from imgcreate.errors import CreatorError
 from imgcreate.media.liveiso import Layout
+from imgcreate.toolbox import isotodisk
 from imgcreate.toolbox.isotodisk import (
     IsoToDiskOptions,
     data_size_mib,
@@ -22,7 +23,8 @@ ISO_ARGS = ("root=live:CDLABEL=PERSIST rootfstype=auto ro rd.live.image quiet rh
             "rd.live.check")
 
 
-def test_label_defaults_to_the_isos_cut_to_ext4s_length() -> None:
+def test_label_is_a_partitions_own_or_given_cut_to_the_filesystems_length() -> None:
+    assert stick_label("", None) == "LIVE", "upstream's default for a new data partition"
     assert stick_label("PERSIST", None) == "PERSIST"
     assert stick_label("Fedora-WS-Live-39-1-5", None) == "Fedora-WS-Live-3"
     assert stick_label("My Live CD", None) == "My_Live_CD"
@@ -31,6 +33,9 @@ def test_label_defaults_to_the_isos_cut_to_ext4s_length() -> None:
         stick_label("ISO", "has space")
     with pytest.raises(CreatorError, match="cannot be used"):
         stick_label("ISO", "x" * 17)
+    assert stick_label("A-FAT-LABEL-LONG", None, fat=True) == "A-FAT-LABEL"
+    with pytest.raises(CreatorError, match="1 to 11 characters"):
+        stick_label("ISO", "x" * 12, fat=True)
 
 
 def test_kernel_args_without_persistence() -> None:
@@ -95,12 +100,58 @@ def test_too_small_names_what_is_needed() -> None:
 @pytest.mark.parametrize("argv", [
     ["a.iso"],
     ["a.iso", "t", "--overlay-size-mb", "-1"],
+    ["a.iso", "t", "--overlay-size-mb", "1.5"],
     ["a.iso", "t", "--label", "bad label"],
     ["a.iso", "t", "--size-mb", "0"],
     ["a.iso", "t", "--no-such-option"],
+    ["--format", "100", "a.iso", "t"],
+    ["--format", "xfs", "a.iso", "t"],
+    ["--format", "1024,zfs", "a.iso", "t"],
+    ["a.iso", "t", "--timeout", "-2"],
+    ["a.iso", "t", "--timeout", "x"],
+    ["a.iso", "t", "--totaltimeout", "-1"],
 ])
-def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_exit_1_as_upstream(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         isotodisk_cli.main(argv)
-    assert exc.value.code == 2
+    assert exc.value.code == 1
     assert "usage: livecd-iso-to-disk" in capsys.readouterr().err
+
+
+def options(*argv: str) -> IsoToDiskOptions:
+    parser = isotodisk_cli.iso_to_disk_parser()
+    return isotodisk_cli._options(parser.parse_args(isotodisk_cli.format_argv([*argv, "a.iso", "t"])), parser)
+
+
+def test_format_takes_upstreams_optional_size_and_type_and_msdos_means_fat() -> None:
+    """``--format`` alone, before the ISO, takes no value; ``--format 2048,vfat``; ``--msdos`` formats FAT."""
+    assert isotodisk_cli.format_argv(["--format", "a.iso", "t"]) == ["--format=", "a.iso", "t"]
+    plain = options("--format")
+    assert plain.format and plain.fstype == "ext4" and plain.format_size_mb is None
+    sized = options("--format", "2048,vfat")
+    assert sized.format and sized.fstype == "vfat" and sized.format_size_mb == 2048
+    assert options("--format", "ext3").fstype == "ext3"
+    fat = options("--msdos")
+    assert fat.format and fat.fstype == "vfat", "upstream: --msdos is --format msdos"
+    assert not options().skipcompress and options("--skipcompress").skipcompress
+    assert not options("--skipcompress", "--compress").skipcompress
+    assert not options().format and options().label is None and not options().gpt and options().efi
+    assert options("--efi").gpt and options("--mactel").gpt and not options("--noesp").efi
+    assert options("--resetmbr").format is False
+    assert options("--overlay-size-mb", "64,ext4,4096").overlay_size_mb == 64
+
+
+def test_xo_is_refused_with_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--xo", "--xo-no-home"):
+        with pytest.raises(SystemExit) as exc:
+            isotodisk_cli.main([flag, "a.iso", "/dev/null"])
+        assert exc.value.code == 1
+        err = capsys.readouterr().err
+        assert "OLPC XO" in err and "not supported" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("given", "seconds"), [
+    ("50", 5), ("54", 5), ("55", 6), ("0", 0), ("-0", 0), ("-1", -1), ("600", 60)])
+def test_timeout_in_tenths_as_upstreams_efi_grub(given: str, seconds: int) -> None:
+    assert isotodisk.boot_timeout(None, IsoToDiskOptions(timeout=given)) == seconds  # type: ignore[arg-type]
+    assert isotodisk.boot_timeout(None, IsoToDiskOptions(timeout=given, nomenu=True)) == 0  # type: ignore[arg-type]
