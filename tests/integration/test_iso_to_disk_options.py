@@ -138,7 +138,8 @@ class Runs:
                 finally:
                     sh("umount", str(mnt))
                 proc = run_tool("livecd-iso-to-disk", "--noverify", "--nomenu", "--compress",
-                                "--overlay-size-mb", "32", "--home-size-mb", "16,ext4", str(self.iso), part)
+                                "--overlay-size-mb", "32", "--home-size-mb", "16,ext4", "--unencrypted-home",
+                                str(self.iso), part)
                 stick = Stick(proc, info={"label": blkid(part, "LABEL"), "uuid": blkid(part, "UUID")})
                 sh("mount", "-o", "ro", part, str(mnt))
                 try:
