@@ -17,7 +17,6 @@ overlay, as dracut's dmsquash-live does, so live ISOs boot too.  The live checks
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 import shutil
@@ -95,25 +94,17 @@ def resolve(cache: Path) -> dict[str, str]:
     if stamp in _RESOLVED:
         return _RESOLVED[stamp]
     memo = cache / "aarch64-resolve.json"
-    try:
-        data = json.loads(memo.read_text())
-        if data.get("stamp") == stamp:
-            _RESOLVED[stamp] = dict(data["found"])
-            return _RESOLVED[stamp]
-    except (OSError, ValueError, KeyError):
-        pass
+    data = kernel.read_memo(memo)
+    if data.get("stamp") == stamp and isinstance(data.get("found"), dict):
+        _RESOLVED[stamp] = dict(data["found"])
+        return _RESOLVED[stamp]
     cands = _candidates((KERNEL_META, *OTHER_DEBS))
     version, depends = cands[KERNEL_META]
     m = re.search(r"\b(linux-image-\d[^\s,()]*)", depends)
     if not m:
         raise RuntimeError(f"cannot find the kernel package behind {KERNEL_META}:{DEB_ARCH} in {depends!r}")
     found = {m.group(1): version, **{name: cands[name][0] for name in OTHER_DEBS}}
-    try:
-        tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"stamp": stamp, "found": found}))
-        os.replace(tmp, memo)
-    except OSError:
-        pass
+    kernel.save_memo(memo, {"stamp": stamp, "found": found})
     _RESOLVED[stamp] = found
     return found
 

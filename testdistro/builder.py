@@ -156,21 +156,28 @@ def build_repo(cache_dir: Union[Path, str, None] = None, filler: int = 0, log: L
         deb = kernel.download(kpkg, cache, log)
         inputs = Inputs(deb, filler_specs, n_filler, flavour, cache)
         repo = cache / f"repo-{inputs.digest}"
-        if _ready(repo):
-            return _link_current(cache, repo, n_filler, flavour)
-        _remove_stale_temps(cache)
-        started = time.monotonic()
-        log(f"testdistro: building repository {repo.name} (filler={n_filler}, flavour={flavour})")
-        work = Path(tempfile.mkdtemp(prefix="tmp-repo-", dir=cache))
-        try:
-            out = work / "repo"
-            _build(out, work, cache, kpkg, deb, inputs, filler_specs, log, flavour)
-            os.chmod(out, 0o755)
-            os.rename(out, repo)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        log(f"testdistro: repository ready in {time.monotonic() - started:.1f}s: {repo}")
+        if not _ready(repo):
+            _build_repo(cache, repo, f"filler={n_filler}, flavour={flavour}", log,
+                        lambda out, work: _build(out, work, cache, kpkg, deb, inputs, filler_specs, log, flavour))
     return _link_current(cache, repo, n_filler, flavour)
+
+
+def _build_repo(cache: Path, repo: Path, what: str, log: Log, build: Callable[[Path, Path], None]) -> None:
+    """Make *repo* (``<cache>/repo-<hash>``) with *build(out, work)* in a scratch folder of the cache, then
+    rename it into place: a reader sees a whole repository or none, and an interrupted build leaves only a
+    scratch folder that the next build removes.  Call with the cache lock held."""
+    _remove_stale_temps(cache)
+    started = time.monotonic()
+    log(f"testdistro: building repository {repo.name} ({what})")
+    work = Path(tempfile.mkdtemp(prefix="tmp-repo-", dir=cache))
+    try:
+        out = work / "repo"
+        build(out, work)
+        os.chmod(out, 0o755)
+        os.rename(out, repo)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"testdistro: repository ready in {time.monotonic() - started:.1f}s: {repo}")
 
 
 def _build_aarch64(cache: Path, log: Log) -> Path:
@@ -182,22 +189,15 @@ def _build_aarch64(cache: Path, log: Log) -> Path:
         inputs = Inputs(debs.paths[debs.kernel.name], [], 0, "aarch64", cache)
         repo = cache / f"repo-{inputs.digest}"
         if not _ready(repo):
-            _remove_stale_temps(cache)
-            started = time.monotonic()
-            log(f"testdistro: building repository {repo.name} (flavour=aarch64)")
-            work = Path(tempfile.mkdtemp(prefix="tmp-repo-", dir=cache))
-            try:
-                out = work / "repo"
+
+            def build(out: Path, work: Path) -> None:
                 pkgs = aarch64.flavour_packages(work, debs, log)
                 packages.check_conflicts(pkgs)
                 rpmspec.build_all([(f"td-{p.name}", [p]) for p in pkgs], work / "specs", out / "Packages")
                 _write_repo(out, pkgs, [], inputs, debs.kernel.kver, debs.paths[debs.kernel.name].name, "aarch64",
                             aarch64.ARCH)
-                os.chmod(out, 0o755)
-                os.rename(out, repo)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-            log(f"testdistro: repository ready in {time.monotonic() - started:.1f}s: {repo}")
+
+            _build_repo(cache, repo, "flavour=aarch64", log, build)
     return _link_current(cache, repo, 0, "aarch64")
 
 

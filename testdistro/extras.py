@@ -17,7 +17,6 @@ when it is used.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -92,14 +91,11 @@ def resolve(cache: Path) -> dict[str, str]:
     stamp = kernel._apt_lists_stamp()
     memo = cache / "extras-resolve.json"
     known: dict[str, str] = {}
-    try:
-        data = json.loads(memo.read_text())
-        if sorted(data["versions"]) == sorted(DOWNLOADED):
-            known = dict(data["versions"])
-            if data.get("stamp") == stamp:
-                return known
-    except (OSError, ValueError, KeyError):
-        pass
+    data = kernel.read_memo(memo)
+    if isinstance(data.get("versions"), dict) and sorted(data["versions"]) == sorted(DOWNLOADED):
+        known = dict(data["versions"])
+        if data.get("stamp") == stamp:
+            return known
     try:
         versions = _apt_versions()
     except (OSError, RuntimeError):
@@ -107,12 +103,7 @@ def resolve(cache: Path) -> dict[str, str]:
         if known and all(_deb(cache, n, v).exists() for n, v in known.items()):
             return known
         raise
-    try:
-        tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"stamp": stamp, "versions": versions}))
-        os.replace(tmp, memo)
-    except OSError:
-        pass
+    kernel.save_memo(memo, {"stamp": stamp, "versions": versions})
     return versions
 
 

@@ -17,7 +17,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 Log = Callable[[str], None]
 
@@ -100,6 +100,26 @@ def _apt_lists_stamp() -> str:
     return h.hexdigest()
 
 
+def read_memo(memo: Path) -> dict[str, Any]:
+    """What :func:`save_memo` kept in *memo* (empty when there is none or it cannot be read)."""
+    try:
+        data = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_memo(memo: Path, data: dict[str, Any]) -> None:
+    """Keep *data* (what apt-cache said, with the lists' stamp it was said against) in *memo*, replaced at once
+    so that a concurrent reader sees the old or the new; a cache that cannot be written only makes it slower."""
+    try:
+        tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, memo)
+    except OSError:
+        pass
+
+
 def _query_apt() -> KernelPackage:
     proc = subprocess.run(["apt-cache", "show", "--no-all-versions", META_PACKAGE],
                           capture_output=True, text=True, env=dict(os.environ, LC_ALL="C"))
@@ -134,12 +154,9 @@ def resolve(cache: Path | None) -> KernelPackage:
     stamp = _apt_lists_stamp()
     memo = cache / "kernel-resolve.json" if cache is not None else None
     if memo is not None:
-        try:
-            data = json.loads(memo.read_text())
-            if data.get("stamp") == stamp:
-                return KernelPackage(data["name"], data["version"])
-        except (OSError, ValueError, KeyError):
-            pass
+        data = read_memo(memo)
+        if data.get("stamp") == stamp and "name" in data and "version" in data:
+            return KernelPackage(data["name"], data["version"])
     try:
         kpkg = _query_apt()
     except (OSError, RuntimeError):
@@ -150,12 +167,7 @@ def resolve(cache: Path | None) -> KernelPackage:
             raise
         return _from_deb(cached[-1])
     if memo is not None:
-        try:
-            tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
-            tmp.write_text(json.dumps({"stamp": stamp, "name": kpkg.name, "version": kpkg.version}))
-            os.replace(tmp, memo)
-        except OSError:
-            pass
+        save_memo(memo, {"stamp": stamp, "name": kpkg.name, "version": kpkg.version})
     return kpkg
 
 
