@@ -477,8 +477,8 @@ class LoopImageCreator(LoopUpstreamMembers, ImageCreator):
         """The ext image, made from a directory tree at the end for a reproducible build."""
         loop, epoch = self._loop, self.build_config.source_date_epoch
         kind = ExtImage if epoch is None else ReproducibleExtImage
-        return kind(self.build_config.name, loop.size, loop.fstype, loop.fslabel[:16], epoch=epoch,
-                    size_from_base=loop.size_from_base, blocksize=self._blocksize)
+        return self._with_base_on_hook(kind(self.build_config.name, loop.size, loop.fstype, loop.fslabel[:16],
+                                            epoch=epoch, size_from_base=loop.size_from_base, blocksize=self._blocksize))
 
     def _fstab_root(self) -> str:
         loop = self._loop

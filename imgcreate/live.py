@@ -105,6 +105,7 @@ class LiveImageCreator(LoopImageCreator):
 
     # -- settings (upstream's attribute names) ----------------------------------------------------------------------
     _isofstype = "iso9660"  # upstream's: the medium's filesystem
+    _base_on_copies_image = False  # its _base_on takes the base ISO (called by its own _mount_instroot)
 
     @property
     def _timeout(self) -> int:

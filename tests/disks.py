@@ -87,9 +87,11 @@ def sfdisk(image: Path) -> dict[str, object]:
 
 
 @contextlib.contextmanager
-def attached(image: Path) -> Iterator[str]:
-    """The disk read-only on a loop device with its partitions (partx where the kernel does not scan them)."""
-    dev = subprocess.run(["losetup", "--find", "--show", "--read-only", "--partscan", str(image)],
+def attached(image: Path, read_only: bool = True) -> Iterator[str]:
+    """The disk on a loop device with its partitions (partx where the kernel does not scan them), read-only
+    unless asked."""
+    mode = ["--read-only"] if read_only else []
+    dev = subprocess.run(["losetup", "--find", "--show", *mode, "--partscan", str(image)],
                          capture_output=True, text=True, check=True).stdout.strip()
     try:
         if not Path(f"{dev}p1").exists():

@@ -121,6 +121,9 @@ class LoopUpstreamMembers:
 
     _blocksize_value = 4096
     _fslabel_value = ""
+    # mount(base_on=IMAGE) makes the image file through _base_on, as upstream's; the live creator's _base_on
+    # takes an ISO instead and is called by its own _mount_instroot.
+    _base_on_copies_image = True
     minimal_size: int | None
     name: str
 
@@ -174,9 +177,16 @@ class LoopUpstreamMembers:
         self.minimal_size = image.finish()
         return self.minimal_size
 
+    def _with_base_on_hook(self, image: ExtImage) -> ExtImage:
+        """*image*, made from a ``mount(base_on=IMAGE)`` image through :meth:`_base_on` (a subclass's override
+        runs, as upstream's mount() calls it), unless the creator's _base_on means something else (the live one's)."""
+        if self._base_on_copies_image:
+            image.copy_base = lambda src, dst: self._base_on(str(src))
+        return image
+
     def _base_on(self, base_on: str) -> None:
-        """Upstream's helper: copy the image *base_on* over :attr:`_image`.  This library's own build starts
-        from a ``mount(base_on=...)`` image in the root storage, so it does not call this hook."""
+        """Upstream's: copy the image *base_on* over :attr:`_image`; ``mount(base_on=IMAGE)`` calls it before the
+        image is grown to its size, checked and mounted (a subclass may override it, as upstream's)."""
         shutil.copyfile(base_on, self._image)
 
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -95,6 +96,9 @@ class ExtImage:
         self.size_from_base = size_from_base
         self.blocksize = blocksize  # upstream's LoopImageCreator._blocksize
         self._path: Path | None = None
+        # How a --base-on image becomes this image's file (src, dst): upstream's LoopImageCreator._base_on hook,
+        # which a subclass may override, is put here by the loop creator.
+        self.copy_base: Callable[[Path, Path], object] = shutil.copyfile
 
     @property
     def path(self) -> Path:
@@ -122,7 +126,7 @@ class ExtImage:
             base = None
         if base is not None:
             log.info("starting from the existing image %s", base)
-            shutil.copyfile(base, image)
+            self.copy_base(base, image)
             fs.make_sparse(image, max(self.size, os.path.getsize(image)))
         else:
             fs.make_sparse(image, self.size)

@@ -18,14 +18,14 @@ import contextlib
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from imgcreate.cli import isotodisk as isotodisk_cli
-from tests import option_table
+from tests import disks, option_table
 from tests.support import assert_failed, run_tool
 
 pytestmark = pytest.mark.root
@@ -54,15 +54,8 @@ def sh(*argv: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
-@contextlib.contextmanager
-def attached(image: Path) -> Iterator[str]:
-    dev = sh("losetup", "--find", "--show", "--partscan", str(image)).strip()
-    try:
-        if not Path(f"{dev}p1").exists():
-            subprocess.run(["partx", "--add", dev], check=False, capture_output=True)
-        yield dev
-    finally:
-        subprocess.run(["losetup", "-d", dev], check=False)
+def attached(image: Path) -> contextlib.AbstractContextManager[str]:
+    return disks.attached(image, read_only=False)
 
 
 def partitioned(path: Path, mib: int, mkfs: tuple[str, ...]) -> Path:

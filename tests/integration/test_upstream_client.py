@@ -332,3 +332,31 @@ def test_live_base_on_takes_upstreams_parts_of_the_base_iso(tmp_path: Path) -> N
         assert creator._compression() == "lz4"
     finally:
         creator.cleanup()
+
+
+def test_loop_base_on_is_called_by_mount(tmp_path: Path) -> None:
+    """Upstream's LoopImageCreator ``_base_on``, called by mount(base_on=IMAGE) to make the image file (a
+    subclass's override runs, and what it copies is what the root starts from); the live creator's takes an ISO
+    instead (the test above).  A small hand-made ext4 image: nothing is installed."""
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "marker").write_text("from the base image\n")
+    base = tmp_path / "base.img"
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "BASE", "-d", str(content), str(base), "16M"], check=True)
+    ks_path = tmp_path / "loop.ks"
+    ks_path.write_text("part / --size 32\n%packages\nkernel\n%end\n")
+
+    class Rebased(imgcreate.LoopImageCreator):
+        based: list[tuple[str, str]] = []
+
+        def _base_on(self, base_on: str) -> None:
+            self.based.append((base_on, str(self._image)))
+            imgcreate.LoopImageCreator._base_on(self, base_on)
+
+    creator = Rebased(imgcreate.read_kickstart(str(ks_path)), "rebased-loop", "REBASED", tmpdir=str(tmp_path))
+    try:
+        creator.mount(base_on=str(base))
+        assert creator.based == [(str(base), str(creator._image))], "called once, with the image file to make"
+        assert (Path(creator._instroot) / "marker").read_text() == "from the base image\n"
+    finally:
+        creator.cleanup()
