@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from imgcreate.errors import CreatorError
-from imgcreate.toolbox.stickoverlay import OVERLAYFS, OVERLAYFS_TEMP
+from imgcreate.toolbox.stickoverlay import OVERLAYFS, OVERLAYFS_TEMP, OverlayfsMode
 
 PASSPHRASE_HELP = ("the passphrase is asked twice on a terminal before anything is written; when standard input is not "
                    "a terminal its first line is the passphrase (before the 'yes' that erasing a block device without "
@@ -101,7 +101,8 @@ def persist_fields(opts: argparse.Namespace, parser: argparse.ArgumentParser) ->
     """The :class:`IsoToDiskOptions` fields of these options."""
     if opts.swap_size_mb < 0:
         parser.error("--swap-size-mb must be 0 or more")
-    return {"overlayfs": opts.overlayfs, "no_overlay": opts.no_overlay, "copy_overlay": opts.copy_overlay,
+    return {"overlayfs": None if opts.overlayfs is None else OverlayfsMode(opts.overlayfs),
+            "no_overlay": opts.no_overlay, "copy_overlay": opts.copy_overlay,
             "reset_overlay": opts.reset_overlay, "copy_home": opts.copy_home, "delete_home": opts.delete_home,
             "crypted_home": opts.crypted_home and not opts.copy_home,
             "home_passphrase": functools.cache(read_passphrase),

@@ -53,6 +53,7 @@ from imgcreate.media import liveiso
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import rootfs
 from imgcreate.toolbox import stickinstall, stickmulti, stickpersist, sticktarget
+from imgcreate.toolbox.stickoverlay import OverlayfsMode
 from imgcreate.toolbox.sticktarget import PartitionTarget, Target
 
 log = logging.getLogger("imgcreate")
@@ -93,7 +94,7 @@ class IsoToDiskOptions:
     # Asked before a block device is erased (unless force); returns whether the user agreed.
     confirm: Callable[[str], bool] | None = None
     # Persistence, home and live directory (imgcreate.toolbox.stickpersist), with upstream's meaning.
-    overlayfs: str | None = None  # "overlayfs": a persistent OverlayFS overlay (a folder); "temp": one in RAM
+    overlayfs: OverlayfsMode | None = None  # a persistent OverlayFS overlay (a folder), or one in RAM
     no_overlay: bool = False  # rd.live.overlay=none
     copy_overlay: bool = False  # the source's overlay, renamed for this stick
     reset_overlay: bool = False  # the target's existing overlay kept and emptied

@@ -27,11 +27,29 @@ from imgcreate.errors import CreatorError
 from imgcreate.host import fs
 from imgcreate.media.liveiso import Layout
 from imgcreate.storage import inroot, rootfs
+from imgcreate.strenum import StrEnum
 
 log = logging.getLogger("imgcreate")
 
-OVERLAYFS = "overlayfs"  # IsoToDiskOptions.overlayfs: a persistent OverlayFS overlay (a folder on the stick)
-OVERLAYFS_TEMP = "temp"  # an OverlayFS overlay in RAM
+class OverlayfsMode(StrEnum):
+    """``--overlayfs [temp]`` (IsoToDiskOptions.overlayfs): a persistent OverlayFS overlay (a folder on the stick),
+    or one in RAM."""
+
+    PERSISTENT = "overlayfs"
+    TEMP = "temp"
+
+
+class OverlayKind(StrEnum):
+    """What a stick's persistent overlay is: an OverlayFS folder, an ext image holding one (a flat squashfs on a
+    FAT stick), or dm-snapshot's COW file."""
+
+    DIR = "dir"
+    IMAGE = "image"
+    COW = "cow"
+
+
+OVERLAYFS = OverlayfsMode.PERSISTENT
+OVERLAYFS_TEMP = OverlayfsMode.TEMP
 _RESET_BYTES = 64 * 1024  # upstream zeroes this much of a COW file: the snapshot's header and first exceptions
 
 
@@ -40,7 +58,7 @@ def overlay_name(label: str, uuid: str) -> str:
     return f"overlay-{label}-{uuid}"
 
 
-def check(overlayfs: str | None, overlay_size_mb: int, no_overlay: bool, copy_overlay: bool,
+def check(overlayfs: OverlayfsMode | None, overlay_size_mb: int, no_overlay: bool, copy_overlay: bool,
           reset_overlay: bool) -> None:
     """Upstream's refusals of overlay options that contradict each other (before anything is written)."""
     if overlayfs not in (None, OVERLAYFS, OVERLAYFS_TEMP):
@@ -84,23 +102,23 @@ def overlayfs_image(path: Path, size_mib: int, work: Path) -> None:
     fs.mkfs_ext(str(path), "ext4", "overlay", extra=["-d", str(tree)])
 
 
-def make(mnt: Path, livedir: str, name: str, overlayfs: str | None, size_mib: int, layout: Layout,
-         work: Path) -> str | None:
+def make(mnt: Path, livedir: str, name: str, overlayfs: OverlayfsMode | None, size_mib: int, layout: Layout,
+         work: Path) -> OverlayKind | None:
     """A new, empty persistent overlay *name* in /*livedir*; its kind, None when none was asked for."""
     path = f"/{livedir}/{name}"
     if overlayfs == OVERLAYFS:
         _overlay_dir(mnt, livedir, path)
         log.info("Persistent OverlayFS overlay: %s/ (the stick's free space)", path)
-        return "dir"
+        return OverlayKind.DIR
     if overlayfs == OVERLAYFS_TEMP or size_mib <= 0:
         return None
     overlay = new_file(mnt, path)
     if layout is Layout.FLAT_SQUASHFS:
         overlayfs_image(overlay, size_mib, work)
-        kind = "image"
+        kind = OverlayKind.IMAGE
     else:
         allocate(overlay, size_mib)  # dm-snapshot's COW store: all zeros is an empty snapshot
-        kind = "cow"
+        kind = OverlayKind.COW
     log.info("Persistent overlay: %s (%d MiB)", path, size_mib)
     return kind
 
@@ -119,15 +137,15 @@ def found(mnt: Path, livedir: str) -> list[str]:
     return sorted(n for n in inroot.listdir(mnt, f"/{livedir}") if n.startswith("overlay-"))
 
 
-def kind_of(mnt: Path, livedir: str, name: str) -> str:
+def kind_of(mnt: Path, livedir: str, name: str) -> OverlayKind:
     """What the overlay *name* in /*livedir* is, as dracut decides it (a folder, else blkid's type)."""
     path = f"/{livedir}/{name}"
     if inroot.is_dir(mnt, path):
-        return "dir"
+        return OverlayKind.DIR
     host = rootfs.host_path(mnt, path)
     fstype = subprocess.run(["blkid", "-p", "-s", "TYPE", "-o", "value", str(host)], capture_output=True,
                             text=True, check=False).stdout.strip()
-    return "image" if fstype and fstype != "DM_snapshot_cow" else "cow"
+    return OverlayKind.IMAGE if fstype and fstype != "DM_snapshot_cow" else OverlayKind.COW
 
 
 def rename(mnt: Path, livedir: str, old: str, new: str) -> None:
@@ -143,9 +161,9 @@ def reset(mnt: Path, livedir: str, name: str, work: Path) -> None:
     image or folder emptied (the image made again at its size, the folder and its ovlwork made again)."""
     kind = kind_of(mnt, livedir, name)
     path = f"/{livedir}/{name}"
-    if kind == "dir":
+    if kind is OverlayKind.DIR:
         _overlay_dir(mnt, livedir, path)
-    elif kind == "image":
+    elif kind is OverlayKind.IMAGE:
         host = rootfs.host_path(mnt, path)
         size = host.stat().st_size
         fs.remove_tree(work / "ovl-tree")
@@ -158,12 +176,12 @@ def reset(mnt: Path, livedir: str, name: str, work: Path) -> None:
     log.info("Reset the persistent overlay %s (%s)", path, kind)
 
 
-def kernel_args(kind: str | None, overlayfs: str | None, no_overlay: bool, uuid: str) -> list[str]:
+def kernel_args(kind: OverlayKind | None, overlayfs: OverlayfsMode | None, no_overlay: bool, uuid: str) -> list[str]:
     """dracut's arguments for the stick's overlay of *kind* (None: no persistent one)."""
     if no_overlay:
         return ["rd.live.overlay=none"]
     args = []
-    if overlayfs is not None or kind in ("dir", "image"):
+    if overlayfs is not None or kind in (OverlayKind.DIR, OverlayKind.IMAGE):
         args.append("rd.live.overlay.overlayfs")
     if kind is not None:
         args.append(f"rd.live.overlay=UUID={uuid}")

@@ -158,7 +158,7 @@ def with_args(args: str, persisted: Persisted) -> str:
 
 
 def _overlay(mnt: Path, livedir: str, name: str, options: IsoToDiskOptions, layout: Layout, work: Path,
-             kept: Kept) -> str | None:
+             kept: Kept) -> stickoverlay.OverlayKind | None:
     """The stick's overlay: the source's (--copy-overlay), the target's reset (--reset-overlay), or a new one as
     asked; its kind (None: no persistent overlay)."""
     kind = _source_overlay(mnt, livedir, name, options.copy_overlay)
@@ -173,7 +173,7 @@ def _overlay(mnt: Path, livedir: str, name: str, options: IsoToDiskOptions, layo
     return kind
 
 
-def _source_overlay(mnt: Path, livedir: str, name: str, copy: bool) -> str | None:
+def _source_overlay(mnt: Path, livedir: str, name: str, copy: bool) -> stickoverlay.OverlayKind | None:
     """The overlay the source carried, renamed to *name* with --copy-overlay (its kind), else removed."""
     overlays = stickoverlay.found(mnt, livedir)
     if copy and overlays:
@@ -185,7 +185,7 @@ def _source_overlay(mnt: Path, livedir: str, name: str, copy: bool) -> str | Non
     if not (copy and inroot.lstat(mnt, f"/{livedir}/{name}") is not None):
         return None
     kind = stickoverlay.kind_of(mnt, livedir, name)
-    if kind == "dir":
+    if kind is stickoverlay.OverlayKind.DIR:
         inroot.makedirs(mnt, f"/{livedir}/ovlwork")
     return kind
 

@@ -220,7 +220,8 @@ def label_of(stick: Path, tmp: Path) -> str:
 def test_overlayfs_temp_boots_an_overlay_in_ram() -> None:
     """--overlayfs temp only changes the kernel arguments: rd.live.overlay.overlayfs without a persistent
     overlay (no rd.live.overlay=), read-only (its refusal with --overlay-size-mb: below)."""
-    persisted = stickpersist.Persisted(args=tuple(stickoverlay.kernel_args(None, "temp", False, "U")))
+    temp = stickoverlay.OverlayfsMode.TEMP
+    persisted = stickpersist.Persisted(args=tuple(stickoverlay.kernel_args(None, temp, False, "U")))
     args = stickpersist.with_args("root=live:UUID=U rd.live.image ro", persisted)
     assert args.split() == ["root=live:UUID=U", "rd.live.image", "ro", "rd.live.overlay.overlayfs"]
 
