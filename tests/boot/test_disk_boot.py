@@ -42,7 +42,9 @@ def test_msdos_qcow2_disk_boots(msdos_disk: Disk) -> None:
     assert f" -m {MEMORY} " in log and "format=qcow2,if=virtio,snapshot=on" in log, "QEMU ran the qcow2 so"
     (passed,) = [line for line in err.splitlines() if "Boot test passed on BIOS in " in line]
     assert passed.rstrip().endswith("fstype=xfs") and "LIVECD-TOOLS-BOOT-OK root=/dev/vda" in passed, passed
-    assert "; matched " in log and "QEMU was stopped" in log, "stopped at the match, not at the timeout"
+    # Stopped at the match, not at the timeout: by the runner, or by the guest itself when it powered off (its
+    # check script's last step) before the runner's next look at the serial log.
+    assert "; matched " in log and ("QEMU was stopped" in log or "QEMU exited with status 0" in log), log[-400:]
     mounts = reported_mounts(result.log)
     assert mounts["/"][1:] == ("xfs", "rw"), mounts
     assert "/boot/efi" not in mounts
