@@ -86,7 +86,7 @@ _CREATOR: dict[str, tuple[str, ...]] = {
     "--name": up("--name"),
     "--base-on": (*up("--base-on", "--base-on (image)"), "tests/integration/test_live_options.py::"
                   "test_base_on_an_earlier_iso"),
-    "--forcearch": (f"{CROSS}::test_image_creator_forcearch_makes_an_aarch64_root",
+    "--forcearch": (*up("--forcearch"), f"{CROSS}::test_image_creator_forcearch_makes_an_aarch64_root",
                     f"{CROSS}::test_aarch64_live_iso_boots_with_uefi_alone"),
     "--ksversion": (*up("--ksversion"), "tests/integration/test_kickstart_commands.py::"
                     "test_older_syntax_versions_keep_working[--ksversion]"),

@@ -282,6 +282,14 @@ def check_cacheonly(b: Builds) -> None:
     assert not list(empty.glob("imgcreate-*")) and not (empty / "out").exists()
 
 
+def check_forcearch(b: Builds) -> None:
+    """Not given, the target is this machine's architecture: every package of the image is x86_64's or noarch
+    (the aarch64 builds, disk, ISO and ext image, are tests/integration/test_cross_arch.py's)."""
+    lines = live_a(b).image.with_suffix(".packages").read_text().split()
+    arches = {line.rsplit(".", 1)[1] for line in lines}
+    assert lines and arches <= {os.uname().machine, "noarch"}, arches
+
+
 def check_tmpdir(b: Builds) -> None:
     build = live_a(b)
     assert str(build.work) in build.log.read_text(), "the build directory was made in --tmpdir"
@@ -470,6 +478,7 @@ OPTION_EFFECTS: dict[str, Callable[[Builds], None]] = {
     "--config": check_config, "KICKSTART": check_positional, "--fslabel": check_fslabel, "--name": check_name,
     "--title": check_title, "--product": check_product, "--releasever": check_releasever_and_repo,
     "--repo": check_releasever_and_repo, "--cache": check_cache, "--cacheonly": check_cacheonly,
+    "--forcearch": check_forcearch,
     "--tmpdir": check_tmpdir, "--output": check_output, "--nocleanup": check_nocleanup,
     "--compression-type": check_compression, "--compression-type None": check_compression_none_from_base,
     "--flat-squashfs": check_flat_squashfs, "--rootfs-type": check_rootfs_type,
