@@ -4,8 +4,9 @@ The same kickstart, with the same package set (``PACKAGES``), is built twice: na
 distribution, and for aarch64 (``--forcearch aarch64``) from its aarch64 flavour (testdistro/aarch64.py), for
 appliance-creator's disk (``xarch-disk-*``, delivered raw) and livecd-creator's ISO (``xarch-live-*``, lz4).  Only
 the kickstart's repository differs.  The creators add their architecture's boot loader packages (GRUB for UEFI
-and shim: x64 or aa64, and on x86_64 the BIOS boot loaders of the live ISO) and the kernel packages are Debian's
-for each architecture, so the payloads are not byte for byte the same: the table gives what was installed.
+and shim: x64 or aa64; on x86_64 also GRUB for BIOS, which the x86_64 disk installs and the live ISO boots with)
+and the kernel packages are Debian's for each architecture, so the payloads are not byte for byte the same: the
+table gives the number of packages and the size of their rpms.
 
 What runs under QEMU's user-mode emulator (qemu-aarch64-static, through binfmt_misc) in the aarch64 builds is
 what runs *inside* the image: the rpm scriptlets (post-demo's %post, busybox's sh) in the rpm transaction, and
@@ -37,10 +38,11 @@ while [ $i -lt 100 ]; do /usr/bin/true; i=$((i + 1)); done
 seq 1 300000 | md5sum > /root/xarch-post
 %end
 """
-# The image: a GPT disk with an ESP (UEFI, what an aarch64 disk boots with) or a live root of 200 MiB.
+# The image: a GPT disk with an ESP (UEFI, what an aarch64 disk boots with) and a BIOS boot partition (which an
+# x86_64 GPT disk needs for GRUB's BIOS core image, and an aarch64 one gets unused), or a live root of 200 MiB.
 LAYOUT = {
-    "disk": ("clearpart --all --initlabel --disklabel=gpt", "zerombr", "part /boot/efi --fstype=efi --size=64",
-             "part / --fstype=ext4 --size=300 --label=XROOT"),
+    "disk": ("clearpart --all --initlabel --disklabel=gpt", "zerombr", "part biosboot --fstype=biosboot --size=1",
+             "part /boot/efi --fstype=efi --size=64", "part / --fstype=ext4 --size=300 --label=XROOT"),
     "live": ("part / --size 200 --fstype ext4",),
 }
 
