@@ -14,6 +14,7 @@ Builds, from the project's test distribution served over HTTP on 127.0.0.1:
   a GPT disk (BIOS and UEFI GRUB), delivered raw, as raw.xz (the default) and as a compressed qcow2; each also
   on a 10 GiB nominal disk (``-10g``), and ``disk-raw-10g-extras`` with --checksum --manifest, delivered to
   another filesystem.  Their own table, floors and targets: bench/diskrows.py.
+* ``xarch-{disk,live}-{native,aarch64}``  one package set natively and for aarch64 (--forcearch): bench/crossrows.py.
 * ``minimal-small-root``  minimal-warm with a 128 MiB nominal root: next to no holes (the reference for the next).
 * ``minimal-4g``     minimal-warm with a 4 GiB nominal live root (``part / --size 4096``, upstream's default).
 * ``minimal-4g-mksquashfs``  the same packed by mksquashfs, which reads the holes (what tar2sqfs saves).
@@ -57,7 +58,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-import diskrows  # noqa: E402 (bench/, the script's own folder)
+import crossrows  # noqa: E402 (bench/, the script's own folder)
+import diskrows  # noqa: E402
 
 from tests.support import RepoServer  # noqa: E402 (needs the path above)
 
@@ -81,6 +83,7 @@ class Scenario:
     full: str | None = None  # the build it is compared with ("vs"); a rebuild's floor is that build's
     disk: tuple[tuple[str, Any], ...] = ()  # a disk's DiskImageCreator options (format, compress, size_mib, ...)
     elsewhere: bool = False  # delivered to another filesystem (/dev/shm): the disk is copied, not renamed
+    xarch: str = ""  # a cross-architecture row (bench/crossrows.py): "native" or the --forcearch
 
 
 SCENARIOS = [
@@ -104,6 +107,10 @@ SCENARIOS = [
              disk=(("format", "qcow2"), ("compress", "xz"), ("size_mib", 10240))),
     Scenario("disk-raw-10g-extras", "minimal", "none", "warm", kind="disk", full="disk-raw-10g", elsewhere=True,
              disk=(("compress", None), ("size_mib", 10240), ("checksum", True), ("manifest", True))),
+    Scenario("xarch-disk-native", "minimal", "none", "warm", kind="disk", xarch="native", disk=(("compress", None),)),
+    Scenario("xarch-disk-aarch64", "aarch64", "none", "warm", kind="disk", xarch="aarch64", disk=(("compress", None),)),
+    Scenario("xarch-live-native", "minimal", "lz4", "warm", xarch="native"),
+    Scenario("xarch-live-aarch64", "aarch64", "lz4", "warm", xarch="aarch64"),
     Scenario("minimal-small-root", "minimal", "xz", "warm", root_mib=128),
     Scenario("minimal-4g", "minimal", "xz", "warm", root_mib=4096, full="minimal-small-root"),
     Scenario("minimal-4g-mksquashfs", "minimal", "xz", "warm", root_mib=4096, mksquashfs_only=True,
@@ -156,6 +163,7 @@ def run_build(
     work: Path, tag: str, ks: Path, compression: str | None, cache: Path, server: RepoServer, kind: str = "live",
     rootfs_type: str | None = None, incremental: Path | None = None, title: str | None = None,
     mksquashfs_only: bool = False, disk: dict[str, Any] | None = None, output: Path | None = None,
+    forcearch: str | None = None,
 ) -> dict[str, Any]:
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -173,6 +181,7 @@ def run_build(
         "tmpdir": str(work / "tmp"),
         "output": str(output or work / "out"),
         "disk": disk,
+        "forcearch": forcearch,
         "logfile": str(logs / f"{tag}.log"),
         "result": str(result_path),
     }
@@ -330,6 +339,8 @@ def build_repos(scenarios: list[Scenario], filler: int) -> dict[str, Path]:
     repos = {"minimal": testdistro.build_repo(log=lambda *a: None)}
     if any(s.repo == "large" for s in scenarios):
         repos["large"] = testdistro.build_repo(filler=filler, log=lambda *a: None)
+    if any(s.repo == crossrows.ARCH for s in scenarios):
+        repos[crossrows.ARCH] = testdistro.build_repo(flavour=crossrows.ARCH, log=lambda *a: None)
     return repos
 
 
@@ -360,6 +371,8 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
         ks = served.ks.with_name(f"{sc.name}.ks")
         ks.write_text("".join(f"part / --size {sc.root_mib} --fstype ext4\n" if ln.startswith("part /") else ln
                               for ln in served.ks.read_text().splitlines(keepends=True)))
+    ks = crossrows.write_kickstart(work, sc.name, sc.kind, served.server.url + "/") if sc.xarch else ks
+    arch = crossrows.forcearch(sc.xarch)
     incremental = work / f"incremental-{sc.name}" if sc.incremental else None
     if incremental is not None:
         note(f"{sc.name}: storing the installed tree and the compressed root with a first build (not counted)")
@@ -367,10 +380,12 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
         run_build(work, f"{sc.name}-store", ks, sc.compression, warm, served.server, sc.kind, sc.rootfs_type,
                   incremental, title="First Title" if sc.title else None)
     key = sc.repo if sc.kind == "live" else f"{sc.repo}-{sc.kind}"  # a disk needs other packages (GRUB, shim)
+    key += "-xarch" if sc.xarch else ""  # the cross rows' package set, in a cache of its own
     if sc.cache == "warm" and key not in warm_caches:
         cache = work / f"cache-{key}"
         note(f"{sc.name}: filling the package cache with a first build (not counted; no compression)")
-        run_build(work, f"{key}-warmup", ks, None, cache, served.server, sc.kind, disk={"compress": None})
+        run_build(work, f"{key}-warmup", ks, None, cache, served.server, sc.kind, disk={"compress": None},
+                  forcearch=arch)
         warm_caches[key] = cache
     runs = []
     for rep in range(1, reps + 1):
@@ -382,7 +397,7 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
             rep_ks.write_text(ks.read_text() + f"%post\necho {sc.name}-{rep} > /etc/bench-post\n%end\n")
         with diskrows.output_dir(work, sc.elsewhere) as output:
             r = run_build(work, f"{sc.name}-{rep}", rep_ks, sc.compression, cache, served.server, sc.kind,
-                          sc.rootfs_type, incremental, sc.title, sc.mksquashfs_only, dict(sc.disk), output)
+                          sc.rootfs_type, incremental, sc.title, sc.mksquashfs_only, dict(sc.disk), output, arch)
         runs.append(r)
         if cold and sc.repo in warm_caches:
             shutil.rmtree(cache)
@@ -398,7 +413,8 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
 def report(results: dict[str, list[dict[str, Any]]], reps: int, filler: int, json_path: Path) -> bool:
     """Write the JSON, print the tables and the targets; whether every target was met."""
     kinds = {sc.name: sc.kind for sc in SCENARIOS}
-    summary = {name: {**summarize(runs), **(diskrows.summarize(runs) if kinds[name] == "disk" else {})}
+    summary = {name: {**summarize(runs), **(diskrows.summarize(runs) if kinds[name] == "disk" else {}),
+                      **(crossrows.summarize(runs) if crossrows.is_cross(name) else {})}
                for name, runs in results.items()}
     compare(summary)
     info = machine()
@@ -417,7 +433,8 @@ def report(results: dict[str, list[dict[str, Any]]], reps: int, filler: int, jso
           f"{info.get('tar2sqfs')}; commit {info['commit']}; {info['load']}")
     print(f"Median of {reps} build(s) per row; seconds; large = {filler} filler packages.\n")
     live = {name: s for name, s in summary.items() if kinds[name] != "disk"}
-    print("\n\n".join(t for t in (tables(live) if live else "", diskrows.table(summary, _markdown)) if t))
+    print("\n\n".join(t for t in (tables(live) if live else "", diskrows.table(summary, _markdown),
+                                  crossrows.table(summary, _markdown)) if t))
     note(f"wrote {json_path}")
     return check_targets(summary)
 
@@ -470,7 +487,7 @@ def check_targets(summary: dict[str, dict[str, Any]]) -> bool:
         s = summary["large-xz-incr"]
         checks.append((f"large-xz-incr: an unchanged package set: rpm transaction {s['rpm']:.1f} s, "
                        f"{s['installed']} packages installed (none)", s["rpm"] == 0 and s["installed"] == 0))
-    checks += diskrows.checks(summary)
+    checks += diskrows.checks({n: s for n, s in summary.items() if not crossrows.is_cross(n)})
     rss = max(s["peak_rss_mib"] for s in summary.values())
     checks.append((f"peak RSS of the build process: {rss:.0f} MiB (< 300 MiB)", rss < 300))
     print()

@@ -1,10 +1,10 @@
 """One live ISO build through the imgcreate API, in its own process; the benchmark (bench/run.py) starts it.
 
 Usage: ``python bench/runner.py SPEC.json``.  SPEC holds ks, name, compression, cache, tmpdir, output, logfile,
-result.  The build runs the same pipeline as ``livecd-creator`` (``imgcreate.build.pipeline.build_image``); the
-result file gets the library's own phase timings (``creator.timings``), what dnf downloaded
-(``creator.install_result``), the image sizes, and this process's peak memory (``ru_maxrss`` of RUSAGE_SELF:
-the Python process only, not mksquashfs or the other commands it runs).
+result, forcearch (None: this machine's architecture).  The build runs the same pipeline as ``livecd-creator``
+(``imgcreate.build.pipeline.build_image``); the result file gets the library's own phase timings
+(``creator.timings``), what dnf downloaded (``creator.install_result``), the image sizes, and this process's peak
+memory (``ru_maxrss`` of RUSAGE_SELF: the Python process only, not mksquashfs or the other commands it runs).
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ def main() -> int:
     import imgcreate
     from imgcreate.build.artifacts import ArtifactKind
     from imgcreate.build.pipeline import BuildOptions, build_image
+    from imgcreate.config.model import basearch
     from imgcreate.creator import ImageCreator
     from imgcreate.disk.appliance import DiskImageCreator
-    from imgcreate.live import LiveImageCreator
+    from imgcreate.live import LiveImageCreator, creator_for
 
     log = logging.getLogger("imgcreate")
     log.setLevel(logging.DEBUG)
@@ -100,8 +101,11 @@ def main() -> int:
             from imgcreate.pack import squashfs
 
             squashfs.tar2sqfs_args = lambda compression: None  # type: ignore[assignment]
-        creator = LiveImageCreator(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
-                                   tmpdir=spec["tmpdir"], **extra)
+        # the class livecd-creator picks: upstream's for the architecture with --forcearch (aarch64LiveImageCreator)
+        live = creator_for(basearch(spec["forcearch"])) if spec.get("forcearch") else LiveImageCreator
+        creator = live(ks, spec["name"], fslabel=spec["name"], compression_type=spec["compression"],
+                       tmpdir=spec["tmpdir"], **extra)
+    creator.forcearch = spec.get("forcearch")  # --forcearch: the image's programs run under qemu-user
     if spec.get("incremental"):
         creator.incremental = Path(spec["incremental"])
     with creator:
@@ -119,6 +123,7 @@ def main() -> int:
         installed=len(creator.install_result.installed) if creator.install_result else 0,
         downloaded=len(creator.install_result.downloaded) if creator.install_result else 0,
         download_bytes=creator.install_result.download_bytes if creator.install_result else 0,
+        cache_rpm_bytes=sum(p.stat().st_size for p in Path(spec["cache"]).rglob("*.rpm")),  # a row's own cache
         rootfs_bytes=getattr(creator, "minimal_size", None),
         iso_bytes=image.stat().st_size,
         maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
