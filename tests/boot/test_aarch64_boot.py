@@ -2,8 +2,9 @@
 (-machine virt -cpu cortex-a57, TCG) on the AAVMF UEFI firmware: the disk from GRUB's BOOTAA64.EFI on its ESP,
 Debian's arm64 kernel and the test distribution's busybox initramfs, / mounted read-write from the partition
 fstab names, /boot/efi mounted; the ISO as a CD from its EFI El Torito image to its live root.  Each booted
-system reports its architecture, its root's size and a write, and its rpm database.  Marked full: 30-60 s of
-emulated boot each (tests/integration/test_cross_arch.py reads the same disk and ISO in the default run)."""
+system reports its architecture, its root's size and a write, and its rpm database.  30-60 s of emulated boot
+each: the disk boots in the default run (one boot for the cross-architecture path), the ISO in the full run
+(tests/integration/test_cross_arch.py reads the same ISO in the default run)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from tests.boot.qemu import boot, reported_mounts
 from tests.disks import Disk, attached, blkid
 
-pytestmark = [pytest.mark.root, pytest.mark.boot, pytest.mark.full]
+pytestmark = [pytest.mark.root, pytest.mark.boot]  # the disk boots in the default run: one boot for the path
 
 
 def test_aarch64_disk_boots_on_aavmf(aarch64_disk: Disk) -> None:
@@ -37,6 +38,7 @@ def test_aarch64_disk_boots_on_aavmf(aarch64_disk: Disk) -> None:
     assert "aarch64" in result.log and "console=ttyAMA0" in checks["cmdline"]
 
 
+@pytest.mark.full
 def test_aarch64_live_iso_boots_on_aavmf(aarch64_iso: Path) -> None:
     """The ISO as a CD on virtio-scsi (the virt board has no IDE), UEFI El Torito, GRUB's BOOTAA64.EFI, the live
     root (squashfs holding rootfs.img under a RAM overlay) found by its label."""
