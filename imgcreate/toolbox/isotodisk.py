@@ -61,8 +61,6 @@ log = logging.getLogger("imgcreate")
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,16}$")  # an ext4 label that needs no escaping on a kernel command line
 ESP_LABEL = "LIVE-EFI"
 MIN_ESP_MIB = 16
-_GRUB_BIOS_SETUP = ("grub2-bios-setup", "grub-bios-setup")
-_HOST_GRUB_PC = Path(diskboot.GRUB_PC_DIR)
 # Arguments of the ISO's boot entry that the stick sets itself.
 _DROPPED_ARGS = ("root=", "rd.live.check", "check", "rd.live.overlay=", "overlay=")
 
