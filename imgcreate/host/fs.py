@@ -18,6 +18,7 @@ from pathlib import Path
 
 from imgcreate.errors import CommandError, ImageError, MountError
 from imgcreate.host import signals
+from imgcreate.host.processes import comm
 from imgcreate.host.run import run
 
 log = logging.getLogger("imgcreate")
@@ -59,10 +60,11 @@ def partition_devices(device: str, expect: int = 0) -> dict[int, str]:
 
     Kernels built without the GPT/MBR parsers (some VM and container kernels, this CI's among them) make none
     on ``--partscan``; then ``partx --add`` reads the table itself and adds them (they go with the loop device).
-    With *expect*, wait briefly until that many have appeared (udev and the kernel create them asynchronously).
+    With *expect*, wait briefly until that many have appeared.  No fixed pause first: ``losetup --partscan``
+    scans the table before it returns and ``partx --add`` adds the partitions synchronously (BLKPG), and the
+    nodes in devtmpfs are made before either returns; only a slow udev rule could lag, and then the loop waits.
     """
     sysdir = Path("/sys/class/block") / Path(device).resolve().name
-    time.sleep(0.2)
     if not _partitions_in(sysdir):
         run(["partx", "--add", device], check=False, what=f"Adding the partitions of {device}")
     for _ in range(50):
@@ -259,7 +261,7 @@ def kill_processes_in(root: Path, grace: float = 3.0) -> None:
     if not pids:
         return
     for pid in pids:
-        log.warning("stopping process %d (%s) still running in %s", pid, _comm(pid), root)
+        log.warning("stopping process %d (%s) still running in %s", pid, comm(pid), root)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -271,13 +273,6 @@ def kill_processes_in(root: Path, grace: float = 3.0) -> None:
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and processes_in_root(root):
         time.sleep(0.1)
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return "?"
 
 
 def mkfs_ext(device: str, fstype: str, label: str, extra: list[str] | None = None, size: int | None = None,

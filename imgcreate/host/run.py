@@ -9,8 +9,9 @@ Debian.
 Every command runs in a session (and process group) of its own, so that stopping it stops all it started: a
 ``%post`` script's background children, a shell's pipeline.  Stopping happens whenever the wait for a command is
 cut short (Ctrl-C, SIGTERM, a timeout, an error in our own code): SIGTERM to the group and to every descendant,
-:data:`STOP_GRACE` seconds for them to exit (mksquashfs and xorriso remove their partial output on SIGTERM), then
-SIGKILL.  The price: the terminal's Ctrl-C reaches only us, never the command directly; our handler stops it.
+:data:`processes.STOP_GRACE` seconds for them to exit (mksquashfs and xorriso remove their partial output on
+SIGTERM), then SIGKILL (all in :mod:`imgcreate.host.processes`).  The price: the terminal's Ctrl-C reaches
+only us, never the command directly; our handler stops it.
 What a host command leaves running in its group after it exits is stopped too (a ``%post --nochroot`` script's
 ``daemon &``; a FUSE mount helper would be too, and none is used); a chrooted command's leftovers are stopped
 when the install root is unmounted (``fs.kill_processes_in``).  A process that leaves the group with ``setsid``
@@ -30,14 +31,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import types
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import IO
 
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import CommandError, MissingToolError
 from imgcreate.host import signals
+from imgcreate.host.processes import stop, stop_leftovers, wait_for
 
 log = logging.getLogger("imgcreate")
 
@@ -209,122 +210,6 @@ def _command(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str
     if "/" not in args[0]:
         args[0] = find_tool(args[0])
     return args
-
-
-# Seconds a stopped command's processes get between SIGTERM and SIGKILL: enough for a tool to remove its partial
-# output, short enough that an interrupt still feels immediate.
-STOP_GRACE = 3.0
-
-
-def _process_table() -> dict[int, tuple[int, int, str]]:
-    """pid -> (parent pid, process group, state) of every process, from /proc/PID/stat."""
-    table: dict[int, tuple[int, int, str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()  # after the command name, which may hold spaces
-        table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0].decode())
-    return table
-
-
-def _family(leader: int, group: bool, known: set[int] | None = None) -> set[int]:
-    """The live (not zombie) processes of *leader*'s process group (with *group*) and every descendant of those,
-    of *leader* and of *known*: what stopping a command must stop.  Never this process."""
-    table = _process_table()
-    alive = {pid for pid, (_, _, state) in table.items() if state not in ("Z", "X")}
-    found = {pid for pid in alive if group and table[pid][1] == leader}
-    found |= (known or set()) & alive
-    if leader in alive and not group:  # with *group* it is found as a member (if it is still ours at all)
-        found.add(leader)
-    children: dict[int, list[int]] = {}
-    for pid in alive:
-        children.setdefault(table[pid][0], []).append(pid)
-    todo = [*found, leader]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    found.discard(os.getpid())
-    return found
-
-
-def _signal_all(pids: set[int], sig: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
-def _terminate(leader: int, group: bool, grace: float | None, reap: subprocess.Popen[bytes] | None = None) -> None:
-    """SIGTERM to :func:`_family`, up to *grace* seconds (default :data:`STOP_GRACE`) for it to end, SIGKILL to
-    what is left, and a moment for the kernel to finish those (a killed process still holds its files until it
-    is gone).  *reap*: the leader, waited for on the way so that it stops counting."""
-    targets = _family(leader, group)
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE if grace is None else grace), (signal.SIGKILL, 2.0)):
-        _signal_all(targets, sig)
-        deadline = time.monotonic() + wait
-        while targets and time.monotonic() < deadline:
-            time.sleep(0.02)
-            if reap is not None:
-                reap.poll()
-            targets = _family(leader, group, targets)
-
-
-def stop(proc: subprocess.Popen[bytes], *, group: bool = True, grace: float | None = None) -> None:
-    """Stop *proc* and everything it started: SIGTERM to its process group (with *group*: it was started in a
-    session of its own) and to all its descendants, up to *grace* seconds for them to end, then SIGKILL to what
-    is left (*grace* default :data:`STOP_GRACE`); *proc* is reaped.  A second signal meanwhile is acted on once
-    this is done."""
-    with signals.deferred("stopping a command"):
-        _terminate(proc.pid, group, grace, reap=proc)
-        proc.wait()
-
-
-def stop_leftovers(pgid: int, what: str, grace: float | None = None) -> None:
-    """Stop what a finished command (started by :func:`run`, its session *pgid*) left running in its process
-    group, warning about each process (e.g. ``sleep 600 &`` in a %post --nochroot script)."""
-    try:
-        os.killpg(pgid, 0)  # the usual case, nothing left, costs one system call
-    except (ProcessLookupError, PermissionError):
-        return
-    with signals.deferred("stopping a command"):
-        for pid in sorted(_family(pgid, True)):
-            log.warning("stopping process %d (%s) left running by %s", pid, _comm(pid), what)
-        _terminate(pgid, True, grace)
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return "?"
-
-
-# How often a wait for a command looks up from it, so that a signal is acted on at once (see wait_for).
-_WAKE = 0.1
-
-
-def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
-    """Wait for *proc* to end (``subprocess.TimeoutExpired`` after *timeout* seconds), acting on a signal at once.
-
-    Why not ``proc.wait()``: Python runs signal handlers in the main thread only, and the kernel may hand a
-    signal sent to the process to another thread (our output readers); a main thread blocked in ``waitpid``
-    then sleeps on until the command ends by itself, maybe an hour later (seen in CI: SIGTERM while a %post ran
-    ``sleep`` was acted on 53 minutes late).  Waking every tenth of a second lets the handler run."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        step = _WAKE if deadline is None else min(_WAKE, max(deadline - time.monotonic(), 0.0))
-        try:
-            return proc.wait(timeout=step)
-        except subprocess.TimeoutExpired:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(proc.args, timeout or 0.0) from None
 
 
 def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> None:

@@ -34,7 +34,8 @@ from typing import Any
 
 from imgcreate.errors import CreatorError, MountError
 from imgcreate.host import fs
-from imgcreate.host.run import run, stop, wait_for
+from imgcreate.host.processes import stop, wait_for
+from imgcreate.host.run import run
 from imgcreate.media import dmsnapshot
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.pack import erofs
@@ -352,7 +353,7 @@ def run_in(mountpoint: Path, command: Sequence[str]) -> int:
     The command is the user's, so it keeps their environment and terminal (imgcreate.host.run captures output,
     which a shell cannot live with).  Ctrl-C is the command's to handle (an interactive shell ignores it), so
     we ignore SIGINT while it runs; if we are stopped otherwise (SIGTERM, SIGHUP), the command and everything it
-    started are stopped (:func:`imgcreate.host.run.stop`) before the caller unmounts.  It stays in our process group,
+    started are stopped (:func:`processes.stop`) before the caller unmounts.  It stays in our process group,
     the terminal's foreground one, so that an interactive shell keeps its job control.
     """
     log.debug("running in %s: %s", mountpoint, " ".join(command))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from imgcreate.errors import Interrupted
-from imgcreate.host import run
+from imgcreate.host import processes, run
 from tests.support import alive, running
 
 
@@ -27,7 +27,7 @@ def test_a_timeout_stops_the_command_and_its_background_child() -> None:
 
 
 def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run, "STOP_GRACE", 0.3)
+    monkeypatch.setattr(processes, "STOP_GRACE", 0.3)
     with pytest.raises(subprocess.TimeoutExpired):
         run.run(["sh", "-c", "trap '' TERM; sleep 3303 & sleep 3304"], timeout=0.3)
     assert running("sleep", "3303") == running("sleep", "3304") == []
