@@ -63,6 +63,20 @@ def output_dir(work: Path, elsewhere: bool) -> Iterator[Path | None]:
         shutil.rmtree(out, ignore_errors=True)
 
 
+def write_kickstart(path: Path, template: Path, url: str, repo: str) -> None:
+    """The disk rows' kickstart: *template* (config/testdistro-disk.ks) installing from *url*; with the "large"
+    repository also ``@filler``, the large live rows' packages, on a 1.5 GiB root (a disk with as much to install
+    as a real appliance, whose rpm transaction is not dwarfed by the steps every build pays once)."""
+    lines = []
+    for line in template.read_text().splitlines():
+        if line.startswith("part / ") and repo == "large":  # 639 MiB of files: a 1.5 GiB root
+            line = "part / --fstype=ext4 --size=1536 --grow"
+        lines.append(f"repo --name=testdistro --baseurl={url}" if line.startswith("repo ") else line)
+        if line.strip() == "kernel" and repo == "large":
+            lines.append("@filler")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The medians of a disk row's columns, its floor and the delivered image's size and allocation."""
     def col(r: dict[str, Any], plus: tuple[str, ...], minus: tuple[str, ...]) -> float:

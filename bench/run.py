@@ -13,7 +13,7 @@ Builds, from the project's test distribution served over HTTP on 127.0.0.1:
 * ``disk-raw``, ``disk-xz``, ``disk-qcow2``  config/testdistro-disk.ks with appliance-creator's DiskImageCreator:
   a GPT disk (BIOS and UEFI GRUB), delivered raw, as raw.xz (the default) and as a compressed qcow2; each also
   on a 10 GiB nominal disk (``-10g``), and ``disk-raw-10g-extras`` with --checksum --manifest, delivered to
-  another filesystem.  Their own table, floors and targets: bench/diskrows.py.
+  another filesystem; ``disk-{raw,qcow2}-large`` with large-xz's packages.  Table, floors, targets: bench/diskrows.py.
 * ``xarch-{disk,live}-{native,aarch64}``  one package set natively and for aarch64 (--forcearch): bench/crossrows.py.
 * ``minimal-small-root``  minimal-warm with a 128 MiB nominal root: next to no holes (the reference for the next).
 * ``minimal-4g``     minimal-warm with a 4 GiB nominal live root (``part / --size 4096``, upstream's default).
@@ -105,6 +105,8 @@ SCENARIOS = [
     Scenario("disk-qcow2", "minimal", "qcow2", "warm", kind="disk", disk=(("format", "qcow2"), ("compress", "xz"))),
     Scenario("disk-qcow2-10g", "minimal", "qcow2", "warm", kind="disk", full="disk-qcow2",
              disk=(("format", "qcow2"), ("compress", "xz"), ("size_mib", 10240))),
+    Scenario("disk-raw-large", "large", "none", "warm", kind="disk", disk=(("compress", None),)),
+    Scenario("disk-qcow2-large", "large", "qcow2", "warm", kind="disk", disk=(("format", "qcow2"), ("compress", "xz"))),
     Scenario("disk-raw-10g-extras", "minimal", "none", "warm", kind="disk", full="disk-raw-10g", elsewhere=True,
              disk=(("compress", None), ("size_mib", 10240), ("checksum", True), ("manifest", True))),
     Scenario("xarch-disk-native", "minimal", "none", "warm", kind="disk", xarch="native", disk=(("compress", None),)),
@@ -149,12 +151,6 @@ def write_kickstart(path: Path, url: str, large: bool) -> None:
         elif line.strip() == "kernel" and large:
             lines.append("@filler")
         lines.append(line)
-    path.write_text("\n".join(lines) + "\n")
-
-
-def write_disk_kickstart(path: Path, url: str) -> None:
-    text = (REPO_ROOT / "config/testdistro-disk.ks").read_text()
-    lines = [f"repo --name=testdistro --baseurl={url}" if ln.startswith("repo ") else ln for ln in text.splitlines()]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -366,7 +362,7 @@ def run_scenario(sc: Scenario, reps: int, work: Path, served: Served, warm_cache
     ks = served.ks
     if sc.kind == "disk":
         ks = served.ks.with_name(f"{sc.repo}-disk.ks")
-        write_disk_kickstart(ks, served.server.url + "/")
+        diskrows.write_kickstart(ks, REPO_ROOT / "config/testdistro-disk.ks", served.server.url + "/", sc.repo)
     if sc.root_mib is not None:
         ks = served.ks.with_name(f"{sc.name}.ks")
         ks.write_text("".join(f"part / --size {sc.root_mib} --fstype ext4\n" if ln.startswith("part /") else ln
