@@ -195,8 +195,9 @@ def run_build(
         tail = (logs / f"{tag}.stderr").read_text()[-3000:]
         raise SystemExit(f"bench: build {tag} failed ({proc.returncode}); see {logs}/{tag}.*\n{tail}")
     result = json.loads(result_path.read_text())
-    for name in result.get("delivered", {}):  # what the build delivered, removed outside its time
-        (output or work / "out").joinpath(name).unlink(missing_ok=True)
+    for name in result.get("delivered", {}):  # removed outside its time (a disk's are in out/<name>/)
+        for path in list((output or work / "out").rglob(name)):
+            path.unlink(missing_ok=True)
     t = result["timings"]
     t["install.setup"] = t.get("install", 0.0) - t.get("install.download", 0.0) - t.get("install.transaction", 0.0)
     result["wall"] = wall

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import stat
 import traceback
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,10 @@ def _write_table(parted: Any, path: str, layout: DiskLayout) -> None:
         )
     disk = parted.freshDisk(device, layout.label.value)
     _add_partitions(parted, disk, device, layout)
-    disk.commit()
+    if stat.S_ISREG(os.stat(path).st_mode):
+        disk.commitToDevice()  # a file: no kernel to tell (commit() also runs `udevadm settle`, twice)
+    else:
+        disk.commit()
 
 
 # pyparted's exceptions, none derived from another (PartedException is not their base).
