@@ -339,7 +339,11 @@ class ImageCreator(UpstreamMembers):
         with self._phase("post"), rootfs.host_resolv_conf(root):
             self._run_post_scripts()
         with self._phase("configure-final"):
-            configure.apply_after_post(root, self.config)
+            self._configure_after_post(root)
+
+    def _configure_after_post(self, root: Path) -> None:
+        """What comes after %post: the SELinux relabel (editliveos -S leaves it out)."""
+        configure.apply_after_post(root, self.config)
 
     def unmount(self) -> None:
         """Stop what runs in the root, unmount everything and detach loop devices; the build directory stays.
