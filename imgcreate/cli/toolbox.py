@@ -157,7 +157,9 @@ def editliveos_parser() -> argparse.ArgumentParser:
                              ".iso names the file itself (ours)")
     parser.add_argument("-n", "--name", "--label", dest="label",
                         help="the new ISO's name (NAME.iso; a / becomes _) and its label (root=live:CDLABEL=); "
-                             "default: the ISO's own label")
+                             "default: the ISO's own label; with -b or -r, NAME-ARCH-YYYYmmdd.HHMM; ':TEXT' "
+                             "(upstream's) brands the build with TEXT and names it TEXT; ':' alone renames it "
+                             "remixed-LABEL")
     parser.add_argument("-N", "--noshell", dest="shell", action="store_false", default=True,
                         help="do not open a shell in the edited root; without it, as upstream, a shell opens "
                              "after the script or kickstart and the ISO is made when it exits (every scripted "
@@ -247,7 +249,7 @@ def _add_upstream_edit_options(parser: argparse.ArgumentParser) -> None:
         help="brand the build: space-separated files of the image's root that get the Remix line on top, with "
              "/etc/fedora-release, /etc/generic-release and /etc/issue (see --builder)")
     add("-b", "--builder", metavar="NAME",
-        help="brand the build as a Remix by NAME (default with -r or -n :TEXT: $USERNAME, else 'Fedora User'): "
+        help="brand the build as a Remix by NAME (with -r alone: $USERNAME, else 'Fedora User'): "
              "the line DDMonYYYY-NAME-Remix-RELEASE on top of the release files and as the boot menus' product; "
              "the ISO is named NAME-ARCH-YYYYmmdd.HHMM (-n :TEXT: TEXT, unbranded name)")
     add("--clone", action="store_true", help="refused: an ISO has no home.img to copy")
