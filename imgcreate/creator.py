@@ -59,18 +59,10 @@ class ImageCreator(UpstreamMembers):
     (``_stage_final_image``).
     """
 
-    def __init__(
-        self,
-        ks: kickstart.KickstartHandler,
-        name: str,
-        releasever: str | None = None,
-        tmpdir: str | os.PathLike[str] = "/var/tmp",
-        useplugins: bool = False,
-        cacheonly: bool = False,
-        docleanup: bool = True,
-        pkgverify_level: str | None = None,
-        source_date_epoch: int | None = None,
-    ) -> None:
+    def __init__(self, ks: kickstart.KickstartHandler, name: str, releasever: str | None = None,
+                 tmpdir: str | os.PathLike[str] = "/var/tmp", useplugins: bool = False, cacheonly: bool = False,
+                 docleanup: bool = True, pkgverify_level: str | None = None,
+                 source_date_epoch: int | None = None) -> None:
         if not name or "/" in name or name in (".", ".."):
             raise CreatorError(f"Invalid image name '{name}': it must be a non-empty file name without '/'.")
         self.ks = ks
