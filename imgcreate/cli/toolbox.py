@@ -251,7 +251,8 @@ def _add_upstream_edit_options(parser: argparse.ArgumentParser) -> None:
     add("-b", "--builder", metavar="NAME",
         help="brand the build as a Remix by NAME (with -r alone: $USERNAME, else 'Fedora User'): "
              "the line DDMonYYYY-NAME-Remix-RELEASE on top of the release files and as the boot menus' product; "
-             "the ISO is named NAME-ARCH-YYYYmmdd.HHMM (-n :TEXT: TEXT, unbranded name)")
+             "the ISO and its label are named N-ARCH-YYYYmmdd.HHMM, N being -n or the ISO's file name with "
+             ".edited (-n :TEXT: TEXT)")
     add("--clone", action="store_true", help="refused: an ISO has no home.img to copy")
     add("--rootfsimg", metavar="PATH", help="refused: for source devices")
     add("--overlay", metavar="[DEVSPEC:]PATHSPEC", help="refused: for source devices")
