@@ -440,9 +440,11 @@ def ed_compression_type(r: Runs) -> None:
 
 
 def ed_name_and_default_output(r: Runs) -> None:
-    """-n is the name and the label; without -o the new ISO is NAME.iso in the ISO's folder, as upstream."""
+    """-n is the name and the label; without -o the new ISO is NAME.iso in the ISO's folder, as upstream.  No -b,
+    -r or -n :TEXT: not branded (README), so the menus keep the source's product ("Start Tb Sq")."""
     iso = r.edited().dir / "out/ED-OPTS.iso"
     assert isoinspect.volume_id(iso) == "ED-OPTS"
+    assert "menuentry 'Start Tb Sq'" in isoinspect.read_text(iso, "/boot/grub2/grub.cfg")
     assert sorted(p.name for p in (r.edited().dir / "out").iterdir() if p.suffix == ".iso") == [iso.name, "TB-SQ.iso"]
 
 
