@@ -59,18 +59,10 @@ class ImageCreator(UpstreamMembers):
     (``_stage_final_image``).
     """
 
-    def __init__(
-        self,
-        ks: kickstart.KickstartHandler,
-        name: str,
-        releasever: str | None = None,
-        tmpdir: str | os.PathLike[str] = "/var/tmp",
-        useplugins: bool = False,
-        cacheonly: bool = False,
-        docleanup: bool = True,
-        pkgverify_level: str | None = None,
-        source_date_epoch: int | None = None,
-    ) -> None:
+    def __init__(self, ks: kickstart.KickstartHandler, name: str, releasever: str | None = None,
+                 tmpdir: str | os.PathLike[str] = "/var/tmp", useplugins: bool = False, cacheonly: bool = False,
+                 docleanup: bool = True, pkgverify_level: str | None = None,
+                 source_date_epoch: int | None = None) -> None:
         if not name or "/" in name or name in (".", ".."):
             raise CreatorError(f"Invalid image name '{name}': it must be a non-empty file name without '/'.")
         self.ks = ks
@@ -339,7 +331,11 @@ class ImageCreator(UpstreamMembers):
         with self._phase("post"), rootfs.host_resolv_conf(root):
             self._run_post_scripts()
         with self._phase("configure-final"):
-            configure.apply_after_post(root, self.config)
+            self._configure_after_post(root)
+
+    def _configure_after_post(self, root: Path) -> None:
+        """What comes after %post: the SELinux relabel (editliveos -S leaves it out)."""
+        configure.apply_after_post(root, self.config)
 
     def unmount(self) -> None:
         """Stop what runs in the root, unmount everything and detach loop devices; the build directory stays.

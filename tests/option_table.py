@@ -50,7 +50,6 @@ _I2D_PERSIST: dict[str, tuple[str, ...]] = {
 }
 
 EDL = "tests/integration/test_editliveos_options.py"
-EDL_ACCOUNTED = f"{EDL}::test_every_upstream_option_is_accounted_for"  # a listed gap (shown as xfail there)
 
 
 def edl(*keys: str) -> tuple[str, ...]:
@@ -199,7 +198,7 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ISO": (f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script",),
         "--output": (f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script",
                      *tools("editliveos --cacheonly --nocleanup, upstream's names")),
-        "--name": (*tools("editliveos --name, no --output"),
+        "--name": (*tools("editliveos --name, no --output"), *edl("--name :TEXT"),
                    f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script"),
         "--package": (f"{TOOLBOX}::test_edited_iso_has_the_package_argument_and_script",
                       *tools("editliveos --repo file --releasever")),
@@ -232,9 +231,9 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--rootfs-size-gb": tools("editliveos --rootfs-size-gb"),
         "--extra-space-mb": tools("editliveos --extra-space-mb"),
         "--arch": tools("editliveos --arch"),
-        "--skip-SELinux": (EDL_ACCOUNTED,),
-        "--releasefile": (EDL_ACCOUNTED,),
-        "--builder": (EDL_ACCOUNTED,),
+        "--skip-SELinux": (*edl("--skip-SELinux"), *tools("editliveos --skip-SELinux")),
+        "--releasefile": edl("--releasefile"),
+        "--builder": edl("--builder"),
         "--clone": edl("--clone"),
         "--rootfsimg": edl("--rootfsimg"),
         "--overlay": edl("--overlay"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -156,7 +157,9 @@ def editliveos_parser() -> argparse.ArgumentParser:
                              ".iso names the file itself (ours)")
     parser.add_argument("-n", "--name", "--label", dest="label",
                         help="the new ISO's name (NAME.iso; a / becomes _) and its label (root=live:CDLABEL=); "
-                             "default: the ISO's own label")
+                             "default: the ISO's own label; with -b or -r, NAME-ARCH-YYYYmmdd.HHMM; ':TEXT' "
+                             "(upstream's) brands the build with TEXT and names it TEXT; ':' alone renames it "
+                             "remixed-LABEL")
     parser.add_argument("-N", "--noshell", dest="shell", action="store_false", default=True,
                         help="do not open a shell in the edited root; without it, as upstream, a shell opens "
                              "after the script or kickstart and the ISO is made when it exits (every scripted "
@@ -190,7 +193,7 @@ def editliveos_parser() -> argparse.ArgumentParser:
 
 
 # Upstream's options that edit a live USB stick or a running system in place (its home.img, overlay, root image
-# path) or brand the build: an ISO source has none of these, so they are accepted and refused in one sentence.
+# path): an ISO source has none of these, so they are accepted and refused in one sentence.
 EDIT_REFUSED = {
     "clone": "--clone copies a live USB stick's home.img or /home into the new ISO; an ISO has neither (editliveos "
              "here edits ISOs; make the stick's overlay part of an ISO with livecd-iso-to-disk's tools)",
@@ -203,10 +206,6 @@ EDIT_REFUSED = {
                   "home.img (livecd-iso-to-disk makes and encrypts one)",
     "overlay_size_mb": "--overlay-size-mb sizes a source device's overlay; upstream too refuses it for an .iso file "
                        "(an ISO has no overlay; livecd-iso-to-disk --overlay-size-mb makes one on the stick)",
-    "releasefile": "--releasefile brands the build with release files; branding is not implemented here (the new "
-                   "ISO keeps the source's release files; change them with --script)",
-    "builder": "--builder brands the build with a Remix builder's name; branding is not implemented here (change "
-               "the release files with --script)",
 }
 
 
@@ -244,9 +243,16 @@ def _add_upstream_edit_options(parser: argparse.ArgumentParser) -> None:
         help="MiB that must be free in the staging folder (--tmpdir) beyond need; default 2")
     add("--arch", help="the image's architecture: the host's only (the edit runs the image's programs)")
     add("-S", "--skip-SELinux", dest="force_selinux", action="store_false", default=True,
-        help="accepted: the edited files are labelled by the image's own policy, as a build's (see README)")
-    add("-r", "--releasefile", metavar="PATHS", help="refused: branding is not implemented")
-    add("-b", "--builder", help="refused: branding is not implemented")
+        help="do not relabel the edited root for SELinux (by default its files are labelled by the image's own "
+             "policy after the script, as a build's); each file keeps the label it had")
+    add("-r", "--releasefile", metavar="PATHS",
+        help="brand the build: space-separated files of the image's root that get the Remix line on top, with "
+             "/etc/fedora-release, /etc/generic-release and /etc/issue (see --builder)")
+    add("-b", "--builder", metavar="NAME",
+        help="brand the build as a Remix by NAME (with -r alone: $USERNAME, else 'Fedora User'): "
+             "the line DDMonYYYY-NAME-Remix-RELEASE on top of the release files and as the boot menus' product; "
+             "the ISO and its label are named N-ARCH-YYYYmmdd.HHMM, N being -n or the ISO's file name with "
+             ".edited (-n :TEXT: TEXT)")
     add("--clone", action="store_true", help="refused: an ISO has no home.img to copy")
     add("--rootfsimg", metavar="PATH", help="refused: for source devices")
     add("--overlay", metavar="[DEVSPEC:]PATHSPEC", help="refused: for source devices")
@@ -272,7 +278,8 @@ def _rootfs_size(value: str | None) -> int | None:
 
 
 def editliveos(argv: Sequence[str] | None = None) -> int:
-    from imgcreate.toolbox import editlive
+    from imgcreate.media.liveiso import read_live_iso
+    from imgcreate.toolbox import editbrand, editlive
 
     parser = editliveos_parser()
     opts = command.read_command_line(parser, argv)
@@ -288,6 +295,13 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
                 raise CreatorError(why + ".")
         editlive.check_arch(opts.arch)
         editlive.check_space(Path(opts.tmpdir), opts.extra_space_mb)
+        iso = Path(opts.iso)
+        epoch = reproducible.epoch_from(opts.source_date_epoch)
+        releasefiles = tuple((opts.releasefile or "").split())
+        live, brand = None, None
+        if editbrand.wanted(opts.label, opts.builder, releasefiles):
+            live = read_live_iso(iso)  # read once: edit_live_iso takes it
+            brand = editbrand.make_brand(live, opts.label, opts.builder, releasefiles, os.uname().machine, epoch)
         if opts.refresh_only:
             print(f"NOTICE: --refresh-only is not possible for a read-only source like '{opts.iso}'. A new .iso "
                   "will be built.", file=sys.stderr)
@@ -302,15 +316,16 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
             excludes=tuple(opts.excludes.split()) if opts.excludes else None,
             secludes=tuple((opts.secludes or "").split()), skip_compression=opts.skip_compression,
             compress=bool(opts.compress), flatten_squashfs=opts.flatten_squashfs,
-            rootfs_size_gib=_rootfs_size(opts.rootfs_size),
+            rootfs_size_gib=_rootfs_size(opts.rootfs_size), brand=brand, relabel=opts.force_selinux,
             # As livecd-creator: the build's epoch, passed to every command it runs (imgcreate.host.run).
-            source_date_epoch=reproducible.epoch_from(opts.source_date_epoch),
+            source_date_epoch=epoch,
         )
-        iso = Path(opts.iso)
+        if brand is not None:
+            options = dataclasses.replace(options, label=brand.label)
         output = Path(opts.output) if opts.output else iso.absolute().parent  # upstream: the ISO's folder
         if output.suffix != ".iso" or output.is_dir():  # upstream's -o is a folder
-            output = output / editlive.iso_name(iso, opts.label)
-        editlive.edit_live_iso(iso, output, options)
+            output = output / editlive.iso_name(iso, brand.name if brand else opts.label)
+        editlive.edit_live_iso(iso, output, options, live)
         print(f"{output.name} saved to {output.parent}")  # upstream's last line, on stdout
         return 0
 

@@ -29,6 +29,8 @@ from imgcreate.kickstart.values import DEFAULT_IMAGE_SIZE_MB
 from imgcreate.live import LiveImageCreator
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.pack import RootfsType
+from imgcreate.toolbox import editbrand
+from imgcreate.toolbox.editbrand import Brand
 
 log = logging.getLogger("imgcreate")
 
@@ -63,6 +65,8 @@ class EditOptions:
     compress: bool = False  # --compress: squash an uncompressed source
     flatten_squashfs: bool = False  # --flatten-squashfs: the root tree itself in squashfs.img, no rootfs.img
     rootfs_size_gib: int | None = None  # --rootfs-size-gb N: the root grows to N GiB (never below the base's)
+    brand: Brand | None = None  # -b/-r/-n :NAME: the Remix line, menus' product, name and label (editbrand)
+    relabel: bool = True  # False (-S/--skip-SELinux): the edited root is not relabelled after %post
     extra: dict[str, Any] = field(default_factory=dict)  # more LiveImageCreator keyword arguments
 
 
@@ -71,12 +75,28 @@ class EditLiveCreator(LiveImageCreator):
     4 GiB): an edited live system keeps the room it had.  The size is a setting the root storage reads."""
 
     def __init__(self, ks: kickstart.KickstartHandler, name: str, source: LiveIso | None = None,
-                 copies: tuple[tuple[str, Path | None], ...] = (), **kwargs: Any) -> None:
+                 copies: tuple[tuple[str, Path | None], ...] = (), brand: Brand | None = None,
+                 relabel: bool = True, **kwargs: Any) -> None:
         super().__init__(ks, name, **kwargs)
         self.image_size = 0
         self.size_from_base = True
         self._source = source
         self._copies = copies  # (path on the new ISO, host path or None: the source ISO's own file)
+        self._brand = brand
+        self._relabel = relabel
+
+    def configure(self) -> None:
+        """Upstream's order: the release files branded (-b, -r) before the edit's %post (the script) runs."""
+        if self._brand is not None:
+            editbrand.brand_release_files(self._instroot.path, self._brand)
+        super().configure()
+
+    def _configure_after_post(self, root: Path) -> None:
+        """-S/--skip-SELinux: the root is not relabelled; each file keeps the label it had (the source's)."""
+        if self._relabel:
+            super()._configure_after_post(root)
+        else:
+            log.info("--skip-SELinux: the edited root is not relabelled (its files keep their SELinux labels)")
 
     def _create_bootconfig(self) -> None:
         """The boot files, then -i/-e: the source's other files (or host files) onto the new ISO."""
@@ -253,11 +273,14 @@ def check_output(iso: Path, output: Path) -> None:
         raise CreatorError("The output must not be the ISO being edited.")
 
 
-def edit_live_iso(iso: Path, output: Path, options: EditOptions) -> Path:
-    """Build *output*, a new live ISO: *iso* with *options* applied.  Returns *output*."""
-    live = read_live_iso(iso)
+def edit_live_iso(iso: Path, output: Path, options: EditOptions, live: LiveIso | None = None) -> Path:
+    """Build *output*, a new live ISO: *iso* with *options* applied.  Returns *output*.  *live*: *iso* already
+    read (:func:`read_live_iso`), not read twice."""
+    live = live if live is not None else read_live_iso(iso)
     check_output(iso, output)
-    label = options.label or live.label
+    label = options.label or (options.brand.label if options.brand else live.label)
+    # The boot menus' product: the Remix (branding), else the source's own ("Start <product>" kept).
+    product = options.brand.product if options.brand else editbrand.iso_product(live)
     kickstart.check_fslabel(label)
     if options.packages and not options.repos and options.kickstart is None:
         raise CreatorError("--package needs a repository to install from: give --repo URL or PATH.")
@@ -276,7 +299,7 @@ def edit_live_iso(iso: Path, output: Path, options: EditOptions) -> Path:
             skip_compression=skip_compression, flat_squashfs=options.flatten_squashfs,
             syslinux="/isolinux/isolinux.cfg" in live.files and "/boot/grub2/grub.cfg" not in live.files,
             tmpdir=options.tmpdir, releasever=options.releasever, source_date_epoch=options.source_date_epoch,
-            **options.extra,
+            product=product, title=product, brand=options.brand, relabel=options.relabel, **options.extra,
         )
         if options.rootfs_size_gib is not None:
             creator.image_size = options.rootfs_size_gib * 1024 ** 3

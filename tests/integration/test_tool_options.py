@@ -35,6 +35,10 @@ DISK_KS = kickstarts.kickstart(
     kickstarts.clearpart("msdos"), "part / --fstype=ext4 --size=200", commands=("{commands}",),
     repo=kickstarts.repo_line("replaced", "file:///nonexistent/replaced-by-repo-option"), packages=("@core",))
 
+# The test distribution's SELinux policy (a file_contexts) and setfiles stand-in (it logs its calls in the root's
+# /var/log/standin-calls.log): installed by both edits, whose relabel (or its absence, with -S) is then seen.
+SELINUX_STANDINS = ("--package", "policycoreutils", "--package", "selinux-policy-targeted")
+
 # What editliveos -k applies: a command, a package and a %post.
 EDIT_KS = """network --hostname=edited.example.com
 %packages
@@ -170,7 +174,8 @@ class Runs:
             with RepoServer(self.testrepo) as server:
                 proc = run_in(d / "out", "editliveos", "TB-SQ.iso", "-N", "-n", "ED-OPTS",
                               "--repo", str(d / "file.repo"), "--repo", server.url, "--releasever", "99",
-                              "--cache", str(d / "cache"), "--package", "demo-app", "-k", str(d / "edit.ks"),
+                              "--cache", str(d / "cache"), "--package", "demo-app", *SELINUX_STANDINS,
+                              "-k", str(d / "edit.ks"),
                               "--compression-type", "lz4", "-t", str(d / "work"), "-v", "-q", "--logfile",
                               str(d / "log"))
                 self.done["edited"] = Ran(proc, d, list(server.requests))
@@ -180,7 +185,7 @@ class Runs:
     def edited_offline(self) -> Ran:
         """With edited()'s HTTP repository gone, upstream's spellings: -f (--cache) --cacheonly, -c
         (--compress-type) lz4, -a (--extra-kernel-args), -p, -o an existing folder; --nocleanup; no -N: upstream's
-        shell opens in the root (fed from stdin)."""
+        shell opens in the root (fed from stdin); -S with the SELinux stand-ins installed."""
         if "offline-edit" not in self.done:
             first = self.edited()
             d = self._dir("offline-edit")
@@ -191,7 +196,7 @@ class Runs:
                             # upstream's, checked in tests/integration/test_editliveos_options.py:
                             "--rootfs-size-gb", "1,ext4", "-u", "/etc/os-release", "--extra-space-mb", "1",
                             "--refresh-only", "--skip-refresh", "--refresh-uncompressed", "--skip-seclude",
-                            "--arch", os.uname().machine,
+                            "--arch", os.uname().machine, *SELINUX_STANDINS, "-S",
                             input="echo typed-in-the-shell > /root/shell-was-here\nexit\n")  # no -N: a shell
             self.done["offline-edit"] = Ran(proc, d)
         return self.done["offline-edit"]
@@ -435,9 +440,11 @@ def ed_compression_type(r: Runs) -> None:
 
 
 def ed_name_and_default_output(r: Runs) -> None:
-    """-n is the name and the label; without -o the new ISO is NAME.iso in the ISO's folder, as upstream."""
+    """-n is the name and the label; without -o the new ISO is NAME.iso in the ISO's folder, as upstream.  No -b,
+    -r or -n :TEXT: not branded (README), so the menus keep the source's product ("Start Tb Sq")."""
     iso = r.edited().dir / "out/ED-OPTS.iso"
     assert isoinspect.volume_id(iso) == "ED-OPTS"
+    assert "menuentry 'Start Tb Sq'" in isoinspect.read_text(iso, "/boot/grub2/grub.cfg")
     assert sorted(p.name for p in (r.edited().dir / "out").iterdir() if p.suffix == ".iso") == [iso.name, "TB-SQ.iso"]
 
 
@@ -515,6 +522,16 @@ def ed_accepted_no_refresh(r: Runs) -> None:
     the offline edit, which succeeded; an ISO source is never refreshed (it is read-only), nothing is secluded by
     default."""
     assert r.edited_offline().proc.returncode == 0
+
+
+def ed_skip_selinux(r: Runs) -> None:
+    """-S (the offline edit, with a policy and setfiles installed): the edited root was not relabelled, no setfiles
+    call; without it (edited(), the same packages) the root was labelled with its own policy, as a build's."""
+    relabel = "/usr/sbin/setfiles -F -e /proc -e /sys -e /dev /etc/selinux/targeted/contexts/files/file_contexts /"
+    assert relabel in isoinspect.debugfs(r.edited_root(), "cat /var/log/standin-calls.log")
+    offline = _offline_root(r)
+    assert "file_contexts" in isoinspect.debugfs(offline, "ls /etc/selinux/targeted/contexts/files")
+    assert "setfiles" not in isoinspect.debugfs(offline, "cat /var/log/standin-calls.log")
 
 
 def ed_extra_space(r: Runs) -> None:
@@ -633,7 +650,8 @@ EFFECTS: dict[str, Callable[[Runs], None]] = {
     "editliveos --rootfs-size-gb": ed_rootfs_size, "editliveos --seclude": ed_seclude,
     "editliveos --refresh-only": ed_refresh_only,
     "editliveos --skip-refresh --refresh-uncompressed --skip-seclude": ed_accepted_no_refresh,
-    "editliveos --extra-space-mb": ed_extra_space, "editliveos --arch": ed_arch,
+    "editliveos --extra-space-mb": ed_extra_space, "editliveos --skip-SELinux": ed_skip_selinux,
+    "editliveos --arch": ed_arch,
     "livecd-iso-to-disk --format --reset-mbr": sd_format_reset_mbr,
     "livecd-iso-to-disk --noverify": sd_noverify, "livecd-iso-to-disk logging": sd_logging,
     "livecd-iso-to-pxeboot --http-url, no --output": px_http_url_and_default_output,
