@@ -374,6 +374,8 @@ def _check_room(root: Path, live: LiveIso, stick: stickinstall.Stick, options: I
     extras_mib = options.overlay_size_mb + options.home_size_mb + options.swap_size_mb + 8
     needed = live.path.stat().st_size + extras_mib * MIB
     free = stickinstall.free_bytes(root, stick, live)
+    if not fresh:
+        free -= stickpersist.kept_bytes(root, options, stick.part if stick.fat else "")
     if needed > free:
         raise CreatorError(
             f"{stick.part} has {free // MIB} MiB free (counting the live system it replaces), but the live "

@@ -138,6 +138,25 @@ def before_copy(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> Kept:
     return Kept(home=keep_home, overlay=True, ovlwork=ovlwork)
 
 
+def kept_bytes(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> int:
+    """What :func:`before_copy` will keep in the ``LiveOS`` folder that the copy replaces (its home unless
+    --delete-home, its overlays with --reset-overlay): not free for the new system, as upstream counts it."""
+    if livedir_name(options.livedir) != LIVEOS:
+        return 0  # only LiveOS is replaced, and counted as free
+    names = [] if options.delete_home else [stickhome.HOME]
+    if options.reset_overlay:
+        found = stickfat.listdir(fat, f"/{LIVEOS}") if fat else stickoverlay.found(mnt, LIVEOS)
+        names += [n for n in found if n.startswith("overlay-")][:1]
+    total = 0
+    for name in names:
+        path = f"/{LIVEOS}/{name}"
+        if fat:
+            total += stickfat.size(fat, path) if stickfat.is_file(fat, path) else 0
+        elif inroot.is_file(mnt, path):
+            total += rootfs.host_path(mnt, path).stat().st_size
+    return total
+
+
 def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout, work: Path,
                kept: Kept, source_dir: str = LIVEOS) -> Persisted:
     """After the ISO's ``LiveOS/`` was copied to /*source_dir* on the mounted target: see the module."""

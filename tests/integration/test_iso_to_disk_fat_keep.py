@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from imgcreate.toolbox import stickfat, stickoverlay
+from imgcreate.toolbox import stickfat, stickoverlay, stickpersist
+from imgcreate.toolbox.isotodisk import IsoToDiskOptions
 from tests.support import assert_failed, run_tool
 
 pytestmark = pytest.mark.root
@@ -87,6 +88,8 @@ def test_a_second_run_keeps_the_home_and_resets_the_overlay_in_place(stick: tupl
     old = f"LiveOS/{stickoverlay.overlay_name('MYSTICK', uuid)}"
     before = read(part, old)
     where = stickfat.extents(part, old)
+    kept = stickpersist.kept_bytes(Path("/nonexistent"), IsoToDiskOptions(reset_overlay=True), part)
+    assert kept == 32 * MIB, "the room check counts the kept home and overlay as taken, not freed"
     write(iso, part, "--reset-overlay", "--label", "AGAIN")
     assert blkid(part, "LABEL") == "AGAIN"
     assert digest(read(part, "LiveOS/home.img")) == home, "the home is kept, byte for byte"
