@@ -16,6 +16,7 @@ from pathlib import Path
 
 from imgcreate.boot import efi, grubmenu
 from imgcreate.boot.grubmenu import GrubMenu, MenuEntry
+from imgcreate.boot.grubpc import GRUB_PC_DIR, MEDIA_GRUB_PC_DIR
 from imgcreate.errors import ImageError
 from imgcreate.host.run import run
 from imgcreate.storage import inroot, rootfs
@@ -24,7 +25,6 @@ log = logging.getLogger("imgcreate")
 
 BIOS_CORE_MODULES = ("biosdisk", "part_gpt", "part_msdos", "ext2", "xfs", "fat", "search", "search_fs_uuid",
                      "configfile", "normal", "linux", "echo", "test", "serial", "terminal")
-GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def install_bios(root: Path, device: str, menu: DiskBootMenu, gpt: bool) -> None
         )
     tools = GrubTools(mkimage=_image_tool(root, "grub2-mkimage", "grub-mkimage"),
                       setup=_image_tool(root, "grub2-bios-setup", "grub-bios-setup"), root=root)
-    grubdir = "/boot/grub2/i386-pc"
+    grubdir = MEDIA_GRUB_PC_DIR
     rootfs.write_file(root, f"{grubdir}/load.cfg", find_boot_cfg(menu))
     rootfs.write_file(root, f"{grubdir}/boot.img", inroot.read_bytes(root, f"{GRUB_PC_DIR}/boot.img"))
     make_bios_core(tools, GRUB_PC_DIR, grubdir, menu, gpt)

@@ -11,13 +11,13 @@ import shutil
 from pathlib import Path
 
 from imgcreate.boot import bootloader, efi
+from imgcreate.boot.grubpc import GRUB_PC_DIR
 from imgcreate.errors import ImageError
 from imgcreate.host.run import run
 from imgcreate.storage import inroot
 
 log = logging.getLogger("imgcreate")
 
-GRUB_PC_DIR = "/usr/lib/grub/i386-pc"
 SYSLINUX_DIRS = ("/usr/share/syslinux", "/usr/lib/syslinux", "/usr/lib/ISOLINUX")
 SYSLINUX_FILES = ("isolinux.bin", "ldlinux.c32", "vesamenu.c32", "libcom32.c32", "libutil.c32")
 

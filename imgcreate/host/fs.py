@@ -32,12 +32,19 @@ def make_sparse(path: Path, size: int) -> None:
         f.truncate(size)
 
 
-def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False, partscan: bool = False) -> str:
+def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False, partscan: bool = False,
+                offset: int = 0, sizelimit: int = 0) -> str:
     """Attach *image* to a free loop device atomically (``losetup --find --show``) and register the detach.
 
     *partscan*: the kernel also makes a device for each partition (``/dev/loopNpK``), gone with the detach.
+    *offset*, *sizelimit* (bytes, 0: none): the device shows only that part of *image* (a file on an unmounted
+    filesystem, written in place).
     """
     args = ["losetup", "--find", "--show"]
+    if offset:
+        args += ["--offset", str(offset)]
+    if sizelimit:
+        args += ["--sizelimit", str(sizelimit)]
     if readonly:
         args.append("--read-only")
     if partscan:

@@ -367,13 +367,15 @@ def _check_room(root: Path, live: LiveIso, stick: stickinstall.Stick, options: I
                                "was written.")
         return
     if not fresh and not options.force and stickinstall.has_live_system(root, stick):
-        question = (f"{stick.part} holds a live system (LiveOS/) already: it will be replaced (its overlay and home "
-                    "too). Type 'yes' to continue: ")
+        question = (f"{stick.part} holds a live system (LiveOS/) already: it will be replaced (its overlay too, "
+                    "unless --reset-overlay; its home.img is kept unless --delete-home). Type 'yes' to continue: ")
         if options.confirm is None or not options.confirm(question):
             raise CreatorError(f"Not confirmed: nothing was written to {stick.part}.")
     extras_mib = options.overlay_size_mb + options.home_size_mb + options.swap_size_mb + 8
     needed = live.path.stat().st_size + extras_mib * MIB
     free = stickinstall.free_bytes(root, stick, live)
+    if not fresh:
+        free -= stickpersist.kept_bytes(root, options, stick.part if stick.fat else "")
     if needed > free:
         raise CreatorError(
             f"{stick.part} has {free // MIB} MiB free (counting the live system it replaces), but the live "
@@ -391,8 +393,10 @@ def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick,
     if old_label is not None and old_label != stick.label:
         _relabel(stick)
     persisted = None
+    kept = stickpersist.Kept()
     if not options.skipcopy:
-        kept = stickpersist.before_copy(root, options)  # an existing home (and overlay to reset) moved aside
+        # an existing home (and overlay to reset) moved aside (on FAT: marked, and moved around the copy)
+        kept = stickpersist.before_copy(root, options, fat=stick.part if stick.fat and not fresh else "")
         stickinstall.remove_replaced(root, stick, live)
         log.info("Copying the live system to %s", stick.part)
         live.extract_all(root)
@@ -416,7 +420,8 @@ def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick,
             rootfs.write_file(root, f"/{name}", given.read_bytes(), mode=0o644)
     stickinstall.install_bios_grub(stack, root, stick, menu, work, required=fresh)
     if stick.fat:
-        stickinstall.copy_to_fat(root, stick, live, replace=not options.skipcopy)
+        with stickpersist.kept_on_fat(kept, stick.label, stick.uuid, options, work):
+            stickinstall.copy_to_fat(root, stick, live, replace=not options.skipcopy)
     return menu
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from imgcreate.errors import CreatorError, MountError
+from imgcreate.errors import CreatorError
 from imgcreate.host import fs
 from imgcreate.host.processes import stop, wait_for
 from imgcreate.host.run import run
@@ -40,6 +40,7 @@ from imgcreate.media import dmsnapshot
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.pack import erofs
 from imgcreate.storage import inroot
+from imgcreate.toolbox import stickmount
 
 log = logging.getLogger("imgcreate")
 
@@ -245,29 +246,23 @@ def _mount_medium(stack: contextlib.ExitStack, source: Path, work: Path) -> Path
         candidates = [str(source)]  # a partition named directly
     medium = work / "medium"
     medium.mkdir()
-    probed = [(dev, fs.probe(dev, "TYPE")) for dev in candidates]
     # FAT last: a stick's EFI partition is FAT, and some kernels (this CI's) cannot mount it at all.
-    for dev, fstype in sorted(probed, key=lambda p: p[1] == "vfat"):
-        if fstype not in _MEDIUM_OPTIONS:
-            continue
-        with type(stack)() as attempt:
-            try:
-                fs.mount(attempt, dev, medium, fstype=fstype, options=_MEDIUM_OPTIONS[fstype])
-            except MountError as exc:
-                log.debug("cannot look into %s: %s", dev, exc)
-                continue
-            if not (medium / "LiveOS").is_symlink() and _stick_file(medium / "LiveOS/squashfs.img"):
-                stack.adopt(attempt) if isinstance(stack, RecordingStack) else stack.push(attempt.pop_all())
-                log.info("The live system is on %s (%s)", dev, fstype)
-                return medium / "LiveOS"
+    found = stickmount.mount_first(stack, candidates, medium, _MEDIUM_OPTIONS, _holds_live_system, last=("vfat",))
+    if found is not None:
+        log.info("The live system is on %s (%s)", *found)
+        return medium / "LiveOS"
     raise CreatorError(f"'{source}' is not a live ISO, and none of its filesystems ({', '.join(candidates)}) "
                        "holds LiveOS/squashfs.img.  Give a live ISO or a stick written by livecd-iso-to-disk "
                        "(ext4, XFS or Btrfs; a FAT stick needs a kernel with the vfat driver).")
 
 
+def _holds_live_system(medium: Path) -> bool:
+    return not (medium / "LiveOS").is_symlink() and bool(_stick_file(medium / "LiveOS/squashfs.img"))
+
+
 # How a stick's filesystem is mounted: read-only without replaying a journal, so the stick is never written.
-_MEDIUM_OPTIONS = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload", "xfs": "ro,norecovery",
-                   "btrfs": "ro", "vfat": "ro"}
+_MEDIUM_OPTIONS: dict[str, str | None] = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload",
+                                          "xfs": "ro,norecovery", "btrfs": "ro", "vfat": "ro"}
 
 
 def _mount_medium_root(stack: contextlib.ExitStack, liveos: Path, work: Path, target: Path,

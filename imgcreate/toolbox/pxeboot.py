@@ -32,7 +32,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate.boot import grubmenu
+from imgcreate.boot import grubmenu, grubpc
 from imgcreate.boot.grubmenu import GrubMenu, MenuEntry
 from imgcreate.errors import CreatorError
 from imgcreate.host import signals
@@ -45,8 +45,7 @@ log = logging.getLogger("imgcreate")
 PXELINUX = ("/usr/share/syslinux/pxelinux.0", "/usr/lib/PXELINUX/pxelinux.0", "/usr/lib/syslinux/pxelinux.0")
 _LDLINUX = ("/usr/share/syslinux/ldlinux.c32", "/usr/lib/syslinux/modules/bios/ldlinux.c32")
 _GRUB_MODULES = ("pxe", "tftp", "net", "normal", "linux", "echo", "test", "configfile", "gzio", "http")
-_ISO_GRUB_DIR = "/boot/grub2/i386-pc"
-_HOST_GRUB_DIR = Path("/usr/lib/grub/i386-pc")
+_ISO_GRUB_DIR = grubpc.MEDIA_GRUB_PC_DIR
 _TFTP_TITLE = "Live (network boot)"
 _HTTP_TITLE = "Live (network boot, root over HTTP)"
 
@@ -194,11 +193,11 @@ def _grub_pxe(live: LiveIso, tmp: Path, tree: Path, grub_cfg: str) -> None:
         (iso_tree / _ISO_GRUB_DIR.lstrip("/")).parent.mkdir(parents=True)
         live.extract(_ISO_GRUB_DIR, iso_tree / _ISO_GRUB_DIR.lstrip("/"))
         inroot.copy_out(iso_tree, _ISO_GRUB_DIR, moddir)
-    elif _HOST_GRUB_DIR.is_dir():
-        log.info("the ISO has no GRUB BIOS modules: using the host's %s", _HOST_GRUB_DIR)
-        shutil.copytree(_HOST_GRUB_DIR, moddir)
+    elif (host := grubpc.host_modules()) is not None:
+        log.info("the ISO has no GRUB BIOS modules: using the host's %s", host)
+        shutil.copytree(host, moddir)
     else:
-        raise CreatorError(f"Neither the ISO ({_ISO_GRUB_DIR}) nor this host ({_HOST_GRUB_DIR}) has GRUB's BIOS "
+        raise CreatorError(f"Neither the ISO ({_ISO_GRUB_DIR}) nor this host ({grubpc.GRUB_PC_DIR}) has GRUB's BIOS "
                            "modules: install grub-pc-bin (Debian) or grub2-pc-modules (Fedora).")
     run(["chmod", "-R", "u+w", str(moddir)], what="Making the GRUB modules writable")
     mkimage = find_any_tool("grub2-mkimage", "grub-mkimage")

@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgcreate.boot import diskboot
+from imgcreate.boot import diskboot, grubpc
 from imgcreate.disk.layout import MIB
 from imgcreate.errors import CommandError, CreatorError
 from imgcreate.host import fs
@@ -32,7 +32,6 @@ from imgcreate.storage import inroot, rootfs
 log = logging.getLogger("imgcreate")
 
 _GRUB_BIOS_SETUP = ("grub2-bios-setup", "grub-bios-setup")
-_HOST_GRUB_PC = Path(diskboot.GRUB_PC_DIR)
 _NESTED = ("EFI", "boot")  # replaced one level down: EFI/BOOT and boot/grub2, not another system's EFI/fedora
 _STAGING_MIB = 32
 
@@ -171,7 +170,7 @@ def _bios_setup_tool() -> str:
     try:
         return find_any_tool(*_GRUB_BIOS_SETUP)
     except CreatorError:
-        debian = _HOST_GRUB_PC / "grub-bios-setup"  # Debian keeps it there (grub-pc-bin)
+        debian = Path(grubpc.GRUB_PC_DIR) / "grub-bios-setup"  # Debian keeps it there (grub-pc-bin)
         if debian.is_file():
             return str(debian)
         raise
@@ -184,7 +183,7 @@ def install_bios_grub(stack: contextlib.ExitStack, root: Path, stick: Stick, men
     *root*.  Host tools follow links on the host: they get a copy of the modules without links.  Without
     *required* (a partition of a disk that is not repartitioned) a disk GRUB cannot embed its core in (a GPT
     without a BIOS boot partition) is a warning: the stick then boots with UEFI only."""
-    grubrel = "/boot/grub2/i386-pc"
+    grubrel = grubpc.MEDIA_GRUB_PC_DIR
     image = work / "grub-staging.img"
     fs.make_sparse(image, _STAGING_MIB * MIB)
     fs.mkfs_ext(str(image), "ext4", "grubstage")
@@ -196,13 +195,14 @@ def install_bios_grub(stack: contextlib.ExitStack, root: Path, stick: Stick, men
     if inroot.is_file(root, f"{grubrel}/kernel.img"):
         inroot.copy_out(root, grubrel, staging)
     else:
-        if not (_HOST_GRUB_PC / "kernel.img").is_file():
+        host = grubpc.host_modules()
+        if host is None:
             raise CreatorError(
                 "The ISO has no GRUB for BIOS (boot/grub2/i386-pc) and neither has this host (install grub-pc-bin "
                 "on Debian, grub2-pc-modules on Fedora)."
             )
         log.info("Using the host's GRUB modules for BIOS booting")
-        shutil.copytree(_HOST_GRUB_PC, staging, ignore=shutil.ignore_patterns("grub-*"))
+        shutil.copytree(host, staging, ignore=shutil.ignore_patterns("grub-*"))
     tools = diskboot.GrubTools(mkimage=find_any_tool("grub2-mkimage", "grub-mkimage"), setup=_bios_setup_tool())
     (staging / "load.cfg").write_text(diskboot.find_boot_cfg(menu))
     diskboot.make_bios_core(tools, str(staging), str(staging), menu, stick.gpt)

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING
 from imgcreate.boot import grubmenu
 from imgcreate.boot.grubmenu import GrubMenu, MenuEntry
 from imgcreate.disk.layout import MIB
-from imgcreate.errors import CreatorError, MountError
+from imgcreate.errors import CreatorError
 from imgcreate.host import fs, signals
 from imgcreate.host.run import run
 from imgcreate.media.liveiso import LiveIso
 from imgcreate.storage import inroot, rootfs
-from imgcreate.toolbox import stickpersist, sticktarget
+from imgcreate.toolbox import stickmount, stickpersist, sticktarget
 
 if TYPE_CHECKING:
     from imgcreate.toolbox.isotodisk import IsoToDiskOptions
@@ -104,20 +104,15 @@ def _mount_data_partition(stack: contextlib.ExitStack, target: Path, work: Path)
     device = str(target) if block else fs.attach_loop(stack, target, partscan=True)
     mnt = work / "data"
     mnt.mkdir()
-    for dev in fs.partition_devices(device).values():
-        if fs.probe(dev, "TYPE") != "ext4":
-            continue
-        with contextlib.ExitStack() as attempt:
-            try:
-                fs.mount(attempt, dev, mnt, fstype="ext4")
-            except MountError as exc:
-                log.debug("cannot look into %s: %s", dev, exc)
-                continue
-            if inroot.is_file(mnt, GRUB_CFG) and inroot.is_dir(mnt, f"/{stickpersist.LIVEOS}"):
-                stack.push(attempt.pop_all())
-                return mnt, dev
+    found = stickmount.mount_first(stack, fs.partition_devices(device).values(), mnt, {"ext4": None}, _holds_stick)
+    if found is not None:
+        return mnt, found[0]
     raise CreatorError(f"--multi: {target} holds no live stick written by livecd-iso-to-disk (no ext4 partition "
                        f"with {GRUB_CFG} and LiveOS/): write the first system without --multi. Nothing was written.")
+
+
+def _holds_stick(mnt: Path) -> bool:
+    return inroot.is_file(mnt, GRUB_CFG) and inroot.is_dir(mnt, f"/{stickpersist.LIVEOS}")
 
 
 def _check_space(mnt: Path, live: LiveIso, options: IsoToDiskOptions) -> None:

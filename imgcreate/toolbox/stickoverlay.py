@@ -25,9 +25,11 @@ from pathlib import Path
 from imgcreate.disk.layout import MIB
 from imgcreate.errors import CreatorError
 from imgcreate.host import fs
+from imgcreate.host.run import mtools_env, run
 from imgcreate.media.liveiso import Layout
 from imgcreate.storage import inroot, rootfs
 from imgcreate.strenum import StrEnum
+from imgcreate.toolbox import stickfat
 
 log = logging.getLogger("imgcreate")
 
@@ -94,12 +96,17 @@ def allocate(path: Path, size_mib: int) -> None:
 
 def overlayfs_image(path: Path, size_mib: int, work: Path) -> None:
     """dracut's overlayfs overlay in a file: an ext4 filesystem with ``overlayfs/`` and ``ovlwork/``."""
+    allocate(path, size_mib)
+    _format_image(str(path), work)
+
+
+def _format_image(target: str, work: Path) -> None:
+    """An empty overlayfs overlay's ext4 filesystem on *target* (a file or a device)."""
     tree = work / "ovl-tree"
     fs.remove_tree(tree)
     (tree / "overlayfs").mkdir(parents=True)
     (tree / "ovlwork").mkdir()
-    allocate(path, size_mib)
-    fs.mkfs_ext(str(path), "ext4", "overlay", extra=["-d", str(tree)])
+    fs.mkfs_ext(target, "ext4", "overlay", extra=["-d", str(tree)])
 
 
 def make(mnt: Path, livedir: str, name: str, overlayfs: OverlayfsMode | None, size_mib: int, layout: Layout,
@@ -173,6 +180,32 @@ def reset(mnt: Path, livedir: str, name: str, work: Path) -> None:
         with inroot.opened(mnt, path, os.O_WRONLY) as fd:
             os.pwrite(fd, bytes(_RESET_BYTES), 0)
             os.fsync(fd)
+    log.info("Reset the persistent overlay %s (%s)", path, kind)
+
+
+def kind_on_fat(part: str, path: str, work: Path) -> OverlayKind:
+    """:func:`kind_of` for the overlay file *path* on the unmounted FAT partition *part* (never a folder there)."""
+    fstype = stickfat.fstype_of(part, path, work)
+    return OverlayKind.IMAGE if fstype and fstype != "DM_snapshot_cow" else OverlayKind.COW
+
+
+def reset_on_fat(part: str, path: str, work: Path) -> None:
+    """:func:`reset` for the overlay file *path* on the unmounted FAT partition *part*, in place: a COW file's
+    header zeroed where it lies; an overlayfs image made again in its clusters (through a loop device over them),
+    or, when the file is fragmented, replaced by a new one of its size (the one case that copies it)."""
+    kind = kind_on_fat(part, path, work)
+    if kind is OverlayKind.COW:
+        stickfat.zero_head(part, path, _RESET_BYTES)
+    else:
+        with stickfat.contiguous_device(part, path) as dev:
+            if dev is not None:
+                _format_image(dev, work)
+        if dev is None:
+            image = work / "overlay-reset.img"
+            overlayfs_image(new_file(work, "/overlay-reset.img"), max(1, stickfat.size(part, path) // MIB), work)
+            run(["mcopy", "-o", "-i", part, str(image), f"::/{path.strip('/')}"], env=mtools_env(),
+                what=f"Writing the reset overlay {path} to {part}")
+            image.unlink()
     log.info("Reset the persistent overlay %s (%s)", path, kind)
 
 

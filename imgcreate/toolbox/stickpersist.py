@@ -11,6 +11,9 @@ The order is upstream's:
    ``--reset-overlay`` the existing overlay is kept to be reset; both are moved aside, because the old live
    directory is replaced.  On a freshly formatted target there is nothing to keep (as upstream's ``--format``:
    ``--reset-overlay`` then says so and goes on without one, ``--delete-home`` has nothing to delete);
+   a FAT partition is never mounted: there it only decides what stays, and :func:`kept_on_fat` renames it aside
+   and back around the copy with mtools (a home or overlay of gigabytes is never copied) and resets the overlay
+   in place;
 3. :func:`after_copy`: the live directory named ``--livedir`` (``rd.live.dir=``), the source's overlay taken
    over with ``--copy-overlay`` (renamed to this stick's label and UUID; without it dropped, upstream never copies
    it), the source's ``home.img`` kept (upstream copies one that an ISO carries, and ``--copy-home`` one from a
@@ -23,9 +26,11 @@ are no others, so it boots alone from ``--livedir`` (upstream drops ``--multi`` 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +39,7 @@ from imgcreate.errors import CreatorError
 from imgcreate.host.run import find_tool
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import inroot, rootfs
-from imgcreate.toolbox import stickhome, stickoverlay
+from imgcreate.toolbox import stickfat, stickhome, stickoverlay
 
 if TYPE_CHECKING:
     from imgcreate.toolbox.isotodisk import IsoToDiskOptions
@@ -54,6 +59,10 @@ class Kept:
     home: bool = False
     overlay: bool = False
     ovlwork: bool = False
+    # On a FAT target (never mounted) nothing is moved by before_copy: what is kept stays where it is until
+    # :func:`kept_on_fat` sets it aside around the copy; *fat* is the partition, *overlay_name* the old overlay.
+    fat: str = ""
+    overlay_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,12 +101,14 @@ def check(options: IsoToDiskOptions, live: LiveIso) -> None:
         log.warning("There is no persistent overlay on the source to copy (--copy-overlay): the stick gets none.")
 
 
-def before_copy(mnt: Path, options: IsoToDiskOptions) -> Kept:
-    """On the mounted target, before the live directory is replaced: move aside what stays (see the module)."""
+def before_copy(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> Kept:
+    """On the mounted target, before the live directory is replaced: move aside what stays (see the module).
+    On the FAT partition *fat* (not mounted; *mnt* is then the host folder of the files to copy on) only decide
+    what stays: :func:`kept_on_fat` moves it."""
     livedir = livedir_name(options.livedir)
     home = f"/{livedir}/{stickhome.HOME}"
     keep_home = False
-    if stickhome.has_home(mnt, livedir):
+    if stickfat.is_file(fat, home) if fat else stickhome.has_home(mnt, livedir):
         if options.delete_home:
             log.warning("The old persistent home %s will be deleted (--delete-home).", home)
         elif options.home_size_mb > 0 or options.copy_home:
@@ -105,20 +116,45 @@ def before_copy(mnt: Path, options: IsoToDiskOptions) -> Kept:
             raise CreatorError(f"The target has a persistent home ({home}) and you asked that {what}: to remove the "
                                "existing home.img give --delete-home explicitly. Nothing was changed.")
         else:
-            _move(mnt, home, _KEPT_HOME)
+            if not fat:
+                _move(mnt, home, _KEPT_HOME)
             keep_home = True
-    overlays = stickoverlay.found(mnt, livedir)
+    if fat:
+        overlays = [n for n in stickfat.listdir(fat, f"/{livedir}") if n.startswith("overlay-")]
+    else:
+        overlays = stickoverlay.found(mnt, livedir)
     if not options.reset_overlay:
-        return Kept(home=keep_home)
+        return Kept(home=keep_home, fat=fat)
     if not overlays:
         log.warning("There is no persistent overlay on the target to reset (--reset-overlay): going on without "
                     "one.")
-        return Kept(home=keep_home)
+        return Kept(home=keep_home, fat=fat)
+    if fat:
+        return Kept(home=keep_home, overlay=True, fat=fat, overlay_name=overlays[0])
     _move(mnt, f"/{livedir}/{overlays[0]}", _KEPT_OVERLAY)
     ovlwork = inroot.is_dir(mnt, f"/{livedir}/ovlwork")
     if ovlwork:
         _move(mnt, f"/{livedir}/ovlwork", _KEPT_OVLWORK)
     return Kept(home=keep_home, overlay=True, ovlwork=ovlwork)
+
+
+def kept_bytes(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> int:
+    """What :func:`before_copy` will keep in the ``LiveOS`` folder that the copy replaces (its home unless
+    --delete-home, its overlays with --reset-overlay): not free for the new system, as upstream counts it."""
+    if livedir_name(options.livedir) != LIVEOS:
+        return 0  # only LiveOS is replaced, and counted as free
+    names = [] if options.delete_home else [stickhome.HOME]
+    if options.reset_overlay:
+        found = stickfat.listdir(fat, f"/{LIVEOS}") if fat else stickoverlay.found(mnt, LIVEOS)
+        names += [n for n in found if n.startswith("overlay-")][:1]
+    total = 0
+    for name in names:
+        path = f"/{LIVEOS}/{name}"
+        if fat:
+            total += stickfat.size(fat, path) if stickfat.is_file(fat, path) else 0
+        elif inroot.is_file(mnt, path):
+            total += rootfs.host_path(mnt, path).stat().st_size
+    return total
 
 
 def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout, work: Path,
@@ -132,7 +168,7 @@ def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layo
     if options.multi and source_dir == LIVEOS:
         log.warning("--multi: the target holds no other live system; this one boots alone from /%s", livedir)
     kind = _overlay(mnt, livedir, stickoverlay.overlay_name(label, uuid), options, layout, work, kept)
-    if kept.home:
+    if kept.home and not kept.fat:
         _move(mnt, _KEPT_HOME, f"/{livedir}/{stickhome.HOME}")
     if options.home_size_mb > 0:
         stickhome.make_home(mnt, livedir, options.home_size_mb, options.crypted_home, options.home_passphrase)
@@ -143,7 +179,7 @@ def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layo
     args = stickoverlay.kernel_args(kind, options.overlayfs, options.no_overlay, uuid)
     if livedir != LIVEOS:
         args.append(f"rd.live.dir={livedir}")
-    rw = kind is not None or stickhome.has_home(mnt, livedir) or options.swap_size_mb > 0
+    rw = kind is not None or kept.home or stickhome.has_home(mnt, livedir) or options.swap_size_mb > 0
     return Persisted(args=tuple(args), rw=rw)
 
 
@@ -162,6 +198,8 @@ def _overlay(mnt: Path, livedir: str, name: str, options: IsoToDiskOptions, layo
     """The stick's overlay: the source's (--copy-overlay), the target's reset (--reset-overlay), or a new one as
     asked; its kind (None: no persistent overlay)."""
     kind = _source_overlay(mnt, livedir, name, options.copy_overlay)
+    if kept.fat and kept.overlay:
+        return stickoverlay.kind_on_fat(kept.fat, f"/{livedir}/{kept.overlay_name}", work)
     if kept.overlay:
         _move(mnt, _KEPT_OVERLAY, f"/{livedir}/{name}")
         if kept.ovlwork:
@@ -171,6 +209,33 @@ def _overlay(mnt: Path, livedir: str, name: str, options: IsoToDiskOptions, layo
     if kind is None:
         kind = stickoverlay.make(mnt, livedir, name, options.overlayfs, options.overlay_size_mb, layout, work)
     return kind
+
+
+@contextlib.contextmanager
+def kept_on_fat(kept: Kept, label: str, uuid: str, options: IsoToDiskOptions, work: Path) -> Iterator[None]:
+    """Around the copy onto the FAT partition (which replaces the live directory): what :func:`before_copy` kept
+    set aside on the partition (renamed: nothing copied), then put back into the live directory, the overlay
+    under this stick's name and, once the copy succeeded, reset in place (upstream's --reset-overlay).  Put back
+    even when the copy fails, so a failed run does not hide the user's home."""
+    if not kept.fat or not (kept.home or kept.overlay):
+        yield
+        return
+    livedir = livedir_name(options.livedir)
+    home = f"/{livedir}/{stickhome.HOME}"
+    overlay = f"/{livedir}/{stickoverlay.overlay_name(label, uuid)}"
+    if kept.home:
+        stickfat.move(kept.fat, home, _KEPT_HOME)
+    if kept.overlay:
+        stickfat.move(kept.fat, f"/{livedir}/{kept.overlay_name}", _KEPT_OVERLAY)
+    try:
+        yield
+    finally:
+        if kept.home:
+            stickfat.move(kept.fat, _KEPT_HOME, home)
+        if kept.overlay:
+            stickfat.move(kept.fat, _KEPT_OVERLAY, overlay)
+    if kept.overlay:
+        stickoverlay.reset_on_fat(kept.fat, overlay, work)
 
 
 def _source_overlay(mnt: Path, livedir: str, name: str, copy: bool) -> stickoverlay.OverlayKind | None:

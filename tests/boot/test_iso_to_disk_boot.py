@@ -4,7 +4,7 @@ persistent overlay and home (and liveimage-mount shows it on the host), and is g
 
 The sticks carry ``livecheck.persist=write`` (``--extra-kernel-args``): the test distribution's live check
 reports the markers an earlier boot left, then writes those missing (testdistro/README.md), and the live
-system unmounts and syncs before it powers off.  Six boots by default, four more in the full run.
+system unmounts and syncs before it powers off.  Six boots by default, five more in the full run.
 
 The sticks' ISO is the real-userland flavour (``userland_repo``): its initramfs was made by dracut inside the
 image, and the stick boots with it.  Its kickstart names ``dracut-network`` too (Fedora's package of dracut's
@@ -28,6 +28,8 @@ from tests.boot.qemu import BootResult, run_qemu
 from tests.support import USERLAND_LIVE_PACKAGES, build_live, leak_snapshot, run_tool
 
 pytestmark = [pytest.mark.root, pytest.mark.boot]
+
+MTOOLS_ENV = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
 
 def build_iso(tmp: Path, repo: Path, label: str, *extra: str, packages: str = "") -> Path:
     return build_live(tmp, repo, label, "--compression-type", "lz4", *extra, packages=packages)
@@ -97,33 +99,53 @@ def test_the_isos_initramfs_has_livenet_from_dracut_network(iso: Path, tmp_path:
     assert "usr/sbin/dhclient" in listing and "usr/bin/curl" in listing
 
 
-def test_live_system_added_to_a_fat_partition_boots_and_its_files_stay(iso: Path, tmp_path: Path) -> None:
-    """Upstream's default, non-destructive mode: a disk with a FAT partition holding a user's file, attached with
-    ``losetup -P``, and ``livecd-iso-to-disk ISO /dev/loopNp1``: the live system is added next to the file, and
-    the disk boots with BIOS (GRUB's boot code in its MBR) from the FAT partition."""
-    disk = tmp_path / "fat.img"
+ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+
+def fat_partition_stick(iso: Path, disk: Path, table: str, *mkfs: str) -> Path:
+    """Upstream's default, non-destructive mode as a user meets it: a disk whose partition table sfdisk makes
+    from *table*, its first partition FAT (``mkfs.vfat`` *mkfs*, labelled USBSTICK) holding a user's file,
+    attached with ``losetup -P``, then ``livecd-iso-to-disk ISO /dev/loopNp1``: the live system added next to
+    the file."""
     with open(disk, "wb") as f:
         f.truncate(700 << 20)
-    subprocess.run(["sfdisk", "-q", str(disk)], input="start=2048, type=c\n", text=True, check=True)
-    env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
+    subprocess.run(["sfdisk", "-q", str(disk)], input=table, text=True, check=True)
     dev = subprocess.run(["losetup", "--find", "--show", "-P", str(disk)], capture_output=True, text=True,
                          check=True).stdout.strip()
     try:
         if not Path(f"{dev}p1").exists():
             subprocess.run(["partx", "--add", dev], check=True)
-        subprocess.run(["mkfs.vfat", "-n", "USBSTICK", f"{dev}p1"], check=True, capture_output=True)
-        subprocess.run(["mcopy", "-i", f"{dev}p1", "-", "::/notes.txt"], input="mine\n", text=True, env=env,
+        subprocess.run(["mkfs.vfat", *mkfs, "-n", "USBSTICK", f"{dev}p1"], check=True, capture_output=True)
+        subprocess.run(["mcopy", "-i", f"{dev}p1", "-", "::/notes.txt"], input="mine\n", text=True, env=MTOOLS_ENV,
                        check=True)
         run_tool("livecd-iso-to-disk", "--noverify", "--extra-kernel-args", "livecheck.persist=write", str(iso),
                  f"{dev}p1")
     finally:
         subprocess.run(["losetup", "-d", dev], check=True)
-    result, checks = boot(disk)
+    return disk
+
+
+def assert_booted_from_the_fat_partition(disk: Path, result: BootResult, checks: dict[str, str]) -> None:
     assert "/run/initramfs/live vfat" in result.log, "the live tree came from the FAT partition"
     assert checks["persist-marker"] == "none", checks
     notes = subprocess.run(["mtype", "-i", f"{disk}@@1M", "::/notes.txt"], capture_output=True, text=True,
-                           env=env, check=True).stdout
+                           env=MTOOLS_ENV, check=True).stdout
     assert notes == "mine\n", "the user's file is still there"
+
+
+def test_live_system_added_to_a_fat_partition_boots_and_its_files_stay(iso: Path, tmp_path: Path) -> None:
+    """An msdos disk with one FAT partition: the disk boots with BIOS (GRUB's boot code in its MBR) from it."""
+    disk = fat_partition_stick(iso, tmp_path / "fat.img", "start=2048, type=c\n")
+    assert_booted_from_the_fat_partition(disk, *boot(disk))
+
+
+@pytest.mark.full
+def test_live_system_added_to_a_gpt_disks_fat_esp_boots_on_uefi(iso: Path, tmp_path: Path) -> None:
+    """A GPT disk with one FAT32 partition of the EFI system type, as a user prepares a stick for UEFI (no BIOS
+    boot partition: GRUB's BIOS code is left out with a warning): the firmware starts the ISO's EFI/BOOT from
+    that partition, its grub.cfg finds the partition by UUID, and the live root comes from it."""
+    disk = fat_partition_stick(iso, tmp_path / "gpt-fat.img", f"label: gpt\nstart=2048, type={ESP_TYPE}\n", "-F", "32")
+    assert_booted_from_the_fat_partition(disk, *boot(disk, uefi=True))
 
 
 @pytest.mark.full
