@@ -14,7 +14,8 @@ from pathlib import Path
 from imgcreate import debug
 from imgcreate.cli import command, stickpersist
 from imgcreate.cli.options import tool_parser
-from imgcreate.toolbox.isotodisk import LABEL_RE, IsoToDiskOptions, iso_to_disk
+from imgcreate.toolbox.isotodisk import LABEL_RE, iso_to_disk
+from imgcreate.toolbox.stickoptions import IsoToDiskOptions
 
 log = logging.getLogger("imgcreate")
 

@@ -30,7 +30,7 @@ from imgcreate.configure.network import NM_CONNECTIONS, apply_network, keyfile_f
 from imgcreate.configure.packaging import RPM_MACROS, apply_rpm_macros, rpm_macros_text
 from imgcreate.configure.security import apply_auth, apply_firewall, apply_selinux_config, firewall_args, relabel
 from imgcreate.configure.services import apply_services, apply_xconfig
-from imgcreate.kickstart import KickstartSettings
+from imgcreate.kickstart.values import KickstartSettings
 from imgcreate.storage import rootfs
 
 __all__ = [

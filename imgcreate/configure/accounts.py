@@ -13,7 +13,7 @@ from imgcreate.configure import passwords
 from imgcreate.configure.common import _check_line, image_tool
 from imgcreate.errors import KickstartError
 from imgcreate.host.run import run
-from imgcreate.kickstart import Group, RootPassword, SshKey, User
+from imgcreate.kickstart.values import Group, RootPassword, SshKey, User
 from imgcreate.storage import rootfs
 
 log = logging.getLogger("imgcreate")

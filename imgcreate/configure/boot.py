@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from imgcreate.configure.common import _check_line, _quote, update_assignments
-from imgcreate.kickstart import Bootloader
+from imgcreate.kickstart.values import Bootloader
 from imgcreate.storage import rootfs
 
 

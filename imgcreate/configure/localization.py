@@ -10,7 +10,7 @@ from pathlib import Path
 from imgcreate.configure.common import _check_line, _quote, _unit_path, update_assignments
 from imgcreate.errors import KickstartError
 from imgcreate.host.run import find_tool, run
-from imgcreate.kickstart import Keyboard, Timezone
+from imgcreate.kickstart.values import Keyboard, Timezone
 from imgcreate.storage import inroot, rootfs
 
 log = logging.getLogger("imgcreate")

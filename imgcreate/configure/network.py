@@ -11,7 +11,7 @@ from pathlib import Path
 
 from imgcreate.configure.common import _check_line
 from imgcreate.errors import KickstartError
-from imgcreate.kickstart import BootProto, NetworkDevice
+from imgcreate.kickstart.values import BootProto, NetworkDevice
 from imgcreate.storage import rootfs
 
 log = logging.getLogger("imgcreate")

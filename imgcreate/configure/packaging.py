@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imgcreate.kickstart import PackageSpec
+from imgcreate.kickstart.values import PackageSpec
 from imgcreate.storage import rootfs
 
 RPM_MACROS = "/etc/rpm/macros.imgcreate"  # upstream's name: scripts and Dockerfiles edit it by that name

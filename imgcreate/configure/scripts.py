@@ -21,7 +21,7 @@ from pathlib import Path
 from imgcreate.debug import PROGRESS
 from imgcreate.errors import ScriptError
 from imgcreate.host.run import passed_on, run
-from imgcreate.kickstart import Script
+from imgcreate.kickstart.values import Script
 from imgcreate.storage import inroot, rootfs
 
 log = logging.getLogger("imgcreate")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from imgcreate.configure.common import image_tool, update_assignments, warn_missing_tool
 from imgcreate.host.run import run
-from imgcreate.kickstart import Auth, Firewall, FirewallMode, SELinuxMode
+from imgcreate.kickstart.values import Auth, Firewall, FirewallMode, SELinuxMode
 from imgcreate.storage import inroot, rootfs
 
 log = logging.getLogger("imgcreate")

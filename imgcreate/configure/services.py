@@ -7,7 +7,7 @@ from pathlib import Path
 
 from imgcreate.configure.common import _check_line, _unit_name, _unit_path, update_assignments
 from imgcreate.host.run import find_tool, run
-from imgcreate.kickstart import Services, XSettings
+from imgcreate.kickstart.values import Services, XSettings
 from imgcreate.storage import rootfs
 
 log = logging.getLogger("imgcreate")

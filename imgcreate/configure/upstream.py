@@ -32,8 +32,10 @@ from imgcreate.configure.security import apply_auth, apply_firewall, apply_selin
 from imgcreate.configure.services import apply_services, apply_xconfig
 from imgcreate.errors import CreatorError, KickstartError
 from imgcreate.host.run import run
-from imgcreate.kickstart import KickstartCommand, KickstartHandler, RootPassword, as_handler, reader
-from imgcreate.kickstart.reader import used
+from imgcreate.kickstart import reader
+from imgcreate.kickstart.parser import KickstartCommand, KickstartHandler
+from imgcreate.kickstart.reader import as_handler, used
+from imgcreate.kickstart.values import RootPassword
 from imgcreate.storage import inroot
 
 __all__ = [

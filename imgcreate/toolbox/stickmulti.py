@@ -37,7 +37,7 @@ from imgcreate.storage import inroot, rootfs
 from imgcreate.toolbox import stickmount, stickpersist, sticktarget
 
 if TYPE_CHECKING:
-    from imgcreate.toolbox.isotodisk import IsoToDiskOptions
+    from imgcreate.toolbox.stickoptions import IsoToDiskOptions
 
 log = logging.getLogger("imgcreate")
 

@@ -42,7 +42,7 @@ from imgcreate.storage import inroot, rootfs
 from imgcreate.toolbox import stickfat, stickhome, stickoverlay
 
 if TYPE_CHECKING:
-    from imgcreate.toolbox.isotodisk import IsoToDiskOptions
+    from imgcreate.toolbox.stickoptions import IsoToDiskOptions
 
 log = logging.getLogger("imgcreate")
 

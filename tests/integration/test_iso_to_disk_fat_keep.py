@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from imgcreate.toolbox import stickfat, stickoverlay, stickpersist
-from imgcreate.toolbox.isotodisk import IsoToDiskOptions
+from imgcreate.toolbox.stickoptions import IsoToDiskOptions
 from tests.support import assert_failed, run_tool
 
 pytestmark = pytest.mark.root

@@ -25,7 +25,7 @@ import pytest
 from imgcreate.errors import CreatorError
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.toolbox import stickoverlay, stickpersist
-from imgcreate.toolbox.isotodisk import IsoToDiskOptions
+from imgcreate.toolbox.stickoptions import IsoToDiskOptions
 from tests.support import assert_failed, run_tool
 
 pytestmark = pytest.mark.root

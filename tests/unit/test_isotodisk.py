@@ -11,13 +11,13 @@ from imgcreate.errors import CreatorError
 from imgcreate.media.liveiso import Layout
 from imgcreate.toolbox import isotodisk
 from imgcreate.toolbox.isotodisk import (
-    IsoToDiskOptions,
     data_size_mib,
     esp_size_mib,
     kernel_args,
     plan_stick,
     stick_label,
 )
+from imgcreate.toolbox.stickoptions import IsoToDiskOptions
 
 ISO_ARGS = ("root=live:CDLABEL=PERSIST rootfstype=auto ro rd.live.image quiet rhgb console=ttyS0,115200 "
             "rd.live.check")
