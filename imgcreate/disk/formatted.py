@@ -57,7 +57,7 @@ def format_disk(stack: contextlib.ExitStack, target: Path, layout: DiskLayout, *
     write_partition_table(target, layout)
     if table_ids is not None:
         table_ids(target)
-    device = str(target) if block else fs.attach_loop(stack, target, partscan=True)
+    device = str(target) if block else fs.attach_loop(stack, target, partscan=True, scratch=True)
     partitions = fs.partition_devices(device, expect=len(layout.partitions))
     uuids: dict[int, str] = {}
     for part in layout.partitions:

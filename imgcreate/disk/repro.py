@@ -56,7 +56,7 @@ def rebuild_ext_partitions(image: Path, layout: DiskLayout, ids: dict[int, FsIds
     packs = {p.number: workdir / f"reproducible-part{p.number}.sqfs" for p in ext}
     try:
         with contextlib.ExitStack() as stack:
-            device = fs.attach_loop(stack, image, partscan=True)
+            device = fs.attach_loop(stack, image, partscan=True, scratch=True)
             devices = fs.partition_devices(device, expect=len(layout.partitions))
             _normalize(layout, devices, workdir / "reproducible-disk", epoch)
             for part in ext:

@@ -100,7 +100,8 @@ class LoopbackDisk(Disk):
             log.debug("--direct-io is not used for %s: the loop device is attached buffered", self.lofile)
         with contextlib.ExitStack() as stack:
             try:
-                device = host_fs.attach_loop(stack, Path(self.lofile), readonly=readonly(words))
+                device = host_fs.attach_loop(stack, Path(self.lofile), readonly=readonly(words),
+                                                  scratch=True)
             except CommandError as exc:
                 raise MountError(f"Failed to allocate loop device for '{self.lofile}': {exc}") from exc
             fstype = host_fs.probe(device, "TYPE") or None

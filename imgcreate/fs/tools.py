@@ -145,7 +145,7 @@ def _mounted(image: str) -> Iterator[str]:
     with contextlib.ExitStack() as stack:
         where = Path(tempfile.mkdtemp(prefix="imgcreate-"))
         stack.callback(os.rmdir, where)
-        dev = host_fs.attach_loop(stack, Path(image)) if not _is_block(image) else image
+        dev = host_fs.attach_loop(stack, Path(image), scratch=True) if not _is_block(image) else image
         host_fs.mount(stack, dev, where)
         yield str(where)
 

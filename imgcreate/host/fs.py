@@ -33,12 +33,13 @@ def make_sparse(path: Path, size: int) -> None:
 
 
 def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False, partscan: bool = False,
-                offset: int = 0, sizelimit: int = 0) -> str:
+                offset: int = 0, sizelimit: int = 0, scratch: bool = False) -> str:
     """Attach *image* to a free loop device atomically (``losetup --find --show``) and register the detach.
 
     *partscan*: the kernel also makes a device for each partition (``/dev/loopNpK``), gone with the detach.
     *offset*, *sizelimit* (bytes, 0: none): the device shows only that part of *image* (a file on an unmounted
-    filesystem, written in place).
+    filesystem, written in place).  *scratch*: a build's own image, whose cache flushes are skipped while it is
+    attached (:func:`_write_through`); never for what a user keeps working in (a persistent overlay, a stick).
     """
     args = ["losetup", "--find", "--show"]
     if offset:
@@ -59,7 +60,7 @@ def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False
         dev = found[-1]
         stack.callback(detach_loop, dev)
     log.debug("attached %s to %s", image, dev)
-    if not readonly:
+    if scratch and not readonly:
         _write_through(stack, dev)
     return dev
 
@@ -72,7 +73,9 @@ def _write_through(stack: contextlib.ExitStack, dev: str) -> None:
     grub2-bios-setup writes its core image with O_SYNC, a sector at a time: 1-3 s per disk build here).  The
     image file's durability on the host's disk during a build buys nothing: after a crash the build is thrown
     away anyway; the data is in the file's page cache, readable at once, and written back by the kernel as for
-    any file.  The setting sticks to the device, so the previous one is put back; a host that does not allow the
+    any file.  Not for a device a user works on (liveimage-mount --persist's overlay): there an application's
+    fsync must reach the disk.  The setting sticks to the device, so the previous one is put back; a host that
+    does not allow the
     change (a read-only /sys) builds as before."""
     knob = Path("/sys/block") / Path(dev).resolve().name / "queue" / "write_cache"
     try:

@@ -130,7 +130,7 @@ class ExtImage:
             fs.make_sparse(image, max(self.size, os.path.getsize(image)))
         else:
             fs.make_sparse(image, self.size)
-        device = fs.attach_loop(stack, image)
+        device = fs.attach_loop(stack, image, scratch=True)
         if base is not None:
             fs.fsck(Path(device))
             run(["resize2fs", device], what="Growing the base image")

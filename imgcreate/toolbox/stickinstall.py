@@ -187,7 +187,7 @@ def install_bios_grub(stack: contextlib.ExitStack, root: Path, stick: Stick, men
     image = work / "grub-staging.img"
     fs.make_sparse(image, _STAGING_MIB * MIB)
     fs.mkfs_ext(str(image), "ext4", "grubstage")
-    loop = fs.attach_loop(stack, image)
+    loop = fs.attach_loop(stack, image, scratch=True)
     mnt = work / "grub-staging"
     mnt.mkdir()
     fs.mount(stack, loop, mnt, fstype="ext4")
