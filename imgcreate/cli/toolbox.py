@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import logging
 import os
 import sys
@@ -320,8 +319,6 @@ def editliveos(argv: Sequence[str] | None = None) -> int:
             # As livecd-creator: the build's epoch, passed to every command it runs (imgcreate.host.run).
             source_date_epoch=epoch,
         )
-        if brand is not None:
-            options = dataclasses.replace(options, label=brand.label)
         output = Path(opts.output) if opts.output else iso.absolute().parent  # upstream: the ISO's folder
         if output.suffix != ".iso" or output.is_dir():  # upstream's -o is a folder
             output = output / editlive.iso_name(iso, brand.name if brand else opts.label)

@@ -75,8 +75,7 @@ def _write_through(stack: contextlib.ExitStack, dev: str) -> None:
     away anyway; the data is in the file's page cache, readable at once, and written back by the kernel as for
     any file.  Not for a device a user works on (liveimage-mount --persist's overlay): there an application's
     fsync must reach the disk.  The setting sticks to the device, so the previous one is put back; a host that
-    does not allow the
-    change (a read-only /sys) builds as before."""
+    does not allow the change (a read-only /sys) builds as before."""
     knob = Path("/sys/block") / Path(dev).resolve().name / "queue" / "write_cache"
     try:
         before = knob.read_text().strip()

@@ -133,17 +133,14 @@ def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
     with _exit_watch(proc.pid) as ended:
         while True:
             step = _WAKE if deadline is None else min(_WAKE, max(deadline - time.monotonic(), 0.0))
-            try:
-                if ended is None:
-                    return proc.wait(timeout=step)
+            if ended is not None:
                 select.select([ended], [], [], step)
-                code = proc.poll()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = proc.poll() if ended is not None else proc.wait(timeout=step)
                 if code is not None:
                     return code
-                raise subprocess.TimeoutExpired(proc.args, step)
-            except subprocess.TimeoutExpired:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise subprocess.TimeoutExpired(proc.args, timeout or 0.0) from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(proc.args, timeout or 0.0)
 
 
 @contextlib.contextmanager

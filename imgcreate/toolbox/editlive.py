@@ -278,7 +278,7 @@ def edit_live_iso(iso: Path, output: Path, options: EditOptions, live: LiveIso |
     read (:func:`read_live_iso`), not read twice."""
     live = live if live is not None else read_live_iso(iso)
     check_output(iso, output)
-    label = options.label or (options.brand.label if options.brand else live.label)
+    label = options.brand.label if options.brand else options.label or live.label  # branding names it
     # The boot menus' product: the Remix (branding), else the source's own ("Start <product>" kept).
     product = options.brand.product if options.brand else editbrand.iso_product(live)
     kickstart.check_fslabel(label)
