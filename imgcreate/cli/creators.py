@@ -8,6 +8,7 @@ like Ctrl-C does, so nothing is left mounted.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -351,6 +352,10 @@ def run_build(prog: str, opts: argparse.Namespace, make_creator: Callable[[Any, 
             log.info("reproducible build: SOURCE_DATE_EPOCH=%d", epoch)
         check_host(prog)
         ks = kickstart.read_kickstart(opts.kscfg, getattr(opts, "ksversion", None))
+        # What exists now (modules, the kickstart) lives as long as the process: out of the collector's way, so
+        # that the full collections dnf and the partition writer force (to free file descriptors and libparted's
+        # cache at once) scan only the build's own objects (0.05 s of a disk build; issue 28).
+        gc.freeze()
         creator = state["creator"] = make_creator(ks, epoch)
         with creator:
             build_image(creator, options)
