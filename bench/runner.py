@@ -9,6 +9,7 @@ memory (``ru_maxrss`` of RUSAGE_SELF: the Python process only, not mksquashfs or
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -71,10 +72,7 @@ def main() -> int:
     import imgcreate
     from imgcreate.build.artifacts import ArtifactKind
     from imgcreate.build.pipeline import BuildOptions, build_image
-    from imgcreate.config.model import basearch
     from imgcreate.creator import ImageCreator
-    from imgcreate.disk.appliance import DiskImageCreator
-    from imgcreate.live import LiveImageCreator, creator_for
 
     log = logging.getLogger("imgcreate")
     log.setLevel(logging.DEBUG)
@@ -84,16 +82,22 @@ def main() -> int:
 
     start = time.monotonic()
     ks = imgcreate.read_kickstart(spec["ks"])
+    gc.freeze()  # as the commands do once the kickstart is read (imgcreate/cli/creators.py says why)
     result: dict[str, object] = {}
     creator: ImageCreator
     steps: dict[str, float] = {}
     if spec.get("kind") == "disk":
         disk = spec.get("disk") or {}
+        from imgcreate.disk.appliance import DiskImageCreator  # only what appliance-creator imports
+
         steps = _time_disk_steps()
         creator = DiskImageCreator(ks, spec["name"], tmpdir=spec["tmpdir"], disk_format=disk.get("format", "raw"),
                                    compress=disk.get("compress"), checksum=bool(disk.get("checksum")),
                                    manifest=bool(disk.get("manifest")), disk_size_mib=disk.get("size_mib"))
     else:
+        from imgcreate.config.model import basearch
+        from imgcreate.live import LiveImageCreator, creator_for
+
         extra: dict[str, Any] = {"rootfs_type": spec["rootfs_type"]} if spec.get("rootfs_type") else {}
         if spec.get("title"):
             extra["title"] = spec["title"]
