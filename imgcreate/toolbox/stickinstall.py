@@ -3,9 +3,10 @@ other files on it, as upstream's non-destructive mode), GRUB's BIOS boot code, a
 
 An ext filesystem is mounted and written in place.  A FAT one is never mounted: the hosts this runs on may have
 no vfat driver (a container's or CI machine's kernel), so its files are put together in a host folder and
-copied on with mtools, which needs none.  Either way only what the ISO brings is replaced (``LiveOS/``,
-``images/``, ``boot/grub2/``, ``EFI/BOOT/``, ... the ISO's own top-level entries, ``EFI`` and ``boot`` one level
-down); everything else on the partition stays.
+copied on with mtools, which needs none.  Either way only what the ISO brings is replaced, each whole
+(``LiveOS/``, in ``--livedir``'s folder, with every file the old system left there; ``images/``,
+``boot/grub2/``, ``EFI/BOOT/``, ... the ISO's own top-level entries, ``EFI`` and ``boot`` one level down);
+everything else on the partition stays.
 
 GRUB's core image is made and written (``grub2-bios-setup``) from a small staging filesystem of its own on a
 loop device: grub2-bios-setup insists on finding the disk of its ``--directory`` in its device map, which a
@@ -128,6 +129,11 @@ def copy_to_fat(tree: Path, stick: Stick, live: LiveIso, replace: bool = True, l
         for p in replaced_paths(live, livedir):
             run(["mdeltree", "-i", part, f"::/{p}"], env=env, check=False, what=f"Removing the old {p} on {part}")
             run(["mdel", "-i", part, f"::/{p}"], env=env, check=False, what=f"Removing the old {p} on {part}")
+            if run(["mdir", "-b", "-i", part, f"::/{p}"], env=env, check=False,
+                   what=f"Checking {p} is gone from {part}").returncode == 0:
+                raise CreatorError(f"The old /{p} on {part} could not be removed (mdeltree), so the new live "
+                                   "system was not copied (its home and overlay stay); check the FAT filesystem "
+                                   "(fsck.vfat) and run again.")
     log.info("Copying the live system to %s", part)
     try:
         for folder, _dirs, files in sorted(os.walk(tree)):
