@@ -30,6 +30,8 @@ LOGGING_UNIT = "tests/unit/test_cli.py::test_levels_as_upstream"
 I2D_PERSIST = "tests/integration/test_iso_to_disk_persist.py"
 _COPY_OVERLAY = f"{I2D_PERSIST}::test_copy_overlay_livedir_swap_and_encrypted_home"
 _FORMATTED = f"{I2D_PERSIST}::test_no_overlay_and_nothing_to_reset_delete_or_join_on_a_formatted_target"
+_REINSTALL = ("tests/integration/test_iso_to_disk_reinstall.py::"
+              "test_skipcopy_resets_the_overlay_and_a_reinstall_replaces_the_live_folder")
 # livecd-iso-to-disk's persistence, home and live-directory options (imgcreate/cli/stickpersist.py).
 _I2D_PERSIST: dict[str, tuple[str, ...]] = {
     "--overlayfs": (f"{I2D_PERSIST}::test_overlayfs_folder_and_copy_home",
@@ -38,7 +40,8 @@ _I2D_PERSIST: dict[str, tuple[str, ...]] = {
                     "tests/boot/test_iso_to_disk_boot.py::test_overlayfs_folder_overlay_persists"),
     "--no-overlay": (_FORMATTED,),
     "--copy-overlay": (_COPY_OVERLAY,),
-    "--reset-overlay": (f"{I2D_PERSIST}::test_reset_overlay_keeps_renames_and_empties_the_targets_overlay", _FORMATTED),
+    "--reset-overlay": (f"{I2D_PERSIST}::test_reset_overlay_keeps_renames_and_empties_the_targets_overlay", _FORMATTED,
+                        _REINSTALL),
     "--copy-home": (f"{I2D_PERSIST}::test_overlayfs_folder_and_copy_home",
                     f"{I2D_PERSIST}::test_a_new_home_on_an_iso_that_carries_one_is_refused"),
     "--delete-home": (f"{I2D_PERSIST}::test_delete_home_is_needed_to_replace_the_targets_home", _FORMATTED),
@@ -46,7 +49,7 @@ _I2D_PERSIST: dict[str, tuple[str, ...]] = {
     "--unencrypted-home": (_FORMATTED,),
     "--swap-size-mb": (_COPY_OVERLAY,),
     "--multi": (_FORMATTED, "tests/boot/test_iso_to_disk_boot.py::test_multi_both_systems_boot"),
-    "--livedir": (_COPY_OVERLAY,),
+    "--livedir": (_COPY_OVERLAY, _REINSTALL),
 }
 
 EDL = "tests/integration/test_editliveos_options.py"
@@ -255,7 +258,7 @@ OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "--noesp": i2d("--noesp"),
         "--nomac": i2d("--nomac"),
         "--reset-mbr": (*i2d("--reset-mbr"), *tools("livecd-iso-to-disk --format --reset-mbr")),
-        "--skipcopy": i2d("--skipcopy"),
+        "--skipcopy": (*i2d("--skipcopy"), _REINSTALL),
         "--noverify": (*i2d("--noverify"), *tools("livecd-iso-to-disk --noverify")),
         "--force": (*i2d("--force"), f"{ISO_TO_DISK}::test_an_existing_file_is_overwritten_only_with_force",
                     f"{ISO_TO_DISK}::test_adds_the_live_system_to_a_fat_partition_and_keeps_its_files"),

@@ -95,7 +95,8 @@ def iso_to_disk_parser() -> argparse.ArgumentParser:
                         help="write new boot code to the MBR (accepted: GRUB's is always written)")
     parser.add_argument("--skipcopy", "--reconfig", action="store_true",
                         help="do not copy the live system: only rewrite the boot configuration of the one on the "
-                             "partition (the overlay, home and --format are left out)")
+                             "partition, booting the overlay and home it has (--format and new overlay, home and "
+                             "swap are left out; --reset-overlay still empties its overlay, as upstream)")
     parser.add_argument("--noverify", action="store_true",
                         help="do not check the ISO's implanted checksum before copying")
     parser.add_argument("--force", action="store_true",

@@ -38,7 +38,8 @@ def add_persist_options(parser: argparse.ArgumentParser) -> None:
                             "WARNING: whatever the source's live system wrote comes along")
     group.add_argument("--reset-overlay", action="store_true",
                        help="keep the target's existing overlay, renamed for its label and UUID, and empty it (on a "
-                            "target that keeps its files; a formatted one has none, which is said)")
+                            "target that keeps its files, with --skipcopy too; a formatted one has none, which is "
+                            "said)")
     group.add_argument("--copy-home", action="store_true",
                        help="copy the source's persistent LiveOS/home.img to the stick (an ISO's is copied anyway)")
     group.add_argument("--delete-home", action="store_true",

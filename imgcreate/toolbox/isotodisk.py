@@ -319,19 +319,21 @@ def _check_room(root: Path, live: LiveIso, stick: stickinstall.Stick, options: I
                 fresh: bool) -> None:
     """Before anything is written: room for the live system (what it replaces counted as free), or with
     --skipcopy a live system to reconfigure."""
+    livedir = stickpersist.livedir_name(options.livedir)
     if options.skipcopy:
-        if not fresh and not stickinstall.has_live_system(root, stick):
-            raise CreatorError(f"--skipcopy: {stick.part} holds no live system (LiveOS/) to reconfigure. Nothing "
-                               "was written.")
+        if not fresh and not stickinstall.has_live_system(root, stick, livedir):
+            raise CreatorError(f"--skipcopy: {stick.part} holds no live system ({livedir}/) to reconfigure. "
+                               "Nothing was written.")
         return
-    if not fresh and not options.force and stickinstall.has_live_system(root, stick):
-        question = (f"{stick.part} holds a live system (LiveOS/) already: it will be replaced (its overlay too, "
-                    "unless --reset-overlay; its home.img is kept unless --delete-home). Type 'yes' to continue: ")
+    if not fresh and not options.force and stickinstall.has_live_system(root, stick, livedir):
+        question = (f"{stick.part} holds a live system ({livedir}/) already: it will be replaced with every file in "
+                    "it (its overlay too, unless --reset-overlay; its home.img is kept unless --delete-home). Type "
+                    "'yes' to continue: ")
         if options.confirm is None or not options.confirm(question):
             raise CreatorError(f"Not confirmed: nothing was written to {stick.part}.")
     extras_mib = options.overlay_size_mb + options.home_size_mb + options.swap_size_mb + 8
     needed = live.path.stat().st_size + extras_mib * MIB
-    free = stickinstall.free_bytes(root, stick, live)
+    free = stickinstall.free_bytes(root, stick, live, livedir)
     if not fresh:
         free -= stickpersist.kept_bytes(root, options, stick.part if stick.fat else "")
     if needed > free:
@@ -350,20 +352,23 @@ def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick,
     _check_room(root, live, stick, options, fresh)
     if old_label is not None and old_label != stick.label:
         _relabel(stick)
-    persisted = None
     kept = stickpersist.Kept()
-    if not options.skipcopy:
-        # an existing home (and overlay to reset) moved aside (on FAT: marked, and moved around the copy)
-        kept = stickpersist.before_copy(root, options, fat=stick.part if stick.fat and not fresh else "")
-        stickinstall.remove_replaced(root, stick, live)
-        log.info("Copying the live system to %s", stick.part)
-        live.extract_all(root)
-        if options.skipcompress:
-            stickinstall.expand_rootfs(root, live)
-        persisted = stickpersist.after_copy(root, stick.label, stick.uuid, options, live.layout, work, kept)
-    args = kernel_args(live.boot.args, stick.uuid, options, live.layout)
-    if persisted is not None:
-        args = stickpersist.with_args(args, persisted)
+    fat = stick.part if stick.fat and not fresh else ""
+    livedir = stickpersist.livedir_name(options.livedir)
+    if options.skipcopy:  # what persists read from the stick, its overlay reset with --reset-overlay
+        persisted = stickpersist.reconfigure(root, stick.label, stick.uuid, options, work, fat=fat)
+    else:
+        # an existing home (and overlay to reset) moved aside (on FAT: marked, and moved around the copy), then
+        # the old live folder removed with all the old system left in it (on FAT by copy_to_fat)
+        kept = stickpersist.before_copy(root, options, fat=fat)
+        with stickpersist.other_system_aside(root, options):
+            stickinstall.remove_replaced(root, stick, live, livedir)
+            log.info("Copying the live system to %s", stick.part)
+            live.extract_all(root)
+            if options.skipcompress:
+                stickinstall.expand_rootfs(root, live)
+            persisted = stickpersist.after_copy(root, stick.label, stick.uuid, options, live.layout, work, kept)
+    args = stickpersist.with_args(kernel_args(live.boot.args, stick.uuid, options, live.layout), persisted)
     args += "".join(f" {arg}=hd:UUID={stick.uuid}:/{name}" for arg, name, given in (
         ("inst.updates", "updates.img", options.updates), ("inst.ks", "ks.cfg", options.ks)) if given is not None)
     menu = diskboot.DiskBootMenu(title=f"Start {stick.label}", kernel=live.boot.kernel, initrd=live.boot.initrd,
@@ -379,7 +384,7 @@ def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick,
     stickinstall.install_bios_grub(stack, root, stick, menu, work, required=fresh)
     if stick.fat:
         with stickpersist.kept_on_fat(kept, stick.label, stick.uuid, options, work):
-            stickinstall.copy_to_fat(root, stick, live, replace=not options.skipcopy)
+            stickinstall.copy_to_fat(root, stick, live, replace=not options.skipcopy, livedir=livedir)
     return menu
 
 

@@ -3,9 +3,10 @@ other files on it, as upstream's non-destructive mode), GRUB's BIOS boot code, a
 
 An ext filesystem is mounted and written in place.  A FAT one is never mounted: the hosts this runs on may have
 no vfat driver (a container's or CI machine's kernel), so its files are put together in a host folder and
-copied on with mtools, which needs none.  Either way only what the ISO brings is replaced (``LiveOS/``,
-``images/``, ``boot/grub2/``, ``EFI/BOOT/``, ... the ISO's own top-level entries, ``EFI`` and ``boot`` one level
-down); everything else on the partition stays.
+copied on with mtools, which needs none.  Either way only what the ISO brings is replaced, each whole
+(``LiveOS/``, in ``--livedir``'s folder, with every file the old system left there; ``images/``,
+``boot/grub2/``, ``EFI/BOOT/``, ... the ISO's own top-level entries, ``EFI`` and ``boot`` one level down);
+everything else on the partition stays.
 
 GRUB's core image is made and written (``grub2-bios-setup``) from a small staging filesystem of its own on a
 loop device: grub2-bios-setup insists on finding the disk of its ``--directory`` in its device map, which a
@@ -34,6 +35,7 @@ log = logging.getLogger("imgcreate")
 _GRUB_BIOS_SETUP = ("grub2-bios-setup", "grub-bios-setup")
 _NESTED = ("EFI", "boot")  # replaced one level down: EFI/BOOT and boot/grub2, not another system's EFI/fedora
 _STAGING_MIB = 32
+LIVEOS = "LiveOS"  # the ISO's live folder; on the stick it is --livedir's
 
 
 @dataclass(frozen=True)
@@ -62,27 +64,30 @@ def open_root(stack: contextlib.ExitStack, stick: Stick, work: Path) -> Path:
     return root
 
 
-def replaced_paths(live: LiveIso) -> list[str]:
-    """What the ISO brings, as paths on the stick that are replaced whole (``LiveOS``, ``images``, ``EFI/BOOT``,
-    ``boot/grub2``, top-level files)."""
+def replaced_paths(live: LiveIso, livedir: str = LIVEOS) -> list[str]:
+    """What the ISO brings, as paths on the stick that are replaced whole (the live folder, ``images``,
+    ``EFI/BOOT``, ``boot/grub2``, top-level files).  The ISO's ``LiveOS`` lands in *livedir* (``--livedir``): that
+    folder is replaced, with every file the old system left in it (upstream's ``rm -rf $LIVEOS``), and a
+    ``/LiveOS`` of another system stays."""
     found: set[str] = set()
     for f in live.files:
         parts = f.strip("/").split("/")
         depth = 2 if parts[0] in _NESTED and len(parts) > 2 else 1
-        found.add("/".join(parts[:depth]))
+        found.add(livedir if parts[0] == LIVEOS else "/".join(parts[:depth]))
     return sorted(found)
 
 
-def free_bytes(root: Path, stick: Stick, live: LiveIso) -> int:
+def free_bytes(root: Path, stick: Stick, live: LiveIso, livedir: str = LIVEOS) -> int:
     """The room the live system may take: the filesystem's free space and what the ISO's files replace."""
     if stick.fat:
         out = run(["mdir", "-i", stick.part, "::/"], env=mtools_env(), check=False,
                   what=f"Reading the free space on {stick.part}").stdout
         free = next((int(line.split("bytes free")[0].replace(" ", "")) for line in out.splitlines()
                      if "bytes free" in line), 0)
-        return free + sum(_fat_size(stick.part, p) for p in replaced_paths(live))
+        return free + sum(_fat_size(stick.part, p) for p in replaced_paths(live, livedir))
     st = os.statvfs(root)
-    return st.f_bavail * st.f_frsize + sum(_tree_size(rootfs.host_path(root, "/" + p)) for p in replaced_paths(live))
+    return st.f_bavail * st.f_frsize + sum(_tree_size(rootfs.host_path(root, "/" + p))
+                                           for p in replaced_paths(live, livedir))
 
 
 def _fat_size(part: str, path: str) -> int:
@@ -99,30 +104,36 @@ def _tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def has_live_system(root: Path, stick: Stick) -> bool:
-    """Whether the partition holds a live system (``LiveOS/``) already."""
+def has_live_system(root: Path, stick: Stick, livedir: str = LIVEOS) -> bool:
+    """Whether the partition holds a live system in *livedir* already."""
     if stick.fat:
-        return run(["mdir", "-b", "-i", stick.part, "::/LiveOS"], env=mtools_env(), check=False,
-                   what=f"Looking for LiveOS on {stick.part}").returncode == 0
-    return inroot.is_dir(root, "/LiveOS")
+        return run(["mdir", "-b", "-i", stick.part, f"::/{livedir}"], env=mtools_env(), check=False,
+                   what=f"Looking for {livedir} on {stick.part}").returncode == 0
+    return inroot.is_dir(root, f"/{livedir}")
 
 
-def remove_replaced(root: Path, stick: Stick, live: LiveIso) -> None:
+def remove_replaced(root: Path, stick: Stick, live: LiveIso, livedir: str = LIVEOS) -> None:
     """The previous live system's files (an ext stick; a FAT one is cleared by :func:`copy_to_fat`)."""
     if not stick.fat:
-        for p in replaced_paths(live):
+        for p in replaced_paths(live, livedir):
             inroot.remove_tree(root, "/" + p)
 
 
-def copy_to_fat(tree: Path, stick: Stick, live: LiveIso, replace: bool = True) -> None:
+def copy_to_fat(tree: Path, stick: Stick, live: LiveIso, replace: bool = True, livedir: str = LIVEOS) -> None:
     """The files put together in *tree* onto the FAT partition with mtools, folder by folder: with *replace*
-    each path the ISO brings is deleted there first; the rest of the partition is left as it is."""
+    each path the ISO brings (its ``LiveOS`` as *livedir*) is deleted there first, the old live folder with
+    every file in it; the rest of the partition is left as it is."""
     env = mtools_env()
     part = stick.part
     if replace:
-        for p in replaced_paths(live):
+        for p in replaced_paths(live, livedir):
             run(["mdeltree", "-i", part, f"::/{p}"], env=env, check=False, what=f"Removing the old {p} on {part}")
             run(["mdel", "-i", part, f"::/{p}"], env=env, check=False, what=f"Removing the old {p} on {part}")
+            if run(["mdir", "-b", "-i", part, f"::/{p}"], env=env, check=False,
+                   what=f"Checking {p} is gone from {part}").returncode == 0:
+                raise CreatorError(f"The old /{p} on {part} could not be removed (mdeltree), so the new live "
+                                   "system was not copied (its home and overlay stay); check the FAT filesystem "
+                                   "(fsck.vfat) and run again.")
     log.info("Copying the live system to %s", part)
     try:
         for folder, _dirs, files in sorted(os.walk(tree)):

@@ -61,15 +61,16 @@ def overlay_name(label: str, uuid: str) -> str:
 
 
 def check(overlayfs: OverlayfsMode | None, overlay_size_mb: int, no_overlay: bool, copy_overlay: bool,
-          reset_overlay: bool) -> None:
-    """Upstream's refusals of overlay options that contradict each other (before anything is written)."""
+          reset_overlay: bool, skipcopy: bool = False) -> None:
+    """Upstream's refusals of overlay options that contradict each other (before anything is written).  With
+    *skipcopy* no overlay is made or copied, so --reset-overlay goes with either, as upstream."""
     if overlayfs not in (None, OVERLAYFS, OVERLAYFS_TEMP):
         raise CreatorError(f"--overlayfs takes nothing or 'temp', not '{overlayfs}'.")
     pairs = [(overlayfs == OVERLAYFS_TEMP and overlay_size_mb > 0, "--overlayfs temp", "--overlay-size-mb"),
              (no_overlay and overlay_size_mb > 0, "--no-overlay", "--overlay-size-mb"),
              (copy_overlay and overlay_size_mb > 0, "--copy-overlay", "--overlay-size-mb"),
-             (reset_overlay and overlay_size_mb > 0, "--reset-overlay", "--overlay-size-mb"),
-             (reset_overlay and copy_overlay, "--reset-overlay", "--copy-overlay")]
+             (reset_overlay and overlay_size_mb > 0 and not skipcopy, "--reset-overlay", "--overlay-size-mb"),
+             (reset_overlay and copy_overlay and not skipcopy, "--reset-overlay", "--copy-overlay")]
     for clash, one, other in pairs:
         if clash:
             raise CreatorError(f"You asked for {one} and {other}: only one of these may be given. Nothing was "

@@ -20,6 +20,9 @@ The order is upstream's:
    stick), what was kept put back (the overlay renamed and reset), then the new overlay, home and swap file, and
    the kernel arguments all this needs (:func:`with_args`).
 
+With ``--skipcopy`` nothing is copied: :func:`reconfigure` reads what persists on the target for the new boot
+configuration, and with ``--reset-overlay`` renames and empties its overlay (upstream resets it then too).
+
 ``--multi`` puts the new system beside the others on a target that keeps its files; on a formatted target there
 are no others, so it boots alone from ``--livedir`` (upstream drops ``--multi`` there too).
 """
@@ -50,6 +53,7 @@ LIVEOS = "LiveOS"
 _KEPT_HOME = "/.livecd-iso-to-disk-home.img"  # where upstream keeps the home while the live directory is replaced
 _KEPT_OVERLAY = "/.livecd-iso-to-disk-overlay"
 _KEPT_OVLWORK = "/.livecd-iso-to-disk-ovlwork"
+_OTHER_LIVEOS = "/.livecd-iso-to-disk-LiveOS"  # another system's /LiveOS while the ISO's is copied (--livedir)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def livedir_name(wanted: str, warn: bool = False) -> str:
 def check(options: IsoToDiskOptions, live: LiveIso) -> None:
     """Every refusal of these options, before anything is written."""
     stickoverlay.check(options.overlayfs, options.overlay_size_mb, options.no_overlay, options.copy_overlay,
-                       options.reset_overlay)
+                       options.reset_overlay, options.skipcopy)
     stickhome.check(options.home_size_mb, options.crypted_home and not options.copy_home, options.copy_home,
                     f"/{LIVEOS}/{stickhome.HOME}" in live.files, options.swap_size_mb)
     if options.home_size_mb > 0 and options.crypted_home and not options.copy_home:
@@ -139,17 +143,16 @@ def before_copy(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> Kept:
 
 
 def kept_bytes(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> int:
-    """What :func:`before_copy` will keep in the ``LiveOS`` folder that the copy replaces (its home unless
+    """What :func:`before_copy` will keep in the live folder that the copy replaces (its home unless
     --delete-home, its overlays with --reset-overlay): not free for the new system, as upstream counts it."""
-    if livedir_name(options.livedir) != LIVEOS:
-        return 0  # only LiveOS is replaced, and counted as free
+    livedir = livedir_name(options.livedir)  # the folder the copy replaces, and counts as free
     names = [] if options.delete_home else [stickhome.HOME]
     if options.reset_overlay:
-        found = stickfat.listdir(fat, f"/{LIVEOS}") if fat else stickoverlay.found(mnt, LIVEOS)
+        found = stickfat.listdir(fat, f"/{livedir}") if fat else stickoverlay.found(mnt, livedir)
         names += [n for n in found if n.startswith("overlay-")][:1]
     total = 0
     for name in names:
-        path = f"/{LIVEOS}/{name}"
+        path = f"/{livedir}/{name}"
         if fat:
             total += stickfat.size(fat, path) if stickfat.is_file(fat, path) else 0
         elif inroot.is_file(mnt, path):
@@ -236,6 +239,66 @@ def kept_on_fat(kept: Kept, label: str, uuid: str, options: IsoToDiskOptions, wo
             stickfat.move(kept.fat, _KEPT_OVERLAY, overlay)
     if kept.overlay:
         stickoverlay.reset_on_fat(kept.fat, overlay, work)
+
+
+@contextlib.contextmanager
+def other_system_aside(mnt: Path, options: IsoToDiskOptions) -> Iterator[None]:
+    """Around the copy of the ISO onto the mounted ext target with a ``--livedir`` other than ``LiveOS``: the
+    ISO's ``LiveOS/`` is extracted there before :func:`after_copy` moves it to the live folder, so a ``/LiveOS``
+    of another system is renamed aside meanwhile and put back after (upstream only replaces ``$LIVEOS``)."""
+    if livedir_name(options.livedir) == LIVEOS or inroot.lstat(mnt, f"/{LIVEOS}") is None:
+        yield
+        return
+    if inroot.lstat(mnt, _OTHER_LIVEOS) is not None:
+        raise CreatorError(f"{_OTHER_LIVEOS} on the target was left by an interrupted run: it is the /{LIVEOS} "
+                           f"that was there; move it back to /{LIVEOS} and run again. Nothing was written.")
+    _move(mnt, f"/{LIVEOS}", _OTHER_LIVEOS)
+    try:
+        yield
+    finally:
+        inroot.remove_tree(mnt, f"/{LIVEOS}")  # an unfinished copy's, not yet moved to the live folder
+        _move(mnt, _OTHER_LIVEOS, f"/{LIVEOS}")
+
+
+def reconfigure(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, work: Path,
+                fat: str = "") -> Persisted:
+    """--skipcopy: the live system on the target stays, and what persists is read from it for the new boot
+    configuration: its overlay (when named for this stick's label and UUID, as dracut looks for it), its home,
+    its live folder.  With --reset-overlay the overlay is renamed for this stick and emptied first, as upstream
+    does with --skipcopy too ("Allow overlay reset with --skipcopy repair").  On the FAT partition *fat* (never
+    mounted) with mtools, in place; else on the mounted *mnt*."""
+    livedir = livedir_name(options.livedir)
+    name = stickoverlay.overlay_name(label, uuid)
+    path = f"/{livedir}/{name}"
+    if fat:
+        overlays = [n for n in stickfat.listdir(fat, f"/{livedir}") if n.startswith("overlay-")]
+    else:
+        overlays = stickoverlay.found(mnt, livedir)
+    if options.reset_overlay and not overlays:
+        log.warning("There is no persistent overlay on the target to reset (--reset-overlay): going on without "
+                    "one.")
+    elif options.reset_overlay:
+        old = name if name in overlays else overlays[0]
+        if fat:
+            if old != name:
+                stickfat.move(fat, f"/{livedir}/{old}", path)
+            stickoverlay.reset_on_fat(fat, path, work)
+        else:
+            stickoverlay.rename(mnt, livedir, old, name)
+            stickoverlay.reset(mnt, livedir, name, work)
+        overlays = sorted((set(overlays) - {old}) | {name})
+    kind = None
+    if name in overlays:
+        kind = stickoverlay.kind_on_fat(fat, path, work) if fat else stickoverlay.kind_of(mnt, livedir, name)
+    elif overlays and not options.no_overlay:
+        log.warning("The overlay /%s/%s is not named for this stick (%s): the live system will not use it; "
+                    "--reset-overlay renames and empties it.", livedir, overlays[0], name)
+    home = f"/{livedir}/{stickhome.HOME}"
+    has_home = stickfat.is_file(fat, home) if fat else stickhome.has_home(mnt, livedir)
+    args = stickoverlay.kernel_args(kind, options.overlayfs, options.no_overlay, uuid)
+    if livedir != LIVEOS:
+        args.append(f"rd.live.dir={livedir}")
+    return Persisted(args=tuple(args), rw=kind is not None or has_home)
 
 
 def _source_overlay(mnt: Path, livedir: str, name: str, copy: bool) -> stickoverlay.OverlayKind | None:

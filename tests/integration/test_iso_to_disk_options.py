@@ -221,12 +221,15 @@ def reset_mbr(r: Runs) -> None:
 
 def skipcopy(r: Runs) -> None:
     """--skipcopy (with --format, which it bypasses as upstream): only the boot configuration is rewritten; the
-    live image and the overlay stay."""
+    live image and the overlay stay, and the new configuration still boots the overlay read-write (read from the
+    stick: upstream would need --overlay-size-mb again)."""
     info = r.ext().info
     assert info["skipcopy rc"] == "0"
     assert info["squashfs mtime again"] == info["squashfs mtime"]
     assert info["overlays again"] == f"overlay-MINE-{info['uuid']}"
-    assert "set timeout=0" in r.ext().files["boot/grub2/grub.cfg"]
+    cfg = r.ext().files["boot/grub2/grub.cfg"]
+    assert "set timeout=0" in cfg
+    assert {f"rd.live.overlay=UUID={info['uuid']}", "rw"} <= set(linux_args(cfg)) and "ro" not in linux_args(cfg)
 
 
 def force(r: Runs) -> None:

@@ -258,6 +258,15 @@ def test_refusals_before_anything_is_written(live: LiveIso, key: str) -> None:
         stickpersist.check(IsoToDiskOptions(**fields), live)
 
 
+def test_skipcopy_bypasses_what_reset_overlay_clashes_with(live: LiveIso) -> None:
+    """With --skipcopy no overlay is made or copied, so --reset-overlay goes with --overlay-size-mb and
+    --copy-overlay, as upstream (its clash checks read ``-z $skipcopy``); --no-overlay with a size still clashes."""
+    for fields in ({"overlay_size_mb": 8}, {"copy_overlay": True}):
+        stickpersist.check(IsoToDiskOptions(skipcopy=True, reset_overlay=True, **fields), live)  # type: ignore[arg-type]
+    with pytest.raises(CreatorError, match="only one of these"):
+        stickpersist.check(IsoToDiskOptions(skipcopy=True, no_overlay=True, overlay_size_mb=8), live)
+
+
 def test_a_refusal_from_the_command_line(iso: Path, tmp_path: Path) -> None:
     proc = run_tool("livecd-iso-to-disk", "--noverify", "--overlayfs", "temp", "--overlay-size-mb", "8", str(iso),
                     str(tmp_path / "stick.raw"), check=False)
