@@ -39,7 +39,7 @@ def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False
     *partscan*: the kernel also makes a device for each partition (``/dev/loopNpK``), gone with the detach.
     *offset*, *sizelimit* (bytes, 0: none): the device shows only that part of *image* (a file on an unmounted
     filesystem, written in place).  *scratch*: a build's own image, whose cache flushes are skipped while it is
-    attached (:func:`_write_through`); never for what a user keeps working in (a persistent overlay, a stick).
+    attached (:func:`_cache_mode`); never for what a user keeps working in (a persistent overlay, a stick).
     """
     args = ["losetup", "--find", "--show"]
     if offset:
@@ -60,37 +60,43 @@ def attach_loop(stack: contextlib.ExitStack, image: Path, readonly: bool = False
         dev = found[-1]
         stack.callback(detach_loop, dev)
     log.debug("attached %s to %s", image, dev)
-    if scratch and not readonly:
-        _write_through(stack, dev)
+    if not readonly:
+        _cache_mode(stack, dev, scratch)
     return dev
 
 
-def _write_through(stack: contextlib.ExitStack, dev: str) -> None:
-    """Tell the block layer that the loop device *dev* has no volatile cache, until just before it is detached.
+def _cache_mode(stack: contextlib.ExitStack, dev: str, scratch: bool) -> None:
+    """A *scratch* loop device (a build's own image) is write-through while attached: the block layer is told it
+    has no volatile cache, until just before the detach, when it is set back to write-back, the kernel's default.
+    Any other writable device is made write-back if it is not.
 
-    Why: a loop device passes each cache flush on as an fsync of the whole image file, so every journal commit,
-    ``fsync()`` and ``O_SYNC`` write in the build pushed all the image's data so far to the host's disk (GRUB's
-    grub2-bios-setup writes its core image with O_SYNC, a sector at a time: 1-3 s per disk build here).  The
-    image file's durability on the host's disk during a build buys nothing: after a crash the build is thrown
-    away anyway; the data is in the file's page cache, readable at once, and written back by the kernel as for
-    any file.  Not for a device a user works on (liveimage-mount --persist's overlay): there an application's
-    fsync must reach the disk.  The setting sticks to the device, so the previous one is put back; a host that
-    does not allow the change (a read-only /sys) builds as before."""
+    Why write-through: a loop device passes each cache flush on as an fsync of the whole image file, so every
+    journal commit, ``fsync()`` and ``O_SYNC`` write in the build pushed all the image's data so far to the host's
+    disk (GRUB's grub2-bios-setup writes its core image with O_SYNC, a sector at a time: 1-3 s per disk build
+    here).  The image file's durability on the host's disk during a build buys nothing: after a crash the build
+    is thrown away anyway; the data is in the file's page cache, readable at once, and written back by the kernel
+    as for any file.  Never for a device a user works on (liveimage-mount --persist's overlay, a stick): there an
+    application's fsync must reach the disk.
+
+    Why write-back for the others and at the end: the setting sticks to the device number, not to the attachment
+    (this kernel keeps it across detach and attach), so a build killed with SIGKILL, which runs no cleanup, leaves
+    its device write-through for whoever attaches it next.  Each attach here sets what it needs, and a scratch
+    device is left write-back, so such a leftover ends at our next use of the device.  A host that does not allow
+    the change (a read-only /sys) builds as before."""
     knob = Path("/sys/block") / Path(dev).resolve().name / "queue" / "write_cache"
+    wanted = "write through" if scratch else "write back"
     try:
-        before = knob.read_text().strip()
-        if before != "write back":
-            return
-        knob.write_text("write through")
+        if knob.read_text().strip() != wanted:
+            knob.write_text(wanted)
     except OSError as exc:
         log.debug("%s keeps its write cache setting (%s)", dev, exc)
         return
+    if scratch:
+        def restore() -> None:
+            with contextlib.suppress(OSError):
+                knob.write_text("write back")
 
-    def restore() -> None:
-        with contextlib.suppress(OSError):
-            knob.write_text(before)
-
-    stack.callback(restore)
+        stack.callback(restore)
 
 
 def partition_devices(device: str, expect: int = 0) -> dict[int, str]:
