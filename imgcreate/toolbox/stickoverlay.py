@@ -138,11 +138,16 @@ def _overlay_dir(mnt: Path, livedir: str, path: str) -> None:
     inroot.makedirs(mnt, f"/{livedir}/ovlwork")
 
 
-def found(mnt: Path, livedir: str) -> list[str]:
-    """The overlays (``overlay-*``) in /*livedir* on the stick, by name."""
-    if not inroot.is_dir(mnt, f"/{livedir}"):
+def found(mnt: Path, livedir: str, fat: str = "") -> list[str]:
+    """The overlays (``overlay-*``) in /*livedir* on the stick, by name: on the FAT partition *fat* (never
+    mounted, read with mtools), else on the mounted *mnt*."""
+    if fat:
+        names = stickfat.listdir(fat, f"/{livedir}")
+    elif inroot.is_dir(mnt, f"/{livedir}"):
+        names = inroot.listdir(mnt, f"/{livedir}")
+    else:
         return []
-    return sorted(n for n in inroot.listdir(mnt, f"/{livedir}") if n.startswith("overlay-"))
+    return sorted(n for n in names if n.startswith("overlay-"))
 
 
 def kind_of(mnt: Path, livedir: str, name: str) -> OverlayKind:

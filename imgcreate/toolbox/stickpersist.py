@@ -123,10 +123,7 @@ def before_copy(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> Kept:
             if not fat:
                 _move(mnt, home, _KEPT_HOME)
             keep_home = True
-    if fat:
-        overlays = [n for n in stickfat.listdir(fat, f"/{livedir}") if n.startswith("overlay-")]
-    else:
-        overlays = stickoverlay.found(mnt, livedir)
+    overlays = stickoverlay.found(mnt, livedir, fat)
     if not options.reset_overlay:
         return Kept(home=keep_home, fat=fat)
     if not overlays:
@@ -148,8 +145,7 @@ def kept_bytes(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> int:
     livedir = livedir_name(options.livedir)  # the folder the copy replaces, and counts as free
     names = [] if options.delete_home else [stickhome.HOME]
     if options.reset_overlay:
-        found = stickfat.listdir(fat, f"/{livedir}") if fat else stickoverlay.found(mnt, livedir)
-        names += [n for n in found if n.startswith("overlay-")][:1]
+        names += stickoverlay.found(mnt, livedir, fat)[:1]
     total = 0
     for name in names:
         path = f"/{livedir}/{name}"
@@ -270,10 +266,7 @@ def reconfigure(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, wor
     livedir = livedir_name(options.livedir)
     name = stickoverlay.overlay_name(label, uuid)
     path = f"/{livedir}/{name}"
-    if fat:
-        overlays = [n for n in stickfat.listdir(fat, f"/{livedir}") if n.startswith("overlay-")]
-    else:
-        overlays = stickoverlay.found(mnt, livedir)
+    overlays = stickoverlay.found(mnt, livedir, fat)
     if options.reset_overlay and not overlays:
         log.warning("There is no persistent overlay on the target to reset (--reset-overlay): going on without "
                     "one.")
