@@ -390,7 +390,8 @@ class DnfInstaller:
         start = time.monotonic()
         try:
             with _sigint_from_librepo():
-                self.base.download_packages(install_set, DownloadProgress())
+                self.base.download_packages(
+                    install_set, DownloadProgress(len(result.downloaded), result.download_bytes))
         except dnf.exceptions.Error as exc:
             raise PackageError(f"Downloading packages failed: {exc}") from exc
         self.timings["download"] = time.monotonic() - start

@@ -33,23 +33,30 @@ _INSTALL_ACTIONS = (
 
 
 class DownloadProgress(dnf.callback.DownloadProgress):  # type: ignore[misc]
-    """Logs each finished download, so a long fetch shows progress and the log says what was fetched."""
+    """Logs each finished download, so a long fetch shows progress and the log says what was fetched.
 
-    def __init__(self) -> None:
-        self.total = 0
+    dnf hands every package of a remote repository to the download, also those its cache already holds (librepo
+    finds them there and reports them as existing): the "Downloading" line and the count are what the build's
+    own plan says must be fetched (*expected* packages, *expected_bytes*), so a build from a warm cache does not
+    announce a download of everything it installs."""
+
+    def __init__(self, expected: int = 0, expected_bytes: int = 0) -> None:
+        self.expected = expected
+        self.expected_bytes = expected_bytes
         self.done = 0
 
     def start(self, total_files: int, total_size: int, total_drpms: int = 0) -> None:
-        self.total = total_files
-        if total_files:
-            log.log(PROGRESS, "Downloading %d packages (%.1f MiB)", total_files, total_size / 1048576)
+        if self.expected:
+            log.log(PROGRESS, "Downloading %d packages (%.1f MiB)", self.expected, self.expected_bytes / 1048576)
 
     def end(self, payload: Any, status: int, msg: str | None) -> None:
-        self.done += 1
         if status == dnf.callback.STATUS_FAILED:
             log.error("download of %s failed: %s", payload, msg)
+        elif status == dnf.callback.STATUS_ALREADY_EXISTS:
+            log.debug("%s: in the cache", payload)
         else:
-            log.info("Downloaded %s (%d/%d)", payload, self.done, self.total)
+            self.done += 1
+            log.info("Downloaded %s (%d/%d)", payload, self.done, max(self.expected, self.done))
 
 
 class TransactionProgress(dnf.callback.TransactionProgress):  # type: ignore[misc]
