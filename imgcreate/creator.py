@@ -39,7 +39,7 @@ from imgcreate.errors import CreatorError
 from imgcreate.host import binfmt, fs, signals
 from imgcreate.host.run import find_tool, passed_to_commands
 from imgcreate.kickstart import RepoSpec
-from imgcreate.packages import repofiles, rpmdb
+from imgcreate.packages import repofiles, rpmdb, warmup
 from imgcreate.storage import inroot, reproducible, rootfs
 from imgcreate.storage.roots import DirectoryRoot, ExtImage, ReproducibleExtImage, RootStorage
 from imgcreate.strpath import StrPath
@@ -284,6 +284,7 @@ class ImageCreator(UpstreamMembers):
             self._cachedir = Path(cachedir).resolve()
         self._based_on = base_on
         with self._phase("mount"):
+            warmup.start()  # dnf's import overlaps the commands of the mount (packages/warmup.py says why)
             self._mounted = True
             self._mounts.callback(self._unmount_instroot)
             self._mount_instroot(base_on)

@@ -1,4 +1,4 @@
-"""What a build says about downloads: only the packages its plan must fetch, not those dnf finds in the cache."""
+"""What a build says about downloads (only the packages its plan must fetch), and dnf's import warmed up."""
 
 from __future__ import annotations
 
@@ -33,3 +33,17 @@ def test_only_fetched_packages_are_counted(caplog: pytest.LogCaptureFixture) -> 
     progress.end("c-1.rpm", dnf.callback.STATUS_FAILED, "404")
     assert _messages(caplog, logging.INFO) == [
         "Downloading 1 packages (1.0 MiB)", "Downloaded b-1.rpm (1/1)", "download of c-1.rpm failed: 404"]
+
+
+def test_dnf_import_warms_up_once_in_a_thread() -> None:
+    """mount() starts dnf's import in a thread (packages/warmup.py); a second start does not start another."""
+    import sys
+
+    from imgcreate.packages import warmup
+
+    warmup.start()
+    first = warmup._thread
+    warmup.start()
+    assert first is not None and warmup._thread is first
+    first.join(timeout=60)
+    assert "dnf.transaction" in sys.modules and "libdnf.transaction" in sys.modules
