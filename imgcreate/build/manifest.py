@@ -45,7 +45,7 @@ def write_kickstart(ks: KickstartHandler, path: Path) -> Path:
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """The hex digest of a file's content, ``sha256sum``'s: images are gigabytes, often sparse, so only their
     data is read and their holes are hashed from memory (:func:`imgcreate.host.sparse.digests`)."""
-    return sparse.digests(path, (algorithm,))[algorithm]
+    return sparse.digests(path, (algorithm,), f"Computing the checksum of {path.name}")[algorithm]
 
 
 def checksum_text(files: list[Path]) -> str:

@@ -16,7 +16,8 @@ from imgcreate.config.parse import disk_format_of
 from imgcreate.disk import ids, xzblocks
 from imgcreate.errors import CreatorError
 from imgcreate.host import sparse
-from imgcreate.host.run import run
+from imgcreate.host.meter import meter, watch_reading
+from imgcreate.host.run import progress_on_terminal, run
 
 log = logging.getLogger("imgcreate")
 
@@ -96,7 +97,7 @@ def finish(raw: Path, outdir: Path, spec: OutputSpec, epoch: int | None = None) 
     disk = convert(raw, outdir / spec.disk_name, spec, epoch)
     # Only with --checksum (as appliance-creator): one pass over the disk's data for both digests, its holes
     # hashed from memory (sparse.digests); the CHECKSUM of an uncompressed disk reuses its sha256.
-    sums = sparse.digests(disk, ("sha1", "sha256")) if spec.checksum else {}
+    sums = sparse.digests(disk, ("sha1", "sha256"), f"Computing the checksums of {disk.name}") if spec.checksum else {}
     (outdir / f"{spec.name}.xml").write_text(image_xml(spec, sums))
     compressed = bool(spec.compress and spec.disk_format is DiskFormat.RAW)
     if compressed:
@@ -104,7 +105,8 @@ def finish(raw: Path, outdir: Path, spec: OutputSpec, epoch: int | None = None) 
         disk = compress(disk, spec.compress)
     made = [disk, outdir / f"{spec.name}.xml"]
     if spec.checksum:
-        sha256 = sparse.digests(disk)["sha256"] if compressed else sums["sha256"]
+        sha256 = sparse.digests(disk, progress=f"Computing the checksum of {disk.name}")["sha256"] if compressed \
+            else sums["sha256"]
         (outdir / "CHECKSUM").write_text(f"SHA256 ({disk.name}) = {sha256}\n")
         made.append(outdir / "CHECKSUM")
     return made
@@ -121,7 +123,9 @@ def convert(raw: Path, disk: Path, spec: OutputSpec, epoch: int | None = None) -
         os.rename(raw, disk)
         return disk
     try:
-        run(convert_args(raw, disk, spec), what=f"Converting the disk to {spec.disk_format}")
+        progress = progress_on_terminal()  # qemu-img's own meter (-p), on the terminal
+        run([*convert_args(raw, disk, spec), *(["-p"] if progress else [])], tty=progress,
+            what=f"Converting the disk to {spec.disk_format}")
         if epoch is not None:
             ids.fix_image_ids(disk, spec.disk_format, spec.name, epoch)
     except BaseException:
@@ -156,7 +160,9 @@ def compress(disk: Path, compressor: str) -> Path:
         if tool == "xz":
             xzblocks.compress(disk, target)
         else:
-            run(["zstd", "-T0", "-q", "--rm", str(disk)], what=f"Compressing {disk.name} with {tool}")
+            with meter(f"Compressing {disk.name} with zstd", disk.stat().st_size) as m:
+                run(["zstd", "-T0", "-q", "--rm", str(disk)], what=f"Compressing {disk.name} with {tool}",
+                    watch=watch_reading(disk, m))
     except BaseException:
         target.unlink(missing_ok=True)
         raise

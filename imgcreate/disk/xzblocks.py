@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 from imgcreate.errors import ImageError
 from imgcreate.host import sparse
+from imgcreate.host.meter import meter, watch_reading
 from imgcreate.host.run import run
 
 BLOCK_SIZE = 16 * 1024 * 1024  # appliance-creator's --block-size=16777216 (seekable images)
@@ -54,7 +55,8 @@ def compress(disk: Path, target: Path) -> None:
     packed = target.with_name(f".{target.name}.blocks")
     try:
         plan = _pack_data_blocks(disk, packed, size)
-        run([*XZ_ARGS, str(packed)], what=f"Compressing {disk.name} with xz")
+        with meter(f"Compressing {disk.name} with xz", packed.stat().st_size) as m:
+            run([*XZ_ARGS, str(packed)], what=f"Compressing {disk.name} with xz", watch=watch_reading(packed, m))
         packed_xz = packed.with_name(packed.name + ".xz")
         _splice(packed_xz, plan, target)
     except BaseException:

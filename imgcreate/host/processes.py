@@ -14,7 +14,7 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from imgcreate.host import signals
@@ -122,13 +122,15 @@ def comm(pid: int) -> str:
 _WAKE = 0.1
 
 
-def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
+def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None,
+             tick: Callable[[], None] | None = None) -> int:
     """Wait for *proc* to end (``subprocess.TimeoutExpired`` after *timeout* seconds), acting on a signal at once.
 
     Why not ``proc.wait()``: Python runs signal handlers in the main thread only, and the kernel may hand a
     signal sent to the process to another thread (our output readers); a main thread blocked in ``waitpid``
     then sleeps on until the command ends by itself, maybe an hour later (seen in CI: SIGTERM while a %post ran
-    ``sleep`` was acted on 53 minutes late).  Waking every tenth of a second lets the handler run."""
+    ``sleep`` was acted on 53 minutes late).  Waking every tenth of a second lets the handler run; *tick* is
+    called at each wake (a progress meter reading how far the command got)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     with _exit_watch(proc.pid) as ended:
         while True:
@@ -141,6 +143,8 @@ def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
                     return code
             if deadline is not None and time.monotonic() >= deadline:
                 raise subprocess.TimeoutExpired(proc.args, timeout or 0.0)
+            if tick is not None:
+                tick()
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO
 
 from imgcreate.debug import PROGRESS
@@ -212,7 +212,8 @@ def _command(argv: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str
     return args
 
 
-def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> None:
+def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None,
+                   watch: Callable[[int], None] | None = None) -> None:
     """Give the command its input and wait for it to end (the caller stops it if this is cut short)."""
     if data is not None:
         assert proc.stdin is not None
@@ -221,7 +222,7 @@ def _feed_and_wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: f
             proc.stdin.close()
         except BrokenPipeError:
             pass
-    wait_for(proc, timeout)
+    wait_for(proc, timeout, None if watch is None else lambda: watch(proc.pid))
 
 
 def run(
@@ -237,6 +238,7 @@ def run(
     timeout: float | None = None,
     tty: bool = False,
     apart: bool = False,
+    watch: Callable[[int], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command and return its result with the merged output in ``stdout``.
 
@@ -248,6 +250,8 @@ def run(
     :func:`progress_on_terminal`); only its stderr is captured.
     ``apart``: stdout and stderr captured apart (``stdout``, ``stderr``), for output that is parsed while the
     tool may warn (upstream's ``rcall``).
+    ``watch``: called with the command's pid about ten times a second while it runs (a progress meter, see
+    :mod:`imgcreate.host.meter`).
     """
     args = _command(argv, root)
     if env is None:
@@ -275,7 +279,7 @@ def run(
             assert pipe is not None
             reader = _OutputReader(pipe, stream)
             err_reader = _OutputReader(proc.stderr, False) if apart and not tty and proc.stderr else None
-        _feed_and_wait(proc, data, timeout)
+        _feed_and_wait(proc, data, timeout, watch)
     except BaseException:
         if proc is not None:
             stop(proc)
