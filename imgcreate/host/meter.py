@@ -26,7 +26,7 @@ _DELAY = 1.0  # seconds a step runs before its meter shows: a step that ends soo
 
 
 class Meter:
-    """``TEXT:  42 % (1.2 of 2.9 GiB)`` on *stream*, redrawn as :meth:`update` is told how far the step got."""
+    """``TEXT:  42 % (1.2 GiB of 2.9 GiB)`` on *stream*, redrawn as :meth:`update` is told how far the step got."""
 
     def __init__(self, text: str, total: int, stream: TextIO | None = None) -> None:
         self.text = text
