@@ -124,16 +124,42 @@ def _layout(path: Path, files: frozenset[str]) -> tuple[Layout, bool]:
 
 
 def _squashfs_layout(path: Path) -> tuple[Layout, bool]:
-    """Whether the squashfs (or EROFS) image holds LiveOS/rootfs.img or a root tree, from its directory listing
-    (unsquashfs and dump.erofs need a file, so the image is extracted to a temporary one)."""
+    """Whether the squashfs (or EROFS) image holds LiveOS/rootfs.img or a root tree, from its directory listing.
+
+    A squashfs is listed where it lies in the ISO (``unsquashfs -o``): a Fedora ISO's is 2 GiB, and copying it
+    out first would cost seconds and as much temporary space (``/tmp`` is a RAM-backed tmpfs on Fedora) before
+    every tool does anything.  Extracted to a temporary file only when that cannot work: an unsquashfs older than
+    4.4 (no ``-o``), an EROFS image (dump.erofs 1.5 takes no offset), a file stored in several extents."""
+    offset = file_offset(path, "/LiveOS/squashfs.img")
+    if offset is not None and not erofs.is_erofs(path, offset):
+        listing = run(["unsquashfs", "-o", str(offset), "-l", "-d", "", str(path)], check=False,
+                      what=f"Listing LiveOS/squashfs.img in {path}")
+        if listing.returncode == 0:
+            return _known(path, squashfs_content(listing.stdout.split())[0]), False
     with signals.temporary_directory("liveiso-") as tmp:
         sq = tmp / "squashfs.img"
         run(["xorriso", "-indev", str(path), "-osirrox", "on", "-extract", "/LiveOS/squashfs.img", str(sq)],
             what=f"Extracting LiveOS/squashfs.img from {path}")
         layout, _, is_erofs = image_content(sq)
+    return _known(path, layout), is_erofs
+
+
+def _known(path: Path, layout: Layout | None) -> Layout:
     if layout is None:
         raise CreatorError(f"'{path}': LiveOS/squashfs.img holds neither LiveOS/rootfs.img nor a root tree.")
-    return layout, is_erofs
+    return layout
+
+
+def file_offset(iso: Path, path: str) -> int | None:
+    """Where the file *path* of *iso* starts in it (bytes), when it is stored in one extent (xorriso's
+    ``report_lba``); None when not (a file over 4 GiB is stored in several) or when it cannot be told."""
+    report = run(["xorriso", "-indev", str(iso), "-find", path, "-exec", "report_lba", "--"], check=False,
+                 what=f"Locating {path} in {iso}")
+    extents = [line.split(",") for line in report.stdout.splitlines() if line.startswith("File data lba:")]
+    if report.returncode != 0 or len(extents) != 1:
+        return None
+    fields = [f.strip() for f in extents[0][0].split(":", 1)[1:] + extents[0][1:]]
+    return int(fields[1]) * 2048 if len(fields) >= 2 and fields[1].isdigit() else None
 
 
 EXT_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")  # the root image's names inside squashfs.img, newest first

@@ -125,10 +125,11 @@ def mkfs_erofs(source: Path, output: Path, compression: str | None, epoch: int |
         raise SquashfsError(str(exc)) from exc
 
 
-def is_erofs(image: Path) -> bool:
-    """Whether *image* is EROFS: its superblock magic 0xE0F5E1E2 at byte 1024."""
+def is_erofs(image: Path, offset: int = 0) -> bool:
+    """Whether *image* (from byte *offset* on: a file inside an ISO) is EROFS: its superblock magic 0xE0F5E1E2 at
+    byte 1024."""
     with open(image, "rb") as f:
-        f.seek(1024)
+        f.seek(offset + 1024)
         return f.read(4) == b"\xe2\xe1\xf5\xe0"
 
 

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from imgcreate.host import fs
-from imgcreate.media.liveiso import read_live_iso
+from imgcreate.media import liveiso
+from imgcreate.media.liveiso import Layout, read_live_iso
 from imgcreate.toolbox.livemount import mounted_live_root
 from tests import isoinspect, support
 from tests.support import assert_failed, leak_snapshot, run_tool
@@ -125,6 +127,26 @@ def test_mount_bad_input(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> No
         subprocess.run(["umount", str(mnt)], check=True)
     assert mount_tool(tmp=tmp_path, check=False).returncode == 2, "usage error"
     assert_nothing_left(tmp_path)
+
+
+def test_an_iso_is_read_in_place_without_copying_its_root_out(isos: dict[str, Path], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tool starts by reading the ISO: its squashfs is listed where it lies in the ISO (unsquashfs -o), so a
+    2 GiB root is not first copied to a /tmp that may be a small tmpfs.  Here the temporary folder is a 1 MiB
+    tmpfs (each ISO's squashfs is tens of MiB): the layouts are still read, and the copy-out fallback (an older
+    unsquashfs, an EROFS image) gives the same answer with room to work in."""
+    small = tmp_path / "small-tmp"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "small-tmp", str(small)], check=True)
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(small))
+        in_place = {name: read_live_iso(isos[name]).layout for name in ("squashfs", "flat")}
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    assert in_place == {"squashfs": Layout.ROOTFS_IN_SQUASHFS, "flat": Layout.FLAT_SQUASHFS}
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(liveiso, "file_offset", lambda iso, path: None)
+    assert {name: read_live_iso(isos[name]).layout for name in ("squashfs", "flat")} == in_place
 
 
 # -- EROFS live ISOs (Fedora 42+) --------------------------------------------------------------------------------
