@@ -151,15 +151,25 @@ def _known(path: Path, layout: Layout | None) -> Layout:
 
 
 def file_offset(iso: Path, path: str) -> int | None:
-    """Where the file *path* of *iso* starts in it (bytes), when it is stored in one extent (xorriso's
-    ``report_lba``); None when not (a file over 4 GiB is stored in several) or when it cannot be told."""
+    """Where the file *path* of *iso* starts in it (bytes), when it is stored in one extent; None when not."""
+    extent = file_extent(iso, path)
+    return None if extent is None else extent[0]
+
+
+def file_extent(iso: Path, path: str) -> tuple[int, int] | None:
+    """Where the file *path* of *iso* lies in it: (offset, size) in bytes, when it is stored in one extent
+    (xorriso's ``report_lba``); None when not (a file over 4 GiB is stored in several) or when it cannot be told."""
     report = run(["xorriso", "-indev", str(iso), "-find", path, "-exec", "report_lba", "--"], check=False,
                  what=f"Locating {path} in {iso}")
-    extents = [line.split(",") for line in report.stdout.splitlines() if line.startswith("File data lba:")]
+    # File data lba:  0 ,    18316 ,    23836 , 48816128 , '/LiveOS/squashfs.img'  (extent, LBA, blocks, size, path)
+    extents = [line.split(":", 1)[1].split(",") for line in report.stdout.splitlines()
+               if line.startswith("File data lba:")]
     if report.returncode != 0 or len(extents) != 1:
         return None
-    fields = [f.strip() for f in extents[0][0].split(":", 1)[1:] + extents[0][1:]]
-    return int(fields[1]) * 2048 if len(fields) >= 2 and fields[1].isdigit() else None
+    fields = [f.strip() for f in extents[0][:4]]
+    if len(fields) < 4 or not (fields[1].isdigit() and fields[3].isdigit()):
+        return None
+    return int(fields[1]) * 2048, int(fields[3])
 
 
 EXT_IMAGES = ("LiveOS/rootfs.img", "LiveOS/ext3fs.img")  # the root image's names inside squashfs.img, newest first

@@ -133,9 +133,9 @@ def is_erofs(image: Path, offset: int = 0) -> bool:
         return f.read(4) == b"\xe2\xe1\xf5\xe0"
 
 
-def fstype_of(image: Path) -> str:
-    """The filesystem type to mount a live root image with: ``erofs`` or ``squashfs``."""
-    return "erofs" if is_erofs(image) else "squashfs"
+def fstype_of(image: Path, offset: int = 0) -> str:
+    """The filesystem type to mount a live root image (at *offset* in *image*) with: ``erofs`` or ``squashfs``."""
+    return "erofs" if is_erofs(image, offset) else "squashfs"
 
 
 def listing(image: Path, directory: str = "/") -> list[str]:

@@ -36,7 +36,7 @@ from imgcreate.errors import CreatorError
 from imgcreate.host import fs
 from imgcreate.host.processes import stop, wait_for
 from imgcreate.host.run import run
-from imgcreate.media import dmsnapshot
+from imgcreate.media import dmsnapshot, liveiso
 from imgcreate.media.liveiso import Layout, LiveIso, read_live_iso
 from imgcreate.pack import erofs
 from imgcreate.storage import inroot
@@ -96,8 +96,8 @@ def mount_live_root(stack: contextlib.ExitStack, iso: Path, mountpoint: Path, ov
     image holding dracut's ``overlayfs/`` and ``ovlwork/``: written through, so the next mount sees the
     changes, or only read when *read_only*; then, with *scratch_mib*, a temporary writable layer of that many
     MiB (an ext image file in *tmpdir*), used when there is no *overlay* or it is only read, and gone afterwards.
-    Without *overlay* and *scratch_mib* the root is read-only.  *tmpdir* (default /var/tmp) also holds the
-    extracted root image: it can be as large as the ISO.
+    Without *overlay* and *scratch_mib* the root is read-only.  *tmpdir* (default /var/tmp) also holds a root
+    image the ISO stores in several extents, copied out (see :func:`_mount_root`): it can be as large as the ISO.
     """
     check_mountpoint(mountpoint)
     live = read_live_iso(iso) if _is_iso(iso) else None
@@ -192,17 +192,29 @@ def _mount_overlayfs(stack: contextlib.ExitStack, lowers: list[Path], upper: Pat
 
 def _mount_root(stack: contextlib.ExitStack, live: LiveIso, work: Path, target: Path) -> None:
     """The live root read-only on *target*: the ext image inside the squashfs, the flat squashfs itself, or the
-    ext image lying on the ISO."""
-    image = live.extract(live.root_image, work / Path(live.root_image).name)
+    ext image lying on the ISO.
+
+    The ISO's root image is mounted where it lies in the ISO (a read-only loop device over its extent), as
+    upstream mounts it from the mounted ISO, but without needing an iso9660 driver; it is copied into *work*
+    only when it is stored in several extents (over 4 GiB)."""
+    extent = liveiso.file_extent(live.path, live.root_image)
+    if extent is not None:
+        offset, size = extent
+        fstype = erofs.fstype_of(live.path, offset)
+        dev = fs.attach_loop(stack, live.path, readonly=True, offset=offset, sizelimit=size)
+    else:
+        image = live.extract(live.root_image, work / Path(live.root_image).name)
+        fstype = erofs.fstype_of(image)
+        dev = fs.attach_loop(stack, image, readonly=True)
     if live.layout is Layout.ROOTFS_ON_ISO:
-        _mount_ro(stack, image, target)
+        fs.mount(stack, dev, target, fstype=None, options="ro")
         return
     if live.layout is Layout.FLAT_SQUASHFS:
-        _mount_ro(stack, image, target, erofs.fstype_of(image))
+        fs.mount(stack, dev, target, fstype=fstype, options="ro")
         return
     squash = work / "squashfs"
     squash.mkdir()
-    _mount_ro(stack, image, squash, erofs.fstype_of(image))
+    fs.mount(stack, dev, squash, fstype=fstype, options="ro")
     inner = next((squash / name for name in _INNER_IMAGES if _stick_file(squash / name)), None)
     if inner is None:
         raise CreatorError(f"'{live.path}': LiveOS/squashfs.img holds no LiveOS/rootfs.img.")

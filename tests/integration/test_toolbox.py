@@ -129,18 +129,23 @@ def test_mount_bad_input(isos: dict[str, Path], tmp_path: Path, mnt: Path) -> No
     assert_nothing_left(tmp_path)
 
 
-def test_an_iso_is_read_in_place_without_copying_its_root_out(isos: dict[str, Path], tmp_path: Path,
+def test_an_iso_is_read_in_place_without_copying_its_root_out(isos: dict[str, Path], tmp_path: Path, mnt: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Every tool starts by reading the ISO: its squashfs is listed where it lies in the ISO (unsquashfs -o), so a
-    2 GiB root is not first copied to a /tmp that may be a small tmpfs.  Here the temporary folder is a 1 MiB
-    tmpfs (each ISO's squashfs is tens of MiB): the layouts are still read, and the copy-out fallback (an older
+    2 GiB root is not first copied to a /tmp that may be a small tmpfs; liveimage-mount mounts the root image
+    where it lies.  Here the temporary folder (and liveimage-mount's -t) is a 24 MiB tmpfs (each ISO's squashfs is
+    tens of MiB): the layouts are still read and the roots mounted, and the copy-out fallback (an older
     unsquashfs, an EROFS image) gives the same answer with room to work in."""
     small = tmp_path / "small-tmp"
     small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "small-tmp", str(small)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "small-tmp", str(small)], check=True)
     try:
         monkeypatch.setattr(tempfile, "tempdir", str(small))
         in_place = {name: read_live_iso(isos[name]).layout for name in ("squashfs", "flat")}
+        for name in ("squashfs", "flat"):  # liveimage-mount mounts the root where it lies in the ISO too
+            proc = mount_tool("-r", str(isos[name]), str(mnt), tmp=small,
+                              env=host_shell(tmp_path, "grep ^NAME= etc/os-release"))
+            assert proc.stdout.strip() == 'NAME="Testdistro"', proc.stdout
     finally:
         subprocess.run(["umount", str(small)], check=True)
     assert in_place == {"squashfs": Layout.ROOTFS_IN_SQUASHFS, "flat": Layout.FLAT_SQUASHFS}
