@@ -145,19 +145,24 @@ def check_leftovers(mnt: Path, options: IsoToDiskOptions) -> None:
     no clean-up ran) left set aside at the top of the partition is refused, not overwritten or left hidden: the
     user's home or overlay (:func:`before_copy`), or another system's ``/LiveOS`` (:func:`other_system_aside`,
     only when this run would set one aside again, with a ``--livedir`` other than ``LiveOS``)."""
-    livedir = livedir_name(options.livedir)
-    if livedir != LIVEOS and inroot.lstat(mnt, _OTHER_LIVEOS) is not None:
-        raise CreatorError(f"{_OTHER_LIVEOS} on the target was left by an interrupted run of livecd-iso-to-disk "
-                           f"--livedir: it is the /{LIVEOS} of another system that was there, set aside while the "
-                           f"ISO was copied (a /{LIVEOS} there now is most likely that unfinished copy). Check both, "
-                           f"put the other system back at /{LIVEOS} (or remove {_OTHER_LIVEOS}) and run again. "
-                           "Nothing was written.")
+    if livedir_name(options.livedir) != LIVEOS:
+        _refuse_other_left(mnt)
     for path, what in ((_KEPT_HOME, f"a persistent home ({stickhome.HOME})"),
                        (_KEPT_OVERLAY, "a persistent overlay"), (_KEPT_OVLWORK, "an overlay's ovlwork folder")):
         if inroot.lstat(mnt, path) is not None:
             raise CreatorError(f"{path} on the target was left by an interrupted run of livecd-iso-to-disk: it is "
                                f"{what} set aside while its live folder was replaced. Move it back into the live "
                                "folder it belongs to (or remove it) and run again. Nothing was written.")
+
+
+def _refuse_other_left(mnt: Path) -> None:
+    """Another system's ``/LiveOS`` that a killed run left set aside (:func:`other_system_aside`) is refused."""
+    if inroot.lstat(mnt, _OTHER_LIVEOS) is not None:
+        raise CreatorError(f"{_OTHER_LIVEOS} on the target was left by an interrupted run of livecd-iso-to-disk "
+                           f"--livedir: it is the /{LIVEOS} of another system that was there, set aside while the "
+                           f"ISO was copied (a /{LIVEOS} there now is most likely that unfinished copy). Check both, "
+                           f"put the other system back at /{LIVEOS} (or remove {_OTHER_LIVEOS}) and run again. "
+                           "Nothing was written.")
 
 
 @contextlib.contextmanager
@@ -289,7 +294,7 @@ def other_system_aside(mnt: Path, options: IsoToDiskOptions) -> Iterator[None]:
     if livedir_name(options.livedir) == LIVEOS or inroot.lstat(mnt, f"/{LIVEOS}") is None:
         yield
         return
-    check_leftovers(mnt, options)  # the caller refused it before writing anything; never renamed over here
+    _refuse_other_left(mnt)  # the caller refused it before writing anything (check_leftovers): never renamed over
     _move(mnt, f"/{LIVEOS}", _OTHER_LIVEOS)
     try:
         yield
