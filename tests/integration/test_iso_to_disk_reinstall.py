@@ -188,13 +188,19 @@ def test_skipcopy_resets_the_overlay_and_a_reinstall_replaces_the_live_folder(
 
 @pytest.mark.parametrize("fstype", ["vfat", "ext4"])
 def test_skipcopy_resets_an_overlayfs_overlay(fstype: str, toolbox_isos: dict[str, Path], tmp_path: Path) -> None:
-    """--skipcopy --reset-overlay on an OverlayFS overlay, as upstream: on ext4 the folder made again empty (its
+    """--skipcopy --reset-overlay on an OverlayFS overlay, as upstream (on FAT --overlayfs needs --overlay-size-mb,
+    refused without it before anything is written): on ext4 the folder made again empty (its
     ovlwork/ too), on FAT the ext4 image's overlayfs/ emptied (the image made anew where it lies, its size kept);
     the home stays byte for byte and the menu boots the same overlay (rd.live.overlay=UUID=...,
     rd.live.overlay.overlayfs) as before."""
     fat = fstype == "vfat"
     with partition(toolbox_isos["squashfs"], fstype, tmp_path) as (part, uuid, files):
         overlay = f"LiveOS/overlay-MYSTICK-{uuid}"
+        if fat:  # OverlayFS cannot keep its changes in a FAT folder: an image, whose size must be given (upstream)
+            proc = run_tool("livecd-iso-to-disk", "--noverify", "--force", "--overlayfs", str(toolbox_isos["squashfs"]),
+                            part, check=False)
+            assert_failed(proc, "--overlayfs on a FAT target needs --overlay-size-mb", "Nothing was written.")
+            assert files._mtools("mdir", "-b", "::/") == b"", "nothing written"
         write(toolbox_isos["squashfs"], part, "--overlayfs", *(["--overlay-size-mb", "8"] if fat else []),
               "--home-size-mb", "8", "--unencrypted-home")
         image = tmp_path / "overlay.img"
