@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imgcreate.errors import CreatorError
+from imgcreate.host import signals
 from imgcreate.host.run import find_tool
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import inroot, rootfs
@@ -175,13 +176,14 @@ def kept_back(mnt: Path, kept: Kept, options: IsoToDiskOptions) -> Iterator[None
         yield
     except BaseException:
         livedir = livedir_name(options.livedir)
-        for aside, back in ((_KEPT_HOME, stickhome.HOME), (_KEPT_OVERLAY, kept.overlay_name),
-                            (_KEPT_OVLWORK, "ovlwork")):
-            if back and inroot.lstat(mnt, aside) is not None:
-                inroot.makedirs(mnt, f"/{livedir}")
-                inroot.remove_tree(mnt, f"/{livedir}/{back}")  # the unfinished copy's: what was kept wins
-                _move(mnt, aside, f"/{livedir}/{back}")
-                log.info("Put back /%s/%s, set aside for the copy that did not finish", livedir, back)
+        with signals.deferred("putting back what was set aside"):  # a second Ctrl-C does not cut it short
+            for aside, back in ((_KEPT_HOME, stickhome.HOME), (_KEPT_OVERLAY, kept.overlay_name),
+                                (_KEPT_OVLWORK, "ovlwork")):
+                if back and inroot.lstat(mnt, aside) is not None:
+                    inroot.makedirs(mnt, f"/{livedir}")
+                    inroot.remove_tree(mnt, f"/{livedir}/{back}")  # the unfinished copy's: what was kept wins
+                    _move(mnt, aside, f"/{livedir}/{back}")
+                    log.info("Put back /%s/%s, set aside for the copy that did not finish", livedir, back)
         raise
 
 
@@ -299,8 +301,9 @@ def other_system_aside(mnt: Path, options: IsoToDiskOptions) -> Iterator[None]:
     try:
         yield
     finally:
-        inroot.remove_tree(mnt, f"/{LIVEOS}")  # an unfinished copy's, not yet moved to the live folder
-        _move(mnt, _OTHER_LIVEOS, f"/{LIVEOS}")
+        with signals.deferred(f"putting the other /{LIVEOS} back"):
+            inroot.remove_tree(mnt, f"/{LIVEOS}")  # an unfinished copy's, not yet moved to the live folder
+            _move(mnt, _OTHER_LIVEOS, f"/{LIVEOS}")
 
 
 def reconfigure(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, work: Path,
