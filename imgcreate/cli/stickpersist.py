@@ -30,7 +30,8 @@ def add_persist_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--overlayfs", nargs="?", choices=(OVERLAYFS, OVERLAYFS_TEMP), metavar="temp",
                        help="an OverlayFS overlay (rd.live.overlay.overlayfs): a persistent one in a folder "
                             "LiveOS/overlay-<label>-<uuid> on the stick, as big as its free space (--overlay-size-mb "
-                            "makes room for it); with 'temp' one in RAM, which nothing survives")
+                            "makes room for it), on a FAT partition an ext4 image of --overlay-size-mb (needed "
+                            "there); with 'temp' one in RAM, which nothing survives")
     group.add_argument("--no-overlay", action="store_true",
                        help="no overlay (rd.live.overlay=none): dracut writes to an uncompressed root image directly")
     group.add_argument("--copy-overlay", action="store_true",

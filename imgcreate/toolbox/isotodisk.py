@@ -50,7 +50,7 @@ from imgcreate.host.run import find_any_tool, run
 from imgcreate.media import liveiso
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import rootfs
-from imgcreate.toolbox import stickinstall, stickmulti, stickpersist, sticktarget
+from imgcreate.toolbox import stickinstall, stickmulti, stickoverlay, stickpersist, sticktarget
 from imgcreate.toolbox.stickoptions import IsoToDiskOptions
 from imgcreate.toolbox.sticktarget import PartitionTarget, Target
 
@@ -183,6 +183,8 @@ def iso_to_disk(iso: Path, target: Path, options: IsoToDiskOptions) -> None:
         label = stick_label("", options.label, fat=options.fstype == "vfat")
         if options.fstype == "vfat":
             label = label.upper()  # as mkfs.vfat writes it: dracut names the overlay by the label it reads
+    stickoverlay.check_fat(tgt.fstype if isinstance(tgt, PartitionTarget) else options.fstype, options.overlayfs,
+                           options.overlay_size_mb, options.skipcopy)
     for name, extra in (("--updates", options.updates), ("--ks", options.ks)):
         if extra is not None and not extra.is_file():
             raise CreatorError(f"{name} {extra}: no such file. Nothing was written.")
@@ -349,6 +351,8 @@ def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick,
     when *fresh*; labelled *old_label* until now); its other files stay.  With --skipcopy only the boot
     configuration is written."""
     root = stickinstall.open_root(stack, stick, work)
+    if not options.skipcopy:
+        stickpersist.check_leftovers(root, options)  # a killed run's, before anything is asked or written
     _check_room(root, live, stick, options, fresh)
     if old_label is not None and old_label != stick.label:
         _relabel(stick)
@@ -361,13 +365,14 @@ def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick,
         # an existing home (and overlay to reset) moved aside (on FAT: marked, and moved around the copy), then
         # the old live folder removed with all the old system left in it (on FAT by copy_to_fat)
         kept = stickpersist.before_copy(root, options, fat=fat)
-        with stickpersist.other_system_aside(root, options):
+        with stickpersist.kept_back(root, kept, options), stickpersist.other_system_aside(root, options):
             stickinstall.remove_replaced(root, stick, live, livedir)
             log.info("Copying the live system to %s", stick.part)
             live.extract_all(root)
             if options.skipcompress:
                 stickinstall.expand_rootfs(root, live)
-            persisted = stickpersist.after_copy(root, stick.label, stick.uuid, options, live.layout, work, kept)
+            persisted = stickpersist.after_copy(root, stick.label, stick.uuid, options, live.layout, work, kept,
+                                                on_fat=stick.fat)
     args = stickpersist.with_args(kernel_args(live.boot.args, stick.uuid, options, live.layout), persisted)
     args += "".join(f" {arg}=hd:UUID={stick.uuid}:/{name}" for arg, name, given in (
         ("inst.updates", "updates.img", options.updates), ("inst.ks", "ks.cfg", options.ks)) if given is not None)

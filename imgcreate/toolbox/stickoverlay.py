@@ -9,7 +9,9 @@ Three kinds, told apart as dracut tells them apart:
   flat squashfs, which only overlayfs can overlay; ``rd.live.overlay.overlayfs``);
 * ``dir``: an OverlayFS overlay kept as a folder on the stick's ext4 (``--overlayfs``; upstream's default on an
   ext or btrfs target): ``overlay-<label>-<uuid>/`` with ``ovlwork/`` beside it, as big as the stick's free space
-  (``--overlay-size-mb`` only makes room for it in the data partition, as upstream only checks the space).
+  (``--overlay-size-mb`` only makes room for it in the data partition, as upstream only checks the space).  On a
+  FAT target, where OverlayFS cannot keep its upper layer, ``--overlayfs`` makes an ``image`` of
+  ``--overlay-size-mb`` instead, and is refused without it (:func:`check_fat`), as upstream.
 
 ``--overlayfs temp`` boots an OverlayFS overlay in RAM (``rd.live.overlay.overlayfs`` without a persistent one) and
 ``--no-overlay`` asks for none (``rd.live.overlay=none``, a writable root image).
@@ -77,6 +79,16 @@ def check(overlayfs: OverlayfsMode | None, overlay_size_mb: int, no_overlay: boo
                                "written.")
 
 
+def check_fat(fstype: str, overlayfs: OverlayfsMode | None, overlay_size_mb: int, skipcopy: bool) -> None:
+    """Upstream's refusal of ``--overlayfs`` on a FAT target (*fstype* ``vfat``) without ``--overlay-size-mb``
+    (before anything is written): OverlayFS cannot use a FAT folder as its upper layer, so the overlay is an ext4
+    image of that size there.  With *skipcopy* no overlay is made."""
+    if fstype == "vfat" and overlayfs == OVERLAYFS and overlay_size_mb <= 0 and not skipcopy:
+        raise CreatorError("--overlayfs on a FAT target needs --overlay-size-mb: OverlayFS cannot keep its changes "
+                           "in a FAT folder, so the persistent overlay is an ext4 image of that size there (as "
+                           "upstream). Nothing was written.")
+
+
 def new_file(mnt: Path, path: str) -> Path:
     """An empty regular file at *path* on the stick (whatever was there replaced, never followed); its host path,
     resolved on the stick just now."""
@@ -111,17 +123,18 @@ def _format_image(target: str, work: Path) -> None:
 
 
 def make(mnt: Path, livedir: str, name: str, overlayfs: OverlayfsMode | None, size_mib: int, layout: Layout,
-         work: Path) -> OverlayKind | None:
-    """A new, empty persistent overlay *name* in /*livedir*; its kind, None when none was asked for."""
+         work: Path, fat: bool = False) -> OverlayKind | None:
+    """A new, empty persistent overlay *name* in /*livedir* (for a FAT target when *fat*: never a folder); its
+    kind, None when none was asked for."""
     path = f"/{livedir}/{name}"
-    if overlayfs == OVERLAYFS:
+    if overlayfs == OVERLAYFS and not fat:
         _overlay_dir(mnt, livedir, path)
         log.info("Persistent OverlayFS overlay: %s/ (the stick's free space)", path)
         return OverlayKind.DIR
     if overlayfs == OVERLAYFS_TEMP or size_mib <= 0:
         return None
     overlay = new_file(mnt, path)
-    if layout is Layout.FLAT_SQUASHFS:
+    if layout is Layout.FLAT_SQUASHFS or overlayfs == OVERLAYFS:
         overlayfs_image(overlay, size_mib, work)
         kind = OverlayKind.IMAGE
     else:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imgcreate.errors import CreatorError
+from imgcreate.host import signals
 from imgcreate.host.run import find_tool
 from imgcreate.media.liveiso import Layout, LiveIso
 from imgcreate.storage import inroot, rootfs
@@ -64,7 +65,8 @@ class Kept:
     overlay: bool = False
     ovlwork: bool = False
     # On a FAT target (never mounted) nothing is moved by before_copy: what is kept stays where it is until
-    # :func:`kept_on_fat` sets it aside around the copy; *fat* is the partition, *overlay_name* the old overlay.
+    # :func:`kept_on_fat` sets it aside around the copy; *fat* is the partition.  *overlay_name*: the old overlay's
+    # name (where a failed copy puts it back on ext, :func:`kept_back`).
     fat: str = ""
     overlay_name: str = ""
 
@@ -136,7 +138,53 @@ def before_copy(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> Kept:
     ovlwork = inroot.is_dir(mnt, f"/{livedir}/ovlwork")
     if ovlwork:
         _move(mnt, f"/{livedir}/ovlwork", _KEPT_OVLWORK)
-    return Kept(home=keep_home, overlay=True, ovlwork=ovlwork)
+    return Kept(home=keep_home, overlay=True, ovlwork=ovlwork, overlay_name=overlays[0])
+
+
+def check_leftovers(mnt: Path, options: IsoToDiskOptions) -> None:
+    """Before anything is written to the mounted target: what a run killed while copying (SIGKILL, a power cut:
+    no clean-up ran) left set aside at the top of the partition is refused, not overwritten or left hidden: the
+    user's home or overlay (:func:`before_copy`), or another system's ``/LiveOS`` (:func:`other_system_aside`,
+    only when this run would set one aside again, with a ``--livedir`` other than ``LiveOS``)."""
+    if livedir_name(options.livedir) != LIVEOS:
+        _refuse_other_left(mnt)
+    for path, what in ((_KEPT_HOME, f"a persistent home ({stickhome.HOME})"),
+                       (_KEPT_OVERLAY, "a persistent overlay"), (_KEPT_OVLWORK, "an overlay's ovlwork folder")):
+        if inroot.lstat(mnt, path) is not None:
+            raise CreatorError(f"{path} on the target was left by an interrupted run of livecd-iso-to-disk: it is "
+                               f"{what} set aside while its live folder was replaced. Move it back into the live "
+                               "folder it belongs to (or remove it) and run again. Nothing was written.")
+
+
+def _refuse_other_left(mnt: Path) -> None:
+    """Another system's ``/LiveOS`` that a killed run left set aside (:func:`other_system_aside`) is refused."""
+    if inroot.lstat(mnt, _OTHER_LIVEOS) is not None:
+        raise CreatorError(f"{_OTHER_LIVEOS} on the target was left by an interrupted run of livecd-iso-to-disk "
+                           f"--livedir: it is the /{LIVEOS} of another system that was there, set aside while the "
+                           f"ISO was copied (a /{LIVEOS} there now is most likely that unfinished copy). Check both, "
+                           f"put the other system back at /{LIVEOS} (or remove {_OTHER_LIVEOS}) and run again. "
+                           "Nothing was written.")
+
+
+@contextlib.contextmanager
+def kept_back(mnt: Path, kept: Kept, options: IsoToDiskOptions) -> Iterator[None]:
+    """Around the copy onto the mounted target and :func:`after_copy`: when they fail or are interrupted, what
+    :func:`before_copy` set aside is put back into the live folder (the home as ``home.img``, the overlay under
+    its old name, unreset), as :func:`kept_on_fat` does on FAT, so a failed run does not hide the user's home.
+    After a successful :func:`after_copy` nothing is set aside any more."""
+    try:
+        yield
+    except BaseException:
+        livedir = livedir_name(options.livedir)
+        with signals.deferred("putting back what was set aside"):  # a second Ctrl-C does not cut it short
+            for aside, back in ((_KEPT_HOME, stickhome.HOME), (_KEPT_OVERLAY, kept.overlay_name),
+                                (_KEPT_OVLWORK, "ovlwork")):
+                if back and inroot.lstat(mnt, aside) is not None:
+                    inroot.makedirs(mnt, f"/{livedir}")
+                    inroot.remove_tree(mnt, f"/{livedir}/{back}")  # the unfinished copy's: what was kept wins
+                    _move(mnt, aside, f"/{livedir}/{back}")
+                    log.info("Put back /%s/%s, set aside for the copy that did not finish", livedir, back)
+        raise
 
 
 def kept_bytes(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> int:
@@ -157,8 +205,9 @@ def kept_bytes(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> int:
 
 
 def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layout: Layout, work: Path,
-               kept: Kept, source_dir: str = LIVEOS) -> Persisted:
-    """After the ISO's ``LiveOS/`` was copied to /*source_dir* on the mounted target: see the module."""
+               kept: Kept, source_dir: str = LIVEOS, on_fat: bool = False) -> Persisted:
+    """After the ISO's ``LiveOS/`` was copied to /*source_dir* on the mounted target (*on_fat*: the folder of what
+    goes onto a FAT partition): see the module."""
     livedir = livedir_name(options.livedir)
     if livedir != source_dir and inroot.lstat(mnt, f"/{source_dir}") is not None:
         inroot.remove_tree(mnt, f"/{livedir}")
@@ -166,7 +215,7 @@ def after_copy(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, layo
         log.info("The live system is in /%s (rd.live.dir=%s)", livedir, livedir)
     if options.multi and source_dir == LIVEOS:
         log.warning("--multi: the target holds no other live system; this one boots alone from /%s", livedir)
-    kind = _overlay(mnt, livedir, stickoverlay.overlay_name(label, uuid), options, layout, work, kept)
+    kind = _overlay(mnt, livedir, stickoverlay.overlay_name(label, uuid), options, layout, work, kept, on_fat)
     if kept.home and not kept.fat:
         _move(mnt, _KEPT_HOME, f"/{livedir}/{stickhome.HOME}")
     if options.home_size_mb > 0:
@@ -193,7 +242,7 @@ def with_args(args: str, persisted: Persisted) -> str:
 
 
 def _overlay(mnt: Path, livedir: str, name: str, options: IsoToDiskOptions, layout: Layout, work: Path,
-             kept: Kept) -> stickoverlay.OverlayKind | None:
+             kept: Kept, on_fat: bool) -> stickoverlay.OverlayKind | None:
     """The stick's overlay: the source's (--copy-overlay), the target's reset (--reset-overlay), or a new one as
     asked; its kind (None: no persistent overlay)."""
     kind = _source_overlay(mnt, livedir, name, options.copy_overlay)
@@ -206,7 +255,8 @@ def _overlay(mnt: Path, livedir: str, name: str, options: IsoToDiskOptions, layo
         stickoverlay.reset(mnt, livedir, name, work)
         kind = stickoverlay.kind_of(mnt, livedir, name)
     if kind is None:
-        kind = stickoverlay.make(mnt, livedir, name, options.overlayfs, options.overlay_size_mb, layout, work)
+        kind = stickoverlay.make(mnt, livedir, name, options.overlayfs, options.overlay_size_mb, layout, work,
+                                 fat=on_fat)
     return kind
 
 
@@ -241,19 +291,19 @@ def kept_on_fat(kept: Kept, label: str, uuid: str, options: IsoToDiskOptions, wo
 def other_system_aside(mnt: Path, options: IsoToDiskOptions) -> Iterator[None]:
     """Around the copy of the ISO onto the mounted ext target with a ``--livedir`` other than ``LiveOS``: the
     ISO's ``LiveOS/`` is extracted there before :func:`after_copy` moves it to the live folder, so a ``/LiveOS``
-    of another system is renamed aside meanwhile and put back after (upstream only replaces ``$LIVEOS``)."""
+    of another system is renamed aside meanwhile and put back after, also when the copy fails or is interrupted
+    (upstream only replaces ``$LIVEOS``).  One left by a killed run is refused first (:func:`check_leftovers`)."""
     if livedir_name(options.livedir) == LIVEOS or inroot.lstat(mnt, f"/{LIVEOS}") is None:
         yield
         return
-    if inroot.lstat(mnt, _OTHER_LIVEOS) is not None:
-        raise CreatorError(f"{_OTHER_LIVEOS} on the target was left by an interrupted run: it is the /{LIVEOS} "
-                           f"that was there; move it back to /{LIVEOS} and run again. Nothing was written.")
+    _refuse_other_left(mnt)  # the caller refused it before writing anything (check_leftovers): never renamed over
     _move(mnt, f"/{LIVEOS}", _OTHER_LIVEOS)
     try:
         yield
     finally:
-        inroot.remove_tree(mnt, f"/{LIVEOS}")  # an unfinished copy's, not yet moved to the live folder
-        _move(mnt, _OTHER_LIVEOS, f"/{LIVEOS}")
+        with signals.deferred(f"putting the other /{LIVEOS} back"):
+            inroot.remove_tree(mnt, f"/{LIVEOS}")  # an unfinished copy's, not yet moved to the live folder
+            _move(mnt, _OTHER_LIVEOS, f"/{LIVEOS}")
 
 
 def reconfigure(mnt: Path, label: str, uuid: str, options: IsoToDiskOptions, work: Path,
