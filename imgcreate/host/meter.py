@@ -1,12 +1,14 @@
 """A progress meter on the user's terminal for a long step that gives none of its own.
 
 A disk image's last steps can take minutes on a real appliance: xz compressing gigabytes, hashing a 20 GiB disk
-for ``--checksum``.  Upstream shows a text meter while it hashes; a build that sits silent for minutes looks
-hung.  The meter is one line, redrawn in place (``\\r``) at most four times a second once the step has run for a
+for ``--checksum``; a live ISO of gigabytes is written and then read again for its checksum.  Upstream shows a
+text meter while it hashes a disk and lets xorriso print its own progress; a build that sits silent for minutes
+looks hung.  The meter is one line, redrawn in place (``\\r``) at most four times a second once the step has run for a
 second (a shorter step shows none), and only when the build's progress lines go to a terminal
 (:func:`imgcreate.host.run.progress_on_terminal`): a log file or a pipe gets no meter.  For a command,
 :func:`read_position` tells how far it has read its input file (the offset the kernel keeps for it in
-``/proc/PID/fdinfo``), so the meter needs nothing of the tool.
+``/proc/PID/fdinfo``), and :func:`watch_growing` how far its output has grown, so the meter needs nothing of the
+tool.
 """
 
 from __future__ import annotations
@@ -107,4 +109,17 @@ def watch_reading(path: Path, m: Meter | None) -> Callable[[int], None] | None:
         pos = read_position(pid, path)
         if pos is not None:
             meter_.update(pos)
+    return watch
+
+
+def watch_growing(path: Path, m: Meter | None) -> Callable[[int], None] | None:
+    """For :func:`imgcreate.host.run.run`'s *watch*: tells *m* how far the file *path* the command writes has
+    grown (None without a meter)."""
+    if m is None:
+        return None
+    meter_ = m
+
+    def watch(pid: int) -> None:
+        with contextlib.suppress(OSError):
+            meter_.update(os.stat(path).st_size)
     return watch

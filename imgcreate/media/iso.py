@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from imgcreate.host.run import find_tool, run
+from imgcreate.host.meter import meter, watch_growing, watch_reading
+from imgcreate.host.run import find_tool, progress_on_terminal, run
 from imgcreate.storage import reproducible
 
 log = logging.getLogger("imgcreate")
@@ -107,8 +108,15 @@ def master_iso(spec: IsoSpec, output: Path) -> None:
             "-joliet-long", "-volid", label, "-appid", label[:128], "-publisher", "livecd-tools",
             *_boot_args(spec), *spec.extra_args, str(spec.tree)]
     find_tool("xorriso")
-    run(args, what="Mastering the ISO image")
+    show = progress_on_terminal()
+    with meter(f"Writing {output.name}", _tree_bytes(spec.tree) if show else 0, show=show) as m:
+        run(args, what="Mastering the ISO image", watch=watch_growing(output, m))
     os.chmod(output, 0o644)
+
+
+def _tree_bytes(tree: Path) -> int:
+    """About the ISO's size: what its files hold (the meter's 100 %)."""
+    return sum(p.stat().st_size for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def _boot_args(spec: IsoSpec) -> list[str]:
@@ -142,4 +150,5 @@ def _boot_args(spec: IsoSpec) -> list[str]:
 
 def implant_md5(iso: Path) -> None:
     """Implant the md5 checksum that "Test this media" (rd.live.check / checkisomd5) verifies."""
-    run(["implantisomd5", str(iso)], what="Implanting the ISO checksum")
+    with meter(f"Implanting the checksum of {iso.name}", iso.stat().st_size) as m:
+        run(["implantisomd5", str(iso)], what="Implanting the ISO checksum", watch=watch_reading(iso, m))
