@@ -39,8 +39,8 @@ for fmt, compress in (("raw", "xz"), ("qcow2", None)):  # zstd's meter is xz's (
 tree = work / "tree"
 tree.mkdir()
 with open(tree / "big", "wb") as f:
-    for _ in range(96):
-        f.write(b"abcdefgh" * (128 << 10))  # 96 MiB: xorriso and implantisomd5 each run for a while
+    for _ in range(256):
+        f.write(b"abcdefgh" * (128 << 10))  # 256 MiB: xorriso and implantisomd5 each run for a few tenths
 spec = iso.IsoSpec(tree=tree, volume_id="T", bios=iso.BiosBootloader.NONE)
 iso.master_iso(spec, work / "t.iso")
 iso.implant_md5(work / "t.iso")
@@ -89,7 +89,7 @@ def test_disk_steps_show_progress_on_a_terminal_only(tmp_path: Path, terminal: b
               "Compressing d-sda.raw with xz: 100 % (48 MiB of 48 MiB)",  # the data blocks and one of zeros
               "Computing the checksum of d-sda.raw.xz: 100 %",
               "Computing the checksums of d-sda.qcow2: 100 % (32 MiB of 32 MiB)",
-              "Writing t.iso: 100 % (96 MiB of 96 MiB)",
+              "Writing t.iso: 100 % (256 MiB of 256 MiB)",
               "Implanting the checksum of t.iso: 100 %")
     for line in meters:
         assert (line in shown) is terminal, shown
