@@ -35,6 +35,7 @@ class Meter:
         self.total = max(total, 1)
         self.stream = stream if stream is not None else sys.stderr
         self.shown = False
+        self.broken = False
         self._drawn = -1
         self._last = time.monotonic() + _DELAY - _EVERY
 
@@ -59,8 +60,15 @@ class Meter:
         self._write(f"\r{self.text}: {100 * done // self.total:3d} % ({_size(done)} of {_size(self.total)})")
 
     def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        """As logging does with its own lines: a terminal that went away (EIO, a closed pipe) ends the meter, not
+        the build."""
+        if self.broken:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.broken = True
 
 
 def _size(n: int) -> str:

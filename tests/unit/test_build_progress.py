@@ -1,4 +1,4 @@
-"""What a build says about downloads (only the packages its plan must fetch), and dnf's import warmed up."""
+"""What a build says while it runs: downloads (only what its plan fetches), dnf's import warmed up, meters."""
 
 from __future__ import annotations
 
@@ -47,3 +47,27 @@ def test_dnf_import_warms_up_once_in_a_thread() -> None:
     assert first is not None and warmup._thread is first
     first.join(timeout=60)
     assert "dnf.transaction" in sys.modules and "libdnf.transaction" in sys.modules
+
+
+def test_a_meter_on_a_terminal_that_went_away_ends_quietly() -> None:
+    """A meter's write error (the terminal closed: EIO) must not fail the build, as logging's would not."""
+    import io
+
+    from imgcreate.host.meter import Meter
+
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(5, "Input/output error")
+
+    shown = io.StringIO()
+    m = Meter("Compressing d.raw with xz", 100 << 20, stream=shown)
+    m._last -= 10  # as if its first second had passed
+    m.update(50 << 20)
+    m.close()
+    assert shown.getvalue() == ("\rCompressing d.raw with xz:  50 % (50 MiB of 100 MiB)"
+                                "\rCompressing d.raw with xz: 100 % (100 MiB of 100 MiB)\n")
+    gone = Meter("Compressing d.raw with xz", 100 << 20, stream=Gone())
+    gone._last -= 10
+    gone.update(1)
+    gone.close()
+    assert gone.broken
