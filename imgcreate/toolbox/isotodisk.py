@@ -352,7 +352,8 @@ def _fill(stack: contextlib.ExitStack, live: LiveIso, stick: stickinstall.Stick,
     configuration is written."""
     root = stickinstall.open_root(stack, stick, work)
     if not options.skipcopy:
-        stickpersist.check_leftovers(root, options)  # a killed run's, before anything is asked or written
+        # a killed run's, before anything is asked or written
+        stickpersist.check_leftovers(root, options, fat=stick.part if stick.fat else "")
     _check_room(root, live, stick, options, fresh)
     if old_label is not None and old_label != stick.label:
         _relabel(stick)

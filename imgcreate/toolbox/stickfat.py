@@ -29,6 +29,11 @@ def _mdir(part: str, path: str) -> list[str] | None:
     return res.stdout.splitlines() if res.returncode == 0 else None
 
 
+def exists(part: str, path: str) -> bool:
+    """Whether *path* (a file or a folder) is on *part*."""
+    return _mdir(part, path) is not None
+
+
 def is_file(part: str, path: str) -> bool:
     return _mdir(part, path) == [f"::/{path.strip('/')}"]
 

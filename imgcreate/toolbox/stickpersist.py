@@ -141,16 +141,20 @@ def before_copy(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> Kept:
     return Kept(home=keep_home, overlay=True, ovlwork=ovlwork, overlay_name=overlays[0])
 
 
-def check_leftovers(mnt: Path, options: IsoToDiskOptions) -> None:
+def check_leftovers(mnt: Path, options: IsoToDiskOptions, fat: str = "") -> None:
     """Before anything is written to the mounted target: what a run killed while copying (SIGKILL, a power cut:
     no clean-up ran) left set aside at the top of the partition is refused, not overwritten or left hidden: the
-    user's home or overlay (:func:`before_copy`), or another system's ``/LiveOS`` (:func:`other_system_aside`,
-    only when this run would set one aside again, with a ``--livedir`` other than ``LiveOS``)."""
-    if livedir_name(options.livedir) != LIVEOS:
+    user's home or overlay (:func:`before_copy`, :func:`kept_on_fat` on the FAT partition *fat*, read with
+    mtools), or another system's ``/LiveOS`` (:func:`other_system_aside`, only when this run would set one aside
+    again, with a ``--livedir`` other than ``LiveOS``)."""
+    def there(path: str) -> bool:
+        return stickfat.exists(fat, path) if fat else inroot.lstat(mnt, path) is not None
+
+    if not fat and livedir_name(options.livedir) != LIVEOS:  # FAT: no other system is set aside
         _refuse_other_left(mnt)
     for path, what in ((_KEPT_HOME, f"a persistent home ({stickhome.HOME})"),
                        (_KEPT_OVERLAY, "a persistent overlay"), (_KEPT_OVLWORK, "an overlay's ovlwork folder")):
-        if inroot.lstat(mnt, path) is not None:
+        if there(path):
             raise CreatorError(f"{path} on the target was left by an interrupted run of livecd-iso-to-disk: it is "
                                f"{what} set aside while its live folder was replaced. Move it back into the live "
                                "folder it belongs to (or remove it) and run again. Nothing was written.")

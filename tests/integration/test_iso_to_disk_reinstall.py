@@ -309,3 +309,26 @@ def test_a_killed_runs_leftover_is_refused_and_an_interrupted_copy_puts_all_back
                 {p: v for p, v in before.items() if p.startswith(kept)}, "the other system and the home put back"
             assert not [p for p in after if p.startswith(".livecd-iso-to-disk-")], after
             assert files.names("Sys") == ["home.img"], "the old system's files went, as the new copy's"
+
+
+def test_a_killed_runs_home_left_on_fat_is_refused(toolbox_isos: dict[str, Path], tmp_path: Path) -> None:
+    """On a FAT partition a killed run leaves the home it set aside at the top (kept_on_fat, renamed with mtools):
+    the next run refuses it before anything is written, rather than leave it hidden and the live folder homeless."""
+    iso = toolbox_isos["squashfs"]
+    with partition(iso, "vfat", tmp_path) as (part, _uuid, files):
+        home = os.urandom(MIB)
+        files.mkdir("LiveOS")
+        files.write("LiveOS/squashfs.img", b"the old system\n")
+        files.write(".livecd-iso-to-disk-home.img", home)
+        files.write("notes.txt", b"the user's own file\n")
+        before = subprocess.run(["mdir", "-/", "-b", "-i", part, "::/"], env=MTOOLS_ENV, capture_output=True,
+                                text=True, check=True).stdout
+        proc = run_tool("livecd-iso-to-disk", "--noverify", "--force", "--label", "OTHER", str(iso), part,
+                        check=False)
+        assert_failed(proc, "/.livecd-iso-to-disk-home.img on the target was left by an interrupted run",
+                      "Nothing was written.")
+        assert proc.returncode == 1 and proc.stderr.count(": error: ") == 1, proc.stderr
+        assert subprocess.run(["mdir", "-/", "-b", "-i", part, "::/"], env=MTOOLS_ENV, capture_output=True,
+                              text=True, check=True).stdout == before
+        assert files.read(".livecd-iso-to-disk-home.img") == home
+        assert disks.blkid(part, "LABEL") == "MYSTICK", "not relabelled either"
