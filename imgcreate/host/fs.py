@@ -26,6 +26,16 @@ log = logging.getLogger("imgcreate")
 EXT_TYPES = ("ext2", "ext3", "ext4")
 
 
+def tree_bytes(path: Path) -> int:
+    """What the file *path*, or the files under the folder *path*, hold in bytes (0 when it is missing or a
+    symbolic link; links under it are not followed)."""
+    if path.is_symlink() or not path.exists():
+        return 0
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
 def make_sparse(path: Path, size: int) -> None:
     """Create (or extend) *path* as a sparse file of *size* bytes."""
     with open(path, "ab") as f:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from imgcreate.host import fs
 from imgcreate.host.meter import meter, watch_growing, watch_reading
 from imgcreate.host.run import find_tool, progress_on_terminal, run
 from imgcreate.storage import reproducible
@@ -109,14 +110,10 @@ def master_iso(spec: IsoSpec, output: Path) -> None:
             *_boot_args(spec), *spec.extra_args, str(spec.tree)]
     find_tool("xorriso")
     show = progress_on_terminal()
-    with meter(f"Writing {output.name}", _tree_bytes(spec.tree) if show else 0, show=show) as m:
+    with meter(f"Writing {output.name}", fs.tree_bytes(spec.tree) if show else 0, show=show) as m:
         run(args, what="Mastering the ISO image", watch=watch_growing(output, m))
     os.chmod(output, 0o644)
 
-
-def _tree_bytes(tree: Path) -> int:
-    """About the ISO's size: what its files hold (the meter's 100 %)."""
-    return sum(p.stat().st_size for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def _boot_args(spec: IsoSpec) -> list[str]:

@@ -86,7 +86,7 @@ def free_bytes(root: Path, stick: Stick, live: LiveIso, livedir: str = LIVEOS) -
                      if "bytes free" in line), 0)
         return free + sum(_fat_size(stick.part, p) for p in replaced_paths(live, livedir))
     st = os.statvfs(root)
-    return st.f_bavail * st.f_frsize + sum(_tree_size(rootfs.host_path(root, "/" + p))
+    return st.f_bavail * st.f_frsize + sum(fs.tree_bytes(rootfs.host_path(root, "/" + p))
                                            for p in replaced_paths(live, livedir))
 
 
@@ -94,14 +94,6 @@ def _fat_size(part: str, path: str) -> int:
     out = run(["mdu", "-s", "-i", part, f"::/{path}"], env=mtools_env(), check=False,
               what=f"Sizing {path} on {part}").stdout.split()
     return int(out[-1]) * 512 if out and out[-1].isdigit() else 0
-
-
-def _tree_size(path: Path) -> int:
-    if path.is_symlink() or not path.exists():
-        return 0
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def has_live_system(root: Path, stick: Stick, livedir: str = LIVEOS) -> bool:
