@@ -130,7 +130,8 @@ def _squashfs_layout(path: Path) -> tuple[Layout, bool]:
     out first would cost seconds and as much temporary space (``/tmp`` is a RAM-backed tmpfs on Fedora) before
     every tool does anything.  Extracted to a temporary file only when that cannot work: an unsquashfs older than
     4.4 (no ``-o``), an EROFS image (dump.erofs 1.5 takes no offset), a file stored in several extents."""
-    offset = file_offset(path, "/LiveOS/squashfs.img")
+    extent = file_extent(path, "/LiveOS/squashfs.img")
+    offset = extent[0] if extent is not None else None
     if offset is not None and not erofs.is_erofs(path, offset):
         listing = run(["unsquashfs", "-o", str(offset), "-l", "-d", "", str(path)], check=False,
                       what=f"Listing LiveOS/squashfs.img in {path}")
@@ -148,12 +149,6 @@ def _known(path: Path, layout: Layout | None) -> Layout:
     if layout is None:
         raise CreatorError(f"'{path}': LiveOS/squashfs.img holds neither LiveOS/rootfs.img nor a root tree.")
     return layout
-
-
-def file_offset(iso: Path, path: str) -> int | None:
-    """Where the file *path* of *iso* starts in it (bytes), when it is stored in one extent; None when not."""
-    extent = file_extent(iso, path)
-    return None if extent is None else extent[0]
 
 
 def file_extent(iso: Path, path: str) -> tuple[int, int] | None:

@@ -135,7 +135,7 @@ def test_an_iso_is_read_in_place_without_copying_its_root_out(isos: dict[str, Pa
     2 GiB root is not first copied to a /tmp that may be a small tmpfs; liveimage-mount mounts the root image
     where it lies.  Here the temporary folder (and liveimage-mount's -t) is a 24 MiB tmpfs (each ISO's squashfs is
     tens of MiB): the layouts are still read and the roots mounted, and the copy-out fallback (an older
-    unsquashfs, an EROFS image) gives the same answer with room to work in."""
+    unsquashfs, an EROFS image, a file in several extents) gives the same answer with room to work in."""
     small = tmp_path / "small-tmp"
     small.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "small-tmp", str(small)], check=True)
@@ -150,8 +150,12 @@ def test_an_iso_is_read_in_place_without_copying_its_root_out(isos: dict[str, Pa
         subprocess.run(["umount", str(small)], check=True)
     assert in_place == {"squashfs": Layout.ROOTFS_IN_SQUASHFS, "flat": Layout.FLAT_SQUASHFS}
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(liveiso, "file_offset", lambda iso, path: None)
+    monkeypatch.setattr(liveiso, "file_extent", lambda iso, path: None)  # as for a root over 4 GiB
     assert {name: read_live_iso(isos[name]).layout for name in ("squashfs", "flat")} == in_place
+    for name in ("squashfs", "flat"):  # liveimage-mount copies the root image out, and mounts it
+        with mounted_live_root(isos[name], mnt, tmpdir=tmp_path) as root:
+            assert 'NAME="Testdistro"' in (root / "etc/os-release").read_text()
+    assert_nothing_left(tmp_path)
 
 
 # -- EROFS live ISOs (Fedora 42+) --------------------------------------------------------------------------------
